@@ -1,0 +1,93 @@
+#!/usr/bin/env bash
+# Install everything xfrm-nat needs to build the test kernel, the module, the
+# CLI and to run the VM tests, on Debian 12 (bookworm) x86_64.
+#
+# Idempotent and non-interactive: a second run finds everything present and
+# only verifies.  Tools that do not come from Debian go under $XNAT_CACHE.
+set -euo pipefail
+
+XNAT_CACHE=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}
+BINDGEN_VERSION='^0.70'
+export DEBIAN_FRONTEND=noninteractive
+
+log() { printf '[deps] %s\n' "$*"; }
+die() { printf '[deps] error: %s\n' "$*" >&2; exit 1; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (apt-get, pip and the VM tests need it)"
+command -v apt-get >/dev/null || die "apt-get not found: only Debian 12 is supported"
+
+debs=(
+	# kernel build
+	clang lld llvm libclang-dev bc bison flex libelf-dev libssl-dev cpio kmod
+	xz-utils make gcc python3-yaml python3-jsonschema
+	# VM harness
+	qemu-system-x86 udev
+	# test tools used inside the guest (the guest sees the host's root)
+	iproute2 nftables iptables tcpdump python3 util-linux procps
+	strongswan-charon strongswan-swanctl
+)
+
+missing_debs() {
+	local p
+	for p in "$@"; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || echo "$p"
+	done
+}
+
+# The kernel's Rust build needs a compiler and a library source of the very
+# same version.  Take whatever version Debian serves now: old ones vanish.
+rust_debs() {
+	local v
+	v=$(apt-cache policy rustc-web | awk '/Candidate:/ {print $2}')
+	[ -n "$v" ] && [ "$v" != "(none)" ] || die "Debian serves no rustc-web package"
+	echo "rustc-web=$v rust-web-src=$v libstd-rust-web-dev=$v"
+}
+
+need_update=1
+apt_install() {
+	if [ "$need_update" = 1 ]; then
+		apt-get update -q >/dev/null
+		need_update=0
+	fi
+	apt-get install -y -q --no-install-recommends "$@"
+}
+
+todo=$(missing_debs "${debs[@]}")
+if [ -n "$todo" ]; then
+	log "installing Debian packages: $(echo $todo)"
+	# shellcheck disable=SC2086
+	apt_install $todo
+fi
+
+if ! [ -x /usr/bin/rustc ] || ! [ -d /usr/lib/rustlib/src/rust/library ] ||
+   ! dpkg-query -W rust-web-src >/dev/null 2>&1; then
+	log "installing Debian's rustc-web with matching library source"
+	need_update=1
+	# shellcheck disable=SC2046
+	apt_install $(rust_debs)
+fi
+rv=$(dpkg-query -W -f='${Version}' rustc-web 2>/dev/null || true)
+sv=$(dpkg-query -W -f='${Version}' rust-web-src 2>/dev/null || true)
+[ "$rv" = "$sv" ] || die "rustc-web ($rv) and rust-web-src ($sv) differ; the kernel needs both at one version"
+
+if ! dpkg-query -W -f='${Status}' linux-source-6.12 2>/dev/null | grep -q 'install ok installed'; then
+	log "installing linux-source-6.12"
+	apt_install linux-source-6.12
+fi
+
+mkdir -p "$XNAT_CACHE/bin"
+bindgen="$XNAT_CACHE/bin/bindgen"
+if ! [ -x "$bindgen" ]; then
+	command -v cargo >/dev/null || die "cargo not found (rustup's toolchain builds bindgen-cli)"
+	log "building bindgen-cli $BINDGEN_VERSION (cargo)"
+	cargo install -q --locked --root "$XNAT_CACHE" bindgen-cli --version "$BINDGEN_VERSION"
+fi
+
+if ! command -v vng >/dev/null; then
+	log "installing virtme-ng (pip)"
+	pip install -q virtme-ng
+	command -v vng >/dev/null || hash -r
+fi
+
+command -v vng >/dev/null || die "vng not on PATH after pip install virtme-ng"
+log "toolchain ready: $(/usr/bin/rustc --version), $("$bindgen" --version), virtme-ng $(vng --version 2>/dev/null | head -1)"
