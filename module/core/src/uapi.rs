@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause)
+// Generated from Documentation/netlink/specs/xfrm_nat.yaml by scripts/gen-uapi.py. Do not edit.
+
+/// Source NAT of outgoing traffic into an IPsec (xfrm) policy.
+/// A mapping names an outbound SPD policy by its index (spid) and an address.
+/// A new outgoing flow that the policy's selector would match once its source
+/// is that address is source-NATed to it, and so enters the policy's tunnel.
+/// Write operations need CAP_NET_ADMIN in the user namespace that owns the
+/// network namespace (the module registers them with GENL_UNS_ADMIN_PERM;
+/// the schema can only express this as admin-perm).
+/// Mappings and events are per network namespace.
+pub const FAMILY_NAME: &str = "xfrm_nat";
+/// Generic netlink family version (genlmsghdr.version).
+pub const FAMILY_VERSION: u8 = 1;
+/// Multicast group `events`.
+pub const MCGRP_EVENTS: &str = "events";
+
+/// Generic netlink commands (genlmsghdr.cmd).
+pub mod cmd {
+    /// Create a mapping.  Fails with EEXIST if one exists for the spid,
+    /// unless NLM_F_REPLACE is set, which replaces its address.
+    pub const MAP_NEW: u8 = 1;
+    /// Delete the mapping of a spid (ENOENT if there is none).
+    pub const MAP_DEL: u8 = 2;
+    /// Get one mapping, or dump all of the namespace's mappings.
+    pub const MAP_GET: u8 = 3;
+    /// Delete all mappings of the namespace.
+    pub const FLUSH: u8 = 4;
+    /// A mapping was created, replaced, activated or deactivated.
+    pub const MAP_CHANGE_NTF: u8 = 5;
+    /// A mapping was deleted (by map-del or flush).
+    pub const MAP_DEL_NTF: u8 = 6;
+    /// Highest command value.
+    pub const MAX: u8 = 6;
+}
+
+/// Snapshot of the mapped policy's selector (struct xfrm_selector).
+pub mod selector_attr {
+    /// AF_INET or AF_INET6.
+    pub const FAMILY: u16 = 1;
+    /// Destination address, 4 or 16 bytes.
+    pub const DADDR: u16 = 2;
+    /// Source address, 4 or 16 bytes.
+    pub const SADDR: u16 = 3;
+    pub const PREFIXLEN_D: u16 = 4;
+    pub const PREFIXLEN_S: u16 = 5;
+    /// IP protocol, 0 for any.
+    pub const PROTO: u16 = 6;
+    pub const DPORT: u16 = 7;
+    pub const DPORT_MASK: u16 = 8;
+    pub const SPORT: u16 = 9;
+    pub const SPORT_MASK: u16 = 10;
+    /// Output interface, 0 for any.
+    pub const IFINDEX: u16 = 11;
+    /// The policy's priority; among mappings that match, the lowest wins.
+    pub const PRIORITY: u16 = 12;
+    /// Highest attribute type.
+    pub const MAX: u16 = 12;
+}
+
+/// Per-mapping counters, since the mapping was created.
+pub mod stats_attr {
+    /// New flows source-NATed by this mapping.
+    pub const FLOWS: u16 = 1;
+    /// Packets of a flow NATed to this mapping's address that were
+    /// dropped because they would have left without IPsec.
+    pub const FAIL_CLOSED_DROPS: u16 = 2;
+    /// Highest attribute type.
+    pub const MAX: u16 = 2;
+}
+
+/// Attributes of the `map` attribute set.
+pub mod map_attr {
+    /// Index of an outbound xfrm policy (ip xfrm policy prints it as
+    /// index; setkey as spid).  spid & 7 must be 1 (XFRM_POLICY_OUT).
+    pub const SPID: u16 = 1;
+    /// Address to translate the source to: 4 bytes (IPv4) or 16 bytes
+    /// (IPv6), network byte order.
+    pub const ADDR: u16 = 2;
+    pub const STATE: u16 = 3;
+    pub const SELECTOR: u16 = 4;
+    pub const STATS: u16 = 5;
+    /// Highest attribute type.
+    pub const MAX: u16 = 5;
+}
+
+/// Whether the mapped policy exists, so that the mapping translates.
+pub mod map_state {
+    /// No outbound policy with this index exists in the namespace.
+    pub const INACTIVE: u8 = 0;
+    /// The policy exists; its selector is used to pick flows.
+    pub const ACTIVE: u8 = 1;
+}
