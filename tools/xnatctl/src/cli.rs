@@ -1,0 +1,311 @@
+//! The keyword grammar of xnatctl's commands (`spid=N to ADDR [replace]`).
+//!
+//! clap splits off the global flags and the subcommand; the words after the
+//! subcommand are parsed here, `ip`-style: each keyword takes its value
+//! either glued with `=` (`spid=305`) or as the next word (`spid 305`).
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::IpAddr;
+
+/// What the user asked for, validated, before any netlink is spoken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Map {
+        spid: u32,
+        addr: IpAddr,
+        replace: bool,
+    },
+    Unmap {
+        spid: u32,
+    },
+    Show {
+        spid: Option<u32>,
+    },
+    Flush,
+}
+
+/// A mistake in the command line; nothing was sent to the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsageError(pub String);
+
+impl fmt::Display for UsageError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn usage<T>(msg: impl Into<String>) -> Result<T, UsageError> {
+    Err(UsageError(msg.into()))
+}
+
+/// A keyword of a command and whether it takes a value.
+struct Keyword {
+    name: &'static str,
+    takes_value: bool,
+}
+
+const SPID: Keyword = Keyword {
+    name: "spid",
+    takes_value: true,
+};
+const TO: Keyword = Keyword {
+    name: "to",
+    takes_value: true,
+};
+const REPLACE: Keyword = Keyword {
+    name: "replace",
+    takes_value: false,
+};
+
+/// Split `words` into keyword -> value (empty for flag keywords).
+fn parse_words(
+    command: &str,
+    words: &[String],
+    keywords: &[Keyword],
+) -> Result<HashMap<&'static str, String>, UsageError> {
+    let mut seen = HashMap::new();
+    let mut it = words.iter();
+    while let Some(word) = it.next() {
+        let (key, glued) = match word.split_once('=') {
+            Some((k, v)) => (k, Some(v)),
+            None => (word.as_str(), None),
+        };
+        let Some(kw) = keywords.iter().find(|k| k.name == key) else {
+            let expected: Vec<&str> = keywords.iter().map(|k| k.name).collect();
+            return usage(if expected.is_empty() {
+                format!("unknown keyword '{key}': '{command}' takes no arguments")
+            } else {
+                format!(
+                    "unknown keyword '{key}' for '{command}' (expected: {})",
+                    expected.join(", ")
+                )
+            });
+        };
+        let value = match (kw.takes_value, glued) {
+            (false, None) => String::new(),
+            (false, Some(_)) => return usage(format!("'{key}' takes no value")),
+            (true, Some(v)) => v.to_string(),
+            (true, None) => it.next().cloned().unwrap_or_default(),
+        };
+        if kw.takes_value && value.is_empty() {
+            return usage(format!("missing value for '{key}'"));
+        }
+        if seen.insert(kw.name, value).is_some() {
+            return usage(format!("'{key}' given more than once"));
+        }
+    }
+    Ok(seen)
+}
+
+/// Name of the direction encoded in the low 3 bits of an xfrm policy index:
+/// XFRM_POLICY_IN/OUT/FWD, and the same + XFRM_POLICY_MAX for per-socket
+/// policies.
+pub fn policy_dir_name(spid: u32) -> &'static str {
+    match spid & 7 {
+        0 => "in",
+        1 => "out",
+        2 => "fwd",
+        3 => "socket in",
+        4 => "socket out",
+        5 => "socket fwd",
+        _ => "invalid",
+    }
+}
+
+fn parse_spid(value: &str) -> Result<u32, UsageError> {
+    let spid: u32 = match value.parse() {
+        Ok(n) => n,
+        Err(_) => return usage(format!("spid '{value}' is not a number")),
+    };
+    if spid & 7 != 1 {
+        return usage(format!(
+            "spid {spid} is not an outbound policy index ({spid} & 7 = {}, {}); \
+             only out policies (index & 7 == 1) can be mapped",
+            spid & 7,
+            policy_dir_name(spid)
+        ));
+    }
+    Ok(spid)
+}
+
+fn parse_addr(value: &str) -> Result<IpAddr, UsageError> {
+    let addr: IpAddr = match value.parse() {
+        Ok(a) => a,
+        Err(_) => return usage(format!("'{value}' is not an IPv4 or IPv6 address")),
+    };
+    if addr.is_unspecified() || addr.is_multicast() {
+        return usage(format!("{addr} cannot be used as a source address"));
+    }
+    Ok(addr)
+}
+
+fn required<'a>(
+    kv: &'a HashMap<&'static str, String>,
+    key: &str,
+    form: &str,
+) -> Result<&'a str, UsageError> {
+    match kv.get(key) {
+        Some(v) => Ok(v),
+        None => usage(format!("missing '{form}'")),
+    }
+}
+
+/// `map spid=N to ADDR [replace]`
+pub fn parse_map(words: &[String]) -> Result<Command, UsageError> {
+    let kv = parse_words("map", words, &[SPID, TO, REPLACE])?;
+    let spid = parse_spid(required(&kv, "spid", "spid=N")?)?;
+    let addr = parse_addr(required(&kv, "to", "to ADDR")?)?;
+    Ok(Command::Map {
+        spid,
+        addr,
+        replace: kv.contains_key("replace"),
+    })
+}
+
+/// `unmap spid=N`
+pub fn parse_unmap(words: &[String]) -> Result<Command, UsageError> {
+    let kv = parse_words("unmap", words, &[SPID])?;
+    let spid = parse_spid(required(&kv, "spid", "spid=N")?)?;
+    Ok(Command::Unmap { spid })
+}
+
+/// `show [spid=N]`
+pub fn parse_show(words: &[String]) -> Result<Command, UsageError> {
+    let kv = parse_words("show", words, &[SPID])?;
+    let spid = kv.get("spid").map(|v| parse_spid(v)).transpose()?;
+    Ok(Command::Show { spid })
+}
+
+/// `flush`
+pub fn parse_flush(words: &[String]) -> Result<Command, UsageError> {
+    parse_words("flush", words, &[])?;
+    Ok(Command::Flush)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn w(s: &str) -> Vec<String> {
+        s.split_whitespace().map(String::from).collect()
+    }
+
+    fn err(r: Result<Command, UsageError>) -> String {
+        r.expect_err("expected a usage error").0
+    }
+
+    #[test]
+    fn map_forms() {
+        let want = Command::Map {
+            spid: 305,
+            addr: "10.20.30.2".parse().unwrap(),
+            replace: false,
+        };
+        assert_eq!(parse_map(&w("spid=305 to 10.20.30.2")).unwrap(), want);
+        assert_eq!(parse_map(&w("spid 305 to 10.20.30.2")).unwrap(), want);
+        assert_eq!(parse_map(&w("to 10.20.30.2 spid 305")).unwrap(), want);
+        assert_eq!(parse_map(&w("spid=305 to=10.20.30.2")).unwrap(), want);
+        assert_eq!(
+            parse_map(&w("spid=305 to 2001:db8::2 replace")).unwrap(),
+            Command::Map {
+                spid: 305,
+                addr: "2001:db8::2".parse().unwrap(),
+                replace: true,
+            }
+        );
+    }
+
+    #[test]
+    fn map_errors() {
+        assert_eq!(
+            err(parse_map(&w("spid=305 to 10.20.30.2 bogus"))),
+            "unknown keyword 'bogus' for 'map' (expected: spid, to, replace)"
+        );
+        assert_eq!(err(parse_map(&w("spid=305 to"))), "missing value for 'to'");
+        assert_eq!(
+            err(parse_map(&w("spid= to 1.2.3.4"))),
+            "missing value for 'spid'"
+        );
+        assert_eq!(err(parse_map(&w("to 1.2.3.4"))), "missing 'spid=N'");
+        assert_eq!(err(parse_map(&w("spid 305"))), "missing 'to ADDR'");
+        assert_eq!(
+            err(parse_map(&w("spid=abc to 1.2.3.4"))),
+            "spid 'abc' is not a number"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=-1 to 1.2.3.4"))),
+            "spid '-1' is not a number"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=4294967297 to 1.2.3.4"))),
+            "spid '4294967297' is not a number"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=305 to 10.20.30"))),
+            "'10.20.30' is not an IPv4 or IPv6 address"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=305 to 10.0.0.1/32"))),
+            "'10.0.0.1/32' is not an IPv4 or IPv6 address"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=305 to 0.0.0.0"))),
+            "0.0.0.0 cannot be used as a source address"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=305 to 1.2.3.4 replace=yes"))),
+            "'replace' takes no value"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=305 spid=313 to 1.2.3.4"))),
+            "'spid' given more than once"
+        );
+    }
+
+    #[test]
+    fn wrong_direction() {
+        assert_eq!(
+            err(parse_map(&w("spid=306 to 10.20.30.2"))),
+            "spid 306 is not an outbound policy index (306 & 7 = 2, fwd); \
+             only out policies (index & 7 == 1) can be mapped"
+        );
+        assert_eq!(
+            err(parse_unmap(&w("spid 304"))),
+            "spid 304 is not an outbound policy index (304 & 7 = 0, in); \
+             only out policies (index & 7 == 1) can be mapped"
+        );
+        assert!(err(parse_show(&w("spid=308"))).contains("(308 & 7 = 4, socket out)"));
+        assert_eq!(policy_dir_name(7), "invalid");
+    }
+
+    #[test]
+    fn unmap_show_flush() {
+        assert_eq!(
+            parse_unmap(&w("spid=313")).unwrap(),
+            Command::Unmap { spid: 313 }
+        );
+        assert_eq!(
+            parse_unmap(&w("spid 313")).unwrap(),
+            Command::Unmap { spid: 313 }
+        );
+        assert_eq!(err(parse_unmap(&[])), "missing 'spid=N'");
+        assert_eq!(
+            err(parse_unmap(&w("spid=313 to 1.2.3.4"))),
+            "unknown keyword 'to' for 'unmap' (expected: spid)"
+        );
+        assert_eq!(parse_show(&[]).unwrap(), Command::Show { spid: None });
+        assert_eq!(
+            parse_show(&w("spid 9")).unwrap(),
+            Command::Show { spid: Some(9) }
+        );
+        assert_eq!(err(parse_show(&w("spid"))), "missing value for 'spid'");
+        assert_eq!(parse_flush(&[]).unwrap(), Command::Flush);
+        assert_eq!(
+            err(parse_flush(&w("all"))),
+            "unknown keyword 'all': 'flush' takes no arguments"
+        );
+    }
+}

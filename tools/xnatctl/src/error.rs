@@ -1,0 +1,160 @@
+//! Errors, and how each is told to the user.
+
+use std::io;
+
+use crate::cli::{Command, UsageError};
+
+#[derive(Debug)]
+pub enum Error {
+    /// A mistake on the command line: nothing was sent.
+    Usage(UsageError),
+    /// The controller does not know the xfrm_nat family.
+    NotLoaded,
+    /// The kernel refused the request.
+    Kernel { errno: i32, extack: Option<String> },
+    /// Anything else (socket trouble, a reply we cannot read).
+    Other(anyhow::Error),
+}
+
+impl From<UsageError> for Error {
+    fn from(e: UsageError) -> Self {
+        Error::Usage(e)
+    }
+}
+
+impl From<anyhow::Error> for Error {
+    fn from(e: anyhow::Error) -> Self {
+        Error::Other(e)
+    }
+}
+
+/// strerror(3) text of an errno, without Rust's " (os error N)" suffix.
+pub fn strerror(errno: i32) -> String {
+    let s = io::Error::from_raw_os_error(errno).to_string();
+    match s.rfind(" (os error ") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
+
+fn what(cmd: &Command) -> String {
+    match cmd {
+        Command::Map { spid, addr, .. } => format!("cannot map spid {spid} to {addr}"),
+        Command::Unmap { spid } => format!("cannot unmap spid {spid}"),
+        Command::Show { spid: Some(spid) } => format!("cannot show spid {spid}"),
+        Command::Show { spid: None } => "cannot list mappings".into(),
+        Command::Flush => "cannot flush mappings".into(),
+    }
+}
+
+impl Error {
+    /// The message for the user, in the terms of the command they gave.
+    pub fn message(&self, cmd: &Command) -> String {
+        match self {
+            Error::Usage(e) => e.0.clone(),
+            Error::NotLoaded => format!(
+                "xfrm_nat module not loaded (generic netlink family '{}' not found); \
+                 try: modprobe xfrm_nat / insmod xfrm_nat.ko",
+                crate::uapi::FAMILY_NAME
+            ),
+            Error::Kernel { errno, extack } => {
+                match (*errno, cmd) {
+                    (libc::EPERM, Command::Map { .. } | Command::Unmap { .. } | Command::Flush) => {
+                        return "permission denied: changing mappings needs CAP_NET_ADMIN".into()
+                    }
+                    (libc::EEXIST, Command::Map { spid, .. }) => {
+                        return format!("spid {spid} is already mapped; add 'replace' to change it")
+                    }
+                    (
+                        libc::ENOENT,
+                        Command::Unmap { spid } | Command::Show { spid: Some(spid) },
+                    ) => return format!("spid {spid} is not mapped"),
+                    _ => {}
+                }
+                match extack {
+                    Some(msg) => format!("{msg} ({})", strerror(*errno)),
+                    None => format!("{}: {}", what(cmd), strerror(*errno)),
+                }
+            }
+            Error::Other(e) => format!("{}: {e:#}", what(cmd)),
+        }
+    }
+
+    /// 2 for a usage error (as clap's own), 1 for any other failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) => 2,
+            _ => 1,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn map() -> Command {
+        Command::Map {
+            spid: 305,
+            addr: "10.20.30.2".parse().unwrap(),
+            replace: false,
+        }
+    }
+
+    fn kernel(errno: i32, extack: Option<&str>) -> Error {
+        Error::Kernel {
+            errno,
+            extack: extack.map(String::from),
+        }
+    }
+
+    #[test]
+    fn strerror_text() {
+        assert_eq!(strerror(libc::EEXIST), "File exists");
+        assert_eq!(strerror(libc::EINVAL), "Invalid argument");
+    }
+
+    #[test]
+    fn user_terms() {
+        assert_eq!(
+            Error::NotLoaded.message(&Command::Flush),
+            "xfrm_nat module not loaded (generic netlink family 'xfrm_nat' not found); \
+             try: modprobe xfrm_nat / insmod xfrm_nat.ko"
+        );
+        assert_eq!(
+            kernel(libc::EPERM, None).message(&Command::Flush),
+            "permission denied: changing mappings needs CAP_NET_ADMIN"
+        );
+        assert_eq!(
+            kernel(libc::EEXIST, Some("mapping exists")).message(&map()),
+            "spid 305 is already mapped; add 'replace' to change it"
+        );
+        assert_eq!(
+            kernel(libc::ENOENT, None).message(&Command::Unmap { spid: 313 }),
+            "spid 313 is not mapped"
+        );
+        assert_eq!(
+            kernel(libc::ENOENT, None).message(&Command::Show { spid: Some(9) }),
+            "spid 9 is not mapped"
+        );
+        assert_eq!(
+            kernel(libc::EINVAL, Some("spid 306 is not an out policy")).message(&map()),
+            "spid 306 is not an out policy (Invalid argument)"
+        );
+        assert_eq!(
+            kernel(libc::EINVAL, None).message(&map()),
+            "cannot map spid 305 to 10.20.30.2: Invalid argument"
+        );
+        assert_eq!(
+            kernel(libc::ENOMEM, None).message(&Command::Show { spid: None }),
+            "cannot list mappings: Cannot allocate memory"
+        );
+        let e = Error::Other(anyhow::anyhow!("boom").context("receiving a reply"));
+        assert_eq!(
+            e.message(&Command::Flush),
+            "cannot flush mappings: receiving a reply: boom"
+        );
+        assert_eq!(Error::from(UsageError("x".into())).exit_code(), 2);
+        assert_eq!(Error::NotLoaded.exit_code(), 1);
+    }
+}

@@ -1,0 +1,332 @@
+//! Rendering mappings: a table for people, JSON for scripts.
+
+use std::fmt::Write;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use crate::proto::{Mapping, Selector, AF_INET6};
+use crate::uapi::map_state;
+
+pub fn state_name(state: Option<u8>) -> String {
+    match state {
+        Some(map_state::ACTIVE) => "active".into(),
+        Some(map_state::INACTIVE) => "inactive".into(),
+        Some(n) => format!("unknown({n})"),
+        None => "-".into(),
+    }
+}
+
+pub fn proto_name(proto: u8) -> String {
+    match proto {
+        0 => "any".into(),
+        1 => "icmp".into(),
+        6 => "tcp".into(),
+        17 => "udp".into(),
+        41 => "ipv6".into(),
+        47 => "gre".into(),
+        50 => "esp".into(),
+        51 => "ah".into(),
+        58 => "ipv6-icmp".into(),
+        132 => "sctp".into(),
+        136 => "udplite".into(),
+        n => n.to_string(),
+    }
+}
+
+/// Name of an interface index, or `#N` when the interface is unknown here.
+pub fn ifname(ifindex: i32) -> String {
+    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
+    // SAFETY: buf has IF_NAMESIZE bytes, as if_indextoname requires; it
+    // writes a NUL-terminated name there or returns NULL.
+    let p = unsafe { libc::if_indextoname(ifindex as libc::c_uint, buf.as_mut_ptr()) };
+    if p.is_null() {
+        return format!("#{ifindex}");
+    }
+    // SAFETY: on success buf holds a NUL-terminated string.
+    let name = unsafe { std::ffi::CStr::from_ptr(buf.as_ptr()) };
+    name.to_string_lossy().into_owned()
+}
+
+fn sel_addr(addr: Option<IpAddr>, family: u16) -> IpAddr {
+    addr.unwrap_or(if family == AF_INET6 {
+        IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+    } else {
+        IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+    })
+}
+
+fn port(out: &mut String, what: &str, port: u16, mask: u16) {
+    match mask {
+        0 => {}
+        0xffff => write!(out, " {what} {port}").unwrap(),
+        m => write!(out, " {what} {port}/{m:#06x}").unwrap(),
+    }
+}
+
+/// `10.20.30.2/32 -> 10.0.0.0/8 proto any`, with ports only if masked (for
+/// ICMP the selector's ports are type and code), and the output interface.
+pub fn format_selector(s: &Selector, ifname: impl Fn(i32) -> String) -> String {
+    let mut out = format!(
+        "{}/{} -> {}/{} proto {}",
+        sel_addr(s.saddr, s.family),
+        s.prefixlen_s,
+        sel_addr(s.daddr, s.family),
+        s.prefixlen_d,
+        proto_name(s.proto)
+    );
+    let (sp, dp) = if s.proto == 1 || s.proto == 58 {
+        ("type", "code")
+    } else {
+        ("sport", "dport")
+    };
+    port(&mut out, sp, s.sport, s.sport_mask);
+    port(&mut out, dp, s.dport, s.dport_mask);
+    if s.ifindex != 0 {
+        write!(out, " dev {}", ifname(s.ifindex)).unwrap();
+    }
+    out
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(|| "-".to_string(), |v| v.to_string())
+}
+
+/// The table `show` prints.  Empty when there are no mappings.
+pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String {
+    if maps.is_empty() {
+        return String::new();
+    }
+    let header = ["SPID", "ADDRESS", "STATE", "SELECTOR", "FLOWS", "FC-DROPS"];
+    let rows: Vec<[String; 6]> = maps
+        .iter()
+        .map(|m| {
+            [
+                m.spid.to_string(),
+                opt(m.addr),
+                state_name(m.state),
+                m.selector
+                    .as_ref()
+                    .map_or_else(|| "-".into(), |s| format_selector(s, &ifname)),
+                opt(m.stats.flows),
+                opt(m.stats.fail_closed_drops),
+            ]
+        })
+        .collect();
+    let mut width = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in width.iter_mut().zip(row) {
+            *w = (*w).max(cell.len());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: [&str; 6]| {
+        let mut l = String::new();
+        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
+            let right = i == 0 || i >= 4; // numbers
+            if i > 0 {
+                l.push_str("  ");
+            }
+            if right {
+                write!(l, "{cell:>w$}").unwrap();
+            } else {
+                write!(l, "{cell:<w$}").unwrap();
+            }
+        }
+        out.push_str(l.trim_end());
+        out.push('\n');
+    };
+    line(header);
+    for row in &rows {
+        line(row.each_ref().map(String::as_str));
+    }
+    out
+}
+
+/// A JSON string literal.
+pub fn json_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => write!(out, "\\u{:04x}", c as u32).unwrap(),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn json_opt<T: ToString>(v: Option<T>, quote: bool) -> String {
+    match v {
+        None => "null".into(),
+        Some(v) if quote => json_str(&v.to_string()),
+        Some(v) => v.to_string(),
+    }
+}
+
+fn json_selector(s: &Selector) -> String {
+    let family = match s.family {
+        f if f == crate::proto::AF_INET => json_str("inet"),
+        AF_INET6 => json_str("inet6"),
+        f => f.to_string(),
+    };
+    format!(
+        "{{\"family\":{family},\"src\":{},\"prefixlen_s\":{},\"dst\":{},\"prefixlen_d\":{},\
+         \"proto\":{},\"sport\":{},\"sport_mask\":{},\"dport\":{},\"dport_mask\":{},\
+         \"ifindex\":{},\"priority\":{}}}",
+        json_str(&sel_addr(s.saddr, s.family).to_string()),
+        s.prefixlen_s,
+        json_str(&sel_addr(s.daddr, s.family).to_string()),
+        s.prefixlen_d,
+        s.proto,
+        s.sport,
+        s.sport_mask,
+        s.dport,
+        s.dport_mask,
+        s.ifindex,
+        s.priority
+    )
+}
+
+/// The JSON `show -j` prints: always an array, one object per mapping.
+pub fn format_json(maps: &[Mapping]) -> String {
+    let items: Vec<String> = maps
+        .iter()
+        .map(|m| {
+            format!(
+                "{{\"spid\":{},\"addr\":{},\"state\":{},\"selector\":{},\
+                 \"stats\":{{\"flows\":{},\"fail_closed_drops\":{}}}}}",
+                m.spid,
+                json_opt(m.addr, true),
+                m.state
+                    .map_or_else(|| "null".into(), |s| json_str(&state_name(Some(s)))),
+                m.selector
+                    .as_ref()
+                    .map_or_else(|| "null".into(), json_selector),
+                json_opt(m.stats.flows, false),
+                json_opt(m.stats.fail_closed_drops, false),
+            )
+        })
+        .collect();
+    format!("[{}]\n", items.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{Stats, AF_INET};
+
+    fn noif(i: i32) -> String {
+        format!("if{i}")
+    }
+
+    fn sample() -> Vec<Mapping> {
+        vec![
+            Mapping {
+                spid: 305,
+                addr: Some("10.20.30.2".parse().unwrap()),
+                state: Some(map_state::ACTIVE),
+                selector: Some(Selector {
+                    family: AF_INET,
+                    saddr: Some("10.20.30.2".parse().unwrap()),
+                    daddr: Some("10.0.0.0".parse().unwrap()),
+                    prefixlen_s: 32,
+                    prefixlen_d: 8,
+                    priority: 100,
+                    ..Selector::default()
+                }),
+                stats: Stats {
+                    flows: Some(12),
+                    fail_closed_drops: Some(0),
+                },
+            },
+            Mapping {
+                spid: 1009,
+                addr: Some("2001:db8::2".parse().unwrap()),
+                state: Some(map_state::INACTIVE),
+                selector: None,
+                stats: Stats::default(),
+            },
+        ]
+    }
+
+    #[test]
+    fn selector_text() {
+        let mut s = Selector {
+            family: AF_INET,
+            saddr: Some("10.20.30.2".parse().unwrap()),
+            daddr: Some("10.0.0.0".parse().unwrap()),
+            prefixlen_s: 32,
+            prefixlen_d: 8,
+            ..Selector::default()
+        };
+        assert_eq!(
+            format_selector(&s, noif),
+            "10.20.30.2/32 -> 10.0.0.0/8 proto any"
+        );
+        s.proto = 6;
+        s.dport = 443;
+        s.dport_mask = 0xffff;
+        s.sport = 1024;
+        s.sport_mask = 0xfc00;
+        s.ifindex = 3;
+        assert_eq!(
+            format_selector(&s, noif),
+            "10.20.30.2/32 -> 10.0.0.0/8 proto tcp sport 1024/0xfc00 dport 443 dev if3"
+        );
+        let icmp = Selector {
+            family: AF_INET6,
+            proto: 58,
+            sport: 128,
+            sport_mask: 0xffff,
+            ..Selector::default()
+        };
+        assert_eq!(
+            format_selector(&icmp, noif),
+            "::/0 -> ::/0 proto ipv6-icmp type 128"
+        );
+    }
+
+    #[test]
+    fn table() {
+        let t = format_table(&sample(), noif);
+        let want = "\
+SPID  ADDRESS      STATE     SELECTOR                               FLOWS  FC-DROPS
+ 305  10.20.30.2   active    10.20.30.2/32 -> 10.0.0.0/8 proto any     12         0
+1009  2001:db8::2  inactive  -                                          -         -
+";
+        assert_eq!(t, want);
+        assert_eq!(format_table(&[], noif), "");
+        assert_eq!(state_name(Some(9)), "unknown(9)");
+    }
+
+    #[test]
+    fn json() {
+        let j = format_json(&sample());
+        let want = concat!(
+            "[{\"spid\":305,\"addr\":\"10.20.30.2\",\"state\":\"active\",",
+            "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",\"prefixlen_s\":32,",
+            "\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
+            "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100},",
+            "\"stats\":{\"flows\":12,\"fail_closed_drops\":0}},",
+            "{\"spid\":1009,\"addr\":\"2001:db8::2\",\"state\":\"inactive\",\"selector\":null,",
+            "\"stats\":{\"flows\":null,\"fail_closed_drops\":null}}]\n"
+        );
+        assert_eq!(j, want);
+        assert_eq!(format_json(&[]), "[]\n");
+    }
+
+    #[test]
+    fn json_escaping() {
+        assert_eq!(json_str("a\"b\\c\n\u{1}é"), "\"a\\\"b\\\\c\\n\\u0001é\"");
+    }
+
+    #[test]
+    fn interface_names() {
+        assert_eq!(ifname(0x7fff_fff0), "#2147483632");
+    }
+}

@@ -1,0 +1,876 @@
+//! The xfrm_nat generic netlink messages: building requests and decoding
+//! replies and notifications.  No socket here, so all of it is unit-tested
+//! on byte buffers.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use netlink_packet_core::{
+    DecodeError, Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload, Nla, NlasIterator,
+    ParseableParametrized, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP,
+    NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
+};
+use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
+use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
+use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
+
+use crate::uapi::{self, cmd, map_attr, selector_attr, stats_attr};
+
+/// A raw attribute: type (without the NLA_F_* flag bits) and value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    pub kind: u16,
+    pub value: Vec<u8>,
+}
+
+impl Nla for Attr {
+    fn value_len(&self) -> usize {
+        self.value.len()
+    }
+    fn kind(&self) -> u16 {
+        self.kind
+    }
+    fn emit_value(&self, buffer: &mut [u8]) {
+        buffer.copy_from_slice(&self.value);
+    }
+}
+
+/// A message of the xfrm_nat family: command and top-level attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct XnatMsg {
+    pub cmd: u8,
+    pub attrs: Vec<Attr>,
+}
+
+impl GenlFamily for XnatMsg {
+    fn family_name() -> &'static str {
+        uapi::FAMILY_NAME
+    }
+    fn command(&self) -> u8 {
+        self.cmd
+    }
+    fn version(&self) -> u8 {
+        uapi::FAMILY_VERSION
+    }
+}
+
+impl Emitable for XnatMsg {
+    fn buffer_len(&self) -> usize {
+        self.attrs.as_slice().buffer_len()
+    }
+    fn emit(&self, buffer: &mut [u8]) {
+        self.attrs.as_slice().emit(buffer)
+    }
+}
+
+impl ParseableParametrized<[u8], GenlHeader> for XnatMsg {
+    fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
+        Ok(XnatMsg {
+            cmd: header.cmd,
+            attrs: parse_attrs(buf)?,
+        })
+    }
+}
+
+fn parse_attrs(buf: &[u8]) -> Result<Vec<Attr>, DecodeError> {
+    NlasIterator::new(buf)
+        .map(|nla| {
+            nla.map(|nla| Attr {
+                kind: nla.kind(),
+                value: nla.value().to_vec(),
+            })
+        })
+        .collect()
+}
+
+/// A request to the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    MapNew {
+        spid: u32,
+        addr: IpAddr,
+        replace: bool,
+    },
+    MapDel {
+        spid: u32,
+    },
+    MapGet {
+        spid: u32,
+    },
+    MapDump,
+    Flush,
+}
+
+fn ip_bytes(addr: &IpAddr) -> Vec<u8> {
+    match addr {
+        IpAddr::V4(a) => a.octets().to_vec(),
+        IpAddr::V6(a) => a.octets().to_vec(),
+    }
+}
+
+fn spid_attr(spid: u32) -> Attr {
+    Attr {
+        kind: map_attr::SPID,
+        value: spid.to_ne_bytes().to_vec(),
+    }
+}
+
+impl Request {
+    pub fn msg(&self) -> XnatMsg {
+        let (cmd, attrs) = match self {
+            Request::MapNew { spid, addr, .. } => (
+                cmd::MAP_NEW,
+                vec![
+                    spid_attr(*spid),
+                    Attr {
+                        kind: map_attr::ADDR,
+                        value: ip_bytes(addr),
+                    },
+                ],
+            ),
+            Request::MapDel { spid } => (cmd::MAP_DEL, vec![spid_attr(*spid)]),
+            Request::MapGet { spid } => (cmd::MAP_GET, vec![spid_attr(*spid)]),
+            Request::MapDump => (cmd::MAP_GET, vec![]),
+            Request::Flush => (cmd::FLUSH, vec![]),
+        };
+        XnatMsg { cmd, attrs }
+    }
+
+    pub fn flags(&self) -> u16 {
+        match self {
+            Request::MapNew { replace: false, .. } => {
+                NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
+            }
+            Request::MapNew { replace: true, .. } => {
+                NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE
+            }
+            Request::MapDump => NLM_F_REQUEST | NLM_F_DUMP,
+            Request::MapDel { .. } | Request::MapGet { .. } | Request::Flush => {
+                NLM_F_REQUEST | NLM_F_ACK
+            }
+        }
+    }
+
+    pub fn is_dump(&self) -> bool {
+        matches!(self, Request::MapDump)
+    }
+
+    /// The whole netlink message, ready to send.
+    pub fn encode(&self, family_id: u16, seq: u32) -> Vec<u8> {
+        let mut genl = GenlMessage::from_payload(self.msg());
+        genl.set_resolved_family_id(family_id);
+        encode(genl, self.flags(), seq)
+    }
+}
+
+fn encode<F>(genl: GenlMessage<F>, flags: u16, seq: u32) -> Vec<u8>
+where
+    F: GenlFamily + Emitable + std::fmt::Debug,
+{
+    let mut header = NetlinkHeader::default();
+    header.flags = flags;
+    header.sequence_number = seq;
+    let mut nl = NetlinkMessage::new(header, NetlinkPayload::InnerMessage(genl));
+    nl.finalize();
+    let mut buf = vec![0u8; nl.buffer_len()];
+    nl.serialize(&mut buf);
+    buf
+}
+
+/// CTRL_CMD_GETFAMILY for the family `name` (uapi::FAMILY_NAME), to learn
+/// its id and multicast groups; without a name, a dump of all families.
+pub fn encode_get_family(name: Option<&str>, seq: u32) -> Vec<u8> {
+    let genl = GenlMessage::from_payload(GenlCtrl {
+        cmd: GenlCtrlCmd::GetFamily,
+        nlas: name
+            .map(|n| GenlCtrlAttrs::FamilyName(n.to_string()))
+            .into_iter()
+            .collect(),
+    });
+    let flags = match name {
+        Some(_) => NLM_F_REQUEST | NLM_F_ACK,
+        None => NLM_F_REQUEST | NLM_F_DUMP,
+    };
+    encode(genl, flags, seq)
+}
+
+/// What the controller told about the family.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Family {
+    pub id: u16,
+    /// Multicast groups by name and id (for `monitor`).
+    pub mcast_groups: Vec<(String, u32)>,
+}
+
+impl Family {
+    pub fn from_ctrl(nlas: &[GenlCtrlAttrs]) -> Option<Family> {
+        let mut fam = Family::default();
+        for nla in nlas {
+            match nla {
+                GenlCtrlAttrs::FamilyId(id) => fam.id = *id,
+                GenlCtrlAttrs::McastGroups(groups) => {
+                    for g in groups {
+                        let mut name = None;
+                        let mut id = None;
+                        for a in g {
+                            use netlink_packet_generic::ctrl::nlas::McastGrpAttrs;
+                            match a {
+                                McastGrpAttrs::Name(n) => name = Some(n.clone()),
+                                McastGrpAttrs::Id(i) => id = Some(*i),
+                            }
+                        }
+                        if let (Some(n), Some(i)) = (name, id) {
+                            fam.mcast_groups.push((n, i));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        (fam.id != 0).then_some(fam)
+    }
+
+    /// The same from undecoded attributes, for a controller reply that
+    /// netlink-packet-generic cannot decode (an attribute newer than it).
+    pub fn from_raw(attrs: &[Attr]) -> Option<Family> {
+        const CTRL_ATTR_FAMILY_ID: u16 = 1;
+        const CTRL_ATTR_MCAST_GROUPS: u16 = 7;
+        const CTRL_ATTR_MCAST_GRP_NAME: u16 = 1;
+        const CTRL_ATTR_MCAST_GRP_ID: u16 = 2;
+        let mut fam = Family::default();
+        for a in attrs {
+            match a.kind {
+                CTRL_ATTR_FAMILY_ID => {
+                    fam.id = u16::from_ne_bytes(a.value.get(..2)?.try_into().ok()?)
+                }
+                CTRL_ATTR_MCAST_GROUPS => {
+                    for g in parse_attrs(&a.value).ok()? {
+                        let (mut name, mut id) = (None, None);
+                        for ga in parse_attrs(&g.value).ok()? {
+                            match ga.kind {
+                                CTRL_ATTR_MCAST_GRP_NAME => {
+                                    let v = ga.value.split(|b| *b == 0).next()?;
+                                    name = Some(String::from_utf8_lossy(v).into_owned())
+                                }
+                                CTRL_ATTR_MCAST_GRP_ID => {
+                                    id = Some(u32::from_ne_bytes(
+                                        ga.value.get(..4)?.try_into().ok()?,
+                                    ))
+                                }
+                                _ => {}
+                            }
+                        }
+                        if let (Some(n), Some(i)) = (name, id) {
+                            fam.mcast_groups.push((n, i));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        (fam.id != 0).then_some(fam)
+    }
+
+    /// Id of a multicast group, to subscribe to (uapi::MCGRP_*).
+    #[allow(dead_code)] // for the coming `monitor` command
+    pub fn mcast_group(&self, name: &str) -> Option<u32> {
+        self.mcast_groups
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| *id)
+    }
+}
+
+/// The extack message (NLMSGERR_ATTR_MSG) of an NLMSG_ERROR, whose payload
+/// after the error code is `after_code`, and whose header flags are `flags`.
+pub fn error_extack(flags: u16, after_code: &[u8]) -> Option<String> {
+    if flags & NLM_F_ACK_TLVS == 0 {
+        return None;
+    }
+    // The request's header comes back, with its payload unless capped.
+    const NLMSG_HDRLEN: usize = 16;
+    let skip = if flags & NLM_F_CAPPED != 0 {
+        NLMSG_HDRLEN
+    } else {
+        let len = u32::from_ne_bytes(after_code.get(..4)?.try_into().ok()?) as usize;
+        (len + 3) & !3
+    };
+    extack_msg(after_code.get(skip..)?)
+}
+
+/// The NLMSGERR_ATTR_MSG among extack TLVs.
+pub fn extack_msg(tlvs: &[u8]) -> Option<String> {
+    const NLMSGERR_ATTR_MSG: u16 = 1;
+    for nla in NlasIterator::new(tlvs) {
+        let nla = nla.ok()?;
+        if nla.kind() == NLMSGERR_ATTR_MSG {
+            let v = nla.value();
+            let v = v.split(|b| *b == 0).next().unwrap_or(v);
+            let msg = String::from_utf8_lossy(v).trim().to_string();
+            return (!msg.is_empty()).then_some(msg);
+        }
+    }
+    None
+}
+
+/// A mapping as the kernel reports it (map-get reply, dump, notification).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Mapping {
+    pub spid: u32,
+    pub addr: Option<IpAddr>,
+    pub state: Option<u8>,
+    pub selector: Option<Selector>,
+    pub stats: Stats,
+}
+
+/// Snapshot of the mapped policy's selector.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Selector {
+    pub family: u16,
+    pub daddr: Option<IpAddr>,
+    pub saddr: Option<IpAddr>,
+    pub prefixlen_d: u8,
+    pub prefixlen_s: u8,
+    pub proto: u8,
+    pub dport: u16,
+    pub dport_mask: u16,
+    pub sport: u16,
+    pub sport_mask: u16,
+    pub ifindex: i32,
+    pub priority: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats {
+    pub flows: Option<u64>,
+    pub fail_closed_drops: Option<u64>,
+}
+
+pub const AF_INET: u16 = libc::AF_INET as u16;
+pub const AF_INET6: u16 = libc::AF_INET6 as u16;
+
+fn bad(what: &str, len: usize) -> DecodeError {
+    DecodeError::from(format!("attribute {what} has unexpected length {len}"))
+}
+
+fn fixed<const N: usize>(what: &str, v: &[u8]) -> Result<[u8; N], DecodeError> {
+    v.try_into().map_err(|_| bad(what, v.len()))
+}
+
+/// ynl `uint`: 4 or 8 bytes, host order.
+fn uint(what: &str, v: &[u8]) -> Result<u64, DecodeError> {
+    match v.len() {
+        4 => Ok(u32::from_ne_bytes(fixed(what, v)?) as u64),
+        8 => Ok(u64::from_ne_bytes(fixed(what, v)?)),
+        n => Err(bad(what, n)),
+    }
+}
+
+/// 4 or 16 bytes, network order.  An AF_INET address in a 16-byte field
+/// (xfrm_address_t) uses the first 4 bytes.
+fn ip(what: &str, v: &[u8], family: Option<u16>) -> Result<IpAddr, DecodeError> {
+    match (v.len(), family) {
+        (4, _) => Ok(IpAddr::V4(Ipv4Addr::from(fixed::<4>(what, v)?))),
+        (16, Some(AF_INET)) => Ok(IpAddr::V4(Ipv4Addr::from(fixed::<4>(what, &v[..4])?))),
+        (16, _) => Ok(IpAddr::V6(Ipv6Addr::from(fixed::<16>(what, v)?))),
+        (n, _) => Err(bad(what, n)),
+    }
+}
+
+impl Mapping {
+    /// Decode the attributes of a map-get reply or notification.  Unknown
+    /// attributes are skipped so that a newer module stays readable.
+    pub fn from_attrs(attrs: &[Attr]) -> Result<Mapping, DecodeError> {
+        let mut m = Mapping::default();
+        let mut spid = None;
+        for a in attrs {
+            let v = a.value.as_slice();
+            match a.kind {
+                map_attr::SPID => spid = Some(u32::from_ne_bytes(fixed("spid", v)?)),
+                map_attr::ADDR => m.addr = Some(ip("addr", v, None)?),
+                map_attr::STATE => m.state = Some(fixed::<1>("state", v)?[0]),
+                map_attr::SELECTOR => m.selector = Some(Selector::parse(v)?),
+                map_attr::STATS => m.stats = Stats::parse(v)?,
+                _ => {}
+            }
+        }
+        m.spid = spid.ok_or_else(|| DecodeError::from("mapping without spid attribute"))?;
+        Ok(m)
+    }
+}
+
+impl Selector {
+    fn parse(buf: &[u8]) -> Result<Selector, DecodeError> {
+        let attrs = parse_attrs(buf)?;
+        let mut s = Selector::default();
+        // The family decides how to read the addresses: find it first.
+        for a in &attrs {
+            if a.kind == selector_attr::FAMILY {
+                s.family = u16::from_ne_bytes(fixed("selector.family", &a.value)?);
+            }
+        }
+        let fam = Some(s.family);
+        for a in &attrs {
+            let v = a.value.as_slice();
+            match a.kind {
+                selector_attr::DADDR => s.daddr = Some(ip("selector.daddr", v, fam)?),
+                selector_attr::SADDR => s.saddr = Some(ip("selector.saddr", v, fam)?),
+                selector_attr::PREFIXLEN_D => s.prefixlen_d = fixed::<1>("prefixlen-d", v)?[0],
+                selector_attr::PREFIXLEN_S => s.prefixlen_s = fixed::<1>("prefixlen-s", v)?[0],
+                selector_attr::PROTO => s.proto = fixed::<1>("proto", v)?[0],
+                selector_attr::DPORT => s.dport = u16::from_be_bytes(fixed("dport", v)?),
+                selector_attr::DPORT_MASK => {
+                    s.dport_mask = u16::from_be_bytes(fixed("dport-mask", v)?)
+                }
+                selector_attr::SPORT => s.sport = u16::from_be_bytes(fixed("sport", v)?),
+                selector_attr::SPORT_MASK => {
+                    s.sport_mask = u16::from_be_bytes(fixed("sport-mask", v)?)
+                }
+                selector_attr::IFINDEX => s.ifindex = i32::from_ne_bytes(fixed("ifindex", v)?),
+                selector_attr::PRIORITY => s.priority = u32::from_ne_bytes(fixed("priority", v)?),
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+}
+
+impl Stats {
+    fn parse(buf: &[u8]) -> Result<Stats, DecodeError> {
+        let mut s = Stats::default();
+        for a in parse_attrs(buf)? {
+            match a.kind {
+                stats_attr::FLOWS => s.flows = Some(uint("stats.flows", &a.value)?),
+                stats_attr::FAIL_CLOSED_DROPS => {
+                    s.fail_closed_drops = Some(uint("stats.fail-closed-drops", &a.value)?)
+                }
+                _ => {}
+            }
+        }
+        Ok(s)
+    }
+}
+
+/// One message read from the socket, as far as the request loop cares.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply<F> {
+    /// A message of the family (reply, dump part or notification).
+    Msg(F),
+    /// NLMSG_ERROR with code 0.
+    Ack,
+    /// NLMSG_ERROR, or NLMSG_DONE of a failed dump: positive errno.
+    Error { errno: i32, extack: Option<String> },
+    /// NLMSG_DONE of a dump.
+    Done,
+    /// Anything else (NOOP, OVERRUN).
+    Other,
+}
+
+/// Split a receive buffer into its netlink messages.
+pub fn split_messages(buf: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
+    let mut out = Vec::new();
+    let mut off = 0;
+    while off < buf.len() {
+        let rest = &buf[off..];
+        if rest.len() < 16 {
+            return Err(DecodeError::from("truncated netlink message header"));
+        }
+        let len = u32::from_ne_bytes(rest[..4].try_into().unwrap()) as usize;
+        if len < 16 || len > rest.len() {
+            return Err(DecodeError::from(format!(
+                "netlink message length {len} does not fit the {} bytes received",
+                rest.len()
+            )));
+        }
+        out.push(&rest[..len]);
+        off += (len + 3) & !3;
+    }
+    Ok(out)
+}
+
+/// Split a receive buffer into its netlink messages and decode each.
+pub fn parse_buffer<F>(buf: &[u8]) -> Result<Vec<(NetlinkHeader, Reply<F>)>, DecodeError>
+where
+    F: ParseableParametrized<[u8], GenlHeader> + std::fmt::Debug,
+{
+    let mut out = Vec::new();
+    for raw in split_messages(buf)? {
+        let msg = NetlinkMessage::<GenlMessage<F>>::deserialize(raw)?;
+        let reply = match msg.payload {
+            NetlinkPayload::InnerMessage(genl) => Reply::Msg(genl.payload),
+            NetlinkPayload::Error(e) => match e.code {
+                None => Reply::Ack,
+                Some(code) => Reply::Error {
+                    errno: code.get().abs(),
+                    extack: error_extack(msg.header.flags, &e.header),
+                },
+            },
+            NetlinkPayload::Done(d) if d.code < 0 => Reply::Error {
+                errno: -d.code,
+                extack: if msg.header.flags & NLM_F_ACK_TLVS != 0 {
+                    extack_msg(&d.extended_ack)
+                } else {
+                    None
+                },
+            },
+            NetlinkPayload::Done(_) => Reply::Done,
+            _ => Reply::Other,
+        };
+        out.push((msg.header, reply));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+pub mod tests {
+    use super::*;
+
+    /// Append one attribute (header, value, padding) to `buf`.
+    pub fn put(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
+        buf.extend_from_slice(&((value.len() + 4) as u16).to_ne_bytes());
+        buf.extend_from_slice(&kind.to_ne_bytes());
+        buf.extend_from_slice(value);
+        while !buf.len().is_multiple_of(4) {
+            buf.push(0);
+        }
+    }
+
+    /// A whole netlink message with a genl header, as the kernel sends it.
+    pub fn nlmsg(msg_type: u16, flags: u16, seq: u32, genl_cmd: u8, attrs: &[u8]) -> Vec<u8> {
+        let mut b = Vec::new();
+        b.extend_from_slice(&((16 + 4 + attrs.len()) as u32).to_ne_bytes());
+        b.extend_from_slice(&msg_type.to_ne_bytes());
+        b.extend_from_slice(&flags.to_ne_bytes());
+        b.extend_from_slice(&seq.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        b.extend_from_slice(&[genl_cmd, 1, 0, 0]);
+        b.extend_from_slice(attrs);
+        b
+    }
+
+    /// The attributes of a mapping 305 -> 10.20.30.2 with its selector
+    /// 10.20.30.2/32 -> 10.0.0.0/8 and stats in both uint widths.
+    pub fn sample_mapping_attrs() -> Vec<u8> {
+        let mut sel = Vec::new();
+        put(&mut sel, selector_attr::FAMILY, &AF_INET.to_ne_bytes());
+        put(&mut sel, selector_attr::DADDR, &[10, 0, 0, 0]);
+        put(&mut sel, selector_attr::SADDR, &[10, 20, 30, 2]);
+        put(&mut sel, selector_attr::PREFIXLEN_D, &[8]);
+        put(&mut sel, selector_attr::PREFIXLEN_S, &[32]);
+        put(&mut sel, selector_attr::PROTO, &[0]);
+        put(&mut sel, selector_attr::IFINDEX, &0i32.to_ne_bytes());
+        put(&mut sel, selector_attr::PRIORITY, &100u32.to_ne_bytes());
+        let mut stats = Vec::new();
+        put(&mut stats, stats_attr::FLOWS, &7u32.to_ne_bytes());
+        put(
+            &mut stats,
+            stats_attr::FAIL_CLOSED_DROPS,
+            &(1u64 << 33).to_ne_bytes(),
+        );
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &305u32.to_ne_bytes());
+        put(&mut a, map_attr::ADDR, &[10, 20, 30, 2]);
+        put(&mut a, map_attr::STATE, &[uapi::map_state::ACTIVE]);
+        put(&mut a, map_attr::SELECTOR | 0x8000, &sel); // NLA_F_NESTED
+        put(&mut a, map_attr::STATS | 0x8000, &stats);
+        put(&mut a, 99, &[1, 2, 3]); // from a newer module: ignored
+        a
+    }
+
+    #[test]
+    fn map_new_bytes() {
+        let req = Request::MapNew {
+            spid: 305,
+            addr: "10.20.30.2".parse().unwrap(),
+            replace: false,
+        };
+        let b = req.encode(0x1234, 42);
+        assert_eq!(b.len(), 16 + 4 + 8 + 8);
+        assert_eq!(u32::from_ne_bytes(b[0..4].try_into().unwrap()), 36);
+        assert_eq!(u16::from_ne_bytes(b[4..6].try_into().unwrap()), 0x1234);
+        let flags = u16::from_ne_bytes(b[6..8].try_into().unwrap());
+        assert_eq!(flags, 0x1 | 0x4 | 0x400 | 0x200); // REQUEST|ACK|CREATE|EXCL
+        assert_eq!(u32::from_ne_bytes(b[8..12].try_into().unwrap()), 42);
+        assert_eq!(&b[16..20], &[cmd::MAP_NEW, uapi::FAMILY_VERSION, 0, 0]);
+        assert_eq!(cmd::MAP_NEW, 1);
+        let mut attrs = Vec::new();
+        attrs.extend_from_slice(&8u16.to_ne_bytes());
+        attrs.extend_from_slice(&1u16.to_ne_bytes()); // spid
+        attrs.extend_from_slice(&305u32.to_ne_bytes());
+        attrs.extend_from_slice(&8u16.to_ne_bytes());
+        attrs.extend_from_slice(&2u16.to_ne_bytes()); // addr
+        attrs.extend_from_slice(&[10, 20, 30, 2]);
+        assert_eq!(&b[20..], &attrs[..]);
+    }
+
+    #[test]
+    fn map_new_v6_replace_bytes() {
+        let req = Request::MapNew {
+            spid: 9,
+            addr: "2001:db8::2".parse().unwrap(),
+            replace: true,
+        };
+        let b = req.encode(30, 1);
+        let flags = u16::from_ne_bytes(b[6..8].try_into().unwrap());
+        assert_eq!(flags, 0x1 | 0x4 | 0x100 | 0x400); // REQUEST|ACK|REPLACE|CREATE
+        assert_eq!(b.len(), 16 + 4 + 8 + 20);
+        assert_eq!(&b[28..30], &20u16.to_ne_bytes());
+        assert_eq!(&b[30..32], &map_attr::ADDR.to_ne_bytes());
+        let mut want = [0u8; 16];
+        want[0] = 0x20;
+        want[1] = 0x01;
+        want[2] = 0x0d;
+        want[3] = 0xb8;
+        want[15] = 2;
+        assert_eq!(&b[32..48], &want);
+    }
+
+    #[test]
+    fn other_requests() {
+        let del = Request::MapDel { spid: 313 }.encode(30, 2);
+        assert_eq!(del[16], cmd::MAP_DEL);
+        assert_eq!(u16::from_ne_bytes(del[6..8].try_into().unwrap()), 0x5);
+        let mut want = Vec::new();
+        put(&mut want, 1, &313u32.to_ne_bytes());
+        assert_eq!(&del[20..], &want[..]);
+        let dump = Request::MapDump.encode(30, 3);
+        assert_eq!(dump.len(), 20);
+        assert_eq!(dump[16], cmd::MAP_GET);
+        assert_eq!(
+            u16::from_ne_bytes(dump[6..8].try_into().unwrap()),
+            0x1 | 0x300
+        );
+        let get = Request::MapGet { spid: 1 }.encode(30, 4);
+        assert_eq!((get[16], get.len()), (cmd::MAP_GET, 28));
+        let flush = Request::Flush.encode(30, 5);
+        assert_eq!((flush[16], flush.len()), (cmd::FLUSH, 20));
+        assert_eq!(u16::from_ne_bytes(flush[6..8].try_into().unwrap()), 0x5);
+    }
+
+    #[test]
+    fn get_family_bytes() {
+        let b = encode_get_family(Some(uapi::FAMILY_NAME), 7);
+        assert_eq!(u16::from_ne_bytes(b[4..6].try_into().unwrap()), 0x10); // GENL_ID_CTRL
+        assert_eq!(b[16], 3); // CTRL_CMD_GETFAMILY
+                              // CTRL_ATTR_FAMILY_NAME (2), NUL-terminated "xfrm_nat", padded.
+        assert_eq!(&b[20..24], &[13, 0, 2, 0]);
+        assert_eq!(&b[24..33], b"xfrm_nat\0");
+        assert_eq!(b.len(), 36);
+    }
+
+    #[test]
+    fn parse_mapping_reply() {
+        let buf = nlmsg(30, 0, 4, cmd::MAP_GET, &sample_mapping_attrs());
+        let msgs = parse_buffer::<XnatMsg>(&buf).unwrap();
+        assert_eq!(msgs.len(), 1);
+        assert_eq!(msgs[0].0.sequence_number, 4);
+        let Reply::Msg(m) = &msgs[0].1 else {
+            panic!("not a message: {:?}", msgs[0].1)
+        };
+        assert_eq!(m.cmd, cmd::MAP_GET);
+        let map = Mapping::from_attrs(&m.attrs).unwrap();
+        assert_eq!(
+            map,
+            Mapping {
+                spid: 305,
+                addr: Some("10.20.30.2".parse().unwrap()),
+                state: Some(1),
+                selector: Some(Selector {
+                    family: AF_INET,
+                    daddr: Some("10.0.0.0".parse().unwrap()),
+                    saddr: Some("10.20.30.2".parse().unwrap()),
+                    prefixlen_d: 8,
+                    prefixlen_s: 32,
+                    priority: 100,
+                    ..Selector::default()
+                }),
+                stats: Stats {
+                    flows: Some(7),
+                    fail_closed_drops: Some(1 << 33),
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn selector_v6_ports_and_padded_v4() {
+        let mut sel = Vec::new();
+        put(&mut sel, selector_attr::FAMILY, &AF_INET6.to_ne_bytes());
+        let d: Ipv6Addr = "2001:db8:1::".parse().unwrap();
+        put(&mut sel, selector_attr::DADDR, &d.octets());
+        put(&mut sel, selector_attr::DPORT, &443u16.to_be_bytes());
+        put(
+            &mut sel,
+            selector_attr::DPORT_MASK,
+            &0xffffu16.to_be_bytes(),
+        );
+        put(&mut sel, selector_attr::IFINDEX, &(-1i32).to_ne_bytes());
+        let s = Selector::parse(&sel).unwrap();
+        assert_eq!(s.daddr, Some(IpAddr::V6(d)));
+        assert_eq!((s.dport, s.dport_mask, s.ifindex), (443, 0xffff, -1));
+
+        // AF_INET in a 16-byte xfrm_address_t.
+        let mut sel = Vec::new();
+        put(&mut sel, selector_attr::FAMILY, &AF_INET.to_ne_bytes());
+        let mut x = [0u8; 16];
+        x[..4].copy_from_slice(&[192, 0, 2, 1]);
+        put(&mut sel, selector_attr::SADDR, &x);
+        let s = Selector::parse(&sel).unwrap();
+        assert_eq!(s.saddr, Some("192.0.2.1".parse().unwrap()));
+    }
+
+    #[test]
+    fn bad_lengths_are_errors() {
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &[1, 0]);
+        let attrs = parse_attrs(&a).unwrap();
+        let e = Mapping::from_attrs(&attrs).unwrap_err().to_string();
+        assert_eq!(e, "attribute spid has unexpected length 2");
+
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &1u32.to_ne_bytes());
+        put(&mut a, map_attr::ADDR, &[1, 2, 3, 4, 5]);
+        let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
+        assert_eq!(e.to_string(), "attribute addr has unexpected length 5");
+
+        let mut st = Vec::new();
+        put(&mut st, stats_attr::FLOWS, &[0; 2]);
+        assert!(Stats::parse(&st).is_err());
+
+        let mut a = Vec::new();
+        put(&mut a, map_attr::ADDR, &[1, 2, 3, 4]);
+        let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
+        assert_eq!(e.to_string(), "mapping without spid attribute");
+    }
+
+    /// NLMSG_ERROR as the kernel sends it with NETLINK_EXT_ACK set.
+    pub fn error_msg(seq: u32, errno: i32, capped: bool, extack: Option<&str>) -> Vec<u8> {
+        let req = Request::MapNew {
+            spid: 305,
+            addr: "10.20.30.2".parse().unwrap(),
+            replace: false,
+        }
+        .encode(30, seq);
+        let mut payload = (-errno).to_ne_bytes().to_vec();
+        payload.extend_from_slice(if capped { &req[..16] } else { &req[..] });
+        let mut flags = if capped { NLM_F_CAPPED } else { 0 };
+        if let Some(m) = extack {
+            flags |= NLM_F_ACK_TLVS;
+            let mut v = m.as_bytes().to_vec();
+            v.push(0);
+            put(&mut payload, 1, &v);
+            put(&mut payload, 2, &20u32.to_ne_bytes()); // NLMSGERR_ATTR_OFFS
+        }
+        let mut b = Vec::new();
+        b.extend_from_slice(&((16 + payload.len()) as u32).to_ne_bytes());
+        b.extend_from_slice(&2u16.to_ne_bytes());
+        b.extend_from_slice(&flags.to_ne_bytes());
+        b.extend_from_slice(&seq.to_ne_bytes());
+        b.extend_from_slice(&0u32.to_ne_bytes());
+        b.extend_from_slice(&payload);
+        b
+    }
+
+    #[test]
+    fn errors_and_extack() {
+        for capped in [false, true] {
+            let b = error_msg(9, libc::EINVAL, capped, Some("policy 306 is not outbound"));
+            let r = parse_buffer::<XnatMsg>(&b).unwrap();
+            assert_eq!(
+                r[0].1,
+                Reply::Error {
+                    errno: libc::EINVAL,
+                    extack: Some("policy 306 is not outbound".into())
+                }
+            );
+        }
+        let b = error_msg(9, libc::EEXIST, false, None);
+        assert_eq!(
+            parse_buffer::<XnatMsg>(&b).unwrap()[0].1,
+            Reply::Error {
+                errno: libc::EEXIST,
+                extack: None
+            }
+        );
+        let ack = error_msg(9, 0, true, None);
+        assert_eq!(parse_buffer::<XnatMsg>(&ack).unwrap()[0].1, Reply::Ack);
+    }
+
+    #[test]
+    fn multipart_dump_buffer() {
+        let mut buf = nlmsg(30, 2, 5, cmd::MAP_GET, &sample_mapping_attrs()); // NLM_F_MULTI
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &313u32.to_ne_bytes());
+        put(&mut a, map_attr::ADDR, &Ipv6Addr::LOCALHOST.octets());
+        put(&mut a, map_attr::STATE, &[0]);
+        buf.extend(nlmsg(30, 2, 5, cmd::MAP_GET, &a));
+        // NLMSG_DONE with a 0 code.
+        let mut done = 20u32.to_ne_bytes().to_vec();
+        done.extend_from_slice(&3u16.to_ne_bytes());
+        done.extend_from_slice(&2u16.to_ne_bytes());
+        done.extend_from_slice(&5u32.to_ne_bytes());
+        done.extend_from_slice(&[0; 8]);
+        buf.extend_from_slice(&done);
+        let r = parse_buffer::<XnatMsg>(&buf).unwrap();
+        assert_eq!(r.len(), 3);
+        let spids: Vec<u32> = r
+            .iter()
+            .filter_map(|(_, m)| match m {
+                Reply::Msg(m) => Some(Mapping::from_attrs(&m.attrs).unwrap().spid),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(spids, [305, 313]);
+        assert_eq!(r[2].1, Reply::Done);
+
+        // A dump that failed reports its error in NLMSG_DONE.
+        done[16..20].copy_from_slice(&(-libc::ENOBUFS).to_ne_bytes());
+        let r = parse_buffer::<XnatMsg>(&done).unwrap();
+        assert_eq!(
+            r[0].1,
+            Reply::Error {
+                errno: libc::ENOBUFS,
+                extack: None
+            }
+        );
+    }
+
+    #[test]
+    fn truncated_buffer_is_an_error() {
+        let buf = nlmsg(30, 0, 4, cmd::MAP_GET, &sample_mapping_attrs());
+        assert!(parse_buffer::<XnatMsg>(&buf[..buf.len() - 4]).is_err());
+        assert!(parse_buffer::<XnatMsg>(&buf[..10]).is_err());
+    }
+
+    #[test]
+    fn family_from_ctrl_reply() {
+        // CTRL_CMD_NEWFAMILY reply: FAMILY_ID, FAMILY_NAME, MCAST_GROUPS.
+        let mut grp = Vec::new();
+        put(&mut grp, 1, b"events\0"); // CTRL_ATTR_MCAST_GRP_NAME
+        put(&mut grp, 2, &11u32.to_ne_bytes()); // CTRL_ATTR_MCAST_GRP_ID
+        let mut grps = Vec::new();
+        put(&mut grps, 1, &grp);
+        let mut a = Vec::new();
+        put(&mut a, 1, &30u16.to_ne_bytes());
+        put(&mut a, 2, b"xfrm_nat\0");
+        put(&mut a, 7, &grps);
+        let buf = nlmsg(0x10, 0, 1, 1, &a);
+        let r = parse_buffer::<GenlCtrl>(&buf).unwrap();
+        let Reply::Msg(ctrl) = &r[0].1 else {
+            panic!("no ctrl message")
+        };
+        let fam = Family::from_ctrl(&ctrl.nlas).unwrap();
+        assert_eq!(fam.id, 30);
+        assert_eq!(fam.mcast_group(uapi::MCGRP_EVENTS), Some(11));
+        assert_eq!(fam.mcast_group("nope"), None);
+
+        // The raw fallback reads the same, and skips what it does not know.
+        put(&mut a, 99, &[0; 4]);
+        let buf = nlmsg(0x10, 0, 1, 1, &a);
+        assert!(parse_buffer::<GenlCtrl>(&buf).is_err());
+        let r = parse_buffer::<XnatMsg>(&buf).unwrap();
+        let Reply::Msg(raw) = &r[0].1 else {
+            panic!("no raw message")
+        };
+        assert_eq!(Family::from_raw(&raw.attrs), Some(fam));
+    }
+}
