@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* The C API the module binds to; see Kbuild for the allowlist. */
+#include <linux/netfilter.h>
+#include <linux/netfilter_ipv4.h>
+#include <linux/netfilter_ipv6.h>
+#include <linux/rcupdate.h>
+#include <net/genetlink.h>
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/net_namespace.h>
+#include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_nat.h>
+#include <net/xfrm.h>
+#include "xnat_helpers.h"
+
+/* Macros bindgen cannot see through. */
+const gfp_t XNAT_GFP_KERNEL = GFP_KERNEL;
+const u16 XNAT_IPSKB_XFRM_TRANSFORMED = IPSKB_XFRM_TRANSFORMED;
+const u16 XNAT_IP6SKB_XFRM_TRANSFORMED = IP6SKB_XFRM_TRANSFORMED;
+const size_t XNAT_NLMSG_GOODSIZE = NLMSG_GOODSIZE;

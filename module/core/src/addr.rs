@@ -1,0 +1,150 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Address families and addresses in the kernel's `xfrm_address_t` layout.
+
+/// `AF_INET` from the socket ABI.
+pub const AF_INET: u16 = 2;
+/// `AF_INET6` from the socket ABI.
+pub const AF_INET6: u16 = 10;
+
+/// The address family of a mapping, a policy or a flow.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Family {
+    /// IPv4.
+    V4,
+    /// IPv6.
+    V6,
+}
+
+impl Family {
+    /// The family of an `AF_*` value, if it is one xfrm_nat handles.
+    pub fn from_af(af: u16) -> Option<Self> {
+        match af {
+            AF_INET => Some(Self::V4),
+            AF_INET6 => Some(Self::V6),
+            _ => None,
+        }
+    }
+
+    /// The `AF_*` value.
+    pub fn af(self) -> u16 {
+        match self {
+            Self::V4 => AF_INET,
+            Self::V6 => AF_INET6,
+        }
+    }
+
+    /// Bytes in an address of this family.
+    pub fn addr_len(self) -> usize {
+        match self {
+            Self::V4 => 4,
+            Self::V6 => 16,
+        }
+    }
+
+    /// The longest prefix of this family.
+    pub fn max_prefix(self) -> u8 {
+        match self {
+            Self::V4 => 32,
+            Self::V6 => 128,
+        }
+    }
+
+    /// The name users know, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::V4 => "IPv4",
+            Self::V6 => "IPv6",
+        }
+    }
+}
+
+/// An address in network byte order, laid out like `xfrm_address_t` and
+/// `nf_inet_addr`: IPv4 in the first four bytes, the rest zero.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Addr(pub [u8; 16]);
+
+impl Addr {
+    /// An IPv4 address from its four bytes in network order.
+    pub fn v4(octets: [u8; 4]) -> Self {
+        let mut a = [0; 16];
+        a[..4].copy_from_slice(&octets);
+        Self(a)
+    }
+
+    /// Parses 4 or 16 bytes of a netlink attribute, telling the family
+    /// from the length.
+    pub fn from_wire(bytes: &[u8]) -> Option<(Family, Self)> {
+        let family = match bytes.len() {
+            4 => Family::V4,
+            16 => Family::V6,
+            _ => return None,
+        };
+        let mut a = [0; 16];
+        a[..bytes.len()].copy_from_slice(bytes);
+        Some((family, Self(a)))
+    }
+
+    /// The significant bytes for `family`.
+    pub fn bytes(&self, family: Family) -> &[u8] {
+        &self.0[..family.addr_len()]
+    }
+
+    /// The address with all bits after the first `prefix_len` cleared.
+    pub fn masked(&self, prefix_len: u8) -> Self {
+        let mut out = [0; 16];
+        let full = usize::from(prefix_len / 8).min(16);
+        out[..full].copy_from_slice(&self.0[..full]);
+        let rest = prefix_len % 8;
+        if rest != 0 && full < 16 {
+            out[full] = self.0[full] & (0xffu8 << (8 - rest));
+        }
+        Self(out)
+    }
+
+    /// Whether the first `prefix_len` bits equal those of `prefix`.
+    pub fn in_prefix(&self, prefix: &Addr, prefix_len: u8) -> bool {
+        self.masked(prefix_len) == prefix.masked(prefix_len)
+    }
+}
+
+/// Writes an address the way `ip` prints it.
+pub struct Display<'a>(pub Family, pub &'a Addr);
+
+impl core::fmt::Display for Display<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let a = &self.1 .0;
+        match self.0 {
+            Family::V4 => write!(f, "{}.{}.{}.{}", a[0], a[1], a[2], a[3]),
+            Family::V6 => {
+                // RFC 5952: the longest run (>= 2) of zero groups becomes "::".
+                let g = |i: usize| u16::from_be_bytes([a[2 * i], a[2 * i + 1]]);
+                let (mut best, mut best_len, mut i) = (8, 0, 0);
+                while i < 8 {
+                    let start = i;
+                    while i < 8 && g(i) == 0 {
+                        i += 1;
+                    }
+                    if i - start > best_len && i - start >= 2 {
+                        best = start;
+                        best_len = i - start;
+                    }
+                    i += 1;
+                }
+                let mut i = 0;
+                while i < 8 {
+                    if i == best {
+                        f.write_str("::")?;
+                        i += best_len;
+                        continue;
+                    }
+                    if i != 0 && i != best + best_len {
+                        f.write_str(":")?;
+                    }
+                    write!(f, "{:x}", g(i))?;
+                    i += 1;
+                }
+                Ok(())
+            }
+        }
+    }
+}

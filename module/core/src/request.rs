@@ -1,0 +1,128 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Validation of configuration requests, and the reasons for refusing them
+//! in words the user of `xnatctl` understands (sent back as extack).
+
+use core::fmt;
+
+use super::addr::{self, Addr, Family};
+use super::table::PolicyInfo;
+
+/// `XFRM_POLICY_OUT`: the only direction whose policies can be mapped.
+pub const XFRM_POLICY_OUT: u32 = 1;
+
+/// The most mappings one network namespace may hold.
+pub const MAX_MAPPINGS: usize = 65536;
+
+/// Why a request is refused.  [`fmt::Display`] gives the extack text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// A required attribute is absent.
+    Missing(&'static str),
+    /// The address attribute is neither 4 nor 16 bytes long.
+    AddressLength(usize),
+    /// spid & 7 names another direction than out.
+    NotOutbound(u32),
+    /// The spid is mapped already and replace was not requested.
+    Exists(u32),
+    /// The spid is not mapped.
+    NotMapped(u32),
+    /// The policy exists with another family than the address.
+    FamilyMismatch { spid: u32, policy: Family, mapping: Family },
+    /// The policy's source selector does not contain the address.
+    SourceNotSelected { spid: u32, family: Family, nat: Addr, info: PolicyInfo },
+    /// The namespace holds [`MAX_MAPPINGS`] already.
+    TooMany,
+}
+
+impl Refusal {
+    /// The errno that goes with the refusal.
+    pub fn errno(&self) -> i32 {
+        const EINVAL: i32 = 22;
+        const EEXIST: i32 = 17;
+        const ENOENT: i32 = 2;
+        const ENOSPC: i32 = 28;
+        match self {
+            Self::Exists(_) => EEXIST,
+            Self::NotMapped(_) => ENOENT,
+            Self::TooMany => ENOSPC,
+            _ => EINVAL,
+        }
+    }
+}
+
+fn direction_name(spid: u32) -> &'static str {
+    match spid & 7 {
+        0 => "in",
+        1 => "out",
+        2 => "fwd",
+        3..=5 => "socket",
+        _ => "unknown",
+    }
+}
+
+impl fmt::Display for Refusal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match *self {
+            Self::Missing(what) => write!(f, "missing {what}"),
+            Self::AddressLength(n) => write!(f, "address must be 4 or 16 bytes, not {n}"),
+            Self::NotOutbound(spid) => {
+                write!(f, "spid {spid} is a {} policy; only out (spid&7=1) can be mapped", direction_name(spid))
+            }
+            Self::Exists(spid) => write!(f, "spid {spid} is already mapped"),
+            Self::NotMapped(spid) => write!(f, "spid {spid} is not mapped"),
+            Self::FamilyMismatch { spid, policy, mapping } => {
+                write!(f, "policy {spid} is {}, the address is {}", policy.name(), mapping.name())
+            }
+            Self::SourceNotSelected { spid, family, nat, info } => write!(
+                f,
+                "policy {spid} selects src {}/{}, not {}",
+                addr::Display(family, &info.selector.saddr),
+                info.selector.prefixlen_s,
+                addr::Display(family, &nat)
+            ),
+            Self::TooMany => write!(f, "too many mappings (limit {MAX_MAPPINGS})"),
+        }
+    }
+}
+
+/// Checks that `spid` can name an outbound policy.
+pub fn check_spid(spid: u32) -> Result<u32, Refusal> {
+    if spid & 7 == XFRM_POLICY_OUT {
+        Ok(spid)
+    } else {
+        Err(Refusal::NotOutbound(spid))
+    }
+}
+
+/// A validated map-new request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MapRequest {
+    /// The policy index.
+    pub spid: u32,
+    /// The address family of `nat`.
+    pub family: Family,
+    /// The address to translate to.
+    pub nat: Addr,
+}
+
+/// Validates the attributes of a map-new request.
+pub fn map_request(spid: Option<u32>, addr: Option<&[u8]>) -> Result<MapRequest, Refusal> {
+    let spid = check_spid(spid.ok_or(Refusal::Missing("spid"))?)?;
+    let bytes = addr.ok_or(Refusal::Missing("addr"))?;
+    let (family, nat) = Addr::from_wire(bytes).ok_or(Refusal::AddressLength(bytes.len()))?;
+    Ok(MapRequest { spid, family, nat })
+}
+
+/// Decides whether a policy seen for a mapping makes it active: `Ok(None)`
+/// for no policy, the policy if it can carry the mapping's flows, or the
+/// reason it cannot.
+pub fn evaluate_policy(req: &MapRequest, policy: Option<(Family, PolicyInfo)>) -> Result<Option<PolicyInfo>, Refusal> {
+    let Some((family, info)) = policy else { return Ok(None) };
+    if family != req.family {
+        return Err(Refusal::FamilyMismatch { spid: req.spid, policy: family, mapping: req.family });
+    }
+    if !info.selector.is_valid_for(family) || !info.selector.admits_source(&req.nat) {
+        return Err(Refusal::SourceNotSelected { spid: req.spid, family, nat: req.nat, info });
+    }
+    Ok(Some(info))
+}

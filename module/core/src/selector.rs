@@ -1,0 +1,91 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Policy selectors and the flows they are matched against.
+//!
+//! Mirrors `xfrm_selector_match()` (not exported), with one difference that
+//! is the point of xfrm_nat: the flow's source is not taken from the packet
+//! but is the mapping's NAT address, checked once per mapping by
+//! [`Selector::admits_source`] rather than per flow.
+
+use super::addr::{Addr, Family};
+
+/// IANA protocol numbers whose "ports" in a selector are ICMP type and code.
+pub const IPPROTO_ICMP: u8 = 1;
+/// ICMPv6.
+pub const IPPROTO_ICMPV6: u8 = 58;
+
+/// What an xfrm policy selects, as in `struct xfrm_selector`.  Ports and
+/// masks are kept in network byte order, like the kernel keeps them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Selector {
+    /// Destination prefix.
+    pub daddr: Addr,
+    /// Source prefix.
+    pub saddr: Addr,
+    /// Destination port (or ICMP code), network order.
+    pub dport: u16,
+    /// Mask for `dport`.
+    pub dport_mask: u16,
+    /// Source port (or ICMP type), network order.
+    pub sport: u16,
+    /// Mask for `sport`.
+    pub sport_mask: u16,
+    /// Output interface index, 0 for any.
+    pub ifindex: i32,
+    /// Length of the destination prefix.
+    pub prefixlen_d: u8,
+    /// Length of the source prefix.
+    pub prefixlen_s: u8,
+    /// IP protocol, 0 for any.
+    pub proto: u8,
+}
+
+/// The parts of a new outgoing flow the decision looks at, as conntrack saw
+/// them in the original direction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Flow {
+    /// Destination address.
+    pub daddr: Addr,
+    /// IP protocol.
+    pub proto: u8,
+    /// Source port, or for ICMP the type, network order (as xfrm sees it).
+    pub sport: u16,
+    /// Destination port, or for ICMP the code, network order.
+    pub dport: u16,
+    /// Output interface index.
+    pub oif: i32,
+}
+
+impl Flow {
+    /// Builds a flow from conntrack's original tuple.  `src_port` and
+    /// `dst_port` are the tuple's `u.all` fields; for ICMP, xfrm selects on
+    /// type and code instead, which conntrack keeps in the destination part.
+    pub fn from_tuple(daddr: Addr, proto: u8, src_port: u16, dst_port: u16, icmp_type: u8, icmp_code: u8, oif: i32) -> Self {
+        let (sport, dport) = match proto {
+            IPPROTO_ICMP | IPPROTO_ICMPV6 => (u16::from(icmp_type).to_be(), u16::from(icmp_code).to_be()),
+            _ => (src_port, dst_port),
+        };
+        Self { daddr, proto, sport, dport, oif }
+    }
+}
+
+impl Selector {
+    /// Whether a packet with source `nat` satisfies the source half of the
+    /// selector.  A mapping whose address fails this can never match.
+    pub fn admits_source(&self, nat: &Addr) -> bool {
+        nat.in_prefix(&self.saddr, self.prefixlen_s)
+    }
+
+    /// Whether the flow satisfies everything but the source address.
+    pub fn matches_flow(&self, flow: &Flow) -> bool {
+        flow.daddr.in_prefix(&self.daddr, self.prefixlen_d)
+            && (flow.dport ^ self.dport) & self.dport_mask == 0
+            && (flow.sport ^ self.sport) & self.sport_mask == 0
+            && (self.proto == 0 || self.proto == flow.proto)
+            && (self.ifindex == 0 || self.ifindex == flow.oif)
+    }
+
+    /// Whether the prefix lengths are possible in `family`.
+    pub fn is_valid_for(&self, family: Family) -> bool {
+        self.prefixlen_d <= family.max_prefix() && self.prefixlen_s <= family.max_prefix()
+    }
+}

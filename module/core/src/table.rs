@@ -1,0 +1,231 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The mapping table: an immutable snapshot that the packet path reads under
+//! RCU, and writers replace as a whole.
+//!
+//! A snapshot holds every mapping of a network namespace, sorted by spid,
+//! plus two indexes over them:
+//!
+//! * the *destination index*: the active mappings grouped by the destination
+//!   prefix length of their policy's selector, and sorted by masked
+//!   destination within a group.  A lookup does one binary search per prefix
+//!   length in use (at most 33 for IPv4, 129 for IPv6), so its cost does not
+//!   grow with the number of mappings beyond a logarithm;
+//! * the *address index*: all mappings sorted by NAT address, to find the
+//!   mapping behind a NATed conntrack entry on the fail-closed path.
+//!
+//! Both indexes are `u32` positions into the mapping array, so a mapping
+//! costs its own size plus eight bytes.  Writers rebuild the indexes on every
+//! change, in O(n log n); configuration changes are rare next to lookups.
+
+use super::addr::{Addr, Family};
+use super::selector::{Flow, Selector};
+use super::vec::{self, AllocError, Vec};
+
+/// What the mapped policy looked like when it was last seen.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PolicyInfo {
+    /// Its selector.
+    pub selector: Selector,
+    /// Its priority: among matching mappings the lowest value wins, as in
+    /// the SPD.
+    pub priority: u32,
+}
+
+/// One mapping: "SNAT flows that policy `spid` would carry once their source
+/// is `nat` to `nat`".
+#[derive(Clone, Debug)]
+pub struct Mapping<S> {
+    /// Index of the outbound policy.
+    pub spid: u32,
+    /// Family of `nat`, and of the policy it may use.
+    pub family: Family,
+    /// The address to translate the source to.
+    pub nat: Addr,
+    /// The policy, while it exists and can carry NATed flows.  `None` means
+    /// the mapping is inactive.
+    pub policy: Option<PolicyInfo>,
+    /// Counters, shared by all snapshots that hold this mapping.
+    pub stats: S,
+}
+
+impl<S> Mapping<S> {
+    /// Whether the mapping translates flows.
+    pub fn is_active(&self) -> bool {
+        self.policy.is_some()
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Group {
+    family: Family,
+    prefix_len: u8,
+    start: u32,
+    end: u32,
+}
+
+/// An immutable set of mappings with lookup indexes.
+pub struct Table<S> {
+    mappings: Vec<Mapping<S>>,
+    by_dest: Vec<u32>,
+    groups: Vec<Group>,
+    by_nat: Vec<u32>,
+}
+
+impl<S: Clone> Table<S> {
+    /// The table without mappings.
+    pub fn empty() -> Self {
+        Self { mappings: Vec::new(), by_dest: Vec::new(), groups: Vec::new(), by_nat: Vec::new() }
+    }
+
+    /// Builds a table from mappings with distinct spids, in any order.
+    pub fn build(mut mappings: Vec<Mapping<S>>) -> Result<Self, AllocError> {
+        mappings.sort_unstable_by_key(|m| m.spid);
+        let n = mappings.len();
+
+        let mut by_nat = vec::with_capacity(n)?;
+        let mut by_dest = vec::with_capacity(n)?;
+        for (i, m) in mappings.iter().enumerate() {
+            // A table larger than u32 positions is refused by the callers long
+            // before (the number of mappings is limited).
+            let i = i as u32;
+            vec::push(&mut by_nat, i)?;
+            if m.is_active() {
+                vec::push(&mut by_dest, i)?;
+            }
+        }
+        by_nat.sort_unstable_by_key(|&i| {
+            let m = &mappings[i as usize];
+            (m.family, m.nat, m.spid)
+        });
+        by_dest.sort_unstable_by_key(|&i| dest_key(&mappings[i as usize]));
+
+        let mut groups = Vec::new();
+        let mut start = 0;
+        while start < by_dest.len() {
+            let (family, prefix_len) = group_of(&mappings[by_dest[start] as usize]);
+            let mut end = start + 1;
+            while end < by_dest.len() && group_of(&mappings[by_dest[end] as usize]) == (family, prefix_len) {
+                end += 1;
+            }
+            vec::push(&mut groups, Group { family, prefix_len, start: start as u32, end: end as u32 })?;
+            start = end;
+        }
+        Ok(Self { mappings, by_dest, groups, by_nat })
+    }
+
+    /// The mapping that translates a new flow of `family`, if any: among the
+    /// active mappings whose policy selects the flow, the one with the lowest
+    /// policy priority, then the longest destination prefix, then the lowest
+    /// spid.
+    pub fn lookup(&self, family: Family, flow: &Flow) -> Option<&Mapping<S>> {
+        let mut best: Option<&Mapping<S>> = None;
+        for g in self.groups.iter().filter(|g| g.family == family) {
+            let key = flow.daddr.masked(g.prefix_len);
+            let run = &self.by_dest[g.start as usize..g.end as usize];
+            let first = run.partition_point(|&i| self.dest_of(i) < key);
+            for &i in run[first..].iter() {
+                if self.dest_of(i) != key {
+                    break;
+                }
+                let m = &self.mappings[i as usize];
+                let Some(p) = &m.policy else { continue };
+                if !p.selector.matches_flow(flow) {
+                    continue;
+                }
+                // Groups come longest prefix first and runs are sorted by
+                // priority, so only a strictly lower priority beats `best`.
+                if best.map_or(true, |b| b.policy.map_or(true, |bp| p.priority < bp.priority)) {
+                    best = Some(m);
+                }
+                break;
+            }
+        }
+        best
+    }
+
+    fn dest_of(&self, i: u32) -> Addr {
+        let m = &self.mappings[i as usize];
+        m.policy.map(|p| p.selector.daddr.masked(p.selector.prefixlen_d)).unwrap_or_default()
+    }
+
+    /// The mapping whose NAT address a flow was translated to, for counting
+    /// fail-closed drops.  If several mappings share the address, the first
+    /// whose policy (still or last known) selects `flow` is chosen, else the
+    /// one with the lowest spid.
+    pub fn by_nat_addr(&self, family: Family, nat: &Addr, flow: &Flow) -> Option<&Mapping<S>> {
+        let first = self.by_nat.partition_point(|&i| {
+            let m = &self.mappings[i as usize];
+            (m.family, m.nat) < (family, *nat)
+        });
+        let mut same = self.by_nat[first..]
+            .iter()
+            .map(|&i| &self.mappings[i as usize])
+            .take_while(|m| m.family == family && m.nat == *nat);
+        let lowest = same.clone().next()?;
+        Some(same.find(|m| m.policy.is_some_and(|p| p.selector.matches_flow(flow))).unwrap_or(lowest))
+    }
+
+    /// Whether some mapping translates to `nat`: the cheap first test of
+    /// the fail-closed path.
+    pub fn has_nat_addr(&self, family: Family, nat: &Addr) -> bool {
+        self.by_nat
+            .binary_search_by(|&i| {
+                let m = &self.mappings[i as usize];
+                (m.family, m.nat).cmp(&(family, *nat))
+            })
+            .is_ok()
+    }
+
+    /// The mapping of `spid`.
+    pub fn get(&self, spid: u32) -> Option<&Mapping<S>> {
+        self.mappings.binary_search_by_key(&spid, |m| m.spid).ok().map(|i| &self.mappings[i])
+    }
+
+    /// All mappings, in spid order.
+    pub fn mappings(&self) -> &[Mapping<S>] {
+        &self.mappings
+    }
+
+    /// Mappings with a spid of at least `spid`, in spid order: the resume
+    /// point of a netlink dump.
+    pub fn mappings_from(&self, spid: u32) -> &[Mapping<S>] {
+        let first = self.mappings.partition_point(|m| m.spid < spid);
+        &self.mappings[first..]
+    }
+
+    /// Number of mappings.
+    pub fn len(&self) -> usize {
+        self.mappings.len()
+    }
+
+    /// Whether there are no mappings.
+    pub fn is_empty(&self) -> bool {
+        self.mappings.is_empty()
+    }
+
+    /// A copy of the mappings, each passed through `edit`, which may drop
+    /// one by returning `None`: the input of the next [`Table::build`].
+    pub fn edited(&self, mut edit: impl FnMut(&Mapping<S>) -> Option<Mapping<S>>) -> Result<Vec<Mapping<S>>, AllocError> {
+        let mut out = vec::with_capacity(self.mappings.len() + 1)?;
+        for m in self.mappings.iter() {
+            if let Some(m) = edit(m) {
+                vec::push(&mut out, m)?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn group_of<S>(m: &Mapping<S>) -> (Family, u8) {
+    let len = m.policy.map_or(0, |p| p.selector.prefixlen_d);
+    (m.family, len)
+}
+
+/// Sort key of the destination index: family, longest prefix first, masked
+/// destination, then the tie-breaks of [`Table::lookup`].
+fn dest_key<S>(m: &Mapping<S>) -> (Family, core::cmp::Reverse<u8>, Addr, u32, u32) {
+    let (len, dest, prio) = m.policy.map_or((0, Addr::default(), u32::MAX), |p| {
+        (p.selector.prefixlen_d, p.selector.daddr.masked(p.selector.prefixlen_d), p.priority)
+    });
+    (m.family, core::cmp::Reverse(len), dest, prio, m.spid)
+}

@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Generic netlink families with per-operation strict policies, replies,
+//! dumps and multicast notifications.
+
+use core::marker::PhantomData;
+
+use kernel::{error::from_result, error::to_result, prelude::*, str::CStr, types::Opaque};
+
+use crate::bindings;
+use crate::logic::fmt::FixedBuf;
+use crate::net::Gfp;
+use crate::net::pernet::Net;
+
+/// How one attribute of a request is validated by the netlink core.
+#[derive(Clone, Copy)]
+pub enum AttrKind {
+    /// 32-bit integer.
+    U32,
+    /// Bytes, at most this many.
+    Binary(u16),
+}
+
+/// An attribute a request may carry.
+#[derive(Clone, Copy)]
+pub struct AttrPolicy {
+    /// Attribute type.
+    pub attr: u16,
+    /// Its validation.
+    pub kind: AttrKind,
+}
+
+/// Whether an operation is a doit or a dumpit.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum OpKind {
+    /// A request answered by one reply or an ack.
+    Do,
+    /// A request answered by a multi-part dump.
+    Dump,
+}
+
+/// One operation of a family (a `genl_split_ops` entry).
+#[derive(Clone, Copy)]
+pub struct OpSpec {
+    /// Command number.
+    pub cmd: u8,
+    /// Do or dump.
+    pub kind: OpKind,
+    /// Requires `CAP_NET_ADMIN` in the namespace's user namespace.
+    pub admin: bool,
+    /// The attributes the request may carry; any other is refused.
+    pub attrs: &'static [AttrPolicy],
+}
+
+/// A generic netlink family implemented in Rust.
+pub trait Family: 'static {
+    /// The family name.
+    const NAME: &'static CStr;
+    /// The family version.
+    const VERSION: u8;
+    /// Its operations.
+    const OPS: &'static [OpSpec];
+    /// Its multicast groups, by name; referred to by position.
+    const MCGRPS: &'static [&'static CStr];
+
+    /// Handles a do-request.
+    fn doit(cmd: u8, info: &mut Info<'_>) -> Result;
+
+    /// Adds messages to a dump; returns whether the dump is complete.
+    fn dumpit(cmd: u8, dump: &mut Dump<'_>) -> Result<bool>;
+}
+
+/// A registered family.
+///
+/// # Invariants
+///
+/// `family` is registered while `self` lives; `ops`, `policies` and
+/// `mcgrps`, which it points to, are not touched until it is unregistered.
+pub struct Registration<F: Family> {
+    family: KBox<Opaque<bindings::genl_family>>,
+    _ops: KVec<bindings::genl_split_ops>,
+    _policies: KVec<KVec<bindings::nla_policy>>,
+    _mcgrps: KVec<bindings::genl_multicast_group>,
+    _family: PhantomData<F>,
+}
+
+// SAFETY: The family can be unregistered from any process-context thread.
+unsafe impl<F: Family> Send for Registration<F> {}
+// SAFETY: Shared access only sends multicasts, which the core serialises.
+unsafe impl<F: Family> Sync for Registration<F> {}
+
+fn copy_name(dst: &mut [ffi::c_char], name: &CStr) {
+    for (d, s) in dst.iter_mut().zip(name.as_bytes_with_nul()) {
+        *d = *s as ffi::c_char;
+    }
+}
+
+impl<F: Family> Registration<F> {
+    /// Registers the family for `module`.
+    pub fn register(module: &'static kernel::ThisModule) -> Result<Self> {
+        let mut policies = KVec::with_capacity(F::OPS.len(), GFP_KERNEL)?;
+        let mut ops = KVec::with_capacity(F::OPS.len(), GFP_KERNEL)?;
+        for op in F::OPS {
+            let maxattr = op.attrs.iter().map(|a| a.attr).max().unwrap_or(0);
+            let mut policy = KVec::from_elem(bindings::nla_policy::default(), usize::from(maxattr) + 1, GFP_KERNEL)?;
+            for a in op.attrs {
+                let p = &mut policy[usize::from(a.attr)];
+                match a.kind {
+                    AttrKind::U32 => p.type_ = bindings::NLA_U32 as u8,
+                    AttrKind::Binary(max) => {
+                        p.type_ = bindings::NLA_BINARY as u8;
+                        p.len = max;
+                    }
+                }
+            }
+            let mut o = bindings::genl_split_ops::default();
+            o.cmd = op.cmd;
+            o.flags = if op.admin { bindings::GENL_UNS_ADMIN_PERM as u8 } else { 0 };
+            // Writing a union field is safe; the kind picks the variant the
+            // core will read.
+            match op.kind {
+                OpKind::Do => {
+                    o.__bindgen_anon_1.__bindgen_anon_1.doit = Some(Self::doit_callback);
+                    o.flags |= bindings::GENL_CMD_CAP_DO as u8;
+                }
+                OpKind::Dump => {
+                    o.__bindgen_anon_1.__bindgen_anon_2.dumpit = Some(Self::dumpit_callback);
+                    o.flags |= bindings::GENL_CMD_CAP_DUMP as u8;
+                }
+            }
+            if !op.attrs.is_empty() {
+                o.policy = policy.as_ptr();
+                o.maxattr = u32::from(maxattr);
+            }
+            ops.push(o, GFP_KERNEL)?;
+            policies.push(policy, GFP_KERNEL)?;
+        }
+        let mut mcgrps = KVec::with_capacity(F::MCGRPS.len(), GFP_KERNEL)?;
+        for name in F::MCGRPS {
+            let mut g = bindings::genl_multicast_group::default();
+            copy_name(&mut g.name, name);
+            mcgrps.push(g, GFP_KERNEL)?;
+        }
+
+        let family = KBox::new(Opaque::new(bindings::genl_family::default()), GFP_KERNEL)?;
+        let raw = family.get();
+        // SAFETY: `raw` is valid and not yet shared; the arrays it points to
+        // move into `Self` with it and are heap buffers that do not move.
+        unsafe {
+            copy_name(&mut (*raw).name, F::NAME);
+            (*raw).version = u32::from(F::VERSION);
+            (*raw).set_netnsok(1);
+            (*raw).split_ops = ops.as_ptr();
+            (*raw).n_split_ops = ops.len() as u8;
+            (*raw).mcgrps = mcgrps.as_ptr();
+            (*raw).n_mcgrps = mcgrps.len() as u8;
+            (*raw).module = module.as_ptr().cast();
+            to_result(bindings::genl_register_family(raw))?;
+        }
+        // INVARIANT: Registered above.
+        Ok(Self { family, _ops: ops, _policies: policies, _mcgrps: mcgrps, _family: PhantomData })
+    }
+
+    /// Sends `msg` to the listeners of multicast group `group` (an index
+    /// into [`Family::MCGRPS`]) in `net`.  No listener is not an error.
+    pub fn multicast(&self, net: &Net, msg: Message, group: u32, flags: Gfp) {
+        let skb = msg.finish();
+        // SAFETY: Registered family (type invariant); `skb` is a finished
+        // message whose ownership passes to the call.
+        unsafe {
+            bindings::xnat_genlmsg_multicast_netns(self.family.get(), net.as_ptr(), skb, 0, group, flags.raw());
+        }
+    }
+
+    /// A message of this family, to be multicast or sent as a reply.
+    pub fn message(&self, cmd: u8, flags: Gfp) -> Result<Message> {
+        Message::new(self.family.get(), 0, 0, cmd, 0, flags)
+    }
+
+    unsafe extern "C" fn doit_callback(_skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> ffi::c_int {
+        from_result(|| {
+            // SAFETY: The core passes a valid request for the call.
+            let mut info = unsafe { Info::from_raw(info) };
+            // SAFETY: `genlhdr` is valid for a parsed request.
+            let cmd = unsafe { (*(*info.raw).genlhdr).cmd };
+            F::doit(cmd, &mut info)?;
+            Ok(0)
+        })
+    }
+
+    unsafe extern "C" fn dumpit_callback(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> ffi::c_int {
+        from_result(|| {
+            // SAFETY: The core passes a valid skb and callback for the call.
+            let mut dump = unsafe { Dump::from_raw(skb, cb) };
+            let cmd = dump.cmd();
+            let done = F::dumpit(cmd, &mut dump)?;
+            // SAFETY: Valid skb.
+            let len = unsafe { (*skb).len } as i32;
+            // A positive length asks for another call; zero ends the dump.
+            // Not done with nothing added means one message exceeds a skb.
+            if len == 0 && !done {
+                return Err(super::emsgsize());
+            }
+            Ok(len)
+        })
+    }
+}
+
+impl<F: Family> Drop for Registration<F> {
+    fn drop(&mut self) {
+        // SAFETY: Registered (type invariant).  Unregistering waits for
+        // running operations, after which nothing uses the arrays.
+        unsafe { bindings::genl_unregister_family(self.family.get()) };
+    }
+}
+
+/// A received do-request.
+pub struct Info<'a> {
+    raw: *mut bindings::genl_info,
+    _life: PhantomData<&'a mut bindings::genl_info>,
+}
+
+impl<'a> Info<'a> {
+    /// # Safety
+    ///
+    /// `raw` must be a valid request for `'a`.
+    unsafe fn from_raw(raw: *mut bindings::genl_info) -> Self {
+        Self { raw, _life: PhantomData }
+    }
+
+    fn attr(&self, attr: u16) -> Option<&'a [u8]> {
+        // SAFETY: The request is valid and its attribute table has
+        // `maxattr + 1` entries; `attr` is within the op's policy (callers
+        // only ask for attributes of the op), and unknown types were refused.
+        let nla = unsafe { bindings::xnat_genl_info_attr(self.raw, u32::from(attr)) };
+        if nla.is_null() {
+            return None;
+        }
+        // SAFETY: A validated attribute: its payload is `nla_len` bytes,
+        // valid as long as the request.
+        unsafe {
+            let len = bindings::xnat_nla_len(nla);
+            Some(core::slice::from_raw_parts(bindings::xnat_nla_data(nla).cast::<u8>(), len as usize))
+        }
+    }
+
+    /// A u32 attribute (validated as such by the policy).
+    pub fn attr_u32(&self, attr: u16) -> Option<u32> {
+        let b = self.attr(attr)?;
+        Some(u32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
+    }
+
+    /// A binary attribute.
+    pub fn attr_bytes(&self, attr: u16) -> Option<&'a [u8]> {
+        self.attr(attr)
+    }
+
+    /// The request's `nlmsg_flags`.
+    pub fn nlmsg_flags(&self) -> u16 {
+        // SAFETY: Valid request.
+        unsafe { bindings::xnat_genl_info_nlmsg_flags(self.raw) }
+    }
+
+    /// The namespace of the requesting socket.
+    pub fn net(&self) -> &'a Net {
+        // SAFETY: The requesting socket keeps its namespace alive during the
+        // request.
+        unsafe { Net::from_raw(bindings::xnat_genl_info_net(self.raw)) }
+    }
+
+    /// Sets the extack message the requester sees with the error.
+    pub fn set_error_message(&mut self, msg: impl core::fmt::Display) {
+        use core::fmt::Write;
+        let mut buf = FixedBuf::<80>::new();
+        let _ = write!(buf, "{msg}");
+        let mut cstr = [0u8; 81];
+        cstr[..buf.as_bytes().len()].copy_from_slice(buf.as_bytes());
+        // SAFETY: Valid request; `extack` may be null, which the macro
+        // behind the helper handles; `cstr` is NUL-terminated and is copied.
+        unsafe { bindings::xnat_extack_set_msg((*self.raw).extack, cstr.as_ptr().cast()) };
+    }
+
+    /// Starts the reply to this request.
+    pub fn reply(&self, cmd: u8) -> Result<Message> {
+        // SAFETY: Valid request.
+        let (family, portid, seq) = unsafe { ((*self.raw).family, (*self.raw).snd_portid, (*self.raw).snd_seq) };
+        Message::new(family, portid, seq, cmd, 0, Gfp::Kernel)
+    }
+
+    /// Sends a reply built with [`Info::reply`].
+    pub fn send_reply(&self, msg: Message) -> Result {
+        let skb = msg.finish();
+        // SAFETY: Valid request; ownership of `skb` passes to the call.
+        to_result(unsafe { bindings::xnat_genlmsg_reply(skb, self.raw) })
+    }
+}
+
+/// Writes attributes into a message being built.
+pub struct Attrs<'a> {
+    skb: *mut bindings::sk_buff,
+    _life: PhantomData<&'a mut bindings::sk_buff>,
+}
+
+impl Attrs<'_> {
+    /// Appends an attribute with raw payload bytes.
+    pub fn put_bytes(&mut self, attr: u16, data: &[u8]) -> Result {
+        // SAFETY: `skb` is a message under construction owned by the caller;
+        // `data` is valid for `len` bytes and copied.
+        to_result(unsafe { bindings::nla_put(self.skb, attr.into(), data.len() as i32, data.as_ptr().cast()) })
+    }
+
+    /// Appends a u8 attribute.
+    pub fn put_u8(&mut self, attr: u16, v: u8) -> Result {
+        self.put_bytes(attr, &[v])
+    }
+
+    /// Appends a u16 attribute whose value is already in the byte order the
+    /// spec says (e.g. a port in network order).
+    pub fn put_u16_raw(&mut self, attr: u16, v: u16) -> Result {
+        self.put_bytes(attr, &v.to_ne_bytes())
+    }
+
+    /// Appends a host-order u16 attribute.
+    pub fn put_u16(&mut self, attr: u16, v: u16) -> Result {
+        self.put_bytes(attr, &v.to_ne_bytes())
+    }
+
+    /// Appends a host-order u32 attribute.
+    pub fn put_u32(&mut self, attr: u16, v: u32) -> Result {
+        self.put_bytes(attr, &v.to_ne_bytes())
+    }
+
+    /// Appends an s32 attribute.
+    pub fn put_s32(&mut self, attr: u16, v: i32) -> Result {
+        self.put_bytes(attr, &v.to_ne_bytes())
+    }
+
+    /// Appends a variable-width unsigned attribute (ynl `uint`).
+    pub fn put_uint(&mut self, attr: u16, v: u64) -> Result {
+        // SAFETY: As in `put_bytes`.
+        to_result(unsafe { bindings::xnat_nla_put_uint(self.skb, attr.into(), v) })
+    }
+
+    /// Appends a nested attribute filled by `fill`.
+    pub fn nest(&mut self, attr: u16, fill: impl FnOnce(&mut Self) -> Result) -> Result {
+        // SAFETY: As in `put_bytes`.
+        let start = unsafe { bindings::xnat_nla_nest_start(self.skb, attr.into()) };
+        if start.is_null() {
+            return Err(super::emsgsize());
+        }
+        fill(self)?;
+        // SAFETY: `start` was returned for this skb above.
+        unsafe { bindings::xnat_nla_nest_end(self.skb, start) };
+        Ok(())
+    }
+}
+
+/// A message being built, owned until sent.
+///
+/// # Invariants
+///
+/// `skb` is a valid, owned netlink message with a genetlink header `hdr`.
+pub struct Message {
+    skb: *mut bindings::sk_buff,
+    hdr: *mut ffi::c_void,
+}
+
+impl Message {
+    fn new(family: *const bindings::genl_family, portid: u32, seq: u32, cmd: u8, nlflags: i32, flags: Gfp) -> Result<Self> {
+        // SAFETY: No preconditions.
+        let skb = unsafe { bindings::xnat_genlmsg_new(bindings::XNAT_NLMSG_GOODSIZE as usize, flags.raw()) };
+        if skb.is_null() {
+            return Err(ENOMEM);
+        }
+        // SAFETY: `skb` is new and owned; `family` is registered.
+        let hdr = unsafe { bindings::genlmsg_put(skb, portid, seq, family, nlflags, cmd) };
+        if hdr.is_null() {
+            // SAFETY: Owned, not sent.
+            unsafe { bindings::xnat_kfree_skb(skb) };
+            return Err(super::emsgsize());
+        }
+        // INVARIANT: Both set up above.
+        Ok(Self { skb, hdr })
+    }
+
+    /// The attribute writer.
+    pub fn attrs(&mut self) -> Attrs<'_> {
+        Attrs { skb: self.skb, _life: PhantomData }
+    }
+
+    fn finish(self) -> *mut bindings::sk_buff {
+        // SAFETY: Valid message (type invariant).
+        unsafe { bindings::xnat_genlmsg_end(self.skb, self.hdr) };
+        let skb = self.skb;
+        core::mem::forget(self);
+        skb
+    }
+}
+
+impl Drop for Message {
+    fn drop(&mut self) {
+        // SAFETY: Owned and never sent (sending consumes `self`).
+        unsafe { bindings::xnat_kfree_skb(self.skb) };
+    }
+}
+
+/// A dump in progress: one call fills one skb; a cursor survives between
+/// calls.
+pub struct Dump<'a> {
+    skb: *mut bindings::sk_buff,
+    cb: *mut bindings::netlink_callback,
+    _life: PhantomData<&'a mut bindings::netlink_callback>,
+}
+
+impl Dump<'_> {
+    /// # Safety
+    ///
+    /// `skb` and `cb` must be valid for the lifetime.
+    unsafe fn from_raw(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> Self {
+        Self { skb, cb, _life: PhantomData }
+    }
+
+    fn cmd(&self) -> u8 {
+        // SAFETY: Valid callback; the request holds a genetlink header.
+        unsafe { (*bindings::xnat_genl_dump_genlhdr(self.cb)).cmd }
+    }
+
+    /// The namespace being dumped.
+    pub fn net(&self) -> &Net {
+        // SAFETY: The dumping socket keeps its namespace alive.
+        unsafe { Net::from_raw(bindings::xnat_genl_dump_net(self.cb)) }
+    }
+
+    /// The resume point stored by the previous call (0 at first).
+    pub fn cursor(&self) -> u64 {
+        // SAFETY: Valid callback; `args` is scratch space for the dumper.
+        unsafe { (*self.cb).__bindgen_anon_1.args[0] as u64 }
+    }
+
+    /// Stores the resume point for the next call.
+    pub fn set_cursor(&mut self, v: u64) {
+        // SAFETY: As in `cursor`.
+        unsafe { (*self.cb).__bindgen_anon_1.args[0] = v as ffi::c_long };
+    }
+
+    /// Adds one message filled by `fill`.  Returns `false`, with the skb
+    /// unchanged, if the message does not fit: resume in the next call.
+    pub fn add(&mut self, cmd: u8, fill: impl FnOnce(&mut Attrs<'_>) -> Result) -> Result<bool> {
+        // SAFETY: Valid callback and skb; the family is the one dumping.
+        let hdr = unsafe {
+            bindings::genlmsg_put(
+                self.skb,
+                bindings::xnat_genl_dump_portid(self.cb),
+                bindings::xnat_genl_dump_seq(self.cb),
+                bindings::xnat_genl_dump_family(self.cb),
+                bindings::NLM_F_MULTI as i32,
+                cmd,
+            )
+        };
+        if hdr.is_null() {
+            return Ok(false);
+        }
+        let mut attrs = Attrs { skb: self.skb, _life: PhantomData };
+        match fill(&mut attrs) {
+            Ok(()) => {
+                // SAFETY: `hdr` was put in this skb above.
+                unsafe { bindings::xnat_genlmsg_end(self.skb, hdr) };
+                Ok(true)
+            }
+            Err(e) => {
+                // SAFETY: As above.
+                unsafe { bindings::xnat_genlmsg_cancel(self.skb, hdr) };
+                if e == super::emsgsize() {
+                    Ok(false)
+                } else {
+                    Err(e)
+                }
+            }
+        }
+    }
+}
+
+use kernel::ffi;

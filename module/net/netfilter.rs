@@ -1,0 +1,213 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Netfilter hooks: plain hooks and NAT lookup functions.
+//!
+//! A NAT lookup function is registered with the NAT core
+//! (`nf_nat_ipv{4,6}_register_fn`), as iptables' and nftables' nat tables
+//! are.  The core calls it only for new connections whose NAT binding is not
+//! set up yet, in priority order, and stops at the first that binds.
+
+use core::marker::PhantomData;
+
+use kernel::{error::to_result, prelude::*, types::Opaque};
+
+use crate::bindings;
+use crate::logic::addr::Family;
+use crate::net::pernet::Net;
+use crate::net::skb::SkBuff;
+
+/// What a hook decides for a packet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Let the packet continue.
+    Accept,
+    /// Drop the packet; a local sender gets `errno` (positive) from its call.
+    DropWithErrno(i32),
+    /// A verdict computed by the C side, passed through.
+    Raw(u32),
+}
+
+impl Verdict {
+    /// The C value (`NF_*`, `NF_DROP_ERR()`).
+    pub fn to_raw(self) -> u32 {
+        match self {
+            Self::Accept => bindings::NF_ACCEPT,
+            // NF_DROP_ERR(-errno)
+            Self::DropWithErrno(errno) => ((errno as u32) << 16) | bindings::NF_DROP,
+            Self::Raw(v) => v,
+        }
+    }
+}
+
+/// The context of a hook call.
+pub struct HookState<'a>(&'a bindings::nf_hook_state);
+
+impl HookState<'_> {
+    /// The namespace the packet is in.
+    pub fn net(&self) -> &Net {
+        // SAFETY: The hook state's namespace is live during the call.
+        unsafe { Net::from_raw(self.0.net) }
+    }
+
+    /// The address family of the hook.
+    pub fn family(&self) -> Option<Family> {
+        match u32::from(self.0.pf) {
+            bindings::NFPROTO_IPV4 => Some(Family::V4),
+            bindings::NFPROTO_IPV6 => Some(Family::V6),
+            _ => None,
+        }
+    }
+
+    /// Index of the output device, 0 if none.
+    pub fn out_ifindex(&self) -> i32 {
+        // SAFETY: `out` is null or a device live during the call.
+        unsafe { bindings::xnat_dev_ifindex(self.0.out) }
+    }
+}
+
+/// A hook function.
+pub trait Hook: 'static {
+    /// Decides for one packet.  Runs in softirq or with BH disabled, inside
+    /// an RCU read-side section: must not sleep.
+    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict;
+}
+
+/// Where in the stack a hook runs.
+#[derive(Clone, Copy)]
+pub struct HookPoint {
+    /// Address family.
+    pub family: Family,
+    /// `NF_INET_*`.
+    pub hooknum: u32,
+    /// Priority; lower runs first.
+    pub priority: i32,
+}
+
+/// Post-routing, the only hook point the module uses.
+pub const NF_INET_POST_ROUTING: u32 = bindings::nf_inet_hooks_NF_INET_POST_ROUTING;
+/// Priority of source NAT (iptables' nat table, nftables' srcnat).
+pub const NF_IP_PRI_NAT_SRC: i32 = bindings::nf_ip_hook_priorities_NF_IP_PRI_NAT_SRC;
+
+fn nfproto(family: Family) -> u8 {
+    match family {
+        Family::V4 => bindings::NFPROTO_IPV4 as u8,
+        Family::V6 => bindings::NFPROTO_IPV6 as u8,
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    Nat,
+}
+
+/// A registered hook or NAT function of one namespace; unregistered on drop.
+///
+/// # Invariants
+///
+/// `ops` is registered in `net` (of kind `kind`) while `self` lives, and
+/// `net` outlives `self`.
+pub struct Registration<H: Hook> {
+    ops: KBox<Opaque<bindings::nf_hook_ops>>,
+    net: *mut bindings::net,
+    kind: Kind,
+    _hook: PhantomData<H>,
+}
+
+// SAFETY: Unregistration may happen from any process-context thread.
+unsafe impl<H: Hook> Send for Registration<H> {}
+// SAFETY: `&Registration` exposes nothing.
+unsafe impl<H: Hook> Sync for Registration<H> {}
+
+impl<H: Hook> Registration<H> {
+    /// Registers `H` as a plain hook.
+    ///
+    /// # Safety
+    ///
+    /// The registration must be dropped before `net` is freed (e.g. from the
+    /// module's pernet exit).
+    pub unsafe fn hook(net: &Net, at: HookPoint) -> Result<Self> {
+        // SAFETY: Forwarded contract.
+        unsafe { Self::register(net, at, Kind::Plain) }
+    }
+
+    /// Registers `H` as a NAT lookup function, and takes conntrack in `net`
+    /// for the address family, as NAT needs.
+    ///
+    /// # Safety
+    ///
+    /// As for [`Registration::hook`].
+    pub unsafe fn nat(net: &Net, at: HookPoint) -> Result<Self> {
+        // SAFETY: Forwarded contract.
+        unsafe { Self::register(net, at, Kind::Nat) }
+    }
+
+    unsafe fn register(net: &Net, at: HookPoint, kind: Kind) -> Result<Self> {
+        let ops = KBox::new(Opaque::new(bindings::nf_hook_ops::default()), GFP_KERNEL)?;
+        let raw = ops.get();
+        // SAFETY: `raw` is valid and not yet shared.
+        unsafe {
+            (*raw).hook = Some(Self::callback);
+            (*raw).pf = nfproto(at.family);
+            (*raw).hooknum = at.hooknum;
+            (*raw).priority = at.priority;
+        }
+        let netp = net.as_ptr();
+        if kind == Kind::Nat {
+            // SAFETY: `netp` is live.
+            to_result(unsafe { bindings::nf_ct_netns_get(netp, nfproto(at.family)) })?;
+        }
+        // SAFETY: `raw` is a complete `nf_hook_ops` that lives in `ops` until
+        // `Drop` unregisters it.
+        let ret = unsafe {
+            match (kind, at.family) {
+                (Kind::Plain, _) => bindings::nf_register_net_hook(netp, raw),
+                (Kind::Nat, Family::V4) => bindings::nf_nat_ipv4_register_fn(netp, raw),
+                (Kind::Nat, Family::V6) => bindings::nf_nat_ipv6_register_fn(netp, raw),
+            }
+        };
+        if let Err(e) = to_result(ret) {
+            if kind == Kind::Nat {
+                // SAFETY: Taken above.
+                unsafe { bindings::nf_ct_netns_put(netp, nfproto(at.family)) };
+            }
+            return Err(e);
+        }
+        // INVARIANT: Registered above; the caller guarantees `net` outlives us.
+        Ok(Self { ops, net: netp, kind, _hook: PhantomData })
+    }
+
+    unsafe extern "C" fn callback(
+        _priv: *mut ffi::c_void,
+        skb: *mut bindings::sk_buff,
+        state: *const bindings::nf_hook_state,
+    ) -> ffi::c_uint {
+        // SAFETY: Netfilter passes a valid skb and state for the call.
+        let (skb, state) = unsafe { (SkBuff::from_raw(skb), HookState(&*state)) };
+        H::hook(skb, &state).to_raw()
+    }
+}
+
+impl<H: Hook> Drop for Registration<H> {
+    fn drop(&mut self) {
+        let raw = self.ops.get();
+        // SAFETY: Registered in `self.net`, which is live (type invariant).
+        // The C side waits for or RCU-defers running hooks, and no running
+        // hook reads `ops` after it returns, so `ops` can be freed with us.
+        unsafe {
+            let pf = (*raw).pf;
+            match self.kind {
+                Kind::Plain => bindings::nf_unregister_net_hook(self.net, raw),
+                Kind::Nat => {
+                    if pf == bindings::NFPROTO_IPV4 as u8 {
+                        bindings::nf_nat_ipv4_unregister_fn(self.net, raw)
+                    } else {
+                        bindings::nf_nat_ipv6_unregister_fn(self.net, raw)
+                    }
+                    bindings::nf_ct_netns_put(self.net, pf);
+                }
+            }
+        }
+    }
+}
+
+use kernel::ffi;

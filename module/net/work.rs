@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A work item embedded in a longer-lived object, for deferring from atomic
+//! context to process context.
+//!
+//! `kernel::workqueue` in 6.12 needs `Arc` ownership and cannot cancel; the
+//! per-namespace state owns its work item and must cancel it on exit.
+
+use core::marker::PhantomData;
+
+use kernel::{prelude::*, types::Opaque};
+
+use crate::bindings;
+
+/// Runs a work item's job.
+pub trait WorkHandler: Sync + 'static {
+    /// The job; runs in process context and may sleep.
+    fn run(&self);
+
+    /// The owner of `work`.
+    ///
+    /// # Safety
+    ///
+    /// `work` must be the [`Work`] field of a live `Self`.
+    unsafe fn from_work(work: *const Work<Self>) -> *const Self
+    where
+        Self: Sized;
+}
+
+/// A `struct work_struct` that calls `T::run`.
+///
+/// # Invariants
+///
+/// After [`Work::new`]'s initialiser ran, `work` is initialised and stays
+/// at its address (the type is pinned).
+#[pin_data(PinnedDrop)]
+pub struct Work<T: WorkHandler> {
+    #[pin]
+    work: Opaque<bindings::work_struct>,
+    _owner: PhantomData<T>,
+}
+
+// SAFETY: The work item can be queued from any thread; the handler is `Sync`.
+unsafe impl<T: WorkHandler> Send for Work<T> {}
+// SAFETY: All operations take `&self` and are thread-safe in C.
+unsafe impl<T: WorkHandler> Sync for Work<T> {}
+
+impl<T: WorkHandler> Work<T> {
+    /// Initialises a work item in place.
+    pub fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            // SAFETY: `INIT_WORK` initialises the work item in place.
+            work <- Opaque::ffi_init(|slot| unsafe { bindings::xnat_init_work(slot, Some(Self::callback)) }),
+            _owner: PhantomData,
+        })
+    }
+
+    /// Queues the work on the system workqueue unless already queued.  Safe
+    /// in atomic context.
+    pub fn schedule(&self) {
+        // SAFETY: Initialised (type invariant).
+        unsafe { bindings::xnat_schedule_work(self.work.get()) };
+    }
+
+    /// Cancels the work and waits for a running instance to finish.  May
+    /// sleep.
+    pub fn cancel_sync(&self) {
+        // SAFETY: Initialised (type invariant).
+        unsafe { bindings::cancel_work_sync(self.work.get()) };
+    }
+
+    unsafe extern "C" fn callback(work: *mut bindings::work_struct) {
+        // `work` is the `work` field of a `Work<T>`; `Opaque` is transparent
+        // and the field is at a known offset.
+        let this = kernel::container_of!(work.cast::<Opaque<bindings::work_struct>>(), Self, work);
+        // SAFETY: The work item belongs to a live `T`: owners cancel it before
+        // they go away.
+        let owner = unsafe { &*T::from_work(this) };
+        owner.run();
+    }
+}
+
+#[pinned_drop]
+impl<T: WorkHandler> PinnedDrop for Work<T> {
+    fn drop(self: Pin<&mut Self>) {
+        self.cancel_sync();
+    }
+}

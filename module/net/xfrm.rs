@@ -1,0 +1,184 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The xfrm SPD: reading policies, and learning of policy changes by
+//! registering as a key manager (`struct xfrm_mgr`).
+
+use core::marker::PhantomData;
+
+use kernel::{prelude::*, types::Opaque};
+
+use crate::bindings;
+use crate::logic::addr::{Addr, Family};
+use crate::logic::selector::Selector;
+use crate::logic::table::PolicyInfo;
+use crate::net::pernet::Net;
+
+/// An xfrm policy (`struct xfrm_policy`).
+#[repr(transparent)]
+pub struct Policy(Opaque<bindings::xfrm_policy>);
+
+fn addr_of(a: &bindings::xfrm_address_t) -> Addr {
+    // SAFETY: Every bit pattern of the union is a valid `[u32; 4]`.
+    let words = unsafe { a.a6 };
+    let mut out = [0u8; 16];
+    for (chunk, w) in out.chunks_exact_mut(4).zip(words.iter()) {
+        chunk.copy_from_slice(&w.to_ne_bytes());
+    }
+    Addr(out)
+}
+
+impl Policy {
+    fn raw(&self) -> &bindings::xfrm_policy {
+        // SAFETY: A `&Policy` is only made for a policy that is live and
+        // held (walk lock or caller's reference) for the reference's life.
+        unsafe { &*self.0.get() }
+    }
+
+    /// The policy index (`ip xfrm policy`'s index, setkey's spid).
+    pub fn index(&self) -> u32 {
+        self.raw().index
+    }
+
+    /// Whether this is a main-type (not sub) policy.
+    pub fn is_main(&self) -> bool {
+        u32::from(self.raw().type_) == bindings::XFRM_POLICY_TYPE_MAIN
+    }
+
+    /// The address family of the policy's selector.
+    pub fn family(&self) -> Option<Family> {
+        Family::from_af(self.raw().selector.family)
+    }
+
+    /// Selector and priority, as the mapping table keeps them.
+    pub fn info(&self) -> PolicyInfo {
+        let s = &self.raw().selector;
+        PolicyInfo {
+            selector: Selector {
+                daddr: addr_of(&s.daddr),
+                saddr: addr_of(&s.saddr),
+                dport: s.dport,
+                dport_mask: s.dport_mask,
+                sport: s.sport,
+                sport_mask: s.sport_mask,
+                ifindex: s.ifindex,
+                prefixlen_d: s.prefixlen_d,
+                prefixlen_s: s.prefixlen_s,
+                proto: s.proto,
+            },
+            priority: self.raw().priority,
+        }
+    }
+}
+
+/// Calls `f` for every live policy of `net`.
+///
+/// `f` runs under the SPD's spinlock with BH disabled: it must not sleep or
+/// allocate with `GFP_KERNEL`.
+pub fn for_each_policy<F: FnMut(&Policy)>(net: &Net, mut f: F) {
+    let mut walk = bindings::xfrm_policy_walk::default();
+    extern "C" fn visit<F: FnMut(&Policy)>(
+        xp: *mut bindings::xfrm_policy,
+        _dir: ffi::c_int,
+        _count: ffi::c_int,
+        data: *mut ffi::c_void,
+    ) -> ffi::c_int {
+        // SAFETY: `data` is the `&mut F` passed below, live for the walk.
+        let f = unsafe { &mut *data.cast::<F>() };
+        // SAFETY: The walk holds the SPD lock, so `xp` is live for the call.
+        f(unsafe { &*xp.cast::<Policy>() });
+        0
+    }
+    // SAFETY: `walk` is a local, initialised by `_init` and finished by
+    // `_done` before it goes out of scope; `net` is live.
+    unsafe {
+        bindings::xfrm_policy_walk_init(&mut walk, bindings::XFRM_POLICY_TYPE_ANY as u8);
+        bindings::xfrm_policy_walk(net.as_ptr(), &mut walk, Some(visit::<F>), core::ptr::from_mut(&mut f).cast());
+        bindings::xfrm_policy_walk_done(&mut walk, net.as_ptr());
+    }
+}
+
+/// Receives SPD change events.
+pub trait PolicyEvents: 'static {
+    /// A policy of `net` was added, updated, deleted, or the SPD flushed.
+    /// Called in atomic context (inside `rcu_read_lock`, sometimes under the
+    /// SPD lock): must not sleep; defer the work.
+    fn policy_changed(net: &Net);
+}
+
+/// A registered key manager that only listens.
+///
+/// # Invariants
+///
+/// `mgr` is registered while `self` lives.
+pub struct KeyManager<E: PolicyEvents> {
+    mgr: KBox<Opaque<bindings::xfrm_mgr>>,
+    _events: PhantomData<E>,
+}
+
+// SAFETY: Unregistration may happen from any thread in process context.
+unsafe impl<E: PolicyEvents> Send for KeyManager<E> {}
+// SAFETY: `&KeyManager` exposes nothing.
+unsafe impl<E: PolicyEvents> Sync for KeyManager<E> {}
+
+impl<E: PolicyEvents> KeyManager<E> {
+    /// Registers the key manager.
+    pub fn register() -> Result<Self> {
+        let mgr = KBox::new(Opaque::new(bindings::xfrm_mgr::default()), GFP_KERNEL)?;
+        let raw = mgr.get();
+        // SAFETY: `raw` is valid and not yet shared.  `acquire` and
+        // `compile_policy` are called without a NULL check by the core, so
+        // they must be set; both decline.
+        unsafe {
+            (*raw).notify_policy = Some(Self::notify_policy);
+            (*raw).acquire = Some(Self::acquire);
+            (*raw).compile_policy = Some(Self::compile_policy);
+            bindings::xfrm_register_km(raw);
+        }
+        // INVARIANT: Registered above.
+        Ok(Self { mgr, _events: PhantomData })
+    }
+
+    unsafe extern "C" fn notify_policy(
+        _xp: *mut bindings::xfrm_policy,
+        _dir: ffi::c_int,
+        c: *const bindings::km_event,
+    ) -> ffi::c_int {
+        // SAFETY: The core passes a valid event whose namespace is live.
+        let net = unsafe { Net::from_raw((*c).net) };
+        E::policy_changed(net);
+        0
+    }
+
+    unsafe extern "C" fn acquire(
+        _x: *mut bindings::xfrm_state,
+        _t: *mut bindings::xfrm_tmpl,
+        _xp: *mut bindings::xfrm_policy,
+    ) -> ffi::c_int {
+        // Nonzero: this manager does not negotiate SAs.
+        -(bindings::EOPNOTSUPP as ffi::c_int)
+    }
+
+    unsafe extern "C" fn compile_policy(
+        _sk: *mut bindings::sock,
+        _opt: ffi::c_int,
+        _data: *mut u8,
+        _len: ffi::c_int,
+        dir: *mut ffi::c_int,
+    ) -> *mut bindings::xfrm_policy {
+        // SAFETY: The core passes a valid out-parameter.  A negative value
+        // tells it to try the next manager; -EINVAL is what it reports if
+        // none accepts, as without this manager.
+        unsafe { *dir = -(bindings::EINVAL as ffi::c_int) };
+        core::ptr::null_mut()
+    }
+}
+
+impl<E: PolicyEvents> Drop for KeyManager<E> {
+    fn drop(&mut self) {
+        // SAFETY: Registered (type invariant).  `xfrm_unregister_km` waits for
+        // an RCU grace period, so no callback runs once it returns and `mgr`
+        // can be freed.
+        unsafe { bindings::xfrm_unregister_km(self.mgr.get()) };
+    }
+}
+
+use kernel::ffi;

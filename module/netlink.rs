@@ -1,0 +1,208 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The `xfrm_nat` generic netlink family
+//! (Documentation/netlink/specs/xfrm_nat.yaml).
+
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use kernel::{c_str, prelude::*, str::CStr};
+
+use crate::logic::request::{self, Refusal};
+use crate::logic::table::Mapping;
+use crate::logic::uapi::{cmd, map_attr, map_state, selector_attr, stats_attr};
+use crate::net::genetlink::{self, AttrKind, AttrPolicy, Attrs, Dump, Info, OpKind, OpSpec};
+use crate::net::pernet::Net;
+use crate::net::Gfp;
+use crate::net::rcu::ReadGuard;
+use crate::state::{ChangeError, NetState, Snapshot, Stats};
+
+/// The family.
+pub struct XfrmNat;
+
+/// The registration type.
+pub type Registration = genetlink::Registration<XfrmNat>;
+
+/// The registered family, for notifications from the policy resync work.
+/// Set before the pernet subsystem (and so any state) exists, cleared after
+/// it is gone.
+static FAMILY: AtomicPtr<Registration> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The registered family, published for [`notify`] while it lives.
+///
+/// Must be dropped after the pernet subsystem (the only user of `notify`)
+/// is unregistered.
+pub struct Published {
+    _reg: KBox<Registration>,
+}
+
+impl Published {
+    /// Registers and publishes the family.
+    pub fn register(module: &'static ThisModule) -> Result<Self> {
+        let reg = KBox::new(Registration::register(module)?, GFP_KERNEL)?;
+        FAMILY.store(core::ptr::from_ref(&*reg).cast_mut(), Ordering::Release);
+        Ok(Self { _reg: reg })
+    }
+}
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        FAMILY.store(core::ptr::null_mut(), Ordering::Release);
+    }
+}
+
+const NLM_F_REPLACE: u16 = 0x100;
+const NLM_F_EXCL: u16 = 0x200;
+
+const SPID: AttrPolicy = AttrPolicy { attr: map_attr::SPID, kind: AttrKind::U32 };
+const ADDR: AttrPolicy = AttrPolicy { attr: map_attr::ADDR, kind: AttrKind::Binary(16) };
+
+impl genetlink::Family for XfrmNat {
+    const NAME: &'static CStr = c_str!("xfrm_nat");
+    const VERSION: u8 = crate::logic::uapi::FAMILY_VERSION;
+    const OPS: &'static [OpSpec] = &[
+        OpSpec { cmd: cmd::MAP_NEW, kind: OpKind::Do, admin: true, attrs: &[SPID, ADDR] },
+        OpSpec { cmd: cmd::MAP_DEL, kind: OpKind::Do, admin: true, attrs: &[SPID] },
+        OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Do, admin: false, attrs: &[SPID] },
+        OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Dump, admin: false, attrs: &[] },
+        OpSpec { cmd: cmd::FLUSH, kind: OpKind::Do, admin: true, attrs: &[] },
+    ];
+    const MCGRPS: &'static [&'static CStr] = &[c_str!("events")];
+
+    fn doit(command: u8, info: &mut Info<'_>) -> Result {
+        let guard = ReadGuard::new();
+        let Some(state) = NetState::of(info.net(), &guard) else { return Err(ENODEV) };
+        // The state lives as long as the requester's namespace; the guard
+        // only protected the lookup, and the handlers may sleep.
+        let state: *const NetState = state;
+        drop(guard);
+        // SAFETY: The requesting socket holds the namespace, whose state is
+        // freed only after the namespace's exit.
+        let state = unsafe { &*state };
+        let result = match command {
+            cmd::MAP_NEW => {
+                let req = request::map_request(info.attr_u32(map_attr::SPID), info.attr_bytes(map_attr::ADDR));
+                let replace = info.nlmsg_flags() & NLM_F_REPLACE != 0 && info.nlmsg_flags() & NLM_F_EXCL == 0;
+                match req {
+                    Ok(req) => state.map(req, replace),
+                    Err(r) => Err(ChangeError::Refused(r)),
+                }
+            }
+            cmd::MAP_DEL => match info.attr_u32(map_attr::SPID) {
+                Some(spid) => state.unmap(spid),
+                None => Err(ChangeError::Refused(Refusal::Missing("spid"))),
+            },
+            cmd::FLUSH => state.flush(),
+            cmd::MAP_GET => return get(state, info),
+            _ => return Err(crate::net::eopnotsupp()),
+        };
+        result.map_err(|e| refuse(info, e))
+    }
+
+    fn dumpit(command: u8, dump: &mut Dump<'_>) -> Result<bool> {
+        if command != cmd::MAP_GET {
+            return Err(crate::net::eopnotsupp());
+        }
+        let guard = ReadGuard::new();
+        let Some(table) = NetState::of(dump.net(), &guard).and_then(|s| s.snapshot(&guard)) else {
+            return Ok(true);
+        };
+        // The cursor is the next spid to send, plus one (0: not started).
+        let from = dump.cursor();
+        let start = u32::try_from(from.saturating_sub(1)).unwrap_or(u32::MAX);
+        if from > u64::from(u32::MAX) + 1 {
+            return Ok(true);
+        }
+        for m in table.mappings_from(start) {
+            if !dump.add(cmd::MAP_GET, |a| put_mapping(a, m))? {
+                dump.set_cursor(u64::from(m.spid) + 1);
+                return Ok(false);
+            }
+        }
+        dump.set_cursor(u64::from(u32::MAX) + 2);
+        Ok(true)
+    }
+}
+
+fn refuse(info: &mut Info<'_>, e: ChangeError) -> Error {
+    match e {
+        ChangeError::Refused(r) => {
+            info.set_error_message(r);
+            Error::from_errno(-r.errno())
+        }
+        ChangeError::Kernel(e) => e,
+    }
+}
+
+fn get(state: &NetState, info: &mut Info<'_>) -> Result {
+    let Some(spid) = info.attr_u32(map_attr::SPID) else {
+        info.set_error_message(Refusal::Missing("spid"));
+        return Err(EINVAL);
+    };
+    let mut msg = info.reply(cmd::MAP_GET)?;
+    let found = state.with_snapshot(|t| match t.get(spid) {
+        Some(m) => put_mapping(&mut msg.attrs(), m).map(|()| true),
+        None => Ok(false),
+    })?;
+    if !found {
+        info.set_error_message(Refusal::NotMapped(spid));
+        return Err(ENOENT);
+    }
+    info.send_reply(msg)
+}
+
+fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<kernel::sync::Arc<Stats>>) -> Result {
+    use core::sync::atomic::Ordering::Relaxed;
+    a.put_u32(map_attr::SPID, m.spid)?;
+    a.put_bytes(map_attr::ADDR, m.nat.bytes(m.family))?;
+    let state = if m.is_active() { map_state::ACTIVE } else { map_state::INACTIVE };
+    a.put_u8(map_attr::STATE, state)?;
+    if let Some(p) = &m.policy {
+        let s = &p.selector;
+        a.nest(map_attr::SELECTOR, |a| {
+            a.put_u16(selector_attr::FAMILY, m.family.af())?;
+            a.put_bytes(selector_attr::DADDR, s.daddr.bytes(m.family))?;
+            a.put_bytes(selector_attr::SADDR, s.saddr.bytes(m.family))?;
+            a.put_u8(selector_attr::PREFIXLEN_D, s.prefixlen_d)?;
+            a.put_u8(selector_attr::PREFIXLEN_S, s.prefixlen_s)?;
+            a.put_u8(selector_attr::PROTO, s.proto)?;
+            a.put_u16_raw(selector_attr::DPORT, s.dport)?;
+            a.put_u16_raw(selector_attr::DPORT_MASK, s.dport_mask)?;
+            a.put_u16_raw(selector_attr::SPORT, s.sport)?;
+            a.put_u16_raw(selector_attr::SPORT_MASK, s.sport_mask)?;
+            a.put_s32(selector_attr::IFINDEX, s.ifindex)?;
+            a.put_u32(selector_attr::PRIORITY, p.priority)
+        })?;
+    }
+    a.nest(map_attr::STATS, |a| {
+        a.put_uint(stats_attr::FLOWS, m.stats.flows.load(Relaxed))?;
+        a.put_uint(stats_attr::FAIL_CLOSED_DROPS, m.stats.fail_closed_drops.load(Relaxed))
+    })
+}
+
+/// A change to announce on the `events` group.
+pub enum Event {
+    /// Created, replaced, activated or deactivated.
+    Changed(u32),
+    /// Deleted.
+    Deleted(u32),
+}
+
+/// Multicasts `event` to listeners in `net`.  `table` is the snapshot after
+/// the change.  Best effort: a listener that misses an event can dump.
+pub fn notify(net: &Net, table: Option<&Snapshot>, event: Event) {
+    let reg = FAMILY.load(Ordering::Acquire);
+    // SAFETY: A published registration outlives every namespace state,
+    // whose methods are the only callers (see `Published`).
+    let Some(reg) = (unsafe { reg.as_ref() }) else { return };
+    let built = match event {
+        Event::Changed(spid) => {
+            let Some(m) = table.and_then(|t| t.get(spid)) else { return };
+            reg.message(cmd::MAP_CHANGE_NTF, Gfp::Kernel).and_then(|mut msg| put_mapping(&mut msg.attrs(), m).map(|()| msg))
+        }
+        Event::Deleted(spid) => reg
+            .message(cmd::MAP_DEL_NTF, Gfp::Kernel)
+            .and_then(|mut msg| msg.attrs().put_u32(map_attr::SPID, spid).map(|()| msg)),
+    };
+    if let Ok(msg) = built {
+        reg.multicast(net, msg, 0, Gfp::Kernel);
+    }
+}

@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The state of one network namespace: its mappings, the snapshot the packet
+//! path reads, and the hooks that exist while there are mappings.
+//!
+//! Writers (netlink requests, the policy resync work) serialise on
+//! `config`; they build a new [`Snapshot`] and publish it with RCU.  The
+//! packet path only follows `snapshot`.
+
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use kernel::{new_mutex, new_spinlock, prelude::*, sync::Arc, sync::Mutex, sync::SpinLock};
+
+use crate::logic::addr::Family;
+use crate::logic::request::{self, MapRequest, Refusal};
+use crate::logic::table::{Mapping, PolicyInfo, Table};
+use crate::logic::vec::{self, AllocError};
+use crate::nat::{FailClosedHook, SnatHook};
+use crate::net::netfilter::{self, HookPoint, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
+use crate::net::pernet::{self, Net, NetRef, PernetId, PernetState};
+use crate::net::rcu::{RcuBox, RcuPointer, ReadGuard};
+use crate::net::work::{Work, WorkHandler};
+use crate::net::xfrm;
+use crate::netlink::{self, Event};
+
+/// Counters of one mapping, shared by every snapshot that holds it.
+#[derive(Default)]
+pub struct Stats {
+    /// New flows translated.
+    pub flows: AtomicU64,
+    /// Packets dropped because they would have left without IPsec.
+    pub fail_closed_drops: AtomicU64,
+}
+
+/// What the packet path reads.
+pub type Snapshot = Table<Arc<Stats>>;
+
+/// The hooks of a namespace with at least one mapping.  Without mappings
+/// the module costs the namespace nothing, not even conntrack.
+struct Hooks {
+    _snat4: netfilter::Registration<SnatHook>,
+    _snat6: netfilter::Registration<SnatHook>,
+    _guard4: netfilter::Registration<FailClosedHook>,
+    _guard6: netfilter::Registration<FailClosedHook>,
+}
+
+/// Our SNAT runs just before iptables' and nftables' srcnat (priority 100),
+/// so a mapping wins over a catch-all masquerade on the WAN interface.  A
+/// NAT chain at a priority below 99 runs first and its binding stands.
+pub const SNAT_PRIORITY: i32 = NF_IP_PRI_NAT_SRC - 1;
+/// The fail-closed check runs after NAT re-routed the packet into a bundle.
+pub const FAIL_CLOSED_PRIORITY: i32 = NF_IP_PRI_NAT_SRC + 1;
+
+impl Hooks {
+    fn register(net: &Net) -> Result<Self> {
+        let at = |family, priority| HookPoint { family, hooknum: NF_INET_POST_ROUTING, priority };
+        // SAFETY: `Hooks` lives in the namespace's state, which drops it in
+        // `exit`, before the namespace is freed.
+        unsafe {
+            Ok(Self {
+                _snat4: netfilter::Registration::nat(net, at(Family::V4, SNAT_PRIORITY))?,
+                _snat6: netfilter::Registration::nat(net, at(Family::V6, SNAT_PRIORITY))?,
+                _guard4: netfilter::Registration::hook(net, at(Family::V4, FAIL_CLOSED_PRIORITY))?,
+                _guard6: netfilter::Registration::hook(net, at(Family::V6, FAIL_CLOSED_PRIORITY))?,
+            })
+        }
+    }
+}
+
+struct Config {
+    hooks: Option<Hooks>,
+    dead: bool,
+}
+
+/// One namespace's state.
+#[pin_data]
+pub struct NetState {
+    net: NetRef,
+    #[pin]
+    config: Mutex<Config>,
+    snapshot: RcuPointer<Snapshot>,
+    /// Set at exit, under `resync_lock`, so that no work is queued after
+    /// the work has been cancelled.
+    #[pin]
+    resync_lock: SpinLock<()>,
+    exiting: AtomicBool,
+    #[pin]
+    resync: Work<NetState>,
+}
+
+static NET_ID: PernetId = PernetId::new();
+
+/// The registration type of the pernet subsystem.
+pub type Pernet = pernet::Registration<NetState>;
+
+impl PernetState for NetState {
+    fn id() -> &'static PernetId {
+        &NET_ID
+    }
+
+    fn init(net: &Net) -> Result<RcuBox<Self>> {
+        RcuBox::pin_init(
+            try_pin_init!(Self {
+                net: NetRef::new(net),
+                config <- new_mutex!(Config { hooks: None, dead: false }),
+                snapshot: RcuPointer::null(),
+                resync_lock <- new_spinlock!(()),
+                exiting: AtomicBool::new(false),
+                resync <- Work::new(),
+            }? Error),
+            GFP_KERNEL,
+        )
+    }
+
+    fn exit(&self, _net: &Net) {
+        {
+            let _g = self.resync_lock.lock();
+            self.exiting.store(true, Ordering::Relaxed);
+        }
+        self.resync.cancel_sync();
+        let mut cfg = self.config.lock();
+        cfg.dead = true;
+        // Unregistering waits for running hooks; the snapshot goes with the
+        // state, after a grace period.
+        cfg.hooks = None;
+    }
+}
+
+impl WorkHandler for NetState {
+    fn run(&self) {
+        if let Err(e) = self.resync_policies() {
+            let errno = match e {
+                ChangeError::Kernel(e) => e.to_errno(),
+                ChangeError::Refused(r) => -r.errno(),
+            };
+            pr_warn!("policy resync failed ({errno}); mappings stay as they were until the next policy change\n");
+        }
+    }
+
+    unsafe fn from_work(work: *const Work<Self>) -> *const Self {
+        kernel::container_of!(work, Self, resync)
+    }
+}
+
+/// Learns of SPD changes from the xfrm core.
+pub struct PolicyEvents;
+
+impl xfrm::PolicyEvents for PolicyEvents {
+    fn policy_changed(net: &Net) {
+        let guard = ReadGuard::new();
+        if let Some(state) = Pernet::get(net, &guard) {
+            let _g = state.resync_lock.lock();
+            if !state.exiting.load(Ordering::Relaxed) {
+                state.resync.schedule();
+            }
+        }
+    }
+}
+
+/// The policy with index `spid` in `net`, if any.
+fn find_policy(net: &Net, spid: u32) -> Option<(Option<Family>, PolicyInfo)> {
+    let mut found = None;
+    xfrm::for_each_policy(net, |p| {
+        if p.index() == spid && p.is_main() {
+            found = Some((p.family(), p.info()));
+        }
+    });
+    found
+}
+
+fn usable(req: &MapRequest, seen: Option<(Option<Family>, PolicyInfo)>) -> Result<Option<PolicyInfo>, Refusal> {
+    match seen {
+        None => Ok(None),
+        Some((None, _)) => Ok(None),
+        Some((Some(family), info)) => request::evaluate_policy(req, Some((family, info))),
+    }
+}
+
+fn request_of(m: &Mapping<Arc<Stats>>) -> MapRequest {
+    MapRequest { spid: m.spid, family: m.family, nat: m.nat }
+}
+
+/// Why a configuration change failed.
+pub enum ChangeError {
+    /// Refused, with a reason for the user.
+    Refused(Refusal),
+    /// A kernel error.
+    Kernel(Error),
+}
+
+impl From<Error> for ChangeError {
+    fn from(e: Error) -> Self {
+        Self::Kernel(e)
+    }
+}
+
+impl From<kernel::alloc::AllocError> for ChangeError {
+    fn from(_: kernel::alloc::AllocError) -> Self {
+        Self::Kernel(ENOMEM)
+    }
+}
+
+impl From<AllocError> for ChangeError {
+    fn from(_: AllocError) -> Self {
+        Self::Kernel(ENOMEM)
+    }
+}
+
+impl From<Refusal> for ChangeError {
+    fn from(r: Refusal) -> Self {
+        Self::Refused(r)
+    }
+}
+
+impl NetState {
+    fn net(&self) -> &Net {
+        // SAFETY: The state is dropped before its namespace.
+        unsafe { self.net.get() }
+    }
+
+    /// The state of `net`.
+    pub fn of<'a>(net: &Net, guard: &'a ReadGuard) -> Option<&'a NetState> {
+        Pernet::get(net, guard)
+    }
+
+    /// The snapshot the packet path sees.
+    pub fn snapshot<'a>(&'a self, guard: &'a ReadGuard) -> Option<&'a Snapshot> {
+        self.snapshot.get(guard)
+    }
+
+    /// Runs `f` on the current snapshot with writers excluded.
+    pub fn with_snapshot<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
+        let _cfg = self.config.lock();
+        // SAFETY: `config` serialises writers of `snapshot`.
+        let empty = Table::empty();
+        f(unsafe { self.snapshot.get_locked() }.unwrap_or(&empty))
+    }
+
+    /// Publishes `next` and makes the hooks match it: registered while there
+    /// are mappings.  On failure nothing changes.
+    fn publish(&self, cfg: &mut Config, next: Snapshot) -> Result {
+        if cfg.dead {
+            return Err(ENODEV);
+        }
+        if next.is_empty() {
+            // Unpublish, then unregister; hooks still running see either
+            // the old snapshot (kept for a grace period) or none.
+            // SAFETY: `config` is held.
+            unsafe { self.snapshot.replace(None) };
+            cfg.hooks = None;
+            return Ok(());
+        }
+        if cfg.hooks.is_none() {
+            cfg.hooks = Some(Hooks::register(self.net())?);
+        }
+        let boxed = RcuBox::new(next, GFP_KERNEL)?;
+        // SAFETY: `config` is held.
+        unsafe { self.snapshot.replace(Some(boxed)) };
+        Ok(())
+    }
+
+    /// Creates or replaces the mapping of `req.spid`.
+    pub fn map(&self, req: MapRequest, replace: bool) -> Result<(), ChangeError> {
+        let mut cfg = self.config.lock();
+        // SAFETY: `config` is held.
+        let empty = Table::empty();
+        let cur = unsafe { self.snapshot.get_locked() }.unwrap_or(&empty);
+        let old = cur.get(req.spid);
+        if old.is_some() && !replace {
+            return Err(Refusal::Exists(req.spid).into());
+        }
+        if old.is_none() && cur.len() >= request::MAX_MAPPINGS {
+            return Err(Refusal::TooMany.into());
+        }
+        let policy = usable(&req, find_policy(self.net(), req.spid))?;
+        let stats = match old {
+            Some(m) if m.family == req.family && m.nat == req.nat => m.stats.clone(),
+            _ => Arc::new(Stats::default(), GFP_KERNEL)?,
+        };
+        let new = Mapping { spid: req.spid, family: req.family, nat: req.nat, policy, stats };
+        let mut next = cur.edited(|m| (m.spid != req.spid).then(|| m.clone()))?;
+        vec::push(&mut next, new)?;
+        let next = Table::build(next)?;
+        self.publish(&mut cfg, next)?;
+        self.announce(&cfg, Event::Changed(req.spid));
+        Ok(())
+    }
+
+    /// Deletes the mapping of `spid`.
+    pub fn unmap(&self, spid: u32) -> Result<(), ChangeError> {
+        let mut cfg = self.config.lock();
+        let empty = Table::empty();
+        // SAFETY: `config` is held.
+        let cur = unsafe { self.snapshot.get_locked() }.unwrap_or(&empty);
+        if cur.get(spid).is_none() {
+            return Err(Refusal::NotMapped(spid).into());
+        }
+        let next = Table::build(cur.edited(|m| (m.spid != spid).then(|| m.clone()))?)?;
+        self.publish(&mut cfg, next)?;
+        self.announce(&cfg, Event::Deleted(spid));
+        Ok(())
+    }
+
+    /// Deletes all mappings.
+    pub fn flush(&self) -> Result<(), ChangeError> {
+        let mut cfg = self.config.lock();
+        // SAFETY: `config` is held.
+        let Some(cur) = (unsafe { self.snapshot.get_locked() }) else { return Ok(()) };
+        let mut spids = KVec::with_capacity(cur.len(), GFP_KERNEL)?;
+        for m in cur.mappings() {
+            spids.push(m.spid, GFP_KERNEL)?;
+        }
+        self.publish(&mut cfg, Table::empty())?;
+        for &spid in spids.iter() {
+            self.announce(&cfg, Event::Deleted(spid));
+        }
+        Ok(())
+    }
+
+    /// Re-reads the mapped policies after an SPD change.
+    fn resync_policies(&self) -> Result<(), ChangeError> {
+        let mut cfg = self.config.lock();
+        // SAFETY: `config` is held.
+        let Some(cur) = (unsafe { self.snapshot.get_locked() }) else { return Ok(()) };
+        let n = cur.len();
+        // Filled under the SPD spinlock, so allocated beforehand.
+        let mut seen: KVec<Option<(Option<Family>, PolicyInfo)>> = KVec::from_elem(None, n, GFP_KERNEL)?;
+        xfrm::for_each_policy(self.net(), |p| {
+            if !p.is_main() {
+                return;
+            }
+            if let Ok(i) = cur.mappings().binary_search_by_key(&p.index(), |m| m.spid) {
+                if let Some(slot) = seen.get_mut(i) {
+                    *slot = Some((p.family(), p.info()));
+                }
+            }
+        });
+        let mut changed = KVec::new();
+        let mut i = 0;
+        let next = cur.edited(|m| {
+            let policy = usable(&request_of(m), seen.get(i).copied().flatten()).ok().flatten();
+            i += 1;
+            if policy != m.policy {
+                let _ = changed.push(m.spid, GFP_KERNEL);
+            }
+            Some(Mapping { policy, ..m.clone() })
+        })?;
+        if changed.is_empty() {
+            return Ok(());
+        }
+        self.publish(&mut cfg, Table::build(next)?)?;
+        for &spid in changed.iter() {
+            self.announce(&cfg, Event::Changed(spid));
+        }
+        Ok(())
+    }
+
+    fn announce(&self, _cfg: &Config, event: Event) {
+        // SAFETY: Called with `config` held (the `_cfg` borrow proves it).
+        let snap = unsafe { self.snapshot.get_locked() };
+        netlink::notify(self.net(), snap, event);
+    }
+}

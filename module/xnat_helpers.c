@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <net/ip.h>
+#include <net/ipv6.h>
+#include <net/netns/generic.h>
+#include <net/dst.h>
+#include "xnat_helpers.h"
+
+struct nf_conn *xnat_nf_ct_get(const struct sk_buff *skb, enum ip_conntrack_info *ctinfo)
+{
+	return nf_ct_get(skb, ctinfo);
+}
+
+struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb)
+{
+	return skb_dst(skb) ? skb_dst(skb)->xfrm : NULL;
+}
+
+u16 xnat_ipcb_flags(const struct sk_buff *skb)
+{
+	return IPCB(skb)->flags;
+}
+
+u16 xnat_ip6cb_flags(const struct sk_buff *skb)
+{
+	return IP6CB(skb)->flags;
+}
+
+int xnat_dev_ifindex(const struct net_device *dev)
+{
+	return dev ? dev->ifindex : 0;
+}
+
+void xnat_rcu_read_lock(void)
+{
+	rcu_read_lock();
+}
+
+void xnat_rcu_read_unlock(void)
+{
+	rcu_read_unlock();
+}
+
+void *xnat_net_generic(const struct net *net, unsigned int id)
+{
+	return net_generic(net, id);
+}
+
+void xnat_init_work(struct work_struct *work, work_func_t func)
+{
+	INIT_WORK(work, func);
+}
+
+bool xnat_schedule_work(struct work_struct *work)
+{
+	return schedule_work(work);
+}
+
+struct sk_buff *xnat_genlmsg_new(size_t payload, gfp_t flags)
+{
+	return genlmsg_new(payload, flags);
+}
+
+void xnat_genlmsg_end(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_end(skb, hdr);
+}
+
+void xnat_genlmsg_cancel(struct sk_buff *skb, void *hdr)
+{
+	genlmsg_cancel(skb, hdr);
+}
+
+int xnat_genlmsg_reply(struct sk_buff *skb, struct genl_info *info)
+{
+	return genlmsg_reply(skb, info);
+}
+
+int xnat_genlmsg_multicast_netns(const struct genl_family *family, struct net *net,
+				 struct sk_buff *skb, u32 portid, unsigned int group, gfp_t flags)
+{
+	return genlmsg_multicast_netns(family, net, skb, portid, group, flags);
+}
+
+void xnat_kfree_skb(struct sk_buff *skb)
+{
+	kfree_skb(skb);
+}
+
+struct net *xnat_genl_info_net(const struct genl_info *info)
+{
+	return genl_info_net(info);
+}
+
+struct net *xnat_genl_dump_net(struct netlink_callback *cb)
+{
+	return genl_info_net(genl_info_dump(cb));
+}
+
+const struct genlmsghdr *xnat_genl_dump_genlhdr(struct netlink_callback *cb)
+{
+	return genl_info_dump(cb)->genlhdr;
+}
+
+const struct genl_family *xnat_genl_dump_family(struct netlink_callback *cb)
+{
+	return genl_info_dump(cb)->family;
+}
+
+u32 xnat_genl_dump_portid(const struct netlink_callback *cb)
+{
+	return NETLINK_CB(cb->skb).portid;
+}
+
+u32 xnat_genl_dump_seq(const struct netlink_callback *cb)
+{
+	return cb->nlh->nlmsg_seq;
+}
+
+const struct nlattr *xnat_genl_info_attr(const struct genl_info *info, unsigned int type)
+{
+	return info->attrs[type];
+}
+
+u16 xnat_genl_info_nlmsg_flags(const struct genl_info *info)
+{
+	return info->nlhdr->nlmsg_flags;
+}
+
+const void *xnat_nla_data(const struct nlattr *nla)
+{
+	return nla_data(nla);
+}
+
+int xnat_nla_len(const struct nlattr *nla)
+{
+	return nla_len(nla);
+}
+
+struct nlattr *xnat_nla_nest_start(struct sk_buff *skb, int type)
+{
+	return nla_nest_start(skb, type);
+}
+
+void xnat_nla_nest_end(struct sk_buff *skb, struct nlattr *nest)
+{
+	nla_nest_end(skb, nest);
+}
+
+int xnat_nla_put_uint(struct sk_buff *skb, int type, u64 value)
+{
+	return nla_put_uint(skb, type, value);
+}
+
+void xnat_extack_set_msg(struct netlink_ext_ack *extack, const char *msg)
+{
+	NL_SET_ERR_MSG_FMT(extack, "%s", msg);
+}

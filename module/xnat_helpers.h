@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Out-of-line copies of the static inline functions and macros the Rust
+ * side needs.  Each is a one-line wrapper; no logic lives here.
+ */
+#ifndef XNAT_HELPERS_H
+#define XNAT_HELPERS_H
+
+#include <linux/netdevice.h>
+#include <linux/skbuff.h>
+#include <linux/workqueue.h>
+#include <net/genetlink.h>
+#include <net/netfilter/nf_conntrack.h>
+
+struct nf_conn *xnat_nf_ct_get(const struct sk_buff *skb, enum ip_conntrack_info *ctinfo);
+struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb);
+u16 xnat_ipcb_flags(const struct sk_buff *skb);
+u16 xnat_ip6cb_flags(const struct sk_buff *skb);
+int xnat_dev_ifindex(const struct net_device *dev);
+
+void xnat_rcu_read_lock(void);
+void xnat_rcu_read_unlock(void);
+
+void *xnat_net_generic(const struct net *net, unsigned int id);
+
+void xnat_init_work(struct work_struct *work, work_func_t func);
+bool xnat_schedule_work(struct work_struct *work);
+
+struct sk_buff *xnat_genlmsg_new(size_t payload, gfp_t flags);
+void xnat_genlmsg_end(struct sk_buff *skb, void *hdr);
+void xnat_genlmsg_cancel(struct sk_buff *skb, void *hdr);
+int xnat_genlmsg_reply(struct sk_buff *skb, struct genl_info *info);
+int xnat_genlmsg_multicast_netns(const struct genl_family *family, struct net *net,
+				 struct sk_buff *skb, u32 portid, unsigned int group, gfp_t flags);
+void xnat_kfree_skb(struct sk_buff *skb);
+struct net *xnat_genl_info_net(const struct genl_info *info);
+struct net *xnat_genl_dump_net(struct netlink_callback *cb);
+const struct genlmsghdr *xnat_genl_dump_genlhdr(struct netlink_callback *cb);
+const struct genl_family *xnat_genl_dump_family(struct netlink_callback *cb);
+u32 xnat_genl_dump_portid(const struct netlink_callback *cb);
+u32 xnat_genl_dump_seq(const struct netlink_callback *cb);
+const struct nlattr *xnat_genl_info_attr(const struct genl_info *info, unsigned int type);
+u16 xnat_genl_info_nlmsg_flags(const struct genl_info *info);
+
+const void *xnat_nla_data(const struct nlattr *nla);
+int xnat_nla_len(const struct nlattr *nla);
+struct nlattr *xnat_nla_nest_start(struct sk_buff *skb, int type);
+void xnat_nla_nest_end(struct sk_buff *skb, struct nlattr *nest);
+int xnat_nla_put_uint(struct sk_buff *skb, int type, u64 value);
+void xnat_extack_set_msg(struct netlink_ext_ack *extack, const char *msg);
+
+#endif

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-2.0
+//! xfrm_nat: source NAT of outgoing traffic into an IPsec policy chosen by
+//! its index.
+//!
+//! `xnatctl map spid=305 to 10.20.30.2` makes every new outgoing flow that
+//! policy 305 would carry once its source is 10.20.30.2 leave with that
+//! source, through policy 305's tunnel.  See Documentation/xfrm_nat.rst.
+
+// The `net` layer is written as the public API it would have in
+// rust/kernel/net, hence `pub` items that this crate does not re-export.
+#![allow(unreachable_pub)]
+
+use kernel::prelude::*;
+
+mod bindings;
+mod nat;
+mod net;
+mod netlink;
+mod state;
+
+mod logic;
+
+module! {
+    type: XfrmNatModule,
+    name: "xfrm_nat",
+    author: "xfrm-nat developers",
+    description: "Source NAT into IPsec policies by policy index",
+    license: "GPL",
+}
+
+/// Fields drop in declaration order: key-manager events stop first, then
+/// every namespace's state goes, then the netlink family; last, the RCU
+/// callbacks that free retired objects, which run module code, complete.
+struct XfrmNatModule {
+    _km: net::xfrm::KeyManager<state::PolicyEvents>,
+    _pernet: state::Pernet,
+    _genl: netlink::Published,
+    _rcu: net::rcu::BarrierOnDrop,
+}
+
+impl kernel::Module for XfrmNatModule {
+    fn init(module: &'static ThisModule) -> Result<Self> {
+        let rcu = net::rcu::BarrierOnDrop;
+        let genl = netlink::Published::register(module)?;
+        let pernet = state::Pernet::register()?;
+        let km = net::xfrm::KeyManager::register()?;
+        Ok(Self { _km: km, _pernet: pernet, _genl: genl, _rcu: rcu })
+    }
+}
