@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Boot the test kernel under QEMU (virtme-ng, TCG) and run one command in it.
+#
+#   scripts/vm-run.sh [-k KERNEL] [-o DIR] [-t SECONDS] [--] CMD [ARG...]
+#
+#   -k KERNEL   a kernel build tree or a bzImage (default: the base test
+#               kernel, built or reused by scripts/build-kernel.sh)
+#   -o DIR      a host directory the guest may write to (same path inside);
+#               also where output.log (CMD's stdout) and console.log (the
+#               kernel console and CMD's stderr) go (default: a new temp dir)
+#   -t SECONDS  give up and kill the VM after this long (default 600)
+#
+# The guest sees the host's root read-only (with throw-away overlays on /etc,
+# /tmp, /var, ...), so the repository and anything built in it are visible at
+# the same paths.  CMD runs as root in the repository, with XNAT_KO and
+# XNAT_CTL passed through when set.  Exits with CMD's exit status, or 124
+# when the VM had to be killed.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+kernel='' outdir='' limit=600
+while getopts 'k:o:t:' opt; do
+	case $opt in
+	k) kernel=$OPTARG ;;
+	o) outdir=$OPTARG ;;
+	t) limit=$OPTARG ;;
+	*) exit 2 ;;
+	esac
+done
+shift $((OPTIND - 1))
+[ "${1:-}" != -- ] || shift
+[ $# -gt 0 ] || { echo "usage: $0 [-k KERNEL] [-o DIR] [-t SECONDS] [--] CMD [ARG...]" >&2; exit 2; }
+
+log() { printf '[vm-run] %s\n' "$*" >&2; }
+die() { printf '[vm-run] error: %s\n' "$*" >&2; exit 2; }
+
+command -v vng >/dev/null || die "vng not found: run scripts/install-deps.sh (or make deps)"
+[ -n "$kernel" ] || kernel=$("$top/scripts/build-kernel.sh" base | tail -n1)
+if [ -d "$kernel" ]; then
+	image=$kernel/arch/x86/boot/bzImage
+else
+	image=$kernel
+fi
+[ -f "$image" ] || die "no kernel image at $image"
+
+if [ -z "$outdir" ]; then
+	outdir=$(mktemp -d /tmp/xnat-vm.XXXXXX)
+fi
+mkdir -p "$outdir"
+outdir=$(cd "$outdir" && pwd)
+
+# The command goes through a file: no quoting rules of the guest's shell.
+script=$outdir/guest-cmd.sh
+{
+	echo "cd $(printf %q "$top")"
+	for v in XNAT_KO XNAT_CTL XNAT_KMEMLEAK_AGE V; do
+		[ -z "${!v:-}" ] || echo "export $v=$(printf %q "${!v}")"
+	done
+	printf 'exec'
+	printf ' %q' "$@"
+	echo
+} >"$script"
+
+vng_args=(
+	--run "$image"
+	--user root
+	--disable-kvm     # TCG: QEMU 7.2 + KVM fail on this kind of machine
+	--force-9p        # the host's virtiofsd is too old for vng
+	--append "root=/dev/root"
+	--memory "${XNAT_VM_MEMORY:-2G}"
+	--cwd "$top"
+	--rwdir "$outdir"
+	--verbose         # the kernel console, to stderr: panics land in console.log
+	--exec "bash $script"
+)
+
+log "booting $image (TCG, limit ${limit} s)"
+start=$(date +%s)
+# --foreground is not used, so timeout signals QEMU too (same process group).
+set +e
+timeout -k 15 "$limit" vng "${vng_args[@]}" </dev/null 2>"$outdir/console.log" | tee "$outdir/output.log"
+rc=${PIPESTATUS[0]}
+set -e
+secs=$(($(date +%s) - start))
+if [ "$rc" = 124 ] || [ "$rc" = 137 ]; then
+	log "the VM did not finish within $limit s and was killed (hung guest or test?)"
+	log "last lines of the console ($outdir/console.log):"
+	tail -n 40 "$outdir/console.log" | sed 's/^/    /' >&2
+	exit 124
+fi
+log "VM exited with status $rc after ${secs} s"
+exit "$rc"

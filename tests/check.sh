@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# The whole test run behind `make check` / `make check-debug`.
+#
+#   tests/check.sh [base|debug] [STAGE...]
+#
+# Stages, in order (default: all): deps kernel module cli uapi-check
+# host-test vm-test.  Each build step and each test is one TAP line, numbered
+# across the run; host tests are cargo's individual tests; VM tests are those
+# of tests/vm/ run in one boot of the test kernel.  Ends with the plan and
+# one line "N passed, N failed, N skipped"; exits 1 if anything failed.
+#
+# Environment: KDIR (build the module against, and boot, that tree instead of
+# the test kernel), T (VM tests to run, e.g. T="00-boot 01-module-load"),
+# XNAT_RESULTS (where logs go), XNAT_T0 (start time, for the elapsed line).
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+variant=${1:-base}
+shift || true
+case $variant in base | debug) ;; *) echo "usage: $0 [base|debug] [STAGE...]" >&2; exit 2 ;; esac
+all_stages=(deps kernel module cli uapi-check host-test vm-test)
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
+
+XNAT_CACHE=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}
+out=${XNAT_RESULTS:-$XNAT_CACHE/results/$variant}
+t0=${XNAT_T0:-$(date +%s)}
+crates=(module/core tools/xnatctl)
+kdir=${KDIR:-}
+
+rm -rf "$out"
+mkdir -p "$out"
+tap=$out/check.tap
+: >"$tap"
+
+n=0 passed=0 failed=0 skipped=0
+say() { printf '%s\n' "$*" | tee -a "$tap"; }
+
+# result ok|fail|skip NAME [SKIP REASON]
+result() {
+	n=$((n + 1))
+	case $1 in
+	ok) passed=$((passed + 1)); say "ok $n - $2" ;;
+	skip) skipped=$((skipped + 1)); say "ok $n - $2 # SKIP ${3:-}" ;;
+	*) failed=$((failed + 1)); say "not ok $n - $2" ;;
+	esac
+}
+
+# diag FILE [LINES]: the end of a log, as TAP comments.
+diag() {
+	say "# ---- last ${2:-40} lines of $1"
+	tail -n "${2:-40}" "$1" | sed 's/^/#   /' | tee -a "$tap"
+}
+
+# step NAME CMD...: one build step, its output in $out/NAME.log.
+step() {
+	local name=$1 log=$out/$1.log start rc=0
+	shift
+	start=$(date +%s)
+	"$@" >"$log" 2>&1 </dev/null || rc=$?
+	if [ "$rc" = 0 ]; then
+		result ok "build: $name"
+	else
+		result fail "build: $name"
+		say "# '$*' exited $rc"
+		diag "$log"
+	fi
+	say "# $name: $(($(date +%s) - start)) s"
+	return "$rc"
+}
+
+mk() { make --no-print-directory -s -C "$top" "$@"; }
+
+# The kernel tree to build against and boot: KDIR if given, else the test kernel.
+need_kdir() {
+	[ -z "$kdir" ] || return 0
+	kdir=$(mk kernel VARIANT="$variant" 2>/dev/null | tail -n1)
+	[ -d "$kdir" ]
+}
+
+stage_kernel() {
+	if [ -n "$kdir" ]; then
+		say "# kernel: using KDIR=$kdir"
+		return
+	fi
+	step kernel mk kernel VARIANT="$variant" || return
+	kdir=$(tail -n1 "$out/kernel.log")
+	say "# kernel tree: $kdir"
+}
+
+stage_module() {
+	need_kdir || { result fail "build: module"; say "# no kernel tree (the kernel step failed)"; return; }
+	step module build_module
+}
+build_module() {
+	mk module KDIR="$kdir" || return
+	[ -f "$top/module/xfrm_nat.ko" ] || { echo "make module did not produce module/xfrm_nat.ko"; return 1; }
+}
+
+# host_test CRATE: cargo test, one TAP line per test cargo ran.
+host_test() {
+	local crate=$1 log rc=0 start line name st nfail=0 ntests=0
+	log=$out/host-test-${crate//\//-}.log
+	start=$(date +%s)
+	if ! [ -f "$top/$crate/Cargo.toml" ]; then
+		result fail "host-test: $crate"
+		say "# $crate/Cargo.toml does not exist"
+		return
+	fi
+	cargo test --manifest-path "$top/$crate/Cargo.toml" >"$log" 2>&1 </dev/null || rc=$?
+	while IFS= read -r line; do
+		[[ $line =~ ^test\ (.+)\ \.\.\.\ (ok|FAILED|ignored)(,\ (.*))?$ ]] || continue
+		name=${BASH_REMATCH[1]} st=${BASH_REMATCH[2]}
+		ntests=$((ntests + 1))
+		case $st in
+		ok) result ok "host-test: $crate: $name" ;;
+		ignored) result skip "host-test: $crate: $name" "${BASH_REMATCH[4]:-ignored}" ;;
+		*) result fail "host-test: $crate: $name"; nfail=$((nfail + 1)) ;;
+		esac
+	done <"$log"
+	if [ "$rc" != 0 ]; then
+		# A build failure runs no test: it must count as a failure too.
+		[ "$nfail" -gt 0 ] || result fail "host-test: $crate (cargo test exited $rc)"
+		diag "$log" 60
+	elif [ "$ntests" = 0 ]; then
+		say "# $crate: cargo test ran no test"
+	fi
+	say "# host-test $crate: $(($(date +%s) - start)) s"
+}
+
+stage_vm_test() {
+	local vmout=$out/vm start rc line
+	start=$(date +%s)
+	if ! need_kdir; then
+		result fail "vm-test"
+		say "# not run: no kernel tree (the kernel step failed)"
+		return
+	fi
+	# shellcheck disable=SC2086 # T is a list of test names
+	"$top/scripts/vm-test.sh" "$kdir" "$vmout" ${T:-} 2>&1 </dev/null |
+		tee "$out/vm-test.log" |
+		grep --line-buffered -E '^\[vm(-run)?\]' | sed -u 's/^/# /'
+	rc=${PIPESTATUS[0]}
+	if ! [ -s "$vmout/vm.tap" ]; then
+		result fail "vm-test"
+		say "# the VM run produced no TAP (exit status $rc)"
+		diag "$out/vm-test.log"
+		return
+	fi
+	while IFS= read -r line; do
+		if [[ $line =~ ^(not\ )?ok\ [0-9]+\ -\ ([^#]*[^#\ ])(\ #\ SKIP\ ?(.*))?$ ]]; then
+			if [ -n "${BASH_REMATCH[1]}" ]; then
+				result fail "vm: ${BASH_REMATCH[2]}"
+			elif [ -n "${BASH_REMATCH[3]}" ]; then
+				result skip "vm: ${BASH_REMATCH[2]}" "${BASH_REMATCH[4]}"
+			else
+				result ok "vm: ${BASH_REMATCH[2]}"
+			fi
+		elif [[ $line == '#'* ]]; then
+			say "$line"
+		fi
+	done <"$vmout/vm.tap"
+	say "# vm-test (boot and all tests): $(($(date +%s) - start)) s; logs in $vmout"
+}
+
+say "TAP version 13"
+say "# xfrm-nat check ($variant kernel), logs in $out"
+for s in "${stages[@]}"; do
+	case $s in
+	deps) step deps mk deps || break ;; # nothing else can work without them
+	kernel) stage_kernel ;;
+	module) stage_module ;;
+	cli) step cli mk cli ;;
+	uapi-check) step uapi-check mk uapi-check ;;
+	host-test) for c in "${crates[@]}"; do host_test "$c"; done ;;
+	vm-test) stage_vm_test ;;
+	*) result fail "unknown stage '$s'" ;;
+	esac
+done
+
+say "1..$n"
+say "# elapsed: $(($(date +%s) - t0)) s"
+echo "$passed passed, $failed failed, $skipped skipped" | tee -a "$tap"
+[ "$failed" = 0 ]

@@ -1,0 +1,287 @@
+# shellcheck shell=bash
+# Helpers for the xfrm-nat VM tests (tests/vm/*.sh), kselftest style.
+#
+# Source it from a test:   . "$(dirname "$0")/../lib.sh"
+# Sourcing defines functions and variables and an ERR trap that, under
+# `set -e`, names the command that ended the test.  A test exits 0 on
+# success, 1 (or any other non-zero) on failure, 4 (KSFT_SKIP) to skip.
+#
+# Environment:
+#   XNAT_KO   the module to load    (default $REPO/module/xfrm_nat.ko)
+#   XNAT_CTL  the CLI               (default $REPO/tools/xnatctl/target/release/xnatctl)
+
+REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
+XNAT_KO=${XNAT_KO:-$REPO/module/xfrm_nat.ko}
+XNAT_CTL=${XNAT_CTL:-$REPO/tools/xnatctl/target/release/xnatctl}
+KSFT_FAIL=1
+KSFT_SKIP=4
+
+# ---------------------------------------------------------------- messages
+
+log() { printf '# %s\n' "$*"; }
+
+# fail MSG: print and exit 1 (cleanup runs from the EXIT trap).
+fail() {
+	printf 'FAIL: %s\n' "$*"
+	local i
+	for ((i = 1; i < ${#FUNCNAME[@]}; i++)); do
+		printf '  at %s:%s (%s)\n' "${BASH_SOURCE[i]##*/}" "${BASH_LINENO[i-1]}" "${FUNCNAME[i]}"
+	done
+	exit "$KSFT_FAIL"
+}
+
+# skip REASON: the test cannot run here; the runner reports "# SKIP REASON".
+skip() {
+	printf 'SKIP: %s\n' "$*"
+	exit "$KSFT_SKIP"
+}
+
+_xnat_err() {
+	local rc=$?
+	case $- in *e*) printf 'FAIL: command exited %s at %s:%s: %s\n' "$rc" "${BASH_SOURCE[1]##*/}" "${BASH_LINENO[0]}" "$BASH_COMMAND" ;; esac
+}
+set -E
+trap _xnat_err ERR
+
+# ---------------------------------------------------------------- assertions
+
+# assert_eq EXPECTED ACTUAL [WHAT]
+assert_eq() {
+	[ "$1" = "$2" ] && return 0
+	fail "${3:-value}: expected '$1', got '$2'"
+}
+
+# assert_ne UNEXPECTED ACTUAL [WHAT]
+assert_ne() {
+	[ "$1" != "$2" ] && return 0
+	fail "${3:-value}: expected anything but '$1'"
+}
+
+# assert_contains HAYSTACK NEEDLE [WHAT]: fixed-string match.
+assert_contains() {
+	case $1 in *"$2"*) return 0 ;; esac
+	fail "${3:-output} does not contain '$2'; got:
+$1"
+}
+
+# assert_not_contains HAYSTACK NEEDLE [WHAT]
+assert_not_contains() {
+	case $1 in *"$2"*) fail "${3:-output} contains '$2'; got:
+$1" ;; esac
+	return 0
+}
+
+# assert_match HAYSTACK ERE [WHAT]: extended regex, any line.
+assert_match() {
+	grep -Eq -- "$2" <<<"$1" && return 0
+	fail "${3:-output} does not match /$2/; got:
+$1"
+}
+
+# assert_ok CMD...: the command succeeds; its output is shown if not.
+assert_ok() {
+	local out rc=0
+	out=$("$@" 2>&1) || rc=$?
+	[ "$rc" = 0 ] && return 0
+	fail "'$*' exited $rc, expected 0; output:
+$out"
+}
+
+# assert_fail CMD...: the command fails.
+assert_fail() {
+	local out rc=0
+	out=$("$@" 2>&1) || rc=$?
+	[ "$rc" != 0 ] && return 0
+	fail "'$*' succeeded, expected failure; output:
+$out"
+}
+
+# assert_ge MIN ACTUAL [WHAT], assert_le MAX ACTUAL [WHAT]: integers.
+assert_ge() { [ "$2" -ge "$1" ] || fail "${3:-value}: expected >= $1, got $2"; }
+assert_le() { [ "$2" -le "$1" ] || fail "${3:-value}: expected <= $1, got $2"; }
+
+# ---------------------------------------------------------------- requirements
+
+require_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+
+# require_cmd CMD...: skip if a tool is missing.
+require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null || skip "'$c' not installed"
+	done
+}
+
+# The module and the CLI are build products: their absence is a failure of
+# the build, not a reason to skip.
+require_module() {
+	[ -f "$XNAT_KO" ] || fail "module not found at $XNAT_KO (run 'make module', or set XNAT_KO)"
+}
+require_ctl() {
+	[ -x "$XNAT_CTL" ] || fail "xnatctl not found at $XNAT_CTL (run 'make cli', or set XNAT_CTL)"
+}
+
+# ---------------------------------------------------------------- cleanup
+
+# on_exit CMD: run CMD (a string for eval) when the test exits, last added first.
+_xnat_exit_cmds=()
+on_exit() {
+	_xnat_exit_cmds=("$1" "${_xnat_exit_cmds[@]}")
+	trap _xnat_run_exit EXIT
+}
+_xnat_run_exit() {
+	local rc=$? c
+	set +e
+	for c in "${_xnat_exit_cmds[@]}"; do
+		eval "$c" >/dev/null 2>&1
+	done
+	exit "$rc"
+}
+
+# tmpdir: make sure $XNAT_TMP, a per-test directory removed at exit, exists.
+# Call it directly (not inside $(...): a subshell would lose it).
+XNAT_TMP=
+tmpdir() {
+	[ -z "$XNAT_TMP" ] || return 0
+	XNAT_TMP=$(mktemp -d /tmp/xnat-test.XXXXXX) || fail "mktemp"
+	on_exit "rm -rf '$XNAT_TMP'"
+}
+
+# ---------------------------------------------------------------- module
+
+module_loaded() { grep -q '^xfrm_nat ' /proc/modules; }
+
+# load_module [PARAMS...]: insmod $XNAT_KO; rmmod at exit.
+load_module() {
+	require_module
+	module_loaded && fail "xfrm_nat is already loaded before the test loads it"
+	local out
+	out=$(insmod "$XNAT_KO" "$@" 2>&1) || fail "insmod $XNAT_KO failed: $out"
+	on_exit "grep -q '^xfrm_nat ' /proc/modules && rmmod xfrm_nat"
+}
+
+unload_module() {
+	local out
+	out=$(rmmod xfrm_nat 2>&1) || fail "rmmod xfrm_nat failed: $out"
+}
+
+# genl_families [NS]: the generic netlink family names, one a line.
+genl_families() {
+	if [ -n "${1:-}" ]; then
+		ip netns exec "$1" genl ctrl list
+	else
+		genl ctrl list
+	fi | awk '/^Name:/ { print $2 }'
+}
+
+# ---------------------------------------------------------------- namespaces
+
+# netns_create NAME...: create namespaces with their loopback up; they are
+# deleted when the test exits.  (The runner deletes all namespaces between
+# tests, so plain names like "a", "router" are fine.)
+netns_create() {
+	local n
+	for n in "$@"; do
+		ip netns add "$n" || fail "ip netns add $n"
+		on_exit "ip netns del '$n'"
+		ip -n "$n" link set lo up
+	done
+}
+
+# run_in NS CMD...: run a command inside a namespace.
+run_in() {
+	local ns=$1
+	shift
+	ip netns exec "$ns" "$@"
+}
+
+# veth_pair NS1 IF1 ADDR1 NS2 IF2 ADDR2: a veth pair between two namespaces,
+# addresses with prefix (e.g. 10.0.1.1/24, may be empty), both ends up.
+veth_pair() {
+	local ns1=$1 if1=$2 a1=$3 ns2=$4 if2=$5 a2=$6
+	ip link add "$if1" netns "$ns1" type veth peer name "$if2" netns "$ns2" ||
+		fail "veth $ns1/$if1 <-> $ns2/$if2"
+	[ -z "$a1" ] || _xnat_addr_add "$ns1" "$if1" "$a1"
+	[ -z "$a2" ] || _xnat_addr_add "$ns2" "$if2" "$a2"
+	ip -n "$ns1" link set "$if1" up
+	ip -n "$ns2" link set "$if2" up
+}
+
+# _xnat_addr_add NS IFACE ADDR: IPv6 addresses skip duplicate address
+# detection, so that they are usable at once.
+_xnat_addr_add() {
+	case $3 in
+	*:*) ip -n "$1" addr add "$3" dev "$2" nodad ;;
+	*) ip -n "$1" addr add "$3" dev "$2" ;;
+	esac || fail "ip -n $1 addr add $3 dev $2"
+}
+
+# forwarding NS: make a namespace a router.
+forwarding() {
+	run_in "$1" sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1
+}
+
+# ping_ok NS DEST [COUNT]: assert that DEST answers from NS.
+ping_ok() {
+	local out
+	out=$(run_in "$1" ping -n -q -c "${3:-1}" -W 2 "$2" 2>&1) ||
+		fail "ping $2 from $1 failed: $out"
+}
+
+# ---------------------------------------------------------------- packet capture
+
+# capture_start NS IFACE NAME [FILTER]: tcpdump on IFACE in NS into
+# $XNAT_TMP/NAME.pcap; returns once tcpdump is listening.
+declare -gA _xnat_cap_pid=()
+capture_start() {
+	local ns=$1 ifc=$2 name=$3 filter=${4:-} dir i
+	tmpdir
+	dir=$XNAT_TMP
+	# shellcheck disable=SC2086
+	run_in "$ns" tcpdump -Z root -U --immediate-mode -n -i "$ifc" -w "$dir/$name.pcap" $filter \
+		2>"$dir/$name.tcpdump.log" &
+	_xnat_cap_pid[$name]=$!
+	on_exit "kill ${_xnat_cap_pid[$name]}"
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'listening on' "$dir/$name.tcpdump.log" 2>/dev/null && return 0
+		kill -0 "${_xnat_cap_pid[$name]}" 2>/dev/null ||
+			fail "tcpdump $name exited: $(cat "$dir/$name.tcpdump.log")"
+		sleep 0.1
+	done
+	fail "tcpdump $name did not start listening within 10 s"
+}
+
+# capture_stop NAME: stop the capture, the pcap is complete afterwards.
+capture_stop() {
+	local pid=${_xnat_cap_pid[$1]:-}
+	[ -n "$pid" ] || fail "capture_stop: no capture named $1"
+	sleep 0.2 # let the last packets reach tcpdump
+	# TERM, not INT: background jobs of a script start with SIGINT ignored.
+	kill -TERM "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null || true
+	unset "_xnat_cap_pid[$1]"
+}
+
+# capture_count NAME [FILTER]: number of packets in NAME's pcap that match a
+# pcap-filter expression (all packets without one).
+capture_count() {
+	local name=$1
+	shift
+	tcpdump -n -r "$XNAT_TMP/$name.pcap" "$@" 2>/dev/null | wc -l
+}
+
+# capture_show NAME [FILTER]: print the decoded packets (for failure messages).
+capture_show() {
+	local name=$1
+	shift
+	tcpdump -n -r "$XNAT_TMP/$name.pcap" "$@" 2>/dev/null
+}
+
+# ---------------------------------------------------------------- runner support
+
+# test_timeout FILE [DEFAULT]: the "# timeout: N" of a test file, else DEFAULT.
+test_timeout() {
+	local t
+	t=$(sed -n 's/^# *timeout: *\([0-9][0-9]*\) *$/\1/p' "$1" | head -n1)
+	echo "${t:-${2:-120}}"
+}
