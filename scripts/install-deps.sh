@@ -23,7 +23,7 @@ debs=(
 	# VM harness
 	qemu-system-x86 udev
 	# test tools used inside the guest (the guest sees the host's root)
-	iproute2 nftables iptables tcpdump python3 util-linux procps
+	iproute2 iputils-ping nftables iptables tcpdump python3 util-linux procps
 	strongswan-charon strongswan-swanctl
 )
 
