@@ -49,17 +49,15 @@ impl Drop for Published {
     }
 }
 
-const NLM_F_REPLACE: u16 = 0x100;
-const NLM_F_EXCL: u16 = 0x200;
-
 const SPID: AttrPolicy = AttrPolicy { attr: map_attr::SPID, kind: AttrKind::U32 };
 const ADDR: AttrPolicy = AttrPolicy { attr: map_attr::ADDR, kind: AttrKind::Binary(16) };
+const REPLACE: AttrPolicy = AttrPolicy { attr: map_attr::REPLACE, kind: AttrKind::Flag };
 
 impl genetlink::Family for XfrmNat {
     const NAME: &'static CStr = c_str!("xfrm_nat");
     const VERSION: u8 = crate::logic::uapi::FAMILY_VERSION;
     const OPS: &'static [OpSpec] = &[
-        OpSpec { cmd: cmd::MAP_NEW, kind: OpKind::Do, admin: true, attrs: &[SPID, ADDR] },
+        OpSpec { cmd: cmd::MAP_NEW, kind: OpKind::Do, admin: true, attrs: &[SPID, ADDR, REPLACE] },
         OpSpec { cmd: cmd::MAP_DEL, kind: OpKind::Do, admin: true, attrs: &[SPID] },
         OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Do, admin: false, attrs: &[SPID] },
         OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Dump, admin: false, attrs: &[] },
@@ -80,7 +78,7 @@ impl genetlink::Family for XfrmNat {
         let result = match command {
             cmd::MAP_NEW => {
                 let req = request::map_request(info.attr_u32(map_attr::SPID), info.attr_bytes(map_attr::ADDR));
-                let replace = info.nlmsg_flags() & NLM_F_REPLACE != 0 && info.nlmsg_flags() & NLM_F_EXCL == 0;
+                let replace = info.attr_flag(map_attr::REPLACE);
                 match req {
                     Ok(req) => state.map(req, replace),
                     Err(r) => Err(ChangeError::Refused(r)),

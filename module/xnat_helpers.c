@@ -30,6 +30,11 @@ int xnat_dev_ifindex(const struct net_device *dev)
 	return dev ? dev->ifindex : 0;
 }
 
+struct net *xnat_xp_net(const struct xfrm_policy *xp)
+{
+	return xp_net(xp);
+}
+
 void xnat_rcu_read_lock(void)
 {
 	rcu_read_lock();
@@ -119,11 +124,6 @@ u32 xnat_genl_dump_seq(const struct netlink_callback *cb)
 const struct nlattr *xnat_genl_info_attr(const struct genl_info *info, unsigned int type)
 {
 	return info->attrs[type];
-}
-
-u16 xnat_genl_info_nlmsg_flags(const struct genl_info *info)
-{
-	return info->nlhdr->nlmsg_flags;
 }
 
 const void *xnat_nla_data(const struct nlattr *nla)

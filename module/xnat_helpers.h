@@ -11,12 +11,15 @@
 #include <linux/workqueue.h>
 #include <net/genetlink.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/xfrm.h>
 
 struct nf_conn *xnat_nf_ct_get(const struct sk_buff *skb, enum ip_conntrack_info *ctinfo);
 struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb);
 u16 xnat_ipcb_flags(const struct sk_buff *skb);
 u16 xnat_ip6cb_flags(const struct sk_buff *skb);
 int xnat_dev_ifindex(const struct net_device *dev);
+
+struct net *xnat_xp_net(const struct xfrm_policy *xp);
 
 void xnat_rcu_read_lock(void);
 void xnat_rcu_read_unlock(void);
@@ -40,7 +43,6 @@ const struct genl_family *xnat_genl_dump_family(struct netlink_callback *cb);
 u32 xnat_genl_dump_portid(const struct netlink_callback *cb);
 u32 xnat_genl_dump_seq(const struct netlink_callback *cb);
 const struct nlattr *xnat_genl_info_attr(const struct genl_info *info, unsigned int type);
-u16 xnat_genl_info_nlmsg_flags(const struct genl_info *info);
 
 const void *xnat_nla_data(const struct nlattr *nla);
 int xnat_nla_len(const struct nlattr *nla);

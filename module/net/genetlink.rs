@@ -16,6 +16,8 @@ use crate::net::pernet::Net;
 pub enum AttrKind {
     /// 32-bit integer.
     U32,
+    /// Presence only, no payload.
+    Flag,
     /// Bytes, at most this many.
     Binary(u16),
 }
@@ -106,6 +108,7 @@ impl<F: Family> Registration<F> {
                 let p = &mut policy[usize::from(a.attr)];
                 match a.kind {
                     AttrKind::U32 => p.type_ = bindings::NLA_U32 as u8,
+                    AttrKind::Flag => p.type_ = bindings::NLA_FLAG as u8,
                     AttrKind::Binary(max) => {
                         p.type_ = bindings::NLA_BINARY as u8;
                         p.len = max;
@@ -249,15 +252,14 @@ impl<'a> Info<'a> {
         Some(u32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
     }
 
+    /// Whether a flag attribute is present.
+    pub fn attr_flag(&self, attr: u16) -> bool {
+        self.attr(attr).is_some()
+    }
+
     /// A binary attribute.
     pub fn attr_bytes(&self, attr: u16) -> Option<&'a [u8]> {
         self.attr(attr)
-    }
-
-    /// The request's `nlmsg_flags`.
-    pub fn nlmsg_flags(&self) -> u16 {
-        // SAFETY: Valid request.
-        unsafe { bindings::xnat_genl_info_nlmsg_flags(self.raw) }
     }
 
     /// The namespace of the requesting socket.

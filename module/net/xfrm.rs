@@ -138,13 +138,24 @@ impl<E: PolicyEvents> KeyManager<E> {
     }
 
     unsafe extern "C" fn notify_policy(
-        _xp: *mut bindings::xfrm_policy,
+        xp: *mut bindings::xfrm_policy,
         _dir: ffi::c_int,
         c: *const bindings::km_event,
     ) -> ffi::c_int {
-        // SAFETY: The core passes a valid event whose namespace is live.
-        let net = unsafe { Net::from_raw((*c).net) };
-        E::policy_changed(net);
+        // Events about one policy leave `c->net` unset (xfrm_user does not
+        // fill it in); only a flush, which has no policy, carries it.
+        let net = if xp.is_null() {
+            // SAFETY: The core passes a valid event.
+            unsafe { (*c).net }
+        } else {
+            // SAFETY: The core passes a valid, held policy.
+            unsafe { bindings::xnat_xp_net(xp) }
+        };
+        if net.is_null() {
+            return 0;
+        }
+        // SAFETY: The namespace of a policy being changed is live.
+        E::policy_changed(unsafe { Net::from_raw(net) });
         0
     }
 

@@ -18,7 +18,7 @@ pub const MCGRP_EVENTS: &str = "events";
 /// Generic netlink commands (genlmsghdr.cmd).
 pub mod cmd {
     /// Create a mapping.  Fails with EEXIST if one exists for the spid,
-    /// unless NLM_F_REPLACE is set, which replaces its address.
+    /// unless the replace flag is given.
     pub const MAP_NEW: u8 = 1;
     /// Delete the mapping of a spid (ENOENT if there is none).
     pub const MAP_DEL: u8 = 2;
@@ -80,8 +80,12 @@ pub mod map_attr {
     pub const STATE: u16 = 3;
     pub const SELECTOR: u16 = 4;
     pub const STATS: u16 = 5;
+    /// In map-new: replace the mapping of the spid if there is one.
+    /// (Generic netlink refuses NLM_F_REPLACE and friends in new
+    /// families, so the request carries it as an attribute.)
+    pub const REPLACE: u16 = 6;
     /// Highest attribute type.
-    pub const MAX: u16 = 5;
+    pub const MAX: u16 = 6;
 }
 
 /// Whether the mapped policy exists, so that the mapping translates.

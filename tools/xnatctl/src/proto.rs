@@ -6,8 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{
     DecodeError, Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload, Nla, NlasIterator,
-    ParseableParametrized, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_CREATE, NLM_F_DUMP,
-    NLM_F_EXCL, NLM_F_REPLACE, NLM_F_REQUEST,
+    ParseableParametrized, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_REQUEST,
 };
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
@@ -117,16 +116,28 @@ fn spid_attr(spid: u32) -> Attr {
 impl Request {
     pub fn msg(&self) -> XnatMsg {
         let (cmd, attrs) = match self {
-            Request::MapNew { spid, addr, .. } => (
-                cmd::MAP_NEW,
-                vec![
+            Request::MapNew {
+                spid,
+                addr,
+                replace,
+            } => {
+                let mut attrs = vec![
                     spid_attr(*spid),
                     Attr {
                         kind: map_attr::ADDR,
                         value: ip_bytes(addr),
                     },
-                ],
-            ),
+                ];
+                // Generic netlink refuses NLM_F_REPLACE/EXCL/CREATE in new
+                // families; the spec carries the intent as a flag attribute.
+                if *replace {
+                    attrs.push(Attr {
+                        kind: map_attr::REPLACE,
+                        value: vec![],
+                    });
+                }
+                (cmd::MAP_NEW, attrs)
+            }
             Request::MapDel { spid } => (cmd::MAP_DEL, vec![spid_attr(*spid)]),
             Request::MapGet { spid } => (cmd::MAP_GET, vec![spid_attr(*spid)]),
             Request::MapDump => (cmd::MAP_GET, vec![]),
@@ -137,16 +148,11 @@ impl Request {
 
     pub fn flags(&self) -> u16 {
         match self {
-            Request::MapNew { replace: false, .. } => {
-                NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
-            }
-            Request::MapNew { replace: true, .. } => {
-                NLM_F_REQUEST | NLM_F_ACK | NLM_F_REPLACE | NLM_F_CREATE
-            }
             Request::MapDump => NLM_F_REQUEST | NLM_F_DUMP,
-            Request::MapDel { .. } | Request::MapGet { .. } | Request::Flush => {
-                NLM_F_REQUEST | NLM_F_ACK
-            }
+            Request::MapNew { .. }
+            | Request::MapDel { .. }
+            | Request::MapGet { .. }
+            | Request::Flush => NLM_F_REQUEST | NLM_F_ACK,
         }
     }
 
@@ -588,7 +594,8 @@ pub mod tests {
         assert_eq!(u32::from_ne_bytes(b[0..4].try_into().unwrap()), 36);
         assert_eq!(u16::from_ne_bytes(b[4..6].try_into().unwrap()), 0x1234);
         let flags = u16::from_ne_bytes(b[6..8].try_into().unwrap());
-        assert_eq!(flags, 0x1 | 0x4 | 0x400 | 0x200); // REQUEST|ACK|CREATE|EXCL
+        // REQUEST|ACK only: genetlink refuses CREATE/EXCL/REPLACE.
+        assert_eq!(flags, 0x1 | 0x4);
         assert_eq!(u32::from_ne_bytes(b[8..12].try_into().unwrap()), 42);
         assert_eq!(&b[16..20], &[cmd::MAP_NEW, uapi::FAMILY_VERSION, 0, 0]);
         assert_eq!(cmd::MAP_NEW, 1);
@@ -611,8 +618,8 @@ pub mod tests {
         };
         let b = req.encode(30, 1);
         let flags = u16::from_ne_bytes(b[6..8].try_into().unwrap());
-        assert_eq!(flags, 0x1 | 0x4 | 0x100 | 0x400); // REQUEST|ACK|REPLACE|CREATE
-        assert_eq!(b.len(), 16 + 4 + 8 + 20);
+        assert_eq!(flags, 0x1 | 0x4); // REQUEST|ACK
+        assert_eq!(b.len(), 16 + 4 + 8 + 20 + 4);
         assert_eq!(&b[28..30], &20u16.to_ne_bytes());
         assert_eq!(&b[30..32], &map_attr::ADDR.to_ne_bytes());
         let mut want = [0u8; 16];
@@ -622,6 +629,9 @@ pub mod tests {
         want[3] = 0xb8;
         want[15] = 2;
         assert_eq!(&b[32..48], &want);
+        // The replace flag: an empty attribute of type REPLACE.
+        assert_eq!(&b[48..50], &4u16.to_ne_bytes());
+        assert_eq!(&b[50..52], &map_attr::REPLACE.to_ne_bytes());
     }
 
     #[test]
