@@ -16,6 +16,8 @@ VARIANT ?= base
 XNAT_CACHE ?= $(HOME)/.cache/xfrm-nat
 CRATES := module/core tools/xnatctl
 CLI_MANIFEST := tools/xnatctl/Cargo.toml
+# The tree module/ was last built against, per checkout.
+MODULE_STAMP := $(XNAT_CACHE)/module-kdir.$(shell echo '$(CURDIR)' | sha256sum | cut -c1-8)
 
 # Shell snippet: the kernel tree to use, KDIR if given, else the test kernel
 # of $(VARIANT) (built on first use; later an instant cache hit).
@@ -40,14 +42,14 @@ kernel-debug:
 # A module built against another tree (base vs debug) is cleaned first.
 module:
 	@kdir=$$($(kdir)); echo "module: KDIR=$$kdir"; \
-	old=$$(cat $(XNAT_CACHE)/module-kdir 2>/dev/null || true); \
+	old=$$(cat $(MODULE_STAMP) 2>/dev/null || true); \
 	if [ -n "$$old" ] && [ "$$old" != "$$kdir" ]; then \
 		echo "module: last built against $$old, cleaning"; \
 		$(MAKE) -C module KDIR="$$old" clean >/dev/null 2>&1 || \
 		$(MAKE) -C module KDIR="$$kdir" clean >/dev/null 2>&1 || true; \
 	fi; \
 	$(MAKE) -C module KDIR="$$kdir"; \
-	mkdir -p $(XNAT_CACHE); echo "$$kdir" >$(XNAT_CACHE)/module-kdir
+	mkdir -p $(XNAT_CACHE); echo "$$kdir" >$(MODULE_STAMP)
 
 cli:
 	cargo build --release --manifest-path $(CLI_MANIFEST)
@@ -77,7 +79,7 @@ demo: module
 
 # Keeps the kernel builds and tools in $(XNAT_CACHE); delete that to start over.
 clean:
-	@kdir=$${KDIR:-$$(cat $(XNAT_CACHE)/module-kdir 2>/dev/null || true)}; \
+	@kdir=$${KDIR:-$$(cat $(MODULE_STAMP) 2>/dev/null || true)}; \
 	if [ -f module/Makefile ] && [ -d "$$kdir" ]; then $(MAKE) -C module KDIR="$$kdir" clean; fi
 	@for c in $(CRATES); do [ ! -f $$c/Cargo.toml ] || cargo clean --manifest-path $$c/Cargo.toml; done
-	rm -rf $(XNAT_CACHE)/results $(XNAT_CACHE)/module-kdir
+	rm -rf $(XNAT_CACHE)/results $(MODULE_STAMP)

@@ -6,8 +6,8 @@
 #   -k KERNEL   a kernel build tree or a bzImage (default: the base test
 #               kernel, built or reused by scripts/build-kernel.sh)
 #   -o DIR      a host directory the guest may write to (same path inside);
-#               also where output.log (CMD's stdout) and console.log (the
-#               kernel console and CMD's stderr) go (default: a new temp dir)
+#               also where output.log (CMD's output) and console.log (the
+#               kernel console) go (default: a new temp dir)
 #   -t SECONDS  give up and kill the VM after this long (default 600)
 #
 # The guest sees the host's root read-only (with throw-away overlays on /etc,
@@ -58,7 +58,7 @@ script=$outdir/guest-cmd.sh
 	done
 	printf 'exec'
 	printf ' %q' "$@"
-	echo
+	echo ' 2>&1' # vng sends the guest's stderr where the kernel console goes
 } >"$script"
 
 vng_args=(
