@@ -105,7 +105,10 @@ impl PernetState for NetState {
                 snapshot: RcuPointer::null(),
                 resync_lock <- new_spinlock!(()),
                 exiting: AtomicBool::new(false),
-                resync <- Work::new(),
+                // SAFETY: `exit` cancels the work, and sets `exiting` under
+                // `resync_lock` so that it is not scheduled again, before the
+                // state is retired.
+                resync <- unsafe { Work::new() },
             }? Error),
             GFP_KERNEL,
         )
@@ -119,8 +122,11 @@ impl PernetState for NetState {
         self.resync.cancel_sync();
         let mut cfg = self.config.lock();
         cfg.dead = true;
-        // Unregistering waits for running hooks; the snapshot goes with the
-        // state, after a grace period.
+        // Unpublish here, in process context, so the snapshot's RCU callback
+        // is queued before the module's rcu_barrier() and not from the
+        // state's own callback.
+        // SAFETY: `config` is held.
+        unsafe { self.snapshot.replace(None) };
         cfg.hooks = None;
     }
 }

@@ -28,11 +28,15 @@ pub trait WorkHandler: Sync + 'static {
 
 /// A `struct work_struct` that calls `T::run`.
 ///
+/// Dropping does not cancel: the owner may be freed from an RCU callback,
+/// where `cancel_work_sync` must not be called.  The owner cancels earlier,
+/// as [`Work::new`] requires.
+///
 /// # Invariants
 ///
 /// After [`Work::new`]'s initialiser ran, `work` is initialised and stays
 /// at its address (the type is pinned).
-#[pin_data(PinnedDrop)]
+#[pin_data]
 pub struct Work<T: WorkHandler> {
     #[pin]
     work: Opaque<bindings::work_struct>,
@@ -46,7 +50,12 @@ unsafe impl<T: WorkHandler> Sync for Work<T> {}
 
 impl<T: WorkHandler> Work<T> {
     /// Initialises a work item in place.
-    pub fn new() -> impl PinInit<Self> {
+    ///
+    /// # Safety
+    ///
+    /// The owner must call [`Work::cancel_sync`], after which it no longer
+    /// calls [`Work::schedule`], before the work item is dropped.
+    pub unsafe fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             // SAFETY: `INIT_WORK` initialises the work item in place.
             work <- Opaque::ffi_init(|slot| unsafe { bindings::xnat_init_work(slot, Some(Self::callback)) }),
@@ -76,12 +85,5 @@ impl<T: WorkHandler> Work<T> {
         // they go away.
         let owner = unsafe { &*T::from_work(this) };
         owner.run();
-    }
-}
-
-#[pinned_drop]
-impl<T: WorkHandler> PinnedDrop for Work<T> {
-    fn drop(self: Pin<&mut Self>) {
-        self.cancel_sync();
     }
 }

@@ -1,0 +1,93 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Validation of requests, and the words of refusals.
+
+use xfrm_nat_core::addr::{self, Addr, Family};
+use xfrm_nat_core::fmt::FixedBuf;
+use xfrm_nat_core::request::{self, MapRequest, Refusal};
+use xfrm_nat_core::selector::Selector;
+use xfrm_nat_core::table::PolicyInfo;
+
+fn text(r: Refusal) -> String {
+    use std::fmt::Write;
+    // What the kernel sends: at most 80 bytes.
+    let mut b = FixedBuf::<80>::new();
+    write!(b, "{r}").unwrap();
+    b.as_str().to_string()
+}
+
+#[test]
+fn map_request_ok() {
+    let r = request::map_request(Some(305), Some(&[10, 20, 30, 2])).unwrap();
+    assert_eq!(r, MapRequest { spid: 305, family: Family::V4, nat: Addr::v4([10, 20, 30, 2]) });
+    let mut v6 = [0u8; 16];
+    v6[0] = 0xfd;
+    v6[15] = 2;
+    let r = request::map_request(Some(313), Some(&v6)).unwrap();
+    assert_eq!(r.family, Family::V6);
+    assert_eq!(r.nat.0, v6);
+}
+
+#[test]
+fn map_request_refusals() {
+    assert_eq!(request::map_request(None, Some(&[1, 2, 3, 4])), Err(Refusal::Missing("spid")));
+    assert_eq!(request::map_request(Some(305), None), Err(Refusal::Missing("addr")));
+    assert_eq!(request::map_request(Some(305), Some(&[1, 2, 3, 4, 5])), Err(Refusal::AddressLength(5)));
+    assert_eq!(request::map_request(Some(306), Some(&[1, 2, 3, 4])), Err(Refusal::NotOutbound(306)));
+    assert_eq!(text(Refusal::NotOutbound(306)), "spid 306 is a fwd policy; only out (spid&7=1) can be mapped");
+    assert_eq!(text(Refusal::NotOutbound(304)), "spid 304 is a in policy; only out (spid&7=1) can be mapped");
+    assert_eq!(text(Refusal::Exists(305)), "spid 305 is already mapped");
+    assert_eq!(Refusal::Exists(305).errno(), 17);
+    assert_eq!(Refusal::NotMapped(9).errno(), 2);
+}
+
+fn policy(saddr: Addr, plen: u8) -> PolicyInfo {
+    PolicyInfo {
+        selector: Selector { saddr, prefixlen_s: plen, daddr: Addr::v4([10, 0, 0, 0]), prefixlen_d: 8, ..Default::default() },
+        priority: 0,
+    }
+}
+
+#[test]
+fn policy_evaluation() {
+    let req = MapRequest { spid: 305, family: Family::V4, nat: Addr::v4([10, 20, 30, 2]) };
+    assert_eq!(request::evaluate_policy(&req, None), Ok(None));
+    let ok = policy(Addr::v4([10, 20, 30, 0]), 24);
+    assert_eq!(request::evaluate_policy(&req, Some((Family::V4, ok))), Ok(Some(ok)));
+    let r = request::evaluate_policy(&req, Some((Family::V6, ok))).unwrap_err();
+    assert_eq!(text(r), "policy 305 is IPv6, the address is IPv4");
+    let other = policy(Addr::v4([10, 20, 31, 0]), 24);
+    let r = request::evaluate_policy(&req, Some((Family::V4, other))).unwrap_err();
+    assert_eq!(text(r), "policy 305 selects src 10.20.31.0/24, not 10.20.30.2");
+}
+
+#[test]
+fn addresses_print_like_ip() {
+    let show = |f, a: Addr| addr::Display(f, &a).to_string();
+    let p = |s: &str| Addr(s.parse::<std::net::Ipv6Addr>().unwrap().octets());
+    for s in ["2001:db8::2", "::", "::1", "fd00:20::2", "1::", "1:0:0:1::1", "2001:db8:0:1:1:1:1:1"] {
+        assert_eq!(show(Family::V6, p(s)), s.parse::<std::net::Ipv6Addr>().unwrap().to_string(), "{s}");
+    }
+    assert_eq!(show(Family::V4, Addr::v4([10, 20, 30, 2])), "10.20.30.2");
+}
+
+#[test]
+fn prefixes() {
+    let a = Addr::v4([10, 20, 30, 2]);
+    assert!(a.in_prefix(&Addr::v4([10, 0, 0, 0]), 8));
+    assert!(!a.in_prefix(&Addr::v4([10, 0, 0, 0]), 16));
+    assert!(a.in_prefix(&Addr::v4([10, 20, 30, 3]), 31));
+    assert!(!a.in_prefix(&Addr::v4([10, 20, 30, 3]), 32));
+    assert!(a.in_prefix(&Addr::default(), 0));
+    assert_eq!(a.masked(20), Addr::v4([10, 20, 16, 0]));
+}
+
+#[test]
+fn fixed_buf_truncates_at_char_boundary() {
+    use std::fmt::Write;
+    let mut b = FixedBuf::<5>::new();
+    write!(b, "ab\u{e9}cd").unwrap();
+    assert_eq!(b.as_str(), "ab\u{e9}c");
+    let mut b = FixedBuf::<3>::new();
+    write!(b, "ab\u{e9}").unwrap();
+    assert_eq!(b.as_str(), "ab");
+}
