@@ -14,6 +14,9 @@ SHELL := /bin/bash
 
 VARIANT ?= base
 XNAT_CACHE ?= $(HOME)/.cache/xfrm-nat
+# Tools the project installs (vng, bindgen) and rustup's cargo, even when the
+# caller's PATH lacks them.
+export PATH := $(XNAT_CACHE)/bin:$(HOME)/.cargo/bin:$(PATH)
 CRATES := module/core tools/xnatctl
 CLI_MANIFEST := tools/xnatctl/Cargo.toml
 # The tree module/ was last built against, per checkout.

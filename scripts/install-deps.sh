@@ -19,7 +19,7 @@ command -v apt-get >/dev/null || die "apt-get not found: only Debian 12 is suppo
 debs=(
 	# kernel build
 	clang lld llvm libclang-dev bc bison flex libelf-dev libssl-dev cpio kmod
-	xz-utils make gcc python3-yaml python3-jsonschema
+	xz-utils make gcc python3-yaml python3-jsonschema python3-venv
 	# VM harness
 	qemu-system-x86 udev
 	# test tools used inside the guest (the guest sees the host's root)
@@ -83,11 +83,15 @@ if ! [ -x "$bindgen" ]; then
 	cargo install -q --locked --root "$XNAT_CACHE" bindgen-cli --version "$BINDGEN_VERSION"
 fi
 
-if ! command -v vng >/dev/null; then
-	log "installing virtme-ng (pip)"
-	pip install -q virtme-ng
-	command -v vng >/dev/null || hash -r
+# virtme-ng goes into a venv of its own: whichever python3 is first on PATH
+# (pyenv's or Debian's, which refuses a system-wide pip install) works.
+vng=$XNAT_CACHE/bin/vng
+if ! [ -x "$vng" ]; then
+	log "installing virtme-ng (pip, in $XNAT_CACHE/venv)"
+	rm -rf "$XNAT_CACHE/venv"
+	python3 -m venv "$XNAT_CACHE/venv"
+	"$XNAT_CACHE/venv/bin/pip" install -q virtme-ng
+	ln -sf "$XNAT_CACHE/venv/bin/vng" "$vng"
 fi
 
-command -v vng >/dev/null || die "vng not on PATH after pip install virtme-ng"
-log "toolchain ready: $(/usr/bin/rustc --version), $("$bindgen" --version), virtme-ng $(vng --version 2>/dev/null | head -1)"
+log "toolchain ready: $(/usr/bin/rustc --version), $("$bindgen" --version), virtme-ng $("$vng" --version 2>/dev/null | head -1)"

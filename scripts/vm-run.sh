@@ -34,6 +34,7 @@ shift $((OPTIND - 1))
 log() { printf '[vm-run] %s\n' "$*" >&2; }
 die() { printf '[vm-run] error: %s\n' "$*" >&2; exit 2; }
 
+PATH=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}/bin:$PATH
 command -v vng >/dev/null || die "vng not found: run scripts/install-deps.sh (or make deps)"
 [ -n "$kernel" ] || kernel=$("$top/scripts/build-kernel.sh" base | tail -n1)
 if [ -d "$kernel" ]; then
@@ -68,6 +69,7 @@ vng_args=(
 	--force-9p        # the host's virtiofsd is too old for vng
 	--append "root=/dev/root"
 	--memory "${XNAT_VM_MEMORY:-2G}"
+	--cpus "${XNAT_VM_CPUS:-2}" # SMP kernel: exercise cross-CPU races
 	--cwd "$top"
 	--rwdir "$outdir"
 	--verbose         # the kernel console, to stderr: panics land in console.log
