@@ -8,7 +8,7 @@
 
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use kernel::{new_mutex, new_spinlock, prelude::*, sync::Arc, sync::Mutex, sync::SpinLock};
+use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 use crate::logic::addr::Family;
 use crate::logic::request::{self, MapRequest, Refusal};
@@ -17,7 +17,7 @@ use crate::logic::vec::{self, AllocError};
 use crate::nat::{FailClosedHook, SnatHook};
 use crate::net::netfilter::{self, HookPoint, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
 use crate::net::pernet::{self, Net, NetRef, PernetId, PernetState};
-use crate::net::rcu::{RcuBox, RcuPointer, ReadGuard};
+use crate::net::rcu::{self, RcuBox, RcuPointer, ReadGuard};
 use crate::net::work::{Work, WorkHandler};
 use crate::net::xfrm;
 use crate::netlink::{self, Event};
@@ -78,10 +78,9 @@ pub struct NetState {
     #[pin]
     config: Mutex<Config>,
     snapshot: RcuPointer<Snapshot>,
-    /// Set at exit, under `resync_lock`, so that no work is queued after
-    /// the work has been cancelled.
-    #[pin]
-    resync_lock: SpinLock<()>,
+    /// Set at exit.  Key-manager events test it inside an RCU read-side
+    /// section before scheduling the resync, so after a grace period no
+    /// new schedule can follow the final cancel.
     exiting: AtomicBool,
     #[pin]
     resync: Work<NetState>,
@@ -103,11 +102,10 @@ impl PernetState for NetState {
                 net: NetRef::new(net),
                 config <- new_mutex!(Config { hooks: None, dead: false }),
                 snapshot: RcuPointer::null(),
-                resync_lock <- new_spinlock!(()),
                 exiting: AtomicBool::new(false),
-                // SAFETY: `exit` cancels the work, and sets `exiting` under
-                // `resync_lock` so that it is not scheduled again, before the
-                // state is retired.
+                // SAFETY: `exit` sets `exiting`, waits for a grace period so
+                // that no event can schedule the work any more, and cancels
+                // it, before the state is retired.
                 resync <- unsafe { Work::new() },
             }? Error),
             GFP_KERNEL,
@@ -115,10 +113,8 @@ impl PernetState for NetState {
     }
 
     fn exit(&self, _net: &Net) {
-        {
-            let _g = self.resync_lock.lock();
-            self.exiting.store(true, Ordering::Relaxed);
-        }
+        self.exiting.store(true, Ordering::Relaxed);
+        rcu::synchronize();
         self.resync.cancel_sync();
         let mut cfg = self.config.lock();
         cfg.dead = true;
@@ -153,8 +149,9 @@ pub struct PolicyEvents;
 impl xfrm::PolicyEvents for PolicyEvents {
     fn policy_changed(net: &Net) {
         let guard = ReadGuard::new();
+        // Events come from process context (netlink, PF_KEY) and from
+        // softirq (policy expiry timers), so no lock here: see `exiting`.
         if let Some(state) = Pernet::get(net, &guard) {
-            let _g = state.resync_lock.lock();
             if !state.exiting.load(Ordering::Relaxed) {
                 state.resync.schedule();
             }
@@ -345,6 +342,8 @@ impl NetState {
         let next = cur.edited(|m| {
             let policy = usable(&request_of(m), seen.get(i).copied().flatten()).ok().flatten();
             i += 1;
+            // Without memory for the list, the change still takes effect;
+            // only its event is lost.
             if policy != m.policy {
                 let _ = changed.push(m.spid, GFP_KERNEL);
             }

@@ -123,7 +123,7 @@ u32 xnat_genl_dump_seq(const struct netlink_callback *cb)
 
 const struct nlattr *xnat_genl_info_attr(const struct genl_info *info, unsigned int type)
 {
-	return info->attrs[type];
+	return info->attrs ? info->attrs[type] : NULL;
 }
 
 const void *xnat_nla_data(const struct nlattr *nla)

@@ -71,15 +71,7 @@ howto_setup() {
 	xfrm_pair gw "$HOME_WAN" "$GW_WAN" 0x1000 "$KEY_OUT"
 	xfrm_pair gw "$GW_WAN" "$HOME_WAN" 0x2000 "$KEY_IN"
 	howto_policy_add
-	local d
-	for d in in fwd; do
-		run_in home ip xfrm policy add src "$OFFICE_NET" dst "$MAPPED/$HOSTLEN" dir "$d" \
-			tmpl src "$GW_WAN" dst "$HOME_WAN" proto esp reqid 1 mode tunnel
-		run_in gw ip xfrm policy add src "$MAPPED/$HOSTLEN" dst "$OFFICE_NET" dir "$d" \
-			tmpl src "$HOME_WAN" dst "$GW_WAN" proto esp reqid 1 mode tunnel
-	done
-	run_in gw ip xfrm policy add src "$OFFICE_NET" dst "$MAPPED/$HOSTLEN" dir out \
-		tmpl src "$GW_WAN" dst "$HOME_WAN" proto esp reqid 1 mode tunnel
+	howto_return_policies "$MAPPED/$HOSTLEN" "$OFFICE_NET"
 
 	tmpdir
 	run_in office $PEER udp-server 5001 "$XNAT_TMP/office.log" &
@@ -88,6 +80,21 @@ howto_setup() {
 	on_exit "kill $!"
 	touch "$XNAT_TMP/office.log"
 	sleep 0.5
+}
+
+# howto_return_policies SRC DST: the rest of a tunnel's SPD for the flows
+# SRC -> DST besides the home box's out policy: home's in and fwd for the
+# replies, the office gateway's in, fwd and out.
+howto_return_policies() {
+	local src=$1 dst=$2 d
+	for d in in fwd; do
+		run_in home ip xfrm policy add src "$dst" dst "$src" dir "$d" \
+			tmpl src "$GW_WAN" dst "$HOME_WAN" proto esp reqid 1 mode tunnel
+		run_in gw ip xfrm policy add src "$src" dst "$dst" dir "$d" \
+			tmpl src "$HOME_WAN" dst "$GW_WAN" proto esp reqid 1 mode tunnel
+	done
+	run_in gw ip xfrm policy add src "$dst" dst "$src" dir out \
+		tmpl src "$GW_WAN" dst "$HOME_WAN" proto esp reqid 1 mode tunnel
 }
 
 # The home box's out policy, at index $SPID.
@@ -188,4 +195,45 @@ howto_scenario() {
 	capture_stop after
 	assert_eq 0 "$(capture_count after esp)" "ESP packets after unmap"
 	assert_eq "$lines" "$(wc -l <"$XNAT_TMP/office.log")" "exchanges logged by the office after unmap"
+}
+
+# fail_closed_scenario FAMILY: the mapped policy is deleted under a live
+# NATed flow, then re-added with the same index.
+fail_closed_scenario() {
+	local fam=$1 sender drops plain after
+	howto_setup "$fam"
+	load_module
+	xnat map "spid=$SPID" to "$MAPPED"
+	exchange home udp "warmup-$fam"
+
+	log "IPv$fam: a live UDP flow, then its policy goes away and comes back"
+	capture_start router r-home "wan$fam"
+	run_in home $PEER udp-send "$OFFICE_HOST" 5001 "live-$fam" --count 50 --interval 0.1 --keep-going \
+		>"$XNAT_TMP/sender$fam.out" 2>&1 &
+	sender=$!
+	sleep 1
+	howto_policy_del
+	sleep 0.5
+	assert_eq inactive "$(mapping_field "$SPID" state)" "state with the policy deleted"
+	sleep 1.5
+	drops=$(mapping_field "$SPID" fail_closed_drops)
+	howto_policy_add
+	sleep 0.5
+	assert_eq active "$(mapping_field "$SPID" state)" "state with the policy re-added"
+	wait "$sender" || fail "sender: $(cat "$XNAT_TMP/sender$fam.out")"
+	capture_stop "wan$fam"
+
+	plain=$(capture_count "wan$fam" "host $MAPPED or host $OFFICE_HOST")
+	[ "$plain" = 0 ] || fail "plaintext with the NAT source on the WAN: $(capture_show "wan$fam" "host $MAPPED or host $OFFICE_HOST")"
+	assert_eq 0 "$(capture_count "wan$fam" "not esp and not arp and not icmp6")" "non-ESP packets on the WAN"
+	# The sender saw its datagrams refused while the policy was gone.
+	assert_ge 10 "$drops" "fail-closed drops while the policy was deleted"
+	assert_contains "$(cat "$XNAT_TMP/sender$fam.out")" "EHOSTUNREACH" "errno seen by the sender"
+	# Datagrams of the same flow arrived again after the policy came back.
+	after=$(grep -c "live-$fam" "$XNAT_TMP/office.log" || true)
+	assert_ge 10 "$after" "datagrams of the live flow that reached the office"
+	assert_eq "$MAPPED" "$(office_sources)" "sources seen by the office"
+	exchange home tcp "new-flow-$fam"
+	xnat show
+
 }

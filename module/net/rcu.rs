@@ -184,6 +184,13 @@ impl<T: Send + Sync + 'static> Drop for RcuPointer<T> {
     }
 }
 
+/// Waits until every RCU read-side section that began before the call has
+/// ended.  Sleeps.
+pub fn synchronize() {
+    // SAFETY: No preconditions; callers are in process context.
+    unsafe { bindings::synchronize_rcu() };
+}
+
 /// On drop, waits until every RCU callback queued so far has run: the
 /// callbacks of [`RcuBox`] run module code, which must outlive them.
 pub struct BarrierOnDrop;

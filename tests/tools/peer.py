@@ -5,11 +5,14 @@ and clients that report the exact errno of a failed call.
   peer.py udp-server PORT LOG       echo datagrams, log "udp SRC" per datagram
   peer.py tcp-server PORT LOG       echo one message per connection, log "tcp SRC"
   peer.py udp-send HOST PORT MSG [--timeout S] [--count N] [--interval S]
+                    [--no-reply] [--keep-going]
   peer.py tcp-send HOST PORT MSG [--timeout S] [--nonblock]
 
 Clients print "ok <reply>" and exit 0, or "errno <NAME> <seconds>" and exit 2
 (the call failed with that errno after that many seconds), or "timeout" and
-exit 3.  Servers run until killed; each log line is flushed at once.
+exit 3.  With --keep-going, udp-send counts failed sends instead and ends
+with "sent N failed M [ERRNO...]".  Servers run until killed; each log line
+is flushed at once.
 """
 import errno
 import socket
@@ -70,16 +73,20 @@ def udp_send(a):
     s = socket.socket(family_of(a.host), socket.SOCK_DGRAM)
     s.settimeout(a.timeout)
     reply = None
+    sent, errors = 0, []
     for i in range(a.count):
         start = time.monotonic()
         try:
             s.sendto(f"{a.msg}".encode(), (a.host, a.port))
+            sent += 1
         except OSError as e:
-            report_errno(e, start)
+            if not a.keep_going:
+                report_errno(e, start)
+            errors.append(errno.errorcode.get(e.errno, str(e.errno)))
         if i + 1 < a.count:
             time.sleep(a.interval)
-    if a.no_reply:
-        print("sent")
+    if a.no_reply or a.keep_going:
+        print(f"sent {sent} failed {len(errors)}", " ".join(sorted(set(errors))))
         return
     try:
         reply, _ = s.recvfrom(65535)
@@ -139,6 +146,7 @@ def main():
         sp.add_argument("--count", type=int, default=1)
         sp.add_argument("--interval", type=float, default=0.1)
         sp.add_argument("--no-reply", action="store_true")
+        sp.add_argument("--keep-going", action="store_true")
     a = p.parse_args()
     if a.cmd == "udp-server":
         udp_server(a.port, a.log)

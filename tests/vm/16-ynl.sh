@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# The YAML spec is true: the kernel's generic client, tools/net/ynl/cli.py
+# from the kernel source, drives the module knowing nothing but the spec.
+# timeout: 120
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+
+require_root
+require_cmd python3
+require_module
+
+ksrc=$(ls -d "${XNAT_CACHE:-$HOME/.cache/xfrm-nat}"/src/linux-*/ 2>/dev/null | head -n1)
+[ -n "$ksrc" ] && [ -f "$ksrc/tools/net/ynl/cli.py" ] ||
+	fail "tools/net/ynl/cli.py not found in the kernel source under ~/.cache/xfrm-nat/src (make kernel extracts it)"
+spec=$REPO/Documentation/netlink/specs/xfrm_nat.yaml
+ynl() {
+	python3 "$ksrc/tools/net/ynl/cli.py" --spec "$spec" \
+		--schema "$ksrc/Documentation/netlink/genetlink.yaml" "$@"
+}
+
+netns_create y
+load_module
+ynl_in() { run_in y python3 "$ksrc/tools/net/ynl/cli.py" --spec "$spec" \
+	--schema "$ksrc/Documentation/netlink/genetlink.yaml" "$@"; }
+
+# Listen to the events group while changing the mappings, with ynl's
+# library (cli.py --subscribe only reads after a fixed sleep).
+tmpdir
+run_in y python3 - "$ksrc/tools/net/ynl" "$spec" "$ksrc/Documentation/netlink/genetlink.yaml" \
+	"$XNAT_TMP/ready" >"$XNAT_TMP/events" 2>&1 <<'PY' &
+import sys, time
+sys.path.insert(0, sys.argv[1])
+from lib import YnlFamily
+ynl = YnlFamily(sys.argv[2], sys.argv[3])
+ynl.ntf_subscribe("events")
+open(sys.argv[4], "w").close()
+deadline = time.monotonic() + 90
+while len(ynl.async_msg_queue) < 5 and time.monotonic() < deadline:
+    ynl.check_ntf()
+    time.sleep(0.1)
+for m in ynl.async_msg_queue:
+    print(m)
+PY
+listener=$!
+for _ in $(seq 100); do [ -e "$XNAT_TMP/ready" ] && break; sleep 0.1; done
+[ -e "$XNAT_TMP/ready" ] || fail "the ynl listener did not start: $(cat "$XNAT_TMP/events")"
+
+ynl_in --do map-new --json '{"spid": 305, "addr": "0a141e02"}'
+out=$(ynl_in --do map-new --json '{"spid": 305, "addr": "0a141e03"}' 2>&1) && fail "second map-new succeeded: $out"
+assert_contains "$out" "already mapped" "extack of a duplicate map-new"
+ynl_in --do map-new --json '{"spid": 305, "addr": "0a141e03", "replace": true}'
+ynl_in --do map-new --json '{"spid": 313, "addr": "20010db8000000000000000000000002"}'
+out=$(ynl_in --do map-new --json '{"spid": 306, "addr": "0a141e02"}' 2>&1) && fail "map-new of a fwd spid succeeded"
+assert_contains "$out" "fwd policy" "extack of a fwd spid"
+out=$(ynl_in --do map-new --json '{"spid": 321, "addr": "0a14"}' 2>&1) && fail "map-new with 2 address bytes succeeded"
+assert_contains "$out" "4 or 16 bytes" "extack of a short address"
+
+got=$(ynl_in --do map-get --json '{"spid": 305}')
+assert_contains "$got" "'spid': 305" "map-get"
+assert_contains "$got" "'state': 'inactive'" "map-get state"
+assert_contains "$got" "'flows': 0" "map-get stats"
+dump=$(ynl_in --dump map-get)
+assert_contains "$dump" "'spid': 305" "dump"
+assert_contains "$dump" "'spid': 313" "dump"
+# The address is what the CLI reads too.
+assert_contains "$(run_in y "$XNAT_CTL" show spid=305)" "10.20.30.3" "xnatctl after ynl's replace"
+
+ynl_in --do map-del --json '{"spid": 313}'
+out=$(ynl_in --do map-del --json '{"spid": 313}' 2>&1) && fail "deleting a deleted mapping succeeded"
+assert_contains "$out" "not mapped" "extack of map-del of nothing"
+ynl_in --do flush
+assert_eq "[]" "$(ynl_in --dump map-get)" "dump after flush"
+
+wait "$listener" || fail "ynl listener: $(cat "$XNAT_TMP/events")"
+events=$(cat "$XNAT_TMP/events")
+assert_contains "$events" "map-change-ntf" "events"
+assert_contains "$events" "map-del-ntf" "events"
+assert_eq 3 "$(grep -c "'name': 'map-change-ntf'" <<<"$events" || true)" "map-change events (new, replace, new)"
+assert_eq 2 "$(grep -c "'name': 'map-del-ntf'" <<<"$events" || true)" "map-del events (del, flush)"

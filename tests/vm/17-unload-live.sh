@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Teardown under load: deleting a namespace with live mappings and flows,
+# and unloading the module while NATed traffic runs, are clean (the runner
+# fails the test on any kernel warning, and kmemleak on the debug kernel);
+# after a reload, mapping again makes traffic flow.
+# timeout: 180
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../howto.sh"
+
+require_root
+require_cmd ip python3
+require_module
+require_ctl
+
+howto_setup 4
+load_module
+
+# A namespace with its own mapping and a flow through its hooks, deleted
+# while both are live.
+netns_create doomed
+veth_pair doomed d0 192.0.2.1/24 router r-doomed 192.0.2.254/24
+run_in doomed "$XNAT_CTL" map spid=305 to 192.0.2.1
+run_in doomed ping -q -i 0.05 -c 1000 192.0.2.254 >/dev/null 2>&1 &
+sleep 1
+ip netns del doomed
+
+xnat map "spid=$SPID" to "$MAPPED"
+log "traffic from the LAN and the home box while the module is unloaded"
+run_in lan ping -q -i 0.05 -c 200 -W 1 "$OFFICE_HOST" >/dev/null 2>&1 &
+pinger=$!
+run_in home $PEER udp-send "$OFFICE_HOST" 5001 live --count 100 --interval 0.05 --keep-going \
+	>"$XNAT_TMP/sender.out" 2>&1 &
+sender=$!
+sleep 2
+before=$(grep -c live "$XNAT_TMP/office.log" || true)
+assert_ge 5 "$before" "datagrams through the tunnel before the unload"
+unload_module
+sleep 1
+load_module
+wait "$sender" || true
+wait "$pinger" || true
+
+log "after the reload the namespace has no mappings; a new mapping works"
+assert_eq "[]" "$(xnat -j show)" "mappings after the reload"
+xnat map "spid=$SPID" to "$MAPPED"
+exchange home udp after-reload
+exchange lan tcp after-reload-tcp
+assert_eq "$MAPPED" "$(office_sources)" "sources seen by the office"
