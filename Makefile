@@ -26,11 +26,11 @@ MODULE_STAMP := $(XNAT_CACHE)/module-kdir.$(shell echo '$(CURDIR)' | sha256sum |
 # of $(VARIANT) (built on first use; later an instant cache hit).
 kdir = $(if $(KDIR),echo '$(KDIR)',scripts/build-kernel.sh $(VARIANT) | tail -n1)
 
-.PHONY: help deps kernel kernel-debug module cli uapi-check host-test vm-test \
+.PHONY: help deps kernel kernel-debug module cli uapi-check host-test vm-test bench \
 	check check-debug demo clean
 
 help:
-	@sed -n 's/^#   //p' Makefile; echo; echo "targets: deps kernel kernel-debug module cli uapi-check host-test vm-test check check-debug demo clean"
+	@sed -n 's/^#   //p' Makefile; echo; echo "targets: deps kernel kernel-debug module cli uapi-check host-test vm-test bench check check-debug demo clean"
 
 deps:
 	scripts/install-deps.sh
@@ -66,6 +66,11 @@ host-test:
 		echo "== cargo test ($$c)"; \
 		cargo test --manifest-path $$c/Cargo.toml; \
 	done
+
+# Figures, not a test: new-flow lookup cost against the number of mappings,
+# side by side in one run, and memory per mapping.
+bench:
+	cargo run --quiet --release --manifest-path module/core/Cargo.toml --example bench_lookup
 
 # Only the VM tests (build the module and the CLI first).
 vm-test:

@@ -158,7 +158,9 @@ fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<kernel::sync::Arc<Stats>>) -> Resu
         a.nest(map_attr::SELECTOR, |a| {
             a.put_u16(selector_attr::FAMILY, m.family.af())?;
             a.put_bytes(selector_attr::DADDR, s.daddr.bytes(m.family))?;
-            a.put_bytes(selector_attr::SADDR, s.saddr.bytes(m.family))?;
+            // The mapping keeps no source selector: the policy admits the
+            // mapped address, so this is the selector's source prefix.
+            a.put_bytes(selector_attr::SADDR, m.nat.masked(s.prefixlen_s).bytes(m.family))?;
             a.put_u8(selector_attr::PREFIXLEN_D, s.prefixlen_d)?;
             a.put_u8(selector_attr::PREFIXLEN_S, s.prefixlen_s)?;
             a.put_u8(selector_attr::PROTO, s.proto)?;

@@ -11,8 +11,8 @@ use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 use crate::logic::addr::Family;
-use crate::logic::request::{self, MapRequest, Refusal};
-use crate::logic::table::{Mapping, PolicyInfo, Table};
+use crate::logic::request::{self, MapRequest, Refusal, SeenPolicy};
+use crate::logic::table::{Mapping, Table};
 use crate::logic::vec::{self, AllocError};
 use crate::nat::{FailClosedHook, SnatHook};
 use crate::net::netfilter::{self, HookPoint, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
@@ -159,23 +159,16 @@ impl xfrm::PolicyEvents for PolicyEvents {
     }
 }
 
-/// The policy with index `spid` in `net`, if any.
-fn find_policy(net: &Net, spid: u32) -> Option<(Option<Family>, PolicyInfo)> {
+/// The policy with index `spid` in `net`, if any (of a family xfrm_nat
+/// knows).
+fn find_policy(net: &Net, spid: u32) -> Option<SeenPolicy> {
     let mut found = None;
     xfrm::for_each_policy(net, |p| {
         if p.index() == spid && p.is_main() {
-            found = Some((p.family(), p.info()));
+            found = p.seen();
         }
     });
     found
-}
-
-fn usable(req: &MapRequest, seen: Option<(Option<Family>, PolicyInfo)>) -> Result<Option<PolicyInfo>, Refusal> {
-    match seen {
-        None => Ok(None),
-        Some((None, _)) => Ok(None),
-        Some((Some(family), info)) => request::evaluate_policy(req, Some((family, info))),
-    }
 }
 
 fn request_of(m: &Mapping<Arc<Stats>>) -> MapRequest {
@@ -274,7 +267,7 @@ impl NetState {
         if old.is_none() && cur.len() >= request::MAX_MAPPINGS {
             return Err(Refusal::TooMany.into());
         }
-        let policy = usable(&req, find_policy(self.net(), req.spid))?;
+        let policy = request::evaluate_policy(&req, find_policy(self.net(), req.spid))?;
         let stats = match old {
             Some(m) if m.family == req.family && m.nat == req.nat => m.stats.clone(),
             _ => Arc::new(Stats::default(), GFP_KERNEL)?,
@@ -326,21 +319,21 @@ impl NetState {
         let Some(cur) = (unsafe { self.snapshot.get_locked() }) else { return Ok(()) };
         let n = cur.len();
         // Filled under the SPD spinlock, so allocated beforehand.
-        let mut seen: KVec<Option<(Option<Family>, PolicyInfo)>> = KVec::from_elem(None, n, GFP_KERNEL)?;
+        let mut seen: KVec<Option<SeenPolicy>> = KVec::from_elem(None, n, GFP_KERNEL)?;
         xfrm::for_each_policy(self.net(), |p| {
             if !p.is_main() {
                 return;
             }
             if let Ok(i) = cur.mappings().binary_search_by_key(&p.index(), |m| m.spid) {
                 if let Some(slot) = seen.get_mut(i) {
-                    *slot = Some((p.family(), p.info()));
+                    *slot = p.seen();
                 }
             }
         });
         let mut changed = KVec::new();
         let mut i = 0;
         let next = cur.edited(|m| {
-            let policy = usable(&request_of(m), seen.get(i).copied().flatten()).ok().flatten();
+            let policy = request::evaluate_policy(&request_of(m), seen.get(i).copied().flatten()).ok().flatten();
             i += 1;
             // Without memory for the list, the change still takes effect;
             // only its event is lost.

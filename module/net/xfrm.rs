@@ -8,8 +8,8 @@ use kernel::{prelude::*, types::Opaque};
 
 use crate::bindings;
 use crate::logic::addr::{Addr, Family};
-use crate::logic::selector::Selector;
-use crate::logic::table::PolicyInfo;
+use crate::logic::request::SeenPolicy;
+use crate::logic::selector::{DestSelector, Selector};
 use crate::net::pernet::Net;
 
 /// An xfrm policy (`struct xfrm_policy`).
@@ -43,29 +43,27 @@ impl Policy {
         u32::from(self.raw().type_) == bindings::XFRM_POLICY_TYPE_MAIN
     }
 
-    /// The address family of the policy's selector.
-    pub fn family(&self) -> Option<Family> {
-        Family::from_af(self.raw().selector.family)
-    }
-
-    /// Selector and priority, as the mapping table keeps them.
-    pub fn info(&self) -> PolicyInfo {
+    /// Family, selector and priority, if the family is one xfrm_nat knows.
+    pub fn seen(&self) -> Option<SeenPolicy> {
         let s = &self.raw().selector;
-        PolicyInfo {
+        Some(SeenPolicy {
+            family: Family::from_af(s.family)?,
             selector: Selector {
-                daddr: addr_of(&s.daddr),
                 saddr: addr_of(&s.saddr),
-                dport: s.dport,
-                dport_mask: s.dport_mask,
-                sport: s.sport,
-                sport_mask: s.sport_mask,
-                ifindex: s.ifindex,
-                prefixlen_d: s.prefixlen_d,
-                prefixlen_s: s.prefixlen_s,
-                proto: s.proto,
+                dest: DestSelector {
+                    daddr: addr_of(&s.daddr),
+                    dport: s.dport,
+                    dport_mask: s.dport_mask,
+                    sport: s.sport,
+                    sport_mask: s.sport_mask,
+                    ifindex: s.ifindex,
+                    prefixlen_d: s.prefixlen_d,
+                    prefixlen_s: s.prefixlen_s,
+                    proto: s.proto,
+                },
             },
             priority: self.raw().priority,
-        }
+        })
     }
 }
 

@@ -5,6 +5,7 @@
 use core::fmt;
 
 use super::addr::{self, Addr, Family};
+use super::selector::Selector;
 use super::table::PolicyInfo;
 
 /// `XFRM_POLICY_OUT`: the only direction whose policies can be mapped.
@@ -29,7 +30,7 @@ pub enum Refusal {
     /// The policy exists with another family than the address.
     FamilyMismatch { spid: u32, policy: Family, mapping: Family },
     /// The policy's source selector does not contain the address.
-    SourceNotSelected { spid: u32, family: Family, nat: Addr, info: PolicyInfo },
+    SourceNotSelected { spid: u32, family: Family, nat: Addr, saddr: Addr, prefixlen_s: u8 },
     /// The namespace holds [`MAX_MAPPINGS`] already.
     TooMany,
 }
@@ -73,11 +74,10 @@ impl fmt::Display for Refusal {
             Self::FamilyMismatch { spid, policy, mapping } => {
                 write!(f, "policy {spid} is {}, the address is {}", policy.name(), mapping.name())
             }
-            Self::SourceNotSelected { spid, family, nat, info } => write!(
+            Self::SourceNotSelected { spid, family, nat, saddr, prefixlen_s } => write!(
                 f,
-                "policy {spid} selects src {}/{}, not {}",
-                addr::Display(family, &info.selector.saddr),
-                info.selector.prefixlen_s,
+                "policy {spid} selects src {}/{prefixlen_s}, not {}",
+                addr::Display(family, &saddr),
                 addr::Display(family, &nat)
             ),
             Self::TooMany => write!(f, "too many mappings (limit {MAX_MAPPINGS})"),
@@ -113,16 +113,33 @@ pub fn map_request(spid: Option<u32>, addr: Option<&[u8]>) -> Result<MapRequest,
     Ok(MapRequest { spid, family, nat })
 }
 
+/// An out policy as the SPD holds it, for [`evaluate_policy`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SeenPolicy {
+    /// Its selector's family.
+    pub family: Family,
+    /// Its selector.
+    pub selector: Selector,
+    /// Its priority.
+    pub priority: u32,
+}
+
 /// Decides whether a policy seen for a mapping makes it active: `Ok(None)`
-/// for no policy, the policy if it can carry the mapping's flows, or the
-/// reason it cannot.
-pub fn evaluate_policy(req: &MapRequest, policy: Option<(Family, PolicyInfo)>) -> Result<Option<PolicyInfo>, Refusal> {
-    let Some((family, info)) = policy else { return Ok(None) };
-    if family != req.family {
-        return Err(Refusal::FamilyMismatch { spid: req.spid, policy: family, mapping: req.family });
+/// for no policy, what the mapping keeps of the policy if it can carry the
+/// mapping's flows, or the reason it cannot.
+pub fn evaluate_policy(req: &MapRequest, policy: Option<SeenPolicy>) -> Result<Option<PolicyInfo>, Refusal> {
+    let Some(p) = policy else { return Ok(None) };
+    if p.family != req.family {
+        return Err(Refusal::FamilyMismatch { spid: req.spid, policy: p.family, mapping: req.family });
     }
-    if !info.selector.is_valid_for(family) || !info.selector.admits_source(&req.nat) {
-        return Err(Refusal::SourceNotSelected { spid: req.spid, family, nat: req.nat, info });
+    if !p.selector.is_valid_for(p.family) || !p.selector.admits_source(&req.nat) {
+        return Err(Refusal::SourceNotSelected {
+            spid: req.spid,
+            family: p.family,
+            nat: req.nat,
+            saddr: p.selector.saddr,
+            prefixlen_s: p.selector.dest.prefixlen_s,
+        });
     }
-    Ok(Some(info))
+    Ok(Some(PolicyInfo { selector: p.selector.dest, priority: p.priority }))
 }

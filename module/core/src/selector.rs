@@ -17,10 +17,20 @@ pub const IPPROTO_ICMPV6: u8 = 58;
 /// masks are kept in network byte order, like the kernel keeps them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Selector {
-    /// Destination prefix.
-    pub daddr: Addr,
     /// Source prefix.
     pub saddr: Addr,
+    /// Everything else.
+    pub dest: DestSelector,
+}
+
+/// A selector without its source address, which a mapping does not need to
+/// keep: the source is the mapping's address, checked against the policy
+/// once ([`Selector::admits_source`]), and the source prefix is that
+/// address masked to `prefixlen_s`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DestSelector {
+    /// Destination prefix.
+    pub daddr: Addr,
     /// Destination port (or ICMP code), network order.
     pub dport: u16,
     /// Mask for `dport`.
@@ -72,7 +82,19 @@ impl Selector {
     /// Whether a packet with source `nat` satisfies the source half of the
     /// selector.  A mapping whose address fails this can never match.
     pub fn admits_source(&self, nat: &Addr) -> bool {
-        nat.in_prefix(&self.saddr, self.prefixlen_s)
+        nat.in_prefix(&self.saddr, self.dest.prefixlen_s)
+    }
+
+    /// Whether the prefix lengths are possible in `family`.
+    pub fn is_valid_for(&self, family: Family) -> bool {
+        self.dest.prefixlen_d <= family.max_prefix() && self.dest.prefixlen_s <= family.max_prefix()
+    }
+}
+
+impl DestSelector {
+    /// The destination prefix, masked.
+    pub fn dest_prefix(&self) -> Addr {
+        self.daddr.masked(self.prefixlen_d)
     }
 
     /// Whether the flow satisfies everything but the source address.
@@ -82,10 +104,5 @@ impl Selector {
             && (flow.sport ^ self.sport) & self.sport_mask == 0
             && (self.proto == 0 || self.proto == flow.proto)
             && (self.ifindex == 0 || self.ifindex == flow.oif)
-    }
-
-    /// Whether the prefix lengths are possible in `family`.
-    pub fn is_valid_for(&self, family: Family) -> bool {
-        self.prefixlen_d <= family.max_prefix() && self.prefixlen_s <= family.max_prefix()
     }
 }

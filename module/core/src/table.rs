@@ -6,26 +6,27 @@
 //! plus two indexes over them:
 //!
 //! * the *destination index*: the active mappings grouped by the destination
-//!   prefix length of their policy's selector, and sorted by masked
-//!   destination within a group.  A lookup does one binary search per prefix
-//!   length in use (at most 33 for IPv4, 129 for IPv6), so its cost does not
-//!   grow with the number of mappings beyond a logarithm;
+//!   prefix length of their policy's selector; within a group, entries of a
+//!   32-bit hash of the masked destination and the mapping's position,
+//!   sorted by hash.  A lookup does one binary search per prefix length in
+//!   use (at most 33 for IPv4, 129 for IPv6) over a contiguous array of
+//!   8-byte entries, and touches a mapping only when the hash matches;
 //! * the *address index*: all mappings sorted by NAT address, to find the
 //!   mapping behind a NATed conntrack entry on the fail-closed path.
 //!
-//! Both indexes are `u32` positions into the mapping array, so a mapping
-//! costs its own size plus eight bytes.  Writers rebuild the indexes on every
-//! change, in O(n log n); configuration changes are rare next to lookups.
+//! So a mapping costs its own size plus twelve bytes of index.  Writers
+//! rebuild the indexes on every change, in O(n log n); configuration changes
+//! are rare next to lookups.
 
 use super::addr::{Addr, Family};
-use super::selector::{Flow, Selector};
+use super::selector::{DestSelector, Flow};
 use super::vec::{self, AllocError, Vec};
 
-/// What the mapped policy looked like when it was last seen.
+/// What a mapping keeps of its policy, as last seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PolicyInfo {
-    /// Its selector.
-    pub selector: Selector,
+    /// Its selector, but for the source (see [`DestSelector`]).
+    pub selector: DestSelector,
     /// Its priority: among matching mappings the lowest value wins, as in
     /// the SPD.
     pub priority: u32,
@@ -55,6 +56,26 @@ impl<S> Mapping<S> {
     }
 }
 
+/// An entry of the destination index.
+#[derive(Clone, Copy, Debug)]
+struct DestKey {
+    hash: u32,
+    slot: u32,
+}
+
+/// A cheap, fixed hash of a masked destination; collisions only lengthen a
+/// run that is checked against the mappings anyway.
+fn dest_hash(a: &Addr) -> u32 {
+    let mut h: u64 = 0;
+    for w in a.0.chunks_exact(8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(w);
+        h = (h ^ u64::from_ne_bytes(word)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^= h >> 29;
+    }
+    (h >> 32) as u32
+}
+
 #[derive(Clone, Copy, Debug)]
 struct Group {
     family: Family,
@@ -66,7 +87,7 @@ struct Group {
 /// An immutable set of mappings with lookup indexes.
 pub struct Table<S> {
     mappings: Vec<Mapping<S>>,
-    by_dest: Vec<u32>,
+    by_dest: Vec<DestKey>,
     groups: Vec<Group>,
     by_nat: Vec<u32>,
 }
@@ -89,22 +110,22 @@ impl<S: Clone> Table<S> {
             // before (the number of mappings is limited).
             let i = i as u32;
             vec::push(&mut by_nat, i)?;
-            if m.is_active() {
-                vec::push(&mut by_dest, i)?;
+            if let Some(p) = &m.policy {
+                vec::push(&mut by_dest, DestKey { hash: dest_hash(&p.selector.dest_prefix()), slot: i })?;
             }
         }
         by_nat.sort_unstable_by_key(|&i| {
             let m = &mappings[i as usize];
             (m.family, m.nat, m.spid)
         });
-        by_dest.sort_unstable_by_key(|&i| dest_key(&mappings[i as usize]));
+        by_dest.sort_unstable_by_key(|k| sort_key(&mappings[k.slot as usize], k.hash));
 
         let mut groups = Vec::new();
         let mut start = 0;
         while start < by_dest.len() {
-            let (family, prefix_len) = group_of(&mappings[by_dest[start] as usize]);
+            let (family, prefix_len) = group_of(&mappings[by_dest[start].slot as usize]);
             let mut end = start + 1;
-            while end < by_dest.len() && group_of(&mappings[by_dest[end] as usize]) == (family, prefix_len) {
+            while end < by_dest.len() && group_of(&mappings[by_dest[end].slot as usize]) == (family, prefix_len) {
                 end += 1;
             }
             vec::push(&mut groups, Group { family, prefix_len, start: start as u32, end: end as u32 })?;
@@ -121,15 +142,13 @@ impl<S: Clone> Table<S> {
         let mut best: Option<&Mapping<S>> = None;
         for g in self.groups.iter().filter(|g| g.family == family) {
             let key = flow.daddr.masked(g.prefix_len);
+            let hash = dest_hash(&key);
             let run = &self.by_dest[g.start as usize..g.end as usize];
-            let first = run.partition_point(|&i| self.dest_of(i) < key);
-            for &i in run[first..].iter() {
-                if self.dest_of(i) != key {
-                    break;
-                }
-                let m = &self.mappings[i as usize];
+            let first = run.partition_point(|k| k.hash < hash);
+            for k in run[first..].iter().take_while(|k| k.hash == hash) {
+                let m = &self.mappings[k.slot as usize];
                 let Some(p) = &m.policy else { continue };
-                if !p.selector.matches_flow(flow) {
+                if p.selector.dest_prefix() != key || !p.selector.matches_flow(flow) {
                     continue;
                 }
                 // Groups come longest prefix first and runs are sorted by
@@ -141,11 +160,6 @@ impl<S: Clone> Table<S> {
             }
         }
         best
-    }
-
-    fn dest_of(&self, i: u32) -> Addr {
-        let m = &self.mappings[i as usize];
-        m.policy.map(|p| p.selector.daddr.masked(p.selector.prefixlen_d)).unwrap_or_default()
     }
 
     /// The mapping whose NAT address a flow was translated to, for counting
@@ -221,11 +235,9 @@ fn group_of<S>(m: &Mapping<S>) -> (Family, u8) {
     (m.family, len)
 }
 
-/// Sort key of the destination index: family, longest prefix first, masked
-/// destination, then the tie-breaks of [`Table::lookup`].
-fn dest_key<S>(m: &Mapping<S>) -> (Family, core::cmp::Reverse<u8>, Addr, u32, u32) {
-    let (len, dest, prio) = m.policy.map_or((0, Addr::default(), u32::MAX), |p| {
-        (p.selector.prefixlen_d, p.selector.daddr.masked(p.selector.prefixlen_d), p.priority)
-    });
-    (m.family, core::cmp::Reverse(len), dest, prio, m.spid)
+/// Sort key of the destination index: family, longest prefix first, hash,
+/// then the tie-breaks of [`Table::lookup`].
+fn sort_key<S>(m: &Mapping<S>, hash: u32) -> (Family, core::cmp::Reverse<u8>, u32, u32, u32) {
+    let (len, prio) = m.policy.map_or((0, u32::MAX), |p| (p.selector.prefixlen_d, p.priority));
+    (m.family, core::cmp::Reverse(len), hash, prio, m.spid)
 }

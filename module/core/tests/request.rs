@@ -3,8 +3,8 @@
 
 use xfrm_nat_core::addr::{self, Addr, Family};
 use xfrm_nat_core::fmt::FixedBuf;
-use xfrm_nat_core::request::{self, MapRequest, Refusal};
-use xfrm_nat_core::selector::Selector;
+use xfrm_nat_core::request::{self, MapRequest, Refusal, SeenPolicy};
+use xfrm_nat_core::selector::{DestSelector, Selector};
 use xfrm_nat_core::table::PolicyInfo;
 
 fn text(r: Refusal) -> String {
@@ -40,23 +40,21 @@ fn map_request_refusals() {
     assert_eq!(Refusal::NotMapped(9).errno(), 2);
 }
 
-fn policy(saddr: Addr, plen: u8) -> PolicyInfo {
-    PolicyInfo {
-        selector: Selector { saddr, prefixlen_s: plen, daddr: Addr::v4([10, 0, 0, 0]), prefixlen_d: 8, ..Default::default() },
-        priority: 0,
-    }
+fn policy(family: Family, saddr: Addr, plen: u8) -> SeenPolicy {
+    let dest = DestSelector { prefixlen_s: plen, daddr: Addr::v4([10, 0, 0, 0]), prefixlen_d: 8, ..Default::default() };
+    SeenPolicy { family, selector: Selector { saddr, dest }, priority: 3 }
 }
 
 #[test]
 fn policy_evaluation() {
     let req = MapRequest { spid: 305, family: Family::V4, nat: Addr::v4([10, 20, 30, 2]) };
     assert_eq!(request::evaluate_policy(&req, None), Ok(None));
-    let ok = policy(Addr::v4([10, 20, 30, 0]), 24);
-    assert_eq!(request::evaluate_policy(&req, Some((Family::V4, ok))), Ok(Some(ok)));
-    let r = request::evaluate_policy(&req, Some((Family::V6, ok))).unwrap_err();
+    let ok = policy(Family::V4, Addr::v4([10, 20, 30, 0]), 24);
+    assert_eq!(request::evaluate_policy(&req, Some(ok)), Ok(Some(PolicyInfo { selector: ok.selector.dest, priority: 3 })));
+    let r = request::evaluate_policy(&req, Some(policy(Family::V6, Addr::v4([10, 20, 30, 0]), 24))).unwrap_err();
     assert_eq!(text(r), "policy 305 is IPv6, the address is IPv4");
-    let other = policy(Addr::v4([10, 20, 31, 0]), 24);
-    let r = request::evaluate_policy(&req, Some((Family::V4, other))).unwrap_err();
+    let other = policy(Family::V4, Addr::v4([10, 20, 31, 0]), 24);
+    let r = request::evaluate_policy(&req, Some(other)).unwrap_err();
     assert_eq!(text(r), "policy 305 selects src 10.20.31.0/24, not 10.20.30.2");
 }
 
