@@ -100,6 +100,19 @@ $out"
 assert_ge() { [ "$2" -ge "$1" ] || fail "${3:-value}: expected >= $1, got $2"; }
 assert_le() { [ "$2" -le "$1" ] || fail "${3:-value}: expected <= $1, got $2"; }
 
+# wait_for SECONDS WHAT CMD...: poll CMD every 0.1 s until it succeeds; fail
+# naming WHAT after SECONDS.  For conditions whose timing depends on the
+# kernel's speed (the debug kernel under TCG is ten times slower).
+wait_for() {
+	local limit=$1 what=$2 i
+	shift 2
+	for ((i = 0; i < limit * 10; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	fail "timed out after $limit s waiting for: $what"
+}
+
 # ---------------------------------------------------------------- requirements
 
 require_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }

@@ -2,16 +2,18 @@
 """Traffic ends for the VM tests: servers that record who talked to them,
 and clients that report the exact errno of a failed call.
 
-  peer.py udp-server PORT LOG       echo datagrams, log "udp SRC" per datagram
-  peer.py tcp-server PORT LOG       echo one message per connection, log "tcp SRC"
+  peer.py udp-server PORT LOG       echo datagrams, log "udp SRC MSG" per datagram
+  peer.py tcp-server PORT LOG       echo one message per connection, log "tcp SRC MSG"
+                                    (both create LOG.ready-{udp,tcp}PORT once bound)
   peer.py udp-send HOST PORT MSG [--timeout S] [--count N] [--interval S]
                     [--no-reply] [--keep-going]
   peer.py tcp-send HOST PORT MSG [--timeout S] [--nonblock]
 
 Clients print "ok <reply>" and exit 0, or "errno <NAME> <seconds>" and exit 2
 (the call failed with that errno after that many seconds), or "timeout" and
-exit 3.  With --keep-going, udp-send counts failed sends instead and ends
-with "sent N failed M [ERRNO...]".  Servers run until killed; each log line
+exit 3.  With --keep-going, udp-send goes on after a failed send, prints
+"errno NAME" the first time each errno occurs, and ends with
+"sent N failed M [ERRNO...]".  Servers run until killed; each log line
 is flushed at once.
 """
 import errno
@@ -36,6 +38,7 @@ def udp_server(port, log):
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
     s.bind(("::", port))
+    open(log + f".ready-udp{port}", "w").close()
     while True:
         data, addr = s.recvfrom(65535)
         src = addr[0].removeprefix("::ffff:")
@@ -49,6 +52,7 @@ def tcp_server(port, log):
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     s.bind(("::", port))
     s.listen(16)
+    open(log + f".ready-tcp{port}", "w").close()
     while True:
         c, addr = s.accept()
         c.settimeout(5)
@@ -82,7 +86,11 @@ def udp_send(a):
         except OSError as e:
             if not a.keep_going:
                 report_errno(e, start)
-            errors.append(errno.errorcode.get(e.errno, str(e.errno)))
+            name = errno.errorcode.get(e.errno, str(e.errno))
+            if name not in errors:
+                # At once: the caller may stop a long sender early.
+                print(f"errno {name}", flush=True)
+            errors.append(name)
         if i + 1 < a.count:
             time.sleep(a.interval)
     if a.no_reply or a.keep_going:

@@ -29,7 +29,7 @@ touch "$XNAT_TMP/other.log"
 run_in router $PEER udp-server 5001 "$XNAT_TMP/internet.log" &
 on_exit "kill $!"
 touch "$XNAT_TMP/internet.log"
-sleep 0.5
+wait_for 30 "the UDP servers" test -e "$XNAT_TMP/other.log.ready-udp5001" -a -e "$XNAT_TMP/internet.log.ready-udp5001"
 
 load_module
 xnat map spid=305 to "$MAPPED"

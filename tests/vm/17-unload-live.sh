@@ -3,7 +3,7 @@
 # and unloading the module while NATed traffic runs, are clean (the runner
 # fails the test on any kernel warning, and kmemleak on the debug kernel);
 # after a reload, mapping again makes traffic flow.
-# timeout: 180
+# timeout: 300
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../howto.sh"
@@ -29,17 +29,16 @@ xnat map "spid=$SPID" to "$MAPPED"
 log "traffic from the LAN and the home box while the module is unloaded"
 run_in lan ping -q -i 0.05 -c 200 -W 1 "$OFFICE_HOST" >/dev/null 2>&1 &
 pinger=$!
-run_in home $PEER udp-send "$OFFICE_HOST" 5001 live --count 100 --interval 0.05 --keep-going \
+run_in home $PEER udp-send "$OFFICE_HOST" 5001 live --count 400 --interval 0.05 --keep-going \
 	>"$XNAT_TMP/sender.out" 2>&1 &
 sender=$!
-sleep 2
-before=$(grep -c live "$XNAT_TMP/office.log" || true)
-assert_ge 5 "$before" "datagrams through the tunnel before the unload"
+live_ge() { [ "$(grep -c live "$XNAT_TMP/office.log" || true)" -ge "$1" ]; }
+wait_for 60 "5 datagrams through the tunnel before the unload" live_ge 5
 unload_module
 sleep 1
 load_module
-wait "$sender" || true
-wait "$pinger" || true
+kill "$sender" "$pinger" 2>/dev/null || true
+wait "$sender" "$pinger" 2>/dev/null || true
 
 log "after the reload the namespace has no mappings; a new mapping works"
 assert_eq "[]" "$(xnat -j show)" "mappings after the reload"

@@ -14,6 +14,7 @@ require_ctl
 
 netns_create h
 ctl() { run_in h "$XNAT_CTL" "$@"; }
+state_is() { [ "$(field "$1" 'm["state"]')" = "$2" ]; }
 field() { ctl -j show "spid=$1" | python3 -c 'import json,sys; m=json.load(sys.stdin)[0]; print(eval(sys.argv[1]))' "$2"; }
 tmpl="tmpl src 200.2.2.2 dst 100.1.1.1 proto esp mode tunnel"
 
@@ -26,22 +27,21 @@ assert_eq inactive "$(field 305 'm["state"]')" "state before the policy exists"
 
 # shellcheck disable=SC2086
 run_in h ip xfrm policy add src 10.20.30.2/32 dst 10.0.0.0/8 dir out index 305 $tmpl
-sleep 0.3
-assert_eq active "$(field 305 'm["state"]')" "state once the policy exists"
+wait_for 30 "state once the policy exists: active" state_is 305 active
 assert_eq "10.0.0.0/8" "$(field 305 'm["selector"]["dst"]+"/"+str(m["selector"]["prefixlen_d"])')" "selector"
 
 # shellcheck disable=SC2086
 run_in h ip xfrm policy update src 10.20.30.2/32 dst 10.0.0.0/8 dir out index 305 priority 7 $tmpl
-sleep 0.3
-assert_eq 7 "$(field 305 'm["selector"]["priority"]')" "priority after the policy's update"
+prio_is() { [ "$(field 305 'm["selector"]["priority"]')" = "$1" ]; }
+wait_for 30 "priority 7 after the policy's update" prio_is 7
 
 # The same index, now with a source selector that excludes the address.
 run_in h ip xfrm policy delete src 10.20.30.2/32 dst 10.0.0.0/8 dir out
-sleep 0.3
-assert_eq inactive "$(field 305 'm["state"]')" "state after the policy's deletion"
+wait_for 30 "state after the policy's deletion: inactive" state_is 305 inactive
 # shellcheck disable=SC2086
 run_in h ip xfrm policy add src 10.20.31.0/24 dst 10.0.0.0/8 dir out index 305 $tmpl
-sleep 0.3
+# A negative: give the resync time to run, then look.
+sleep 1
 assert_eq inactive "$(field 305 'm["state"]')" "state with a selector that excludes the address"
 
 before=$(ctl -j show)
