@@ -1,4 +1,5 @@
-//! The keyword grammar of xnatctl's commands (`spid=N to ADDR [replace]`).
+//! The keyword grammar of xnatctl's commands
+//! (`spid=N to ADDR [pending eagain|drop] [replace]`).
 //!
 //! clap splits off the global flags and the subcommand; the words after the
 //! subcommand are parsed here, `ip`-style: each keyword takes its value
@@ -8,6 +9,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
+use crate::proto::PENDING_MODES;
+
 /// What the user asked for, validated, before any netlink is spoken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -15,6 +18,8 @@ pub enum Command {
         spid: u32,
         addr: IpAddr,
         replace: bool,
+        /// uapi::pending_mode; None: not given, the kernel's default.
+        pending: Option<u8>,
     },
     Unmap {
         spid: u32,
@@ -58,6 +63,10 @@ const TO: Keyword = Keyword {
 const REPLACE: Keyword = Keyword {
     name: "replace",
     takes_value: false,
+};
+const PENDING: Keyword = Keyword {
+    name: "pending",
+    takes_value: true,
 };
 
 /// Split `words` into keyword -> value (empty for flag keywords).
@@ -142,6 +151,19 @@ fn parse_addr(value: &str) -> Result<IpAddr, UsageError> {
     Ok(addr)
 }
 
+fn parse_pending(value: &str) -> Result<u8, UsageError> {
+    match PENDING_MODES.iter().find(|(name, _)| *name == value) {
+        Some((_, mode)) => Ok(*mode),
+        None => {
+            let names: Vec<&str> = PENDING_MODES.iter().map(|(name, _)| *name).collect();
+            usage(format!(
+                "unknown pending mode '{value}' (expected: {})",
+                names.join(", ")
+            ))
+        }
+    }
+}
+
 fn required<'a>(
     kv: &'a HashMap<&'static str, String>,
     key: &str,
@@ -153,15 +175,17 @@ fn required<'a>(
     }
 }
 
-/// `map spid=N to ADDR [replace]`
+/// `map spid=N to ADDR [pending eagain|drop] [replace]`
 pub fn parse_map(words: &[String]) -> Result<Command, UsageError> {
-    let kv = parse_words("map", words, &[SPID, TO, REPLACE])?;
+    let kv = parse_words("map", words, &[SPID, TO, PENDING, REPLACE])?;
     let spid = parse_spid(required(&kv, "spid", "spid=N")?)?;
     let addr = parse_addr(required(&kv, "to", "to ADDR")?)?;
+    let pending = kv.get("pending").map(|v| parse_pending(v)).transpose()?;
     Ok(Command::Map {
         spid,
         addr,
         replace: kv.contains_key("replace"),
+        pending,
     })
 }
 
@@ -203,6 +227,7 @@ mod tests {
             spid: 305,
             addr: "10.20.30.2".parse().unwrap(),
             replace: false,
+            pending: None,
         };
         assert_eq!(parse_map(&w("spid=305 to 10.20.30.2")).unwrap(), want);
         assert_eq!(parse_map(&w("spid 305 to 10.20.30.2")).unwrap(), want);
@@ -214,7 +239,84 @@ mod tests {
                 spid: 305,
                 addr: "2001:db8::2".parse().unwrap(),
                 replace: true,
+                pending: None,
             }
+        );
+    }
+
+    #[test]
+    fn map_pending() {
+        use crate::uapi::pending_mode;
+        let with = |replace, pending| Command::Map {
+            spid: 305,
+            addr: "10.20.30.2".parse().unwrap(),
+            replace,
+            pending: Some(pending),
+        };
+        let drop = with(false, pending_mode::DROP);
+        let eagain = with(false, pending_mode::EAGAIN);
+        for words in [
+            "spid=305 to 10.20.30.2 pending drop",
+            "spid=305 to 10.20.30.2 pending=drop",
+            "pending drop spid 305 to 10.20.30.2",
+            "spid=305 pending=drop to=10.20.30.2",
+        ] {
+            assert_eq!(parse_map(&w(words)).unwrap(), drop, "{words}");
+        }
+        assert_eq!(
+            parse_map(&w("spid=305 to 10.20.30.2 pending eagain")).unwrap(),
+            eagain
+        );
+        assert_eq!(
+            parse_map(&w("spid=305 to 10.20.30.2 pending=eagain")).unwrap(),
+            eagain
+        );
+        assert_eq!(
+            parse_map(&w("spid=305 to 10.20.30.2 pending drop replace")).unwrap(),
+            with(true, pending_mode::DROP)
+        );
+        assert_eq!(
+            parse_map(&w("spid=305 to 10.20.30.2 replace pending eagain")).unwrap(),
+            with(true, pending_mode::EAGAIN)
+        );
+    }
+
+    #[test]
+    fn map_pending_errors() {
+        assert_eq!(
+            err(parse_map(&w("spid=305 to 10.20.30.2 pending block"))),
+            "unknown pending mode 'block' (expected: eagain, drop)"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=305 to 10.20.30.2 pending=DROP"))),
+            "unknown pending mode 'DROP' (expected: eagain, drop)"
+        );
+        // The next word is the value, even if it is a keyword.
+        assert_eq!(
+            err(parse_map(&w("spid=305 to 10.20.30.2 pending replace"))),
+            "unknown pending mode 'replace' (expected: eagain, drop)"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=305 to 10.20.30.2 pending"))),
+            "missing value for 'pending'"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=305 to 10.20.30.2 pending="))),
+            "missing value for 'pending'"
+        );
+        assert_eq!(
+            err(parse_map(&w(
+                "spid=305 to 1.2.3.4 pending drop pending=eagain"
+            ))),
+            "'pending' given more than once"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=305 pending drop"))),
+            "missing 'to ADDR'"
+        );
+        assert_eq!(
+            err(parse_unmap(&w("spid=305 pending drop"))),
+            "unknown keyword 'pending' for 'unmap' (expected: spid)"
         );
     }
 
@@ -222,7 +324,7 @@ mod tests {
     fn map_errors() {
         assert_eq!(
             err(parse_map(&w("spid=305 to 10.20.30.2 bogus"))),
-            "unknown keyword 'bogus' for 'map' (expected: spid, to, replace)"
+            "unknown keyword 'bogus' for 'map' (expected: spid, to, pending, replace)"
         );
         assert_eq!(err(parse_map(&w("spid=305 to"))), "missing value for 'to'");
         assert_eq!(

@@ -98,6 +98,7 @@ mod tests {
             spid: 305,
             addr: "10.20.30.2".parse().unwrap(),
             replace: false,
+            pending: None,
         }
     }
 

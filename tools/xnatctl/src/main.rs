@@ -1,6 +1,6 @@
 //! xnatctl: configure the xfrm_nat kernel module over generic netlink.
 //!
-//!     xnatctl map spid=N to ADDR [replace]
+//!     xnatctl map spid=N to ADDR [pending eagain|drop] [replace]
 //!     xnatctl unmap spid=N
 //!     xnatctl [-j] show [spid=N]
 //!     xnatctl flush
@@ -24,17 +24,20 @@ use cli::Command;
 use error::Error;
 use proto::{Mapping, Request};
 
-const MAP_USAGE: &str = "xnatctl map spid=N to ADDR [replace]";
+const MAP_USAGE: &str = "xnatctl map spid=N to ADDR [pending eagain|drop] [replace]";
 const UNMAP_USAGE: &str = "xnatctl unmap spid=N";
 const SHOW_USAGE: &str = "xnatctl [-j] show [spid=N]";
 const FLUSH_USAGE: &str = "xnatctl flush";
 
 const AFTER_HELP: &str = "\
 Keywords take their value after '=' or as the next word (spid=305 or spid 305).
+While the policy's SA is being negotiated, a new flow is refused with EAGAIN
+(pending eagain, the default) or silently dropped (pending drop).
 
 Examples:
   xnatctl map spid=305 to 10.20.30.2
   xnatctl map spid=305 to 2001:db8::2 replace
+  xnatctl map spid=305 to 10.20.30.2 pending drop replace
   xnatctl show
   xnatctl -j show spid 305
   xnatctl unmap spid=305";
@@ -58,6 +61,9 @@ struct Args {
 #[derive(Subcommand, Debug)]
 enum Sub {
     /// SNAT new flows that out policy N would carry once their source is ADDR, to ADDR
+    ///
+    /// While the policy's SA is being negotiated, a new flow is refused with EAGAIN
+    /// (pending eagain, the default) or silently dropped (pending drop).
     #[command(override_usage = MAP_USAGE)]
     Map {
         #[arg(value_name = "WORDS")]
@@ -120,11 +126,13 @@ fn run(cmd: &Command, json: bool) -> Result<(), Error> {
             spid,
             addr,
             replace,
+            pending,
         } => {
             conn.request(&Request::MapNew {
                 spid,
                 addr,
                 replace,
+                pending,
             })?;
         }
         Command::Unmap { spid } => {

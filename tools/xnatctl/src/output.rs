@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::proto::{Mapping, Selector, AF_INET6};
+use crate::proto::{Mapping, Selector, AF_INET6, PENDING_MODES};
 use crate::uapi::map_state;
 
 pub fn state_name(state: Option<u8>) -> String {
@@ -11,6 +11,17 @@ pub fn state_name(state: Option<u8>) -> String {
         Some(map_state::ACTIVE) => "active".into(),
         Some(map_state::INACTIVE) => "inactive".into(),
         Some(n) => format!("unknown({n})"),
+        None => "-".into(),
+    }
+}
+
+/// The spec's name of a pending mode (uapi::pending_mode).
+pub fn pending_name(pending: Option<u8>) -> String {
+    match pending {
+        Some(n) => match PENDING_MODES.iter().find(|(_, mode)| *mode == n) {
+            Some((name, _)) => (*name).into(),
+            None => format!("unknown({n})"),
+        },
         None => "-".into(),
     }
 }
@@ -95,19 +106,25 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
     if maps.is_empty() {
         return String::new();
     }
-    let header = ["SPID", "ADDRESS", "STATE", "SELECTOR", "FLOWS", "FC-DROPS"];
-    let rows: Vec<[String; 6]> = maps
+    let header = [
+        "SPID", "ADDRESS", "STATE", "PENDING", "SELECTOR", "FLOWS", "FC-DROPS", "REFUSED",
+        "P-DROPS",
+    ];
+    let rows: Vec<[String; 9]> = maps
         .iter()
         .map(|m| {
             [
                 m.spid.to_string(),
                 opt(m.addr),
                 state_name(m.state),
+                pending_name(m.pending),
                 m.selector
                     .as_ref()
                     .map_or_else(|| "-".into(), |s| format_selector(s, &ifname)),
                 opt(m.stats.flows),
                 opt(m.stats.fail_closed_drops),
+                opt(m.stats.pending_refused),
+                opt(m.stats.pending_drops),
             ]
         })
         .collect();
@@ -118,10 +135,10 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
         }
     }
     let mut out = String::new();
-    let mut line = |cells: [&str; 6]| {
+    let mut line = |cells: [&str; 9]| {
         let mut l = String::new();
         for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
-            let right = i == 0 || i >= 4; // numbers
+            let right = i == 0 || i >= 5; // numbers
             if i > 0 {
                 l.push_str("  ");
             }
@@ -198,17 +215,22 @@ pub fn format_json(maps: &[Mapping]) -> String {
         .iter()
         .map(|m| {
             format!(
-                "{{\"spid\":{},\"addr\":{},\"state\":{},\"selector\":{},\
-                 \"stats\":{{\"flows\":{},\"fail_closed_drops\":{}}}}}",
+                "{{\"spid\":{},\"addr\":{},\"state\":{},\"pending\":{},\"selector\":{},\
+                 \"stats\":{{\"flows\":{},\"fail_closed_drops\":{},\
+                 \"pending_refused\":{},\"pending_drops\":{}}}}}",
                 m.spid,
                 json_opt(m.addr, true),
                 m.state
                     .map_or_else(|| "null".into(), |s| json_str(&state_name(Some(s)))),
+                m.pending
+                    .map_or_else(|| "null".into(), |p| json_str(&pending_name(Some(p)))),
                 m.selector
                     .as_ref()
                     .map_or_else(|| "null".into(), json_selector),
                 json_opt(m.stats.flows, false),
                 json_opt(m.stats.fail_closed_drops, false),
+                json_opt(m.stats.pending_refused, false),
+                json_opt(m.stats.pending_drops, false),
             )
         })
         .collect();
@@ -219,6 +241,7 @@ pub fn format_json(maps: &[Mapping]) -> String {
 mod tests {
     use super::*;
     use crate::proto::{Stats, AF_INET};
+    use crate::uapi::pending_mode;
 
     fn noif(i: i32) -> String {
         format!("if{i}")
@@ -230,6 +253,7 @@ mod tests {
                 spid: 305,
                 addr: Some("10.20.30.2".parse().unwrap()),
                 state: Some(map_state::ACTIVE),
+                pending: Some(pending_mode::EAGAIN),
                 selector: Some(Selector {
                     family: AF_INET,
                     saddr: Some("10.20.30.2".parse().unwrap()),
@@ -242,12 +266,29 @@ mod tests {
                 stats: Stats {
                     flows: Some(12),
                     fail_closed_drops: Some(0),
+                    pending_refused: Some(3),
+                    pending_drops: Some(0),
                 },
             },
             Mapping {
                 spid: 1009,
                 addr: Some("2001:db8::2".parse().unwrap()),
                 state: Some(map_state::INACTIVE),
+                pending: Some(pending_mode::DROP),
+                selector: None,
+                stats: Stats {
+                    flows: Some(0),
+                    fail_closed_drops: Some(0),
+                    pending_refused: Some(0),
+                    pending_drops: Some(1234567),
+                },
+            },
+            // From a module that reports neither pending mode nor counters.
+            Mapping {
+                spid: 1017,
+                addr: Some("192.0.2.7".parse().unwrap()),
+                state: Some(map_state::INACTIVE),
+                pending: None,
                 selector: None,
                 stats: Stats::default(),
             },
@@ -295,26 +336,36 @@ mod tests {
     fn table() {
         let t = format_table(&sample(), noif);
         let want = "\
-SPID  ADDRESS      STATE     SELECTOR                               FLOWS  FC-DROPS
- 305  10.20.30.2   active    10.20.30.2/32 -> 10.0.0.0/8 proto any     12         0
-1009  2001:db8::2  inactive  -                                          -         -
+SPID  ADDRESS      STATE     PENDING  SELECTOR                               FLOWS  FC-DROPS  REFUSED  P-DROPS
+ 305  10.20.30.2   active    eagain   10.20.30.2/32 -> 10.0.0.0/8 proto any     12         0        3        0
+1009  2001:db8::2  inactive  drop     -                                          0         0        0  1234567
+1017  192.0.2.7    inactive  -        -                                          -         -        -        -
 ";
         assert_eq!(t, want);
         assert_eq!(format_table(&[], noif), "");
         assert_eq!(state_name(Some(9)), "unknown(9)");
+        assert_eq!(pending_name(Some(9)), "unknown(9)");
+        assert_eq!(pending_name(None), "-");
     }
 
     #[test]
     fn json() {
         let j = format_json(&sample());
         let want = concat!(
-            "[{\"spid\":305,\"addr\":\"10.20.30.2\",\"state\":\"active\",",
+            "[{\"spid\":305,\"addr\":\"10.20.30.2\",\"state\":\"active\",\"pending\":\"eagain\",",
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",\"prefixlen_s\":32,",
             "\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100},",
-            "\"stats\":{\"flows\":12,\"fail_closed_drops\":0}},",
-            "{\"spid\":1009,\"addr\":\"2001:db8::2\",\"state\":\"inactive\",\"selector\":null,",
-            "\"stats\":{\"flows\":null,\"fail_closed_drops\":null}}]\n"
+            "\"stats\":{\"flows\":12,\"fail_closed_drops\":0,\"pending_refused\":3,",
+            "\"pending_drops\":0}},",
+            "{\"spid\":1009,\"addr\":\"2001:db8::2\",\"state\":\"inactive\",\"pending\":\"drop\",",
+            "\"selector\":null,",
+            "\"stats\":{\"flows\":0,\"fail_closed_drops\":0,\"pending_refused\":0,",
+            "\"pending_drops\":1234567}},",
+            "{\"spid\":1017,\"addr\":\"192.0.2.7\",\"state\":\"inactive\",\"pending\":null,",
+            "\"selector\":null,",
+            "\"stats\":{\"flows\":null,\"fail_closed_drops\":null,\"pending_refused\":null,",
+            "\"pending_drops\":null}}]\n"
         );
         assert_eq!(j, want);
         assert_eq!(format_json(&[]), "[]\n");

@@ -12,7 +12,14 @@ use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
 
-use crate::uapi::{self, cmd, map_attr, selector_attr, stats_attr};
+use crate::uapi::{self, cmd, map_attr, pending_mode, selector_attr, stats_attr};
+
+/// The pending modes (uapi::pending_mode) by the names the command line and
+/// `show` use, which are the spec's.
+pub const PENDING_MODES: [(&str, u8); 2] = [
+    ("eagain", pending_mode::EAGAIN),
+    ("drop", pending_mode::DROP),
+];
 
 /// A raw attribute: type (without the NLA_F_* flag bits) and value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,6 +95,8 @@ pub enum Request {
         spid: u32,
         addr: IpAddr,
         replace: bool,
+        /// uapi::pending_mode; None leaves the kernel's default.
+        pending: Option<u8>,
     },
     MapDel {
         spid: u32,
@@ -120,6 +129,7 @@ impl Request {
                 spid,
                 addr,
                 replace,
+                pending,
             } => {
                 let mut attrs = vec![
                     spid_attr(*spid),
@@ -134,6 +144,12 @@ impl Request {
                     attrs.push(Attr {
                         kind: map_attr::REPLACE,
                         value: vec![],
+                    });
+                }
+                if let Some(mode) = pending {
+                    attrs.push(Attr {
+                        kind: map_attr::PENDING,
+                        value: vec![*mode],
                     });
                 }
                 (cmd::MAP_NEW, attrs)
@@ -324,6 +340,8 @@ pub struct Mapping {
     pub spid: u32,
     pub addr: Option<IpAddr>,
     pub state: Option<u8>,
+    /// uapi::pending_mode.
+    pub pending: Option<u8>,
     pub selector: Option<Selector>,
     pub stats: Stats,
 }
@@ -349,6 +367,8 @@ pub struct Selector {
 pub struct Stats {
     pub flows: Option<u64>,
     pub fail_closed_drops: Option<u64>,
+    pub pending_refused: Option<u64>,
+    pub pending_drops: Option<u64>,
 }
 
 pub const AF_INET: u16 = libc::AF_INET as u16;
@@ -394,6 +414,7 @@ impl Mapping {
                 map_attr::SPID => spid = Some(u32::from_ne_bytes(fixed("spid", v)?)),
                 map_attr::ADDR => m.addr = Some(ip("addr", v, None)?),
                 map_attr::STATE => m.state = Some(fixed::<1>("state", v)?[0]),
+                map_attr::PENDING => m.pending = Some(fixed::<1>("pending", v)?[0]),
                 map_attr::SELECTOR => m.selector = Some(Selector::parse(v)?),
                 map_attr::STATS => m.stats = Stats::parse(v)?,
                 _ => {}
@@ -448,6 +469,12 @@ impl Stats {
                 stats_attr::FLOWS => s.flows = Some(uint("stats.flows", &a.value)?),
                 stats_attr::FAIL_CLOSED_DROPS => {
                     s.fail_closed_drops = Some(uint("stats.fail-closed-drops", &a.value)?)
+                }
+                stats_attr::PENDING_REFUSED => {
+                    s.pending_refused = Some(uint("stats.pending-refused", &a.value)?)
+                }
+                stats_attr::PENDING_DROPS => {
+                    s.pending_drops = Some(uint("stats.pending-drops", &a.value)?)
                 }
                 _ => {}
             }
@@ -553,8 +580,9 @@ pub mod tests {
         b
     }
 
-    /// The attributes of a mapping 305 -> 10.20.30.2 with its selector
-    /// 10.20.30.2/32 -> 10.0.0.0/8 and stats in both uint widths.
+    /// The attributes of a mapping 305 -> 10.20.30.2, pending mode drop,
+    /// with its selector 10.20.30.2/32 -> 10.0.0.0/8 and stats in both uint
+    /// widths.
     pub fn sample_mapping_attrs() -> Vec<u8> {
         let mut sel = Vec::new();
         put(&mut sel, selector_attr::FAMILY, &AF_INET.to_ne_bytes());
@@ -572,10 +600,17 @@ pub mod tests {
             stats_attr::FAIL_CLOSED_DROPS,
             &(1u64 << 33).to_ne_bytes(),
         );
+        put(&mut stats, stats_attr::PENDING_REFUSED, &3u32.to_ne_bytes());
+        put(
+            &mut stats,
+            stats_attr::PENDING_DROPS,
+            &((1u64 << 32) + 5).to_ne_bytes(),
+        );
         let mut a = Vec::new();
         put(&mut a, map_attr::SPID, &305u32.to_ne_bytes());
         put(&mut a, map_attr::ADDR, &[10, 20, 30, 2]);
         put(&mut a, map_attr::STATE, &[uapi::map_state::ACTIVE]);
+        put(&mut a, map_attr::PENDING, &[pending_mode::DROP]);
         put(&mut a, map_attr::SELECTOR | 0x8000, &sel); // NLA_F_NESTED
         put(&mut a, map_attr::STATS | 0x8000, &stats);
         put(&mut a, 99, &[1, 2, 3]); // from a newer module: ignored
@@ -588,6 +623,7 @@ pub mod tests {
             spid: 305,
             addr: "10.20.30.2".parse().unwrap(),
             replace: false,
+            pending: None,
         };
         let b = req.encode(0x1234, 42);
         assert_eq!(b.len(), 16 + 4 + 8 + 8);
@@ -606,7 +642,51 @@ pub mod tests {
         attrs.extend_from_slice(&8u16.to_ne_bytes());
         attrs.extend_from_slice(&2u16.to_ne_bytes()); // addr
         attrs.extend_from_slice(&[10, 20, 30, 2]);
+        // Without 'pending' no PENDING attribute: the kernel's default.
         assert_eq!(&b[20..], &attrs[..]);
+    }
+
+    #[test]
+    fn map_new_pending_bytes() {
+        assert_eq!(map_attr::PENDING, 7);
+        assert_eq!((pending_mode::EAGAIN, pending_mode::DROP), (0, 1));
+        for mode in [pending_mode::EAGAIN, pending_mode::DROP] {
+            let req = Request::MapNew {
+                spid: 305,
+                addr: "10.20.30.2".parse().unwrap(),
+                replace: false,
+                pending: Some(mode),
+            };
+            let b = req.encode(30, 6);
+            assert_eq!(b.len(), 16 + 4 + 8 + 8 + 8);
+            assert_eq!(u32::from_ne_bytes(b[0..4].try_into().unwrap()), 44);
+            assert_eq!(u16::from_ne_bytes(b[6..8].try_into().unwrap()), 0x1 | 0x4);
+            let mut attrs = Vec::new();
+            attrs.extend_from_slice(&8u16.to_ne_bytes());
+            attrs.extend_from_slice(&1u16.to_ne_bytes()); // spid
+            attrs.extend_from_slice(&305u32.to_ne_bytes());
+            attrs.extend_from_slice(&8u16.to_ne_bytes());
+            attrs.extend_from_slice(&2u16.to_ne_bytes()); // addr
+            attrs.extend_from_slice(&[10, 20, 30, 2]);
+            attrs.extend_from_slice(&5u16.to_ne_bytes());
+            attrs.extend_from_slice(&7u16.to_ne_bytes()); // pending
+            attrs.extend_from_slice(&[mode, 0, 0, 0]); // u8, padded
+            assert_eq!(&b[20..], &attrs[..], "mode {mode}");
+        }
+
+        // With replace too: REPLACE, then PENDING.
+        let req = Request::MapNew {
+            spid: 9,
+            addr: "2001:db8::2".parse().unwrap(),
+            replace: true,
+            pending: Some(pending_mode::DROP),
+        };
+        let b = req.encode(30, 7);
+        assert_eq!(b.len(), 16 + 4 + 8 + 20 + 4 + 8);
+        let mut want = Vec::new();
+        put(&mut want, map_attr::REPLACE, &[]);
+        put(&mut want, map_attr::PENDING, &[pending_mode::DROP]);
+        assert_eq!(&b[48..], &want[..]);
     }
 
     #[test]
@@ -615,6 +695,7 @@ pub mod tests {
             spid: 9,
             addr: "2001:db8::2".parse().unwrap(),
             replace: true,
+            pending: None,
         };
         let b = req.encode(30, 1);
         let flags = u16::from_ne_bytes(b[6..8].try_into().unwrap());
@@ -629,9 +710,11 @@ pub mod tests {
         want[3] = 0xb8;
         want[15] = 2;
         assert_eq!(&b[32..48], &want);
-        // The replace flag: an empty attribute of type REPLACE.
+        // The replace flag: an empty attribute of type REPLACE, and no
+        // PENDING attribute after it.
         assert_eq!(&b[48..50], &4u16.to_ne_bytes());
         assert_eq!(&b[50..52], &map_attr::REPLACE.to_ne_bytes());
+        assert_eq!(b.len(), 52);
     }
 
     #[test]
@@ -684,6 +767,7 @@ pub mod tests {
                 spid: 305,
                 addr: Some("10.20.30.2".parse().unwrap()),
                 state: Some(1),
+                pending: Some(pending_mode::DROP),
                 selector: Some(Selector {
                     family: AF_INET,
                     daddr: Some("10.0.0.0".parse().unwrap()),
@@ -696,6 +780,8 @@ pub mod tests {
                 stats: Stats {
                     flows: Some(7),
                     fail_closed_drops: Some(1 << 33),
+                    pending_refused: Some(3),
+                    pending_drops: Some((1 << 32) + 5),
                 },
             }
         );
@@ -745,6 +831,21 @@ pub mod tests {
         let mut st = Vec::new();
         put(&mut st, stats_attr::FLOWS, &[0; 2]);
         assert!(Stats::parse(&st).is_err());
+        for (kind, name) in [
+            (stats_attr::PENDING_REFUSED, "stats.pending-refused"),
+            (stats_attr::PENDING_DROPS, "stats.pending-drops"),
+        ] {
+            let mut st = Vec::new();
+            put(&mut st, kind, &[0; 2]);
+            let e = Stats::parse(&st).unwrap_err().to_string();
+            assert_eq!(e, format!("attribute {name} has unexpected length 2"));
+        }
+
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &1u32.to_ne_bytes());
+        put(&mut a, map_attr::PENDING, &0u32.to_ne_bytes());
+        let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
+        assert_eq!(e.to_string(), "attribute pending has unexpected length 4");
 
         let mut a = Vec::new();
         put(&mut a, map_attr::ADDR, &[1, 2, 3, 4]);
@@ -758,6 +859,7 @@ pub mod tests {
             spid: 305,
             addr: "10.20.30.2".parse().unwrap(),
             replace: false,
+            pending: None,
         }
         .encode(30, seq);
         let mut payload = (-errno).to_ne_bytes().to_vec();
@@ -830,6 +932,12 @@ pub mod tests {
             })
             .collect();
         assert_eq!(spids, [305, 313]);
+        // An older module sends no PENDING and no pending counters.
+        let Reply::Msg(old) = &r[1].1 else {
+            panic!("not a message: {:?}", r[1].1)
+        };
+        let old = Mapping::from_attrs(&old.attrs).unwrap();
+        assert_eq!((old.pending, old.stats), (None, Stats::default()));
         assert_eq!(r[2].1, Reply::Done);
 
         // A dump that failed reports its error in NLMSG_DONE.

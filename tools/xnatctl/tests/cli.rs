@@ -24,7 +24,7 @@ fn wrong_direction_is_refused_locally() {
         err,
         "xnatctl: spid 306 is not an outbound policy index (306 & 7 = 2, fwd); \
          only out policies (index & 7 == 1) can be mapped\n\
-         usage: xnatctl map spid=N to ADDR [replace]\n"
+         usage: xnatctl map spid=N to ADDR [pending eagain|drop] [replace]\n"
     );
 }
 
@@ -40,6 +40,14 @@ fn grammar_errors() {
             "unknown keyword 'via' for 'map'",
         ),
         ("-j show spid=x", "spid 'x' is not a number"),
+        (
+            "map spid=305 to 10.20.30.2 pending=block",
+            "unknown pending mode 'block' (expected: eagain, drop)",
+        ),
+        (
+            "map spid=305 to 10.20.30.2 pending",
+            "missing value for 'pending'",
+        ),
         ("unmap spid", "missing value for 'spid'"),
         (
             "flush now",
@@ -61,10 +69,14 @@ fn help_shows_the_grammar() {
     let (code, out, _) = xnatctl("map --help");
     assert_eq!(code, 0);
     assert!(
-        out.contains("Usage: xnatctl map spid=N to ADDR [replace]"),
+        out.contains("Usage: xnatctl map spid=N to ADDR [pending eagain|drop] [replace]"),
         "{out}"
     );
     let (code, out, _) = xnatctl("--help");
     assert_eq!(code, 0);
     assert!(out.contains("xnatctl map spid=305 to 10.20.30.2"), "{out}");
+    assert!(
+        out.contains("xnatctl map spid=305 to 10.20.30.2 pending drop replace"),
+        "{out}"
+    );
 }
