@@ -11,6 +11,7 @@
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_nat.h>
 #include <net/xfrm.h>
+#include <net/tcp.h>
 #include "xnat_helpers.h"
 
 /* Macros bindgen cannot see through. */

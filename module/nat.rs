@@ -2,18 +2,85 @@
 //! The packet path: choosing the SNAT of a new flow, and keeping NATed flows
 //! from leaving without IPsec.
 
-use core::sync::atomic::Ordering;
+use core::sync::atomic::{AtomicPtr, Ordering};
+
+use kernel::{c_str, prelude::*};
 
 use crate::logic::addr::Family;
+use crate::logic::request::PendingMode;
 use crate::logic::selector::Flow;
 use crate::net::conntrack::Direction;
 use crate::net::netfilter::{Hook, HookState, Verdict};
-use crate::net::rcu::ReadGuard;
+use crate::net::rcu::{self, ReadGuard};
 use crate::net::skb::SkBuff;
-use crate::state::NetState;
+use crate::net::work::Workqueue;
+use crate::net::xfrm;
+use crate::state::{NetState, Stats};
 
 /// `EHOSTUNREACH`: what a local sender gets for a fail-closed drop.
 const EHOSTUNREACH: i32 = 113;
+/// `EAGAIN`: what a local sender gets while the SA is pending.
+const EAGAIN: i32 = 11;
+/// `EREMOTE`: the SPD lookup's "SA pending" with `xfrm_larval_drop` set.
+const EREMOTE: i32 = 66;
+
+/// Where connects refused while the SA is pending are aborted: in process
+/// context, as aborting takes the socket lock, which the connecting task
+/// holds while its SYN passes the hook.
+static ABORTS: AtomicPtr<Workqueue> = AtomicPtr::new(core::ptr::null_mut());
+
+/// The abort workqueue, published for the hooks while it lives.  Must be
+/// dropped after the hooks are unregistered.
+pub struct Aborts {
+    _wq: KBox<Workqueue>,
+}
+
+impl Aborts {
+    /// Creates and publishes the workqueue.
+    pub fn new() -> Result<Self> {
+        let wq = KBox::new(Workqueue::new(c_str!("xfrm_nat"))?, GFP_KERNEL)?;
+        ABORTS.store(core::ptr::from_ref(&*wq).cast_mut(), Ordering::Release);
+        Ok(Self { _wq: wq })
+    }
+}
+
+impl Drop for Aborts {
+    fn drop(&mut self) {
+        ABORTS.store(core::ptr::null_mut(), Ordering::Release);
+        // A hook that loaded the pointer is inside an RCU read-side section;
+        // after this, none is.  Dropping `_wq` then drains queued aborts.
+        rcu::synchronize();
+    }
+}
+
+/// A new flow of a mapping whose policy's SA is pending.
+fn refuse_pending(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Verdict {
+    match mode {
+        PendingMode::Drop => {
+            stats.pending_drops.fetch_add(1, Ordering::Relaxed);
+            Verdict::DropSilently
+        }
+        PendingMode::Eagain => {
+            stats.pending_refused.fetch_add(1, Ordering::Relaxed);
+            // A TCP connect ignores the error of its SYN and would wait for
+            // the retransmit timer; abort it so that connect() fails now.
+            if let Some(sock) = skb.connecting_tcp_socket() {
+                let guard = ReadGuard::new();
+                let wq = ABORTS.load(Ordering::Acquire);
+                // SAFETY: A published workqueue lives until `Aborts::drop`
+                // has waited for this read-side section (see there).
+                if let Some(wq) = unsafe { wq.as_ref() } {
+                    // Without memory the connect falls back to the
+                    // retransmit timer; the socket reference goes with
+                    // the closure.
+                    let _ = wq.spawn(move || sock.abort(EAGAIN));
+                }
+                drop(guard);
+            }
+            Verdict::DropWithErrno(EAGAIN)
+        }
+    }
+}
 
 fn transformed(skb: &SkBuff, family: Family) -> bool {
     match family {
@@ -42,6 +109,15 @@ impl Hook for SnatHook {
         let t = ct.tuple(Direction::Original);
         let flow = Flow::from_tuple(t.dst, t.proto, t.src_port, t.dst_port, t.icmp_type, t.icmp_code, state.out_ifindex());
         let Some(mapping) = table.lookup(family, &flow) else { return Verdict::Accept };
+        // The NAT core looks the translated flow up after us, but turns a
+        // pending SA into EREMOTE (or a hang, for TCP).  Looking it up here
+        // first (once per new flow) also sends the key manager its ACQUIRE.
+        if let Err(e) = xfrm::lookup_with_source(state.net(), skb, family, &mapping.nat) {
+            let errno = -e.to_errno();
+            if errno == EREMOTE || errno == EAGAIN {
+                return refuse_pending(skb, mapping.pending, &mapping.stats);
+            }
+        }
         let verdict = ct.setup_snat(family, &mapping.nat);
         if verdict == Verdict::Accept.to_raw() {
             mapping.stats.flows.fetch_add(1, Ordering::Relaxed);

@@ -52,12 +52,13 @@ impl Drop for Published {
 const SPID: AttrPolicy = AttrPolicy { attr: map_attr::SPID, kind: AttrKind::U32 };
 const ADDR: AttrPolicy = AttrPolicy { attr: map_attr::ADDR, kind: AttrKind::Binary(16) };
 const REPLACE: AttrPolicy = AttrPolicy { attr: map_attr::REPLACE, kind: AttrKind::Flag };
+const PENDING: AttrPolicy = AttrPolicy { attr: map_attr::PENDING, kind: AttrKind::U8 };
 
 impl genetlink::Family for XfrmNat {
     const NAME: &'static CStr = c_str!("xfrm_nat");
     const VERSION: u8 = crate::logic::uapi::FAMILY_VERSION;
     const OPS: &'static [OpSpec] = &[
-        OpSpec { cmd: cmd::MAP_NEW, kind: OpKind::Do, admin: true, attrs: &[SPID, ADDR, REPLACE] },
+        OpSpec { cmd: cmd::MAP_NEW, kind: OpKind::Do, admin: true, attrs: &[SPID, ADDR, REPLACE, PENDING] },
         OpSpec { cmd: cmd::MAP_DEL, kind: OpKind::Do, admin: true, attrs: &[SPID] },
         OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Do, admin: false, attrs: &[SPID] },
         OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Dump, admin: false, attrs: &[] },
@@ -77,7 +78,11 @@ impl genetlink::Family for XfrmNat {
         let state = unsafe { &*state };
         let result = match command {
             cmd::MAP_NEW => {
-                let req = request::map_request(info.attr_u32(map_attr::SPID), info.attr_bytes(map_attr::ADDR));
+                let req = request::map_request(
+                    info.attr_u32(map_attr::SPID),
+                    info.attr_bytes(map_attr::ADDR),
+                    info.attr_u8(map_attr::PENDING),
+                );
                 let replace = info.attr_flag(map_attr::REPLACE);
                 match req {
                     Ok(req) => state.map(req, replace),
@@ -153,6 +158,7 @@ fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<kernel::sync::Arc<Stats>>) -> Resu
     a.put_bytes(map_attr::ADDR, m.nat.bytes(m.family))?;
     let state = if m.is_active() { map_state::ACTIVE } else { map_state::INACTIVE };
     a.put_u8(map_attr::STATE, state)?;
+    a.put_u8(map_attr::PENDING, m.pending.to_wire())?;
     if let Some(p) = &m.policy {
         let s = &p.selector;
         a.nest(map_attr::SELECTOR, |a| {
@@ -174,7 +180,9 @@ fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<kernel::sync::Arc<Stats>>) -> Resu
     }
     a.nest(map_attr::STATS, |a| {
         a.put_uint(stats_attr::FLOWS, m.stats.flows.load(Relaxed))?;
-        a.put_uint(stats_attr::FAIL_CLOSED_DROPS, m.stats.fail_closed_drops.load(Relaxed))
+        a.put_uint(stats_attr::FAIL_CLOSED_DROPS, m.stats.fail_closed_drops.load(Relaxed))?;
+        a.put_uint(stats_attr::PENDING_REFUSED, m.stats.pending_refused.load(Relaxed).into())?;
+        a.put_uint(stats_attr::PENDING_DROPS, m.stats.pending_drops.load(Relaxed).into())
     })
 }
 

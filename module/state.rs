@@ -6,7 +6,7 @@
 //! `config`; they build a new [`Snapshot`] and publish it with RCU.  The
 //! packet path only follows `snapshot`.
 
-use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
@@ -29,6 +29,12 @@ pub struct Stats {
     pub flows: AtomicU64,
     /// Packets dropped because they would have left without IPsec.
     pub fail_closed_drops: AtomicU64,
+    /// New flows refused while the SA was pending (eagain mode).  32 bits
+    /// keep the counters in a 32-byte allocation: a flow is refused at most
+    /// once per attempt and IKE answers within seconds.
+    pub pending_refused: AtomicU32,
+    /// New flows dropped while the SA was pending (drop mode).
+    pub pending_drops: AtomicU32,
 }
 
 /// What the packet path reads.
@@ -172,7 +178,7 @@ fn find_policy(net: &Net, spid: u32) -> Option<SeenPolicy> {
 }
 
 fn request_of(m: &Mapping<Arc<Stats>>) -> MapRequest {
-    MapRequest { spid: m.spid, family: m.family, nat: m.nat }
+    MapRequest { spid: m.spid, family: m.family, nat: m.nat, pending: m.pending }
 }
 
 /// Why a configuration change failed.
@@ -272,7 +278,7 @@ impl NetState {
             Some(m) if m.family == req.family && m.nat == req.nat => m.stats.clone(),
             _ => Arc::new(Stats::default(), GFP_KERNEL)?,
         };
-        let new = Mapping { spid: req.spid, family: req.family, nat: req.nat, policy, stats };
+        let new = Mapping { spid: req.spid, family: req.family, nat: req.nat, pending: req.pending, policy, stats };
         let mut next = cur.edited(|m| (m.spid != req.spid).then(|| m.clone()))?;
         vec::push(&mut next, new)?;
         let next = Table::build(next)?;

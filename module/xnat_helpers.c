@@ -35,6 +35,26 @@ struct net *xnat_xp_net(const struct xfrm_policy *xp)
 	return xp_net(xp);
 }
 
+struct dst_entry *xnat_skb_dst_clone(const struct sk_buff *skb)
+{
+	return dst_clone(skb_dst(skb));
+}
+
+struct sock *xnat_skb_sk(const struct sk_buff *skb)
+{
+	return skb->sk;
+}
+
+void xnat_sock_hold(struct sock *sk)
+{
+	sock_hold(sk);
+}
+
+void xnat_sock_put(struct sock *sk)
+{
+	sock_put(sk);
+}
+
 void xnat_rcu_read_lock(void)
 {
 	rcu_read_lock();
@@ -58,6 +78,11 @@ void xnat_init_work(struct work_struct *work, work_func_t func)
 bool xnat_schedule_work(struct work_struct *work)
 {
 	return schedule_work(work);
+}
+
+bool xnat_queue_work(struct workqueue_struct *wq, struct work_struct *work)
+{
+	return queue_work(wq, work);
 }
 
 struct sk_buff *xnat_genlmsg_new(size_t payload, gfp_t flags)

@@ -18,6 +18,10 @@ struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb);
 u16 xnat_ipcb_flags(const struct sk_buff *skb);
 u16 xnat_ip6cb_flags(const struct sk_buff *skb);
 int xnat_dev_ifindex(const struct net_device *dev);
+struct dst_entry *xnat_skb_dst_clone(const struct sk_buff *skb);
+struct sock *xnat_skb_sk(const struct sk_buff *skb);
+void xnat_sock_hold(struct sock *sk);
+void xnat_sock_put(struct sock *sk);
 
 struct net *xnat_xp_net(const struct xfrm_policy *xp);
 
@@ -28,6 +32,7 @@ void *xnat_net_generic(const struct net *net, unsigned int id);
 
 void xnat_init_work(struct work_struct *work, work_func_t func);
 bool xnat_schedule_work(struct work_struct *work);
+bool xnat_queue_work(struct workqueue_struct *wq, struct work_struct *work);
 
 struct sk_buff *xnat_genlmsg_new(size_t payload, gfp_t flags);
 void xnat_genlmsg_end(struct sk_buff *skb, void *hdr);

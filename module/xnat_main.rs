@@ -29,11 +29,13 @@ module! {
 }
 
 /// Fields drop in declaration order: key-manager events stop first, then
-/// every namespace's state goes, then the netlink family; last, the RCU
-/// callbacks that free retired objects, which run module code, complete.
+/// every namespace's state (and hooks) goes, then the connect aborts drain,
+/// then the netlink family; last, the RCU callbacks that free retired
+/// objects, which run module code, complete.
 struct XfrmNatModule {
     _km: net::xfrm::KeyManager<state::PolicyEvents>,
     _pernet: state::Pernet,
+    _aborts: nat::Aborts,
     _genl: netlink::Published,
     _rcu: net::rcu::BarrierOnDrop,
 }
@@ -42,8 +44,9 @@ impl kernel::Module for XfrmNatModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let rcu = net::rcu::BarrierOnDrop;
         let genl = netlink::Published::register(module)?;
+        let aborts = nat::Aborts::new()?;
         let pernet = state::Pernet::register()?;
         let km = net::xfrm::KeyManager::register()?;
-        Ok(Self { _km: km, _pernet: pernet, _genl: genl, _rcu: rcu })
+        Ok(Self { _km: km, _pernet: pernet, _aborts: aborts, _genl: genl, _rcu: rcu })
     }
 }

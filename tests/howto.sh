@@ -61,11 +61,6 @@ howto_setup() {
 	# has no way through, only ESP between the gateways does.
 
 	# home -> gw SA and its mirror, plus policies on both ends.
-	local aead="rfc4106(gcm(aes))"
-	xfrm_pair() { # NS SRC DST SPI KEY
-		run_in "$1" ip xfrm state add src "$2" dst "$3" proto esp spi "$4" reqid 1 \
-			mode tunnel aead "$aead" "$5" 128
-	}
 	xfrm_pair home "$HOME_WAN" "$GW_WAN" 0x1000 "$KEY_OUT"
 	xfrm_pair home "$GW_WAN" "$HOME_WAN" 0x2000 "$KEY_IN"
 	xfrm_pair gw "$HOME_WAN" "$GW_WAN" 0x1000 "$KEY_OUT"
@@ -95,6 +90,12 @@ howto_return_policies() {
 	done
 	run_in gw ip xfrm policy add src "$dst" dst "$src" dir out \
 		tmpl src "$GW_WAN" dst "$HOME_WAN" proto esp reqid 1 mode tunnel
+}
+
+# xfrm_pair NS SRC DST SPI KEY: one tunnel-mode ESP SA.
+xfrm_pair() {
+	run_in "$1" ip xfrm state add src "$2" dst "$3" proto esp spi "$4" reqid 1 \
+		mode tunnel aead "rfc4106(gcm(aes))" "$5" 128
 }
 
 # The home box's out policy, at index $SPID.
@@ -240,4 +241,68 @@ fail_closed_scenario() {
 	exchange home tcp "new-flow-$fam"
 	xnat show
 
+}
+
+# A limit for "at once": 100 ms, ten times that on the debug kernel
+# (KASAN, lockdep and kmemleak under TCG).
+fast_limit() {
+	if [ -e /sys/kernel/debug/kmemleak ]; then echo 1.0; else echo 0.1; fi
+}
+
+# pending_scenario FAMILY: the mapped policy has no SA and nothing answers
+# ACQUIRE; eagain mode refuses at once, the SA added by hand lets the next
+# send through, drop mode drops silently.
+pending_scenario() {
+	local fam=$1 out secs limit
+	howto_setup "$fam"
+	run_in home ip xfrm state delete src "$HOME_WAN" dst "$GW_WAN" proto esp spi 0x1000
+	load_module
+	xnat map "spid=$SPID" to "$MAPPED"
+	assert_eq eagain "$(mapping_field "$SPID" pending)" "default pending mode"
+	limit=$(fast_limit)
+
+	run_in home ip xfrm monitor acquire >"$XNAT_TMP/acquire.log" 2>&1 &
+	on_exit "kill $!"
+	sleep 0.5
+
+	log "eagain: UDP sendto fails with EAGAIN on the very call"
+	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 pending-udp --timeout 2 2>&1) &&
+		fail "UDP send succeeded while the SA is missing: $out"
+	assert_contains "$out" "errno EAGAIN" "UDP sendto while the SA is pending"
+	wait_for 10 "ACQUIRE for the translated flow" grep -q "acquire" "$XNAT_TMP/acquire.log"
+	assert_contains "$(cat "$XNAT_TMP/acquire.log")" "$MAPPED" "ACQUIRE's selector names the mapped source"
+
+	log "eagain: TCP connect fails with EAGAIN at once, blocking and not"
+	for how in --timeout=0 --nonblock; do
+		out=$(run_in home $PEER tcp-send "$OFFICE_HOST" 5002 pending-tcp "$how" 2>&1) &&
+			fail "TCP connect ($how) succeeded while the SA is missing: $out"
+		assert_contains "$out" "errno EAGAIN" "TCP connect ($how)"
+		secs=${out##* }
+		log "connect ($how) failed after $secs s"
+		python3 -c "import sys; sys.exit(0 if float('$secs') < float('$limit') else 1)" ||
+			fail "TCP connect ($how) took $secs s to fail, limit $limit s"
+	done
+	log "eagain: a forwarded flow is dropped and counted"
+	out=$(run_in lan $PEER udp-send "$OFFICE_HOST" 5001 pending-fwd --timeout 1 2>&1) &&
+		fail "forwarded UDP got an answer while the SA is missing: $out"
+	assert_ge 4 "$(mapping_field "$SPID" pending_refused)" "refused flows"
+	assert_eq "" "$(office_sources)" "sources seen by the office while the SA is pending"
+
+	log "the SA arrives: the next send goes through, translated and encrypted"
+	xfrm_pair home "$HOME_WAN" "$GW_WAN" 0x1000 "$KEY_OUT"
+	exchange home udp after-sa
+	exchange lan tcp after-sa-tcp
+	assert_eq "$MAPPED" "$(office_sources)" "sources seen by the office"
+	assert_ge 2 "$(sa_packets home "$HOME_WAN" "$GW_WAN" 0x1000)" "packets through the new SA"
+
+	log "drop mode: the send succeeds, the packet goes nowhere, counted"
+	run_in home ip xfrm state delete src "$HOME_WAN" dst "$GW_WAN" proto esp spi 0x1000
+	xnat map "spid=$SPID" to "$MAPPED" pending drop replace
+	assert_eq drop "$(mapping_field "$SPID" pending)" "pending mode after replace"
+	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 dropped --no-reply 2>&1) ||
+		fail "UDP send failed in drop mode: $out"
+	assert_contains "$out" "sent 1 failed 0" "UDP send in drop mode"
+	assert_ge 1 "$(mapping_field "$SPID" pending_drops)" "dropped flows"
+	sleep 0.5
+	assert_eq 0 "$(grep -c dropped "$XNAT_TMP/office.log" || true)" "dropped datagrams at the office"
 }

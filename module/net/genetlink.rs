@@ -14,6 +14,8 @@ use crate::net::pernet::Net;
 /// How one attribute of a request is validated by the netlink core.
 #[derive(Clone, Copy)]
 pub enum AttrKind {
+    /// 8-bit integer.
+    U8,
     /// 32-bit integer.
     U32,
     /// Presence only, no payload.
@@ -107,6 +109,7 @@ impl<F: Family> Registration<F> {
             for a in op.attrs {
                 let p = &mut policy[usize::from(a.attr)];
                 match a.kind {
+                    AttrKind::U8 => p.type_ = bindings::NLA_U8 as u8,
                     AttrKind::U32 => p.type_ = bindings::NLA_U32 as u8,
                     AttrKind::Flag => p.type_ = bindings::NLA_FLAG as u8,
                     AttrKind::Binary(max) => {
@@ -250,6 +253,11 @@ impl<'a> Info<'a> {
     pub fn attr_u32(&self, attr: u16) -> Option<u32> {
         let b = self.attr(attr)?;
         Some(u32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
+    }
+
+    /// A u8 attribute (validated as such by the policy).
+    pub fn attr_u8(&self, attr: u16) -> Option<u8> {
+        self.attr(attr)?.first().copied()
     }
 
     /// Whether a flag attribute is present.

@@ -22,6 +22,8 @@ pub enum Verdict {
     Accept,
     /// Drop the packet; a local sender gets `errno` (positive) from its call.
     DropWithErrno(i32),
+    /// Drop the packet without telling a local sender: its call succeeds.
+    DropSilently,
     /// A verdict computed by the C side, passed through.
     Raw(u32),
 }
@@ -33,6 +35,8 @@ impl Verdict {
             Self::Accept => bindings::NF_ACCEPT,
             // NF_DROP_ERR(-errno)
             Self::DropWithErrno(errno) => ((errno as u32) << 16) | bindings::NF_DROP,
+            // The callback frees the packet: see `Registration::callback`.
+            Self::DropSilently => bindings::NF_STOLEN,
             Self::Raw(v) => v,
         }
     }
@@ -141,6 +145,9 @@ impl<H: Hook> Registration<H> {
         unsafe { Self::register(net, at, Kind::Nat) }
     }
 
+    /// # Safety
+    ///
+    /// As for [`Registration::hook`].
     unsafe fn register(net: &Net, at: HookPoint, kind: Kind) -> Result<Self> {
         let ops = KBox::new(Opaque::new(bindings::nf_hook_ops::default()), GFP_KERNEL)?;
         let raw = ops.get();
@@ -182,8 +189,15 @@ impl<H: Hook> Registration<H> {
         state: *const bindings::nf_hook_state,
     ) -> ffi::c_uint {
         // SAFETY: Netfilter passes a valid skb and state for the call.
-        let (skb, state) = unsafe { (SkBuff::from_raw(skb), HookState(&*state)) };
-        H::hook(skb, &state).to_raw()
+        let (skbref, state) = unsafe { (SkBuff::from_raw(skb), HookState(&*state)) };
+        let verdict = H::hook(skbref, &state);
+        if verdict == Verdict::DropSilently {
+            // NF_STOLEN: the hook owns the packet, and its caller sees
+            // success.  Nothing refers to `skbref` any more.
+            // SAFETY: The skb is ours to free with this verdict.
+            unsafe { bindings::xnat_kfree_skb(skb) };
+        }
+        verdict.to_raw()
     }
 }
 

@@ -42,6 +42,40 @@ impl SkBuff {
         !unsafe { bindings::xnat_skb_dst_xfrm(self.0.get()) }.is_null()
     }
 
+    /// The local TCP socket that sent this packet while connecting (in
+    /// SYN-SENT), held.
+    pub fn connecting_tcp_socket(&self) -> Option<HeldSock> {
+        // SAFETY: Valid skb; a non-null `sk` is a socket the skb holds.
+        let sk = unsafe { bindings::xnat_skb_sk(self.0.get()) };
+        if sk.is_null() {
+            return None;
+        }
+        // SAFETY: `sk` is valid while the skb is.  A SYN-SENT socket is a
+        // full socket, so reading `sk_protocol` after the state is sound.
+        let connecting = unsafe {
+            u32::from((*sk).__sk_common.skc_state) == bindings::TCP_SYN_SENT
+                && u32::from((*sk).sk_protocol) == bindings::IPPROTO_TCP
+        };
+        if !connecting {
+            return None;
+        }
+        // SAFETY: `sk` is valid; the reference is dropped by `HeldSock`.
+        unsafe { bindings::xnat_sock_hold(sk) };
+        // INVARIANT: Held above.
+        Some(HeldSock(sk))
+    }
+
+    /// The socket that sent the packet, if local (null otherwise).
+    pub(crate) fn raw_sk(&self) -> *mut bindings::sock {
+        // SAFETY: Valid skb.
+        unsafe { bindings::xnat_skb_sk(self.0.get()) }
+    }
+
+    /// The C pointer.
+    pub(crate) fn as_ptr(&self) -> *mut bindings::sk_buff {
+        self.0.get()
+    }
+
     /// The conntrack entry attached to the packet, and the packet's direction
     /// in it.
     pub fn conntrack(&self) -> Option<(&Conn, Direction)> {
@@ -60,5 +94,32 @@ impl SkBuff {
         // SAFETY: The skb holds a reference to its conntrack entry, which
         // therefore lives at least as long as the skb reference.
         Some((unsafe { Conn::from_raw(ct) }, dir))
+    }
+}
+
+/// A reference to a TCP socket.
+///
+/// # Invariants
+///
+/// `self.0` is a socket on which `self` holds a reference.
+pub struct HeldSock(*mut bindings::sock);
+
+// SAFETY: A socket reference may be dropped and used from any thread.
+unsafe impl Send for HeldSock {}
+
+impl HeldSock {
+    /// Aborts the connection with `errno` (positive): a `connect` in
+    /// progress returns it.  Takes the socket lock, so process context only.
+    pub fn abort(self, errno: i32) {
+        // SAFETY: Held socket (type invariant); `tcp_abort` takes the socket
+        // lock itself and copes with a socket closed meanwhile.
+        unsafe { bindings::tcp_abort(self.0, errno) };
+    }
+}
+
+impl Drop for HeldSock {
+    fn drop(&mut self) {
+        // SAFETY: Drops the reference `self` holds.
+        unsafe { bindings::xnat_sock_put(self.0) };
     }
 }

@@ -87,3 +87,67 @@ impl<T: WorkHandler> Work<T> {
         owner.run();
     }
 }
+
+/// A workqueue of the module's own, so that unloading can wait for the jobs
+/// queued on it ([`Workqueue::spawn`]) before the module's code goes.
+///
+/// # Invariants
+///
+/// `wq` is a live workqueue owned by `self`.
+pub struct Workqueue {
+    wq: core::ptr::NonNull<bindings::workqueue_struct>,
+}
+
+// SAFETY: Workqueues are used from any context; queueing is thread-safe.
+unsafe impl Send for Workqueue {}
+// SAFETY: As above.
+unsafe impl Sync for Workqueue {}
+
+#[repr(C)]
+struct Job<F> {
+    // First, so that the work pointer is the job pointer.
+    work: bindings::work_struct,
+    run: Option<F>,
+}
+
+impl Workqueue {
+    /// Creates a workqueue named `name`.
+    pub fn new(name: &'static kernel::str::CStr) -> Result<Self> {
+        // SAFETY: `name` is a NUL-terminated string used as a plain "%s"-free
+        // format; no further arguments are read.
+        let wq = unsafe { bindings::alloc_workqueue(name.as_char_ptr(), 0, 0) };
+        // INVARIANT: Checked non-null, and owned from here on.
+        Ok(Self { wq: core::ptr::NonNull::new(wq).ok_or(ENOMEM)? })
+    }
+
+    /// Runs `run` once, later, in process context.  Callable in atomic
+    /// context; fails only if the job cannot be allocated.
+    pub fn spawn<F: FnOnce() + Send + 'static>(&self, run: F) -> Result {
+        let job = KBox::new(Job { work: bindings::work_struct::default(), run: Some(run) }, GFP_ATOMIC)?;
+        let raw = KBox::into_raw(job);
+        // SAFETY: `raw` is a valid, owned job; `INIT_WORK` initialises its
+        // work item in place, and the job does not move until it is freed
+        // by `Self::run_job`, which queueing hands ownership to.
+        unsafe {
+            bindings::xnat_init_work(&mut (*raw).work, Some(Self::run_job::<F>));
+            bindings::xnat_queue_work(self.wq.as_ptr(), &mut (*raw).work);
+        }
+        Ok(())
+    }
+
+    unsafe extern "C" fn run_job<F: FnOnce() + Send + 'static>(work: *mut bindings::work_struct) {
+        // SAFETY: `work` is the first field of a `repr(C)` `Job<F>` that
+        // `spawn` leaked from a `KBox` and queued once; it runs once.
+        let mut job = unsafe { KBox::from_raw(work.cast::<Job<F>>()) };
+        if let Some(run) = job.run.take() {
+            run();
+        }
+    }
+}
+
+impl Drop for Workqueue {
+    fn drop(&mut self) {
+        // SAFETY: Owned (type invariant); destroying drains queued jobs.
+        unsafe { bindings::destroy_workqueue(self.wq.as_ptr()) };
+    }
+}

@@ -11,6 +11,7 @@ use crate::logic::addr::{Addr, Family};
 use crate::logic::request::SeenPolicy;
 use crate::logic::selector::{DestSelector, Selector};
 use crate::net::pernet::Net;
+use crate::net::skb::SkBuff;
 
 /// An xfrm policy (`struct xfrm_policy`).
 #[repr(transparent)]
@@ -65,6 +66,37 @@ impl Policy {
             priority: self.raw().priority,
         })
     }
+}
+
+/// Looks the packet's flow up in the SPD as if its source were `saddr`, as
+/// the NAT core will after source NAT, and reports the lookup's error if it
+/// fails: `EREMOTE` or `EAGAIN` mean a policy applies whose SA is not there
+/// yet (the lookup has asked the key manager for one, by ACQUIRE).
+pub fn lookup_with_source(net: &Net, skb: &SkBuff, family: Family, saddr: &Addr) -> Result {
+    let mut fl = bindings::flowi::default();
+    let af = u32::from(family.af());
+    // SAFETY: Valid skb and namespace; `fl` is a local the call fills in.
+    if unsafe { bindings::__xfrm_decode_session(net.as_ptr(), skb.as_ptr(), &mut fl, af, 0) } != 0 {
+        // Not decodable: leave the verdict to the NAT core's own lookup.
+        return Ok(());
+    }
+    // Writing union fields is safe; `family` says which one is in use.
+    match family {
+        Family::V4 => {
+            fl.u.ip4.saddr = u32::from_ne_bytes([saddr.0[0], saddr.0[1], saddr.0[2], saddr.0[3]]);
+        }
+        Family::V6 => fl.u.ip6.saddr.in6_u.u6_addr8 = saddr.0,
+    }
+    // SAFETY: Valid skb; the clone's reference goes to `xfrm_lookup`, which
+    // releases it on error and otherwise returns the reference we release.
+    let dst = unsafe {
+        let orig = bindings::xnat_skb_dst_clone(skb.as_ptr());
+        bindings::xfrm_lookup(net.as_ptr(), orig, &fl, skb.raw_sk(), 0)
+    };
+    let dst = kernel::error::from_err_ptr(dst)?;
+    // SAFETY: We own this reference (see above); null is allowed.
+    unsafe { bindings::dst_release(dst) };
+    Ok(())
 }
 
 /// Calls `f` for every live policy of `net`.

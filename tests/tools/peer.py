@@ -75,7 +75,8 @@ def report_errno(e, start):
 
 def udp_send(a):
     s = socket.socket(family_of(a.host), socket.SOCK_DGRAM)
-    s.settimeout(a.timeout)
+    # Sends on a blocking socket: with a timeout set, Python treats EAGAIN
+    # as "buffer full" and polls and resends until the timeout.
     reply = None
     sent, errors = 0, []
     for i in range(a.count):
@@ -96,6 +97,7 @@ def udp_send(a):
     if a.no_reply or a.keep_going:
         print(f"sent {sent} failed {len(errors)}", " ".join(sorted(set(errors))))
         return
+    s.settimeout(a.timeout)
     try:
         reply, _ = s.recvfrom(65535)
     except socket.timeout:
@@ -124,9 +126,12 @@ def tcp_send(a):
                 raise OSError(rc, "connect")
             s.setblocking(True)
         else:
-            s.settimeout(a.timeout)
+            # --timeout 0: a truly blocking connect, no poll behind it.
+            if a.timeout > 0:
+                s.settimeout(a.timeout)
             s.connect((a.host, a.port))
-        s.settimeout(a.timeout)
+        if a.timeout > 0:
+            s.settimeout(a.timeout)
         s.sendall(a.msg.encode())
         reply = s.recv(65535)
     except socket.timeout:

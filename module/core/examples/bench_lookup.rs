@@ -28,7 +28,7 @@ fn table(n: u32) -> Table<Arc<[u64; 2]>> {
             let dst = Addr::v4([10, (i >> 8) as u8, i as u8, 1]).masked(plen);
             let nat = Addr::v4([172, 16 + (i >> 16) as u8, (i >> 8) as u8, i as u8]);
             let selector = DestSelector { prefixlen_s: 32, daddr: dst, prefixlen_d: plen, ..Default::default() };
-            Mapping { spid: 1 + 8 * i, family: Family::V4, nat, policy: Some(PolicyInfo { selector, priority: 0 }), stats: Arc::new([0; 2]) }
+            Mapping { spid: 1 + 8 * i, family: Family::V4, nat, pending: Default::default(), policy: Some(PolicyInfo { selector, priority: 0 }), stats: Arc::new([0; 2]) }
         })
         .collect();
     Table::build(ms).expect("allocation")

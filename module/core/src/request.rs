@@ -14,6 +14,36 @@ pub const XFRM_POLICY_OUT: u32 = 1;
 /// The most mappings one network namespace may hold.
 pub const MAX_MAPPINGS: usize = 65536;
 
+/// What a mapping does with a new flow while its policy's SA is pending
+/// (being negotiated, or missing with nobody answering ACQUIRE).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PendingMode {
+    /// Refuse with `EAGAIN` at the local sender; drop forwarded packets.
+    #[default]
+    Eagain,
+    /// Drop silently.
+    Drop,
+}
+
+impl PendingMode {
+    /// The mode of a `pending-mode` attribute value.
+    pub fn from_wire(v: u8) -> Option<Self> {
+        match v {
+            super::uapi::pending_mode::EAGAIN => Some(Self::Eagain),
+            super::uapi::pending_mode::DROP => Some(Self::Drop),
+            _ => None,
+        }
+    }
+
+    /// The attribute value.
+    pub fn to_wire(self) -> u8 {
+        match self {
+            Self::Eagain => super::uapi::pending_mode::EAGAIN,
+            Self::Drop => super::uapi::pending_mode::DROP,
+        }
+    }
+}
+
 /// Why a request is refused.  [`fmt::Display`] gives the extack text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Refusal {
@@ -33,6 +63,8 @@ pub enum Refusal {
     SourceNotSelected { spid: u32, family: Family, nat: Addr, saddr: Addr, prefixlen_s: u8 },
     /// The namespace holds [`MAX_MAPPINGS`] already.
     TooMany,
+    /// An unknown pending mode.
+    PendingMode(u8),
 }
 
 impl Refusal {
@@ -81,6 +113,7 @@ impl fmt::Display for Refusal {
                 addr::Display(family, &nat)
             ),
             Self::TooMany => write!(f, "too many mappings (limit {MAX_MAPPINGS})"),
+            Self::PendingMode(v) => write!(f, "unknown pending mode {v}"),
         }
     }
 }
@@ -103,14 +136,20 @@ pub struct MapRequest {
     pub family: Family,
     /// The address to translate to.
     pub nat: Addr,
+    /// What to do while the SA is pending.
+    pub pending: PendingMode,
 }
 
 /// Validates the attributes of a map-new request.
-pub fn map_request(spid: Option<u32>, addr: Option<&[u8]>) -> Result<MapRequest, Refusal> {
+pub fn map_request(spid: Option<u32>, addr: Option<&[u8]>, pending: Option<u8>) -> Result<MapRequest, Refusal> {
     let spid = check_spid(spid.ok_or(Refusal::Missing("spid"))?)?;
     let bytes = addr.ok_or(Refusal::Missing("addr"))?;
     let (family, nat) = Addr::from_wire(bytes).ok_or(Refusal::AddressLength(bytes.len()))?;
-    Ok(MapRequest { spid, family, nat })
+    let pending = match pending {
+        None => PendingMode::default(),
+        Some(v) => PendingMode::from_wire(v).ok_or(Refusal::PendingMode(v))?,
+    };
+    Ok(MapRequest { spid, family, nat, pending })
 }
 
 /// An out policy as the SPD holds it, for [`evaluate_policy`].

@@ -19,6 +19,7 @@
 //! are rare next to lookups.
 
 use super::addr::{Addr, Family};
+use super::request::PendingMode;
 use super::selector::{DestSelector, Flow};
 use super::vec::{self, AllocError, Vec};
 
@@ -42,6 +43,8 @@ pub struct Mapping<S> {
     pub family: Family,
     /// The address to translate the source to.
     pub nat: Addr,
+    /// What to do with a new flow while the policy's SA is pending.
+    pub pending: PendingMode,
     /// The policy, while it exists and can carry NATed flows.  `None` means
     /// the mapping is inactive.
     pub policy: Option<PolicyInfo>,

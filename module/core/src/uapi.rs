@@ -65,8 +65,12 @@ pub mod stats_attr {
     /// Packets of a flow NATed to this mapping's address that were
     /// dropped because they would have left without IPsec.
     pub const FAIL_CLOSED_DROPS: u16 = 2;
+    /// New flows refused (eagain mode) while the SA was pending.
+    pub const PENDING_REFUSED: u16 = 3;
+    /// New flows dropped (drop mode) while the SA was pending.
+    pub const PENDING_DROPS: u16 = 4;
     /// Highest attribute type.
-    pub const MAX: u16 = 2;
+    pub const MAX: u16 = 4;
 }
 
 /// Attributes of the `map` attribute set.
@@ -84,8 +88,10 @@ pub mod map_attr {
     /// (Generic netlink refuses NLM_F_REPLACE and friends in new
     /// families, so the request carries it as an attribute.)
     pub const REPLACE: u16 = 6;
+    /// What to do while the policy's SA is pending; default eagain.
+    pub const PENDING: u16 = 7;
     /// Highest attribute type.
-    pub const MAX: u16 = 6;
+    pub const MAX: u16 = 7;
 }
 
 /// Whether the mapped policy exists, so that the mapping translates.
@@ -94,4 +100,13 @@ pub mod map_state {
     pub const INACTIVE: u8 = 0;
     /// The policy exists; its selector is used to pick flows.
     pub const ACTIVE: u8 = 1;
+}
+
+/// What happens to a new flow while the mapped policy's SA is pending.
+pub mod pending_mode {
+    /// Refuse the packet: a local sender gets EAGAIN from the very call
+    /// (a TCP connect fails with EAGAIN); forwarded packets are dropped.
+    pub const EAGAIN: u8 = 0;
+    /// Drop the packet silently.
+    pub const DROP: u8 = 1;
 }

@@ -3,7 +3,7 @@
 
 use xfrm_nat_core::addr::{self, Addr, Family};
 use xfrm_nat_core::fmt::FixedBuf;
-use xfrm_nat_core::request::{self, MapRequest, Refusal, SeenPolicy};
+use xfrm_nat_core::request::{self, MapRequest, PendingMode, Refusal, SeenPolicy};
 use xfrm_nat_core::selector::{DestSelector, Selector};
 use xfrm_nat_core::table::PolicyInfo;
 
@@ -17,22 +17,25 @@ fn text(r: Refusal) -> String {
 
 #[test]
 fn map_request_ok() {
-    let r = request::map_request(Some(305), Some(&[10, 20, 30, 2])).unwrap();
-    assert_eq!(r, MapRequest { spid: 305, family: Family::V4, nat: Addr::v4([10, 20, 30, 2]) });
+    let r = request::map_request(Some(305), Some(&[10, 20, 30, 2]), None).unwrap();
+    assert_eq!(r, MapRequest { spid: 305, family: Family::V4, nat: Addr::v4([10, 20, 30, 2]), pending: PendingMode::Eagain });
+    let r = request::map_request(Some(305), Some(&[10, 20, 30, 2]), Some(1)).unwrap();
+    assert_eq!(r.pending, PendingMode::Drop);
+    assert_eq!(request::map_request(Some(305), Some(&[10, 20, 30, 2]), Some(9)), Err(Refusal::PendingMode(9)));
     let mut v6 = [0u8; 16];
     v6[0] = 0xfd;
     v6[15] = 2;
-    let r = request::map_request(Some(313), Some(&v6)).unwrap();
+    let r = request::map_request(Some(313), Some(&v6), None).unwrap();
     assert_eq!(r.family, Family::V6);
     assert_eq!(r.nat.0, v6);
 }
 
 #[test]
 fn map_request_refusals() {
-    assert_eq!(request::map_request(None, Some(&[1, 2, 3, 4])), Err(Refusal::Missing("spid")));
-    assert_eq!(request::map_request(Some(305), None), Err(Refusal::Missing("addr")));
-    assert_eq!(request::map_request(Some(305), Some(&[1, 2, 3, 4, 5])), Err(Refusal::AddressLength(5)));
-    assert_eq!(request::map_request(Some(306), Some(&[1, 2, 3, 4])), Err(Refusal::NotOutbound(306)));
+    assert_eq!(request::map_request(None, Some(&[1, 2, 3, 4]), None), Err(Refusal::Missing("spid")));
+    assert_eq!(request::map_request(Some(305), None, None), Err(Refusal::Missing("addr")));
+    assert_eq!(request::map_request(Some(305), Some(&[1, 2, 3, 4, 5]), None), Err(Refusal::AddressLength(5)));
+    assert_eq!(request::map_request(Some(306), Some(&[1, 2, 3, 4]), None), Err(Refusal::NotOutbound(306)));
     assert_eq!(text(Refusal::NotOutbound(306)), "spid 306 is a fwd policy; only out (spid&7=1) can be mapped");
     assert_eq!(text(Refusal::NotOutbound(304)), "spid 304 is a in policy; only out (spid&7=1) can be mapped");
     assert_eq!(text(Refusal::Exists(305)), "spid 305 is already mapped");
@@ -47,7 +50,7 @@ fn policy(family: Family, saddr: Addr, plen: u8) -> SeenPolicy {
 
 #[test]
 fn policy_evaluation() {
-    let req = MapRequest { spid: 305, family: Family::V4, nat: Addr::v4([10, 20, 30, 2]) };
+    let req = MapRequest { spid: 305, family: Family::V4, nat: Addr::v4([10, 20, 30, 2]), pending: PendingMode::Eagain };
     assert_eq!(request::evaluate_policy(&req, None), Ok(None));
     let ok = policy(Family::V4, Addr::v4([10, 20, 30, 0]), 24);
     assert_eq!(request::evaluate_policy(&req, Some(ok)), Ok(Some(PolicyInfo { selector: ok.selector.dest, priority: 3 })));

@@ -24,7 +24,7 @@ fn sel(_saddr: Addr, plen_s: u8, daddr: Addr, plen_d: u8) -> DestSelector {
 }
 
 fn mapping(spid: u32, family: Family, nat: Addr, selector: Option<DestSelector>, priority: u32) -> Mapping<Arc<()>> {
-    Mapping { spid, family, nat, policy: selector.map(|selector| PolicyInfo { selector, priority }), stats: Arc::new(()) }
+    Mapping { spid, family, nat, pending: Default::default(), policy: selector.map(|selector| PolicyInfo { selector, priority }), stats: Arc::new(()) }
 }
 
 fn flow(daddr: Addr, proto: u8, sport: u16, dport: u16) -> Flow {
