@@ -28,6 +28,10 @@ pub enum Command {
         spid: Option<u32>,
     },
     Flush,
+    /// Print mapping events; end after `count` of them if given.
+    Monitor {
+        count: Option<u64>,
+    },
 }
 
 /// A mistake in the command line; nothing was sent to the kernel.
@@ -66,6 +70,10 @@ const REPLACE: Keyword = Keyword {
 };
 const PENDING: Keyword = Keyword {
     name: "pending",
+    takes_value: true,
+};
+const COUNT: Keyword = Keyword {
+    name: "count",
     takes_value: true,
 };
 
@@ -207,6 +215,19 @@ pub fn parse_show(words: &[String]) -> Result<Command, UsageError> {
 pub fn parse_flush(words: &[String]) -> Result<Command, UsageError> {
     parse_words("flush", words, &[])?;
     Ok(Command::Flush)
+}
+
+/// `monitor [count N]`, N >= 1.
+pub fn parse_monitor(words: &[String]) -> Result<Command, UsageError> {
+    let kv = parse_words("monitor", words, &[COUNT])?;
+    let count = match kv.get("count") {
+        None => None,
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => return usage(format!("count '{v}' is not a positive number")),
+        },
+    };
+    Ok(Command::Monitor { count })
 }
 
 #[cfg(test)]
@@ -408,6 +429,50 @@ mod tests {
         assert_eq!(
             err(parse_flush(&w("all"))),
             "unknown keyword 'all': 'flush' takes no arguments"
+        );
+    }
+
+    #[test]
+    fn monitor() {
+        assert_eq!(
+            parse_monitor(&[]).unwrap(),
+            Command::Monitor { count: None }
+        );
+        for words in ["count 3", "count=3"] {
+            assert_eq!(
+                parse_monitor(&w(words)).unwrap(),
+                Command::Monitor { count: Some(3) },
+                "{words}"
+            );
+        }
+        assert_eq!(
+            parse_monitor(&w("count 18446744073709551615")).unwrap(),
+            Command::Monitor {
+                count: Some(u64::MAX)
+            }
+        );
+        assert_eq!(err(parse_monitor(&w("count"))), "missing value for 'count'");
+        assert_eq!(
+            err(parse_monitor(&w("count="))),
+            "missing value for 'count'"
+        );
+        for bad in ["0", "-1", "x", "1.5", "18446744073709551616"] {
+            assert_eq!(
+                err(parse_monitor(&w(&format!("count {bad}")))),
+                format!("count '{bad}' is not a positive number")
+            );
+        }
+        assert_eq!(
+            err(parse_monitor(&w("count 1 count 2"))),
+            "'count' given more than once"
+        );
+        assert_eq!(
+            err(parse_monitor(&w("spid 305"))),
+            "unknown keyword 'spid' for 'monitor' (expected: count)"
+        );
+        assert_eq!(
+            err(parse_monitor(&w("all"))),
+            "unknown keyword 'all' for 'monitor' (expected: count)"
         );
     }
 }

@@ -44,6 +44,7 @@ fn what(cmd: &Command) -> String {
         Command::Show { spid: Some(spid) } => format!("cannot show spid {spid}"),
         Command::Show { spid: None } => "cannot list mappings".into(),
         Command::Flush => "cannot flush mappings".into(),
+        Command::Monitor { .. } => "cannot monitor events".into(),
     }
 }
 
@@ -154,6 +155,10 @@ mod tests {
         assert_eq!(
             e.message(&Command::Flush),
             "cannot flush mappings: receiving a reply: boom"
+        );
+        assert_eq!(
+            kernel(libc::EPERM, None).message(&Command::Monitor { count: None }),
+            "cannot monitor events: Operation not permitted"
         );
         assert_eq!(Error::from(UsageError("x".into())).exit_code(), 2);
         assert_eq!(Error::NotLoaded.exit_code(), 1);

@@ -4,7 +4,9 @@
 //!     xnatctl unmap spid=N
 //!     xnatctl [-j] show [spid=N]
 //!     xnatctl flush
+//!     xnatctl [-j] monitor [count N]
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
@@ -22,12 +24,13 @@ mod proto;
 
 use cli::Command;
 use error::Error;
-use proto::{Mapping, Request};
+use proto::{Event, Mapping, Request};
 
 const MAP_USAGE: &str = "xnatctl map spid=N to ADDR [pending eagain|drop] [replace]";
 const UNMAP_USAGE: &str = "xnatctl unmap spid=N";
 const SHOW_USAGE: &str = "xnatctl [-j] show [spid=N]";
 const FLUSH_USAGE: &str = "xnatctl flush";
+const MONITOR_USAGE: &str = "xnatctl [-j] monitor [count N]";
 
 const AFTER_HELP: &str = "\
 Keywords take their value after '=' or as the next word (spid=305 or spid 305).
@@ -40,7 +43,8 @@ Examples:
   xnatctl map spid=305 to 10.20.30.2 pending drop replace
   xnatctl show
   xnatctl -j show spid 305
-  xnatctl unmap spid=305";
+  xnatctl unmap spid=305
+  xnatctl monitor";
 
 #[derive(Parser, Debug)]
 #[command(
@@ -50,7 +54,7 @@ Examples:
     after_help = AFTER_HELP
 )]
 struct Args {
-    /// Print JSON instead of a table
+    /// Print JSON instead of a table (show) or text lines (monitor)
     #[arg(short = 'j', long = "json", global = true)]
     json: bool,
 
@@ -87,6 +91,16 @@ enum Sub {
         #[arg(value_name = "WORDS")]
         words: Vec<String>,
     },
+    /// Print a line per mapping event (map, unmap) until interrupted, or after N events
+    ///
+    /// `map spid N to ADDR STATE pending MODE [selector SELECTOR]` when a mapping is
+    /// created, replaced, activated or deactivated; `unmap spid N` when it is deleted.
+    /// With -j, one JSON object per line.
+    #[command(override_usage = MONITOR_USAGE)]
+    Monitor {
+        #[arg(value_name = "WORDS")]
+        words: Vec<String>,
+    },
 }
 
 impl Sub {
@@ -96,6 +110,7 @@ impl Sub {
             Sub::Unmap { .. } => UNMAP_USAGE,
             Sub::Show { .. } => SHOW_USAGE,
             Sub::Flush { .. } => FLUSH_USAGE,
+            Sub::Monitor { .. } => MONITOR_USAGE,
         }
     }
 
@@ -105,6 +120,7 @@ impl Sub {
             Sub::Unmap { words } => cli::parse_unmap(words),
             Sub::Show { words } => cli::parse_show(words),
             Sub::Flush { words } => cli::parse_flush(words),
+            Sub::Monitor { words } => cli::parse_monitor(words),
         }
     }
 }
@@ -117,6 +133,59 @@ fn mappings(msgs: Vec<proto::XnatMsg>) -> Result<Vec<Mapping>, Error> {
         .map_err(|e| anyhow::anyhow!("bad mapping from the kernel: {e}"))?;
     maps.sort_by_key(|m| m.spid);
     Ok(maps)
+}
+
+/// SIGINT and SIGTERM end `monitor` with status 0.  Every line is flushed
+/// as it is printed, so there is nothing left to write.
+fn exit_on_signals() {
+    extern "C" fn leave(_: libc::c_int) {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(0) }
+    }
+    for sig in [libc::SIGINT, libc::SIGTERM] {
+        // SAFETY: installs a handler that only calls _exit.
+        unsafe {
+            libc::signal(
+                sig,
+                leave as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
+        }
+    }
+}
+
+/// Print the events of the `events` group, one line each, until
+/// interrupted or until `count` of them have been printed.
+fn monitor(conn: &mut nl::Conn, count: Option<u64>, json: bool) -> Result<(), Error> {
+    conn.subscribe(uapi::MCGRP_EVENTS)?;
+    exit_on_signals();
+    let mut printed = 0u64;
+    loop {
+        for ev in conn.recv_events()? {
+            let ev: Event = match ev {
+                Ok(ev) => ev,
+                Err(e) => {
+                    eprintln!("xnatctl: warning: skipped an event that cannot be decoded: {e}");
+                    continue;
+                }
+            };
+            let line = if json {
+                output::format_event_json(&ev)
+            } else {
+                output::format_event(&ev, output::ifname)
+            };
+            let mut out = std::io::stdout().lock();
+            match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+                Ok(()) => {}
+                // The reader is gone (`xnatctl monitor | head -1`).
+                Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
+                Err(e) => return Err(anyhow::anyhow!(e).context("cannot print").into()),
+            }
+            printed += 1;
+            if count == Some(printed) {
+                return Ok(());
+            }
+        }
+    }
 }
 
 fn run(cmd: &Command, json: bool) -> Result<(), Error> {
@@ -154,6 +223,7 @@ fn run(cmd: &Command, json: bool) -> Result<(), Error> {
             };
             print!("{text}");
         }
+        Command::Monitor { count } => monitor(&mut conn, count, json)?,
     }
     Ok(())
 }

@@ -9,7 +9,8 @@ use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
 use crate::error::Error;
 use crate::proto::{
-    encode_get_family, parse_buffer, split_messages, Family, Reply, Request, XnatMsg,
+    encode_get_family, parse_buffer, parse_events, split_messages, Event, Family, Reply, Request,
+    XnatMsg,
 };
 
 pub struct Conn {
@@ -140,6 +141,50 @@ impl Conn {
         }
         Ok(ex.msgs)
     }
+
+    /// Join the family's multicast group `name` (uapi::MCGRP_*).
+    pub fn subscribe(&mut self, name: &str) -> Result<(), Error> {
+        let id = self.family.mcast_group(name).ok_or_else(|| {
+            anyhow!(
+                "the {} module has no '{name}' multicast group (older than this xnatctl?)",
+                crate::uapi::FAMILY_NAME
+            )
+        })?;
+        // Room for bursts (a flush of many mappings); the kernel caps it
+        // at net.core.rmem_max, which is fine.
+        let _ = self.sock.set_rx_buf_sz(1 << 20);
+        self.sock
+            .add_membership(id)
+            .map_err(|e| match e.raw_os_error() {
+                Some(errno) => Error::Kernel {
+                    errno,
+                    extack: None,
+                },
+                None => Error::Other(anyhow!(e).context(format!("cannot join group '{name}'"))),
+            })
+    }
+
+    /// Wait for notifications of the joined groups; return the events of
+    /// the next buffer received (possibly none: see parse_events).  Events
+    /// lost to a receive buffer overrun are warned about, then the wait
+    /// goes on.
+    pub fn recv_events(
+        &mut self,
+    ) -> Result<Vec<Result<Event, netlink_packet_core::DecodeError>>, Error> {
+        loop {
+            match self.sock.recv_from_full() {
+                Ok((buf, _)) => {
+                    return Ok(parse_events(&buf, self.family.id)
+                        .context("bad notification from the kernel")?)
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) if e.raw_os_error() == Some(libc::ENOBUFS) => {
+                    eprintln!("xnatctl: warning: events were lost (receive buffer overrun)");
+                }
+                Err(e) => return Err(anyhow!(e).context("cannot receive from the kernel").into()),
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -187,5 +232,16 @@ mod tests {
             .collect();
         assert!(names.iter().any(|n| n == "nlctrl"), "{names:?}");
         assert_eq!(names.len(), ex.msgs.len());
+
+        // Joining a group, by the controller's own (no privilege needed).
+        c.family = ctrl;
+        c.subscribe("notify").unwrap();
+        match c.subscribe("nosuch") {
+            Err(Error::Other(e)) => assert_eq!(
+                e.to_string(),
+                "the xfrm_nat module has no 'nosuch' multicast group (older than this xnatctl?)"
+            ),
+            r => panic!("unknown group: {r:?}"),
+        }
     }
 }

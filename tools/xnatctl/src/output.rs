@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::proto::{Mapping, Selector, AF_INET6, PENDING_MODES};
+use crate::proto::{Event, Mapping, Selector, AF_INET6, PENDING_MODES};
 use crate::uapi::map_state;
 
 pub fn state_name(state: Option<u8>) -> String {
@@ -209,32 +209,68 @@ fn json_selector(s: &Selector) -> String {
     )
 }
 
+/// One mapping as a JSON object, as `show -j` and `monitor -j` print it.
+fn json_mapping(m: &Mapping) -> String {
+    format!(
+        "{{\"spid\":{},\"addr\":{},\"state\":{},\"pending\":{},\"selector\":{},\
+         \"stats\":{{\"flows\":{},\"fail_closed_drops\":{},\
+         \"pending_refused\":{},\"pending_drops\":{}}}}}",
+        m.spid,
+        json_opt(m.addr, true),
+        m.state
+            .map_or_else(|| "null".into(), |s| json_str(&state_name(Some(s)))),
+        m.pending
+            .map_or_else(|| "null".into(), |p| json_str(&pending_name(Some(p)))),
+        m.selector
+            .as_ref()
+            .map_or_else(|| "null".into(), json_selector),
+        json_opt(m.stats.flows, false),
+        json_opt(m.stats.fail_closed_drops, false),
+        json_opt(m.stats.pending_refused, false),
+        json_opt(m.stats.pending_drops, false),
+    )
+}
+
 /// The JSON `show -j` prints: always an array, one object per mapping.
 pub fn format_json(maps: &[Mapping]) -> String {
-    let items: Vec<String> = maps
-        .iter()
-        .map(|m| {
-            format!(
-                "{{\"spid\":{},\"addr\":{},\"state\":{},\"pending\":{},\"selector\":{},\
-                 \"stats\":{{\"flows\":{},\"fail_closed_drops\":{},\
-                 \"pending_refused\":{},\"pending_drops\":{}}}}}",
-                m.spid,
-                json_opt(m.addr, true),
-                m.state
-                    .map_or_else(|| "null".into(), |s| json_str(&state_name(Some(s)))),
-                m.pending
-                    .map_or_else(|| "null".into(), |p| json_str(&pending_name(Some(p)))),
-                m.selector
-                    .as_ref()
-                    .map_or_else(|| "null".into(), json_selector),
-                json_opt(m.stats.flows, false),
-                json_opt(m.stats.fail_closed_drops, false),
-                json_opt(m.stats.pending_refused, false),
-                json_opt(m.stats.pending_drops, false),
-            )
-        })
-        .collect();
+    let items: Vec<String> = maps.iter().map(json_mapping).collect();
     format!("[{}]\n", items.join(","))
+}
+
+/// The line `monitor` prints for an event:
+/// `map spid 305 to 10.20.30.2 active pending eagain selector ...` or
+/// `unmap spid 305`.  Without selector (inactive mapping) the line ends
+/// after the pending mode; values the module does not report are left out
+/// (address and state as `-`).
+pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
+    match ev {
+        Event::Map(m) => {
+            let mut out = format!(
+                "map spid {} to {} {}",
+                m.spid,
+                opt(m.addr),
+                state_name(m.state)
+            );
+            if m.pending.is_some() {
+                write!(out, " pending {}", pending_name(m.pending)).unwrap();
+            }
+            if let Some(s) = &m.selector {
+                write!(out, " selector {}", format_selector(s, ifname)).unwrap();
+            }
+            out.push('\n');
+            out
+        }
+        Event::Unmap { spid } => format!("unmap spid {spid}\n"),
+    }
+}
+
+/// The line `monitor -j` prints for an event: one JSON object,
+/// `{"event":"map","mapping":{...}}` or `{"event":"unmap","spid":N}`.
+pub fn format_event_json(ev: &Event) -> String {
+    match ev {
+        Event::Map(m) => format!("{{\"event\":\"map\",\"mapping\":{}}}\n", json_mapping(m)),
+        Event::Unmap { spid } => format!("{{\"event\":\"unmap\",\"spid\":{spid}}}\n"),
+    }
 }
 
 #[cfg(test)]
@@ -374,6 +410,61 @@ SPID  ADDRESS      STATE     PENDING  SELECTOR                               FLO
     #[test]
     fn json_escaping() {
         assert_eq!(json_str("a\"b\\c\n\u{1}é"), "\"a\\\"b\\\\c\\n\\u0001é\"");
+    }
+
+    /// The events of proto's sample buffer, as `monitor` prints them.
+    #[test]
+    fn events() {
+        use crate::proto::{parse_events, tests::sample_events_buffer};
+        let evs: Vec<Event> = parse_events(&sample_events_buffer(30), 30)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        let text: String = evs.iter().map(|e| format_event(e, noif)).collect();
+        assert_eq!(
+            text,
+            "map spid 305 to 10.20.30.2 active pending drop \
+             selector 10.20.30.2/32 -> 10.0.0.0/8 proto any\n\
+             map spid 1009 to 2001:db8::2 inactive pending eagain\n\
+             unmap spid 305\n"
+        );
+        let json: String = evs.iter().map(format_event_json).collect();
+        let want = concat!(
+            "{\"event\":\"map\",\"mapping\":{\"spid\":305,\"addr\":\"10.20.30.2\",",
+            "\"state\":\"active\",\"pending\":\"drop\",",
+            "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",\"prefixlen_s\":32,",
+            "\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
+            "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100},",
+            "\"stats\":{\"flows\":7,\"fail_closed_drops\":8589934592,\"pending_refused\":3,",
+            "\"pending_drops\":4294967301}}}\n",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":1009,\"addr\":\"2001:db8::2\",",
+            "\"state\":\"inactive\",\"pending\":\"eagain\",\"selector\":null,",
+            "\"stats\":{\"flows\":null,\"fail_closed_drops\":null,\"pending_refused\":null,",
+            "\"pending_drops\":null}}}\n",
+            "{\"event\":\"unmap\",\"spid\":305}\n"
+        );
+        assert_eq!(json, want);
+
+        // The example of the man page: the same mapping in mode eagain, and
+        // a mapping whose module reports no pending mode nor address.
+        let Event::Map(mut m) = evs[0].clone() else {
+            panic!("not a map event")
+        };
+        m.pending = Some(pending_mode::EAGAIN);
+        assert_eq!(
+            format_event(&Event::Map(m), noif),
+            "map spid 305 to 10.20.30.2 active pending eagain \
+             selector 10.20.30.2/32 -> 10.0.0.0/8 proto any\n"
+        );
+        let bare = Mapping {
+            spid: 313,
+            ..Mapping::default()
+        };
+        assert_eq!(
+            format_event(&Event::Map(bare), noif),
+            "map spid 313 to - -\n"
+        );
     }
 
     #[test]

@@ -293,7 +293,6 @@ impl Family {
     }
 
     /// Id of a multicast group, to subscribe to (uapi::MCGRP_*).
-    #[allow(dead_code)] // for the coming `monitor` command
     pub fn mcast_group(&self, name: &str) -> Option<u32> {
         self.mcast_groups
             .iter()
@@ -481,6 +480,58 @@ impl Stats {
         }
         Ok(s)
     }
+}
+
+/// A notification of the family's `events` multicast group
+/// (uapi::MCGRP_EVENTS).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// map-change-ntf: a mapping was created, replaced, activated or
+    /// deactivated; it carries the whole mapping, as a map-get reply does.
+    Map(Mapping),
+    /// map-del-ntf: the mapping of the spid was deleted.
+    Unmap { spid: u32 },
+}
+
+impl Event {
+    /// The event a message of the family tells; None for a command this
+    /// xnatctl does not know (from a newer module), which is skipped.
+    pub fn from_msg(msg: &XnatMsg) -> Result<Option<Event>, DecodeError> {
+        Ok(match msg.cmd {
+            cmd::MAP_CHANGE_NTF => Some(Event::Map(Mapping::from_attrs(&msg.attrs)?)),
+            cmd::MAP_DEL_NTF => Some(Event::Unmap {
+                spid: Mapping::from_attrs(&msg.attrs)?.spid,
+            }),
+            _ => None,
+        })
+    }
+}
+
+/// The events in a buffer received on a socket subscribed to the group:
+/// one entry per notification of the family `family_id`, in order.
+/// Messages of other types and unknown commands are skipped.  A message
+/// that cannot be decoded gives an error entry, without losing the others;
+/// a buffer whose framing is broken is an error as a whole.
+pub fn parse_events(
+    buf: &[u8],
+    family_id: u16,
+) -> Result<Vec<Result<Event, DecodeError>>, DecodeError> {
+    let mut out = Vec::new();
+    for raw in split_messages(buf)? {
+        if u16::from_ne_bytes([raw[4], raw[5]]) != family_id {
+            continue;
+        }
+        let ev = parse_buffer::<XnatMsg>(raw).and_then(|mut msgs| match msgs.pop() {
+            Some((_, Reply::Msg(m))) => Event::from_msg(&m),
+            _ => Ok(None),
+        });
+        match ev {
+            Ok(Some(ev)) => out.push(Ok(ev)),
+            Ok(None) => {}
+            Err(e) => out.push(Err(e)),
+        }
+    }
+    Ok(out)
 }
 
 /// One message read from the socket, as far as the request loop cares.
@@ -957,6 +1008,85 @@ pub mod tests {
         let buf = nlmsg(30, 0, 4, cmd::MAP_GET, &sample_mapping_attrs());
         assert!(parse_buffer::<XnatMsg>(&buf[..buf.len() - 4]).is_err());
         assert!(parse_buffer::<XnatMsg>(&buf[..10]).is_err());
+    }
+
+    /// A buffer as a monitor receives it: map-change-ntf (full mapping),
+    /// an unknown command, another family's message, a map-change-ntf of
+    /// an inactive mapping, map-del-ntf.
+    pub fn sample_events_buffer(family_id: u16) -> Vec<u8> {
+        let mut buf = nlmsg(
+            family_id,
+            0,
+            0,
+            cmd::MAP_CHANGE_NTF,
+            &sample_mapping_attrs(),
+        );
+        buf.extend(nlmsg(family_id, 0, 0, 77, &sample_mapping_attrs()));
+        buf.extend(nlmsg(family_id + 1, 0, 0, cmd::MAP_DEL_NTF, &[]));
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &1009u32.to_ne_bytes());
+        put(
+            &mut a,
+            map_attr::ADDR,
+            &"2001:db8::2".parse::<Ipv6Addr>().unwrap().octets(),
+        );
+        put(&mut a, map_attr::STATE, &[uapi::map_state::INACTIVE]);
+        put(&mut a, map_attr::PENDING, &[pending_mode::EAGAIN]);
+        buf.extend(nlmsg(family_id, 0, 0, cmd::MAP_CHANGE_NTF, &a));
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &305u32.to_ne_bytes());
+        buf.extend(nlmsg(family_id, 0, 0, cmd::MAP_DEL_NTF, &a));
+        buf
+    }
+
+    #[test]
+    fn parse_notifications() {
+        assert_eq!((cmd::MAP_CHANGE_NTF, cmd::MAP_DEL_NTF), (5, 6));
+        let evs: Vec<Event> = parse_events(&sample_events_buffer(30), 30)
+            .unwrap()
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+        assert_eq!(evs.len(), 3, "{evs:?}");
+        let Event::Map(m) = &evs[0] else {
+            panic!("not a map event: {:?}", evs[0])
+        };
+        let buf = nlmsg(30, 0, 4, cmd::MAP_GET, &sample_mapping_attrs());
+        let Reply::Msg(reply) = &parse_buffer::<XnatMsg>(&buf).unwrap()[0].1 else {
+            panic!("no reply")
+        };
+        assert_eq!(*m, Mapping::from_attrs(&reply.attrs).unwrap());
+        assert_eq!(
+            evs[1],
+            Event::Map(Mapping {
+                spid: 1009,
+                addr: Some("2001:db8::2".parse().unwrap()),
+                state: Some(uapi::map_state::INACTIVE),
+                pending: Some(pending_mode::EAGAIN),
+                ..Mapping::default()
+            })
+        );
+        assert_eq!(evs[2], Event::Unmap { spid: 305 });
+    }
+
+    #[test]
+    fn bad_notifications() {
+        // A bad message is reported and the others still come through.
+        let mut buf = nlmsg(30, 0, 0, cmd::MAP_DEL_NTF, &[]);
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &313u32.to_ne_bytes());
+        buf.extend(nlmsg(30, 0, 0, cmd::MAP_DEL_NTF, &a));
+        let evs = parse_events(&buf, 30).unwrap();
+        assert_eq!(evs.len(), 2);
+        assert_eq!(
+            evs[0].as_ref().unwrap_err().to_string(),
+            "mapping without spid attribute"
+        );
+        assert_eq!(evs[1].as_ref().unwrap(), &Event::Unmap { spid: 313 });
+        // Broken framing loses the buffer.
+        assert!(parse_events(&buf[..buf.len() - 4], 30).is_err());
+        // Nothing of the family: nothing.
+        assert!(parse_events(&buf, 31).unwrap().is_empty());
     }
 
     #[test]

@@ -53,6 +53,12 @@ fn grammar_errors() {
             "flush now",
             "unknown keyword 'now': 'flush' takes no arguments",
         ),
+        ("monitor count 0", "count '0' is not a positive number"),
+        ("-j monitor count", "missing value for 'count'"),
+        (
+            "monitor spid 305",
+            "unknown keyword 'spid' for 'monitor' (expected: count)",
+        ),
     ];
     for (args, want) in cases {
         let (code, _, err) = xnatctl(args);
@@ -78,5 +84,23 @@ fn help_shows_the_grammar() {
     assert!(
         out.contains("xnatctl map spid=305 to 10.20.30.2 pending drop replace"),
         "{out}"
+    );
+    assert!(out.contains("xnatctl monitor"), "{out}");
+    let (code, out, _) = xnatctl("monitor --help");
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("Usage: xnatctl [-j] monitor [count N]"),
+        "{out}"
+    );
+}
+
+#[test]
+fn monitor_usage_line() {
+    let (code, out, err) = xnatctl("monitor count=x");
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert_eq!(
+        err,
+        "xnatctl: count 'x' is not a positive number\n\
+         usage: xnatctl [-j] monitor [count N]\n"
     );
 }
