@@ -9,7 +9,7 @@ use kernel::{c_str, prelude::*};
 use crate::logic::addr::Family;
 use crate::logic::request::PendingMode;
 use crate::logic::selector::Flow;
-use crate::net::conntrack::Direction;
+use crate::net::conntrack::{Conn, Direction};
 use crate::net::netfilter::{Hook, HookState, Verdict};
 use crate::net::rcu::{self, ReadGuard};
 use crate::net::skb::SkBuff;
@@ -51,6 +51,13 @@ impl Drop for Aborts {
         // after this, none is.  Dropping `_wq` then drains queued aborts.
         rcu::synchronize();
     }
+}
+
+/// The flow as the selectors see it: conntrack's original tuple, leaving
+/// through the hook's output device.
+fn original_flow(ct: &Conn, state: &HookState<'_>) -> Flow {
+    let t = ct.tuple(Direction::Original);
+    Flow::from_tuple(t.dst, t.proto, t.src_port, t.dst_port, t.icmp_type, t.icmp_code, state.out_ifindex())
 }
 
 /// A new flow of a mapping whose policy's SA is pending.
@@ -106,9 +113,7 @@ impl Hook for SnatHook {
         let Some(table) = NetState::of(state.net(), &guard).and_then(|s| s.snapshot(&guard)) else {
             return Verdict::Accept;
         };
-        let t = ct.tuple(Direction::Original);
-        let flow = Flow::from_tuple(t.dst, t.proto, t.src_port, t.dst_port, t.icmp_type, t.icmp_code, state.out_ifindex());
-        let Some(mapping) = table.lookup(family, &flow) else { return Verdict::Accept };
+        let Some(mapping) = table.lookup(family, &original_flow(ct, state)) else { return Verdict::Accept };
         // The NAT core looks the translated flow up after us, but turns a
         // pending SA into EREMOTE (or a hang, for TCP).  Looking it up here
         // first (once per new flow) also sends the key manager its ACQUIRE.
@@ -151,9 +156,7 @@ impl Hook for FailClosedHook {
         if !table.has_nat_addr(family, &nat) {
             return Verdict::Accept;
         }
-        let t = ct.tuple(Direction::Original);
-        let flow = Flow::from_tuple(t.dst, t.proto, t.src_port, t.dst_port, t.icmp_type, t.icmp_code, state.out_ifindex());
-        if let Some(m) = table.by_nat_addr(family, &nat, &flow) {
+        if let Some(m) = table.by_nat_addr(family, &nat, &original_flow(ct, state)) {
             m.stats.fail_closed_drops.fetch_add(1, Ordering::Relaxed);
         }
         Verdict::DropWithErrno(EHOSTUNREACH)
