@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Against a real IKE daemon: strongSwan's charon on the home box (a trap
+# policy 10.20.30.2/32 === 10.0.0.0/8, start_action = trap) and on the office
+# gateway.  With the trap policy's index mapped in eagain mode, the first UDP
+# send fails with EAGAIN and triggers the negotiation; once the CHILD_SA is up
+# sends succeed and the office host sees 10.20.30.2.  IPv4.
+# timeout: 240
+set -euo pipefail
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/../howto.sh"
+. "$(dirname "$0")/../strongswan.sh"
+
+require_root
+require_cmd ip python3 unshare swanctl
+[ -x /usr/lib/ipsec/charon ] || fail "/usr/lib/ipsec/charon missing (Debian package strongswan-charon, installed by make deps)"
+require_module
+require_ctl
+
+strongswan_scenario 4
