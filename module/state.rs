@@ -109,9 +109,9 @@ impl PernetState for NetState {
                 config <- new_mutex!(Config { hooks: None, dead: false }),
                 snapshot: RcuPointer::null(),
                 exiting: AtomicBool::new(false),
-                // SAFETY: `exit` sets `exiting`, waits for a grace period so
-                // that no event can schedule the work any more, and cancels
-                // it, before the state is retired.
+                // `exit` sets `exiting` and waits a grace period, so no event
+                // schedules the work any more, then cancels it.
+                // SAFETY: `exit` cancels the work before the state is retired.
                 resync <- unsafe { Work::new() },
             }? Error),
             GFP_KERNEL,

@@ -61,10 +61,9 @@ impl Conn {
             Direction::Original => 0,
             Direction::Reply => 1,
         };
-        // SAFETY: The entry is valid; tuples are written before the entry is
-        // attached to packets and do not change afterwards, except by NAT
-        // setup of the reply tuple, which happens before confirmation on the
-        // CPU that owns the unconfirmed entry.
+        // Tuples are fixed once the entry is attached to packets, but for NAT
+        // setup of the reply tuple, done on the CPU owning the unconfirmed entry.
+        // SAFETY: The entry is valid; see above for the tuple's stability.
         let t = unsafe { &(*self.0.get()).tuplehash[idx].tuple };
         // SAFETY: The port unions are plain integers in every variant.
         let (src_port, dst_port, icmp_type, icmp_code) =

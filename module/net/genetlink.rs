@@ -234,9 +234,9 @@ impl<'a> Info<'a> {
     }
 
     fn attr(&self, attr: u16) -> Option<&'a [u8]> {
-        // SAFETY: The request is valid and its attribute table has
-        // `maxattr + 1` entries; `attr` is within the op's policy (callers
-        // only ask for attributes of the op), and unknown types were refused.
+        // Callers ask only for attributes of the op's policy, so `attr` is
+        // within the table of `maxattr + 1` entries (the helper checks NULL).
+        // SAFETY: The request is valid; `attr` is in range (see above).
         let nla = unsafe { bindings::xnat_genl_info_attr(self.raw, u32::from(attr)) };
         if nla.is_null() {
             return None;

@@ -204,9 +204,9 @@ impl<H: Hook> Registration<H> {
 impl<H: Hook> Drop for Registration<H> {
     fn drop(&mut self) {
         let raw = self.ops.get();
-        // SAFETY: Registered in `self.net`, which is live (type invariant).
         // The C side waits for or RCU-defers running hooks, and no running
-        // hook reads `ops` after it returns, so `ops` can be freed with us.
+        // hook reads `ops` after unregistration, so `ops` can go with us.
+        // SAFETY: Registered in `self.net`, which is live (type invariant).
         unsafe {
             let pf = (*raw).pf;
             match self.kind {

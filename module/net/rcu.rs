@@ -117,9 +117,9 @@ impl<T: Send + Sync + 'static> core::ops::Deref for RcuBox<T> {
 
 impl<T: Send + Sync + 'static> Drop for RcuBox<T> {
     fn drop(&mut self) {
-        // SAFETY: The node came from `KBox::into_raw` and is owned by `self`;
-        // an `RcuBox` that was published is never dropped directly but
-        // retired through `drop_after_grace_period`.
+        // A published `RcuBox` is retired through `drop_after_grace_period`,
+        // never dropped directly, so no reader can see this node.
+        // SAFETY: The node came from `KBox::into_raw` and is owned by `self`.
         drop(unsafe { KBox::from_raw(self.0.as_ptr()) });
     }
 }
@@ -143,9 +143,8 @@ impl<T: Send + Sync + 'static> RcuPointer<T> {
         // Acquire pairs with the Release of `replace`, as rcu_dereference()
         // pairs with rcu_assign_pointer().
         let p = self.ptr.load(Ordering::Acquire);
-        // SAFETY: A non-null pointer was published by `replace` and is freed
-        // only after a grace period following its removal; `_guard` keeps
-        // this reader inside a read-side section.
+        // `replace` frees an object only a grace period after unpublishing it.
+        // SAFETY: Published by `replace`; `_guard` holds the read-side section.
         unsafe { p.as_ref().map(|n| &n.value) }
     }
 

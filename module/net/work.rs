@@ -125,9 +125,9 @@ impl Workqueue {
     pub fn spawn<F: FnOnce() + Send + 'static>(&self, run: F) -> Result {
         let job = KBox::new(Job { work: bindings::work_struct::default(), run: Some(run) }, GFP_ATOMIC)?;
         let raw = KBox::into_raw(job);
-        // SAFETY: `raw` is a valid, owned job; `INIT_WORK` initialises its
-        // work item in place, and the job does not move until it is freed
-        // by `Self::run_job`, which queueing hands ownership to.
+        // Queueing hands the job's ownership to `Self::run_job`, which frees
+        // it; until then it does not move.
+        // SAFETY: `raw` is a valid, owned job; `INIT_WORK` initialises in place.
         unsafe {
             bindings::xnat_init_work(&mut (*raw).work, Some(Self::run_job::<F>));
             bindings::xnat_queue_work(self.wq.as_ptr(), &mut (*raw).work);

@@ -154,9 +154,9 @@ impl<E: PolicyEvents> KeyManager<E> {
     pub fn register() -> Result<Self> {
         let mgr = KBox::new(Opaque::new(bindings::xfrm_mgr::default()), GFP_KERNEL)?;
         let raw = mgr.get();
-        // SAFETY: `raw` is valid and not yet shared.  `acquire` and
-        // `compile_policy` are called without a NULL check by the core, so
-        // they must be set; both decline.
+        // The core calls `acquire` and `compile_policy` without a NULL check,
+        // so they must be set; both decline.
+        // SAFETY: `raw` is valid and not yet shared.
         unsafe {
             (*raw).notify_policy = Some(Self::notify_policy);
             (*raw).acquire = Some(Self::acquire);
@@ -205,9 +205,9 @@ impl<E: PolicyEvents> KeyManager<E> {
         _len: ffi::c_int,
         dir: *mut ffi::c_int,
     ) -> *mut bindings::xfrm_policy {
-        // SAFETY: The core passes a valid out-parameter.  A negative value
-        // tells it to try the next manager; -EINVAL is what it reports if
-        // none accepts, as without this manager.
+        // A negative value makes the core try the next manager; -EINVAL is
+        // what it reports if none accepts, as without this manager.
+        // SAFETY: The core passes a valid out-parameter.
         unsafe { *dir = -(bindings::EINVAL as ffi::c_int) };
         core::ptr::null_mut()
     }
@@ -215,9 +215,9 @@ impl<E: PolicyEvents> KeyManager<E> {
 
 impl<E: PolicyEvents> Drop for KeyManager<E> {
     fn drop(&mut self) {
-        // SAFETY: Registered (type invariant).  `xfrm_unregister_km` waits for
-        // an RCU grace period, so no callback runs once it returns and `mgr`
-        // can be freed.
+        // `xfrm_unregister_km` waits for an RCU grace period, so no callback
+        // runs once it returns and `mgr` can be freed.
+        // SAFETY: Registered (type invariant).
         unsafe { bindings::xfrm_unregister_km(self.mgr.get()) };
     }
 }

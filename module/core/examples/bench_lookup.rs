@@ -13,11 +13,12 @@ use std::time::Instant;
 use xfrm_nat_core::addr::{Addr, Family};
 use xfrm_nat_core::selector::{DestSelector, Flow};
 use xfrm_nat_core::table::{Mapping, PolicyInfo, Table};
+use xfrm_nat_core::vec::AllocError;
 
 /// `n` mappings to distinct /24 office networks under 10/8, each with its
 /// own NAT address, like many road-warrior policies on one gateway, and
 /// some to /16 and /32 networks so that several prefix lengths are in use.
-fn table(n: u32) -> Table<Arc<[u64; 2]>> {
+fn table(n: u32) -> Result<Table<Arc<[u64; 2]>>, AllocError> {
     let ms = (0..n)
         .map(|i| {
             let plen = match i % 10 {
@@ -31,7 +32,7 @@ fn table(n: u32) -> Table<Arc<[u64; 2]>> {
             Mapping { spid: 1 + 8 * i, family: Family::V4, nat, pending: Default::default(), policy: Some(PolicyInfo { selector, priority: 0 }), stats: Arc::new([0; 2]) }
         })
         .collect();
-    Table::build(ms).expect("allocation")
+    Table::build(ms)
 }
 
 fn flows(n: u32) -> Vec<Flow> {
@@ -62,14 +63,14 @@ fn ns_per_lookup(t: &Table<Arc<[u64; 2]>>, fs: &[Flow]) -> f64 {
     best
 }
 
-fn main() {
+fn main() -> Result<(), AllocError> {
     let sizes = [1u32, 100, 1_000, 10_000];
     println!("new-flow lookup, best of 5 runs of {} lookups (half hits, half misses)", 200 * 4096);
     println!("{:>8}  {:>8}  {:>10}  {:>8}  {:>12}", "mappings", "prefixes", "ns/lookup", "ratio", "build ms");
     let mut base = None;
     for &n in &sizes {
         let start = Instant::now();
-        let t = table(n);
+        let t = table(n)?;
         let build = start.elapsed().as_secs_f64() * 1e3;
         let ns = ns_per_lookup(&t, &flows(n));
         let b = *base.get_or_insert(ns);
@@ -83,4 +84,5 @@ fn main() {
     // bytes, served from kmalloc-32.
     let per = mapping + 12 + 32;
     println!("memory per mapping: {mapping} (snapshot entry) + 12 (indexes) + 32 (counters, slab) = {per} bytes");
+    Ok(())
 }
