@@ -170,10 +170,10 @@ fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<kernel::sync::Arc<Stats>>) -> Resu
             a.put_u8(selector_attr::PREFIXLEN_D, s.prefixlen_d)?;
             a.put_u8(selector_attr::PREFIXLEN_S, s.prefixlen_s)?;
             a.put_u8(selector_attr::PROTO, s.proto)?;
-            a.put_u16_raw(selector_attr::DPORT, s.dport)?;
-            a.put_u16_raw(selector_attr::DPORT_MASK, s.dport_mask)?;
-            a.put_u16_raw(selector_attr::SPORT, s.sport)?;
-            a.put_u16_raw(selector_attr::SPORT_MASK, s.sport_mask)?;
+            a.put_u16(selector_attr::DPORT, s.dport)?;
+            a.put_u16(selector_attr::DPORT_MASK, s.dport_mask)?;
+            a.put_u16(selector_attr::SPORT, s.sport)?;
+            a.put_u16(selector_attr::SPORT_MASK, s.sport_mask)?;
             a.put_s32(selector_attr::IFINDEX, s.ifindex)?;
             a.put_u32(selector_attr::PRIORITY, p.priority)
         })?;

@@ -233,7 +233,8 @@ impl<'a> Info<'a> {
         Self { raw, _life: PhantomData }
     }
 
-    fn attr(&self, attr: u16) -> Option<&'a [u8]> {
+    /// The payload of an attribute of the request.
+    pub fn attr_bytes(&self, attr: u16) -> Option<&'a [u8]> {
         // Callers ask only for attributes of the op's policy, so `attr` is
         // within the table of `maxattr + 1` entries (the helper checks NULL).
         // SAFETY: The request is valid; `attr` is in range (see above).
@@ -251,23 +252,18 @@ impl<'a> Info<'a> {
 
     /// A u32 attribute (validated as such by the policy).
     pub fn attr_u32(&self, attr: u16) -> Option<u32> {
-        let b = self.attr(attr)?;
+        let b = self.attr_bytes(attr)?;
         Some(u32::from_ne_bytes(b.get(..4)?.try_into().ok()?))
     }
 
     /// A u8 attribute (validated as such by the policy).
     pub fn attr_u8(&self, attr: u16) -> Option<u8> {
-        self.attr(attr)?.first().copied()
+        self.attr_bytes(attr)?.first().copied()
     }
 
     /// Whether a flag attribute is present.
     pub fn attr_flag(&self, attr: u16) -> bool {
-        self.attr(attr).is_some()
-    }
-
-    /// A binary attribute.
-    pub fn attr_bytes(&self, attr: u16) -> Option<&'a [u8]> {
-        self.attr(attr)
+        self.attr_bytes(attr).is_some()
     }
 
     /// The namespace of the requesting socket.
@@ -323,13 +319,9 @@ impl Attrs<'_> {
         self.put_bytes(attr, &[v])
     }
 
-    /// Appends a u16 attribute whose value is already in the byte order the
-    /// spec says (e.g. a port in network order).
-    pub fn put_u16_raw(&mut self, attr: u16, v: u16) -> Result {
-        self.put_bytes(attr, &v.to_ne_bytes())
-    }
-
-    /// Appends a host-order u16 attribute.
+    /// Appends a u16 attribute, as stored in memory: host order for plain
+    /// `u16`, or a value already in network order for `byte-order:
+    /// big-endian` attributes such as ports.
     pub fn put_u16(&mut self, attr: u16, v: u16) -> Result {
         self.put_bytes(attr, &v.to_ne_bytes())
     }
