@@ -7,6 +7,8 @@
 pub mod addr;
 #[path = "core/src/fmt.rs"]
 pub mod fmt;
+#[path = "core/src/hold.rs"]
+pub mod hold;
 #[path = "core/src/request.rs"]
 pub mod request;
 #[path = "core/src/selector.rs"]

@@ -15,6 +15,7 @@ extern crate std;
 
 pub mod addr;
 pub mod fmt;
+pub mod hold;
 pub mod request;
 pub mod selector;
 pub mod table;

@@ -5,6 +5,7 @@
 use core::fmt;
 
 use super::addr::{self, Addr, Family};
+use super::hold::{self, HoldLimits};
 use super::selector::Selector;
 use super::table::PolicyInfo;
 
@@ -23,6 +24,8 @@ pub enum PendingMode {
     Eagain,
     /// Drop silently.
     Drop,
+    /// Queue, and release once the SA is installed.
+    Hold,
 }
 
 impl PendingMode {
@@ -31,6 +34,7 @@ impl PendingMode {
         match v {
             super::uapi::pending_mode::EAGAIN => Some(Self::Eagain),
             super::uapi::pending_mode::DROP => Some(Self::Drop),
+            super::uapi::pending_mode::HOLD => Some(Self::Hold),
             _ => None,
         }
     }
@@ -40,6 +44,7 @@ impl PendingMode {
         match self {
             Self::Eagain => super::uapi::pending_mode::EAGAIN,
             Self::Drop => super::uapi::pending_mode::DROP,
+            Self::Hold => super::uapi::pending_mode::HOLD,
         }
     }
 }
@@ -65,6 +70,12 @@ pub enum Refusal {
     TooMany,
     /// An unknown pending mode.
     PendingMode(u8),
+    /// A hold limit without hold mode.
+    HoldLimitWithoutHold,
+    /// A packet limit of the hold queue out of range.
+    HoldPackets(u32),
+    /// A byte limit of the hold queue out of range.
+    HoldBytes(u32),
 }
 
 impl Refusal {
@@ -114,6 +125,11 @@ impl fmt::Display for Refusal {
             ),
             Self::TooMany => write!(f, "too many mappings (limit {MAX_MAPPINGS})"),
             Self::PendingMode(v) => write!(f, "unknown pending mode {v}"),
+            Self::HoldLimitWithoutHold => write!(f, "hold limits need pending mode hold"),
+            Self::HoldPackets(n) => {
+                write!(f, "hold packet limit {n} is not within 1..={}", HoldLimits::MAX_PACKETS)
+            }
+            Self::HoldBytes(n) => write!(f, "hold byte limit {n} is not within 1..={}", HoldLimits::MAX_BYTES),
         }
     }
 }
@@ -138,10 +154,28 @@ pub struct MapRequest {
     pub nat: Addr,
     /// What to do while the SA is pending.
     pub pending: PendingMode,
+    /// Bounds of the hold queue (hold mode; the defaults otherwise).
+    pub hold: HoldLimits,
+}
+
+/// The attributes of a map-new request, as received.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct MapAttrs<'a> {
+    /// `spid`.
+    pub spid: Option<u32>,
+    /// `addr`.
+    pub addr: Option<&'a [u8]>,
+    /// `pending`.
+    pub pending: Option<u8>,
+    /// `hold-packets`.
+    pub hold_packets: Option<u32>,
+    /// `hold-bytes`.
+    pub hold_bytes: Option<u32>,
 }
 
 /// Validates the attributes of a map-new request.
-pub fn map_request(spid: Option<u32>, addr: Option<&[u8]>, pending: Option<u8>) -> Result<MapRequest, Refusal> {
+pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
+    let MapAttrs { spid, addr, pending, hold_packets, hold_bytes } = a;
     let spid = check_spid(spid.ok_or(Refusal::Missing("spid"))?)?;
     let bytes = addr.ok_or(Refusal::Missing("addr"))?;
     let (family, nat) = Addr::from_wire(bytes).ok_or(Refusal::AddressLength(bytes.len()))?;
@@ -149,7 +183,11 @@ pub fn map_request(spid: Option<u32>, addr: Option<&[u8]>, pending: Option<u8>) 
         None => PendingMode::default(),
         Some(v) => PendingMode::from_wire(v).ok_or(Refusal::PendingMode(v))?,
     };
-    Ok(MapRequest { spid, family, nat, pending })
+    if pending != PendingMode::Hold && (hold_packets.is_some() || hold_bytes.is_some()) {
+        return Err(Refusal::HoldLimitWithoutHold);
+    }
+    let hold = hold::hold_limits(hold_packets, hold_bytes)?;
+    Ok(MapRequest { spid, family, nat, pending, hold })
 }
 
 /// An out policy as the SPD holds it, for [`evaluate_policy`].

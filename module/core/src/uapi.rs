@@ -30,8 +30,11 @@ pub mod cmd {
     pub const MAP_CHANGE_NTF: u8 = 5;
     /// A mapping was deleted (by map-del or flush).
     pub const MAP_DEL_NTF: u8 = 6;
+    /// The SA of a mapped policy became pending (ACQUIRE sent) or was
+    /// established (an SA the ACQUIRE asked for was installed).
+    pub const SA_NTF: u8 = 7;
     /// Highest command value.
-    pub const MAX: u8 = 6;
+    pub const MAX: u8 = 7;
 }
 
 /// Snapshot of the mapped policy's selector (struct xfrm_selector).
@@ -69,8 +72,21 @@ pub mod stats_attr {
     pub const PENDING_REFUSED: u16 = 3;
     /// New flows dropped (drop mode) while the SA was pending.
     pub const PENDING_DROPS: u16 = 4;
+    /// Packets queued (hold mode) while the SA was pending.
+    pub const HELD: u16 = 5;
+    /// Held packets sent, encrypted, once the SA was installed.
+    pub const RELEASED: u16 = 6;
+    /// Packets dropped because the hold queue was full.
+    pub const HOLD_OVERFLOW_DROPS: u16 = 7;
+    /// Held packets dropped when the ACQUIRE lifetime ran out.
+    pub const HOLD_TIMEOUT_DROPS: u16 = 8;
+    /// Held packets dropped on release for another reason (e.g. a
+    /// duplicate TCP SYN whose connection the first one set up).
+    pub const HOLD_ERROR_DROPS: u16 = 9;
+    /// Packets in the hold queue now.
+    pub const HOLD_QUEUED: u16 = 10;
     /// Highest attribute type.
-    pub const MAX: u16 = 4;
+    pub const MAX: u16 = 10;
 }
 
 /// Attributes of the `map` attribute set.
@@ -90,8 +106,16 @@ pub mod map_attr {
     pub const REPLACE: u16 = 6;
     /// What to do while the policy's SA is pending; default eagain.
     pub const PENDING: u16 = 7;
+    /// Hold mode: the most packets the queue holds (default 100, at most
+    /// 10000).  Only with pending hold.
+    pub const HOLD_PACKETS: u16 = 8;
+    /// Hold mode: the most memory (skb truesize) the queue holds (default
+    /// 262144, at most 16777216).  Only with pending hold.
+    pub const HOLD_BYTES: u16 = 9;
+    /// In sa-ntf, what happened to the SA of the mapped policy.
+    pub const SA_STATE: u16 = 10;
     /// Highest attribute type.
-    pub const MAX: u16 = 7;
+    pub const MAX: u16 = 10;
 }
 
 /// Whether the mapped policy exists, so that the mapping translates.
@@ -109,4 +133,19 @@ pub mod pending_mode {
     pub const EAGAIN: u8 = 0;
     /// Drop the packet silently.
     pub const DROP: u8 = 1;
+    /// Queue the packet, translated, in a bounded queue of the mapping
+    /// (hold-packets, hold-bytes; and at most the ACQUIRE lifetime,
+    /// sysctl net.core.xfrm_acq_expires).  When an SA is installed the
+    /// queue is released in order, encrypted.  A local sender's call
+    /// succeeds.
+    pub const HOLD: u8 = 2;
+}
+
+/// The state of the SA of a mapped policy, as the key manager reports it.
+pub mod sa_state {
+    /// The kernel asked the key manager for an SA (ACQUIRE) for the
+    /// policy; new flows meet the mapping's pending mode.
+    pub const PENDING: u8 = 0;
+    /// An SA that the pending request asked for was installed.
+    pub const ESTABLISHED: u8 = 1;
 }

@@ -3,9 +3,14 @@
 
 use xfrm_nat_core::addr::{self, Addr, Family};
 use xfrm_nat_core::fmt::FixedBuf;
-use xfrm_nat_core::request::{self, MapRequest, PendingMode, Refusal, SeenPolicy};
+use xfrm_nat_core::hold::HoldLimits;
+use xfrm_nat_core::request::{self, MapAttrs, MapRequest, PendingMode, Refusal, SeenPolicy};
 use xfrm_nat_core::selector::{DestSelector, Selector};
 use xfrm_nat_core::table::PolicyInfo;
+
+fn req(spid: Option<u32>, addr: Option<&[u8]>, pending: Option<u8>) -> Result<MapRequest, Refusal> {
+    request::map_request(MapAttrs { spid, addr, pending, ..MapAttrs::default() })
+}
 
 fn text(r: Refusal) -> String {
     use std::fmt::Write;
@@ -17,30 +22,59 @@ fn text(r: Refusal) -> String {
 
 #[test]
 fn map_request_ok() {
-    let r = request::map_request(Some(305), Some(&[10, 20, 30, 2]), None).unwrap();
-    assert_eq!(r, MapRequest { spid: 305, family: Family::V4, nat: Addr::v4([10, 20, 30, 2]), pending: PendingMode::Eagain });
-    let r = request::map_request(Some(305), Some(&[10, 20, 30, 2]), Some(1)).unwrap();
+    let r = req(Some(305), Some(&[10, 20, 30, 2]), None).unwrap();
+    assert_eq!(r, MapRequest { spid: 305, family: Family::V4, nat: Addr::v4([10, 20, 30, 2]), pending: PendingMode::Eagain, hold: HoldLimits::DEFAULT });
+    let r = req(Some(305), Some(&[10, 20, 30, 2]), Some(1)).unwrap();
     assert_eq!(r.pending, PendingMode::Drop);
-    assert_eq!(request::map_request(Some(305), Some(&[10, 20, 30, 2]), Some(9)), Err(Refusal::PendingMode(9)));
+    assert_eq!(req(Some(305), Some(&[10, 20, 30, 2]), Some(9)), Err(Refusal::PendingMode(9)));
     let mut v6 = [0u8; 16];
     v6[0] = 0xfd;
     v6[15] = 2;
-    let r = request::map_request(Some(313), Some(&v6), None).unwrap();
+    let r = req(Some(313), Some(&v6), None).unwrap();
     assert_eq!(r.family, Family::V6);
     assert_eq!(r.nat.0, v6);
 }
 
 #[test]
 fn map_request_refusals() {
-    assert_eq!(request::map_request(None, Some(&[1, 2, 3, 4]), None), Err(Refusal::Missing("spid")));
-    assert_eq!(request::map_request(Some(305), None, None), Err(Refusal::Missing("addr")));
-    assert_eq!(request::map_request(Some(305), Some(&[1, 2, 3, 4, 5]), None), Err(Refusal::AddressLength(5)));
-    assert_eq!(request::map_request(Some(306), Some(&[1, 2, 3, 4]), None), Err(Refusal::NotOutbound(306)));
+    assert_eq!(req(None, Some(&[1, 2, 3, 4]), None), Err(Refusal::Missing("spid")));
+    assert_eq!(req(Some(305), None, None), Err(Refusal::Missing("addr")));
+    assert_eq!(req(Some(305), Some(&[1, 2, 3, 4, 5]), None), Err(Refusal::AddressLength(5)));
+    assert_eq!(req(Some(306), Some(&[1, 2, 3, 4]), None), Err(Refusal::NotOutbound(306)));
     assert_eq!(text(Refusal::NotOutbound(306)), "spid 306 is a fwd policy; only out (spid&7=1) can be mapped");
     assert_eq!(text(Refusal::NotOutbound(304)), "spid 304 is a in policy; only out (spid&7=1) can be mapped");
     assert_eq!(text(Refusal::Exists(305)), "spid 305 is already mapped");
     assert_eq!(Refusal::Exists(305).errno(), 17);
     assert_eq!(Refusal::NotMapped(9).errno(), 2);
+}
+
+#[test]
+fn hold_limits_only_with_hold_and_in_range() {
+    let hold = |packets, bytes| {
+        request::map_request(MapAttrs {
+            spid: Some(305),
+            addr: Some(&[10, 20, 30, 2]),
+            pending: Some(2),
+            hold_packets: packets,
+            hold_bytes: bytes,
+        })
+    };
+    let r = hold(None, None).unwrap();
+    assert_eq!((r.pending, r.hold), (PendingMode::Hold, HoldLimits::DEFAULT));
+    assert_eq!(hold(Some(5), Some(4096)).unwrap().hold, HoldLimits { packets: 5, bytes: 4096 });
+    assert_eq!(hold(Some(0), None), Err(Refusal::HoldPackets(0)));
+    assert_eq!(hold(Some(10_001), None), Err(Refusal::HoldPackets(10_001)));
+    assert_eq!(hold(None, Some(0)), Err(Refusal::HoldBytes(0)));
+    assert_eq!(hold(None, Some(16 * 1024 * 1024 + 1)), Err(Refusal::HoldBytes(16 * 1024 * 1024 + 1)));
+    let eagain_with_limit = request::map_request(MapAttrs {
+        spid: Some(305),
+        addr: Some(&[10, 20, 30, 2]),
+        hold_packets: Some(5),
+        ..MapAttrs::default()
+    });
+    assert_eq!(eagain_with_limit, Err(Refusal::HoldLimitWithoutHold));
+    assert_eq!(text(Refusal::HoldPackets(0)), "hold packet limit 0 is not within 1..=10000");
+    assert_eq!(text(Refusal::HoldLimitWithoutHold), "hold limits need pending mode hold");
 }
 
 fn policy(family: Family, saddr: Addr, plen: u8) -> SeenPolicy {
@@ -50,7 +84,7 @@ fn policy(family: Family, saddr: Addr, plen: u8) -> SeenPolicy {
 
 #[test]
 fn policy_evaluation() {
-    let req = MapRequest { spid: 305, family: Family::V4, nat: Addr::v4([10, 20, 30, 2]), pending: PendingMode::Eagain };
+    let req = MapRequest { spid: 305, family: Family::V4, nat: Addr::v4([10, 20, 30, 2]), pending: PendingMode::Eagain, hold: HoldLimits::DEFAULT };
     assert_eq!(request::evaluate_policy(&req, None), Ok(None));
     let ok = policy(Family::V4, Addr::v4([10, 20, 30, 0]), 24);
     assert_eq!(request::evaluate_policy(&req, Some(ok)), Ok(Some(PolicyInfo { selector: ok.selector.dest, priority: 3 })));
