@@ -17,6 +17,7 @@ pub mod addr;
 pub mod fmt;
 pub mod hold;
 pub mod request;
+pub mod sa;
 pub mod selector;
 pub mod table;
 pub mod uapi;
