@@ -1,5 +1,6 @@
 //! The keyword grammar of xnatctl's commands
-//! (`spid=N to ADDR [pending eagain|drop] [replace]`).
+//! (`spid=N to ADDR [pending eagain|drop|hold] [hold-packets N]
+//! [hold-bytes N] [replace]`).
 //!
 //! clap splits off the global flags and the subcommand; the words after the
 //! subcommand are parsed here, `ip`-style: each keyword takes its value
@@ -9,7 +10,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::proto::PENDING_MODES;
+use crate::proto::{HOLD_BYTES_MAX, HOLD_PACKETS_MAX, PENDING_MODES};
+use crate::uapi::pending_mode;
 
 /// What the user asked for, validated, before any netlink is spoken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,6 +22,10 @@ pub enum Command {
         replace: bool,
         /// uapi::pending_mode; None: not given, the kernel's default.
         pending: Option<u8>,
+        /// Limits of the hold queue (only with pending hold); None: not
+        /// given, the kernel's default.
+        hold_packets: Option<u32>,
+        hold_bytes: Option<u32>,
     },
     Unmap {
         spid: u32,
@@ -70,6 +76,14 @@ const REPLACE: Keyword = Keyword {
 };
 const PENDING: Keyword = Keyword {
     name: "pending",
+    takes_value: true,
+};
+const HOLD_PACKETS: Keyword = Keyword {
+    name: "hold-packets",
+    takes_value: true,
+};
+const HOLD_BYTES: Keyword = Keyword {
+    name: "hold-bytes",
     takes_value: true,
 };
 const COUNT: Keyword = Keyword {
@@ -172,6 +186,26 @@ fn parse_pending(value: &str) -> Result<u8, UsageError> {
     }
 }
 
+/// The hold limit `key` if given: only with pending hold, and a number
+/// within 1..=max (the spec's bounds; the kernel checks them too).
+fn hold_limit(
+    kv: &HashMap<&'static str, String>,
+    key: &str,
+    max: u32,
+    pending: Option<u8>,
+) -> Result<Option<u32>, UsageError> {
+    let Some(value) = kv.get(key) else {
+        return Ok(None);
+    };
+    if pending != Some(pending_mode::HOLD) {
+        return usage(format!("'{key}' is only valid with 'pending hold'"));
+    }
+    match value.parse::<u32>() {
+        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
+        _ => usage(format!("{key} '{value}' is not a number from 1 to {max}")),
+    }
+}
+
 fn required<'a>(
     kv: &'a HashMap<&'static str, String>,
     key: &str,
@@ -183,17 +217,26 @@ fn required<'a>(
     }
 }
 
-/// `map spid=N to ADDR [pending eagain|drop] [replace]`
+/// `map spid=N to ADDR [pending eagain|drop|hold] [hold-packets N]
+/// [hold-bytes N] [replace]`; the hold limits only with `pending hold`.
 pub fn parse_map(words: &[String]) -> Result<Command, UsageError> {
-    let kv = parse_words("map", words, &[SPID, TO, PENDING, REPLACE])?;
+    let kv = parse_words(
+        "map",
+        words,
+        &[SPID, TO, PENDING, HOLD_PACKETS, HOLD_BYTES, REPLACE],
+    )?;
     let spid = parse_spid(required(&kv, "spid", "spid=N")?)?;
     let addr = parse_addr(required(&kv, "to", "to ADDR")?)?;
     let pending = kv.get("pending").map(|v| parse_pending(v)).transpose()?;
+    let hold_packets = hold_limit(&kv, HOLD_PACKETS.name, HOLD_PACKETS_MAX, pending)?;
+    let hold_bytes = hold_limit(&kv, HOLD_BYTES.name, HOLD_BYTES_MAX, pending)?;
     Ok(Command::Map {
         spid,
         addr,
         replace: kv.contains_key("replace"),
         pending,
+        hold_packets,
+        hold_bytes,
     })
 }
 
@@ -249,6 +292,8 @@ mod tests {
             addr: "10.20.30.2".parse().unwrap(),
             replace: false,
             pending: None,
+            hold_packets: None,
+            hold_bytes: None,
         };
         assert_eq!(parse_map(&w("spid=305 to 10.20.30.2")).unwrap(), want);
         assert_eq!(parse_map(&w("spid 305 to 10.20.30.2")).unwrap(), want);
@@ -261,6 +306,8 @@ mod tests {
                 addr: "2001:db8::2".parse().unwrap(),
                 replace: true,
                 pending: None,
+                hold_packets: None,
+                hold_bytes: None,
             }
         );
     }
@@ -273,6 +320,8 @@ mod tests {
             addr: "10.20.30.2".parse().unwrap(),
             replace,
             pending: Some(pending),
+            hold_packets: None,
+            hold_bytes: None,
         };
         let drop = with(false, pending_mode::DROP);
         let eagain = with(false, pending_mode::EAGAIN);
@@ -306,16 +355,16 @@ mod tests {
     fn map_pending_errors() {
         assert_eq!(
             err(parse_map(&w("spid=305 to 10.20.30.2 pending block"))),
-            "unknown pending mode 'block' (expected: eagain, drop)"
+            "unknown pending mode 'block' (expected: eagain, drop, hold)"
         );
         assert_eq!(
             err(parse_map(&w("spid=305 to 10.20.30.2 pending=DROP"))),
-            "unknown pending mode 'DROP' (expected: eagain, drop)"
+            "unknown pending mode 'DROP' (expected: eagain, drop, hold)"
         );
         // The next word is the value, even if it is a keyword.
         assert_eq!(
             err(parse_map(&w("spid=305 to 10.20.30.2 pending replace"))),
-            "unknown pending mode 'replace' (expected: eagain, drop)"
+            "unknown pending mode 'replace' (expected: eagain, drop, hold)"
         );
         assert_eq!(
             err(parse_map(&w("spid=305 to 10.20.30.2 pending"))),
@@ -342,10 +391,125 @@ mod tests {
     }
 
     #[test]
+    fn map_hold() {
+        let hold = |hold_packets, hold_bytes, replace| Command::Map {
+            spid: 305,
+            addr: "10.20.30.2".parse().unwrap(),
+            replace,
+            pending: Some(pending_mode::HOLD),
+            hold_packets,
+            hold_bytes,
+        };
+        assert_eq!(
+            parse_map(&w("spid=305 to 10.20.30.2 pending hold")).unwrap(),
+            hold(None, None, false)
+        );
+        for words in [
+            "spid=305 to 10.20.30.2 pending hold hold-packets 500 hold-bytes 1048576",
+            "spid=305 to 10.20.30.2 hold-bytes=1048576 hold-packets=500 pending=hold",
+            "hold-packets 500 spid 305 pending hold to 10.20.30.2 hold-bytes 1048576",
+        ] {
+            assert_eq!(
+                parse_map(&w(words)).unwrap(),
+                hold(Some(500), Some(1048576), false),
+                "{words}"
+            );
+        }
+        assert_eq!(
+            parse_map(&w(
+                "spid=305 to 10.20.30.2 pending hold hold-packets 1 replace"
+            ))
+            .unwrap(),
+            hold(Some(1), None, true)
+        );
+        // The bounds of the spec, inclusive.
+        assert_eq!(
+            parse_map(&w(
+                "spid=305 to 10.20.30.2 pending hold hold-packets 10000 hold-bytes 16777216"
+            ))
+            .unwrap(),
+            hold(Some(10000), Some(16777216), false)
+        );
+        assert_eq!(
+            parse_map(&w("spid=305 to 10.20.30.2 pending hold hold-bytes 1")).unwrap(),
+            hold(None, Some(1), false)
+        );
+    }
+
+    #[test]
+    fn map_hold_errors() {
+        for (words, want) in [
+            (
+                "spid=305 to 10.20.30.2 hold-packets 500",
+                "'hold-packets' is only valid with 'pending hold'",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending drop hold-bytes 4096",
+                "'hold-bytes' is only valid with 'pending hold'",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending eagain hold-packets 0",
+                "'hold-packets' is only valid with 'pending hold'",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending hold hold-packets 0",
+                "hold-packets '0' is not a number from 1 to 10000",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending hold hold-packets 10001",
+                "hold-packets '10001' is not a number from 1 to 10000",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending hold hold-packets -1",
+                "hold-packets '-1' is not a number from 1 to 10000",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending hold hold-packets 4294967296",
+                "hold-packets '4294967296' is not a number from 1 to 10000",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending hold hold-bytes 0",
+                "hold-bytes '0' is not a number from 1 to 16777216",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending hold hold-bytes 16777217",
+                "hold-bytes '16777217' is not a number from 1 to 16777216",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending hold hold-bytes 256KiB",
+                "hold-bytes '256KiB' is not a number from 1 to 16777216",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending hold hold-packets",
+                "missing value for 'hold-packets'",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending hold hold-bytes=",
+                "missing value for 'hold-bytes'",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending hold hold-bytes 1 hold-bytes 2",
+                "'hold-bytes' given more than once",
+            ),
+            (
+                "spid=305 to 10.20.30.2 pending Hold",
+                "unknown pending mode 'Hold' (expected: eagain, drop, hold)",
+            ),
+        ] {
+            assert_eq!(err(parse_map(&w(words))), want, "{words}");
+        }
+        assert_eq!(
+            err(parse_show(&w("hold-packets 5"))),
+            "unknown keyword 'hold-packets' for 'show' (expected: spid)"
+        );
+    }
+
+    #[test]
     fn map_errors() {
         assert_eq!(
             err(parse_map(&w("spid=305 to 10.20.30.2 bogus"))),
-            "unknown keyword 'bogus' for 'map' (expected: spid, to, pending, replace)"
+            "unknown keyword 'bogus' for 'map' \
+             (expected: spid, to, pending, hold-packets, hold-bytes, replace)"
         );
         assert_eq!(err(parse_map(&w("spid=305 to"))), "missing value for 'to'");
         assert_eq!(

@@ -100,6 +100,8 @@ mod tests {
             addr: "10.20.30.2".parse().unwrap(),
             replace: false,
             pending: None,
+            hold_packets: None,
+            hold_bytes: None,
         }
     }
 

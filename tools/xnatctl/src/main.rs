@@ -1,6 +1,7 @@
 //! xnatctl: configure the xfrm_nat kernel module over generic netlink.
 //!
-//!     xnatctl map spid=N to ADDR [pending eagain|drop] [replace]
+//!     xnatctl map spid=N to ADDR [pending eagain|drop|hold] [hold-packets N]
+//!                 [hold-bytes N] [replace]
 //!     xnatctl unmap spid=N
 //!     xnatctl [-j] show [spid=N]
 //!     xnatctl flush
@@ -26,7 +27,8 @@ use cli::Command;
 use error::Error;
 use proto::{Event, Mapping, Request};
 
-const MAP_USAGE: &str = "xnatctl map spid=N to ADDR [pending eagain|drop] [replace]";
+const MAP_USAGE: &str = "xnatctl map spid=N to ADDR [pending eagain|drop|hold] \
+                         [hold-packets N] [hold-bytes N] [replace]";
 const UNMAP_USAGE: &str = "xnatctl unmap spid=N";
 const SHOW_USAGE: &str = "xnatctl [-j] show [spid=N]";
 const FLUSH_USAGE: &str = "xnatctl flush";
@@ -35,12 +37,15 @@ const MONITOR_USAGE: &str = "xnatctl [-j] monitor [count N]";
 const AFTER_HELP: &str = "\
 Keywords take their value after '=' or as the next word (spid=305 or spid 305).
 While the policy's SA is being negotiated, a new flow is refused with EAGAIN
-(pending eagain, the default) or silently dropped (pending drop).
+(pending eagain, the default), silently dropped (pending drop), or queued
+until the SA is installed (pending hold; at most hold-packets packets, default
+100, and hold-bytes bytes of packet memory, default 262144).
 
 Examples:
   xnatctl map spid=305 to 10.20.30.2
   xnatctl map spid=305 to 2001:db8::2 replace
   xnatctl map spid=305 to 10.20.30.2 pending drop replace
+  xnatctl map spid=305 to 10.20.30.2 pending hold hold-packets 500
   xnatctl show
   xnatctl -j show spid 305
   xnatctl unmap spid=305
@@ -67,7 +72,10 @@ enum Sub {
     /// SNAT new flows that out policy N would carry once their source is ADDR, to ADDR
     ///
     /// While the policy's SA is being negotiated, a new flow is refused with EAGAIN
-    /// (pending eagain, the default) or silently dropped (pending drop).
+    /// (pending eagain, the default), silently dropped (pending drop), or queued
+    /// and sent once the SA is installed (pending hold).  The hold queue takes at
+    /// most hold-packets packets (1-10000, default 100) and hold-bytes bytes of
+    /// packet memory (1-16777216, default 262144); both only with pending hold.
     #[command(override_usage = MAP_USAGE)]
     Map {
         #[arg(value_name = "WORDS")]
@@ -91,11 +99,13 @@ enum Sub {
         #[arg(value_name = "WORDS")]
         words: Vec<String>,
     },
-    /// Print a line per mapping event (map, unmap) until interrupted, or after N events
+    /// Print a line per mapping event (map, unmap, sa) until interrupted, or after N events
     ///
-    /// `map spid N to ADDR STATE pending MODE [selector SELECTOR]` when a mapping is
-    /// created, replaced, activated or deactivated; `unmap spid N` when it is deleted.
-    /// With -j, one JSON object per line.
+    /// `map spid N to ADDR STATE pending MODE [hold-packets N hold-bytes N]
+    /// [selector SELECTOR]` when a mapping is created, replaced, activated or
+    /// deactivated; `unmap spid N` when it is deleted; `sa pending spid N` when the
+    /// mapped policy's SA is being negotiated (ACQUIRE sent) and `sa established
+    /// spid N` when it was installed.  With -j, one JSON object per line.
     #[command(override_usage = MONITOR_USAGE)]
     Monitor {
         #[arg(value_name = "WORDS")]
@@ -196,12 +206,16 @@ fn run(cmd: &Command, json: bool) -> Result<(), Error> {
             addr,
             replace,
             pending,
+            hold_packets,
+            hold_bytes,
         } => {
             conn.request(&Request::MapNew {
                 spid,
                 addr,
                 replace,
                 pending,
+                hold_packets,
+                hold_bytes,
             })?;
         }
         Command::Unmap { spid } => {

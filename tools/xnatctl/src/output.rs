@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::proto::{Event, Mapping, Selector, AF_INET6, PENDING_MODES};
+use crate::proto::{Event, Mapping, Selector, AF_INET6, PENDING_MODES, SA_STATES};
 use crate::uapi::map_state;
 
 pub fn state_name(state: Option<u8>) -> String {
@@ -23,6 +23,45 @@ pub fn pending_name(pending: Option<u8>) -> String {
             None => format!("unknown({n})"),
         },
         None => "-".into(),
+    }
+}
+
+/// The spec's name of an SA state of sa-ntf (uapi::sa_state).
+pub fn sa_state_name(state: u8) -> String {
+    match SA_STATES.iter().find(|(_, s)| *s == state) {
+        Some((name, _)) => (*name).into(),
+        None => format!("unknown({state})"),
+    }
+}
+
+/// A byte count in the largest binary unit that divides it: `256KiB`,
+/// `16MiB`, `1500B`.
+pub fn bytes_text(n: u32) -> String {
+    const KIB: u32 = 1024;
+    const MIB: u32 = 1024 * 1024;
+    match n {
+        0 => "0B".into(),
+        n if n % MIB == 0 => format!("{}MiB", n / MIB),
+        n if n % KIB == 0 => format!("{}KiB", n / KIB),
+        n => format!("{n}B"),
+    }
+}
+
+/// The PENDING cell of `show`: the mode, and the hold limits where the
+/// module reports them (hold mode): `hold(100p/256KiB)`.
+pub fn pending_cell(m: &Mapping) -> String {
+    let mut limits = Vec::new();
+    if let Some(p) = m.hold_packets {
+        limits.push(format!("{p}p"));
+    }
+    if let Some(b) = m.hold_bytes {
+        limits.push(bytes_text(b));
+    }
+    let name = pending_name(m.pending);
+    if limits.is_empty() {
+        name
+    } else {
+        format!("{name}({})", limits.join("/"))
     }
 }
 
@@ -101,23 +140,39 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
+/// The columns of `show`'s table; from FLOWS on, numbers.
+const COLUMNS: [&str; 15] = [
+    "SPID",
+    "ADDRESS",
+    "STATE",
+    "PENDING",
+    "SELECTOR",
+    "FLOWS",
+    "FC-DROPS",
+    "REFUSED",
+    "P-DROPS",
+    "HELD",
+    "RELEASED",
+    "H-OVERFLOW",
+    "H-TIMEOUT",
+    "H-ERROR",
+    "QUEUED",
+];
+
 /// The table `show` prints.  Empty when there are no mappings.
 pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String {
     if maps.is_empty() {
         return String::new();
     }
-    let header = [
-        "SPID", "ADDRESS", "STATE", "PENDING", "SELECTOR", "FLOWS", "FC-DROPS", "REFUSED",
-        "P-DROPS",
-    ];
-    let rows: Vec<[String; 9]> = maps
+    let header = COLUMNS;
+    let rows: Vec<[String; COLUMNS.len()]> = maps
         .iter()
         .map(|m| {
             [
                 m.spid.to_string(),
                 opt(m.addr),
                 state_name(m.state),
-                pending_name(m.pending),
+                pending_cell(m),
                 m.selector
                     .as_ref()
                     .map_or_else(|| "-".into(), |s| format_selector(s, &ifname)),
@@ -125,6 +180,12 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
                 opt(m.stats.fail_closed_drops),
                 opt(m.stats.pending_refused),
                 opt(m.stats.pending_drops),
+                opt(m.stats.held),
+                opt(m.stats.released),
+                opt(m.stats.hold_overflow_drops),
+                opt(m.stats.hold_timeout_drops),
+                opt(m.stats.hold_error_drops),
+                opt(m.stats.hold_queued),
             ]
         })
         .collect();
@@ -135,7 +196,7 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
         }
     }
     let mut out = String::new();
-    let mut line = |cells: [&str; 9]| {
+    let mut line = |cells: [&str; COLUMNS.len()]| {
         let mut l = String::new();
         for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
             let right = i == 0 || i >= 5; // numbers
@@ -211,23 +272,35 @@ fn json_selector(s: &Selector) -> String {
 
 /// One mapping as a JSON object, as `show -j` and `monitor -j` print it.
 fn json_mapping(m: &Mapping) -> String {
+    let st = &m.stats;
     format!(
-        "{{\"spid\":{},\"addr\":{},\"state\":{},\"pending\":{},\"selector\":{},\
+        "{{\"spid\":{},\"addr\":{},\"state\":{},\"pending\":{},\
+         \"hold_packets\":{},\"hold_bytes\":{},\"selector\":{},\
          \"stats\":{{\"flows\":{},\"fail_closed_drops\":{},\
-         \"pending_refused\":{},\"pending_drops\":{}}}}}",
+         \"pending_refused\":{},\"pending_drops\":{},\
+         \"held\":{},\"released\":{},\"hold_overflow_drops\":{},\
+         \"hold_timeout_drops\":{},\"hold_error_drops\":{},\"hold_queued\":{}}}}}",
         m.spid,
         json_opt(m.addr, true),
         m.state
             .map_or_else(|| "null".into(), |s| json_str(&state_name(Some(s)))),
         m.pending
             .map_or_else(|| "null".into(), |p| json_str(&pending_name(Some(p)))),
+        json_opt(m.hold_packets, false),
+        json_opt(m.hold_bytes, false),
         m.selector
             .as_ref()
             .map_or_else(|| "null".into(), json_selector),
-        json_opt(m.stats.flows, false),
-        json_opt(m.stats.fail_closed_drops, false),
-        json_opt(m.stats.pending_refused, false),
-        json_opt(m.stats.pending_drops, false),
+        json_opt(st.flows, false),
+        json_opt(st.fail_closed_drops, false),
+        json_opt(st.pending_refused, false),
+        json_opt(st.pending_drops, false),
+        json_opt(st.held, false),
+        json_opt(st.released, false),
+        json_opt(st.hold_overflow_drops, false),
+        json_opt(st.hold_timeout_drops, false),
+        json_opt(st.hold_error_drops, false),
+        json_opt(st.hold_queued, false),
     )
 }
 
@@ -238,10 +311,13 @@ pub fn format_json(maps: &[Mapping]) -> String {
 }
 
 /// The line `monitor` prints for an event:
-/// `map spid 305 to 10.20.30.2 active pending eagain selector ...` or
-/// `unmap spid 305`.  Without selector (inactive mapping) the line ends
-/// after the pending mode; values the module does not report are left out
-/// (address and state as `-`).
+/// `map spid 305 to 10.20.30.2 active pending eagain selector ...`,
+/// `unmap spid 305`, or `sa pending spid 305` / `sa established spid 305`.
+/// A hold-mode mapping's limits follow its mode, as `map` takes them
+/// (`pending hold hold-packets 100 hold-bytes 262144`).  Without selector
+/// (inactive mapping) the line ends after the pending mode and limits;
+/// values the module does not report are left out (address and state as
+/// `-`).
 pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
     match ev {
         Event::Map(m) => {
@@ -254,6 +330,12 @@ pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
             if m.pending.is_some() {
                 write!(out, " pending {}", pending_name(m.pending)).unwrap();
             }
+            if let Some(n) = m.hold_packets {
+                write!(out, " hold-packets {n}").unwrap();
+            }
+            if let Some(n) = m.hold_bytes {
+                write!(out, " hold-bytes {n}").unwrap();
+            }
             if let Some(s) = &m.selector {
                 write!(out, " selector {}", format_selector(s, ifname)).unwrap();
             }
@@ -261,15 +343,21 @@ pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
             out
         }
         Event::Unmap { spid } => format!("unmap spid {spid}\n"),
+        Event::Sa { spid, state } => format!("sa {} spid {spid}\n", sa_state_name(*state)),
     }
 }
 
 /// The line `monitor -j` prints for an event: one JSON object,
-/// `{"event":"map","mapping":{...}}` or `{"event":"unmap","spid":N}`.
+/// `{"event":"map","mapping":{...}}`, `{"event":"unmap","spid":N}` or
+/// `{"event":"sa","spid":N,"sa_state":"pending"}`.
 pub fn format_event_json(ev: &Event) -> String {
     match ev {
         Event::Map(m) => format!("{{\"event\":\"map\",\"mapping\":{}}}\n", json_mapping(m)),
         Event::Unmap { spid } => format!("{{\"event\":\"unmap\",\"spid\":{spid}}}\n"),
+        Event::Sa { spid, state } => format!(
+            "{{\"event\":\"sa\",\"spid\":{spid},\"sa_state\":{}}}\n",
+            json_str(&sa_state_name(*state))
+        ),
     }
 }
 
@@ -303,7 +391,38 @@ mod tests {
                     flows: Some(12),
                     fail_closed_drops: Some(0),
                     pending_refused: Some(3),
-                    pending_drops: Some(0),
+                    ..zero_stats()
+                },
+                ..Mapping::default()
+            },
+            // Hold mode with the kernel's default limits.
+            Mapping {
+                spid: 313,
+                addr: Some("10.20.30.3".parse().unwrap()),
+                state: Some(map_state::ACTIVE),
+                pending: Some(pending_mode::HOLD),
+                hold_packets: Some(100),
+                hold_bytes: Some(262144),
+                selector: Some(Selector {
+                    family: AF_INET,
+                    saddr: Some("10.20.30.3".parse().unwrap()),
+                    daddr: Some("172.16.0.0".parse().unwrap()),
+                    prefixlen_s: 32,
+                    prefixlen_d: 12,
+                    proto: 6,
+                    dport: 443,
+                    dport_mask: 0xffff,
+                    ..Selector::default()
+                }),
+                stats: Stats {
+                    flows: Some(9),
+                    held: Some(57),
+                    released: Some(50),
+                    hold_overflow_drops: Some(4),
+                    hold_timeout_drops: Some(2),
+                    hold_error_drops: Some(1),
+                    hold_queued: Some(0),
+                    ..zero_stats()
                 },
             },
             Mapping {
@@ -311,24 +430,36 @@ mod tests {
                 addr: Some("2001:db8::2".parse().unwrap()),
                 state: Some(map_state::INACTIVE),
                 pending: Some(pending_mode::DROP),
-                selector: None,
                 stats: Stats {
-                    flows: Some(0),
-                    fail_closed_drops: Some(0),
-                    pending_refused: Some(0),
                     pending_drops: Some(1234567),
+                    ..zero_stats()
                 },
+                ..Mapping::default()
             },
             // From a module that reports neither pending mode nor counters.
             Mapping {
                 spid: 1017,
                 addr: Some("192.0.2.7".parse().unwrap()),
                 state: Some(map_state::INACTIVE),
-                pending: None,
-                selector: None,
-                stats: Stats::default(),
+                ..Mapping::default()
             },
         ]
+    }
+
+    /// Every counter reported, as 0.
+    fn zero_stats() -> Stats {
+        Stats {
+            flows: Some(0),
+            fail_closed_drops: Some(0),
+            pending_refused: Some(0),
+            pending_drops: Some(0),
+            held: Some(0),
+            released: Some(0),
+            hold_overflow_drops: Some(0),
+            hold_timeout_drops: Some(0),
+            hold_error_drops: Some(0),
+            hold_queued: Some(0),
+        }
     }
 
     #[test]
@@ -372,16 +503,48 @@ mod tests {
     fn table() {
         let t = format_table(&sample(), noif);
         let want = "\
-SPID  ADDRESS      STATE     PENDING  SELECTOR                               FLOWS  FC-DROPS  REFUSED  P-DROPS
- 305  10.20.30.2   active    eagain   10.20.30.2/32 -> 10.0.0.0/8 proto any     12         0        3        0
-1009  2001:db8::2  inactive  drop     -                                          0         0        0  1234567
-1017  192.0.2.7    inactive  -        -                                          -         -        -        -
+SPID  ADDRESS      STATE     PENDING            SELECTOR                                            FLOWS  FC-DROPS  REFUSED  P-DROPS  HELD  RELEASED  H-OVERFLOW  H-TIMEOUT  H-ERROR  QUEUED
+ 305  10.20.30.2   active    eagain             10.20.30.2/32 -> 10.0.0.0/8 proto any                  12         0        3        0     0         0           0          0        0       0
+ 313  10.20.30.3   active    hold(100p/256KiB)  10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443      9         0        0        0    57        50           4          2        1       0
+1009  2001:db8::2  inactive  drop               -                                                       0         0        0  1234567     0         0           0          0        0       0
+1017  192.0.2.7    inactive  -                  -                                                       -         -        -        -     -         -           -          -        -       -
 ";
         assert_eq!(t, want);
         assert_eq!(format_table(&[], noif), "");
         assert_eq!(state_name(Some(9)), "unknown(9)");
         assert_eq!(pending_name(Some(9)), "unknown(9)");
         assert_eq!(pending_name(None), "-");
+        assert_eq!(pending_name(Some(pending_mode::HOLD)), "hold");
+    }
+
+    #[test]
+    fn pending_cells() {
+        let hold = |hold_packets, hold_bytes| Mapping {
+            pending: Some(pending_mode::HOLD),
+            hold_packets,
+            hold_bytes,
+            ..Mapping::default()
+        };
+        assert_eq!(
+            pending_cell(&hold(Some(100), Some(262144))),
+            "hold(100p/256KiB)"
+        );
+        assert_eq!(
+            pending_cell(&hold(Some(10000), Some(16 << 20))),
+            "hold(10000p/16MiB)"
+        );
+        assert_eq!(pending_cell(&hold(Some(1), Some(1))), "hold(1p/1B)");
+        assert_eq!(
+            pending_cell(&hold(Some(7), Some(100000))),
+            "hold(7p/100000B)"
+        );
+        assert_eq!(pending_cell(&hold(Some(7), Some(1536))), "hold(7p/1536B)");
+        // What the module does not report is left out.
+        assert_eq!(pending_cell(&hold(None, Some(3 << 20))), "hold(3MiB)");
+        assert_eq!(pending_cell(&hold(None, None)), "hold");
+        assert_eq!(pending_cell(&Mapping::default()), "-");
+        assert_eq!(bytes_text(0), "0B");
+        assert_eq!(bytes_text(1024 * 1024 + 1024), "1025KiB");
     }
 
     #[test]
@@ -389,19 +552,32 @@ SPID  ADDRESS      STATE     PENDING  SELECTOR                               FLO
         let j = format_json(&sample());
         let want = concat!(
             "[{\"spid\":305,\"addr\":\"10.20.30.2\",\"state\":\"active\",\"pending\":\"eagain\",",
+            "\"hold_packets\":null,\"hold_bytes\":null,",
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",\"prefixlen_s\":32,",
             "\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100},",
             "\"stats\":{\"flows\":12,\"fail_closed_drops\":0,\"pending_refused\":3,",
-            "\"pending_drops\":0}},",
+            "\"pending_drops\":0,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
+            "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}},",
+            "{\"spid\":313,\"addr\":\"10.20.30.3\",\"state\":\"active\",\"pending\":\"hold\",",
+            "\"hold_packets\":100,\"hold_bytes\":262144,",
+            "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.3\",\"prefixlen_s\":32,",
+            "\"dst\":\"172.16.0.0\",\"prefixlen_d\":12,\"proto\":6,\"sport\":0,\"sport_mask\":0,",
+            "\"dport\":443,\"dport_mask\":65535,\"ifindex\":0,\"priority\":0},",
+            "\"stats\":{\"flows\":9,\"fail_closed_drops\":0,\"pending_refused\":0,",
+            "\"pending_drops\":0,\"held\":57,\"released\":50,\"hold_overflow_drops\":4,",
+            "\"hold_timeout_drops\":2,\"hold_error_drops\":1,\"hold_queued\":0}},",
             "{\"spid\":1009,\"addr\":\"2001:db8::2\",\"state\":\"inactive\",\"pending\":\"drop\",",
-            "\"selector\":null,",
+            "\"hold_packets\":null,\"hold_bytes\":null,\"selector\":null,",
             "\"stats\":{\"flows\":0,\"fail_closed_drops\":0,\"pending_refused\":0,",
-            "\"pending_drops\":1234567}},",
+            "\"pending_drops\":1234567,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
+            "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}},",
             "{\"spid\":1017,\"addr\":\"192.0.2.7\",\"state\":\"inactive\",\"pending\":null,",
-            "\"selector\":null,",
+            "\"hold_packets\":null,\"hold_bytes\":null,\"selector\":null,",
             "\"stats\":{\"flows\":null,\"fail_closed_drops\":null,\"pending_refused\":null,",
-            "\"pending_drops\":null}}]\n"
+            "\"pending_drops\":null,\"held\":null,\"released\":null,",
+            "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
+            "\"hold_error_drops\":null,\"hold_queued\":null}}]\n"
         );
         assert_eq!(j, want);
         assert_eq!(format_json(&[]), "[]\n");
@@ -427,22 +603,41 @@ SPID  ADDRESS      STATE     PENDING  SELECTOR                               FLO
             "map spid 305 to 10.20.30.2 active pending drop \
              selector 10.20.30.2/32 -> 10.0.0.0/8 proto any\n\
              map spid 1009 to 2001:db8::2 inactive pending eagain\n\
-             unmap spid 305\n"
+             unmap spid 305\n\
+             map spid 313 to 2001:db8::2 inactive pending hold \
+             hold-packets 500 hold-bytes 1048576\n\
+             sa pending spid 313\n\
+             sa established spid 313\n\
+             sa unknown(7) spid 305\n"
         );
         let json: String = evs.iter().map(format_event_json).collect();
         let want = concat!(
             "{\"event\":\"map\",\"mapping\":{\"spid\":305,\"addr\":\"10.20.30.2\",",
-            "\"state\":\"active\",\"pending\":\"drop\",",
+            "\"state\":\"active\",\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",\"prefixlen_s\":32,",
             "\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100},",
             "\"stats\":{\"flows\":7,\"fail_closed_drops\":8589934592,\"pending_refused\":3,",
-            "\"pending_drops\":4294967301}}}\n",
+            "\"pending_drops\":4294967301,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
+            "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":1009,\"addr\":\"2001:db8::2\",",
-            "\"state\":\"inactive\",\"pending\":\"eagain\",\"selector\":null,",
+            "\"state\":\"inactive\",\"pending\":\"eagain\",\"hold_packets\":null,",
+            "\"hold_bytes\":null,\"selector\":null,",
             "\"stats\":{\"flows\":null,\"fail_closed_drops\":null,\"pending_refused\":null,",
-            "\"pending_drops\":null}}}\n",
-            "{\"event\":\"unmap\",\"spid\":305}\n"
+            "\"pending_drops\":null,\"held\":null,\"released\":null,",
+            "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
+            "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
+            "{\"event\":\"unmap\",\"spid\":305}\n",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":313,\"addr\":\"2001:db8::2\",",
+            "\"state\":\"inactive\",\"pending\":\"hold\",\"hold_packets\":500,",
+            "\"hold_bytes\":1048576,\"selector\":null,",
+            "\"stats\":{\"flows\":4,\"fail_closed_drops\":0,\"pending_refused\":0,",
+            "\"pending_drops\":0,\"held\":40,\"released\":4294967297,",
+            "\"hold_overflow_drops\":3,\"hold_timeout_drops\":2,",
+            "\"hold_error_drops\":1,\"hold_queued\":5}}}\n",
+            "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"pending\"}\n",
+            "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"established\"}\n",
+            "{\"event\":\"sa\",\"spid\":305,\"sa_state\":\"unknown(7)\"}\n"
         );
         assert_eq!(json, want);
 
@@ -462,9 +657,41 @@ SPID  ADDRESS      STATE     PENDING  SELECTOR                               FLO
             ..Mapping::default()
         };
         assert_eq!(
-            format_event(&Event::Map(bare), noif),
+            format_event(&Event::Map(Box::new(bare)), noif),
             "map spid 313 to - -\n"
         );
+
+        // The man page's examples of hold mode and SA events.
+        let Event::Map(mut m) = evs[0].clone() else {
+            panic!("not a map event")
+        };
+        m.pending = Some(pending_mode::HOLD);
+        m.hold_packets = Some(100);
+        m.hold_bytes = Some(262144);
+        assert_eq!(
+            format_event(&Event::Map(m), noif),
+            "map spid 305 to 10.20.30.2 active pending hold hold-packets 100 \
+             hold-bytes 262144 selector 10.20.30.2/32 -> 10.0.0.0/8 proto any\n"
+        );
+        use crate::uapi::sa_state;
+        let sa = |state| Event::Sa { spid: 305, state };
+        assert_eq!(
+            format_event(&sa(sa_state::PENDING), noif),
+            "sa pending spid 305\n"
+        );
+        assert_eq!(
+            format_event(&sa(sa_state::ESTABLISHED), noif),
+            "sa established spid 305\n"
+        );
+        assert_eq!(
+            format_event_json(&sa(sa_state::PENDING)),
+            "{\"event\":\"sa\",\"spid\":305,\"sa_state\":\"pending\"}\n"
+        );
+        assert_eq!(
+            format_event_json(&sa(255)),
+            "{\"event\":\"sa\",\"spid\":305,\"sa_state\":\"unknown(255)\"}\n"
+        );
+        assert_eq!(sa_state_name(2), "unknown(2)");
     }
 
     #[test]

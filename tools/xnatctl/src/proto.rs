@@ -12,14 +12,26 @@ use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
 
-use crate::uapi::{self, cmd, map_attr, pending_mode, selector_attr, stats_attr};
+use crate::uapi::{self, cmd, map_attr, pending_mode, sa_state, selector_attr, stats_attr};
 
 /// The pending modes (uapi::pending_mode) by the names the command line and
 /// `show` use, which are the spec's.
-pub const PENDING_MODES: [(&str, u8); 2] = [
+pub const PENDING_MODES: [(&str, u8); 3] = [
     ("eagain", pending_mode::EAGAIN),
     ("drop", pending_mode::DROP),
+    ("hold", pending_mode::HOLD),
 ];
+
+/// The SA states (uapi::sa_state) of sa-ntf by the spec's names.
+pub const SA_STATES: [(&str, u8); 2] = [
+    ("pending", sa_state::PENDING),
+    ("established", sa_state::ESTABLISHED),
+];
+
+/// The bounds of the hold limits (map attributes hold-packets and
+/// hold-bytes), as the spec gives them; the kernel refuses others too.
+pub const HOLD_PACKETS_MAX: u32 = 10_000;
+pub const HOLD_BYTES_MAX: u32 = 16 * 1024 * 1024;
 
 /// A raw attribute: type (without the NLA_F_* flag bits) and value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +109,9 @@ pub enum Request {
         replace: bool,
         /// uapi::pending_mode; None leaves the kernel's default.
         pending: Option<u8>,
+        /// Hold limits (pending hold only); None leaves the kernel's default.
+        hold_packets: Option<u32>,
+        hold_bytes: Option<u32>,
     },
     MapDel {
         spid: u32,
@@ -130,6 +145,8 @@ impl Request {
                 addr,
                 replace,
                 pending,
+                hold_packets,
+                hold_bytes,
             } => {
                 let mut attrs = vec![
                     spid_attr(*spid),
@@ -151,6 +168,17 @@ impl Request {
                         kind: map_attr::PENDING,
                         value: vec![*mode],
                     });
+                }
+                for (kind, limit) in [
+                    (map_attr::HOLD_PACKETS, hold_packets),
+                    (map_attr::HOLD_BYTES, hold_bytes),
+                ] {
+                    if let Some(n) = limit {
+                        attrs.push(Attr {
+                            kind,
+                            value: n.to_ne_bytes().to_vec(),
+                        });
+                    }
                 }
                 (cmd::MAP_NEW, attrs)
             }
@@ -341,6 +369,9 @@ pub struct Mapping {
     pub state: Option<u8>,
     /// uapi::pending_mode.
     pub pending: Option<u8>,
+    /// The hold queue's limits; reported for hold-mode mappings only.
+    pub hold_packets: Option<u32>,
+    pub hold_bytes: Option<u32>,
     pub selector: Option<Selector>,
     pub stats: Stats,
 }
@@ -368,6 +399,13 @@ pub struct Stats {
     pub fail_closed_drops: Option<u64>,
     pub pending_refused: Option<u64>,
     pub pending_drops: Option<u64>,
+    pub held: Option<u64>,
+    pub released: Option<u64>,
+    pub hold_overflow_drops: Option<u64>,
+    pub hold_timeout_drops: Option<u64>,
+    pub hold_error_drops: Option<u64>,
+    /// A gauge: packets in the hold queue when the kernel answered.
+    pub hold_queued: Option<u64>,
 }
 
 pub const AF_INET: u16 = libc::AF_INET as u16;
@@ -414,6 +452,12 @@ impl Mapping {
                 map_attr::ADDR => m.addr = Some(ip("addr", v, None)?),
                 map_attr::STATE => m.state = Some(fixed::<1>("state", v)?[0]),
                 map_attr::PENDING => m.pending = Some(fixed::<1>("pending", v)?[0]),
+                map_attr::HOLD_PACKETS => {
+                    m.hold_packets = Some(u32::from_ne_bytes(fixed("hold-packets", v)?))
+                }
+                map_attr::HOLD_BYTES => {
+                    m.hold_bytes = Some(u32::from_ne_bytes(fixed("hold-bytes", v)?))
+                }
                 map_attr::SELECTOR => m.selector = Some(Selector::parse(v)?),
                 map_attr::STATS => m.stats = Stats::parse(v)?,
                 _ => {}
@@ -464,19 +508,26 @@ impl Stats {
     fn parse(buf: &[u8]) -> Result<Stats, DecodeError> {
         let mut s = Stats::default();
         for a in parse_attrs(buf)? {
-            match a.kind {
-                stats_attr::FLOWS => s.flows = Some(uint("stats.flows", &a.value)?),
+            let (field, name) = match a.kind {
+                stats_attr::FLOWS => (&mut s.flows, "stats.flows"),
                 stats_attr::FAIL_CLOSED_DROPS => {
-                    s.fail_closed_drops = Some(uint("stats.fail-closed-drops", &a.value)?)
+                    (&mut s.fail_closed_drops, "stats.fail-closed-drops")
                 }
-                stats_attr::PENDING_REFUSED => {
-                    s.pending_refused = Some(uint("stats.pending-refused", &a.value)?)
+                stats_attr::PENDING_REFUSED => (&mut s.pending_refused, "stats.pending-refused"),
+                stats_attr::PENDING_DROPS => (&mut s.pending_drops, "stats.pending-drops"),
+                stats_attr::HELD => (&mut s.held, "stats.held"),
+                stats_attr::RELEASED => (&mut s.released, "stats.released"),
+                stats_attr::HOLD_OVERFLOW_DROPS => {
+                    (&mut s.hold_overflow_drops, "stats.hold-overflow-drops")
                 }
-                stats_attr::PENDING_DROPS => {
-                    s.pending_drops = Some(uint("stats.pending-drops", &a.value)?)
+                stats_attr::HOLD_TIMEOUT_DROPS => {
+                    (&mut s.hold_timeout_drops, "stats.hold-timeout-drops")
                 }
-                _ => {}
-            }
+                stats_attr::HOLD_ERROR_DROPS => (&mut s.hold_error_drops, "stats.hold-error-drops"),
+                stats_attr::HOLD_QUEUED => (&mut s.hold_queued, "stats.hold-queued"),
+                _ => continue,
+            };
+            *field = Some(uint(name, &a.value)?);
         }
         Ok(s)
     }
@@ -487,10 +538,14 @@ impl Stats {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// map-change-ntf: a mapping was created, replaced, activated or
-    /// deactivated; it carries the whole mapping, as a map-get reply does.
-    Map(Mapping),
+    /// deactivated; it carries the whole mapping, as a map-get reply does
+    /// (boxed: it is much larger than the other events).
+    Map(Box<Mapping>),
     /// map-del-ntf: the mapping of the spid was deleted.
     Unmap { spid: u32 },
+    /// sa-ntf: the SA of the mapped policy became pending (ACQUIRE sent)
+    /// or established; `state` is uapi::sa_state.
+    Sa { spid: u32, state: u8 },
 }
 
 impl Event {
@@ -498,10 +553,22 @@ impl Event {
     /// xnatctl does not know (from a newer module), which is skipped.
     pub fn from_msg(msg: &XnatMsg) -> Result<Option<Event>, DecodeError> {
         Ok(match msg.cmd {
-            cmd::MAP_CHANGE_NTF => Some(Event::Map(Mapping::from_attrs(&msg.attrs)?)),
+            cmd::MAP_CHANGE_NTF => Some(Event::Map(Box::new(Mapping::from_attrs(&msg.attrs)?))),
             cmd::MAP_DEL_NTF => Some(Event::Unmap {
                 spid: Mapping::from_attrs(&msg.attrs)?.spid,
             }),
+            cmd::SA_NTF => {
+                let spid = Mapping::from_attrs(&msg.attrs)?.spid;
+                let state = msg
+                    .attrs
+                    .iter()
+                    .find(|a| a.kind == map_attr::SA_STATE)
+                    .ok_or_else(|| DecodeError::from("sa-ntf without sa-state attribute"))?;
+                Some(Event::Sa {
+                    spid,
+                    state: fixed::<1>("sa-state", &state.value)?[0],
+                })
+            }
             _ => None,
         })
     }
@@ -657,6 +724,10 @@ pub mod tests {
             stats_attr::PENDING_DROPS,
             &((1u64 << 32) + 5).to_ne_bytes(),
         );
+        // The hold counters, sent for every mapping: 0 outside hold mode.
+        for kind in stats_attr::HELD..=stats_attr::HOLD_QUEUED {
+            put(&mut stats, kind, &0u32.to_ne_bytes());
+        }
         let mut a = Vec::new();
         put(&mut a, map_attr::SPID, &305u32.to_ne_bytes());
         put(&mut a, map_attr::ADDR, &[10, 20, 30, 2]);
@@ -668,6 +739,64 @@ pub mod tests {
         a
     }
 
+    /// The attributes of a hold-mode mapping 313 -> 2001:db8::2, inactive,
+    /// hold limits 500 packets / 1 MiB, and its hold counters in both uint
+    /// widths.
+    pub fn sample_hold_mapping_attrs() -> Vec<u8> {
+        let mut stats = Vec::new();
+        put(&mut stats, stats_attr::FLOWS, &4u32.to_ne_bytes());
+        put(
+            &mut stats,
+            stats_attr::FAIL_CLOSED_DROPS,
+            &0u32.to_ne_bytes(),
+        );
+        put(&mut stats, stats_attr::PENDING_REFUSED, &0u32.to_ne_bytes());
+        put(&mut stats, stats_attr::PENDING_DROPS, &0u32.to_ne_bytes());
+        put(&mut stats, stats_attr::HELD, &40u32.to_ne_bytes());
+        put(
+            &mut stats,
+            stats_attr::RELEASED,
+            &((1u64 << 32) + 1).to_ne_bytes(),
+        );
+        put(
+            &mut stats,
+            stats_attr::HOLD_OVERFLOW_DROPS,
+            &3u32.to_ne_bytes(),
+        );
+        put(
+            &mut stats,
+            stats_attr::HOLD_TIMEOUT_DROPS,
+            &2u64.to_ne_bytes(),
+        );
+        put(
+            &mut stats,
+            stats_attr::HOLD_ERROR_DROPS,
+            &1u32.to_ne_bytes(),
+        );
+        put(&mut stats, stats_attr::HOLD_QUEUED, &5u32.to_ne_bytes());
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &313u32.to_ne_bytes());
+        put(
+            &mut a,
+            map_attr::ADDR,
+            &"2001:db8::2".parse::<Ipv6Addr>().unwrap().octets(),
+        );
+        put(&mut a, map_attr::STATE, &[uapi::map_state::INACTIVE]);
+        put(&mut a, map_attr::PENDING, &[pending_mode::HOLD]);
+        put(&mut a, map_attr::HOLD_PACKETS, &500u32.to_ne_bytes());
+        put(&mut a, map_attr::HOLD_BYTES, &(1u32 << 20).to_ne_bytes());
+        put(&mut a, map_attr::STATS | 0x8000, &stats);
+        a
+    }
+
+    /// An sa-ntf of `spid` with sa-state `state`.
+    pub fn sa_ntf_attrs(spid: u32, state: u8) -> Vec<u8> {
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &spid.to_ne_bytes());
+        put(&mut a, map_attr::SA_STATE, &[state]);
+        a
+    }
+
     #[test]
     fn map_new_bytes() {
         let req = Request::MapNew {
@@ -675,6 +804,8 @@ pub mod tests {
             addr: "10.20.30.2".parse().unwrap(),
             replace: false,
             pending: None,
+            hold_packets: None,
+            hold_bytes: None,
         };
         let b = req.encode(0x1234, 42);
         assert_eq!(b.len(), 16 + 4 + 8 + 8);
@@ -707,6 +838,8 @@ pub mod tests {
                 addr: "10.20.30.2".parse().unwrap(),
                 replace: false,
                 pending: Some(mode),
+                hold_packets: None,
+                hold_bytes: None,
             };
             let b = req.encode(30, 6);
             assert_eq!(b.len(), 16 + 4 + 8 + 8 + 8);
@@ -731,6 +864,8 @@ pub mod tests {
             addr: "2001:db8::2".parse().unwrap(),
             replace: true,
             pending: Some(pending_mode::DROP),
+            hold_packets: None,
+            hold_bytes: None,
         };
         let b = req.encode(30, 7);
         assert_eq!(b.len(), 16 + 4 + 8 + 20 + 4 + 8);
@@ -741,12 +876,57 @@ pub mod tests {
     }
 
     #[test]
+    fn map_new_hold_bytes() {
+        assert_eq!(pending_mode::HOLD, 2);
+        assert_eq!((map_attr::HOLD_PACKETS, map_attr::HOLD_BYTES), (8, 9));
+        // Limits after the mode, packets before bytes; each a u32.
+        let req = Request::MapNew {
+            spid: 305,
+            addr: "10.20.30.2".parse().unwrap(),
+            replace: true,
+            pending: Some(pending_mode::HOLD),
+            hold_packets: Some(500),
+            hold_bytes: Some(1 << 20),
+        };
+        let b = req.encode(30, 8);
+        assert_eq!(b.len(), 16 + 4 + 8 + 8 + 4 + 8 + 8 + 8);
+        assert_eq!(u32::from_ne_bytes(b[0..4].try_into().unwrap()), 64);
+        let mut want = Vec::new();
+        put(&mut want, map_attr::SPID, &305u32.to_ne_bytes());
+        put(&mut want, map_attr::ADDR, &[10, 20, 30, 2]);
+        put(&mut want, map_attr::REPLACE, &[]);
+        put(&mut want, map_attr::PENDING, &[pending_mode::HOLD]);
+        put(&mut want, map_attr::HOLD_PACKETS, &500u32.to_ne_bytes());
+        put(&mut want, map_attr::HOLD_BYTES, &(1u32 << 20).to_ne_bytes());
+        assert_eq!(&b[20..], &want[..]);
+
+        // Only the limit given is sent; the kernel defaults the other.
+        let req = Request::MapNew {
+            spid: 305,
+            addr: "10.20.30.2".parse().unwrap(),
+            replace: false,
+            pending: Some(pending_mode::HOLD),
+            hold_packets: None,
+            hold_bytes: Some(4096),
+        };
+        let b = req.encode(30, 9);
+        let mut want = Vec::new();
+        put(&mut want, map_attr::SPID, &305u32.to_ne_bytes());
+        put(&mut want, map_attr::ADDR, &[10, 20, 30, 2]);
+        put(&mut want, map_attr::PENDING, &[pending_mode::HOLD]);
+        put(&mut want, map_attr::HOLD_BYTES, &4096u32.to_ne_bytes());
+        assert_eq!(&b[20..], &want[..]);
+    }
+
+    #[test]
     fn map_new_v6_replace_bytes() {
         let req = Request::MapNew {
             spid: 9,
             addr: "2001:db8::2".parse().unwrap(),
             replace: true,
             pending: None,
+            hold_packets: None,
+            hold_bytes: None,
         };
         let b = req.encode(30, 1);
         let flags = u16::from_ne_bytes(b[6..8].try_into().unwrap());
@@ -833,6 +1013,42 @@ pub mod tests {
                     fail_closed_drops: Some(1 << 33),
                     pending_refused: Some(3),
                     pending_drops: Some((1 << 32) + 5),
+                    held: Some(0),
+                    released: Some(0),
+                    hold_overflow_drops: Some(0),
+                    hold_timeout_drops: Some(0),
+                    hold_error_drops: Some(0),
+                    hold_queued: Some(0),
+                },
+                ..Mapping::default()
+            }
+        );
+    }
+
+    #[test]
+    fn parse_hold_mapping() {
+        let map = Mapping::from_attrs(&parse_attrs(&sample_hold_mapping_attrs()).unwrap()).unwrap();
+        assert_eq!(
+            map,
+            Mapping {
+                spid: 313,
+                addr: Some("2001:db8::2".parse().unwrap()),
+                state: Some(uapi::map_state::INACTIVE),
+                pending: Some(pending_mode::HOLD),
+                hold_packets: Some(500),
+                hold_bytes: Some(1 << 20),
+                selector: None,
+                stats: Stats {
+                    flows: Some(4),
+                    fail_closed_drops: Some(0),
+                    pending_refused: Some(0),
+                    pending_drops: Some(0),
+                    held: Some(40),
+                    released: Some((1 << 32) + 1),
+                    hold_overflow_drops: Some(3),
+                    hold_timeout_drops: Some(2),
+                    hold_error_drops: Some(1),
+                    hold_queued: Some(5),
                 },
             }
         );
@@ -885,6 +1101,12 @@ pub mod tests {
         for (kind, name) in [
             (stats_attr::PENDING_REFUSED, "stats.pending-refused"),
             (stats_attr::PENDING_DROPS, "stats.pending-drops"),
+            (stats_attr::HELD, "stats.held"),
+            (stats_attr::RELEASED, "stats.released"),
+            (stats_attr::HOLD_OVERFLOW_DROPS, "stats.hold-overflow-drops"),
+            (stats_attr::HOLD_TIMEOUT_DROPS, "stats.hold-timeout-drops"),
+            (stats_attr::HOLD_ERROR_DROPS, "stats.hold-error-drops"),
+            (stats_attr::HOLD_QUEUED, "stats.hold-queued"),
         ] {
             let mut st = Vec::new();
             put(&mut st, kind, &[0; 2]);
@@ -897,6 +1119,20 @@ pub mod tests {
         put(&mut a, map_attr::PENDING, &0u32.to_ne_bytes());
         let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), "attribute pending has unexpected length 4");
+
+        for (kind, name) in [
+            (map_attr::HOLD_PACKETS, "hold-packets"),
+            (map_attr::HOLD_BYTES, "hold-bytes"),
+        ] {
+            let mut a = Vec::new();
+            put(&mut a, map_attr::SPID, &1u32.to_ne_bytes());
+            put(&mut a, kind, &100u64.to_ne_bytes());
+            let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("attribute {name} has unexpected length 8")
+            );
+        }
 
         let mut a = Vec::new();
         put(&mut a, map_attr::ADDR, &[1, 2, 3, 4]);
@@ -911,6 +1147,8 @@ pub mod tests {
             addr: "10.20.30.2".parse().unwrap(),
             replace: false,
             pending: None,
+            hold_packets: None,
+            hold_bytes: None,
         }
         .encode(30, seq);
         let mut payload = (-errno).to_ne_bytes().to_vec();
@@ -983,12 +1221,15 @@ pub mod tests {
             })
             .collect();
         assert_eq!(spids, [305, 313]);
-        // An older module sends no PENDING and no pending counters.
+        // An older module sends no PENDING, no hold limits and no counters.
         let Reply::Msg(old) = &r[1].1 else {
             panic!("not a message: {:?}", r[1].1)
         };
         let old = Mapping::from_attrs(&old.attrs).unwrap();
-        assert_eq!((old.pending, old.stats), (None, Stats::default()));
+        assert_eq!(
+            (old.pending, old.hold_packets, old.hold_bytes, old.stats),
+            (None, None, None, Stats::default())
+        );
         assert_eq!(r[2].1, Reply::Done);
 
         // A dump that failed reports its error in NLMSG_DONE.
@@ -1012,7 +1253,9 @@ pub mod tests {
 
     /// A buffer as a monitor receives it: map-change-ntf (full mapping),
     /// an unknown command, another family's message, a map-change-ntf of
-    /// an inactive mapping, map-del-ntf.
+    /// an inactive mapping, map-del-ntf; then a map-change-ntf of a hold
+    /// mapping, sa-ntf pending and established, and an sa-ntf of an
+    /// sa-state unknown to xnatctl.
     pub fn sample_events_buffer(family_id: u16) -> Vec<u8> {
         let mut buf = nlmsg(
             family_id,
@@ -1036,18 +1279,43 @@ pub mod tests {
         let mut a = Vec::new();
         put(&mut a, map_attr::SPID, &305u32.to_ne_bytes());
         buf.extend(nlmsg(family_id, 0, 0, cmd::MAP_DEL_NTF, &a));
+        buf.extend(nlmsg(
+            family_id,
+            0,
+            0,
+            cmd::MAP_CHANGE_NTF,
+            &sample_hold_mapping_attrs(),
+        ));
+        for (spid, state) in [
+            (313, sa_state::PENDING),
+            (313, sa_state::ESTABLISHED),
+            (305, 7),
+        ] {
+            buf.extend(nlmsg(
+                family_id,
+                0,
+                0,
+                cmd::SA_NTF,
+                &sa_ntf_attrs(spid, state),
+            ));
+        }
         buf
     }
 
     #[test]
     fn parse_notifications() {
-        assert_eq!((cmd::MAP_CHANGE_NTF, cmd::MAP_DEL_NTF), (5, 6));
+        assert_eq!(
+            (cmd::MAP_CHANGE_NTF, cmd::MAP_DEL_NTF, cmd::SA_NTF),
+            (5, 6, 7)
+        );
+        assert_eq!(map_attr::SA_STATE, 10);
+        assert_eq!((sa_state::PENDING, sa_state::ESTABLISHED), (0, 1));
         let evs: Vec<Event> = parse_events(&sample_events_buffer(30), 30)
             .unwrap()
             .into_iter()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(evs.len(), 3, "{evs:?}");
+        assert_eq!(evs.len(), 7, "{evs:?}");
         let Event::Map(m) = &evs[0] else {
             panic!("not a map event: {:?}", evs[0])
         };
@@ -1055,18 +1323,41 @@ pub mod tests {
         let Reply::Msg(reply) = &parse_buffer::<XnatMsg>(&buf).unwrap()[0].1 else {
             panic!("no reply")
         };
-        assert_eq!(*m, Mapping::from_attrs(&reply.attrs).unwrap());
+        assert_eq!(**m, Mapping::from_attrs(&reply.attrs).unwrap());
         assert_eq!(
             evs[1],
-            Event::Map(Mapping {
+            Event::Map(Box::new(Mapping {
                 spid: 1009,
                 addr: Some("2001:db8::2".parse().unwrap()),
                 state: Some(uapi::map_state::INACTIVE),
                 pending: Some(pending_mode::EAGAIN),
                 ..Mapping::default()
-            })
+            }))
         );
         assert_eq!(evs[2], Event::Unmap { spid: 305 });
+        assert_eq!(
+            evs[3],
+            Event::Map(Box::new(
+                Mapping::from_attrs(&parse_attrs(&sample_hold_mapping_attrs()).unwrap()).unwrap()
+            ))
+        );
+        assert_eq!(
+            evs[4..],
+            [
+                Event::Sa {
+                    spid: 313,
+                    state: sa_state::PENDING
+                },
+                Event::Sa {
+                    spid: 313,
+                    state: sa_state::ESTABLISHED
+                },
+                Event::Sa {
+                    spid: 305,
+                    state: 7
+                },
+            ]
+        );
     }
 
     #[test]
@@ -1085,6 +1376,40 @@ pub mod tests {
         assert_eq!(evs[1].as_ref().unwrap(), &Event::Unmap { spid: 313 });
         // Broken framing loses the buffer.
         assert!(parse_events(&buf[..buf.len() - 4], 30).is_err());
+
+        // sa-ntf needs both its attributes, sa-state one byte.
+        let mut buf = Vec::new();
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &305u32.to_ne_bytes());
+        buf.extend(nlmsg(30, 0, 0, cmd::SA_NTF, &a));
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SA_STATE, &[sa_state::PENDING]);
+        buf.extend(nlmsg(30, 0, 0, cmd::SA_NTF, &a));
+        let mut a = Vec::new();
+        put(&mut a, map_attr::SPID, &305u32.to_ne_bytes());
+        put(&mut a, map_attr::SA_STATE, &0u32.to_ne_bytes());
+        buf.extend(nlmsg(30, 0, 0, cmd::SA_NTF, &a));
+        buf.extend(nlmsg(30, 0, 0, cmd::SA_NTF, &sa_ntf_attrs(305, 1)));
+        let evs = parse_events(&buf, 30).unwrap();
+        let errs: Vec<String> = evs[..3]
+            .iter()
+            .map(|e| e.as_ref().unwrap_err().to_string())
+            .collect();
+        assert_eq!(
+            errs,
+            [
+                "sa-ntf without sa-state attribute",
+                "mapping without spid attribute",
+                "attribute sa-state has unexpected length 4",
+            ]
+        );
+        assert_eq!(
+            evs[3].as_ref().unwrap(),
+            &Event::Sa {
+                spid: 305,
+                state: sa_state::ESTABLISHED
+            }
+        );
         // Nothing of the family: nothing.
         assert!(parse_events(&buf, 31).unwrap().is_empty());
     }

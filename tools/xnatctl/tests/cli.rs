@@ -24,7 +24,8 @@ fn wrong_direction_is_refused_locally() {
         err,
         "xnatctl: spid 306 is not an outbound policy index (306 & 7 = 2, fwd); \
          only out policies (index & 7 == 1) can be mapped\n\
-         usage: xnatctl map spid=N to ADDR [pending eagain|drop] [replace]\n"
+         usage: xnatctl map spid=N to ADDR [pending eagain|drop|hold] \
+         [hold-packets N] [hold-bytes N] [replace]\n"
     );
 }
 
@@ -42,7 +43,23 @@ fn grammar_errors() {
         ("-j show spid=x", "spid 'x' is not a number"),
         (
             "map spid=305 to 10.20.30.2 pending=block",
-            "unknown pending mode 'block' (expected: eagain, drop)",
+            "unknown pending mode 'block' (expected: eagain, drop, hold)",
+        ),
+        (
+            "map spid=305 to 10.20.30.2 hold-packets 500",
+            "'hold-packets' is only valid with 'pending hold'",
+        ),
+        (
+            "map spid=305 to 10.20.30.2 pending drop hold-bytes=4096",
+            "'hold-bytes' is only valid with 'pending hold'",
+        ),
+        (
+            "map spid=305 to 10.20.30.2 pending hold hold-packets 10001",
+            "hold-packets '10001' is not a number from 1 to 10000",
+        ),
+        (
+            "map spid=305 to 10.20.30.2 pending hold hold-bytes 0",
+            "hold-bytes '0' is not a number from 1 to 16777216",
         ),
         (
             "map spid=305 to 10.20.30.2 pending",
@@ -75,7 +92,10 @@ fn help_shows_the_grammar() {
     let (code, out, _) = xnatctl("map --help");
     assert_eq!(code, 0);
     assert!(
-        out.contains("Usage: xnatctl map spid=N to ADDR [pending eagain|drop] [replace]"),
+        out.contains(
+            "Usage: xnatctl map spid=N to ADDR [pending eagain|drop|hold] \
+             [hold-packets N] [hold-bytes N] [replace]"
+        ),
         "{out}"
     );
     let (code, out, _) = xnatctl("--help");
@@ -83,6 +103,10 @@ fn help_shows_the_grammar() {
     assert!(out.contains("xnatctl map spid=305 to 10.20.30.2"), "{out}");
     assert!(
         out.contains("xnatctl map spid=305 to 10.20.30.2 pending drop replace"),
+        "{out}"
+    );
+    assert!(
+        out.contains("xnatctl map spid=305 to 10.20.30.2 pending hold hold-packets 500"),
         "{out}"
     );
     assert!(out.contains("xnatctl monitor"), "{out}");
