@@ -9,6 +9,7 @@
 #include <net/ipv6.h>
 #include <net/net_namespace.h>
 #include <net/netfilter/nf_conntrack.h>
+#include <net/netfilter/nf_conntrack_core.h>
 #include <net/netfilter/nf_nat.h>
 #include <net/xfrm.h>
 #include <net/tcp.h>
@@ -16,6 +17,10 @@
 
 /* Macros bindgen cannot see through. */
 const gfp_t XNAT_GFP_KERNEL = GFP_KERNEL;
+const gfp_t XNAT_GFP_ATOMIC = GFP_ATOMIC;
 const u16 XNAT_IPSKB_XFRM_TRANSFORMED = IPSKB_XFRM_TRANSFORMED;
 const u16 XNAT_IP6SKB_XFRM_TRANSFORMED = IP6SKB_XFRM_TRANSFORMED;
 const size_t XNAT_NLMSG_GOODSIZE = NLMSG_GOODSIZE;
+const u16 XNAT_IPSKB_REROUTED = IPSKB_REROUTED;
+const u16 XNAT_IP6SKB_REROUTED = IP6SKB_REROUTED;
+const unsigned long XNAT_HZ = HZ;

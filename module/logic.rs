@@ -11,6 +11,8 @@ pub mod fmt;
 pub mod hold;
 #[path = "core/src/request.rs"]
 pub mod request;
+#[path = "core/src/sa.rs"]
+pub mod sa;
 #[path = "core/src/selector.rs"]
 pub mod selector;
 #[path = "core/src/table.rs"]

@@ -4,7 +4,7 @@
 
 use core::sync::atomic::{AtomicPtr, Ordering};
 
-use kernel::{c_str, prelude::*};
+use kernel::{c_str, prelude::*, sync::Arc};
 
 use crate::logic::addr::Family;
 use crate::logic::request::PendingMode;
@@ -12,10 +12,13 @@ use crate::logic::selector::Flow;
 use crate::net::conntrack::{Conn, Direction};
 use crate::net::netfilter::{Hook, HookState, Verdict};
 use crate::net::rcu::{self, ReadGuard};
-use crate::net::skb::SkBuff;
-use crate::net::work::Workqueue;
+use crate::hold::{Held, Kept};
+use crate::net::skb::{OwnedSkb, SkBuff};
+use crate::net::work::{self, Workqueue};
 use crate::net::xfrm;
 use crate::state::{NetState, Stats};
+
+const NF_ACCEPT: u32 = crate::bindings::NF_ACCEPT;
 
 /// `EHOSTUNREACH`: what a local sender gets for a fail-closed drop.
 const EHOSTUNREACH: i32 = 113;
@@ -60,10 +63,12 @@ fn original_flow(ct: &Conn, state: &HookState<'_>) -> Flow {
     Flow::from_tuple(t.dst, t.proto, t.src_port, t.dst_port, t.icmp_type, t.icmp_code, state.out_ifindex())
 }
 
-/// A new flow of a mapping whose policy's SA is pending.
-fn refuse_pending(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Verdict {
+/// A new flow of a mapping whose policy's SA is pending, in eagain or drop
+/// mode.
+fn refuse_pending<K>(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Verdict<K> {
     match mode {
-        PendingMode::Drop => {
+        // A hold-mode mapping always has its queue.
+        PendingMode::Drop | PendingMode::Hold => {
             stats.pending_drops.fetch_add(1, Ordering::Relaxed);
             Verdict::DropSilently
         }
@@ -96,12 +101,35 @@ fn transformed(skb: &SkBuff, family: Family) -> bool {
     }
 }
 
+/// A packet [`SnatHook`] keeps for a mapping in hold mode.
+pub struct HoldFor {
+    queue: Arc<Held>,
+    /// The SA is there; the packet queues only behind older ones.
+    sa_ready: bool,
+}
+
 /// The NAT lookup function: called by the NAT core once per new connection
 /// that has no source binding yet.
 pub struct SnatHook;
 
 impl Hook for SnatHook {
-    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict {
+    type Kept = HoldFor;
+
+    fn keep(kept: HoldFor, skb: OwnedSkb, state: &HookState<'_>) {
+        let lifetime = xfrm::acquire_lifetime(state.net());
+        match kept.queue.keep(skb, work::jiffies().saturating_add(lifetime)) {
+            Kept::Queued { first } => {
+                let guard = ReadGuard::new();
+                if let Some(ns) = NetState::of(state.net(), &guard) {
+                    ns.packet_held(first, kept.sa_ready, lifetime);
+                }
+            }
+            // Counted by the queue when it was full.
+            Kept::Dropped => (),
+        }
+    }
+
+    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict<HoldFor> {
         let Some(family) = state.family() else { return Verdict::Accept };
         // An ESP packet, or a flow that the SPD already sends into a tunnel
         // as it is, is not ours to translate.
@@ -117,19 +145,28 @@ impl Hook for SnatHook {
         // The NAT core looks the translated flow up after us, but turns a
         // pending SA into EREMOTE (or a hang, for TCP).  Looking it up here
         // first (once per new flow) also sends the key manager its ACQUIRE.
-        if let Err(e) = xfrm::lookup_with_source(state.net(), skb, family, &mapping.nat) {
-            let errno = -e.to_errno();
-            if errno == EREMOTE || errno == EAGAIN {
-                return refuse_pending(skb, mapping.pending, &mapping.stats);
-            }
+        let pending = match xfrm::lookup_with_source(state.net(), skb, family, &mapping.nat) {
+            Err(e) => matches!(-e.to_errno(), EREMOTE | EAGAIN),
+            Ok(()) => false,
+        };
+        // In hold mode a new flow also queues behind held packets, so that
+        // they leave in the order they came.
+        let hold = mapping.stats.hold.as_ref().filter(|q| pending || !q.is_empty());
+        if pending && hold.is_none() {
+            return refuse_pending(skb, mapping.pending, &mapping.stats);
         }
         let verdict = ct.setup_snat(family, &mapping.nat);
-        if verdict == Verdict::Accept.to_raw() {
-            mapping.stats.flows.fetch_add(1, Ordering::Relaxed);
+        if verdict != NF_ACCEPT {
+            return Verdict::Raw(verdict);
+        }
+        mapping.stats.flows.fetch_add(1, Ordering::Relaxed);
+        if let Some(queue) = hold {
+            // `keep` translates it, as the NAT core would after us.
+            return Verdict::Keep(HoldFor { queue: queue.clone(), sa_ready: !pending });
         }
         // After this, the NAT core's nf_xfrm_me_harder() looks the NATed flow
         // up in the SPD and routes it into the policy's bundle.
-        Verdict::Raw(verdict)
+        Verdict::Accept
     }
 }
 
@@ -139,6 +176,8 @@ impl Hook for SnatHook {
 pub struct FailClosedHook;
 
 impl Hook for FailClosedHook {
+    type Kept = core::convert::Infallible;
+
     fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict {
         let Some(family) = state.family() else { return Verdict::Accept };
         if skb.routed_into_xfrm() || transformed(skb, family) {

@@ -6,14 +6,15 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::{c_str, prelude::*, str::CStr};
 
-use crate::logic::request::{self, Refusal};
+use crate::logic::request::{self, MapAttrs, Refusal};
+use crate::logic::sa::SaEvent;
 use crate::logic::table::Mapping;
-use crate::logic::uapi::{cmd, map_attr, map_state, selector_attr, stats_attr};
+use crate::logic::uapi::{cmd, map_attr, map_state, sa_state, selector_attr, stats_attr};
 use crate::net::genetlink::{self, AttrKind, AttrPolicy, Attrs, Dump, Info, OpKind, OpSpec};
 use crate::net::pernet::Net;
 use crate::net::Gfp;
 use crate::net::rcu::ReadGuard;
-use crate::state::{ChangeError, NetState, Snapshot, Stats};
+use crate::state::{ChangeError, NetState, Shared, Snapshot};
 
 /// The family.
 pub struct XfrmNat;
@@ -53,12 +54,14 @@ const SPID: AttrPolicy = AttrPolicy { attr: map_attr::SPID, kind: AttrKind::U32 
 const ADDR: AttrPolicy = AttrPolicy { attr: map_attr::ADDR, kind: AttrKind::Binary(16) };
 const REPLACE: AttrPolicy = AttrPolicy { attr: map_attr::REPLACE, kind: AttrKind::Flag };
 const PENDING: AttrPolicy = AttrPolicy { attr: map_attr::PENDING, kind: AttrKind::U8 };
+const HOLD_PACKETS: AttrPolicy = AttrPolicy { attr: map_attr::HOLD_PACKETS, kind: AttrKind::U32 };
+const HOLD_BYTES: AttrPolicy = AttrPolicy { attr: map_attr::HOLD_BYTES, kind: AttrKind::U32 };
 
 impl genetlink::Family for XfrmNat {
     const NAME: &'static CStr = c_str!("xfrm_nat");
     const VERSION: u8 = crate::logic::uapi::FAMILY_VERSION;
     const OPS: &'static [OpSpec] = &[
-        OpSpec { cmd: cmd::MAP_NEW, kind: OpKind::Do, admin: true, attrs: &[SPID, ADDR, REPLACE, PENDING] },
+        OpSpec { cmd: cmd::MAP_NEW, kind: OpKind::Do, admin: true, attrs: &[SPID, ADDR, REPLACE, PENDING, HOLD_PACKETS, HOLD_BYTES] },
         OpSpec { cmd: cmd::MAP_DEL, kind: OpKind::Do, admin: true, attrs: &[SPID] },
         OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Do, admin: false, attrs: &[SPID] },
         OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Dump, admin: false, attrs: &[] },
@@ -78,11 +81,13 @@ impl genetlink::Family for XfrmNat {
         let state = unsafe { &*state };
         let result = match command {
             cmd::MAP_NEW => {
-                let req = request::map_request(
-                    info.attr_u32(map_attr::SPID),
-                    info.attr_bytes(map_attr::ADDR),
-                    info.attr_u8(map_attr::PENDING),
-                );
+                let req = request::map_request(MapAttrs {
+                    spid: info.attr_u32(map_attr::SPID),
+                    addr: info.attr_bytes(map_attr::ADDR),
+                    pending: info.attr_u8(map_attr::PENDING),
+                    hold_packets: info.attr_u32(map_attr::HOLD_PACKETS),
+                    hold_bytes: info.attr_u32(map_attr::HOLD_BYTES),
+                });
                 let replace = info.attr_flag(map_attr::REPLACE);
                 match req {
                     Ok(req) => state.map(req, replace),
@@ -152,13 +157,18 @@ fn get(state: &NetState, info: &mut Info<'_>) -> Result {
     info.send_reply(msg)
 }
 
-fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<kernel::sync::Arc<Stats>>) -> Result {
+fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<Shared>) -> Result {
     use core::sync::atomic::Ordering::Relaxed;
+    let hold = m.stats.hold.as_ref().map(|h| h.view());
     a.put_u32(map_attr::SPID, m.spid)?;
     a.put_bytes(map_attr::ADDR, m.nat.bytes(m.family))?;
     let state = if m.is_active() { map_state::ACTIVE } else { map_state::INACTIVE };
     a.put_u8(map_attr::STATE, state)?;
     a.put_u8(map_attr::PENDING, m.pending.to_wire())?;
+    if let Some(h) = &hold {
+        a.put_u32(map_attr::HOLD_PACKETS, h.limits.packets)?;
+        a.put_u32(map_attr::HOLD_BYTES, h.limits.bytes)?;
+    }
     if let Some(p) = &m.policy {
         let s = &p.selector;
         a.nest(map_attr::SELECTOR, |a| {
@@ -182,7 +192,14 @@ fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<kernel::sync::Arc<Stats>>) -> Resu
         a.put_uint(stats_attr::FLOWS, m.stats.flows.load(Relaxed))?;
         a.put_uint(stats_attr::FAIL_CLOSED_DROPS, m.stats.fail_closed_drops.load(Relaxed))?;
         a.put_uint(stats_attr::PENDING_REFUSED, m.stats.pending_refused.load(Relaxed).into())?;
-        a.put_uint(stats_attr::PENDING_DROPS, m.stats.pending_drops.load(Relaxed).into())
+        a.put_uint(stats_attr::PENDING_DROPS, m.stats.pending_drops.load(Relaxed).into())?;
+        let c = hold.as_ref().map(|h| h.counters).unwrap_or_default();
+        a.put_uint(stats_attr::HELD, c.held)?;
+        a.put_uint(stats_attr::RELEASED, c.released)?;
+        a.put_uint(stats_attr::HOLD_OVERFLOW_DROPS, c.overflow_drops)?;
+        a.put_uint(stats_attr::HOLD_TIMEOUT_DROPS, c.timeout_drops)?;
+        a.put_uint(stats_attr::HOLD_ERROR_DROPS, c.error_drops)?;
+        a.put_uint(stats_attr::HOLD_QUEUED, hold.as_ref().map_or(0, |h| h.queued as u64))
     })
 }
 
@@ -210,6 +227,28 @@ pub fn notify(net: &Net, table: Option<&Snapshot>, event: Event) {
             .message(cmd::MAP_DEL_NTF, Gfp::Kernel)
             .and_then(|mut msg| msg.attrs().put_u32(map_attr::SPID, spid).map(|()| msg)),
     };
+    if let Ok(msg) = built {
+        reg.multicast(net, msg, 0, Gfp::Kernel);
+    }
+}
+
+/// Multicasts an SA event of a mapped policy to listeners in `net`.  Best
+/// effort, like [`notify`].
+pub fn notify_sa(net: &Net, event: SaEvent) {
+    let reg = FAMILY.load(Ordering::Acquire);
+    // SAFETY: As in `notify`.
+    let Some(reg) = (unsafe { reg.as_ref() }) else { return };
+    let (spid, state) = match event {
+        SaEvent::Pending(spid) => (spid, sa_state::PENDING),
+        SaEvent::Established(spid) => (spid, sa_state::ESTABLISHED),
+    };
+    let built = reg.message(cmd::SA_NTF, Gfp::Kernel).and_then(|mut msg| {
+        let mut a = msg.attrs();
+        a.put_u32(map_attr::SPID, spid)?;
+        a.put_u8(map_attr::SA_STATE, state)?;
+        drop(a);
+        Ok(msg)
+    });
     if let Ok(msg) = built {
         reg.multicast(net, msg, 0, Gfp::Kernel);
     }

@@ -10,16 +10,19 @@ use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 
 use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
+use crate::hold::Held;
 use crate::logic::addr::Family;
-use crate::logic::request::{self, MapRequest, Refusal, SeenPolicy};
+use crate::logic::request::{self, MapRequest, PendingMode, Refusal, SeenPolicy};
+use crate::logic::sa::{PendingSas, SaKey};
 use crate::logic::table::{Mapping, Table};
 use crate::logic::vec::{self, AllocError};
 use crate::nat::{FailClosedHook, SnatHook};
 use crate::net::netfilter::{self, HookPoint, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
 use crate::net::pernet::{self, Net, NetRef, PernetId, PernetState};
+use crate::net::bh_lock::SpinLockBh;
 use crate::net::rcu::{self, RcuBox, RcuPointer, ReadGuard};
-use crate::net::work::{Work, WorkHandler};
-use crate::net::xfrm;
+use crate::net::work::{self, Work, WorkHandler};
+use crate::net::xfrm::{self, SaChange};
 use crate::netlink::{self, Event};
 
 /// Counters of one mapping, shared by every snapshot that holds it.
@@ -37,8 +40,32 @@ pub struct Stats {
     pub pending_drops: AtomicU32,
 }
 
+/// What the snapshots holding a mapping share: its counters, and its hold
+/// queue in hold mode.  The hold queue is a separate allocation, so that
+/// other mappings do not pay for it.
+#[derive(Clone)]
+pub struct Shared {
+    /// The counters.
+    pub counters: Arc<Stats>,
+    /// The hold queue, in hold mode.
+    pub hold: Option<Arc<Held>>,
+}
+
+/// The counters are what most users of a mapping's shared part want.
+impl core::ops::Deref for Shared {
+    type Target = Stats;
+
+    fn deref(&self) -> &Stats {
+        &self.counters
+    }
+}
+
 /// What the packet path reads.
-pub type Snapshot = Table<Arc<Stats>>;
+pub type Snapshot = Table<Shared>;
+
+/// Jobs for the work item, besides releasing and expiring held packets,
+/// which it does on every run.
+const JOB_RESYNC: u32 = 1 << 0;
 
 /// The hooks of a namespace with at least one mapping.  Without mappings
 /// the module costs the namespace nothing, not even conntrack.
@@ -84,12 +111,19 @@ pub struct NetState {
     #[pin]
     config: Mutex<Config>,
     snapshot: RcuPointer<Snapshot>,
-    /// Set at exit.  Key-manager events test it inside an RCU read-side
-    /// section before scheduling the resync, so after a grace period no
-    /// new schedule can follow the final cancel.
+    /// Set at exit.  Key-manager events and the packet path test it inside
+    /// an RCU read-side section before scheduling the work, so after a
+    /// grace period no new schedule can follow the final cancel.
     exiting: AtomicBool,
+    /// `JOB_*` bits for the next run of `work`.
+    jobs: AtomicU32,
+    /// Open SA requests of mapped policies, for SA events.
     #[pin]
-    resync: Work<NetState>,
+    sa_requests: SpinLockBh<PendingSas>,
+    /// Resyncs mappings after SPD changes, announces SA events, releases
+    /// held packets once their SA is installed and drops expired ones.
+    #[pin]
+    work: Work<NetState>,
 }
 
 static NET_ID: PernetId = PernetId::new();
@@ -109,10 +143,12 @@ impl PernetState for NetState {
                 config <- new_mutex!(Config { hooks: None, dead: false }),
                 snapshot: RcuPointer::null(),
                 exiting: AtomicBool::new(false),
+                jobs: AtomicU32::new(0),
+                sa_requests <- crate::new_spinlock_bh!(PendingSas::default(), "xfrm_nat_sa_requests"),
                 // `exit` sets `exiting` and waits a grace period, so no event
                 // schedules the work any more, then cancels it.
                 // SAFETY: `exit` cancels the work before the state is retired.
-                resync <- unsafe { Work::new() },
+                work <- unsafe { Work::new() },
             }? Error),
             GFP_KERNEL,
         )
@@ -121,7 +157,7 @@ impl PernetState for NetState {
     fn exit(&self, _net: &Net) {
         self.exiting.store(true, Ordering::Relaxed);
         rcu::synchronize();
-        self.resync.cancel_sync();
+        self.work.cancel_sync();
         let mut cfg = self.config.lock();
         cfg.dead = true;
         // Unpublish here, in process context, so the snapshot's RCU callback
@@ -135,17 +171,22 @@ impl PernetState for NetState {
 
 impl WorkHandler for NetState {
     fn run(&self) {
-        if let Err(e) = self.resync_policies() {
-            let errno = match e {
-                ChangeError::Kernel(e) => e.to_errno(),
-                ChangeError::Refused(r) => -r.errno(),
-            };
-            pr_warn!("policy resync failed ({errno}); mappings stay as they were until the next policy change\n");
+        let jobs = self.jobs.swap(0, Ordering::Relaxed);
+        if jobs & JOB_RESYNC != 0 {
+            if let Err(e) = self.resync_policies() {
+                let errno = match e {
+                    ChangeError::Kernel(e) => e.to_errno(),
+                    ChangeError::Refused(r) => -r.errno(),
+                };
+                pr_warn!("policy resync failed ({errno}); mappings stay as they were until the next policy change\n");
+            }
         }
+        self.announce_sa_events();
+        self.service_hold_queues();
     }
 
     unsafe fn from_work(work: *const Work<Self>) -> *const Self {
-        kernel::container_of!(work, Self, resync)
+        kernel::container_of!(work, Self, work)
     }
 }
 
@@ -158,9 +199,33 @@ impl xfrm::PolicyEvents for PolicyEvents {
         // Events come from process context (netlink, PF_KEY) and from
         // softirq (policy expiry timers), so no lock here: see `exiting`.
         if let Some(state) = Pernet::get(net, &guard) {
-            if !state.exiting.load(Ordering::Relaxed) {
-                state.resync.schedule();
+            state.jobs.fetch_or(JOB_RESYNC, Ordering::Relaxed);
+            state.kick();
+        }
+    }
+
+    fn sa_requested(net: &Net, spid: u32, request: SaKey) {
+        let guard = ReadGuard::new();
+        let Some(state) = Pernet::get(net, &guard) else { return };
+        if state.snapshot(&guard).and_then(|t| t.get(spid)).is_none() {
+            return;
+        }
+        if state.sa_requests.lock().acquired(spid, request) {
+            state.kick();
+        }
+    }
+
+    fn sa_changed(net: &Net, change: SaChange) {
+        let guard = ReadGuard::new();
+        let Some(state) = Pernet::get(net, &guard) else { return };
+        match change {
+            SaChange::Installed(key) => {
+                state.sa_requests.lock().installed(&key);
+                // Held packets may wait for this SA even without a request
+                // on record (e.g. the ACQUIRE came before the mapping).
+                state.kick();
             }
+            SaChange::RequestGone(key) => state.sa_requests.lock().expired(&key),
         }
     }
 }
@@ -177,8 +242,9 @@ fn find_policy(net: &Net, spid: u32) -> Option<SeenPolicy> {
     found
 }
 
-fn request_of(m: &Mapping<Arc<Stats>>) -> MapRequest {
-    MapRequest { spid: m.spid, family: m.family, nat: m.nat, pending: m.pending }
+fn request_of(m: &Mapping<Shared>) -> MapRequest {
+    let hold = m.stats.hold.as_ref().map(|h| h.view().limits).unwrap_or_default();
+    MapRequest { spid: m.spid, family: m.family, nat: m.nat, pending: m.pending, hold }
 }
 
 /// Why a configuration change failed.
@@ -274,10 +340,19 @@ impl NetState {
             return Err(Refusal::TooMany.into());
         }
         let policy = request::evaluate_policy(&req, find_policy(self.net(), req.spid))?;
-        let stats = match old {
-            Some(m) if m.family == req.family && m.nat == req.nat => m.stats.clone(),
-            _ => Arc::new(Stats::default(), GFP_KERNEL)?,
+        let same_nat = old.filter(|m| m.family == req.family && m.nat == req.nat);
+        let counters = match same_nat {
+            Some(m) => m.stats.counters.clone(),
+            None => Arc::new(Stats::default(), GFP_KERNEL)?,
         };
+        // Queued packets are translated already: the queue stays only if
+        // the address and bounds do.
+        let hold = match (req.pending, same_nat.and_then(|m| m.stats.hold.as_ref())) {
+            (PendingMode::Hold, Some(h)) if h.view().limits == req.hold => Some(h.clone()),
+            (PendingMode::Hold, _) => Some(Held::new(req.family, req.hold)?),
+            _ => None,
+        };
+        let stats = Shared { counters, hold };
         let new = Mapping { spid: req.spid, family: req.family, nat: req.nat, pending: req.pending, policy, stats };
         let mut next = cur.edited(|m| (m.spid != req.spid).then(|| m.clone()))?;
         vec::push(&mut next, new)?;
@@ -298,6 +373,7 @@ impl NetState {
         }
         let next = Table::build(cur.edited(|m| (m.spid != spid).then(|| m.clone()))?)?;
         self.publish(&mut cfg, next)?;
+        self.sa_requests.lock().forget(spid);
         self.announce(&cfg, Event::Deleted(spid));
         Ok(())
     }
@@ -313,6 +389,7 @@ impl NetState {
         }
         self.publish(&mut cfg, Table::empty())?;
         for &spid in spids.iter() {
+            self.sa_requests.lock().forget(spid);
             self.announce(&cfg, Event::Deleted(spid));
         }
         Ok(())
@@ -356,6 +433,73 @@ impl NetState {
             self.announce(&cfg, Event::Changed(spid));
         }
         Ok(())
+    }
+
+    /// Runs the work item now.  Callable in atomic context, inside or
+    /// outside an RCU read-side section.
+    fn kick(&self) {
+        let _guard = ReadGuard::new();
+        if !self.exiting.load(Ordering::Relaxed) {
+            self.work.schedule();
+        }
+    }
+
+    /// Called by the packet path after it queued a packet: runs the work
+    /// now if the SA is there already (the packet queued behind others to
+    /// keep the order), or else at the packet's deadline if it is the
+    /// first in its queue (later ones have later deadlines).
+    pub fn packet_held(&self, first: bool, sa_ready: bool, lifetime: u64) {
+        let _guard = ReadGuard::new();
+        if self.exiting.load(Ordering::Relaxed) {
+            return;
+        }
+        if sa_ready {
+            self.work.schedule();
+        } else if first {
+            self.work.schedule_after(lifetime);
+        }
+    }
+
+    fn announce_sa_events(&self) {
+        loop {
+            let Some(event) = self.sa_requests.lock().next_event() else { break };
+            netlink::notify_sa(self.net(), event);
+        }
+    }
+
+    /// Releases what can go, drops what expired, and arms the work for the
+    /// next deadline.
+    fn service_hold_queues(&self) {
+        // Taken out of the snapshot under the mutex, then served without
+        // it: releasing runs the output path.
+        let queues = {
+            let _cfg = self.config.lock();
+            // SAFETY: `config` is held.
+            let Some(cur) = (unsafe { self.snapshot.get_locked() }) else { return };
+            let mut queues = KVec::new();
+            for h in cur.mappings().iter().filter_map(|m| m.stats.hold.as_ref()) {
+                if !h.is_empty() && queues.push(h.clone(), GFP_KERNEL).is_err() {
+                    // Without memory, serve the rest at the next run.
+                    self.work.schedule_after(1);
+                    break;
+                }
+            }
+            queues
+        };
+        let now = work::jiffies();
+        let mut next: Option<u64> = None;
+        for h in queues.iter() {
+            h.expire(now);
+            if let Some(deadline) = h.release(self.net()) {
+                next = Some(next.map_or(deadline, |n| n.min(deadline)));
+            }
+        }
+        if let Some(deadline) = next {
+            let _guard = ReadGuard::new();
+            if !self.exiting.load(Ordering::Relaxed) {
+                self.work.schedule_after(deadline.saturating_sub(work::jiffies()).max(1));
+            }
+        }
     }
 
     fn announce(&self, _cfg: &Config, event: Event) {

@@ -35,6 +35,87 @@ struct net *xnat_xp_net(const struct xfrm_policy *xp)
 	return xp_net(xp);
 }
 
+struct net *xnat_xs_net(const struct xfrm_state *x)
+{
+	return xs_net((struct xfrm_state *)x);
+}
+
+u32 xnat_acq_expires(const struct net *net)
+{
+	return READ_ONCE(net->xfrm.sysctl_acq_expires);
+}
+
+bool xnat_skb_dst_force(struct sk_buff *skb)
+{
+	return skb_dst_force(skb);
+}
+
+unsigned int xnat_skb_truesize(const struct sk_buff *skb)
+{
+	return skb->truesize;
+}
+
+void xnat_skb_dst_replace(struct sk_buff *skb, struct dst_entry *dst)
+{
+	skb_dst_drop(skb);
+	skb_dst_set(skb, dst);
+}
+
+unsigned int xnat_skb_headroom(const struct sk_buff *skb)
+{
+	return skb_headroom(skb);
+}
+
+unsigned int xnat_skb_dst_hh_len(const struct sk_buff *skb)
+{
+	return skb_dst(skb)->dev->hard_header_len;
+}
+
+struct net_device *xnat_skb_dst_dev(const struct sk_buff *skb)
+{
+	return skb_dst(skb) ? skb_dst(skb)->dev : NULL;
+}
+
+void xnat_ipcb_set_flags(struct sk_buff *skb, u16 flags)
+{
+	IPCB(skb)->flags |= flags;
+}
+
+void xnat_ip6cb_set_flags(struct sk_buff *skb, u16 flags)
+{
+	IP6CB(skb)->flags |= flags;
+}
+
+int xnat_dst_output(struct net *net, struct sock *sk, struct sk_buff *skb)
+{
+	return dst_output(net, sk, skb);
+}
+
+void xnat_local_bh_disable(void)
+{
+	local_bh_disable();
+}
+
+void xnat_local_bh_enable(void)
+{
+	local_bh_enable();
+}
+
+u64 xnat_jiffies64(void)
+{
+	return get_jiffies_64();
+}
+
+void xnat_spin_lock_bh(spinlock_t *lock)
+{
+	spin_lock_bh(lock);
+}
+
+void xnat_spin_unlock_bh(spinlock_t *lock)
+{
+	spin_unlock_bh(lock);
+}
+
 struct dst_entry *xnat_skb_dst_clone(const struct sk_buff *skb)
 {
 	return dst_clone(skb_dst(skb));
@@ -55,6 +136,11 @@ void xnat_sock_put(struct sock *sk)
 	sock_put(sk);
 }
 
+struct net *xnat_sock_net(const struct sock *sk)
+{
+	return sock_net(sk);
+}
+
 void xnat_rcu_read_lock(void)
 {
 	rcu_read_lock();
@@ -73,6 +159,26 @@ void *xnat_net_generic(const struct net *net, unsigned int id)
 void xnat_init_work(struct work_struct *work, work_func_t func)
 {
 	INIT_WORK(work, func);
+}
+
+void xnat_init_delayed_work(struct delayed_work *dwork, work_func_t func)
+{
+	INIT_DELAYED_WORK(dwork, func);
+}
+
+struct delayed_work *xnat_to_delayed_work(struct work_struct *work)
+{
+	return to_delayed_work(work);
+}
+
+bool xnat_mod_delayed_work(struct delayed_work *dwork, unsigned long delay)
+{
+	return mod_delayed_work(system_wq, dwork, delay);
+}
+
+bool xnat_queue_delayed_work(struct delayed_work *dwork, unsigned long delay)
+{
+	return queue_delayed_work(system_wq, dwork, delay);
 }
 
 bool xnat_schedule_work(struct work_struct *work)

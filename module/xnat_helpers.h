@@ -22,8 +22,28 @@ struct dst_entry *xnat_skb_dst_clone(const struct sk_buff *skb);
 struct sock *xnat_skb_sk(const struct sk_buff *skb);
 void xnat_sock_hold(struct sock *sk);
 void xnat_sock_put(struct sock *sk);
+struct net *xnat_sock_net(const struct sock *sk);
 
 struct net *xnat_xp_net(const struct xfrm_policy *xp);
+struct net *xnat_xs_net(const struct xfrm_state *x);
+u32 xnat_acq_expires(const struct net *net);
+
+/* Held packets. */
+bool xnat_skb_dst_force(struct sk_buff *skb);
+unsigned int xnat_skb_truesize(const struct sk_buff *skb);
+void xnat_skb_dst_replace(struct sk_buff *skb, struct dst_entry *dst);
+unsigned int xnat_skb_headroom(const struct sk_buff *skb);
+unsigned int xnat_skb_dst_hh_len(const struct sk_buff *skb);
+struct net_device *xnat_skb_dst_dev(const struct sk_buff *skb);
+void xnat_ipcb_set_flags(struct sk_buff *skb, u16 flags);
+void xnat_ip6cb_set_flags(struct sk_buff *skb, u16 flags);
+int xnat_dst_output(struct net *net, struct sock *sk, struct sk_buff *skb);
+void xnat_local_bh_disable(void);
+void xnat_local_bh_enable(void);
+u64 xnat_jiffies64(void);
+
+void xnat_spin_lock_bh(spinlock_t *lock);
+void xnat_spin_unlock_bh(spinlock_t *lock);
 
 void xnat_rcu_read_lock(void);
 void xnat_rcu_read_unlock(void);
@@ -33,6 +53,10 @@ void *xnat_net_generic(const struct net *net, unsigned int id);
 void xnat_init_work(struct work_struct *work, work_func_t func);
 bool xnat_schedule_work(struct work_struct *work);
 bool xnat_queue_work(struct workqueue_struct *wq, struct work_struct *work);
+void xnat_init_delayed_work(struct delayed_work *dwork, work_func_t func);
+struct delayed_work *xnat_to_delayed_work(struct work_struct *work);
+bool xnat_mod_delayed_work(struct delayed_work *dwork, unsigned long delay);
+bool xnat_queue_delayed_work(struct delayed_work *dwork, unsigned long delay);
 
 struct sk_buff *xnat_genlmsg_new(size_t payload, gfp_t flags);
 void xnat_genlmsg_end(struct sk_buff *skb, void *hdr);

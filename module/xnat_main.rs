@@ -13,6 +13,7 @@
 use kernel::prelude::*;
 
 mod bindings;
+mod hold;
 mod nat;
 mod net;
 mod netlink;

@@ -5,9 +5,11 @@
 //! module; the rest of the module is safe Rust.  Each file covers one C
 //! subsystem and is written so that it could move to `rust/kernel/net/`.
 
+pub mod bh_lock;
 pub mod conntrack;
 pub mod genetlink;
 pub mod netfilter;
+pub mod output;
 pub mod pernet;
 pub mod rcu;
 pub mod skb;

@@ -13,11 +13,12 @@ use kernel::{error::to_result, prelude::*, types::Opaque};
 use crate::bindings;
 use crate::logic::addr::Family;
 use crate::net::pernet::Net;
-use crate::net::skb::SkBuff;
+use crate::net::skb::{OwnedSkb, SkBuff};
 
-/// What a hook decides for a packet.
+/// What a hook decides for a packet.  `K` is what a hook that keeps
+/// packets ([`Hook::keep`]) needs to know to keep one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Verdict<K = core::convert::Infallible> {
     /// Let the packet continue.
     Accept,
     /// Drop the packet; a local sender gets `errno` (positive) from its call.
@@ -26,17 +27,21 @@ pub enum Verdict {
     DropSilently,
     /// A verdict computed by the C side, passed through.
     Raw(u32),
+    /// Take the packet over: it is handed to [`Hook::keep`] with the value,
+    /// and a local sender's call succeeds.
+    Keep(K),
 }
 
-impl Verdict {
+impl<K> Verdict<K> {
     /// The C value (`NF_*`, `NF_DROP_ERR()`).
-    pub fn to_raw(self) -> u32 {
-        match self {
+    pub fn to_raw(&self) -> u32 {
+        match *self {
             Self::Accept => bindings::NF_ACCEPT,
             // NF_DROP_ERR(-errno)
             Self::DropWithErrno(errno) => ((errno as u32) << 16) | bindings::NF_DROP,
-            // The callback frees the packet: see `Registration::callback`.
-            Self::DropSilently => bindings::NF_STOLEN,
+            // The callback frees or hands over the packet: see
+            // `Registration::callback`.
+            Self::DropSilently | Self::Keep(_) => bindings::NF_STOLEN,
             Self::Raw(v) => v,
         }
     }
@@ -70,9 +75,21 @@ impl HookState<'_> {
 
 /// A hook function.
 pub trait Hook: 'static {
+    /// What [`Hook::hook`] passes to [`Hook::keep`]; `Infallible` for a
+    /// hook that keeps nothing.
+    type Kept;
+
     /// Decides for one packet.  Runs in softirq or with BH disabled, inside
     /// an RCU read-side section: must not sleep.
-    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict;
+    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict<Self::Kept>;
+
+    /// Takes over a packet for which [`Hook::hook`] returned
+    /// [`Verdict::Keep`], right after it, in the same context.  The
+    /// default drops it.
+    fn keep(kept: Self::Kept, skb: OwnedSkb, state: &HookState<'_>) {
+        let _ = (kept, state);
+        drop(skb);
+    }
 }
 
 /// Where in the stack a hook runs.
@@ -191,13 +208,21 @@ impl<H: Hook> Registration<H> {
         // SAFETY: Netfilter passes a valid skb and state for the call.
         let (skbref, state) = unsafe { (SkBuff::from_raw(skb), HookState(&*state)) };
         let verdict = H::hook(skbref, &state);
-        if verdict == Verdict::DropSilently {
-            // NF_STOLEN: the hook owns the packet, and its caller sees
-            // success.  Nothing refers to `skbref` any more.
-            // SAFETY: The skb is ours to free with this verdict.
-            unsafe { bindings::xnat_kfree_skb(skb) };
+        let raw = verdict.to_raw();
+        // With NF_STOLEN the hook owns the packet, and its caller sees
+        // success.  The borrow `skbref` ended with `H::hook`.
+        match (verdict, core::ptr::NonNull::new(skb)) {
+            (Verdict::DropSilently, Some(skb)) => {
+                // SAFETY: The skb is ours with this verdict.
+                drop(unsafe { OwnedSkb::from_raw(skb) });
+            }
+            (Verdict::Keep(kept), Some(skb)) => {
+                // SAFETY: As above.
+                H::keep(kept, unsafe { OwnedSkb::from_raw(skb) }, &state);
+            }
+            _ => (),
         }
-        verdict.to_raw()
+        raw
     }
 }
 

@@ -123,3 +123,65 @@ impl Drop for HeldSock {
         unsafe { bindings::xnat_sock_put(self.0) };
     }
 }
+
+/// A packet the module owns, e.g. one a hook kept (`NF_STOLEN`): freed on
+/// drop unless handed back to the stack.
+///
+/// # Invariants
+///
+/// `self.0` is a valid skb that nothing else frees or uses concurrently.
+pub struct OwnedSkb(core::ptr::NonNull<bindings::sk_buff>);
+
+// SAFETY: An skb that nobody else uses may be handled and freed on any CPU,
+// in process or softirq context.
+unsafe impl Send for OwnedSkb {}
+
+impl OwnedSkb {
+    /// # Safety
+    ///
+    /// The caller transfers its ownership of the valid skb `ptr` (for a
+    /// hook: it returns `NF_STOLEN` and no longer touches it).
+    pub(crate) unsafe fn from_raw(ptr: core::ptr::NonNull<bindings::sk_buff>) -> Self {
+        // INVARIANT: Ownership is transferred by the caller.
+        Self(ptr)
+    }
+
+    /// Gives up ownership, to the C function the pointer is passed to.
+    pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
+        let ptr = self.0.as_ptr();
+        core::mem::forget(self);
+        ptr
+    }
+
+    /// The memory the packet accounts for (`truesize`).
+    pub fn truesize(&self) -> u32 {
+        // SAFETY: Owned, valid skb (type invariant).
+        unsafe { bindings::xnat_skb_truesize(self.0.as_ptr()) }
+    }
+
+    /// Makes the packet hold a reference to its route, which the output
+    /// path may lend it only for the RCU read-side section: required before
+    /// keeping it beyond the hook.  Fails if the route is going away.
+    pub fn pin_route(&mut self) -> bool {
+        // SAFETY: Owned, valid skb; called in the hook's RCU section, where
+        // a borrowed route is still live.
+        unsafe { bindings::xnat_skb_dst_force(self.0.as_ptr()) }
+    }
+}
+
+impl core::ops::Deref for OwnedSkb {
+    type Target = SkBuff;
+
+    fn deref(&self) -> &SkBuff {
+        // SAFETY: Valid for as long as `self` owns it.
+        unsafe { SkBuff::from_raw(self.0.as_ptr()) }
+    }
+}
+
+impl Drop for OwnedSkb {
+    fn drop(&mut self) {
+        // SAFETY: Owned (type invariant); `kfree_skb` is callable from
+        // process and softirq context.
+        unsafe { bindings::xnat_kfree_skb(self.0.as_ptr()) };
+    }
+}

@@ -1,13 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 //! A work item embedded in a longer-lived object, for deferring from atomic
-//! context to process context.
+//! context to process context, now or at a deadline.
 //!
 //! `kernel::workqueue` in 6.12 needs `Arc` ownership and cannot cancel; the
 //! per-namespace state owns its work item and must cancel it on exit.
 
 use core::marker::PhantomData;
 
-use kernel::{prelude::*, types::Opaque};
+use kernel::{ffi, prelude::*, types::Opaque};
 
 use crate::bindings;
 
@@ -26,11 +26,12 @@ pub trait WorkHandler: Sync + 'static {
         Self: Sized;
 }
 
-/// A `struct work_struct` that calls `T::run`.
+/// A `struct delayed_work` on the system workqueue that calls `T::run`,
+/// now or after a delay.
 ///
 /// Dropping does not cancel: the owner may be freed from an RCU callback,
-/// where `cancel_work_sync` must not be called.  The owner cancels earlier,
-/// as [`Work::new`] requires.
+/// where `cancel_delayed_work_sync` must not be called.  The owner cancels
+/// earlier, as [`Work::new`] requires.
 ///
 /// # Invariants
 ///
@@ -39,7 +40,7 @@ pub trait WorkHandler: Sync + 'static {
 #[pin_data]
 pub struct Work<T: WorkHandler> {
     #[pin]
-    work: Opaque<bindings::work_struct>,
+    work: Opaque<bindings::delayed_work>,
     _owner: PhantomData<T>,
 }
 
@@ -54,33 +55,44 @@ impl<T: WorkHandler> Work<T> {
     /// # Safety
     ///
     /// The owner must call [`Work::cancel_sync`], after which it no longer
-    /// calls [`Work::schedule`], before the work item is dropped.
+    /// schedules the work, before the work item is dropped.
     pub unsafe fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            // SAFETY: `INIT_WORK` initialises the work item in place.
-            work <- Opaque::ffi_init(|slot| unsafe { bindings::xnat_init_work(slot, Some(Self::callback)) }),
+            // SAFETY: `INIT_DELAYED_WORK` initialises the work item in place.
+            work <- Opaque::ffi_init(|slot| unsafe { bindings::xnat_init_delayed_work(slot, Some(Self::callback)) }),
             _owner: PhantomData,
         })
     }
 
-    /// Queues the work on the system workqueue unless already queued.  Safe
-    /// in atomic context.
+    /// Runs the work as soon as possible, also if it is waiting for a
+    /// delay.  Safe in atomic context.
     pub fn schedule(&self) {
         // SAFETY: Initialised (type invariant).
-        unsafe { bindings::xnat_schedule_work(self.work.get()) };
+        unsafe { bindings::xnat_mod_delayed_work(self.work.get(), 0) };
+    }
+
+    /// Runs the work after `delay` jiffies, unless it is queued already (for
+    /// now or for a time the caller knows to be earlier).  Safe in atomic
+    /// context.
+    pub fn schedule_after(&self, delay: u64) {
+        let delay = ffi::c_ulong::try_from(delay).unwrap_or(ffi::c_ulong::MAX);
+        // SAFETY: Initialised (type invariant).
+        unsafe { bindings::xnat_queue_delayed_work(self.work.get(), delay) };
     }
 
     /// Cancels the work and waits for a running instance to finish.  May
     /// sleep.
     pub fn cancel_sync(&self) {
         // SAFETY: Initialised (type invariant).
-        unsafe { bindings::cancel_work_sync(self.work.get()) };
+        unsafe { bindings::cancel_delayed_work_sync(self.work.get()) };
     }
 
     unsafe extern "C" fn callback(work: *mut bindings::work_struct) {
-        // `work` is the `work` field of a `Work<T>`; `Opaque` is transparent
-        // and the field is at a known offset.
-        let this = kernel::container_of!(work.cast::<Opaque<bindings::work_struct>>(), Self, work);
+        // SAFETY: The callback is only installed on the `work` of a
+        // `delayed_work`.
+        let dwork = unsafe { bindings::xnat_to_delayed_work(work) };
+        // `Opaque` is transparent, and the field is at a known offset.
+        let this = kernel::container_of!(dwork.cast::<Opaque<bindings::delayed_work>>(), Self, work);
         // SAFETY: The work item belongs to a live `T`: owners cancel it before
         // they go away.
         let owner = unsafe { &*T::from_work(this) };
@@ -150,4 +162,10 @@ impl Drop for Workqueue {
         // SAFETY: Owned (type invariant); destroying drains queued jobs.
         unsafe { bindings::destroy_workqueue(self.wq.as_ptr()) };
     }
+}
+
+/// The jiffies clock, as a 64-bit count that does not wrap.
+pub fn jiffies() -> u64 {
+    // SAFETY: Reads the clock; no preconditions.
+    unsafe { bindings::xnat_jiffies64() }
 }

@@ -9,9 +9,11 @@ use kernel::{prelude::*, types::Opaque};
 use crate::bindings;
 use crate::logic::addr::{Addr, Family};
 use crate::logic::request::SeenPolicy;
+use crate::logic::sa::SaKey;
 use crate::logic::selector::{DestSelector, Selector};
 use crate::net::pernet::Net;
-use crate::net::skb::SkBuff;
+use crate::net::output::OutputContext;
+use crate::net::skb::{OwnedSkb, SkBuff};
 
 /// An xfrm policy (`struct xfrm_policy`).
 #[repr(transparent)]
@@ -99,6 +101,56 @@ pub fn lookup_with_source(net: &Net, skb: &SkBuff, family: Family, saddr: &Addr)
     Ok(())
 }
 
+/// How long the kernel waits for an answer to an ACQUIRE before it drops
+/// the request (`net.core.xfrm_acq_expires`), in jiffies.
+pub fn acquire_lifetime(net: &Net) -> u64 {
+    // SAFETY: Reads a sysctl of a live namespace.
+    let secs = unsafe { bindings::xnat_acq_expires(net.as_ptr()) };
+    u64::from(secs) * bindings::XNAT_HZ as u64
+}
+
+/// Routes a translated packet into the bundle of the policy its flow now
+/// matches, as the NAT core's `nf_xfrm_me_harder()` does after source NAT.
+/// Fails with `EREMOTE` or `EAGAIN` while that policy's SA is pending (the
+/// packet is left as it was), or with another error.
+pub fn reroute(net: &Net, skb: &mut OwnedSkb, family: Family, _ctx: &OutputContext) -> Result {
+    let mut fl = bindings::flowi::default();
+    let af = u32::from(family.af());
+    let raw = skb.as_ptr();
+    // SAFETY: Owned skb, live namespace; `fl` is a local the call fills in.
+    kernel::error::to_result(unsafe { bindings::__xfrm_decode_session(net.as_ptr(), raw, &mut fl, af, 0) })?;
+    // The packet's route is its own reference (`OwnedSkb::pin_route`) and
+    // not a bundle (the hook only keeps packets routed in the clear).
+    // SAFETY: Owned skb with a held route.
+    let route = unsafe { bindings::xnat_skb_dst_clone(raw) };
+    if route.is_null() {
+        return Err(Error::from_errno(-(bindings::EHOSTUNREACH as i32)));
+    }
+    let mut sk = skb.raw_sk();
+    // SAFETY: A non-null `sk` is the skb's socket, kept alive by the skb.
+    if !sk.is_null() && unsafe { bindings::xnat_sock_net(sk) } != net.as_ptr() {
+        sk = core::ptr::null_mut();
+    }
+    // SAFETY: `xfrm_lookup` takes the reference on `route` (released on
+    // error); `fl` and `sk` are valid for the call.
+    let dst = kernel::error::from_err_ptr(unsafe { bindings::xfrm_lookup(net.as_ptr(), route, &fl, sk, 0) })?;
+    // SAFETY: Owned skb; `dst` is a reference we own, given to the skb.
+    unsafe { bindings::xnat_skb_dst_replace(raw, dst) };
+    // A new output device may need more link-layer headroom.
+    // SAFETY: Owned skb with the route just set.
+    let (headroom, needed) = unsafe { (bindings::xnat_skb_headroom(raw), bindings::xnat_skb_dst_hh_len(raw)) };
+    if headroom < needed {
+        let grow = ffi::c_int::try_from(needed - headroom).map_err(|_| ENOMEM)?;
+        // SAFETY: Owned, unshared skb; BH is disabled (`_ctx`), as
+        // `GFP_ATOMIC` expects in this path.
+        let ret = unsafe { bindings::pskb_expand_head(raw, grow, 0, bindings::XNAT_GFP_ATOMIC) };
+        if ret != 0 {
+            return Err(ENOMEM);
+        }
+    }
+    Ok(())
+}
+
 /// Calls `f` for every live policy of `net`.
 ///
 /// `f` runs under the SPD's spinlock with BH disabled: it must not sleep or
@@ -126,12 +178,38 @@ pub fn for_each_policy<F: FnMut(&Policy)>(net: &Net, mut f: F) {
     }
 }
 
-/// Receives SPD change events.
+/// What became of an SA, as the key manager interface reports it.
+#[derive(Clone, Copy, Debug)]
+pub enum SaChange {
+    /// An SA was added or updated and is usable.
+    Installed(SaKey),
+    /// A larval state (an unanswered ACQUIRE) expired or was deleted.
+    RequestGone(SaKey),
+}
+
+/// Receives SPD and SAD events.  All are called in atomic context (inside
+/// `rcu_read_lock`, sometimes under the SPD or SAD lock, sometimes from a
+/// timer): they must not sleep; defer the work.
 pub trait PolicyEvents: 'static {
     /// A policy of `net` was added, updated, deleted, or the SPD flushed.
-    /// Called in atomic context (inside `rcu_read_lock`, sometimes under the
-    /// SPD lock): must not sleep; defer the work.
     fn policy_changed(net: &Net);
+
+    /// The kernel asks key managers for an SA for policy `spid` (ACQUIRE).
+    fn sa_requested(net: &Net, spid: u32, request: SaKey);
+
+    /// An SA of `net` changed.
+    fn sa_changed(net: &Net, change: SaChange);
+}
+
+fn sa_key(x: &bindings::xfrm_state) -> SaKey {
+    SaKey {
+        family: x.props.family,
+        proto: x.id.proto,
+        mode: x.props.mode,
+        reqid: x.props.reqid,
+        daddr: addr_of(&x.id.daddr),
+        saddr: addr_of(&x.props.saddr),
+    }
 }
 
 /// A registered key manager that only listens.
@@ -159,6 +237,7 @@ impl<E: PolicyEvents> KeyManager<E> {
         // SAFETY: `raw` is valid and not yet shared.
         unsafe {
             (*raw).notify_policy = Some(Self::notify_policy);
+            (*raw).notify = Some(Self::notify);
             (*raw).acquire = Some(Self::acquire);
             (*raw).compile_policy = Some(Self::compile_policy);
             bindings::xfrm_register_km(raw);
@@ -189,11 +268,37 @@ impl<E: PolicyEvents> KeyManager<E> {
         0
     }
 
+    unsafe extern "C" fn notify(x: *mut bindings::xfrm_state, c: *const bindings::km_event) -> ffi::c_int {
+        // A flush has no state; nothing waits for a flushed SA.
+        if x.is_null() {
+            return 0;
+        }
+        // SAFETY: The core passes a valid, held state and a valid event.
+        let (x, event) = unsafe { (&*x, (*c).event) };
+        let valid = u32::from(x.km.state) == bindings::XFRM_STATE_VALID;
+        let larval = u32::from(x.km.state) == bindings::XFRM_STATE_ACQ;
+        let change = match event {
+            bindings::XFRM_MSG_NEWSA | bindings::XFRM_MSG_UPDSA if valid => SaChange::Installed(sa_key(x)),
+            bindings::XFRM_MSG_EXPIRE | bindings::XFRM_MSG_DELSA if larval => SaChange::RequestGone(sa_key(x)),
+            _ => return 0,
+        };
+        // SAFETY: A state's namespace outlives the state.
+        let net = unsafe { bindings::xnat_xs_net(x) };
+        // SAFETY: As above; the namespace is live during the call.
+        E::sa_changed(unsafe { Net::from_raw(net) }, change);
+        0
+    }
+
     unsafe extern "C" fn acquire(
-        _x: *mut bindings::xfrm_state,
+        x: *mut bindings::xfrm_state,
         _t: *mut bindings::xfrm_tmpl,
-        _xp: *mut bindings::xfrm_policy,
+        xp: *mut bindings::xfrm_policy,
     ) -> ffi::c_int {
+        if !x.is_null() && !xp.is_null() {
+            // SAFETY: The core passes the larval state it just made and the
+            // held policy it is for; the policy's namespace is live.
+            unsafe { E::sa_requested(Net::from_raw(bindings::xnat_xp_net(xp)), (*xp).index, sa_key(&*x)) };
+        }
         // Nonzero: this manager does not negotiate SAs.
         -(bindings::EOPNOTSUPP as ffi::c_int)
     }

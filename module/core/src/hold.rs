@@ -101,8 +101,19 @@ impl<P> HoldQueue<P> {
         self.len == 0
     }
 
+    /// The slot `offset` places after the head; `offset` is below the
+    /// number of slots.
     fn index(&self, offset: usize) -> usize {
-        (self.head + offset) % self.slots.len()
+        let i = self.head + offset;
+        if i >= self.slots.len() {
+            i - self.slots.len()
+        } else {
+            i
+        }
+    }
+
+    fn slot(&mut self, i: usize) -> Option<&mut Option<Slot<P>>> {
+        self.slots.get_mut(i)
     }
 
     fn fits(&self, bytes: u32) -> bool {
@@ -117,7 +128,8 @@ impl<P> HoldQueue<P> {
             return Err(packet);
         }
         let i = self.index(self.len);
-        self.slots[i] = Some(Slot { packet, bytes, deadline });
+        let Some(slot) = self.slot(i) else { return Err(packet) };
+        *slot = Some(Slot { packet, bytes, deadline });
         self.len += 1;
         self.bytes += u64::from(bytes);
         self.counters.held += 1;
@@ -132,7 +144,7 @@ impl<P> HoldQueue<P> {
         if self.len == 0 {
             return None;
         }
-        let slot = self.slots[self.head].take()?;
+        let slot = self.slot(self.head)?.take()?;
         self.head = self.index(1);
         self.len -= 1;
         self.bytes -= u64::from(slot.bytes);
@@ -146,7 +158,7 @@ impl<P> HoldQueue<P> {
         let mut evicted = None;
         while !self.fits(bytes) && self.len > 0 {
             let tail = self.index(self.len - 1);
-            if let Some(slot) = self.slots[tail].take() {
+            if let Some(slot) = self.slot(tail).and_then(Option::take) {
                 self.bytes -= u64::from(slot.bytes);
                 self.counters.overflow_drops += 1;
                 // Only one can be handed back; a second eviction (a much
@@ -155,8 +167,11 @@ impl<P> HoldQueue<P> {
             }
             self.len -= 1;
         }
-        self.head = (self.head + self.slots.len() - 1) % self.slots.len();
-        self.slots[self.head] = Some(Slot { packet, bytes, deadline });
+        // The slot before the head, which is free: the queue is not full.
+        let before = self.index(self.slots.len().saturating_sub(1));
+        let Some(slot) = self.slot(before) else { return Some(packet) };
+        *slot = Some(Slot { packet, bytes, deadline });
+        self.head = before;
         self.len += 1;
         self.bytes += u64::from(bytes);
         evicted
@@ -189,7 +204,7 @@ impl<P> HoldQueue<P> {
         if self.len == 0 {
             return None;
         }
-        self.slots[self.head].as_ref().map(|s| s.deadline)
+        self.slots.get(self.head)?.as_ref().map(|s| s.deadline)
     }
 
     /// Takes every packet, e.g. to drop them when the mapping goes.  They

@@ -190,7 +190,7 @@ fn memory_per_mapping_stays_under_128_bytes() {
     // module too), its index entries (8 bytes by destination, 4 by address)
     // and its counters as the module allocates them: two u64 behind a
     // refcount, 24 bytes, served from kmalloc-32.
-    let per_mapping = std::mem::size_of::<Mapping<Arc<()>>>() + 8 + 4 + 32;
+    let per_mapping = std::mem::size_of::<Mapping<(Arc<()>, Option<Arc<()>>)>>() + 8 + 4 + 32;
     assert!(per_mapping < 128, "{per_mapping} bytes per mapping");
 }
 

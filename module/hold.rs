@@ -1,0 +1,133 @@
+// SPDX-License-Identifier: GPL-2.0
+//! Hold mode: packets of new flows that a mapping translates while its
+//! policy's SA is pending are kept, translated, in the mapping's queue, and
+//! released in order once an SA is installed.
+//!
+//! The queue logic (bounds, deadlines, counters) is `logic::hold`; this
+//! file binds it to packets.  The packet path queues (softirq); the
+//! namespace's work item releases and expires (process context, BH
+//! disabled per packet as on the output path).  Both take the queue's
+//! BH-safe spinlock only to move packets in and out.
+
+use kernel::{prelude::*, sync::Arc};
+
+use crate::logic::addr::Family;
+use crate::logic::hold::{HoldCounters, HoldLimits, HoldQueue};
+use crate::net::bh_lock::SpinLockBh;
+use crate::net::output::{self, OutputContext};
+use crate::net::pernet::Net;
+use crate::net::skb::OwnedSkb;
+use crate::net::xfrm;
+
+/// `EAGAIN` and `EREMOTE`: the SPD lookup's "SA pending".
+const EAGAIN: i32 = 11;
+const EREMOTE: i32 = 66;
+
+/// The hold queue of one mapping in hold mode.  Shared by the snapshots
+/// that hold the mapping; packets still queued when the last goes are
+/// dropped with it.
+#[pin_data]
+pub struct Held {
+    family: Family,
+    #[pin]
+    queue: SpinLockBh<HoldQueue<OwnedSkb>>,
+}
+
+/// What [`Held::keep`] did with a packet.
+pub enum Kept {
+    /// Queued; `first` if the queue was empty before.
+    Queued { first: bool },
+    /// Dropped: the queue is full (counted), or the packet could not be
+    /// translated or kept.
+    Dropped,
+}
+
+/// What a queue looks like, for `show`.
+pub struct HoldView {
+    /// Its bounds.
+    pub limits: HoldLimits,
+    /// Its counters.
+    pub counters: HoldCounters,
+    /// Packets in it now.
+    pub queued: usize,
+}
+
+impl Held {
+    /// A queue with its slots allocated (process context).
+    pub fn new(family: Family, limits: HoldLimits) -> Result<Arc<Self>> {
+        let queue = HoldQueue::new(limits).map_err(|_| ENOMEM)?;
+        Arc::pin_init(
+            pin_init!(Self {
+                family,
+                queue <- crate::new_spinlock_bh!(queue, "xfrm_nat_hold"),
+            }),
+            GFP_KERNEL,
+        )
+    }
+
+    /// Bounds, counters and length.
+    pub fn view(&self) -> HoldView {
+        let q = self.queue.lock();
+        HoldView { limits: q.limits(), counters: q.counters(), queued: q.len() }
+    }
+
+    /// Whether packets wait: then a new flow of the mapping queues behind
+    /// them even if the SA is there, to keep the order.
+    pub fn is_empty(&self) -> bool {
+        self.queue.lock().is_empty()
+    }
+
+    /// Translates a packet whose connection the caller just bound, and
+    /// queues it until `deadline` (jiffies).  Called from the NAT lookup
+    /// function's context.
+    pub fn keep(&self, mut skb: OwnedSkb, deadline: u64) -> Kept {
+        if output::apply_source_nat(&mut skb).is_err() || !skb.pin_route() {
+            return Kept::Dropped;
+        }
+        let bytes = skb.truesize();
+        let mut q = self.queue.lock();
+        let first = q.is_empty();
+        match q.push(skb, bytes, deadline) {
+            Ok(()) => Kept::Queued { first },
+            Err(skb) => {
+                drop(q);
+                drop(skb);
+                Kept::Dropped
+            }
+        }
+    }
+
+    /// Drops packets whose deadline passed.
+    pub fn expire(&self, now: u64) {
+        let mut q = self.queue.lock();
+        while let Some(skb) = q.expire(now) {
+            drop(skb);
+        }
+    }
+
+    /// Sends queued packets, oldest first, until the queue is empty or the
+    /// SA of the oldest is still pending.  Returns the deadline of the
+    /// oldest packet left.
+    pub fn release(&self, net: &Net) -> Option<u64> {
+        loop {
+            let (mut skb, bytes, deadline) = self.queue.lock().pop()?;
+            let ctx = OutputContext::enter();
+            let sent = match xfrm::reroute(net, &mut skb, self.family, &ctx) {
+                Err(e) if matches!(-e.to_errno(), EAGAIN | EREMOTE) => {
+                    let evicted = self.queue.lock().put_back(skb, bytes, deadline);
+                    drop(ctx);
+                    drop(evicted);
+                    return Some(deadline);
+                }
+                Err(_) => Err(()),
+                Ok(()) => output::send_rerouted(net, skb, self.family, &ctx).map_err(|_| ()),
+            };
+            drop(ctx);
+            let mut q = self.queue.lock();
+            match sent {
+                Ok(()) => q.released(),
+                Err(()) => q.failed(),
+            }
+        }
+    }
+}
