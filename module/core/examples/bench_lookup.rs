@@ -78,9 +78,11 @@ fn main() -> Result<(), AllocError> {
         let prefixes = n.min(3);
         println!("{n:>8}  {prefixes:>8}  {ns:>10.1}  {:>8.2}  {build:>12.2}", ns / b);
     }
-    let mapping = std::mem::size_of::<Mapping<Arc<[u64; 2]>>>();
+    // The module's shared part: the counters' handle and the optional
+    // hold queue's.
+    let mapping = std::mem::size_of::<Mapping<(Arc<[u64; 2]>, Option<Arc<()>>)>>();
     // Index: an 8-byte destination entry (active mappings) and a 4-byte
-    // address entry.  Counters: the module's ArcInner of two u64 is 24
+    // address entry.  Counters: the module's ArcInner of the counters is 32
     // bytes, served from kmalloc-32.
     let per = mapping + 12 + 32;
     println!("memory per mapping: {mapping} (snapshot entry) + 12 (indexes) + 32 (counters, slab) = {per} bytes");

@@ -186,10 +186,11 @@ fn lookup_agrees_with_a_linear_scan_on_many_mappings() {
 
 #[test]
 fn memory_per_mapping_stays_under_128_bytes() {
-    // A mapping in the snapshot (the stats handle is one pointer in the
-    // module too), its index entries (8 bytes by destination, 4 by address)
-    // and its counters as the module allocates them: two u64 behind a
-    // refcount, 24 bytes, served from kmalloc-32.
+    // A mapping in the snapshot (in the module, the counters' handle and
+    // the optional hold queue's), its index entries (8 bytes by destination,
+    // 4 by address) and its counters as the module allocates them: 24 bytes
+    // behind a refcount, served from kmalloc-32.  The hold queue is only
+    // allocated for hold-mode mappings.
     let per_mapping = std::mem::size_of::<Mapping<(Arc<()>, Option<Arc<()>>)>>() + 8 + 4 + 32;
     assert!(per_mapping < 128, "{per_mapping} bytes per mapping");
 }
