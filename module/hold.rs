@@ -37,8 +37,8 @@ pub struct Held {
 pub enum Kept {
     /// Queued; `first` if the queue was empty before.
     Queued { first: bool },
-    /// Dropped: the queue is full (counted), or the packet could not be
-    /// translated or kept.
+    /// Dropped, and counted: the queue is full, or the packet could not be
+    /// translated or its route kept.
     Dropped,
 }
 
@@ -82,6 +82,7 @@ impl Held {
     /// function's context.
     pub fn keep(&self, mut skb: OwnedSkb, deadline: u64) -> Kept {
         if output::apply_source_nat(&mut skb).is_err() || !skb.pin_route() {
+            self.queue.lock().failed();
             return Kept::Dropped;
         }
         let bytes = skb.truesize();

@@ -76,6 +76,11 @@ struct net_device *xnat_skb_dst_dev(const struct sk_buff *skb)
 	return skb_dst(skb) ? skb_dst(skb)->dev : NULL;
 }
 
+void xnat_skb_set_dev(struct sk_buff *skb, struct net_device *dev)
+{
+	skb->dev = dev;
+}
+
 void xnat_ipcb_set_flags(struct sk_buff *skb, u16 flags)
 {
 	IPCB(skb)->flags |= flags;

@@ -35,6 +35,7 @@ void xnat_skb_dst_replace(struct sk_buff *skb, struct dst_entry *dst);
 unsigned int xnat_skb_headroom(const struct sk_buff *skb);
 unsigned int xnat_skb_dst_hh_len(const struct sk_buff *skb);
 struct net_device *xnat_skb_dst_dev(const struct sk_buff *skb);
+void xnat_skb_set_dev(struct sk_buff *skb, struct net_device *dev);
 void xnat_ipcb_set_flags(struct sk_buff *skb, u16 flags);
 void xnat_ip6cb_set_flags(struct sk_buff *skb, u16 flags);
 int xnat_dst_output(struct net *net, struct sock *sk, struct sk_buff *skb);

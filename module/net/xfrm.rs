@@ -134,8 +134,14 @@ pub fn reroute(net: &Net, skb: &mut OwnedSkb, family: Family, _ctx: &OutputConte
     // SAFETY: `xfrm_lookup` takes the reference on `route` (released on
     // error); `fl` and `sk` are valid for the call.
     let dst = kernel::error::from_err_ptr(unsafe { bindings::xfrm_lookup(net.as_ptr(), route, &fl, sk, 0) })?;
+    // The device the packet was about to leave by may have gone while it
+    // was kept; from here on it leaves by the bundle's, which the bundle
+    // holds (as `ip_output()` sets it from the route).
     // SAFETY: Owned skb; `dst` is a reference we own, given to the skb.
-    unsafe { bindings::xnat_skb_dst_replace(raw, dst) };
+    unsafe {
+        bindings::xnat_skb_dst_replace(raw, dst);
+        bindings::xnat_skb_set_dev(raw, bindings::xnat_skb_dst_dev(raw));
+    }
     // A new output device may need more link-layer headroom.
     // SAFETY: Owned skb with the route just set.
     let (headroom, needed) = unsafe { (bindings::xnat_skb_headroom(raw), bindings::xnat_skb_dst_hh_len(raw)) };
