@@ -38,12 +38,7 @@ pub struct Conn(Opaque<bindings::nf_conn>);
 
 fn addr_of(a: &bindings::nf_inet_addr) -> Addr {
     // SAFETY: Every bit pattern of the union is a valid `[u32; 4]`.
-    let words = unsafe { a.all };
-    let mut out = [0u8; 16];
-    for (chunk, w) in out.chunks_exact_mut(4).zip(words.iter()) {
-        chunk.copy_from_slice(&w.to_ne_bytes());
-    }
-    Addr(out)
+    Addr::from_ne_words(unsafe { a.all })
 }
 
 impl Conn {
@@ -94,12 +89,9 @@ impl Conn {
     pub fn setup_snat(&self, family: Family, addr: &Addr) -> u32 {
         let mut range = bindings::nf_nat_range2::default();
         range.flags = bindings::NF_NAT_RANGE_MAP_IPS as u32;
-        let mut words = [0u32; 4];
-        for (w, chunk) in words.iter_mut().zip(addr.0.chunks_exact(4)) {
-            *w = u32::from_ne_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
-        }
+        let mut words = addr.ne_words();
         if family == Family::V4 {
-            words[1..].fill(0);
+            words = [words[0], 0, 0, 0];
         }
         range.min_addr.all = words;
         range.max_addr.all = words;

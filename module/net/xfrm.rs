@@ -21,12 +21,7 @@ pub struct Policy(Opaque<bindings::xfrm_policy>);
 
 fn addr_of(a: &bindings::xfrm_address_t) -> Addr {
     // SAFETY: Every bit pattern of the union is a valid `[u32; 4]`.
-    let words = unsafe { a.a6 };
-    let mut out = [0u8; 16];
-    for (chunk, w) in out.chunks_exact_mut(4).zip(words.iter()) {
-        chunk.copy_from_slice(&w.to_ne_bytes());
-    }
-    Addr(out)
+    Addr::from_ne_words(unsafe { a.a6 })
 }
 
 impl Policy {
@@ -85,7 +80,7 @@ pub fn lookup_with_source(net: &Net, skb: &SkBuff, family: Family, saddr: &Addr)
     // Writing union fields is safe; `family` says which one is in use.
     match family {
         Family::V4 => {
-            fl.u.ip4.saddr = u32::from_ne_bytes([saddr.0[0], saddr.0[1], saddr.0[2], saddr.0[3]]);
+            fl.u.ip4.saddr = saddr.ne_words()[0];
         }
         Family::V6 => fl.u.ip6.saddr.in6_u.u6_addr8 = saddr.0,
     }

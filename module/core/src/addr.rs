@@ -64,6 +64,27 @@ impl Family {
 pub struct Addr(pub [u8; 16]);
 
 impl Addr {
+    /// The address from the four 32-bit words of a C address union
+    /// (`nf_inet_addr`, `xfrm_address_t`), in memory order.
+    pub fn from_ne_words(w: [u32; 4]) -> Self {
+        let b = w.map(u32::to_ne_bytes);
+        Self([
+            b[0][0], b[0][1], b[0][2], b[0][3], b[1][0], b[1][1], b[1][2], b[1][3], //
+            b[2][0], b[2][1], b[2][2], b[2][3], b[3][0], b[3][1], b[3][2], b[3][3],
+        ])
+    }
+
+    /// The four 32-bit words of a C address union, in memory order.
+    pub fn ne_words(&self) -> [u32; 4] {
+        let a = &self.0;
+        [
+            u32::from_ne_bytes([a[0], a[1], a[2], a[3]]),
+            u32::from_ne_bytes([a[4], a[5], a[6], a[7]]),
+            u32::from_ne_bytes([a[8], a[9], a[10], a[11]]),
+            u32::from_ne_bytes([a[12], a[13], a[14], a[15]]),
+        ]
+    }
+
     /// An IPv4 address from its four bytes in network order.
     pub fn v4(octets: [u8; 4]) -> Self {
         let mut a = [0; 16];
