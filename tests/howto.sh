@@ -306,3 +306,269 @@ pending_scenario() {
 	sleep 0.5
 	assert_eq 0 "$(grep -c dropped "$XNAT_TMP/office.log" || true)" "dropped datagrams at the office"
 }
+
+# ---------------------------------------------------------------- hold mode
+
+# mapping_fields SPID FIELD...: like mapping_field, several fields on one
+# line (one call of xnatctl).
+mapping_fields() {
+	local spid=$1
+	shift
+	xnat -j show "spid=$spid" | python3 -c '
+import json, sys
+m = json.load(sys.stdin)[0]
+print(" ".join(str(m["stats"][f] if f in m["stats"] else m[f]) for f in sys.argv[1:]))' "$@"
+}
+
+# hold_counters SPID: the hold queue's counters, as
+# "held=N released=N overflow=N timeout=N error=N queued=N".
+hold_counters() {
+	local v
+	read -r -a v <<<"$(mapping_fields "$1" held released hold_overflow_drops hold_timeout_drops hold_error_drops hold_queued)"
+	echo "held=${v[0]} released=${v[1]} overflow=${v[2]} timeout=${v[3]} error=${v[4]} queued=${v[5]}"
+}
+
+# counter NAME COUNTERS: one number out of a hold_counters line.
+counter() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
+
+hold_queued_is() { [ "$(mapping_field "$SPID" hold_queued)" = "$1" ]; }
+hold_queued_ge() { [ "$(mapping_field "$SPID" hold_queued)" -ge "$1" ]; }
+
+# release_limit: "right after the SA arrived": 0.5 s, 1 s on the debug
+# kernel; less than the time to the next SYN retransmission wherever a test
+# uses it on a TCP connect.
+release_limit() {
+	if [ -e /sys/kernel/debug/kmemleak ]; then echo 1.0; else echo 0.5; fi
+}
+
+# monitor_start FILE: `xnatctl monitor` in the home box, each line after the
+# time it came (peer.py stamp); returns once the monitor sees events.
+monitor_start() {
+	# Not through run_in: $! is then peer.py itself, which ends the monitor
+	# when killed.
+	# shellcheck disable=SC2086
+	ip netns exec home $PEER stamp "$1" "$XNAT_CTL" monitor &
+	on_exit "kill $!"
+	touch "$1"
+	wait_for 60 "the monitor to see events" _monitor_poke "$1"
+}
+_monitor_poke() {
+	xnat map spid=9 to 192.0.2.9 && xnat unmap spid=9 && grep -q " unmap spid 9$" "$1"
+}
+
+# sa_events FILE KIND SPID: the times of the monitor's "sa KIND spid N" lines
+# (KIND pending or established), one a line.
+sa_events() {
+	sed -En "s/^([0-9.]+) sa $2 spid[= ]$3\$/\1/p" "$1"
+}
+sa_events_ge() { [ "$(sa_events "$1" "$2" "$3" | wc -l)" -ge "$4" ]; }
+
+# trace_time WHAT [FILE]: the time of the first "WHAT ... T" line of a
+# peer.py --trace output.
+trace_time() {
+	awk -v w="$1" '$1 == w { print $NF; exit }' "${2:-/dev/stdin}"
+}
+
+# syn_age CAPTURE: in a capture next to the TCP server, the age of the SYN
+# that the server answered when the client completed the handshake, in
+# seconds of the client's TCP timestamp clock (its ACK's TS val minus the
+# SYN-ACK's TS ecr).  About the connect's duration if the first SYN was
+# answered; a second less (at most) if a retransmission was.
+syn_age() {
+	capture_show "$1" | python3 -c '
+import re, sys
+ecr = None
+for line in sys.stdin:
+    m = re.search(r"Flags \[([^]]*)\].*TS val (\d+) ecr (\d+)", line)
+    if not m:
+        continue
+    if m.group(1) == "S." and ecr is None:
+        ecr = int(m.group(3))
+    elif m.group(1) == "." and ecr is not None:
+        print(f"{(int(m.group(2)) - ecr) / 1000:.3f}")
+        break'
+}
+
+# assert_first_syn_answered CAPTURE CONNECT_SECS: the SYN that the office
+# answered was the connect's first one (held, then released), not a
+# retransmission: its age at the handshake is the connect's duration.
+assert_first_syn_answered() {
+	local age
+	age=$(syn_age "$1")
+	[ -n "$age" ] || fail "no handshake with TCP timestamps in capture $1: $(capture_show "$1")"
+	log "the answered SYN was $age s old at the handshake; the connect took $2 s"
+	assert_below 0.5 "$(fcalc "abs($2 - $age)")" "difference between the connect's duration and the age of the SYN the office answered"
+}
+
+sa_del() { run_in home ip xfrm state delete src "$HOME_WAN" dst "$GW_WAN" proto esp spi 0x1000; }
+sa_add() { xfrm_pair home "$HOME_WAN" "$GW_WAN" 0x1000 "$KEY_OUT"; }
+office_count() { grep -c -- "$1" "$XNAT_TMP/office.log" || true; }
+office_count_ge() { [ "$(office_count "$1")" -ge "$2" ]; }
+trace_count_ge() { [ "$(grep -c "^$1 " "$2" || true)" -ge "$3" ]; }
+
+# hold_scenario FAMILY: hold mode, the SA added by hand (nothing answers
+# ACQUIRE): held packets leave in order once it is there; the packet and
+# byte bounds; a TCP connect; the ACQUIRE lifetime.
+hold_scenario() {
+	local fam=$1 out c base sender tcp t0 tc tsa after limit expected i drop_at late_at
+	howto_setup "$fam"
+	sa_del
+	load_module
+	limit=$(release_limit)
+
+	log "hold mode and its limits; limits only with hold, and in range"
+	xnat map "spid=$SPID" to "$MAPPED" pending hold hold-packets 8
+	assert_eq "hold 8 262144" "$(mapping_fields "$SPID" pending hold_packets hold_bytes)" "mode, packet limit, byte limit (default)"
+	assert_fail xnat map "spid=$SPID" to "$MAPPED" pending drop hold-packets 5 replace
+	assert_fail xnat map "spid=$SPID" to "$MAPPED" pending hold hold-packets 0 replace
+	assert_fail xnat map "spid=$SPID" to "$MAPPED" pending hold hold-packets 10001 replace
+	assert_fail xnat map "spid=$SPID" to "$MAPPED" pending hold hold-bytes 16777217 replace
+	assert_eq "hold 8 262144" "$(mapping_fields "$SPID" pending hold_packets hold_bytes)" "the mapping after refused changes"
+
+	run_in home ip xfrm monitor acquire >"$XNAT_TMP/acquire.log" 2>&1 &
+	on_exit "kill $!"
+	monitor_start "$XNAT_TMP/monitor.log"
+	capture_start router r-home held
+
+	log "held: five datagrams and a forwarded one while the SA is missing; the sends succeed"
+	run_in home $PEER udp-send "$OFFICE_HOST" 5001 hold --count 5 --interval 0.05 --numbered --trace --timeout 60 \
+		>"$XNAT_TMP/hold.out" 2>&1 &
+	sender=$!
+	wait_for 30 "five sends" trace_count_ge sent "$XNAT_TMP/hold.out" 5
+	wait_for 30 "five packets in the hold queue" hold_queued_is 5
+	out=$(run_in lan $PEER udp-send "$OFFICE_HOST" 5001 lan-hold --no-reply 2>&1)
+	wait_for 30 "six packets in the hold queue" hold_queued_is 6
+	kill -0 "$sender" 2>/dev/null || fail "the sender ended before the SA was there: $(cat "$XNAT_TMP/hold.out")"
+	assert_not_contains "$(cat "$XNAT_TMP/hold.out")" "errno" "the sender's output"
+	capture_stop held
+	assert_eq 0 "$(capture_count held esp)" "ESP packets while the SA is missing"
+	assert_eq 0 "$(capture_count held "host $OFFICE_HOST or host $MAPPED or host $LAN_HOST")" "plaintext on the WAN while the SA is missing"
+	assert_eq "" "$(office_sources)" "sources seen by the office while the SA is missing"
+	assert_eq "held=6 released=0 overflow=0 timeout=0 error=0 queued=6" "$(hold_counters "$SPID")" "hold counters while the SA is missing"
+	wait_for 10 "ACQUIRE for the translated flow" grep -q acquire "$XNAT_TMP/acquire.log"
+	assert_contains "$(cat "$XNAT_TMP/acquire.log")" "$MAPPED" "ACQUIRE's selector names the mapped source"
+	wait_for 10 "the monitor's 'sa pending'" sa_events_ge "$XNAT_TMP/monitor.log" pending "$SPID" 1
+	assert_eq 0 "$(sa_events "$XNAT_TMP/monitor.log" established "$SPID" | wc -l)" "'sa established' lines before the SA exists"
+
+	log "the SA arrives: the held packets leave in order, translated, in ESP"
+	capture_start router r-home released
+	sa_add
+	wait_for 30 "six datagrams at the office" office_count_ge hold 6
+	wait "$sender" || fail "no reply to the held datagrams: $(cat "$XNAT_TMP/hold.out")"
+	assert_contains "$(cat "$XNAT_TMP/hold.out")" "ok hold-" "the reply to the sender (its conntrack undoes the translation)"
+	capture_stop released
+	expected=
+	for i in 1 2 3 4 5; do expected+="udp $MAPPED hold-$i"$'\n'; done
+	expected+="udp $MAPPED lan-hold"
+	assert_eq "$expected" "$(cat "$XNAT_TMP/office.log")" "what the office received, in order"
+	assert_ge 6 "$(capture_count released "esp and src host $HOME_WAN and dst host $GW_WAN")" "ESP packets to the office gateway"
+	assert_eq 0 "$(capture_count released "host $OFFICE_HOST or host $MAPPED or host $LAN_HOST")" "plaintext on the WAN"
+	assert_ge 6 "$(sa_packets home "$HOME_WAN" "$GW_WAN" 0x1000)" "packets through the new SA"
+	wait_for 10 "released=6" hold_counters_are "held=6 released=6 overflow=0 timeout=0 error=0 queued=0"
+	wait_for 10 "the monitor's 'sa established'" sa_events_ge "$XNAT_TMP/monitor.log" established "$SPID" 1
+	assert_below "$(sa_events "$XNAT_TMP/monitor.log" established "$SPID" | head -n1)" \
+		"$(sa_events "$XNAT_TMP/monitor.log" pending "$SPID" | head -n1)" "time of 'sa pending' (before 'sa established')"
+	grep -E ' sa (pending|established) ' "$XNAT_TMP/monitor.log" | sed 's/^/#   /'
+
+	log "overflow: 12 datagrams for a queue of 8; the first 8 are released, in order"
+	sa_del
+	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 ovf --count 12 --interval 0.02 --numbered --no-reply 2>&1)
+	assert_contains "$out" "sent 12 failed 0" "sends beyond the bound (the sender is not told)"
+	assert_eq "held=14 released=6 overflow=4 timeout=0 error=0 queued=8" "$(hold_counters "$SPID")" "hold counters after the overflow"
+	sa_add
+	wait_for 30 "8 datagrams of the overflow round at the office" office_count_ge ovf- 8
+	exchange home udp after-overflow
+	expected=
+	for i in 1 2 3 4 5 6 7 8; do expected+="udp $MAPPED ovf-$i"$'\n'; done
+	assert_eq "${expected%$'\n'}" "$(grep ovf- "$XNAT_TMP/office.log")" "what the office received of the 12"
+	assert_eq "held=14 released=14 overflow=4 timeout=0 error=0 queued=0" "$(hold_counters "$SPID")" "hold counters after the release"
+	wait_for 10 "the second 'sa established'" sa_events_ge "$XNAT_TMP/monitor.log" established "$SPID" 2
+
+	log "TCP: a blocking connect while the SA is missing completes as soon as it arrives"
+	sa_del
+	base=$(hold_counters "$SPID")
+	capture_start office eth0 syn "tcp port 5002"
+	run_in home timeout 30 $PEER tcp-send "$OFFICE_HOST" 5002 held-tcp --timeout 0 --trace >"$XNAT_TMP/tcp.out" 2>&1 &
+	tcp=$!
+	held_or_ended() { hold_queued_ge 1 || ! kill -0 "$tcp" 2>/dev/null; }
+	wait_for 30 "the SYN in the hold queue" held_or_ended
+	hold_queued_ge 1 || fail "the connect ended before its SYN was held: $(cat "$XNAT_TMP/tcp.out")"
+	t0=$(trace_time start "$XNAT_TMP/tcp.out")
+	# The SA comes 1.5 s after the SYN: after its first retransmission
+	# (1 s), well before the second (3 s).
+	sleep "$(python3 -c "import time; print(max(0.0, $t0 + 1.5 - time.time()))")"
+	tsa=$(date +%s.%N)
+	sa_add
+	wait "$tcp" || fail "the connect while the SA was missing failed: $(cat "$XNAT_TMP/tcp.out")"
+	assert_contains "$(cat "$XNAT_TMP/tcp.out")" "ok held-tcp" "the TCP exchange"
+	capture_stop syn
+	tc=$(trace_time connected "$XNAT_TMP/tcp.out")
+	after=$(fcalc "$tc - $tsa")
+	log "TCP connect: $(fcalc "$tc - $t0") s in all, $after s after the SA was added"
+	assert_below "$limit" "$after" "connect completed after the SA was added (s)"
+	assert_first_syn_answered syn "$(fcalc "$tc - $t0")"
+	assert_contains "$(cat "$XNAT_TMP/office.log")" "tcp $MAPPED held-tcp" "the office's TCP log"
+	c=$(hold_counters "$SPID")
+	assert_ge $(($(counter released "$base") + 1)) "$(counter released "$c")" "released packets"
+	assert_eq "0 $(counter overflow "$base") $(counter timeout "$base")" \
+		"$(counter queued "$c") $(counter overflow "$c") $(counter timeout "$c")" "queued, overflow and timeout drops"
+	log "hold counters: $c"
+	# The SYN's retransmission (due at 1 s) waits while the first SYN's
+	# clone is held (the kernel's "still in host queue" check).
+	log "retransmissions deferred as the SYN was still queued: $(run_in home nstat -asz TcpExtTCPSpuriousRtxHostQueues |
+		awk '$1 == "TcpExtTCPSpuriousRtxHostQueues" { print $2 }')"
+	wait_for 10 "the third 'sa established'" sa_events_ge "$XNAT_TMP/monitor.log" established "$SPID" 3
+
+	log "timeout: a held packet is dropped when the ACQUIRE lifetime (2 s here) runs out"
+	run_in home sysctl -qw net.core.xfrm_acq_expires=2
+	sa_del
+	base=$(hold_counters "$SPID")
+	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 late --no-reply --trace 2>&1)
+	late_at=$(trace_time sent <<<"$out")
+	assert_eq 1 "$(mapping_field "$SPID" hold_queued)" "packets in the hold queue"
+	wait_for 30 "the timeout drop" hold_timeout_is $(($(counter timeout "$base") + 1))
+	drop_at=$(date +%s.%N)
+	log "dropped within $(fcalc "$drop_at - $late_at") s"
+	assert_at_least 1.9 "$(fcalc "$drop_at - $late_at")" "time to the timeout drop (s)"
+	c=$(hold_counters "$SPID")
+	assert_eq "0 $(counter released "$base") $(counter overflow "$base")" \
+		"$(counter queued "$c") $(counter released "$c") $(counter overflow "$c")" "queued, released, overflow drops"
+	sa_add
+	exchange home udp after-timeout
+	assert_eq 0 "$(office_count late)" "timed-out datagrams at the office"
+
+	log "the byte bound: a queue of at most 1 byte holds nothing"
+	sa_del
+	xnat map "spid=$SPID" to "$MAPPED" pending hold hold-packets 8 hold-bytes 1 replace
+	assert_eq "hold 8 1" "$(mapping_fields "$SPID" pending hold_packets hold_bytes)" "limits after replace"
+	base=$(hold_counters "$SPID")
+	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 bytes --count 2 --numbered --no-reply 2>&1)
+	assert_contains "$out" "sent 2 failed 0" "sends beyond the byte bound"
+	c=$(hold_counters "$SPID")
+	assert_eq "$(($(counter overflow "$base") + 2)) $(counter held "$base") 0" \
+		"$(counter overflow "$c") $(counter held "$c") $(counter queued "$c")" "overflow drops, held, queued"
+	sa_add
+	exchange home udp after-bytes
+	assert_eq 0 "$(office_count bytes-)" "datagrams beyond the byte bound at the office"
+
+	xnat show
+}
+
+hold_counters_are() { [ "$(hold_counters "$SPID")" = "$1" ]; }
+hold_timeout_is() { [ "$(mapping_field "$SPID" hold_timeout_drops)" = "$1" ]; }
+
+# udp_tx_queue NS PORT: the tx_queue (bytes of its datagrams not yet freed)
+# of the UDP socket on local port PORT in NS, from /proc/net/udp{,6}.
+udp_tx_queue() {
+	local hex
+	hex=$(run_in "$1" cat /proc/net/udp /proc/net/udp6 |
+		awk -v p=":$(printf '%04X' "$2")" 'substr($2, length($2) - 4) == p { split($5, q, ":"); print q[1]; exit }')
+	[ -n "$hex" ] || return 1
+	echo $((16#$hex))
+}
+udp_tx_queue_is() { [ "$(udp_tx_queue "$1" "$2")" = "$3" ]; }
+
+# ct_count NS: conntrack entries of NS, unconfirmed ones (of held packets)
+# included.
+ct_count() { run_in "$1" cat /proc/sys/net/netfilter/nf_conntrack_count; }
+ct_count_is() { [ "$(ct_count "$1")" = "$2" ]; }

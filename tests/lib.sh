@@ -100,6 +100,21 @@ $out"
 assert_ge() { [ "$2" -ge "$1" ] || fail "${3:-value}: expected >= $1, got $2"; }
 assert_le() { [ "$2" -le "$1" ] || fail "${3:-value}: expected <= $1, got $2"; }
 
+# fcalc EXPR: a float expression (python3), to 3 decimals.
+fcalc() { python3 -c "print(f'{($1):.3f}')"; }
+
+# assert_below LIMIT ACTUAL [WHAT]: floats, ACTUAL < LIMIT.
+assert_below() {
+	python3 -c "import sys; sys.exit(0 if float('$2') < float('$1') else 1)" ||
+		fail "${3:-value}: expected < $1, got $2"
+}
+
+# assert_at_least MIN ACTUAL [WHAT]: floats, ACTUAL >= MIN.
+assert_at_least() {
+	python3 -c "import sys; sys.exit(0 if float('$2') >= float('$1') else 1)" ||
+		fail "${3:-value}: expected >= $1, got $2"
+}
+
 # wait_for SECONDS WHAT CMD...: poll CMD every 0.1 s until it succeeds; fail
 # naming WHAT after SECONDS.  For conditions whose timing depends on the
 # kernel's speed (the debug kernel under TCG is ten times slower).

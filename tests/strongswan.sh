@@ -1,10 +1,13 @@
 # shellcheck shell=bash
-# strongswan_scenario FAMILY: the HOWTO topology with strongSwan's charon on
-# the home box (trap policy, start_action = trap) and on the office gateway
-# instead of static SAs; the trap policy's index is mapped in eagain mode.
+# strongswan_scenario FAMILY [MODE]: the HOWTO topology with strongSwan's
+# charon on the home box (trap policy, start_action = trap) and on the office
+# gateway instead of static SAs; the trap policy's index is mapped in MODE,
+# eagain (the default) or hold.
 # Source after lib.sh and howto.sh.
 
 strongswan_scenario() {
+	local mode=${2:-eagain}
+	case $mode in eagain | hold) ;; *) fail "strongswan_scenario: mode eagain or hold" ;; esac
 	howto_setup "$1"
 	# No static tunnel: charon negotiates it.
 	for ns in home gw; do
@@ -77,6 +80,10 @@ strongswan_scenario() {
 	spid=$(trap_index)
 	log "the trap policy's index is $spid"
 	load_module
+	if [ "$mode" = hold ]; then
+		strongswan_hold
+		return
+	fi
 	xnat map "spid=$spid" to "$MAPPED"
 
 	log "first send: EAGAIN, and the negotiation starts"
@@ -91,4 +98,99 @@ strongswan_scenario() {
 	exchange lan tcp lan-after-ike
 	assert_eq "$MAPPED" "$(office_sources)" "sources seen by the office host"
 	assert_ge 1 "$(mapping_field "$spid" pending_refused)" "refused flows"
+}
+
+# The home box's SAs as `ip xfrm monitor SA` saw them come, each line after
+# its time (peer.py stamp); returns once the monitor sees events.
+xfrm_monitor_start() {
+	# shellcheck disable=SC2086 # (not run_in: see monitor_start)
+	ip netns exec home $PEER stamp "$1" ip xfrm monitor SA &
+	on_exit "kill $!"
+	touch "$1"
+	wait_for 60 "ip xfrm monitor to see SAs" _xfrm_monitor_poke "$1"
+}
+_xfrm_monitor_poke() {
+	run_in home ip xfrm state add src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x999 mode tunnel \
+		aead "rfc4106(gcm(aes))" "$KEY_OUT" 128 &&
+		run_in home ip xfrm state delete src 192.0.2.1 dst 192.0.2.2 proto esp spi 0x999 &&
+		grep -q " src 192.0.2.1 dst 192.0.2.2$" "$1"
+}
+
+# sa_installed_after FILE T: the time the first SA home -> office gateway
+# was installed after T.
+sa_installed_after() {
+	awk -v t="$2" -v sa="src $HOME_WAN dst $GW_WAN" '
+		$1 > t && (substr($0, length($1) + 2) == sa || substr($0, length($1) + 2) == "Updated " sa) { print $1; exit }' "$1"
+}
+
+# first_after T: the first of the times on stdin after T.
+first_after() { awk -v t="$1" '$1 > t { print $1; exit }'; }
+
+no_sas() { [ -z "$(run_in "$1" ip xfrm state list)" ]; }
+
+# strongswan_hold: (after strongswan_scenario's setup) the trap policy
+# mapped in hold mode: the very first datagram waits while charon
+# negotiates and is delivered; after the CHILD_SA went down, a TCP connect as
+# the first packet completes right after the new CHILD_SA is installed.
+# Prints the measured times.
+strongswan_hold() {
+	local limit out t0 tsa tev trep tc c
+	limit=$(release_limit)
+	xnat map "spid=$spid" to "$MAPPED" pending hold
+	assert_eq hold "$(mapping_field "$spid" pending)" "pending mode"
+	monitor_start "$XNAT_TMP/monitor.log"
+	xfrm_monitor_start "$XNAT_TMP/sa.log"
+	capture_start router r-home wan
+
+	log "the first datagram waits for the negotiation it starts, then arrives"
+	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 first --timeout 30 --trace 2>&1) ||
+		fail "the first datagram got no reply: $out"
+	assert_contains "$out" "ok first" "reply to the first datagram"
+	t0=$(trace_time start <<<"$out")
+	trep=$(trace_time reply <<<"$out")
+	tsa=$(sa_installed_after "$XNAT_TMP/sa.log" "$t0")
+	[ -n "$tsa" ] || fail "no SA home -> office gateway installed after the send: $(cat "$XNAT_TMP/sa.log")"
+	wait_for 10 "the monitor's 'sa established'" sa_events_ge "$XNAT_TMP/monitor.log" established "$spid" 1
+	tev=$(sa_events "$XNAT_TMP/monitor.log" established "$spid" | first_after "$t0")
+	log "first datagram: CHILD_SA installed $(fcalc "$tsa - $t0") s after the send; 'sa established' $(fcalc "$tev - $tsa") s and the reply $(fcalc "$trep - $tsa") s after the SA"
+	assert_below "$limit" "$(fcalc "$tev - $tsa")" "'sa established' after the SA was installed (s)"
+	assert_below "$limit" "$(fcalc "$trep - $tsa")" "the reply after the SA was installed (s)"
+	assert_below "$(sa_events "$XNAT_TMP/monitor.log" established "$spid" | head -n1)" \
+		"$(sa_events "$XNAT_TMP/monitor.log" pending "$spid" | head -n1)" "time of 'sa pending' (before 'sa established')"
+	assert_eq "udp $MAPPED first" "$(cat "$XNAT_TMP/office.log")" "what the office received"
+	assert_eq "held=1 released=1 overflow=0 timeout=0 error=0 queued=0" "$(hold_counters "$spid")" "hold counters"
+	assert_eq 0 "$(mapping_field "$spid" pending_refused)" "refused flows"
+
+	log "the IKE_SA and CHILD_SA go down; the trap policy stays"
+	out=$(swanctl --terminate --ike tunnel --uri "unix://$XNAT_TMP/home/charon.vici" 2>&1) ||
+		fail "swanctl --terminate: $out"
+	wait_for 30 "the home box's SAs to go" no_sas home
+	wait_for 30 "the office gateway's SAs to go" no_sas gw
+	assert_eq "$spid" "$(trap_index)" "the trap policy's index"
+	assert_eq active "$(mapping_field "$spid" state)" "mapping state"
+
+	log "a TCP connect as the first packet completes right after the new CHILD_SA"
+	c=$(hold_counters "$spid")
+	capture_start office eth0 syn "tcp port 5002"
+	out=$(run_in home timeout 60 $PEER tcp-send "$OFFICE_HOST" 5002 first-tcp --timeout 0 --trace 2>&1) ||
+		fail "the TCP exchange failed: $out"
+	assert_contains "$out" "ok first-tcp" "the TCP exchange"
+	capture_stop syn
+	t0=$(trace_time start <<<"$out")
+	tc=$(trace_time connected <<<"$out")
+	tsa=$(sa_installed_after "$XNAT_TMP/sa.log" "$t0")
+	[ -n "$tsa" ] || fail "no SA home -> office gateway installed after the connect: $(cat "$XNAT_TMP/sa.log")"
+	log "TCP connect: $(fcalc "$tc - $t0") s; CHILD_SA installed $(fcalc "$tsa - $t0") s after the connect began, the connect completed $(fcalc "$tc - $tsa") s after it"
+	assert_below "$limit" "$(fcalc "$tc - $tsa")" "connect completed after the SA was installed (s)"
+	assert_first_syn_answered syn "$(fcalc "$tc - $t0")"
+	wait_for 10 "the second 'sa established'" sa_events_ge "$XNAT_TMP/monitor.log" established "$spid" 2
+	assert_contains "$(cat "$XNAT_TMP/office.log")" "tcp $MAPPED first-tcp" "the office's TCP log"
+	assert_ge $(($(counter released "$c") + 1)) "$(mapping_field "$spid" released)" "released packets"
+	assert_eq 0 "$(mapping_field "$spid" hold_queued)" "packets in the hold queue"
+	log "hold counters: $(hold_counters "$spid")"
+	grep -E ' sa (pending|established) ' "$XNAT_TMP/monitor.log" | sed 's/^/#   /'
+
+	capture_stop wan
+	assert_eq 0 "$(capture_count wan "host $OFFICE_HOST or host $MAPPED")" "plaintext on the WAN"
+	assert_ge 4 "$(capture_count wan "esp and src host $HOME_WAN and dst host $GW_WAN")" "ESP packets to the office gateway"
 }

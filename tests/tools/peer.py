@@ -6,8 +6,10 @@ and clients that report the exact errno of a failed call.
   peer.py tcp-server PORT LOG       echo one message per connection, log "tcp SRC MSG"
                                     (both create LOG.ready-{udp,tcp}PORT once bound)
   peer.py udp-send HOST PORT MSG [--timeout S] [--count N] [--interval S]
-                    [--no-reply] [--keep-going]
-  peer.py tcp-send HOST PORT MSG [--timeout S] [--nonblock]
+                    [--no-reply] [--keep-going] [--numbered] [--trace] [--stay S]
+  peer.py tcp-send HOST PORT MSG [--timeout S] [--nonblock] [--trace]
+  peer.py stamp OUT CMD [ARG...]    run CMD, append each line of its output
+                                    to OUT after the wall-clock time it came
 
 Clients print "ok <reply>" and exit 0, or "errno <NAME> <seconds>" and exit 2
 (the call failed with that errno after that many seconds), or "timeout" and
@@ -15,9 +17,19 @@ exit 3.  With --keep-going, udp-send goes on after a failed send, prints
 "errno NAME" the first time each errno occurs, and ends with
 "sent N failed M [ERRNO...]".  Servers run until killed; each log line
 is flushed at once.
+
+--numbered sends "MSG-1", "MSG-2", ... instead of MSG every time.  --trace
+prints, flushed as they happen, "start T" before the first send or the
+connect, "sent MSG T" after each send that succeeded, "connected T" when a
+connect completed and "reply T" when the reply came (T: time.time(), the
+clock of `date +%s.%N`).  --stay S keeps the UDP socket open S seconds after
+the last line (after "port N", its local port), e.g. while the test looks at
+what it has in flight.  stamp ends CMD when it is terminated.
 """
 import errno
+import signal
 import socket
+import subprocess
 import sys
 import time
 import argparse
@@ -67,6 +79,11 @@ def tcp_server(port, log):
             c.close()
 
 
+def trace(a, what):
+    if a.trace:
+        print(f"{what} {time.time():.6f}", flush=True)
+
+
 def report_errno(e, start):
     name = errno.errorcode.get(e.errno, str(e.errno))
     print(f"errno {name} {time.monotonic() - start:.3f}")
@@ -79,11 +96,14 @@ def udp_send(a):
     # as "buffer full" and polls and resends until the timeout.
     reply = None
     sent, errors = 0, []
+    trace(a, "start")
     for i in range(a.count):
         start = time.monotonic()
+        msg = f"{a.msg}-{i + 1}" if a.numbered else a.msg
         try:
-            s.sendto(f"{a.msg}".encode(), (a.host, a.port))
+            s.sendto(msg.encode(), (a.host, a.port))
             sent += 1
+            trace(a, f"sent {msg}")
         except OSError as e:
             if not a.keep_going:
                 report_errno(e, start)
@@ -96,10 +116,14 @@ def udp_send(a):
             time.sleep(a.interval)
     if a.no_reply or a.keep_going:
         print(f"sent {sent} failed {len(errors)}", " ".join(sorted(set(errors))))
+        if a.stay:
+            print(f"port {s.getsockname()[1]}", flush=True)
+            time.sleep(a.stay)
         return
     s.settimeout(a.timeout)
     try:
         reply, _ = s.recvfrom(65535)
+        trace(a, "reply")
     except socket.timeout:
         print("timeout")
         sys.exit(3)
@@ -110,6 +134,7 @@ def udp_send(a):
 
 def tcp_send(a):
     s = socket.socket(family_of(a.host), socket.SOCK_STREAM)
+    trace(a, "start")
     start = time.monotonic()
     try:
         if a.nonblock:
@@ -130,16 +155,34 @@ def tcp_send(a):
             if a.timeout > 0:
                 s.settimeout(a.timeout)
             s.connect((a.host, a.port))
+        trace(a, "connected")
         if a.timeout > 0:
             s.settimeout(a.timeout)
         s.sendall(a.msg.encode())
         reply = s.recv(65535)
+        trace(a, "reply")
     except socket.timeout:
         print("timeout")
         sys.exit(3)
     except OSError as e:
         report_errno(e, start)
     print("ok", reply.decode(errors="replace"), f"{time.monotonic() - start:.3f}")
+
+
+def stamp(a):
+    child = subprocess.Popen(a.argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+
+    def stop(*_):
+        child.terminate()
+        child.wait()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    with open(a.out, "a") as f:
+        for line in child.stdout:
+            f.write(f"{time.time():.6f} {line.decode(errors='replace').rstrip()}\n")
+            f.flush()
+    sys.exit(child.wait())
 
 
 def main():
@@ -160,6 +203,12 @@ def main():
         sp.add_argument("--interval", type=float, default=0.1)
         sp.add_argument("--no-reply", action="store_true")
         sp.add_argument("--keep-going", action="store_true")
+        sp.add_argument("--numbered", action="store_true")
+        sp.add_argument("--trace", action="store_true")
+        sp.add_argument("--stay", type=float, default=0)
+    sp = sub.add_parser("stamp")
+    sp.add_argument("out")
+    sp.add_argument("argv", nargs=argparse.REMAINDER)
     a = p.parse_args()
     if a.cmd == "udp-server":
         udp_server(a.port, a.log)
@@ -167,6 +216,8 @@ def main():
         tcp_server(a.port, a.log)
     elif a.cmd == "udp-send":
         udp_send(a)
+    elif a.cmd == "stamp":
+        stamp(a)
     else:
         tcp_send(a)
 
