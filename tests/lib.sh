@@ -116,16 +116,19 @@ assert_at_least() {
 }
 
 # wait_for SECONDS WHAT CMD...: poll CMD every 0.1 s until it succeeds; fail
-# naming WHAT after SECONDS.  For conditions whose timing depends on the
-# kernel's speed (the debug kernel under TCG is ten times slower).
+# naming WHAT once SECONDS (whole) have passed.  For conditions whose timing
+# depends on the kernel's speed (the debug kernel under TCG is ten times
+# slower).
 wait_for() {
-	local limit=$1 what=$2 i
+	local limit=$1 what=$2 end
 	shift 2
-	for ((i = 0; i < limit * 10; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
+	# By the clock: a slow CMD (a python client under TCG) must not stretch
+	# the limit.  EPOCHREALTIME in microseconds.
+	end=$((${EPOCHREALTIME/./} + limit * 1000000))
+	until "$@" >/dev/null 2>&1; do
+		((${EPOCHREALTIME/./} < end)) || fail "timed out after $limit s waiting for: $what"
 		sleep 0.1
 	done
-	fail "timed out after $limit s waiting for: $what"
 }
 
 # ---------------------------------------------------------------- requirements
