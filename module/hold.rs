@@ -121,6 +121,9 @@ impl Held {
                     return Some(deadline);
                 }
                 Err(_) => Err(()),
+                // Fail closed: the policy went, and the flow's route is
+                // plain now.  A translated packet never leaves in the clear.
+                Ok(()) if !skb.routed_into_xfrm() => Err(()),
                 Ok(()) => output::send_rerouted(net, skb, self.family, &ctx).map_err(|_| ()),
             };
             drop(ctx);

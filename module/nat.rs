@@ -11,8 +11,8 @@ use crate::logic::request::PendingMode;
 use crate::logic::selector::Flow;
 use crate::net::conntrack::{Conn, Direction};
 use crate::net::netfilter::{Hook, HookState, Verdict};
-use crate::net::rcu::{self, ReadGuard};
 use crate::hold::{Held, Kept};
+use crate::net::rcu::{self, ReadGuard};
 use crate::net::skb::{OwnedSkb, SkBuff};
 use crate::net::work::{self, Workqueue};
 use crate::net::xfrm;
@@ -106,6 +106,9 @@ pub struct HoldFor {
     queue: Arc<Held>,
     /// The SA is there; the packet queues only behind older ones.
     sa_ready: bool,
+    /// [`NetState::sa_generation`] before the SPD lookup: if an SA came
+    /// since, the release that it triggered may have missed this packet.
+    sa_generation: u64,
 }
 
 /// The NAT lookup function: called by the NAT core once per new connection
@@ -121,7 +124,8 @@ impl Hook for SnatHook {
             Kept::Queued { first } => {
                 let guard = ReadGuard::new();
                 if let Some(ns) = NetState::of(state.net(), &guard) {
-                    ns.packet_held(first, kept.sa_ready, lifetime);
+                    let sa_ready = kept.sa_ready || ns.sa_generation() != kept.sa_generation;
+                    ns.packet_held(first, sa_ready, lifetime);
                 }
             }
             // Counted by the queue when it was full.
@@ -138,10 +142,10 @@ impl Hook for SnatHook {
         }
         let Some((ct, _)) = skb.conntrack() else { return Verdict::Accept };
         let guard = ReadGuard::new();
-        let Some(table) = NetState::of(state.net(), &guard).and_then(|s| s.snapshot(&guard)) else {
-            return Verdict::Accept;
-        };
+        let Some(ns) = NetState::of(state.net(), &guard) else { return Verdict::Accept };
+        let Some(table) = ns.snapshot(&guard) else { return Verdict::Accept };
         let Some(mapping) = table.lookup(family, &original_flow(ct, state)) else { return Verdict::Accept };
+        let sa_generation = ns.sa_generation();
         // The NAT core looks the translated flow up after us, but turns a
         // pending SA into EREMOTE (or a hang, for TCP).  Looking it up here
         // first (once per new flow) also sends the key manager its ACQUIRE.
@@ -162,7 +166,7 @@ impl Hook for SnatHook {
         mapping.stats.flows.fetch_add(1, Ordering::Relaxed);
         if let Some(queue) = hold {
             // `keep` translates it, as the NAT core would after us.
-            return Verdict::Keep(HoldFor { queue: queue.clone(), sa_ready: !pending });
+            return Verdict::Keep(HoldFor { queue: queue.clone(), sa_ready: !pending, sa_generation });
         }
         // After this, the NAT core's nf_xfrm_me_harder() looks the NATed flow
         // up in the SPD and routes it into the policy's bundle.

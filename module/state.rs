@@ -117,6 +117,8 @@ pub struct NetState {
     exiting: AtomicBool,
     /// `JOB_*` bits for the next run of `work`.
     jobs: AtomicU32,
+    /// SAs installed so far; see [`NetState::sa_generation`].
+    sa_installs: AtomicU64,
     /// Open SA requests of mapped policies, for SA events.
     #[pin]
     sa_requests: SpinLockBh<PendingSas>,
@@ -144,6 +146,7 @@ impl PernetState for NetState {
                 snapshot: RcuPointer::null(),
                 exiting: AtomicBool::new(false),
                 jobs: AtomicU32::new(0),
+                sa_installs: AtomicU64::new(0),
                 sa_requests <- crate::new_spinlock_bh!(PendingSas::default(), "xfrm_nat_sa_requests"),
                 // `exit` sets `exiting` and waits a grace period, so no event
                 // schedules the work any more, then cancels it.
@@ -220,6 +223,7 @@ impl xfrm::PolicyEvents for PolicyEvents {
         let Some(state) = Pernet::get(net, &guard) else { return };
         match change {
             SaChange::Installed(key) => {
+                state.sa_installs.fetch_add(1, Ordering::Relaxed);
                 state.sa_requests.lock().installed(&key);
                 // Held packets may wait for this SA even without a request
                 // on record (e.g. the ACQUIRE came before the mapping).
@@ -442,6 +446,15 @@ impl NetState {
         if !self.exiting.load(Ordering::Relaxed) {
             self.work.schedule();
         }
+    }
+
+    /// Counts SAs installed in the namespace.  The packet path reads it
+    /// before its SPD lookup and again after queueing: if it moved, the
+    /// work item that the new SA scheduled may have found the queue empty,
+    /// so the packet asks for a run of its own.  (The queue's lock orders
+    /// the work's look at the queue against the second read.)
+    pub fn sa_generation(&self) -> u64 {
+        self.sa_installs.load(Ordering::Relaxed)
     }
 
     /// Called by the packet path after it queued a packet: runs the work

@@ -537,6 +537,30 @@ hold_scenario() {
 	exchange home udp after-timeout
 	assert_eq 0 "$(office_count late)" "timed-out datagrams at the office"
 
+	log "fail closed: a held packet whose policy went meanwhile is dropped on release, not sent in the clear"
+	run_in home sysctl -qw net.core.xfrm_acq_expires=30
+	sa_del
+	base=$(hold_counters "$SPID")
+	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 orphan --no-reply 2>&1)
+	assert_contains "$out" "sent 1 failed 0" "the send while the SA is missing"
+	wait_for 30 "the packet in the hold queue" hold_queued_is 1
+	howto_policy_del
+	wait_for 30 "the mapping to go inactive" mapping_state_is inactive
+	capture_start router r-home orphan
+	# Any SA installed makes the module try its held packets.
+	sa_add
+	wait_for 30 "the held packet to be dealt with" hold_queued_is 0
+	sleep 0.5
+	capture_stop orphan
+	c=$(hold_counters "$SPID")
+	assert_eq "$(($(counter error "$base") + 1)) $(counter released "$base")" \
+		"$(counter error "$c") $(counter released "$c")" "error drops, released"
+	assert_eq 0 "$(capture_count orphan "host $OFFICE_HOST or host $MAPPED or host $LAN_HOST")" "plaintext on the WAN"
+	assert_eq 0 "$(office_count orphan)" "orphaned datagrams at the office"
+	howto_policy_add
+	wait_for 30 "the mapping to be active again" mapping_state_is active
+	exchange home udp after-orphan
+
 	log "the byte bound: a queue of at most 1 byte holds nothing"
 	sa_del
 	xnat map "spid=$SPID" to "$MAPPED" pending hold hold-packets 8 hold-bytes 1 replace
