@@ -156,7 +156,7 @@ impl<S: Clone> Table<S> {
                 }
                 // Groups come longest prefix first and runs are sorted by
                 // priority, so only a strictly lower priority beats `best`.
-                if best.map_or(true, |b| b.policy.map_or(true, |bp| p.priority < bp.priority)) {
+                if best.is_none_or(|b| b.policy.is_none_or(|bp| p.priority < bp.priority)) {
                     best = Some(m);
                 }
                 break;

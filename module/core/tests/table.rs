@@ -179,7 +179,7 @@ fn lookup_agrees_with_a_linear_scan_on_many_mappings() {
             .map(|m| m.spid)
     };
     for i in 0..3000u32 {
-        let f = flow(Addr::v4([10, (i * 7 >> 8) as u8, (i * 13) as u8, (i * 31) as u8]), 17, 1, 2);
+        let f = flow(Addr::v4([10, ((i * 7) >> 8) as u8, (i * 13) as u8, (i * 31) as u8]), 17, 1, 2);
         assert_eq!(t.lookup(Family::V4, &f).map(|m| m.spid), best(&f), "flow {i}");
     }
 }
