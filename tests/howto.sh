@@ -566,7 +566,7 @@ hold_scenario() {
 	xnat map "spid=$SPID" to "$MAPPED" pending hold hold-packets 8 hold-bytes 1 replace
 	assert_eq "hold 8 1" "$(mapping_fields "$SPID" pending hold_packets hold_bytes)" "limits after replace"
 	base=$(hold_counters "$SPID")
-	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 bytes --count 2 --numbered --no-reply 2>&1)
+	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 bytes --count 2 --numbered --no-reply 2>&1) || fail "sends beyond the byte bound: $out"
 	assert_contains "$out" "sent 2 failed 0" "sends beyond the byte bound"
 	c=$(hold_counters "$SPID")
 	assert_eq "$(($(counter overflow "$base") + 2)) $(counter held "$base") 0" \
