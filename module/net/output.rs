@@ -9,9 +9,9 @@
 //! then [`send_rerouted`]: conntrack confirmation with helpers
 //! (`nf_confirm()`, the last post-routing hook) and `dst_output()` with the
 //! "rerouted" flag, as `ip_finish_output()` does for a packet NAT sent into
-//! a bundle.  Hooks between source NAT and confirmation (priorities 101 to
-//! `INT_MAX - 1`) do not see released packets; this is how the kernel's own
-//! xfrm hold queue re-sends packets too.
+//! a bundle.  Post-routing hooks that run after source NAT and before
+//! confirmation do not see released packets; the kernel's own xfrm hold
+//! queue re-sends packets the same way.
 
 use core::marker::PhantomData;
 
