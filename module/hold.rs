@@ -19,10 +19,6 @@ use crate::net::pernet::Net;
 use crate::net::skb::OwnedSkb;
 use crate::net::xfrm;
 
-/// `EAGAIN` and `EREMOTE`: the SPD lookup's "SA pending".
-const EAGAIN: i32 = 11;
-const EREMOTE: i32 = 66;
-
 /// The hold queue of one mapping in hold mode.  Shared by the snapshots
 /// that hold the mapping; packets still queued when the last goes are
 /// dropped with it.
@@ -114,7 +110,7 @@ impl Held {
             let (mut skb, bytes, deadline) = self.queue.lock().pop()?;
             let ctx = OutputContext::enter();
             let sent = match xfrm::reroute(net, &mut skb, self.family, &ctx) {
-                Err(e) if matches!(-e.to_errno(), EAGAIN | EREMOTE) => {
+                Err(e) if xfrm::sa_pending(&e) => {
                     let evicted = self.queue.lock().put_back(skb, bytes, deadline);
                     drop(ctx);
                     drop(evicted);

@@ -24,8 +24,6 @@ const NF_ACCEPT: u32 = crate::bindings::NF_ACCEPT;
 const EHOSTUNREACH: i32 = 113;
 /// `EAGAIN`: what a local sender gets while the SA is pending.
 const EAGAIN: i32 = 11;
-/// `EREMOTE`: the SPD lookup's "SA pending" with `xfrm_larval_drop` set.
-const EREMOTE: i32 = 66;
 
 /// Where connects refused while the SA is pending are aborted: in process
 /// context, as aborting takes the socket lock, which the connecting task
@@ -149,10 +147,7 @@ impl Hook for SnatHook {
         // The NAT core looks the translated flow up after us, but turns a
         // pending SA into EREMOTE (or a hang, for TCP).  Looking it up here
         // first (once per new flow) also sends the key manager its ACQUIRE.
-        let pending = match xfrm::lookup_with_source(state.net(), skb, family, &mapping.nat) {
-            Err(e) => matches!(-e.to_errno(), EREMOTE | EAGAIN),
-            Ok(()) => false,
-        };
+        let pending = xfrm::lookup_with_source(state.net(), skb, family, &mapping.nat).is_err_and(|e| xfrm::sa_pending(&e));
         // In hold mode a new flow also queues behind held packets, so that
         // they leave in the order they came.
         let hold = mapping.stats.hold.as_ref().filter(|q| pending || !q.is_empty());

@@ -211,13 +211,19 @@ pub enum Event {
     Deleted(u32),
 }
 
+/// The registered family, for notifications.
+fn published() -> Option<&'static Registration> {
+    let reg = FAMILY.load(Ordering::Acquire);
+    // SAFETY: A published registration outlives every namespace state,
+    // whose methods are the only callers of the notifiers (see
+    // `Published`).
+    unsafe { reg.as_ref() }
+}
+
 /// Multicasts `event` to listeners in `net`.  `table` is the snapshot after
 /// the change.  Best effort: a listener that misses an event can dump.
 pub fn notify(net: &Net, table: Option<&Snapshot>, event: Event) {
-    let reg = FAMILY.load(Ordering::Acquire);
-    // SAFETY: A published registration outlives every namespace state,
-    // whose methods are the only callers (see `Published`).
-    let Some(reg) = (unsafe { reg.as_ref() }) else { return };
+    let Some(reg) = published() else { return };
     let built = match event {
         Event::Changed(spid) => {
             let Some(m) = table.and_then(|t| t.get(spid)) else { return };
@@ -235,9 +241,7 @@ pub fn notify(net: &Net, table: Option<&Snapshot>, event: Event) {
 /// Multicasts an SA event of a mapped policy to listeners in `net`.  Best
 /// effort, like [`notify`].
 pub fn notify_sa(net: &Net, event: SaEvent) {
-    let reg = FAMILY.load(Ordering::Acquire);
-    // SAFETY: As in `notify`.
-    let Some(reg) = (unsafe { reg.as_ref() }) else { return };
+    let Some(reg) = published() else { return };
     let (spid, state) = match event {
         SaEvent::Pending(spid) => (spid, sa_state::PENDING),
         SaEvent::Established(spid) => (spid, sa_state::ESTABLISHED),

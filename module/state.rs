@@ -442,9 +442,19 @@ impl NetState {
     /// Runs the work item now.  Callable in atomic context, inside or
     /// outside an RCU read-side section.
     fn kick(&self) {
+        self.schedule_work(None);
+    }
+
+    /// Runs the work item now, or after `delay` jiffies unless it is queued
+    /// already, but not once the state is exiting (see `exiting`).
+    fn schedule_work(&self, delay: Option<u64>) {
         let _guard = ReadGuard::new();
-        if !self.exiting.load(Ordering::Relaxed) {
-            self.work.schedule();
+        if self.exiting.load(Ordering::Relaxed) {
+            return;
+        }
+        match delay {
+            None => self.work.schedule(),
+            Some(delay) => self.work.schedule_after(delay),
         }
     }
 
@@ -462,14 +472,10 @@ impl NetState {
     /// keep the order), or else at the packet's deadline if it is the
     /// first in its queue (later ones have later deadlines).
     pub fn packet_held(&self, first: bool, sa_ready: bool, lifetime: u64) {
-        let _guard = ReadGuard::new();
-        if self.exiting.load(Ordering::Relaxed) {
-            return;
-        }
         if sa_ready {
-            self.work.schedule();
+            self.kick();
         } else if first {
-            self.work.schedule_after(lifetime);
+            self.schedule_work(Some(lifetime));
         }
     }
 
@@ -493,7 +499,7 @@ impl NetState {
             for h in cur.mappings().iter().filter_map(|m| m.stats.hold.as_ref()) {
                 if !h.is_empty() && queues.push(h.clone(), GFP_KERNEL).is_err() {
                     // Without memory, serve the rest at the next run.
-                    self.work.schedule_after(1);
+                    self.schedule_work(Some(1));
                     break;
                 }
             }
@@ -508,10 +514,7 @@ impl NetState {
             }
         }
         if let Some(deadline) = next {
-            let _guard = ReadGuard::new();
-            if !self.exiting.load(Ordering::Relaxed) {
-                self.work.schedule_after(deadline.saturating_sub(work::jiffies()).max(1));
-            }
+            self.schedule_work(Some(deadline.saturating_sub(work::jiffies()).max(1)));
         }
     }
 

@@ -108,7 +108,8 @@ pub const NF_INET_POST_ROUTING: u32 = bindings::nf_inet_hooks_NF_INET_POST_ROUTI
 /// Priority of source NAT (iptables' nat table, nftables' srcnat).
 pub const NF_IP_PRI_NAT_SRC: i32 = bindings::nf_ip_hook_priorities_NF_IP_PRI_NAT_SRC;
 
-fn nfproto(family: Family) -> u8 {
+/// The `NFPROTO_*` value of an address family.
+pub fn nfproto(family: Family) -> u8 {
     match family {
         Family::V4 => bindings::NFPROTO_IPV4 as u8,
         Family::V6 => bindings::NFPROTO_IPV6 as u8,

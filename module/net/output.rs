@@ -19,7 +19,7 @@ use kernel::prelude::*;
 
 use crate::bindings;
 use crate::logic::addr::Family;
-use crate::net::netfilter::NF_INET_POST_ROUTING;
+use crate::net::netfilter::{nfproto, NF_INET_POST_ROUTING};
 use crate::net::pernet::Net;
 use crate::net::rcu::ReadGuard;
 use crate::net::skb::OwnedSkb;
@@ -74,17 +74,14 @@ pub fn apply_source_nat(skb: &mut OwnedSkb) -> Result {
 pub fn send_rerouted(net: &Net, skb: OwnedSkb, family: Family, _ctx: &OutputContext) -> Result {
     let mut state = bindings::nf_hook_state::default();
     state.hook = NF_INET_POST_ROUTING as u8;
-    state.pf = match family {
-        Family::V4 => bindings::NFPROTO_IPV4 as u8,
-        Family::V6 => bindings::NFPROTO_IPV6 as u8,
-    };
+    state.pf = nfproto(family);
     state.net = net.as_ptr();
     state.sk = skb.raw_sk();
     // SAFETY: Owned, valid skb with a route (set by `reroute`).
     state.out = unsafe { bindings::xnat_skb_dst_dev(skb.as_ptr()) };
-    // SAFETY: Owned skb; `state` describes the post-routing hook it would
-    // have passed; bottom halves are disabled and RCU is held (`_ctx`), as
-    // `nf_confirm` expects from a hook.
+    // `state` is the post-routing hook the packet would have passed, and
+    // `_ctx` gives `nf_confirm` a hook's context (BH disabled, RCU held).
+    // SAFETY: Owned skb; valid state; the context is as `nf_confirm` needs.
     let verdict = unsafe { bindings::nf_confirm(core::ptr::null_mut(), skb.as_ptr(), &state) };
     if verdict != bindings::NF_ACCEPT {
         // E.g. a retransmitted SYN whose connection the first one set up.

@@ -70,13 +70,8 @@ impl Policy {
 /// fails: `EREMOTE` or `EAGAIN` mean a policy applies whose SA is not there
 /// yet (the lookup has asked the key manager for one, by ACQUIRE).
 pub fn lookup_with_source(net: &Net, skb: &SkBuff, family: Family, saddr: &Addr) -> Result {
-    let mut fl = bindings::flowi::default();
-    let af = u32::from(family.af());
-    // SAFETY: Valid skb and namespace; `fl` is a local the call fills in.
-    if unsafe { bindings::__xfrm_decode_session(net.as_ptr(), skb.as_ptr(), &mut fl, af, 0) } != 0 {
-        // Not decodable: leave the verdict to the NAT core's own lookup.
-        return Ok(());
-    }
+    // Not decodable: leave the verdict to the NAT core's own lookup.
+    let Ok(mut fl) = decode_flow(net, skb, family) else { return Ok(()) };
     // Writing union fields is safe; `family` says which one is in use.
     match family {
         Family::V4 => {
@@ -96,6 +91,22 @@ pub fn lookup_with_source(net: &Net, skb: &SkBuff, family: Family, saddr: &Addr)
     Ok(())
 }
 
+/// Whether an SPD lookup failed because a policy applies whose SA is not
+/// there yet: `EREMOTE` with `net.core.xfrm_larval_drop` set, else `EAGAIN`.
+pub fn sa_pending(e: &Error) -> bool {
+    let errno = -e.to_errno();
+    errno == bindings::EREMOTE as i32 || errno == bindings::EAGAIN as i32
+}
+
+/// The flow of a packet as the SPD sees it (`__xfrm_decode_session`).
+fn decode_flow(net: &Net, skb: &SkBuff, family: Family) -> Result<bindings::flowi> {
+    let mut fl = bindings::flowi::default();
+    let af = u32::from(family.af());
+    // SAFETY: Valid skb and namespace; `fl` is a local the call fills in.
+    kernel::error::to_result(unsafe { bindings::__xfrm_decode_session(net.as_ptr(), skb.as_ptr(), &mut fl, af, 0) })?;
+    Ok(fl)
+}
+
 /// How long the kernel waits for an answer to an ACQUIRE before it drops
 /// the request (`net.core.xfrm_acq_expires`), in jiffies.
 pub fn acquire_lifetime(net: &Net) -> u64 {
@@ -109,11 +120,8 @@ pub fn acquire_lifetime(net: &Net) -> u64 {
 /// Fails with `EREMOTE` or `EAGAIN` while that policy's SA is pending (the
 /// packet is left as it was), or with another error.
 pub fn reroute(net: &Net, skb: &mut OwnedSkb, family: Family, _ctx: &OutputContext) -> Result {
-    let mut fl = bindings::flowi::default();
-    let af = u32::from(family.af());
+    let fl = decode_flow(net, skb, family)?;
     let raw = skb.as_ptr();
-    // SAFETY: Owned skb, live namespace; `fl` is a local the call fills in.
-    kernel::error::to_result(unsafe { bindings::__xfrm_decode_session(net.as_ptr(), raw, &mut fl, af, 0) })?;
     // The packet's route is its own reference (`OwnedSkb::pin_route`) and
     // not a bundle (the hook only keeps packets routed in the clear).
     // SAFETY: Owned skb with a held route.

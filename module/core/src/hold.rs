@@ -206,12 +206,6 @@ impl<P> HoldQueue<P> {
         }
         self.slots.get(self.head)?.as_ref().map(|s| s.deadline)
     }
-
-    /// Takes every packet, e.g. to drop them when the mapping goes.  They
-    /// count as nothing: the mapping and its counters go with them.
-    pub fn take_all(&mut self) -> impl Iterator<Item = P> + '_ {
-        core::iter::from_fn(move || self.pop().map(|(p, _, _)| p))
-    }
 }
 
 /// Validates the hold limits of a map-new request: given only with hold

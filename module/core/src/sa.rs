@@ -73,8 +73,12 @@ impl PendingSas {
     /// Room for this many open requests at once.
     pub const CAPACITY: usize = 32;
 
-    fn open(&mut self) -> impl Iterator<Item = &mut Option<Request>> {
-        self.requests.iter_mut().filter(|r| r.is_some())
+    fn remove_where(&mut self, gone: impl Fn(&Request) -> bool) {
+        for slot in self.requests.iter_mut() {
+            if slot.as_ref().is_some_and(&gone) {
+                *slot = None;
+            }
+        }
     }
 
     /// Notes an ACQUIRE for policy `spid`.  A new request of the same
@@ -108,20 +112,12 @@ impl PendingSas {
 
     /// Forgets requests whose larval state expired unanswered.
     pub fn expired(&mut self, key: &SaKey) {
-        for slot in self.open() {
-            if slot.is_some_and(|r| !r.established && r.key == *key) {
-                *slot = None;
-            }
-        }
+        self.remove_where(|r| !r.established && r.key == *key);
     }
 
     /// Forgets the requests of a policy that is no longer mapped.
     pub fn forget(&mut self, spid: u32) {
-        for slot in self.open() {
-            if slot.is_some_and(|r| r.spid == spid) {
-                *slot = None;
-            }
-        }
+        self.remove_where(|r| r.spid == spid);
     }
 
     /// The next event to announce, oldest request first.  A request that
