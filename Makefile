@@ -3,6 +3,7 @@
 #   make check          everything, on a fresh Debian 12 (see README.md)
 #   make check-debug    the same on a KASAN/lockdep/kmemleak kernel
 #   make demo           boot the test kernel and show the module at work
+#   make doctor         which required tools are present, where, and which are missing
 #
 # KDIR=/path/to/linux builds the module against (and `check` boots) that tree
 # instead of the test kernel.  VARIANT=debug picks the debug test kernel for
@@ -14,9 +15,12 @@ SHELL := /bin/bash
 
 VARIANT ?= base
 XNAT_CACHE ?= $(HOME)/.cache/xfrm-nat
+# Where make deps puts bindgen and virtme-ng (.ci/run uses a new one per run).
+XNAT_TOOLS ?= $(XNAT_CACHE)
+export XNAT_CACHE XNAT_TOOLS
 # Tools the project installs (vng, bindgen) and rustup's cargo, even when the
 # caller's PATH lacks them.
-export PATH := $(XNAT_CACHE)/bin:$(HOME)/.cargo/bin:$(PATH)
+export PATH := $(XNAT_TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
 CRATES := module/core tools/xnatctl
 CLI_MANIFEST := tools/xnatctl/Cargo.toml
 # The tree module/ was last built against, per checkout.
@@ -26,14 +30,18 @@ MODULE_STAMP := $(XNAT_CACHE)/module-kdir.$(shell echo '$(CURDIR)' | sha256sum |
 # of $(VARIANT) (built on first use; later an instant cache hit).
 kdir = $(if $(KDIR),echo '$(KDIR)',scripts/build-kernel.sh $(VARIANT) | tail -n1)
 
-.PHONY: help deps kernel kernel-debug module cli uapi-check host-test vm-test bench \
+.PHONY: help doctor deps kernel kernel-debug module cli uapi-check host-test vm-test bench \
 	check check-debug demo clean
 
 help:
-	@sed -n 's/^#   //p' Makefile; echo; echo "targets: deps kernel kernel-debug module cli uapi-check host-test vm-test bench check check-debug demo clean"
+	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli uapi-check host-test vm-test bench check check-debug demo clean"
 
 deps:
 	scripts/install-deps.sh
+
+# What is installed, where it was found, and what is missing (a few seconds).
+doctor:
+	@scripts/doctor.sh
 
 # build-kernel.sh prints the tree's path as its last line.
 kernel:

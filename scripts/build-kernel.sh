@@ -2,7 +2,8 @@
 # Build the test kernel (variant "base" or "debug") outside the repository.
 #
 # The build lives in $XNAT_CACHE/build/<kernel version>-<variant>-<hash>, where
-# the hash covers the config fragments, this script and the Rust compiler:
+# the hash covers the config fragments, this script, the Rust compiler and
+# bindgen:
 # rerunning with nothing changed reuses it, and any change rebuilds.  The
 # kernel tree path is printed as the last line of stdout.
 set -euo pipefail
@@ -10,6 +11,7 @@ set -euo pipefail
 variant=${1:-base}
 top=$(cd "$(dirname "$0")/.." && pwd)
 XNAT_CACHE=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}
+bindgen=${XNAT_TOOLS:-$XNAT_CACHE}/bin/bindgen
 tarball=/usr/src/linux-source-6.12.tar.xz
 jobs=${XNAT_JOBS:-$(($(nproc) + 1))}
 
@@ -25,7 +27,8 @@ esac
 [ -r "$tarball" ] || die "$tarball missing: run scripts/install-deps.sh (package linux-source-6.12)"
 srcver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
 rustver=$(/usr/bin/rustc --version)
-key=$( { cat "${fragments[@]}" "$0"; echo "$srcver $rustver"; } | sha256sum | cut -c1-12)
+bindgenver=$("$bindgen" --version 2>/dev/null) || die "$bindgen does not run: run scripts/install-deps.sh"
+key=$( { cat "${fragments[@]}" "$0"; echo "$srcver $rustver $bindgenver"; } | sha256sum | cut -c1-12)
 
 src=$XNAT_CACHE/src/linux-$srcver
 out=$XNAT_CACHE/build/$srcver-$variant-$key
@@ -45,7 +48,7 @@ fi
 
 kmake() {
 	make -C "$src" O="$out" LLVM=1 RUSTC=/usr/bin/rustc \
-		BINDGEN="$XNAT_CACHE/bin/bindgen" "$@"
+		BINDGEN="$bindgen" "$@"
 }
 
 rm -rf "$out" && mkdir -p "$out"

@@ -3,10 +3,14 @@
 # CLI and to run the VM tests, on Debian 12 (bookworm) x86_64.
 #
 # Idempotent and non-interactive: a second run finds everything present and
-# only verifies.  Tools that do not come from Debian go under $XNAT_CACHE.
+# only verifies.  Tools that do not come from Debian (bindgen, virtme-ng) go
+# under $XNAT_TOOLS (default: $XNAT_CACHE, ~/.cache/xfrm-nat): the programs
+# in $XNAT_TOOLS/bin, virtme-ng's venv in $XNAT_TOOLS/venv.  Each is checked
+# by running it from there, so a copy elsewhere on PATH cannot stand in.
 set -euo pipefail
 
 XNAT_CACHE=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}
+XNAT_TOOLS=${XNAT_TOOLS:-$XNAT_CACHE}
 BINDGEN_VERSION='^0.70'
 export DEBIAN_FRONTEND=noninteractive
 
@@ -75,23 +79,37 @@ if ! dpkg-query -W -f='${Status}' linux-source-6.12 2>/dev/null | grep -q 'insta
 	apt_install linux-source-6.12
 fi
 
-mkdir -p "$XNAT_CACHE/bin"
-bindgen="$XNAT_CACHE/bin/bindgen"
-if ! [ -x "$bindgen" ]; then
+bin=$XNAT_TOOLS/bin
+mkdir -p "$bin"
+bindgen=$bin/bindgen
+if ! "$bindgen" --version >/dev/null 2>&1; then
 	command -v cargo >/dev/null || die "cargo not found (rustup's toolchain builds bindgen-cli)"
-	log "building bindgen-cli $BINDGEN_VERSION (cargo)"
-	cargo install -q --locked --root "$XNAT_CACHE" bindgen-cli --version "$BINDGEN_VERSION"
+	log "building bindgen-cli $BINDGEN_VERSION (cargo, into $XNAT_TOOLS)"
+	cargo install -q --locked --force --root "$XNAT_TOOLS" bindgen-cli --version "$BINDGEN_VERSION"
 fi
 
-# virtme-ng goes into a venv of its own: whichever python3 is first on PATH
-# (pyenv's or Debian's, which refuses a system-wide pip install) works.
-vng=$XNAT_CACHE/bin/vng
-if ! [ -x "$vng" ]; then
-	log "installing virtme-ng (pip, in $XNAT_CACHE/venv)"
-	rm -rf "$XNAT_CACHE/venv"
-	python3 -m venv "$XNAT_CACHE/venv"
-	"$XNAT_CACHE/venv/bin/pip" install -q virtme-ng
-	ln -sf "$XNAT_CACHE/venv/bin/vng" "$vng"
+# virtme-ng goes into a venv of its own, made by Debian's python3 (a pyenv or
+# other python3 first on PATH may lack ensurepip or vanish later).  vng starts
+# virtme-run and its other programs by name through PATH, so every program of
+# the package is linked into $bin; the venv's bin/ itself stays off PATH, as
+# its python3 would shadow the one the tests use.
+venv=$XNAT_TOOLS/venv
+virtme_ok() {
+	local p
+	for p in vng virtme-run; do
+		[ -x "$venv/bin/$p" ] || return 1
+	done
+	"$venv/bin/vng" --version >/dev/null 2>&1
+}
+if ! virtme_ok; then
+	log "installing virtme-ng (pip, in $venv)"
+	rm -rf "$venv"
+	/usr/bin/python3 -m venv "$venv"
+	"$venv/bin/pip" install -q --disable-pip-version-check virtme-ng
+	virtme_ok || die "virtme-ng installed into $venv, but vng or virtme-run does not run from there"
 fi
+for p in "$venv"/bin/vng "$venv"/bin/virtme*; do
+	[ -x "$p" ] && ln -sf "$p" "$bin/$(basename "$p")"
+done
 
-log "toolchain ready: $(/usr/bin/rustc --version), $("$bindgen" --version), virtme-ng $("$vng" --version 2>/dev/null | head -1)"
+log "toolchain ready: $(/usr/bin/rustc --version), $("$bindgen" --version), virtme-ng $("$bin/vng" --version 2>/dev/null | head -1), in $XNAT_TOOLS"

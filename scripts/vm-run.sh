@@ -34,8 +34,14 @@ shift $((OPTIND - 1))
 log() { printf '[vm-run] %s\n' "$*" >&2; }
 die() { printf '[vm-run] error: %s\n' "$*" >&2; exit 2; }
 
-PATH=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}/bin:$PATH
-command -v vng >/dev/null || die "vng not found: run scripts/install-deps.sh (or make deps)"
+# vng and the virtme-* programs it starts by name must be the project's own
+# (scripts/install-deps.sh), never a copy some other install left on PATH.
+tools_bin=${XNAT_TOOLS:-${XNAT_CACHE:-$HOME/.cache/xfrm-nat}}/bin
+PATH=$tools_bin:$PATH
+for p in vng virtme-run; do
+	[ "$(command -v "$p")" = "$tools_bin/$p" ] ||
+		die "$p not found in $tools_bin (found: $(command -v "$p" || echo nothing)): run make deps"
+done
 [ -n "$kernel" ] || kernel=$("$top/scripts/build-kernel.sh" base | tail -n1)
 if [ -d "$kernel" ]; then
 	image=$kernel/arch/x86/boot/bzImage

@@ -123,7 +123,8 @@ host_test() {
 		[ "$nfail" -gt 0 ] || result fail "host-test: $crate (cargo test exited $rc)"
 		diag "$log" 60
 	elif [ "$ntests" = 0 ]; then
-		say "# $crate: cargo test ran no test"
+		result fail "host-test: $crate (cargo test ran no test)"
+		diag "$log" 20
 	fi
 	say "# host-test $crate: $(($(date +%s) - start)) s"
 }

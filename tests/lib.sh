@@ -133,13 +133,15 @@ wait_for() {
 
 # ---------------------------------------------------------------- requirements
 
-require_root() { [ "$(id -u)" = 0 ] || skip "needs root"; }
+# The VM runs every test as root, and make deps installs every tool a test
+# uses: a missing one is a broken install, a failure, never a skip.
+require_root() { [ "$(id -u)" = 0 ] || fail "must run as root (the VM runs tests as root)"; }
 
-# require_cmd CMD...: skip if a tool is missing.
+# require_cmd CMD...: fail if a tool is missing.
 require_cmd() {
 	local c
 	for c in "$@"; do
-		command -v "$c" >/dev/null || skip "'$c' not installed"
+		command -v "$c" >/dev/null || fail "'$c' not found on PATH ($PATH): make deps installs it; make doctor checks"
 	done
 }
 
