@@ -22,15 +22,17 @@ pub struct XfrmNat;
 /// The registration type.
 pub type Registration = genetlink::Registration<XfrmNat>;
 
-/// The registered family, for notifications from the policy resync work.
-/// Set before the pernet subsystem (and so any state) exists, cleared after
-/// it is gone.
+/// The registered family, for notifications.  Read only inside an RCU
+/// read-side section ([`published`]); [`Published`] clears it and waits for
+/// a grace period before it unregisters and frees the family.
 static FAMILY: AtomicPtr<Registration> = AtomicPtr::new(core::ptr::null_mut());
 
 /// The registered family, published for [`notify`] while it lives.
 ///
-/// Must be dropped after the pernet subsystem (the only user of `notify`)
-/// is unregistered.
+/// Dropping it unregisters the family, which waits for every running
+/// request handler ([`genetlink::Registration`]); module exit does that
+/// before any namespace state goes, so that no handler can outlive the state
+/// it looked up.
 pub struct Published {
     _reg: KBox<Registration>,
 }
@@ -47,6 +49,10 @@ impl Published {
 impl Drop for Published {
     fn drop(&mut self) {
         FAMILY.store(core::ptr::null_mut(), Ordering::Release);
+        // A notifier that loaded the pointer before the store is still
+        // inside its read-side section; `_reg` is unregistered and freed
+        // only after this returns.
+        crate::net::rcu::synchronize();
     }
 }
 
@@ -77,7 +83,9 @@ impl genetlink::Family for XfrmNat {
         let state: *const NetState = state;
         drop(guard);
         // SAFETY: The requesting socket holds the namespace, whose state is
-        // freed only after the namespace's exit.
+        // freed only after the namespace's exit.  Module exit frees every
+        // namespace's state too, but only after it has unregistered the
+        // family, which waits for this handler to return (`Published`).
         let state = unsafe { &*state };
         let result = match command {
             cmd::MAP_NEW => {
@@ -211,42 +219,46 @@ pub enum Event {
     Deleted(u32),
 }
 
-/// The registered family, for notifications.
-fn published() -> Option<&'static Registration> {
+/// The registered family, for notifications, while `guard` is held.
+fn published(_guard: &ReadGuard) -> Option<&Registration> {
     let reg = FAMILY.load(Ordering::Acquire);
-    // SAFETY: A published registration outlives every namespace state,
-    // whose methods are the only callers of the notifiers (see
-    // `Published`).
+    // SAFETY: A non-null pointer is a live registration: `Published::drop`
+    // clears it and waits for a grace period before freeing it, and the
+    // guard, which the result borrows, keeps that grace period from ending.
     unsafe { reg.as_ref() }
 }
 
 /// Multicasts `event` to listeners in `net`.  `table` is the snapshot after
 /// the change.  Best effort: a listener that misses an event can dump.
+/// Messages are built inside the read-side section that keeps the family
+/// alive, hence atomic allocations.
 pub fn notify(net: &Net, table: Option<&Snapshot>, event: Event) {
-    let Some(reg) = published() else { return };
+    let guard = ReadGuard::new();
+    let Some(reg) = published(&guard) else { return };
     let built = match event {
         Event::Changed(spid) => {
             let Some(m) = table.and_then(|t| t.get(spid)) else { return };
-            reg.message(cmd::MAP_CHANGE_NTF, Gfp::Kernel).and_then(|mut msg| put_mapping(&mut msg.attrs(), m).map(|()| msg))
+            reg.message(cmd::MAP_CHANGE_NTF, Gfp::Atomic).and_then(|mut msg| put_mapping(&mut msg.attrs(), m).map(|()| msg))
         }
         Event::Deleted(spid) => reg
-            .message(cmd::MAP_DEL_NTF, Gfp::Kernel)
+            .message(cmd::MAP_DEL_NTF, Gfp::Atomic)
             .and_then(|mut msg| msg.attrs().put_u32(map_attr::SPID, spid).map(|()| msg)),
     };
     if let Ok(msg) = built {
-        reg.multicast(net, msg, 0, Gfp::Kernel);
+        reg.multicast(net, msg, 0, Gfp::Atomic);
     }
 }
 
 /// Multicasts an SA event of a mapped policy to listeners in `net`.  Best
 /// effort, like [`notify`].
 pub fn notify_sa(net: &Net, event: SaEvent) {
-    let Some(reg) = published() else { return };
+    let guard = ReadGuard::new();
+    let Some(reg) = published(&guard) else { return };
     let (spid, state) = match event {
         SaEvent::Pending(spid) => (spid, sa_state::PENDING),
         SaEvent::Established(spid) => (spid, sa_state::ESTABLISHED),
     };
-    let built = reg.message(cmd::SA_NTF, Gfp::Kernel).and_then(|mut msg| {
+    let built = reg.message(cmd::SA_NTF, Gfp::Atomic).and_then(|mut msg| {
         let mut a = msg.attrs();
         a.put_u32(map_attr::SPID, spid)?;
         a.put_u8(map_attr::SA_STATE, state)?;
@@ -254,6 +266,6 @@ pub fn notify_sa(net: &Net, event: SaEvent) {
         Ok(msg)
     });
     if let Ok(msg) = built {
-        reg.multicast(net, msg, 0, Gfp::Kernel);
+        reg.multicast(net, msg, 0, Gfp::Atomic);
     }
 }

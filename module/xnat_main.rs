@@ -29,15 +29,16 @@ module! {
     license: "GPL",
 }
 
-/// Fields drop in declaration order: key-manager events stop first, then
-/// every namespace's state (and hooks) goes, then the connect aborts drain,
-/// then the netlink family; last, the RCU callbacks that free retired
-/// objects, which run module code, complete.
+/// Fields drop in declaration order: key-manager events stop first; then
+/// the netlink family goes, which waits for every running request, so that
+/// no request can still use a namespace's state; then every namespace's
+/// state (and hooks) goes, then the connect aborts drain; last, the RCU
+/// callbacks that free retired objects, which run module code, complete.
 struct XfrmNatModule {
     _km: net::xfrm::KeyManager<state::PolicyEvents>,
+    _genl: netlink::Published,
     _pernet: state::Pernet,
     _aborts: nat::Aborts,
-    _genl: netlink::Published,
     _rcu: net::rcu::BarrierOnDrop,
 }
 
@@ -48,6 +49,6 @@ impl kernel::Module for XfrmNatModule {
         let aborts = nat::Aborts::new()?;
         let pernet = state::Pernet::register()?;
         let km = net::xfrm::KeyManager::register()?;
-        Ok(Self { _km: km, _pernet: pernet, _aborts: aborts, _genl: genl, _rcu: rcu })
+        Ok(Self { _km: km, _genl: genl, _pernet: pernet, _aborts: aborts, _rcu: rcu })
     }
 }

@@ -35,12 +35,15 @@ pub fn eopnotsupp() -> Error {
 pub enum Gfp {
     /// Process context, may sleep.
     Kernel,
+    /// Atomic context (softirq, RCU read-side sections): does not sleep.
+    Atomic,
 }
 
 impl Gfp {
     fn raw(self) -> bindings::gfp_t {
         match self {
             Self::Kernel => bindings::XNAT_GFP_KERNEL,
+            Self::Atomic => bindings::XNAT_GFP_ATOMIC,
         }
     }
 }
