@@ -9,7 +9,7 @@ use kernel::{c_str, prelude::*, sync::Arc};
 use crate::logic::addr::Family;
 use crate::logic::request::PendingMode;
 use crate::logic::selector::Flow;
-use crate::net::conntrack::{Conn, Direction};
+use crate::net::conntrack::{Conn, Direction, Label};
 use crate::net::netfilter::{Hook, HookState, Verdict};
 use crate::hold::{Held, Kept};
 use crate::net::rcu::{self, ReadGuard};
@@ -19,6 +19,15 @@ use crate::net::xfrm;
 use crate::state::{NetState, Stats};
 
 const NF_ACCEPT: u32 = crate::bindings::NF_ACCEPT;
+
+/// The conntrack label of every NAT binding the module makes: bit 127, the
+/// last, to keep clear of labels numbered from 0 in connlabel.conf.  It
+/// keeps a binding guarded for its whole life, whatever happens to its
+/// mapping later, and shows users which entries are the module's.
+pub const BINDING_LABEL: Label = match Label::new(127) {
+    Some(l) => l,
+    None => panic!("no such label"),
+};
 
 /// `EHOSTUNREACH`: what a local sender gets for a fail-closed drop.
 const EHOSTUNREACH: i32 = 113;
@@ -154,6 +163,13 @@ impl Hook for SnatHook {
         if pending && hold.is_none() {
             return refuse_pending(skb, mapping.pending, &mapping.stats);
         }
+        // Labelled before it is bound: a binding without the label would
+        // not be guarded once its mapping goes.  An entry without room for
+        // labels predates the hooks; dropping its first packet frees it,
+        // and the sender's retry gets an entry that has room.
+        if ct.add_label(BINDING_LABEL).is_err() {
+            return Verdict::DropSilently;
+        }
         let verdict = ct.setup_snat(family, &mapping.nat);
         if verdict != NF_ACCEPT {
             return Verdict::Raw(verdict);
@@ -169,9 +185,11 @@ impl Hook for SnatHook {
     }
 }
 
-/// Drops packets of flows translated to a mapped address that are about to
-/// leave without a bundle, e.g. because the policy went away under a live
-/// flow.  Costs a tunneled packet one pointer test.
+/// Drops packets of flows the module bound (their entries carry
+/// [`BINDING_LABEL`], whether or not their mapping still exists), or that
+/// are translated to a mapped address, that are about to leave without a
+/// bundle, e.g. because the policy went away under a live flow.  Costs a
+/// tunneled packet one pointer test.
 pub struct FailClosedHook;
 
 impl Hook for FailClosedHook {
@@ -188,13 +206,12 @@ impl Hook for FailClosedHook {
         }
         let nat = ct.tuple(Direction::Reply).dst;
         let guard = ReadGuard::new();
-        let Some(table) = NetState::of(state.net(), &guard).and_then(|s| s.snapshot(&guard)) else {
-            return Verdict::Accept;
-        };
-        if !table.has_nat_addr(family, &nat) {
+        let table = NetState::of(state.net(), &guard).and_then(|s| s.snapshot(&guard));
+        let mapped = table.is_some_and(|t| t.has_nat_addr(family, &nat));
+        if !mapped && !ct.has_label(BINDING_LABEL) {
             return Verdict::Accept;
         }
-        if let Some(m) = table.by_nat_addr(family, &nat, &original_flow(ct, state)) {
+        if let Some(m) = table.and_then(|t| t.by_nat_addr(family, &nat, &original_flow(ct, state))) {
             m.stats.fail_closed_drops.fetch_add(1, Ordering::Relaxed);
         }
         Verdict::DropWithErrno(EHOSTUNREACH)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The state of one network namespace: its mappings, the snapshot the packet
-//! path reads, and the hooks that exist while there are mappings.
+//! path reads, and the hooks, which exist from the first mapping on.
 //!
 //! Writers (netlink requests, the policy resync work) serialise on
 //! `config`; they build a new [`Snapshot`] and publish it with RCU.  The
@@ -16,7 +16,8 @@ use crate::logic::request::{self, MapRequest, PendingMode, Refusal, SeenPolicy};
 use crate::logic::sa::{PendingSas, SaKey};
 use crate::logic::table::{Mapping, Table};
 use crate::logic::vec::{self, AllocError};
-use crate::nat::{FailClosedHook, SnatHook};
+use crate::nat::{FailClosedHook, SnatHook, BINDING_LABEL};
+use crate::net::conntrack::{self, LabelsInUse};
 use crate::net::netfilter::{self, HookPoint, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
 use crate::net::pernet::{self, Net, NetRef, PernetId, PernetState};
 use crate::net::bh_lock::SpinLockBh;
@@ -67,13 +68,20 @@ pub type Snapshot = Table<Shared>;
 /// which it does on every run.
 const JOB_RESYNC: u32 = 1 << 0;
 
-/// The hooks of a namespace with at least one mapping.  Without mappings
-/// the module costs the namespace nothing, not even conntrack.
+/// The hooks of a namespace that has had a mapping.  Until its first
+/// mapping the module costs a namespace nothing, not even conntrack.  Then
+/// they stay until the namespace goes or the module is unloaded, because
+/// the NAT bindings they made outlive the mappings: the NAT core must go on
+/// translating their replies back, and [`FailClosedHook`] must go on
+/// guarding them (both by their [`BINDING_LABEL`]).
 struct Hooks {
     _snat4: netfilter::Registration<SnatHook>,
     _snat6: netfilter::Registration<SnatHook>,
     _guard4: netfilter::Registration<FailClosedHook>,
     _guard6: netfilter::Registration<FailClosedHook>,
+    /// Taken before the hooks, so every entry they can bind has room for
+    /// the label.
+    _labels: LabelsInUse,
 }
 
 /// Our SNAT runs just before iptables' and nftables' srcnat (priority 100),
@@ -89,11 +97,13 @@ impl Hooks {
         // SAFETY: `Hooks` lives in the namespace's state, which drops it in
         // `exit`, before the namespace is freed.
         unsafe {
+            let labels = LabelsInUse::new(net, BINDING_LABEL)?;
             Ok(Self {
                 _snat4: netfilter::Registration::nat(net, at(Family::V4, SNAT_PRIORITY))?,
                 _snat6: netfilter::Registration::nat(net, at(Family::V6, SNAT_PRIORITY))?,
                 _guard4: netfilter::Registration::hook(net, at(Family::V4, FAIL_CLOSED_PRIORITY))?,
                 _guard6: netfilter::Registration::hook(net, at(Family::V6, FAIL_CLOSED_PRIORITY))?,
+                _labels: labels,
             })
         }
     }
@@ -168,6 +178,12 @@ impl PernetState for NetState {
         // state's own callback.
         // SAFETY: `config` is held.
         unsafe { self.snapshot.replace(None) };
+        // Without the hooks nothing translates the replies of the bindings
+        // they made, nor guards them: they go first (the namespace's own
+        // entries go anyway when it is deleted; this is for module unload).
+        if cfg.hooks.is_some() {
+            conntrack::delete_labelled(self.net(), BINDING_LABEL);
+        }
         cfg.hooks = None;
     }
 }
@@ -307,24 +323,21 @@ impl NetState {
         f(unsafe { self.snapshot.get_locked() }.unwrap_or(&empty))
     }
 
-    /// Publishes `next` and makes the hooks match it: registered while there
-    /// are mappings.  On failure nothing changes.
+    /// Publishes `next`, registering the hooks with the first mapping (see
+    /// [`Hooks`] for why they stay).  On failure nothing changes.
     fn publish(&self, cfg: &mut Config, next: Snapshot) -> Result {
         if cfg.dead {
             return Err(ENODEV);
         }
         if next.is_empty() {
-            // Unpublish, then unregister; hooks still running see either
-            // the old snapshot (kept for a grace period) or none.
             // SAFETY: `config` is held.
             unsafe { self.snapshot.replace(None) };
-            cfg.hooks = None;
             return Ok(());
         }
         if cfg.hooks.is_none() {
             cfg.hooks = Some(Hooks::register(self.net())?);
         }
-        let boxed = RcuBox::new(next, GFP_KERNEL)?;
+        let boxed = RcuBox::new(next, GFP_KERNEL_ACCOUNT)?;
         // SAFETY: `config` is held.
         unsafe { self.snapshot.replace(Some(boxed)) };
         Ok(())
@@ -347,7 +360,7 @@ impl NetState {
         let same_nat = old.filter(|m| m.family == req.family && m.nat == req.nat);
         let counters = match same_nat {
             Some(m) => m.stats.counters.clone(),
-            None => Arc::new(Stats::default(), GFP_KERNEL)?,
+            None => Arc::new(Stats::default(), GFP_KERNEL_ACCOUNT)?,
         };
         // Queued packets are translated already: the queue stays only if
         // the address and bounds do.

@@ -3,11 +3,26 @@
 #include <net/ipv6.h>
 #include <net/netns/generic.h>
 #include <net/dst.h>
+#include <net/netfilter/nf_conntrack_labels.h>
 #include "xnat_helpers.h"
+
+/* Without labels the module cannot mark the NAT bindings it makes, and its
+ * fail-closed guarantee for them would not hold (Documentation/xfrm_nat.rst).
+ */
+#ifndef CONFIG_NF_CONNTRACK_LABELS
+#error "xfrm_nat needs CONFIG_NF_CONNTRACK_LABELS=y"
+#endif
 
 struct nf_conn *xnat_nf_ct_get(const struct sk_buff *skb, enum ip_conntrack_info *ctinfo)
 {
 	return nf_ct_get(skb, ctinfo);
+}
+
+bool xnat_ct_has_label(const struct nf_conn *ct, unsigned int bit)
+{
+	struct nf_conn_labels *labels = nf_ct_labels_find(ct);
+
+	return labels && test_bit(bit, labels->bits);
 }
 
 struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb)

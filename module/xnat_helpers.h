@@ -14,6 +14,7 @@
 #include <net/xfrm.h>
 
 struct nf_conn *xnat_nf_ct_get(const struct sk_buff *skb, enum ip_conntrack_info *ctinfo);
+bool xnat_ct_has_label(const struct nf_conn *ct, unsigned int bit);
 struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb);
 u16 xnat_ipcb_flags(const struct sk_buff *skb);
 u16 xnat_ip6cb_flags(const struct sk_buff *skb);

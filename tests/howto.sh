@@ -24,7 +24,7 @@ howto_vars() {
 		HOME_WAN=200.2.2.2 ROUTER_HOME=200.2.2.1
 		GW_WAN=100.1.1.1 ROUTER_GW=100.1.1.254
 		OFFICE_NET=10.0.0.0/8 OFFICE_GW=10.0.0.254 OFFICE_HOST=10.0.0.1 OFFICE_PLEN=24
-		MAPPED=10.20.30.2 SPID=305
+		MAPPED=10.20.30.2 MAPPED2=10.20.30.3 SPID=305
 		OTHER_NET=172.16.0.0/16 OTHER_HOST=172.16.0.1 OTHER_GW=172.16.0.254
 		;;
 	6)
@@ -33,7 +33,7 @@ howto_vars() {
 		HOME_WAN=2001:db8:2::2 ROUTER_HOME=2001:db8:2::1
 		GW_WAN=2001:db8:1::1 ROUTER_GW=2001:db8:1::254
 		OFFICE_NET=fd00:10::/48 OFFICE_GW=fd00:10::fe OFFICE_HOST=fd00:10::1 OFFICE_PLEN=48
-		MAPPED=fd00:20::2 SPID=313
+		MAPPED=fd00:20::2 MAPPED2=fd00:20::3 SPID=313
 		OTHER_NET=fd00:30::/48 OTHER_HOST=fd00:30::1 OTHER_GW=fd00:30::fe
 		;;
 	*) fail "howto_vars: family 4 or 6" ;;
@@ -44,8 +44,11 @@ howto_vars() {
 KEY_OUT=0x0123456789abcdef0123456789abcdef01234567
 KEY_IN=0x89abcdef0123456789abcdef0123456789abcdef
 
+# howto_setup FAMILY [SRCLEN]: SRCLEN, the prefix length of the policies'
+# source selector around $MAPPED (default: the host, $HOSTLEN).
 howto_setup() {
 	howto_vars "$1"
+	HOSTLEN=${2:-$HOSTLEN}
 	netns_create lan home router gw office
 	veth_pair lan eth0 "$LAN_HOST/$PLEN" home lan0 "$LAN_GW/$PLEN"
 	veth_pair home wan0 "$HOME_WAN/$PLEN" router r-home "$ROUTER_HOME/$PLEN"
@@ -596,3 +599,102 @@ udp_tx_queue_is() { [ "$(udp_tx_queue "$1" "$2")" = "$3" ]; }
 # included.
 ct_count() { run_in "$1" cat /proc/sys/net/netfilter/nf_conntrack_count; }
 ct_count_is() { [ "$(ct_count "$1")" = "$2" ]; }
+
+# ping_replies_after T FILE: echo replies that `ping -D` logged in FILE
+# after time T (seconds since the epoch).
+ping_replies_after() {
+	awk -v t="$1" '/bytes from/ { ts = substr($1, 2, length($1) - 2); if (ts + 0 > t + 0) n++ } END { print n + 0 }' "$2"
+}
+ping_replies_after_ge() { [ "$(ping_replies_after "$1" "$2")" -ge "$3" ]; }
+# office_from SRC TAG: datagrams of TAG the office got from SRC.
+office_from() { grep -c -- "^udp $1 $2" "$XNAT_TMP/office.log" || true; }
+office_from_ge() { [ "$(office_from "$1" "$2")" -ge "$3" ]; }
+
+# lan_flow TAG: a UDP flow from the LAN host, a datagram every 50 ms, in
+# the background; its pid in $flow.
+lan_flow() {
+	run_in lan $PEER udp-send "$OFFICE_HOST" 5001 "$1" --count 4000 --interval 0.05 --keep-going \
+		>"$XNAT_TMP/$1.out" 2>&1 &
+	flow=$!
+	on_exit "kill $flow 2>/dev/null"
+}
+
+# policy_gone_guarded WHAT TAG...: deletes the policy under the live flows
+# TAG... (bound by the module, their mapping gone or changed): after a
+# second for packets in flight, no more of them reach the office.
+policy_gone_guarded() {
+	local what=$1 tag before=() i=0
+	shift
+	howto_policy_del
+	sleep 1
+	for tag in "$@"; do before+=("$(office_count "$tag")"); done
+	sleep 2
+	for tag in "$@"; do
+		assert_eq "${before[i]}" "$(office_count "$tag")" "datagrams of '$tag' at the office with the policy gone, $what"
+		i=$((i + 1))
+	done
+}
+
+# binding_scenario FAMILY: the NAT bindings the module made outlive their
+# mapping, translated both ways while the policy stands, and dropped, never
+# sent in the clear, once it goes: after unmap (also of the last mapping:
+# replies are still translated back), after an address replace, and after
+# a flush with a masquerade rule on the WAN.  The policy's source selector
+# covers $MAPPED and $MAPPED2.
+binding_scenario() {
+	local fam=$1 t plain
+	if [ "$fam" = 4 ]; then howto_setup 4 24; else howto_setup 6 120; fi
+	load_module
+	capture_start router r-home "bind$fam"
+
+	log "IPv$fam: unmap of the only mapping under a live ping and UDP flow"
+	xnat map "spid=$SPID" to "$MAPPED"
+	run_in lan ping -D -n -i 0.05 -c 1200 "$OFFICE_HOST" >"$XNAT_TMP/ping.out" 2>&1 &
+	on_exit "kill $! 2>/dev/null"
+	lan_flow unmap
+	wait_for 60 "ping replies" ping_replies_after_ge 0 "$XNAT_TMP/ping.out" 3
+	wait_for 60 "the flow at the office" office_from_ge "$MAPPED" unmap 3
+	t=$(date +%s.%N)
+	xnat unmap "spid=$SPID"
+	local n0
+	n0=$(office_from "$MAPPED" unmap)
+	wait_for 60 "10 ping replies after the unmap (translated back)" ping_replies_after_ge "$t" "$XNAT_TMP/ping.out" 10
+	wait_for 60 "the flow to go on from $MAPPED after the unmap" office_from_ge "$MAPPED" unmap $((n0 + 10))
+	t=$(date +%s.%N)
+	policy_gone_guarded "after unmap" unmap
+	assert_eq 0 "$(ping_replies_after "$(fcalc "$t + 1")" "$XNAT_TMP/ping.out")" "ping replies with the policy gone"
+	kill "$flow" 2>/dev/null || true
+
+	log "IPv$fam: replace of the mapping's address under a live flow"
+	howto_policy_add
+	xnat map "spid=$SPID" to "$MAPPED"
+	lan_flow replace
+	wait_for 60 "the flow at the office" office_from_ge "$MAPPED" replace 3
+	xnat map "spid=$SPID" to "$MAPPED2" replace
+	n0=$(office_from "$MAPPED" replace)
+	wait_for 60 "the old flow to go on from $MAPPED" office_from_ge "$MAPPED" replace $((n0 + 10))
+	exchange lan udp "new-after-replace-$fam"
+	assert_eq 1 "$(office_from "$MAPPED2" "new-after-replace-$fam")" "a new flow from $MAPPED2"
+	policy_gone_guarded "after replace" replace
+	kill "$flow" 2>/dev/null || true
+	xnat flush
+
+	log "IPv$fam: flush under a live flow, with a masquerade rule on the WAN"
+	run_in home nft add table inet masq
+	run_in home nft add chain inet masq post '{ type nat hook postrouting priority srcnat; }'
+	run_in home nft add rule inet masq post oifname wan0 masquerade
+	howto_policy_add
+	xnat map "spid=$SPID" to "$MAPPED"
+	lan_flow flush
+	wait_for 60 "the flow at the office" office_from_ge "$MAPPED" flush 3
+	xnat flush
+	n0=$(office_from "$MAPPED" flush)
+	wait_for 60 "the flow to go on from $MAPPED after the flush" office_from_ge "$MAPPED" flush $((n0 + 5))
+	policy_gone_guarded "after flush" flush
+	kill "$flow" 2>/dev/null || true
+	capture_stop "bind$fam"
+
+	plain=$(capture_count "bind$fam" "not esp and (host $MAPPED or host $MAPPED2 or host $OFFICE_HOST)")
+	[ "$plain" = 0 ] || fail "plaintext with a mapped address on the WAN: $(capture_show "bind$fam" "not esp and (host $MAPPED or host $MAPPED2 or host $OFFICE_HOST)" | head -n 20)"
+	assert_ge 50 "$(capture_count "bind$fam" esp)" "ESP packets on the WAN"
+}

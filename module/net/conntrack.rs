@@ -1,10 +1,100 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Conntrack entries and source NAT bindings.
 
-use kernel::types::Opaque;
+use kernel::{error::to_result, ffi, prelude::*, types::Opaque};
 
 use crate::bindings;
 use crate::logic::addr::{Addr, Family};
+use crate::net::pernet::Net;
+
+/// A conntrack label: one of the 128 bits that `conntrack -L -o labels`
+/// prints and nftables' `ct label` matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Label(u32);
+
+impl Label {
+    /// Label `bit`, if there is such a bit.
+    pub const fn new(bit: u32) -> Option<Self> {
+        if bit < 128 {
+            // INVARIANT: Checked above.
+            Some(Self(bit))
+        } else {
+            None
+        }
+    }
+
+    /// The label as `nf_connlabels_replace` takes it: four 32-bit words.
+    fn words(self) -> [u32; 4] {
+        let mut w = [0u32; 4];
+        // The invariant keeps the index below 4.
+        if let Some(word) = w.get_mut((self.0 / 32) as usize) {
+            *word = 1 << (self.0 % 32);
+        }
+        w
+    }
+}
+
+/// Makes conntrack give every new entry of a namespace room for labels
+/// (`nf_connlabels_get`), while it lives.
+///
+/// # Invariants
+///
+/// `net` is valid while `self` lives, and holds one labels reference of it.
+pub struct LabelsInUse {
+    net: *mut bindings::net,
+}
+
+// SAFETY: The reference is only dropped, which any thread may do.
+unsafe impl Send for LabelsInUse {}
+// SAFETY: Shared access does nothing.
+unsafe impl Sync for LabelsInUse {}
+
+impl LabelsInUse {
+    /// Takes a labels reference of `net` for `label`.
+    ///
+    /// # Safety
+    ///
+    /// The result must be dropped before `net` is freed (e.g. from the
+    /// module's pernet exit).
+    pub unsafe fn new(net: &Net, label: Label) -> Result<Self> {
+        // SAFETY: `net` is a live namespace; the bit is in range (invariant
+        // of `Label`).
+        to_result(unsafe { bindings::nf_connlabels_get(net.as_ptr(), label.0) })?;
+        // INVARIANT: Taken above; the caller keeps `net` alive.
+        Ok(Self { net: net.as_ptr() })
+    }
+}
+
+impl Drop for LabelsInUse {
+    fn drop(&mut self) {
+        // SAFETY: The reference taken in `new`, on a live namespace
+        // (invariant).
+        unsafe { bindings::nf_connlabels_put(self.net) };
+    }
+}
+
+/// Deletes every conntrack entry of `net` that carries `label`, as
+/// `conntrack -D` would.  Sleeps.
+pub fn delete_labelled(net: &Net, label: Label) {
+    /// # Safety
+    ///
+    /// `ct` is an entry conntrack is iterating over, valid for the call.
+    unsafe extern "C" fn has(ct: *mut bindings::nf_conn, data: *mut ffi::c_void) -> ffi::c_int {
+        // `data` carries the label's bit, not a pointer.
+        let bit = data as usize as u32;
+        // SAFETY: Valid entry (see above).
+        ffi::c_int::from(unsafe { bindings::xnat_ct_has_label(ct, bit) })
+    }
+    let iter = bindings::nf_ct_iter_data {
+        net: net.as_ptr(),
+        data: label.0 as usize as *mut ffi::c_void,
+        portid: 0,
+        report: 0,
+    };
+    // SAFETY: `net` is live, `iter` outlives the call, and `has` reads only
+    // the entries it is given.
+    unsafe { bindings::nf_ct_iterate_cleanup_net(Some(has), &iter) };
+}
 
 /// A packet's direction within its connection.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -80,6 +170,23 @@ impl Conn {
         status & u64::from(bindings::ip_conntrack_status_IPS_SRC_NAT) as ffi::c_ulong != 0
     }
 
+    /// Whether the connection carries `label`.
+    pub fn has_label(&self, label: Label) -> bool {
+        // SAFETY: Valid entry; the labels extension, when there is one, is
+        // read with the bitops conntrack itself uses.
+        unsafe { bindings::xnat_ct_has_label(self.0.get(), label.0) }
+    }
+
+    /// Sets `label` on the connection, keeping its other labels.  Fails with
+    /// `ENOSPC` when the entry has no room for labels (it was made before
+    /// any [`LabelsInUse`] of its namespace existed).
+    pub fn add_label(&self, label: Label) -> Result {
+        let words = label.words();
+        // SAFETY: Valid entry; `words` serves as both the new bits and the
+        // mask of the bits to change, four words as the call is told.
+        to_result(unsafe { bindings::nf_connlabels_replace(self.0.get(), words.as_ptr(), words.as_ptr(), 4) })
+    }
+
     /// Binds the connection's source NAT to `addr` (ports kept when
     /// possible).  Returns the netfilter verdict of `nf_nat_setup_info`.
     ///
@@ -101,4 +208,3 @@ impl Conn {
     }
 }
 
-use kernel::ffi;
