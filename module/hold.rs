@@ -57,7 +57,8 @@ impl Held {
                 family,
                 queue <- crate::new_spinlock_bh!(queue, "xfrm_nat_hold"),
             }),
-            GFP_KERNEL,
+            // Charged to the requester, like the slots.
+            GFP_KERNEL_ACCOUNT,
         )
     }
 

@@ -1,16 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The one growable container of the core logic, with fallible allocation.
 //!
-//! In the kernel this is `KVec` allocating with `GFP_KERNEL` (the table is
-//! only built in process context, under the configuration mutex); on the
-//! host it is `alloc::vec::Vec` with `try_reserve`.
+//! In the kernel this is `KVVec` allocating with `GFP_KERNEL_ACCOUNT`: the
+//! table is only built in process context, under the configuration mutex;
+//! kvmalloc falls back to vmalloc, so a table of the largest allowed size
+//! (several MiB) needs no contiguous pages; and the memory is charged to
+//! the memory cgroup of the process that asked for it.  On the host it is
+//! `alloc::vec::Vec` with `try_reserve`.
 
 /// Allocation failed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AllocError;
 
 #[cfg(MODULE)]
-pub type Vec<T> = kernel::alloc::KVec<T>;
+pub type Vec<T> = kernel::alloc::KVVec<T>;
 #[cfg(not(MODULE))]
 pub type Vec<T> = alloc::vec::Vec<T>;
 
@@ -18,7 +21,7 @@ pub type Vec<T> = alloc::vec::Vec<T>;
 pub fn with_capacity<T>(n: usize) -> Result<Vec<T>, AllocError> {
     #[cfg(MODULE)]
     {
-        kernel::alloc::KVec::with_capacity(n, kernel::alloc::flags::GFP_KERNEL).map_err(|_| AllocError)
+        kernel::alloc::KVVec::with_capacity(n, kernel::alloc::flags::GFP_KERNEL_ACCOUNT).map_err(|_| AllocError)
     }
     #[cfg(not(MODULE))]
     {
@@ -32,7 +35,7 @@ pub fn with_capacity<T>(n: usize) -> Result<Vec<T>, AllocError> {
 pub fn push<T>(v: &mut Vec<T>, value: T) -> Result<(), AllocError> {
     #[cfg(MODULE)]
     {
-        v.push(value, kernel::alloc::flags::GFP_KERNEL).map_err(|_| AllocError)
+        v.push(value, kernel::alloc::flags::GFP_KERNEL_ACCOUNT).map_err(|_| AllocError)
     }
     #[cfg(not(MODULE))]
     {
