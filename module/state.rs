@@ -12,7 +12,7 @@ use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
 
 use crate::hold::Held;
 use crate::logic::addr::Family;
-use crate::logic::request::{self, MapRequest, PendingMode, Refusal, SeenPolicy};
+use crate::logic::request::{self, MapRequest, NetLimits, PendingMode, Refusal, SeenPolicy};
 use crate::logic::sa::{PendingSas, SaKey};
 use crate::logic::table::{Mapping, Table};
 use crate::logic::vec::{self, AllocError};
@@ -21,6 +21,7 @@ use crate::net::conntrack::{self, LabelsInUse};
 use crate::net::netfilter::{self, HookPoint, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
 use crate::net::pernet::{self, Net, NetRef, PernetId, PernetState};
 use crate::net::bh_lock::SpinLockBh;
+use crate::net::param;
 use crate::net::rcu::{self, RcuBox, RcuPointer, ReadGuard};
 use crate::net::work::{self, Work, WorkHandler};
 use crate::net::xfrm::{self, SaChange};
@@ -353,9 +354,13 @@ impl NetState {
         if old.is_some() && !replace {
             return Err(Refusal::Exists(req.spid).into());
         }
-        if old.is_none() && cur.len() >= request::MAX_MAPPINGS {
-            return Err(Refusal::TooMany.into());
-        }
+        let others = cur.mappings().iter().filter(|m| m.spid != req.spid);
+        let held = others
+            .clone()
+            .filter_map(|m| m.stats.hold.as_ref())
+            .fold(0u64, |sum, h| sum.saturating_add(request::hold_reservation(&h.view().limits)));
+        let limits = NetLimits { mappings: param::max_mappings(), hold_bytes: param::max_hold_bytes() };
+        request::check_limits(&req, others.count(), held, &limits)?;
         let policy = request::evaluate_policy(&req, find_policy(self.net(), req.spid))?;
         let same_nat = old.filter(|m| m.family == req.family && m.nat == req.nat);
         let counters = match same_nat {

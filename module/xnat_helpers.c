@@ -306,3 +306,25 @@ void xnat_extack_set_msg(struct netlink_ext_ack *extack, const char *msg)
 {
 	NL_SET_ERR_MSG_FMT(extack, "%s", msg);
 }
+
+/*
+ * Per-namespace limits, writable by root at any time (module/net/param.rs
+ * reads them; the defaults are NetLimits::DEFAULT of module/core).
+ */
+static unsigned int max_mappings = 65536;
+module_param(max_mappings, uint, 0644);
+MODULE_PARM_DESC(max_mappings, "Mappings per network namespace (at most 65536)");
+
+static unsigned long max_hold_bytes = 64UL << 20;
+module_param(max_hold_bytes, ulong, 0644);
+MODULE_PARM_DESC(max_hold_bytes, "Bytes the hold queues of one network namespace may reserve");
+
+unsigned int xnat_param_max_mappings(void)
+{
+	return READ_ONCE(max_mappings);
+}
+
+unsigned long xnat_param_max_hold_bytes(void)
+{
+	return READ_ONCE(max_hold_bytes);
+}

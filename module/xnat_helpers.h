@@ -82,4 +82,7 @@ void xnat_nla_nest_end(struct sk_buff *skb, struct nlattr *nest);
 int xnat_nla_put_uint(struct sk_buff *skb, int type, u64 value);
 void xnat_extack_set_msg(struct netlink_ext_ack *extack, const char *msg);
 
+unsigned int xnat_param_max_mappings(void);
+unsigned long xnat_param_max_hold_bytes(void);
+
 #endif

@@ -10,6 +10,7 @@ pub mod conntrack;
 pub mod genetlink;
 pub mod netfilter;
 pub mod output;
+pub mod param;
 pub mod pernet;
 pub mod rcu;
 pub mod skb;

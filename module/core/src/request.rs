@@ -12,8 +12,51 @@ use super::table::PolicyInfo;
 /// `XFRM_POLICY_OUT`: the only direction whose policies can be mapped.
 pub const XFRM_POLICY_OUT: u32 = 1;
 
-/// The most mappings one network namespace may hold.
+/// The most mappings one network namespace may hold, whatever the
+/// `max_mappings` module parameter says.
 pub const MAX_MAPPINGS: usize = 65536;
+
+/// Per-namespace limits: what one namespace's owner, root in a user
+/// namespace included, may make the kernel keep.  In the kernel they are
+/// module parameters (`max_mappings`, `max_hold_bytes`), settable by the
+/// initial namespace's root only.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NetLimits {
+    /// Mappings (capped at [`MAX_MAPPINGS`]).
+    pub mappings: usize,
+    /// Bytes the namespace's hold queues may reserve, see
+    /// [`hold_reservation`].
+    pub hold_bytes: u64,
+}
+
+impl NetLimits {
+    /// The defaults (the module parameters' initial values).
+    pub const DEFAULT: Self = Self { mappings: MAX_MAPPINGS, hold_bytes: 64 << 20 };
+}
+
+/// What a hold queue with `limits` may pin: its byte bound, plus its slots,
+/// which are allocated when the mapping is made.  A slot is charged at 32
+/// bytes, more than its size on 64-bit machines.
+pub fn hold_reservation(limits: &HoldLimits) -> u64 {
+    u64::from(limits.bytes) + 32 * u64::from(limits.packets)
+}
+
+/// Checks `req` against the namespace's limits.  `mappings` is how many
+/// the namespace has besides the one `req` replaces (if any); `held` is
+/// what their hold queues reserve.
+pub fn check_limits(req: &MapRequest, mappings: usize, held: u64, limits: &NetLimits) -> Result<(), Refusal> {
+    let max = limits.mappings.min(MAX_MAPPINGS);
+    if mappings >= max {
+        return Err(Refusal::TooMany(max));
+    }
+    if req.pending == PendingMode::Hold {
+        let wanted = held.saturating_add(hold_reservation(&req.hold));
+        if wanted > limits.hold_bytes {
+            return Err(Refusal::HoldMemory { wanted, limit: limits.hold_bytes });
+        }
+    }
+    Ok(())
+}
 
 /// What a mapping does with a new flow while its policy's SA is pending
 /// (being negotiated, or missing with nobody answering ACQUIRE).
@@ -66,8 +109,11 @@ pub enum Refusal {
     FamilyMismatch { spid: u32, policy: Family, mapping: Family },
     /// The policy's source selector does not contain the address.
     SourceNotSelected { spid: u32, family: Family, nat: Addr, saddr: Addr, prefixlen_s: u8 },
-    /// The namespace holds [`MAX_MAPPINGS`] already.
-    TooMany,
+    /// The namespace holds as many mappings as its limit (given) allows.
+    TooMany(usize),
+    /// The namespace's hold queues would reserve `wanted` bytes, more than
+    /// its limit.
+    HoldMemory { wanted: u64, limit: u64 },
     /// An unknown pending mode.
     PendingMode(u8),
     /// A hold limit without hold mode.
@@ -88,7 +134,7 @@ impl Refusal {
         match self {
             Self::Exists(_) => EEXIST,
             Self::NotMapped(_) => ENOENT,
-            Self::TooMany => ENOSPC,
+            Self::TooMany(_) | Self::HoldMemory { .. } => ENOSPC,
             _ => EINVAL,
         }
     }
@@ -123,7 +169,12 @@ impl fmt::Display for Refusal {
                 addr::Display(family, &saddr),
                 addr::Display(family, &nat)
             ),
-            Self::TooMany => write!(f, "too many mappings (limit {MAX_MAPPINGS})"),
+            Self::TooMany(max) => {
+                write!(f, "namespace at its limit of {max} mappings (param max_mappings)")
+            }
+            Self::HoldMemory { wanted, limit } => {
+                write!(f, "hold queues would reserve {wanted} bytes, over max_hold_bytes={limit}")
+            }
             Self::PendingMode(v) => write!(f, "unknown pending mode {v}"),
             Self::HoldLimitWithoutHold => write!(f, "hold limits need pending mode hold"),
             Self::HoldPackets(n) => {

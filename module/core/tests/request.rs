@@ -126,3 +126,36 @@ fn fixed_buf_truncates_at_char_boundary() {
     write!(b, "ab\u{e9}").unwrap();
     assert_eq!(b.as_str(), "ab");
 }
+
+#[test]
+fn namespace_limits() {
+    let limits = request::NetLimits { mappings: 3, hold_bytes: 1 << 20 };
+    let eagain = req(Some(305), Some(&[10, 20, 30, 2]), None).unwrap();
+    assert_eq!(request::check_limits(&eagain, 2, 0, &limits), Ok(()));
+    assert_eq!(request::check_limits(&eagain, 3, 0, &limits), Err(Refusal::TooMany(3)));
+    // The parameter cannot lift the hard ceiling.
+    let high = request::NetLimits { mappings: usize::MAX, ..limits };
+    assert_eq!(
+        request::check_limits(&eagain, request::MAX_MAPPINGS, 0, &high),
+        Err(Refusal::TooMany(request::MAX_MAPPINGS))
+    );
+    assert_eq!(Refusal::TooMany(3).errno(), 28);
+
+    // Hold memory: what the others reserve plus this queue's bytes and slots.
+    let hold = MapRequest { pending: PendingMode::Hold, hold: HoldLimits { packets: 100, bytes: 256 * 1024 }, ..eagain };
+    let own = request::hold_reservation(&hold.hold);
+    assert_eq!(own, 256 * 1024 + 32 * 100);
+    assert_eq!(request::check_limits(&hold, 0, (1 << 20) - own, &limits), Ok(()));
+    assert_eq!(
+        request::check_limits(&hold, 0, (1 << 20) - own + 1, &limits),
+        Err(Refusal::HoldMemory { wanted: (1 << 20) + 1, limit: 1 << 20 })
+    );
+    // Other modes reserve nothing, whatever the others hold.
+    assert_eq!(request::check_limits(&eagain, 0, u64::MAX, &limits), Ok(()));
+    // The texts fit an extack message (80 bytes) whole, for a limit of up
+    // to 1 TiB.
+    let worst = Refusal::HoldMemory { wanted: (1 << 40) + (17 << 20), limit: 1 << 40 };
+    assert!(format!("{worst}").len() <= 80, "{worst}");
+    assert_eq!(text(worst), format!("{worst}"));
+    assert_eq!(text(Refusal::TooMany(65536)), "namespace at its limit of 65536 mappings (param max_mappings)");
+}
