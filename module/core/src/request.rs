@@ -99,7 +99,8 @@ pub enum Refusal {
     Missing(&'static str),
     /// The address attribute is neither 4 nor 16 bytes long.
     AddressLength(usize),
-    /// spid & 7 names another direction than out.
+    /// spid & 7 names another direction than out (never built for an out
+    /// spid).
     NotOutbound(u32),
     /// The spid is mapped already and replace was not requested.
     Exists(u32),
@@ -140,13 +141,15 @@ impl Refusal {
     }
 }
 
-fn direction_name(spid: u32) -> &'static str {
+/// The kind of policy that `spid`'s direction bits name, with its article
+/// ("an in policy"), or `None` for the values no policy has (6 and 7).
+fn policy_kind(spid: u32) -> Option<&'static str> {
     match spid & 7 {
-        0 => "in",
-        1 => "out",
-        2 => "fwd",
-        3..=5 => "socket",
-        _ => "unknown",
+        0 => Some("an in policy"),
+        1 => Some("an out policy"),
+        2 => Some("a fwd policy"),
+        3..=5 => Some("a socket policy"),
+        _ => None,
     }
 }
 
@@ -155,9 +158,11 @@ impl fmt::Display for Refusal {
         match *self {
             Self::Missing(what) => write!(f, "missing {what}"),
             Self::AddressLength(n) => write!(f, "address must be 4 or 16 bytes, not {n}"),
-            Self::NotOutbound(spid) => {
-                write!(f, "spid {spid} is a {} policy; only out (spid&7=1) can be mapped", direction_name(spid))
-            }
+            // At most 75 bytes for any spid: the whole text fits an extack.
+            Self::NotOutbound(spid) => match policy_kind(spid) {
+                Some(kind) => write!(f, "spid {spid} is {kind}; only out (spid&7=1) can be mapped"),
+                None => write!(f, "spid {spid} has an unknown direction; only out (spid&7=1) can be mapped"),
+            },
             Self::Exists(spid) => write!(f, "spid {spid} is already mapped"),
             Self::NotMapped(spid) => write!(f, "spid {spid} is not mapped"),
             Self::FamilyMismatch { spid, policy, mapping } => {
@@ -270,4 +275,49 @@ pub fn evaluate_policy(req: &MapRequest, policy: Option<SeenPolicy>) -> Result<O
         });
     }
     Ok(Some(PolicyInfo { selector: p.selector.dest, priority: p.priority }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::fmt::FixedBuf;
+    use super::*;
+    use core::fmt::Write;
+
+    /// The text of `r` as the kernel sends it (an 80-byte extack).
+    fn extack(r: Refusal) -> FixedBuf<80> {
+        let mut b = FixedBuf::new();
+        write!(b, "{r}").unwrap();
+        b
+    }
+
+    #[test]
+    fn not_outbound_reads_right_for_every_direction() {
+        for (spid, want) in [
+            (0, "spid 0 is an in policy; only out (spid&7=1) can be mapped"),
+            (304, "spid 304 is an in policy; only out (spid&7=1) can be mapped"),
+            (306, "spid 306 is a fwd policy; only out (spid&7=1) can be mapped"),
+            (3, "spid 3 is a socket policy; only out (spid&7=1) can be mapped"),
+            (4, "spid 4 is a socket policy; only out (spid&7=1) can be mapped"),
+            (13, "spid 13 is a socket policy; only out (spid&7=1) can be mapped"),
+            (6, "spid 6 has an unknown direction; only out (spid&7=1) can be mapped"),
+            (7, "spid 7 has an unknown direction; only out (spid&7=1) can be mapped"),
+        ] {
+            assert_eq!(check_spid(spid), Err(Refusal::NotOutbound(spid)));
+            assert_eq!(extack(Refusal::NotOutbound(spid)).as_str(), want);
+        }
+        // Whole in an extack for the longest spids of every direction, and
+        // never the article that does not go with the word.
+        for d in 0..8 {
+            let spid = u32::MAX - 7 + d;
+            let b = extack(Refusal::NotOutbound(spid));
+            let text = b.as_str();
+            let mut whole = FixedBuf::<200>::new();
+            write!(whole, "{}", Refusal::NotOutbound(spid)).unwrap();
+            assert_eq!(text, whole.as_str(), "cut to fit an extack");
+            assert!(text.ends_with("; only out (spid&7=1) can be mapped"), "{text}");
+            assert!(!text.contains(" a in ") && !text.contains(" an fwd ") && !text.contains(" a unknown "), "{text}");
+            assert!(!text.contains(" an socket ") && !text.contains(" a out "), "{text}");
+        }
+        assert_eq!(check_spid(305), Ok(305));
+    }
 }

@@ -42,7 +42,7 @@ fn map_request_refusals() {
     assert_eq!(req(Some(305), Some(&[1, 2, 3, 4, 5]), None), Err(Refusal::AddressLength(5)));
     assert_eq!(req(Some(306), Some(&[1, 2, 3, 4]), None), Err(Refusal::NotOutbound(306)));
     assert_eq!(text(Refusal::NotOutbound(306)), "spid 306 is a fwd policy; only out (spid&7=1) can be mapped");
-    assert_eq!(text(Refusal::NotOutbound(304)), "spid 304 is a in policy; only out (spid&7=1) can be mapped");
+    assert_eq!(text(Refusal::NotOutbound(304)), "spid 304 is an in policy; only out (spid&7=1) can be mapped");
     assert_eq!(text(Refusal::Exists(305)), "spid 305 is already mapped");
     assert_eq!(Refusal::Exists(305).errno(), 17);
     assert_eq!(Refusal::NotMapped(9).errno(), 2);

@@ -2,10 +2,14 @@
 //! (`spid=N to ADDR [pending eagain|drop|hold] [hold-packets N]
 //! [hold-bytes N] [replace]`).
 //!
-//! clap splits off the global flags and the subcommand; the words after the
-//! subcommand are parsed here, `ip`-style: each keyword takes its value
-//! either glued with `=` (`spid=305`) or as the next word (`spid 305`).
+//! clap splits off the global flags before the subcommand, and the
+//! subcommand; the words after it, even those starting with '-' (`spid -1`),
+//! come here whole.  [`split_options`] picks out the flags among them, and
+//! the rest is parsed `ip`-style: each keyword takes its value either glued
+//! with `=` (`spid=305`) or as the next word (`spid 305`).  Messages quote
+//! user input through [`shown`], which shortens long input.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
@@ -54,6 +58,97 @@ impl std::error::Error for UsageError {}
 
 fn usage<T>(msg: impl Into<String>) -> Result<T, UsageError> {
     Err(UsageError(msg.into()))
+}
+
+/// The most characters of one piece of user input that a message quotes.
+pub const SHOWN_MAX: usize = 64;
+
+/// `input` as an error message quotes it: whole if it has at most
+/// [`SHOWN_MAX`] characters, else its first [`SHOWN_MAX`] followed by
+/// `... (N characters)`, so that a huge argument does not flood the
+/// terminal.
+pub fn shown(input: &str) -> Cow<'_, str> {
+    match input.char_indices().nth(SHOWN_MAX) {
+        None => Cow::Borrowed(input),
+        Some((cut, _)) => Cow::Owned(format!(
+            "{}... ({} characters)",
+            &input[..cut],
+            input.chars().count()
+        )),
+    }
+}
+
+/// The options that clap would take anywhere on the command line, picked out
+/// of the words of a subcommand (which clap hands over whole, so that a
+/// value may start with '-').
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Options {
+    /// `-j`/`--json`.
+    pub json: bool,
+    /// `-h`/`--help`.
+    pub help: bool,
+}
+
+/// Splits the options out of `words`: `-j`, `--json`, `-h`, `--help`
+/// anywhere (no value of the grammar can be one of them), until a `--`,
+/// which is dropped; every other word, even one starting with '-', is left
+/// to the grammar (`spid -1` is the grammar's mistake, not an unknown
+/// option).
+pub fn split_options(words: &[String]) -> (Vec<String>, Options) {
+    let mut opts = Options::default();
+    let mut rest = Vec::with_capacity(words.len());
+    let mut it = words.iter();
+    for word in it.by_ref() {
+        match word.as_str() {
+            "-j" | "--json" => opts.json = true,
+            "-h" | "--help" => opts.help = true,
+            "--" => break,
+            _ => rest.push(word.clone()),
+        }
+    }
+    rest.extend(it.cloned());
+    (rest, opts)
+}
+
+/// Whether `digits` is a decimal fraction (`1.5`, `.5`, `5.`).
+fn is_fraction(digits: &str) -> bool {
+    match digits.split_once('.') {
+        Some((int, frac)) => {
+            !(int.is_empty() && frac.is_empty())
+                && int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        }
+        None => false,
+    }
+}
+
+/// The value of the numeric keyword `key`: a whole decimal number within
+/// `min..=max`.  A mistake is told as what it is: not a number at all, a
+/// number that is not whole, or a whole number out of range (negative or
+/// too big for the field included).
+fn number(key: &str, value: &str, min: u64, max: u64) -> Result<u64, UsageError> {
+    let negative = value.starts_with('-');
+    let digits = value.strip_prefix(['+', '-']).unwrap_or(value);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return if is_fraction(digits) {
+            usage(format!("{key} {} is not a whole number", shown(value)))
+        } else {
+            usage(format!("{key} '{}' is not a number", shown(value)))
+        };
+    }
+    let n = if negative {
+        // -0 is 0; any other negative number is below every minimum.
+        digits.bytes().all(|b| b == b'0').then_some(0)
+    } else {
+        // Only an overflow fails: the digits are checked.
+        digits.parse::<u64>().ok()
+    };
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => usage(format!(
+            "{key} {} is out of range ({min}-{max})",
+            shown(value)
+        )),
+    }
 }
 
 /// A keyword of a command and whether it takes a value.
@@ -106,6 +201,7 @@ fn parse_words(
         };
         let Some(kw) = keywords.iter().find(|k| k.name == key) else {
             let expected: Vec<&str> = keywords.iter().map(|k| k.name).collect();
+            let key = shown(key);
             return usage(if expected.is_empty() {
                 format!("unknown keyword '{key}': '{command}' takes no arguments")
             } else {
@@ -146,11 +242,10 @@ pub fn policy_dir_name(spid: u32) -> &'static str {
     }
 }
 
+/// An xfrm policy index is any u32 (the kernel hands them out in steps of 8
+/// and lets them wrap); only its direction bits are checked here.
 fn parse_spid(value: &str) -> Result<u32, UsageError> {
-    let spid: u32 = match value.parse() {
-        Ok(n) => n,
-        Err(_) => return usage(format!("spid '{value}' is not a number")),
-    };
+    let spid = number(SPID.name, value, 0, u32::MAX.into())? as u32;
     if spid & 7 != 1 {
         return usage(format!(
             "spid {spid} is not an outbound policy index ({spid} & 7 = {}, {}); \
@@ -165,7 +260,7 @@ fn parse_spid(value: &str) -> Result<u32, UsageError> {
 fn parse_addr(value: &str) -> Result<IpAddr, UsageError> {
     let addr: IpAddr = match value.parse() {
         Ok(a) => a,
-        Err(_) => return usage(format!("'{value}' is not an IPv4 or IPv6 address")),
+        Err(_) => return usage(format!("'{}' is not an IPv4 or IPv6 address", shown(value))),
     };
     if addr.is_unspecified() || addr.is_multicast() {
         return usage(format!("{addr} cannot be used as a source address"));
@@ -179,7 +274,8 @@ fn parse_pending(value: &str) -> Result<u8, UsageError> {
         None => {
             let names: Vec<&str> = PENDING_MODES.iter().map(|(name, _)| *name).collect();
             usage(format!(
-                "unknown pending mode '{value}' (expected: {})",
+                "unknown pending mode '{}' (expected: {})",
+                shown(value),
                 names.join(", ")
             ))
         }
@@ -200,10 +296,7 @@ fn hold_limit(
     if pending != Some(pending_mode::HOLD) {
         return usage(format!("'{key}' is only valid with 'pending hold'"));
     }
-    match value.parse::<u32>() {
-        Ok(n) if (1..=max).contains(&n) => Ok(Some(n)),
-        _ => usage(format!("{key} '{value}' is not a number from 1 to {max}")),
-    }
+    Ok(Some(number(key, value, 1, max.into())? as u32))
 }
 
 fn required<'a>(
@@ -263,13 +356,10 @@ pub fn parse_flush(words: &[String]) -> Result<Command, UsageError> {
 /// `monitor [count N]`, N >= 1.
 pub fn parse_monitor(words: &[String]) -> Result<Command, UsageError> {
     let kv = parse_words("monitor", words, &[COUNT])?;
-    let count = match kv.get("count") {
-        None => None,
-        Some(v) => match v.parse::<u64>() {
-            Ok(n) if n > 0 => Some(n),
-            _ => return usage(format!("count '{v}' is not a positive number")),
-        },
-    };
+    let count = kv
+        .get(COUNT.name)
+        .map(|v| number(COUNT.name, v, 1, u64::MAX))
+        .transpose()?;
     Ok(Command::Monitor { count })
 }
 
@@ -453,31 +543,31 @@ mod tests {
             ),
             (
                 "spid=305 to 10.20.30.2 pending hold hold-packets 0",
-                "hold-packets '0' is not a number from 1 to 10000",
+                "hold-packets 0 is out of range (1-10000)",
             ),
             (
                 "spid=305 to 10.20.30.2 pending hold hold-packets 10001",
-                "hold-packets '10001' is not a number from 1 to 10000",
+                "hold-packets 10001 is out of range (1-10000)",
             ),
             (
                 "spid=305 to 10.20.30.2 pending hold hold-packets -1",
-                "hold-packets '-1' is not a number from 1 to 10000",
+                "hold-packets -1 is out of range (1-10000)",
             ),
             (
                 "spid=305 to 10.20.30.2 pending hold hold-packets 4294967296",
-                "hold-packets '4294967296' is not a number from 1 to 10000",
+                "hold-packets 4294967296 is out of range (1-10000)",
             ),
             (
                 "spid=305 to 10.20.30.2 pending hold hold-bytes 0",
-                "hold-bytes '0' is not a number from 1 to 16777216",
+                "hold-bytes 0 is out of range (1-16777216)",
             ),
             (
                 "spid=305 to 10.20.30.2 pending hold hold-bytes 16777217",
-                "hold-bytes '16777217' is not a number from 1 to 16777216",
+                "hold-bytes 16777217 is out of range (1-16777216)",
             ),
             (
                 "spid=305 to 10.20.30.2 pending hold hold-bytes 256KiB",
-                "hold-bytes '256KiB' is not a number from 1 to 16777216",
+                "hold-bytes '256KiB' is not a number",
             ),
             (
                 "spid=305 to 10.20.30.2 pending hold hold-packets",
@@ -524,11 +614,11 @@ mod tests {
         );
         assert_eq!(
             err(parse_map(&w("spid=-1 to 1.2.3.4"))),
-            "spid '-1' is not a number"
+            "spid -1 is out of range (0-4294967295)"
         );
         assert_eq!(
             err(parse_map(&w("spid=4294967297 to 1.2.3.4"))),
-            "spid '4294967297' is not a number"
+            "spid 4294967297 is out of range (0-4294967295)"
         );
         assert_eq!(
             err(parse_map(&w("spid=305 to 10.20.30"))),
@@ -550,6 +640,207 @@ mod tests {
             err(parse_map(&w("spid=305 spid=313 to 1.2.3.4"))),
             "'spid' given more than once"
         );
+    }
+
+    #[test]
+    fn numbers_out_of_range_are_numbers() {
+        // Each numeric keyword: a number outside the field's bounds is out
+        // of range, whatever its size or sign; only non-numbers are "not a
+        // number".
+        for (words, want) in [
+            (
+                "spid 4294967297 to 1.2.3.4",
+                "spid 4294967297 is out of range (0-4294967295)",
+            ),
+            (
+                "spid -1 to 1.2.3.4",
+                "spid -1 is out of range (0-4294967295)",
+            ),
+            (
+                "spid 99999999999999999999999999 to 1.2.3.4",
+                "spid 99999999999999999999999999 is out of range (0-4294967295)",
+            ),
+            ("spid 30x5 to 1.2.3.4", "spid '30x5' is not a number"),
+            ("spid - to 1.2.3.4", "spid '-' is not a number"),
+            ("spid + to 1.2.3.4", "spid '+' is not a number"),
+            ("spid . to 1.2.3.4", "spid '.' is not a number"),
+            ("spid 1e3 to 1.2.3.4", "spid '1e3' is not a number"),
+            ("spid 305.0 to 1.2.3.4", "spid 305.0 is not a whole number"),
+            ("spid .5 to 1.2.3.4", "spid .5 is not a whole number"),
+            (
+                "spid=305 to 1.2.3.4 pending hold hold-packets 99999999999",
+                "hold-packets 99999999999 is out of range (1-10000)",
+            ),
+            (
+                "spid=305 to 1.2.3.4 pending hold hold-bytes -5",
+                "hold-bytes -5 is out of range (1-16777216)",
+            ),
+            (
+                "spid=305 to 1.2.3.4 pending hold hold-bytes 1.5",
+                "hold-bytes 1.5 is not a whole number",
+            ),
+        ] {
+            assert_eq!(err(parse_map(&w(words))), want, "{words}");
+        }
+        // The bounds themselves are in range: 0 and u32::MAX are policy
+        // indexes (of other directions than out); -0 and +305 are numbers.
+        assert!(err(parse_map(&w("spid 0 to 1.2.3.4"))).contains("(0 & 7 = 0, in)"));
+        assert!(err(parse_map(&w("spid -0 to 1.2.3.4"))).contains("(0 & 7 = 0, in)"));
+        assert!(err(parse_show(&w("spid 4294967295"))).contains("(4294967295 & 7 = 7, invalid)"));
+        assert_eq!(
+            parse_unmap(&w("spid +305")).unwrap(),
+            Command::Unmap { spid: 305 }
+        );
+        assert_eq!(
+            parse_unmap(&w("spid 4294967289")).unwrap(),
+            Command::Unmap { spid: 4294967289 }
+        );
+        assert_eq!(
+            err(parse_monitor(&w("count -18446744073709551616"))),
+            "count -18446744073709551616 is out of range (1-18446744073709551615)"
+        );
+    }
+
+    #[test]
+    fn options_among_the_words() {
+        let (rest, opts) = split_options(&w("spid -1 -j to 1.2.3.4 --json"));
+        assert_eq!(rest, w("spid -1 to 1.2.3.4"));
+        assert_eq!(
+            opts,
+            Options {
+                json: true,
+                help: false
+            }
+        );
+        let (rest, opts) = split_options(&w("spid 305 --help"));
+        assert_eq!(rest, w("spid 305"));
+        assert_eq!(
+            opts,
+            Options {
+                json: false,
+                help: true
+            }
+        );
+        let (rest, opts) = split_options(&w("-h -x --bogus -1"));
+        assert_eq!(rest, w("-x --bogus -1"));
+        assert!(opts.help && !opts.json);
+        // After '--' nothing is an option.
+        let (rest, opts) = split_options(&w("spid -- -j --help --"));
+        assert_eq!(rest, w("spid -j --help --"));
+        assert_eq!(opts, Options::default());
+        // A word starting with '-' that is no option is the grammar's.
+        assert_eq!(
+            err(parse_map(&split_options(&w("-j spid -1 to 1.2.3.4")).0)),
+            "spid -1 is out of range (0-4294967295)"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid=305 to 1.2.3.4 --replace"))),
+            "unknown keyword '--replace' for 'map' \
+             (expected: spid, to, pending, hold-packets, hold-bytes, replace)"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid 305 to -1.2.3.4"))),
+            "'-1.2.3.4' is not an IPv4 or IPv6 address"
+        );
+        assert_eq!(
+            err(parse_map(&w("spid 305 to 1.2.3.4 pending -drop"))),
+            "unknown pending mode '-drop' (expected: eagain, drop, hold)"
+        );
+    }
+
+    #[test]
+    fn long_input_is_shown_shortened() {
+        assert_eq!(shown("abc"), "abc");
+        let max = "x".repeat(SHOWN_MAX);
+        assert_eq!(shown(&max), max);
+        let long = format!(
+            "{}{}",
+            "a".repeat(SHOWN_MAX),
+            "b".repeat(100_000 - SHOWN_MAX)
+        );
+        let short = format!("{}... (100000 characters)", "a".repeat(SHOWN_MAX));
+        assert_eq!(shown(&long), short);
+        // Characters, not bytes: no multi-byte character is cut.
+        let wide = "\u{e9}".repeat(SHOWN_MAX + 1);
+        assert_eq!(
+            shown(&wide),
+            format!(
+                "{}... ({} characters)",
+                "\u{e9}".repeat(SHOWN_MAX),
+                SHOWN_MAX + 1
+            )
+        );
+        // Every place that quotes a word of the command line.
+        let digits = "7".repeat(100_000);
+        let short_digits = format!("{}... (100000 characters)", "7".repeat(SHOWN_MAX));
+        for (r, want) in [
+            (
+                parse_map(std::slice::from_ref(&long)),
+                format!(
+                    "unknown keyword '{short}' for 'map' \
+                     (expected: spid, to, pending, hold-packets, hold-bytes, replace)"
+                ),
+            ),
+            (
+                parse_map(&[format!("{long}=1")]),
+                format!(
+                    "unknown keyword '{short}' for 'map' \
+                     (expected: spid, to, pending, hold-packets, hold-bytes, replace)"
+                ),
+            ),
+            (
+                parse_flush(std::slice::from_ref(&long)),
+                format!("unknown keyword '{short}': 'flush' takes no arguments"),
+            ),
+            (
+                parse_map(
+                    &w("to 1.2.3.4 spid")
+                        .into_iter()
+                        .chain([long.clone()])
+                        .collect::<Vec<_>>(),
+                ),
+                format!("spid '{short}' is not a number"),
+            ),
+            (
+                parse_show(&[format!("spid={digits}")]),
+                format!("spid {short_digits} is out of range (0-4294967295)"),
+            ),
+            (
+                parse_map(
+                    &w("spid 305 to")
+                        .into_iter()
+                        .chain([long.clone()])
+                        .collect::<Vec<_>>(),
+                ),
+                format!("'{short}' is not an IPv4 or IPv6 address"),
+            ),
+            (
+                parse_map(
+                    &w("spid 305 to 1.2.3.4 pending")
+                        .into_iter()
+                        .chain([long.clone()])
+                        .collect::<Vec<_>>(),
+                ),
+                format!("unknown pending mode '{short}' (expected: eagain, drop, hold)"),
+            ),
+            (
+                parse_map(
+                    &w("spid 305 to 1.2.3.4 pending hold hold-bytes")
+                        .into_iter()
+                        .chain([digits.clone()])
+                        .collect::<Vec<_>>(),
+                ),
+                format!("hold-bytes {short_digits} is out of range (1-16777216)"),
+            ),
+            (
+                parse_monitor(&[format!("count={long}")]),
+                format!("count '{short}' is not a number"),
+            ),
+        ] {
+            let got = err(r);
+            assert_eq!(got, want);
+            assert!(got.len() < 200, "{got}");
+        }
     }
 
     #[test]
@@ -620,11 +911,17 @@ mod tests {
             err(parse_monitor(&w("count="))),
             "missing value for 'count'"
         );
-        for bad in ["0", "-1", "x", "1.5", "18446744073709551616"] {
-            assert_eq!(
-                err(parse_monitor(&w(&format!("count {bad}")))),
-                format!("count '{bad}' is not a positive number")
-            );
+        for (bad, want) in [
+            ("0", "count 0 is out of range (1-18446744073709551615)"),
+            ("-1", "count -1 is out of range (1-18446744073709551615)"),
+            ("x", "count 'x' is not a number"),
+            ("1.5", "count 1.5 is not a whole number"),
+            (
+                "18446744073709551616",
+                "count 18446744073709551616 is out of range (1-18446744073709551615)",
+            ),
+        ] {
+            assert_eq!(err(parse_monitor(&w(&format!("count {bad}")))), want);
         }
         assert_eq!(
             err(parse_monitor(&w("count 1 count 2"))),

@@ -7,6 +7,7 @@
 //!     xnatctl flush
 //!     xnatctl [-j] monitor [count N]
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -78,25 +79,25 @@ enum Sub {
     /// packet memory (1-16777216, default 262144); both only with pending hold.
     #[command(override_usage = MAP_USAGE)]
     Map {
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
         words: Vec<String>,
     },
     /// Delete the mapping of policy N
     #[command(override_usage = UNMAP_USAGE)]
     Unmap {
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
         words: Vec<String>,
     },
     /// List the mappings (all, or the one of policy N), their state and counters
     #[command(override_usage = SHOW_USAGE, alias = "list")]
     Show {
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
         words: Vec<String>,
     },
     /// Delete all mappings of the network namespace
     #[command(override_usage = FLUSH_USAGE)]
     Flush {
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
         words: Vec<String>,
     },
     /// Print a line per mapping event (map, unmap, sa) until interrupted, or after N events
@@ -108,12 +109,35 @@ enum Sub {
     /// spid N` when it was installed.  With -j, one JSON object per line.
     #[command(override_usage = MONITOR_USAGE)]
     Monitor {
-        #[arg(value_name = "WORDS")]
+        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
         words: Vec<String>,
     },
 }
 
 impl Sub {
+    /// The subcommand's name (not an alias).
+    fn name(&self) -> &'static str {
+        match self {
+            Sub::Map { .. } => "map",
+            Sub::Unmap { .. } => "unmap",
+            Sub::Show { .. } => "show",
+            Sub::Flush { .. } => "flush",
+            Sub::Monitor { .. } => "monitor",
+        }
+    }
+
+    /// The words after the subcommand, as clap collected them: all of them
+    /// once the first is in, options included (see `cli::split_options`).
+    fn words(&self) -> &[String] {
+        match self {
+            Sub::Map { words }
+            | Sub::Unmap { words }
+            | Sub::Show { words }
+            | Sub::Flush { words }
+            | Sub::Monitor { words } => words,
+        }
+    }
+
     fn usage(&self) -> &'static str {
         match self {
             Sub::Map { .. } => MAP_USAGE,
@@ -124,14 +148,76 @@ impl Sub {
         }
     }
 
-    fn command(&self) -> Result<Command, cli::UsageError> {
+    /// The command of `words` (the subcommand's words without options).
+    fn command(&self, words: &[String]) -> Result<Command, cli::UsageError> {
         match self {
-            Sub::Map { words } => cli::parse_map(words),
-            Sub::Unmap { words } => cli::parse_unmap(words),
-            Sub::Show { words } => cli::parse_show(words),
-            Sub::Flush { words } => cli::parse_flush(words),
-            Sub::Monitor { words } => cli::parse_monitor(words),
+            Sub::Map { .. } => cli::parse_map(words),
+            Sub::Unmap { .. } => cli::parse_unmap(words),
+            Sub::Show { .. } => cli::parse_show(words),
+            Sub::Flush { .. } => cli::parse_flush(words),
+            Sub::Monitor { .. } => cli::parse_monitor(words),
         }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug)]
+enum Parsed {
+    /// Run the command; print JSON if the flag is set.
+    Run(Command, bool),
+    /// A mistake in the subcommand's words, and the subcommand's usage line.
+    Usage(cli::UsageError, &'static str),
+    /// clap's own answer: help, the version, or a mistake clap found.
+    Clap(clap::Error),
+}
+
+/// A clap error with every piece of user input it quotes shortened as
+/// `cli::shown` does, and without tips that quote a long one.
+fn shorten_clap_error(mut e: clap::Error) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue};
+    let context: Vec<(ContextKind, ContextValue)> =
+        e.context().map(|(k, v)| (k, v.clone())).collect();
+    for (kind, value) in context {
+        let value = match value {
+            ContextValue::String(s) => ContextValue::String(cli::shown(&s).into_owned()),
+            ContextValue::Strings(v) => {
+                ContextValue::Strings(v.iter().map(|s| cli::shown(s).into_owned()).collect())
+            }
+            // "to pass '-x' as a value, use '-- -x'" and the like.
+            ContextValue::StyledStrs(v) if kind == ContextKind::Suggested => {
+                ContextValue::StyledStrs(
+                    v.into_iter()
+                        .filter(|tip| tip.to_string().chars().count() <= 2 * cli::SHOWN_MAX)
+                        .collect(),
+                )
+            }
+            _ => continue,
+        };
+        e.insert(kind, value);
+    }
+    e
+}
+
+/// Parses the command line (`argv`, the program's name first).
+fn parse_args(argv: impl IntoIterator<Item = OsString>) -> Parsed {
+    let argv: Vec<OsString> = argv.into_iter().collect();
+    let args = match Args::try_parse_from(&argv) {
+        Ok(args) => args,
+        Err(e) => return Parsed::Clap(shorten_clap_error(e)),
+    };
+    let (words, opts) = cli::split_options(args.command.words());
+    if opts.help {
+        // The subcommand's help, as `xnatctl SUB --help` prints it.
+        let program = argv.first().cloned().unwrap_or_else(|| "xnatctl".into());
+        let help = [program, args.command.name().into(), "--help".into()];
+        return match Args::try_parse_from(help) {
+            Err(e) => Parsed::Clap(e),
+            Ok(_) => unreachable!("--help parses as a request for help"),
+        };
+    }
+    match args.command.command(&words) {
+        Ok(cmd) => Parsed::Run(cmd, args.json || opts.json),
+        Err(e) => Parsed::Usage(e, args.command.usage()),
     }
 }
 
@@ -243,19 +329,175 @@ fn run(cmd: &Command, json: bool) -> Result<(), Error> {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
-    let cmd = match args.command.command() {
-        Ok(cmd) => cmd,
-        Err(e) => {
-            eprintln!("xnatctl: {e}\nusage: {}", args.command.usage());
+    let (cmd, json) = match parse_args(std::env::args_os()) {
+        Parsed::Run(cmd, json) => (cmd, json),
+        Parsed::Usage(e, usage) => {
+            eprintln!("xnatctl: {e}\nusage: {usage}");
             return ExitCode::from(Error::Usage(e).exit_code());
         }
+        Parsed::Clap(e) => e.exit(),
     };
-    match run(&cmd, args.json) {
+    match run(&cmd, json) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xnatctl: {}", e.message(&cmd));
             ExitCode::from(e.exit_code())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &str) -> Parsed {
+        parse_args(
+            std::iter::once("xnatctl")
+                .chain(args.split_whitespace())
+                .map(OsString::from),
+        )
+    }
+
+    fn usage_error(args: &str) -> (String, &'static str) {
+        match parse(args) {
+            Parsed::Usage(e, usage) => (e.0, usage),
+            other => panic!("{args}: expected a usage error, got {other:?}"),
+        }
+    }
+
+    fn clap_error(argv: &[&str]) -> clap::Error {
+        match parse_args(argv.iter().map(OsString::from)) {
+            Parsed::Clap(e) => e,
+            other => panic!("{argv:?}: expected clap's answer, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hyphen_values_reach_the_grammar() {
+        assert_eq!(
+            usage_error("map spid -1 to 10.20.30.2"),
+            ("spid -1 is out of range (0-4294967295)".into(), MAP_USAGE)
+        );
+        assert_eq!(
+            usage_error("monitor count -5"),
+            (
+                "count -5 is out of range (1-18446744073709551615)".into(),
+                MONITOR_USAGE
+            )
+        );
+        assert_eq!(
+            usage_error("map spid=305 to 10.20.30.2 pending hold hold-bytes -1"),
+            (
+                "hold-bytes -1 is out of range (1-16777216)".into(),
+                MAP_USAGE
+            )
+        );
+        assert_eq!(
+            usage_error("unmap -1").0,
+            "unknown keyword '-1' for 'unmap' (expected: spid)"
+        );
+        assert_eq!(
+            usage_error("map spid 305 to 1.2.3.4 --replace").0,
+            "unknown keyword '--replace' for 'map' \
+             (expected: spid, to, pending, hold-packets, hold-bytes, replace)"
+        );
+        assert_eq!(
+            usage_error("flush -x").0,
+            "unknown keyword '-x': 'flush' takes no arguments"
+        );
+    }
+
+    #[test]
+    fn options_still_work_among_the_words() {
+        let show = |spid| Command::Show { spid };
+        for (args, json) in [
+            ("show", false),
+            ("-j show", true),
+            ("show -j", true),
+            ("--json show spid 305", true),
+            ("show spid 305 -j", true),
+            ("show spid=305 --json", true),
+            ("show -j spid 305", true),
+            ("list spid 305 -j", true),
+        ] {
+            let want = if args.contains("305") {
+                show(Some(305))
+            } else {
+                show(None)
+            };
+            match parse(args) {
+                Parsed::Run(cmd, j) => assert_eq!((cmd, j), (want, json), "{args}"),
+                other => panic!("{args}: {other:?}"),
+            }
+        }
+        // '--' ends the options; clap's tip "use '-- -1'" still works.
+        match parse("unmap spid -- +313") {
+            Parsed::Run(cmd, false) => assert_eq!(cmd, Command::Unmap { spid: 313 }),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            usage_error("show spid 305 -- -j").0,
+            "unknown keyword '-j' for 'show' (expected: spid)"
+        );
+        for args in [
+            "map --help",
+            "map -h",
+            "map spid 305 --help",
+            "map spid -1 -h",
+            "list spid 9 --help",
+        ] {
+            let e = match parse(args) {
+                Parsed::Clap(e) => e,
+                other => panic!("{args}: {other:?}"),
+            };
+            assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp, "{args}");
+            let want = if args.starts_with("map") {
+                MAP_USAGE
+            } else {
+                SHOW_USAGE
+            };
+            assert!(
+                e.to_string().contains(&format!("Usage: {want}")),
+                "{args}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn clap_errors_quote_long_input_shortened() {
+        let long = "a".repeat(100_000);
+        let short = format!("{}... (100000 characters)", "a".repeat(cli::SHOWN_MAX));
+        let e = clap_error(&["xnatctl", &long]);
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidSubcommand);
+        let text = e.to_string();
+        assert!(
+            text.contains(&format!("unrecognized subcommand '{short}'")),
+            "{text}"
+        );
+        assert!(text.len() < 400, "{text}");
+
+        let opt = format!("--{long}");
+        let e = clap_error(&["xnatctl", &opt, "show"]);
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        let text = e.to_string();
+        let short = format!(
+            "--{}... (100002 characters)",
+            "a".repeat(cli::SHOWN_MAX - 2)
+        );
+        assert!(
+            text.contains(&format!("unexpected argument '{short}'")),
+            "{text}"
+        );
+        assert!(text.len() < 400, "{text}");
+
+        // Short input is left as clap quotes it.
+        let text = clap_error(&["xnatctl", "bogus"]).to_string();
+        assert!(text.contains("unrecognized subcommand 'bogus'"), "{text}");
+        let text = clap_error(&["xnatctl", "-j", "--bogus", "show"]).to_string();
+        assert!(text.contains("unexpected argument '--bogus'"), "{text}");
+
+        // The grammar's errors are shortened by the grammar.
+        let (text, _) = usage_error(&format!("map spid 305 to {long}"));
+        assert!(text.len() < 200, "{text}");
     }
 }

@@ -55,11 +55,11 @@ fn grammar_errors() {
         ),
         (
             "map spid=305 to 10.20.30.2 pending hold hold-packets 10001",
-            "hold-packets '10001' is not a number from 1 to 10000",
+            "hold-packets 10001 is out of range (1-10000)",
         ),
         (
             "map spid=305 to 10.20.30.2 pending hold hold-bytes 0",
-            "hold-bytes '0' is not a number from 1 to 16777216",
+            "hold-bytes 0 is out of range (1-16777216)",
         ),
         (
             "map spid=305 to 10.20.30.2 pending",
@@ -70,7 +70,18 @@ fn grammar_errors() {
             "flush now",
             "unknown keyword 'now': 'flush' takes no arguments",
         ),
-        ("monitor count 0", "count '0' is not a positive number"),
+        (
+            "monitor count 0",
+            "count 0 is out of range (1-18446744073709551615)",
+        ),
+        (
+            "map spid=4294967297 to 10.20.30.2",
+            "spid 4294967297 is out of range (0-4294967295)",
+        ),
+        (
+            "map spid -1 to 10.20.30.2",
+            "spid -1 is out of range (0-4294967295)",
+        ),
         ("-j monitor count", "missing value for 'count'"),
         (
             "monitor spid 305",
@@ -124,7 +135,7 @@ fn monitor_usage_line() {
     assert_eq!((code, out.as_str()), (2, ""));
     assert_eq!(
         err,
-        "xnatctl: count 'x' is not a positive number\n\
+        "xnatctl: count 'x' is not a number\n\
          usage: xnatctl [-j] monitor [count N]\n"
     );
 }
