@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Safe abstractions over the C networking API the module uses.
 //!
-//! Every `unsafe` block and every FFI call of the module lives below this
-//! module; the rest of the module is safe Rust.  Each file covers one C
-//! subsystem and is written so that it could move to `rust/kernel/net/`.
+//! Every FFI call of the module lives below this module.  Most of its
+//! `unsafe` code does too; not yet all: `state.rs` still reads and replaces
+//! its RCU pointer under a "caller holds the lock" contract and implements
+//! `WorkHandler::from_work`, and `nat.rs` and `netlink.rs` each dereference
+//! a published global.  Each file covers one C subsystem and is written so
+//! that it could move to `rust/kernel/net/`.
 
 pub mod bh_lock;
 pub mod conntrack;

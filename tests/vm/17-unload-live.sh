@@ -24,6 +24,9 @@ run_in doomed "$XNAT_CTL" map spid=305 to 192.0.2.1
 run_in doomed ping -q -i 0.05 -c 1000 192.0.2.254 >/dev/null 2>&1 &
 sleep 1
 ip netns del doomed
+# Its end (net-exit with a live mapping, not module exit) removes the peer of
+# its link in the router's namespace.
+wait_for 60 "the deleted namespace to be dismantled" sh -c '! ip -n router link show r-doomed 2>/dev/null'
 
 xnat map "spid=$SPID" to "$MAPPED"
 log "traffic from the LAN and the home box while the module is unloaded"
