@@ -33,8 +33,17 @@ pub mod cmd {
     /// The SA of a mapped policy became pending (ACQUIRE sent) or was
     /// established (an SA the ACQUIRE asked for was installed).
     pub const SA_NTF: u8 = 7;
+    /// Replace the namespace's whole set of mappings, atomically: the
+    /// packet path sees the old set or the new one, never a mix.  The new
+    /// set is the mapping attributes of the request (none: no mappings).
+    /// Every entry is checked before anything changes; a refused entry
+    /// refuses the request, and the extack message starts with "entry N: "
+    /// (N counts mapping attributes from 1).  A mapping whose spid,
+    /// address, pending mode and hold limits stay the same keeps its
+    /// counters and hold queue.  Duplicate spids are refused.
+    pub const MAP_SET: u8 = 8;
     /// Highest command value.
-    pub const MAX: u8 = 7;
+    pub const MAX: u8 = 8;
 }
 
 /// Snapshot of the mapped policy's selector (struct xfrm_selector).
@@ -114,8 +123,12 @@ pub mod map_attr {
     pub const HOLD_BYTES: u16 = 9;
     /// In sa-ntf, what happened to the SA of the mapped policy.
     pub const SA_STATE: u16 = 10;
+    /// In map-set: one mapping of the new set, with the attributes of a
+    /// map-new request (spid, addr and optionally pending, hold-packets,
+    /// hold-bytes).  Repeated, once per mapping.
+    pub const MAPPING: u16 = 11;
     /// Highest attribute type.
-    pub const MAX: u16 = 10;
+    pub const MAX: u16 = 11;
 }
 
 /// Whether the mapped policy exists, so that the mapping translates.
