@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The kernel-independent logic, shared with the host crate in `core/`
-//! (built there for `cargo test` and fuzzing).
+//! (built there for `cargo test`, including property tests (proptest) in
+//! `core/tests/properties.rs`).
 #![allow(dead_code)]
 
 #[path = "core/src/addr.rs"]

@@ -3,7 +3,9 @@
 //!
 //! The same files are compiled into the kernel module (included with
 //! `#[path]` from `module/xnat_main.rs`, where `cfg(MODULE)` is set) and, through
-//! this crate root, on the host for `cargo test` and fuzzing.  They therefore
+//! this crate root, on the host for `cargo test`: the tests in `tests/`,
+//! including randomized property tests (proptest) in `tests/properties.rs`;
+//! there is no coverage-guided fuzzing.  They therefore
 //! use only `core` plus the fallible vector from [`vec`], and refer to each
 //! other with `super::`.
 #![no_std]
