@@ -10,6 +10,8 @@ pub mod addr;
 pub mod fmt;
 #[path = "core/src/hold.rs"]
 pub mod hold;
+#[path = "core/src/nla.rs"]
+pub mod nla;
 #[path = "core/src/request.rs"]
 pub mod request;
 #[path = "core/src/sa.rs"]

@@ -6,6 +6,7 @@ use core::sync::atomic::{AtomicPtr, Ordering};
 
 use kernel::{c_str, prelude::*, str::CStr};
 
+use crate::logic::nla;
 use crate::logic::request::{self, MapAttrs, Refusal};
 use crate::logic::sa::SaEvent;
 use crate::logic::table::Mapping;
@@ -62,6 +63,9 @@ const REPLACE: AttrPolicy = AttrPolicy { attr: map_attr::REPLACE, kind: AttrKind
 const PENDING: AttrPolicy = AttrPolicy { attr: map_attr::PENDING, kind: AttrKind::U8 };
 const HOLD_PACKETS: AttrPolicy = AttrPolicy { attr: map_attr::HOLD_PACKETS, kind: AttrKind::U32 };
 const HOLD_BYTES: AttrPolicy = AttrPolicy { attr: map_attr::HOLD_BYTES, kind: AttrKind::U32 };
+/// A map-set entry: the attributes of a map-new request but replace.
+const MAPPING: AttrPolicy =
+    AttrPolicy { attr: map_attr::MAPPING, kind: AttrKind::Nested(&[SPID, ADDR, PENDING, HOLD_PACKETS, HOLD_BYTES]) };
 
 impl genetlink::Family for XfrmNat {
     const NAME: &'static CStr = c_str!("xfrm_nat");
@@ -72,6 +76,7 @@ impl genetlink::Family for XfrmNat {
         OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Do, admin: false, attrs: &[SPID] },
         OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Dump, admin: false, attrs: &[] },
         OpSpec { cmd: cmd::FLUSH, kind: OpKind::Do, admin: true, attrs: &[] },
+        OpSpec { cmd: cmd::MAP_SET, kind: OpKind::Do, admin: true, attrs: &[MAPPING] },
     ];
     const MCGRPS: &'static [&'static CStr] = &[c_str!("events")];
 
@@ -107,6 +112,7 @@ impl genetlink::Family for XfrmNat {
                 None => Err(ChangeError::Refused(Refusal::Missing("spid"))),
             },
             cmd::FLUSH => state.flush(),
+            cmd::MAP_SET => map_set(state, info),
             cmd::MAP_GET => return get(state, info),
             _ => return Err(crate::net::eopnotsupp()),
         };
@@ -138,10 +144,32 @@ impl genetlink::Family for XfrmNat {
     }
 }
 
+/// Reads the entries of a map-set request and applies them.
+fn map_set(state: &NetState, info: &Info<'_>) -> Result<(), ChangeError> {
+    let entries = nla::Attrs::new(info.attr_stream()).filter(|(kind, _)| *kind == map_attr::MAPPING);
+    // The message bounds the count; one more than allowed is enough to refuse.
+    let mut reqs = KVVec::new();
+    for (i, (_, entry)) in entries.enumerate() {
+        let req = request::map_entry_attrs(entry).and_then(request::map_request);
+        match req {
+            Ok(req) => reqs.push(req, GFP_KERNEL_ACCOUNT)?,
+            Err(r) => return Err(ChangeError::RefusedEntry(i, r)),
+        }
+        if reqs.len() > request::MAX_MAPPINGS {
+            break;
+        }
+    }
+    state.set_all(reqs)
+}
+
 fn refuse(info: &mut Info<'_>, e: ChangeError) -> Error {
     match e {
         ChangeError::Refused(r) => {
             info.set_error_message(r);
+            Error::from_errno(-r.errno())
+        }
+        ChangeError::RefusedEntry(i, r) => {
+            info.set_error_message(format_args!("entry {}: {r}", i + 1));
             Error::from_errno(-r.errno())
         }
         ChangeError::Kernel(e) => e,
@@ -235,6 +263,9 @@ fn published(_guard: &ReadGuard) -> Option<&Registration> {
 pub fn notify(net: &Net, table: Option<&Snapshot>, event: Event) {
     let guard = ReadGuard::new();
     let Some(reg) = published(&guard) else { return };
+    if !reg.has_listeners(net, 0) {
+        return;
+    }
     let built = match event {
         Event::Changed(spid) => {
             let Some(m) = table.and_then(|t| t.get(spid)) else { return };
@@ -254,6 +285,9 @@ pub fn notify(net: &Net, table: Option<&Snapshot>, event: Event) {
 pub fn notify_sa(net: &Net, event: SaEvent) {
     let guard = ReadGuard::new();
     let Some(reg) = published(&guard) else { return };
+    if !reg.has_listeners(net, 0) {
+        return;
+    }
     let (spid, state) = match event {
         SaEvent::Pending(spid) => (spid, sa_state::PENDING),
         SaEvent::Established(spid) => (spid, sa_state::ESTABLISHED),

@@ -196,7 +196,7 @@ impl WorkHandler for NetState {
             if let Err(e) = self.resync_policies() {
                 let errno = match e {
                     ChangeError::Kernel(e) => e.to_errno(),
-                    ChangeError::Refused(r) => -r.errno(),
+                    ChangeError::Refused(r) | ChangeError::RefusedEntry(_, r) => -r.errno(),
                 };
                 pr_warn!("policy resync failed ({errno}); mappings stay as they were until the next policy change\n");
             }
@@ -263,6 +263,23 @@ fn find_policy(net: &Net, spid: u32) -> Option<SeenPolicy> {
     found
 }
 
+/// The shared part of a mapping made for `req` where `old` was: the
+/// counters stay while the address does; the hold queue, whose packets are
+/// translated already, only if the address and bounds do.
+fn shared_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Result<Shared, ChangeError> {
+    let same_nat = old.filter(|m| m.family == req.family && m.nat == req.nat);
+    let counters = match same_nat {
+        Some(m) => m.stats.counters.clone(),
+        None => Arc::new(Stats::default(), GFP_KERNEL_ACCOUNT)?,
+    };
+    let hold = match (req.pending, same_nat.and_then(|m| m.stats.hold.as_ref())) {
+        (PendingMode::Hold, Some(h)) if h.view().limits == req.hold => Some(h.clone()),
+        (PendingMode::Hold, _) => Some(Held::new(req.family, req.hold)?),
+        _ => None,
+    };
+    Ok(Shared { counters, hold })
+}
+
 fn request_of(m: &Mapping<Shared>) -> MapRequest {
     let hold = m.stats.hold.as_ref().map(|h| h.view().limits).unwrap_or_default();
     MapRequest { spid: m.spid, family: m.family, nat: m.nat, pending: m.pending, hold }
@@ -272,6 +289,8 @@ fn request_of(m: &Mapping<Shared>) -> MapRequest {
 pub enum ChangeError {
     /// Refused, with a reason for the user.
     Refused(Refusal),
+    /// Entry `.0` (from 0) of a map-set request refused.
+    RefusedEntry(usize, Refusal),
     /// A kernel error.
     Kernel(Error),
 }
@@ -362,25 +381,91 @@ impl NetState {
         let limits = NetLimits { mappings: param::max_mappings(), hold_bytes: param::max_hold_bytes() };
         request::check_limits(&req, others.count(), held, &limits)?;
         let policy = request::evaluate_policy(&req, find_policy(self.net(), req.spid))?;
-        let same_nat = old.filter(|m| m.family == req.family && m.nat == req.nat);
-        let counters = match same_nat {
-            Some(m) => m.stats.counters.clone(),
-            None => Arc::new(Stats::default(), GFP_KERNEL_ACCOUNT)?,
-        };
-        // Queued packets are translated already: the queue stays only if
-        // the address and bounds do.
-        let hold = match (req.pending, same_nat.and_then(|m| m.stats.hold.as_ref())) {
-            (PendingMode::Hold, Some(h)) if h.view().limits == req.hold => Some(h.clone()),
-            (PendingMode::Hold, _) => Some(Held::new(req.family, req.hold)?),
-            _ => None,
-        };
-        let stats = Shared { counters, hold };
+        let stats = shared_for(&req, old)?;
         let new = Mapping { spid: req.spid, family: req.family, nat: req.nat, pending: req.pending, policy, stats };
         let mut next = cur.edited(|m| (m.spid != req.spid).then(|| m.clone()))?;
         vec::push(&mut next, new)?;
         let next = Table::build(next)?;
         self.publish(&mut cfg, next)?;
         self.announce(&cfg, Event::Changed(req.spid));
+        Ok(())
+    }
+
+    /// Replaces the whole mapping set with `reqs`, in one snapshot (map-set
+    /// in the spec): every entry is checked before anything changes.
+    pub fn set_all(&self, reqs: KVVec<MapRequest>) -> Result<(), ChangeError> {
+        let limits = NetLimits { mappings: param::max_mappings(), hold_bytes: param::max_hold_bytes() };
+        let max = limits.mappings.min(request::MAX_MAPPINGS);
+        if reqs.len() > max {
+            return Err(Refusal::TooMany(max).into());
+        }
+        let held = reqs
+            .iter()
+            .filter(|r| r.pending == PendingMode::Hold)
+            .fold(0u64, |sum, r| sum.saturating_add(request::hold_reservation(&r.hold)));
+        if held > limits.hold_bytes {
+            return Err(Refusal::HoldMemory { wanted: held, limit: limits.hold_bytes }.into());
+        }
+        // By spid, each with its entry number for refusals.
+        let mut entries = KVVec::with_capacity(reqs.len(), GFP_KERNEL_ACCOUNT)?;
+        for (i, r) in reqs.into_iter().enumerate() {
+            entries.push((i, r), GFP_KERNEL_ACCOUNT)?;
+        }
+        entries.sort_unstable_by_key(|(i, r)| (r.spid, *i));
+        if let Some(w) = entries.windows(2).find(|w| w[0].1.spid == w[1].1.spid) {
+            return Err(ChangeError::RefusedEntry(w[1].0, Refusal::Duplicate(w[1].1.spid)));
+        }
+
+        let mut cfg = self.config.lock();
+        // One SPD walk for all entries; filled under the SPD spinlock, so
+        // allocated beforehand.
+        let mut seen: KVVec<Option<SeenPolicy>> = KVVec::from_elem(None, entries.len(), GFP_KERNEL_ACCOUNT)?;
+        xfrm::for_each_policy(self.net(), |p| {
+            if !p.is_main() {
+                return;
+            }
+            if let Ok(i) = entries.binary_search_by_key(&p.index(), |(_, r)| r.spid) {
+                if let Some(slot) = seen.get_mut(i) {
+                    *slot = p.seen();
+                }
+            }
+        });
+        let empty = Table::empty();
+        // SAFETY: `config` is held.
+        let cur = unsafe { self.snapshot.get_locked() }.unwrap_or(&empty);
+        let mut next = vec::with_capacity(entries.len())?;
+        let mut changed = KVVec::new();
+        for ((i, req), seen) in entries.iter().zip(seen.iter()) {
+            let policy = request::evaluate_policy(req, *seen).map_err(|r| ChangeError::RefusedEntry(*i, r))?;
+            let old = cur.get(req.spid);
+            let new = Mapping {
+                spid: req.spid,
+                family: req.family,
+                nat: req.nat,
+                pending: req.pending,
+                policy,
+                stats: shared_for(req, old)?,
+            };
+            if old.is_none_or(|o| request_of(o) != *req || o.policy != policy) {
+                changed.push(req.spid, GFP_KERNEL)?;
+            }
+            vec::push(&mut next, new)?;
+        }
+        // Gone from the set: `cur` is not to be read after `publish`.
+        let mut deleted = KVVec::new();
+        for m in cur.mappings() {
+            if entries.binary_search_by_key(&m.spid, |(_, r)| r.spid).is_err() {
+                deleted.push(m.spid, GFP_KERNEL)?;
+            }
+        }
+        self.publish(&mut cfg, Table::build(next)?)?;
+        for &spid in deleted.iter() {
+            self.sa_requests.lock().forget(spid);
+            self.announce(&cfg, Event::Deleted(spid));
+        }
+        for &spid in changed.iter() {
+            self.announce(&cfg, Event::Changed(spid));
+        }
         Ok(())
     }
 

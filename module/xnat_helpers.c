@@ -277,6 +277,17 @@ const struct nlattr *xnat_genl_info_attr(const struct genl_info *info, unsigned 
 	return info->attrs ? info->attrs[type] : NULL;
 }
 
+const void *xnat_genl_info_attr_stream(const struct genl_info *info, int *len)
+{
+	*len = genlmsg_len(info->genlhdr) - info->family->hdrsize;
+	return genlmsg_data(info->genlhdr) + info->family->hdrsize;
+}
+
+bool xnat_genl_has_listeners(const struct genl_family *family, struct net *net, unsigned int group)
+{
+	return genl_has_listeners(family, net, group);
+}
+
 const void *xnat_nla_data(const struct nlattr *nla)
 {
 	return nla_data(nla);

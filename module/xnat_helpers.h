@@ -74,6 +74,8 @@ const struct genl_family *xnat_genl_dump_family(struct netlink_callback *cb);
 u32 xnat_genl_dump_portid(const struct netlink_callback *cb);
 u32 xnat_genl_dump_seq(const struct netlink_callback *cb);
 const struct nlattr *xnat_genl_info_attr(const struct genl_info *info, unsigned int type);
+const void *xnat_genl_info_attr_stream(const struct genl_info *info, int *len);
+bool xnat_genl_has_listeners(const struct genl_family *family, struct net *net, unsigned int group);
 
 const void *xnat_nla_data(const struct nlattr *nla);
 int xnat_nla_len(const struct nlattr *nla);

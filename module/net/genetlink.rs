@@ -22,6 +22,9 @@ pub enum AttrKind {
     Flag,
     /// Bytes, at most this many.
     Binary(u16),
+    /// A nest of attributes, each validated by its own policy; may repeat
+    /// at the top level, where each occurrence is validated.
+    Nested(&'static [AttrPolicy]),
 }
 
 /// An attribute a request may carry.
@@ -98,26 +101,50 @@ fn copy_name(dst: &mut [ffi::c_char], name: &CStr) {
     }
 }
 
+/// The highest attribute type of `attrs` (0 for none).
+fn max_attr(attrs: &[AttrPolicy]) -> u16 {
+    attrs.iter().map(|a| a.attr).max().unwrap_or(0)
+}
+
+/// Builds the `nla_policy` array of `attrs` (indexed by type, up to
+/// [`max_attr`]), and those of its nests, into `store`, which must outlive
+/// the family's registration: the arrays point to each other.  The heap
+/// buffers of the `KVec`s in `store` do not move when `store` grows.
+fn build_policy(attrs: &[AttrPolicy], store: &mut KVec<KVec<bindings::nla_policy>>) -> Result<*const bindings::nla_policy> {
+    let mut policy = KVec::from_elem(bindings::nla_policy::default(), usize::from(max_attr(attrs)) + 1, GFP_KERNEL)?;
+    for a in attrs {
+        let Some(p) = policy.get_mut(usize::from(a.attr)) else { continue };
+        match a.kind {
+            AttrKind::U8 => p.type_ = bindings::NLA_U8 as u8,
+            AttrKind::U32 => p.type_ = bindings::NLA_U32 as u8,
+            AttrKind::Flag => p.type_ = bindings::NLA_FLAG as u8,
+            AttrKind::Binary(max) => {
+                p.type_ = bindings::NLA_BINARY as u8;
+                p.len = max;
+            }
+            AttrKind::Nested(inner) => {
+                p.type_ = bindings::NLA_NESTED as u8;
+                // `len` is the nest's highest attribute type.
+                p.len = max_attr(inner);
+                // Writing a union field is safe; NLA_NESTED makes the core
+                // read this one.
+                p.__bindgen_anon_1.nested_policy = build_policy(inner, store)?;
+            }
+        }
+    }
+    let ptr = policy.as_ptr();
+    store.push(policy, GFP_KERNEL)?;
+    Ok(ptr)
+}
+
 impl<F: Family> Registration<F> {
     /// Registers the family for `module`.
     pub fn register(module: &'static kernel::ThisModule) -> Result<Self> {
         let mut policies = KVec::with_capacity(F::OPS.len(), GFP_KERNEL)?;
         let mut ops = KVec::with_capacity(F::OPS.len(), GFP_KERNEL)?;
         for op in F::OPS {
-            let maxattr = op.attrs.iter().map(|a| a.attr).max().unwrap_or(0);
-            let mut policy = KVec::from_elem(bindings::nla_policy::default(), usize::from(maxattr) + 1, GFP_KERNEL)?;
-            for a in op.attrs {
-                let p = &mut policy[usize::from(a.attr)];
-                match a.kind {
-                    AttrKind::U8 => p.type_ = bindings::NLA_U8 as u8,
-                    AttrKind::U32 => p.type_ = bindings::NLA_U32 as u8,
-                    AttrKind::Flag => p.type_ = bindings::NLA_FLAG as u8,
-                    AttrKind::Binary(max) => {
-                        p.type_ = bindings::NLA_BINARY as u8;
-                        p.len = max;
-                    }
-                }
-            }
+            let maxattr = max_attr(op.attrs);
+            let policy = build_policy(op.attrs, &mut policies)?;
             let mut o = bindings::genl_split_ops::default();
             o.cmd = op.cmd;
             o.flags = if op.admin { bindings::GENL_UNS_ADMIN_PERM as u8 } else { 0 };
@@ -134,11 +161,10 @@ impl<F: Family> Registration<F> {
                 }
             }
             if !op.attrs.is_empty() {
-                o.policy = policy.as_ptr();
+                o.policy = policy;
                 o.maxattr = u32::from(maxattr);
             }
             ops.push(o, GFP_KERNEL)?;
-            policies.push(policy, GFP_KERNEL)?;
         }
         let mut mcgrps = KVec::with_capacity(F::MCGRPS.len(), GFP_KERNEL)?;
         for name in F::MCGRPS {
@@ -175,6 +201,13 @@ impl<F: Family> Registration<F> {
         unsafe {
             bindings::xnat_genlmsg_multicast_netns(self.family.get(), net.as_ptr(), skb, 0, group, flags.raw());
         }
+    }
+
+    /// Whether anybody in `net` listens to multicast group `group`: without
+    /// listeners, a notification need not be built.
+    pub fn has_listeners(&self, net: &Net, group: u32) -> bool {
+        // SAFETY: Registered family (type invariant) and a live namespace.
+        unsafe { bindings::xnat_genl_has_listeners(self.family.get(), net.as_ptr(), group) }
     }
 
     /// A message of this family, to be multicast or sent as a reply.
@@ -247,6 +280,22 @@ impl<'a> Info<'a> {
         unsafe {
             let len = bindings::xnat_nla_len(nla);
             Some(core::slice::from_raw_parts(bindings::xnat_nla_data(nla).cast::<u8>(), len as usize))
+        }
+    }
+
+    /// The request's attributes, as a stream to read with
+    /// [`crate::logic::nla::Attrs`]: the way to see every occurrence of an
+    /// attribute that repeats (each was validated by the policy).
+    pub fn attr_stream(&self) -> &'a [u8] {
+        let mut len: ffi::c_int = 0;
+        // SAFETY: The request is valid; the helper writes the length of the
+        // attributes that follow the family header.
+        let data = unsafe { bindings::xnat_genl_info_attr_stream(self.raw, &mut len) };
+        match usize::try_from(len) {
+            // SAFETY: `len` bytes at `data` are the received message's, valid
+            // as long as the request.
+            Ok(len) if !data.is_null() => unsafe { core::slice::from_raw_parts(data.cast::<u8>(), len) },
+            _ => &[],
         }
     }
 

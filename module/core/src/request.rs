@@ -123,6 +123,11 @@ pub enum Refusal {
     HoldPackets(u32),
     /// A byte limit of the hold queue out of range.
     HoldBytes(u32),
+    /// A map-set entry's attribute of this type is repeated, malformed or
+    /// not one map-set takes.
+    BadEntryAttr(u16),
+    /// A map-set request names this spid twice.
+    Duplicate(u32),
 }
 
 impl Refusal {
@@ -186,6 +191,8 @@ impl fmt::Display for Refusal {
                 write!(f, "hold packet limit {n} is not within 1..={}", HoldLimits::MAX_PACKETS)
             }
             Self::HoldBytes(n) => write!(f, "hold byte limit {n} is not within 1..={}", HoldLimits::MAX_BYTES),
+            Self::BadEntryAttr(t) => write!(f, "attribute {t} is repeated, malformed or not allowed here"),
+            Self::Duplicate(spid) => write!(f, "spid {spid} appears more than once"),
         }
     }
 }
@@ -227,6 +234,31 @@ pub struct MapAttrs<'a> {
     pub hold_packets: Option<u32>,
     /// `hold-bytes`.
     pub hold_bytes: Option<u32>,
+}
+
+/// The attributes of one `mapping` entry of a map-set request (the payload
+/// of the nest), which are those of a map-new request.  A repeated or
+/// malformed attribute, or one map-set does not take, is refused.
+pub fn map_entry_attrs(entry: &[u8]) -> Result<MapAttrs<'_>, Refusal> {
+    use super::nla;
+    use super::uapi::map_attr;
+    let mut a = MapAttrs::default();
+    for (kind, v) in nla::Attrs::new(entry) {
+        let fresh = match kind {
+            map_attr::SPID => a.spid.replace(nla::u32_of(v).ok_or(Refusal::BadEntryAttr(kind))?).is_none(),
+            map_attr::ADDR => a.addr.replace(v).is_none(),
+            map_attr::PENDING => a.pending.replace(nla::u8_of(v).ok_or(Refusal::BadEntryAttr(kind))?).is_none(),
+            map_attr::HOLD_PACKETS => {
+                a.hold_packets.replace(nla::u32_of(v).ok_or(Refusal::BadEntryAttr(kind))?).is_none()
+            }
+            map_attr::HOLD_BYTES => a.hold_bytes.replace(nla::u32_of(v).ok_or(Refusal::BadEntryAttr(kind))?).is_none(),
+            _ => false,
+        };
+        if !fresh {
+            return Err(Refusal::BadEntryAttr(kind));
+        }
+    }
+    Ok(a)
 }
 
 /// Validates the attributes of a map-new request.
