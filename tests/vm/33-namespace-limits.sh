@@ -86,6 +86,7 @@ hold=$(charged "hold map" ip netns exec m "$XNAT_CTL" map spid=SPID to 10.5.0.SP
 ctl m flush
 plain=$(charged "eagain map" ip netns exec m "$XNAT_CTL" map spid=SPID to 10.5.0.SPID)
 log "three hold queues of 10000 slots charged $hold bytes; three eagain mappings $plain"
-# 10000 slots of 24 bytes each, three times: 720000 bytes at least.
-assert_ge 700000 "$hold" "bytes charged for three hold queues"
-assert_le 200000 "$plain" "bytes charged for three eagain mappings"
+# 10000 slots of 24 bytes each, three times: 720000 bytes more than the
+# same three mappings without queues (which also see the noise of pages
+# the processes touch).
+assert_ge 600000 $((hold - plain)) "bytes charged for three hold queues beyond three eagain mappings"
