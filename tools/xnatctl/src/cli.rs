@@ -42,6 +42,18 @@ pub enum Command {
     Monitor {
         count: Option<u64>,
     },
+    /// Print the mappings as a restore file.
+    Save,
+    /// Make the mappings of the restore file `file` ("-": standard input)
+    /// the namespace's whole set.
+    Restore {
+        file: String,
+    },
+    /// Apply the commands of the batch file `file` ("-": standard input)
+    /// to the namespace's set at once (`-f FILE`).
+    Batch {
+        file: String,
+    },
 }
 
 /// A mistake in the command line; nothing was sent to the kernel.
@@ -351,6 +363,24 @@ pub fn parse_show(words: &[String]) -> Result<Command, UsageError> {
 pub fn parse_flush(words: &[String]) -> Result<Command, UsageError> {
     parse_words("flush", words, &[])?;
     Ok(Command::Flush)
+}
+
+/// `save`
+pub fn parse_save(words: &[String]) -> Result<Command, UsageError> {
+    parse_words("save", words, &[])?;
+    Ok(Command::Save)
+}
+
+/// `restore [FILE]`; without FILE, or with `-`, standard input.
+pub fn parse_restore(words: &[String]) -> Result<Command, UsageError> {
+    match words {
+        [] => Ok(Command::Restore { file: "-".into() }),
+        [file] => Ok(Command::Restore { file: file.clone() }),
+        [_, extra, ..] => usage(format!(
+            "unexpected argument '{}': 'restore' takes one FILE",
+            shown(extra)
+        )),
+    }
 }
 
 /// `monitor [count N]`, N >= 1.
@@ -884,6 +914,28 @@ mod tests {
         assert_eq!(
             err(parse_flush(&w("all"))),
             "unknown keyword 'all': 'flush' takes no arguments"
+        );
+    }
+
+    #[test]
+    fn save_and_restore() {
+        assert_eq!(parse_save(&[]).unwrap(), Command::Save);
+        assert_eq!(
+            err(parse_save(&w("/etc/xfrm-nat.conf"))),
+            "unknown keyword '/etc/xfrm-nat.conf': 'save' takes no arguments"
+        );
+        let restore = |file: &str| Command::Restore { file: file.into() };
+        assert_eq!(parse_restore(&[]).unwrap(), restore("-"));
+        assert_eq!(parse_restore(&w("-")).unwrap(), restore("-"));
+        assert_eq!(
+            parse_restore(&w("/etc/xfrm-nat.conf")).unwrap(),
+            restore("/etc/xfrm-nat.conf")
+        );
+        // Any one word is a file name, even one that looks like a keyword.
+        assert_eq!(parse_restore(&w("spid=305")).unwrap(), restore("spid=305"));
+        assert_eq!(
+            err(parse_restore(&w("a.conf b.conf"))),
+            "unexpected argument 'b.conf': 'restore' takes one FILE"
         );
     }
 

@@ -12,6 +12,9 @@ pub enum Error {
     NotLoaded,
     /// The kernel refused the request.
     Kernel { errno: i32, extack: Option<String> },
+    /// A command of a batch file that the current set refuses, found by
+    /// xnatctl before anything was sent: the message names the line.
+    Refused(String),
     /// Anything else (socket trouble, a reply we cannot read).
     Other(anyhow::Error),
 }
@@ -45,6 +48,9 @@ fn what(cmd: &Command) -> String {
         Command::Show { spid: None } => "cannot list mappings".into(),
         Command::Flush => "cannot flush mappings".into(),
         Command::Monitor { .. } => "cannot monitor events".into(),
+        Command::Save => "cannot save mappings".into(),
+        Command::Restore { .. } => "cannot restore mappings".into(),
+        Command::Batch { .. } => "cannot apply the batch file".into(),
     }
 }
 
@@ -60,8 +66,20 @@ impl Error {
             ),
             Error::Kernel { errno, extack } => {
                 match (*errno, cmd) {
-                    (libc::EPERM, Command::Map { .. } | Command::Unmap { .. } | Command::Flush) => {
-                        return "permission denied: changing mappings needs CAP_NET_ADMIN".into()
+                    (
+                        libc::EPERM,
+                        Command::Map { .. }
+                        | Command::Unmap { .. }
+                        | Command::Flush
+                        | Command::Restore { .. }
+                        | Command::Batch { .. },
+                    ) => return "permission denied: changing mappings needs CAP_NET_ADMIN".into(),
+                    // genetlink's answer to a command the family lacks.
+                    (libc::EOPNOTSUPP, Command::Restore { .. } | Command::Batch { .. }) => {
+                        return format!(
+                            "the {} module does not know map-set (older than this xnatctl?)",
+                            crate::uapi::FAMILY_NAME
+                        )
                     }
                     (libc::EEXIST, Command::Map { spid, .. }) => {
                         return format!("spid {spid} is already mapped; add 'replace' to change it")
@@ -77,6 +95,7 @@ impl Error {
                     None => format!("{}: {}", what(cmd), strerror(*errno)),
                 }
             }
+            Error::Refused(msg) => msg.clone(),
             Error::Other(e) => format!("{}: {e:#}", what(cmd)),
         }
     }
@@ -163,6 +182,45 @@ mod tests {
             "cannot monitor events: Operation not permitted"
         );
         assert_eq!(Error::from(UsageError("x".into())).exit_code(), 2);
+    }
+
+    #[test]
+    fn file_commands() {
+        let restore = Command::Restore {
+            file: "/etc/xfrm-nat.conf".into(),
+        };
+        let batch = Command::Batch { file: "-".into() };
+        for cmd in [&restore, &batch] {
+            assert_eq!(
+                kernel(libc::EPERM, None).message(cmd),
+                "permission denied: changing mappings needs CAP_NET_ADMIN"
+            );
+            // No map-new or map-del was sent: EEXIST and ENOENT are the
+            // kernel's to explain.
+            assert_eq!(
+                kernel(libc::EEXIST, Some("x.conf:3: something")).message(cmd),
+                "x.conf:3: something (File exists)"
+            );
+        }
+        assert_eq!(
+            kernel(libc::EINVAL, None).message(&restore),
+            "cannot restore mappings: Invalid argument"
+        );
+        assert_eq!(
+            kernel(libc::EINVAL, None).message(&batch),
+            "cannot apply the batch file: Invalid argument"
+        );
+        assert_eq!(
+            kernel(libc::EPERM, None).message(&Command::Save),
+            "cannot save mappings: Operation not permitted"
+        );
+        assert_eq!(
+            kernel(libc::EOPNOTSUPP, None).message(&batch),
+            "the xfrm_nat module does not know map-set (older than this xnatctl?)"
+        );
+        let e = Error::Refused("cmds:2: spid 305 is not mapped".into());
+        assert_eq!(e.message(&batch), "cmds:2: spid 305 is not mapped");
+        assert_eq!(e.exit_code(), 1);
         assert_eq!(Error::NotLoaded.exit_code(), 1);
     }
 }

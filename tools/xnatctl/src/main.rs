@@ -6,27 +6,33 @@
 //!     xnatctl [-j] show [spid=N]
 //!     xnatctl flush
 //!     xnatctl [-j] monitor [count N]
+//!     xnatctl save
+//!     xnatctl restore [FILE]
+//!     xnatctl -f FILE
 
 use std::ffi::OsString;
-use std::io::Write;
+use std::io::{Read, Write};
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use anyhow::anyhow;
+use clap::{CommandFactory, Parser, Subcommand};
 
 // The numbers of the family, generated from the netlink spec.
 #[path = "../../../module/core/src/uapi.rs"]
 #[allow(dead_code)]
 mod uapi;
 
+mod batch;
 mod cli;
 mod error;
 mod nl;
 mod output;
 mod proto;
 
+use batch::Origin;
 use cli::Command;
 use error::Error;
-use proto::{Event, Mapping, Request};
+use proto::{Event, MapEntry, Mapping, Request};
 
 const MAP_USAGE: &str = "xnatctl map spid=N to ADDR [pending eagain|drop|hold] \
                          [hold-packets N] [hold-bytes N] [replace]";
@@ -34,6 +40,9 @@ const UNMAP_USAGE: &str = "xnatctl unmap spid=N";
 const SHOW_USAGE: &str = "xnatctl [-j] show [spid=N]";
 const FLUSH_USAGE: &str = "xnatctl flush";
 const MONITOR_USAGE: &str = "xnatctl [-j] monitor [count N]";
+const SAVE_USAGE: &str = "xnatctl save";
+const RESTORE_USAGE: &str = "xnatctl restore [FILE]";
+const USAGE: &str = "xnatctl [-j] <COMMAND> [WORDS]...\n       xnatctl -f FILE";
 
 const AFTER_HELP: &str = "\
 Keywords take their value after '=' or as the next word (spid=305 or spid 305).
@@ -50,13 +59,24 @@ Examples:
   xnatctl show
   xnatctl -j show spid 305
   xnatctl unmap spid=305
-  xnatctl monitor";
+  xnatctl monitor
+  xnatctl save >/etc/xfrm-nat.conf
+  xnatctl restore /etc/xfrm-nat.conf
+  xnatctl -f changes.txt
+
+save prints the mappings as lines 'map spid=N to ADDR pending MODE
+[hold-packets N hold-bytes N]'; restore makes the mappings of such a file
+(blank lines and # comments allowed) the namespace's whole set, and -f
+applies a file of map, unmap and flush lines; both in one request, which
+the kernel applies whole or not at all.";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "xnatctl",
     version,
     about = "Source-NAT new outgoing flows into IPsec (xfrm) policies",
+    override_usage = USAGE,
+    arg_required_else_help = true,
     after_help = AFTER_HELP
 )]
 struct Args {
@@ -64,8 +84,12 @@ struct Args {
     #[arg(short = 'j', long = "json", global = true)]
     json: bool,
 
+    /// Apply the map, unmap and flush lines of FILE ('-': standard input) in one request, all or none
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<String>,
+
     #[command(subcommand)]
-    command: Sub,
+    command: Option<Sub>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -112,6 +136,33 @@ enum Sub {
         #[arg(value_name = "WORDS", allow_hyphen_values = true)]
         words: Vec<String>,
     },
+    /// Print the mappings as a file that restore reads back
+    ///
+    /// A first line `# xnatctl save`, then one line per mapping, sorted by
+    /// spid: `map spid=N to ADDR pending MODE`, followed for pending hold by
+    /// `hold-packets N hold-bytes N`.  `xnatctl save | xnatctl restore`
+    /// changes nothing.
+    #[command(override_usage = SAVE_USAGE)]
+    Save {
+        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
+    /// Make the mappings of FILE (default and '-': standard input) the namespace's whole set
+    ///
+    /// FILE has a `map spid=N to ADDR [pending MODE] [hold-packets N]
+    /// [hold-bytes N]` line per mapping (as save prints them; no `replace`,
+    /// each spid once), blank lines and comments from a word starting with
+    /// `#` to the end of the line.  The whole file is checked first; a
+    /// mistake is told as FILE:LINE and nothing is sent.  Then one request
+    /// replaces the set: the kernel checks every mapping and applies all or
+    /// none, and the packet path sees the old set or the new one, never a
+    /// mix.  A mapping left as it was keeps its counters and hold queue.
+    /// An empty file empties the set.
+    #[command(override_usage = RESTORE_USAGE)]
+    Restore {
+        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
+        words: Vec<String>,
+    },
 }
 
 impl Sub {
@@ -123,6 +174,8 @@ impl Sub {
             Sub::Show { .. } => "show",
             Sub::Flush { .. } => "flush",
             Sub::Monitor { .. } => "monitor",
+            Sub::Save { .. } => "save",
+            Sub::Restore { .. } => "restore",
         }
     }
 
@@ -134,7 +187,9 @@ impl Sub {
             | Sub::Unmap { words }
             | Sub::Show { words }
             | Sub::Flush { words }
-            | Sub::Monitor { words } => words,
+            | Sub::Monitor { words }
+            | Sub::Save { words }
+            | Sub::Restore { words } => words,
         }
     }
 
@@ -145,6 +200,8 @@ impl Sub {
             Sub::Show { .. } => SHOW_USAGE,
             Sub::Flush { .. } => FLUSH_USAGE,
             Sub::Monitor { .. } => MONITOR_USAGE,
+            Sub::Save { .. } => SAVE_USAGE,
+            Sub::Restore { .. } => RESTORE_USAGE,
         }
     }
 
@@ -156,6 +213,8 @@ impl Sub {
             Sub::Show { .. } => cli::parse_show(words),
             Sub::Flush { .. } => cli::parse_flush(words),
             Sub::Monitor { .. } => cli::parse_monitor(words),
+            Sub::Save { .. } => cli::parse_save(words),
+            Sub::Restore { .. } => cli::parse_restore(words),
         }
     }
 }
@@ -205,19 +264,38 @@ fn parse_args(argv: impl IntoIterator<Item = OsString>) -> Parsed {
         Ok(args) => args,
         Err(e) => return Parsed::Clap(shorten_clap_error(e)),
     };
-    let (words, opts) = cli::split_options(args.command.words());
+    let command = match (args.command, args.file) {
+        (None, Some(file)) => return Parsed::Run(Command::Batch { file }, args.json),
+        (Some(command), None) => command,
+        (Some(command), Some(_)) => {
+            return Parsed::Clap(Args::command().error(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!(
+                    "'-f FILE' takes no command ('{}'): the commands are the lines of FILE",
+                    command.name()
+                ),
+            ))
+        }
+        (None, None) => {
+            return Parsed::Clap(Args::command().error(
+                clap::error::ErrorKind::MissingSubcommand,
+                "a command, or '-f FILE', is required",
+            ))
+        }
+    };
+    let (words, opts) = cli::split_options(command.words());
     if opts.help {
         // The subcommand's help, as `xnatctl SUB --help` prints it.
         let program = argv.first().cloned().unwrap_or_else(|| "xnatctl".into());
-        let help = [program, args.command.name().into(), "--help".into()];
+        let help = [program, command.name().into(), "--help".into()];
         return match Args::try_parse_from(help) {
             Err(e) => Parsed::Clap(e),
             Ok(_) => unreachable!("--help parses as a request for help"),
         };
     }
-    match args.command.command(&words) {
+    match command.command(&words) {
         Ok(cmd) => Parsed::Run(cmd, args.json || opts.json),
-        Err(e) => Parsed::Usage(e, args.command.usage()),
+        Err(e) => Parsed::Usage(e, command.usage()),
     }
 }
 
@@ -284,7 +362,84 @@ fn monitor(conn: &mut nl::Conn, count: Option<u64>, json: bool) -> Result<(), Er
     }
 }
 
+/// The bytes of `file` ('-': standard input).
+fn read_input(file: &str) -> Result<Vec<u8>, Error> {
+    let read = if file == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin().lock().read_to_end(&mut buf).map(|_| buf)
+    } else {
+        std::fs::read(file)
+    };
+    read.map_err(|e| {
+        let why = e
+            .raw_os_error()
+            .map_or_else(|| e.to_string(), error::strerror);
+        anyhow!("cannot read {}: {why}", batch::display_name(file)).into()
+    })
+}
+
+/// The namespace's mappings as entries that recreate them.
+fn current_entries(conn: &mut nl::Conn) -> Result<Vec<MapEntry>, Error> {
+    mappings(conn.dump_snapshot()?)?
+        .iter()
+        .map(MapEntry::from_mapping)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow!(e).into())
+}
+
+/// Replace the namespace's set by `entries` in one map-set request; a
+/// refused entry is told at its `origins` in the file `name`.
+fn set_all(
+    conn: &mut nl::Conn,
+    name: &str,
+    entries: Vec<MapEntry>,
+    origins: &[Origin],
+) -> Result<(), Error> {
+    match conn.request(&Request::MapSet { entries }) {
+        Ok(_) => Ok(()),
+        Err(Error::Kernel {
+            errno,
+            extack: Some(msg),
+        }) => Err(Error::Kernel {
+            errno,
+            extack: Some(batch::locate_refusal(name, &msg, origins).unwrap_or(msg)),
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+/// `restore FILE`: parse all of it, then one map-set.
+fn restore(file: &str) -> Result<(), Error> {
+    let name = batch::display_name(file);
+    let parsed = batch::parse_restore(name, &read_input(file)?)?;
+    let (lines, entries): (Vec<usize>, Vec<MapEntry>) = parsed.into_iter().unzip();
+    let origins: Vec<Origin> = lines.into_iter().map(Origin::Line).collect();
+    let mut conn = nl::Conn::open()?;
+    set_all(&mut conn, name, entries, &origins)
+}
+
+/// `-f FILE`: parse all of it, apply it to the current set, then one
+/// map-set.  Another writer may change the set between the dump and the
+/// map-set; its change is then lost.
+fn apply_batch(file: &str) -> Result<(), Error> {
+    let name = batch::display_name(file);
+    let cmds = batch::parse_batch(name, &read_input(file)?)?;
+    let mut conn = nl::Conn::open()?;
+    if cmds.is_empty() {
+        return Ok(());
+    }
+    let current = current_entries(&mut conn)?;
+    let set = batch::apply(name, current, &cmds).map_err(Error::Refused)?;
+    let (origins, entries): (Vec<Origin>, Vec<MapEntry>) = set.into_iter().unzip();
+    set_all(&mut conn, name, entries, &origins)
+}
+
 fn run(cmd: &Command, json: bool) -> Result<(), Error> {
+    match cmd {
+        Command::Restore { file } => return restore(file),
+        Command::Batch { file } => return apply_batch(file),
+        _ => {}
+    }
     let mut conn = nl::Conn::open()?;
     match *cmd {
         Command::Map {
@@ -324,6 +479,15 @@ fn run(cmd: &Command, json: bool) -> Result<(), Error> {
             print!("{text}");
         }
         Command::Monitor { count } => monitor(&mut conn, count, json)?,
+        Command::Save => {
+            let maps = mappings(conn.dump_snapshot()?)?;
+            let text = batch::format_save(&maps).map_err(|e| anyhow!(e))?;
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| anyhow!(e).context("cannot print"))?;
+        }
+        Command::Restore { .. } | Command::Batch { .. } => unreachable!("handled above"),
     }
     Ok(())
 }
@@ -459,6 +623,91 @@ mod tests {
             assert!(
                 e.to_string().contains(&format!("Usage: {want}")),
                 "{args}: {e}"
+            );
+        }
+    }
+
+    #[test]
+    fn save_restore_and_file() {
+        let run = |args: &str| match parse(args) {
+            Parsed::Run(cmd, _) => cmd,
+            other => panic!("{args}: {other:?}"),
+        };
+        assert_eq!(run("save"), Command::Save);
+        assert_eq!(run("restore"), Command::Restore { file: "-".into() });
+        assert_eq!(run("restore -"), Command::Restore { file: "-".into() });
+        assert_eq!(
+            run("restore /etc/xfrm-nat.conf"),
+            Command::Restore {
+                file: "/etc/xfrm-nat.conf".into()
+            }
+        );
+        // A file whose name starts with '-' needs a directory ('-j' is
+        // the option).
+        assert_eq!(
+            run("restore ./-j"),
+            Command::Restore {
+                file: "./-j".into()
+            }
+        );
+        assert!(matches!(
+            parse("restore -j"),
+            Parsed::Run(Command::Restore { file }, true) if file == "-"
+        ));
+        for args in ["-f cmds", "--file cmds", "--file=cmds", "-j -f cmds"] {
+            assert_eq!(
+                run(args),
+                Command::Batch {
+                    file: "cmds".into()
+                },
+                "{args}"
+            );
+        }
+        assert_eq!(run("-f -"), Command::Batch { file: "-".into() });
+        assert_eq!(
+            usage_error("save now"),
+            (
+                "unknown keyword 'now': 'save' takes no arguments".into(),
+                SAVE_USAGE
+            )
+        );
+        assert_eq!(
+            usage_error("restore a b"),
+            (
+                "unexpected argument 'b': 'restore' takes one FILE".into(),
+                RESTORE_USAGE
+            )
+        );
+        let e = clap_error(&["xnatctl", "-f", "cmds", "show"]);
+        assert_eq!(e.kind(), clap::error::ErrorKind::ArgumentConflict);
+        assert!(
+            e.to_string().contains(
+                "'-f FILE' takes no command ('show'): the commands are the lines of FILE"
+            ),
+            "{e}"
+        );
+        let e = clap_error(&["xnatctl", "-j"]);
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingSubcommand);
+        assert!(e
+            .to_string()
+            .contains("a command, or '-f FILE', is required"));
+        let e = clap_error(&["xnatctl"]);
+        assert_eq!(
+            e.kind(),
+            clap::error::ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+        );
+        let e = clap_error(&["xnatctl", "-f"]);
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+        for args in ["restore --help", "restore x.conf -h"] {
+            let e = clap_error(
+                &std::iter::once("xnatctl")
+                    .chain(args.split_whitespace())
+                    .collect::<Vec<_>>(),
+            );
+            assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+            assert!(
+                e.to_string().contains("Usage: xnatctl restore [FILE]"),
+                "{e}"
             );
         }
     }

@@ -1,5 +1,6 @@
 //! The generic netlink socket: family lookup and request/reply exchanges.
 
+use std::os::fd::AsRawFd;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context};
@@ -40,7 +41,9 @@ impl Conn {
         sock.bind_auto().context("cannot bind the netlink socket")?;
         sock.connect(&SocketAddr::new(0, 0))
             .context("cannot connect the netlink socket")?;
-        // Error messages from the kernel (extack); older kernels lack these
+        // Error messages from the kernel (extack), and errors that do not
+        // echo the request (NLM_F_CAPPED: a map-set is megabytes, which an
+        // uncapped error would send back); older kernels lack these
         // options, which only makes errors terser.
         let _ = sock.set_ext_ack(true);
         let _ = sock.set_cap_ack(true);
@@ -130,16 +133,93 @@ impl Conn {
         }
     }
 
+    /// The socket's send buffer (SO_SNDBUF, as the kernel counts it).
+    fn sndbuf(&self) -> Option<usize> {
+        let mut val: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: val and len are valid for writing an int and its size.
+        let r = unsafe {
+            libc::getsockopt(
+                self.sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&mut val as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        (r == 0).then_some(val.max(0) as usize)
+    }
+
+    fn set_sockopt_int(&self, opt: libc::c_int, val: libc::c_int) -> bool {
+        // SAFETY: val is an int, as SO_SNDBUF and SO_SNDBUFFORCE take.
+        let r = unsafe {
+            libc::setsockopt(
+                self.sock.as_raw_fd(),
+                libc::SOL_SOCKET,
+                opt,
+                (&val as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        r == 0
+    }
+
+    /// Make the send buffer take a message of `len` bytes: netlink refuses
+    /// a larger one (EMSGSIZE) rather than fragment it, and a full
+    /// map-set of 65536 mappings is 1-3 MB.  SO_SNDBUFFORCE goes past
+    /// net.core.wmem_max (root in the initial user namespace); SO_SNDBUF
+    /// is capped by it.  Err: the buffer is still too small; its size.
+    fn make_room(&self, len: usize) -> Result<(), usize> {
+        let Some(have) = self.sndbuf() else {
+            return Ok(()); // unknown: let the send tell
+        };
+        if fits_sndbuf(len, have) {
+            return Ok(());
+        }
+        // The kernel doubles the value asked for (for its bookkeeping).
+        let want = (len + NETLINK_SNDBUF_OVERHEAD + 4096).min(i32::MAX as usize / 2) as libc::c_int;
+        if !self.set_sockopt_int(libc::SO_SNDBUFFORCE, want) {
+            self.set_sockopt_int(libc::SO_SNDBUF, want);
+        }
+        match self.sndbuf() {
+            Some(have) if !fits_sndbuf(len, have) => Err(have),
+            _ => Ok(()),
+        }
+    }
+
     /// Send a request to the xfrm_nat family; return its reply messages.
     pub fn request(&mut self, req: &Request) -> Result<Vec<XnatMsg>, Error> {
         let seq = self.next_seq();
-        let ex = self.exchange(&req.encode(self.family.id, seq), seq, req.is_dump())?;
+        let bytes = req.encode(self.family.id, seq);
+        let too_big = |sndbuf| Error::from(anyhow!(too_big_message(req, bytes.len(), sndbuf)));
+        self.make_room(bytes.len()).map_err(too_big)?;
+        let ex = match self.exchange(&bytes, seq, req.is_dump()) {
+            Err(Error::Other(e)) if os_error(&e) == Some(libc::EMSGSIZE) => {
+                return Err(too_big(self.sndbuf().unwrap_or(0)))
+            }
+            r => r?,
+        };
         if ex.interrupted {
             eprintln!(
                 "xnatctl: warning: mappings changed during the listing; it may be inconsistent"
             );
         }
         Ok(ex.msgs)
+    }
+
+    /// All mappings, from a dump that no change interrupted (NLM_F_DUMP_INTR):
+    /// what `save` prints and `-f` edits must be one state of the set.
+    /// Retried a few times, then an error.
+    pub fn dump_snapshot(&mut self) -> Result<Vec<XnatMsg>, Error> {
+        const TRIES: usize = 5;
+        for _ in 0..TRIES {
+            let seq = self.next_seq();
+            let ex = self.exchange(&Request::MapDump.encode(self.family.id, seq), seq, true)?;
+            if !ex.interrupted {
+                return Ok(ex.msgs);
+            }
+        }
+        Err(anyhow!("the mappings changed during each of {TRIES} listings; try again").into())
     }
 
     /// Join the family's multicast group `name` (uapi::MCGRP_*).
@@ -185,6 +265,33 @@ impl Conn {
             }
         }
     }
+}
+
+/// What netlink_sendmsg keeps of the send buffer for itself: it refuses a
+/// message longer than the buffer less this.
+const NETLINK_SNDBUF_OVERHEAD: usize = 32;
+
+fn fits_sndbuf(len: usize, sndbuf: usize) -> bool {
+    len + NETLINK_SNDBUF_OVERHEAD <= sndbuf
+}
+
+/// The errno of an I/O error under `e`'s context, if that is what it is.
+fn os_error(e: &anyhow::Error) -> Option<i32> {
+    e.downcast_ref::<std::io::Error>()?.raw_os_error()
+}
+
+/// Why `req`, encoded in `len` bytes, cannot be sent through a send buffer
+/// of `sndbuf` bytes, and what would let it.
+fn too_big_message(req: &Request, len: usize, sndbuf: usize) -> String {
+    // SO_SNDBUF takes at most wmem_max, and the kernel doubles it.
+    let wmem_max = (len + NETLINK_SNDBUF_OVERHEAD).div_ceil(2);
+    format!(
+        "the request ({}, {len} bytes) does not fit the socket's send buffer \
+         ({sndbuf} bytes), and it could not be raised: net.core.wmem_max bounds \
+         it for a sender without CAP_NET_ADMIN in the initial user namespace; \
+         set net.core.wmem_max to at least {wmem_max}, or run as root there",
+        req.contents()
+    )
 }
 
 #[cfg(test)]
@@ -240,6 +347,90 @@ mod tests {
                 "the xfrm_nat module has no 'nosuch' multicast group (older than this xnatctl?)"
             ),
             r => panic!("unknown group: {r:?}"),
+        }
+    }
+
+    #[test]
+    fn too_big_is_explained() {
+        let req = Request::MapSet {
+            entries: vec![
+                crate::proto::MapEntry {
+                    spid: 305,
+                    addr: "10.20.30.2".parse().unwrap(),
+                    pending: None,
+                    hold_packets: None,
+                    hold_bytes: None,
+                };
+                65536
+            ],
+        };
+        assert_eq!(
+            too_big_message(&req, 2097172, 425984),
+            "the request (65536 mappings, 2097172 bytes) does not fit the socket's send \
+             buffer (425984 bytes), and it could not be raised: net.core.wmem_max bounds \
+             it for a sender without CAP_NET_ADMIN in the initial user namespace; \
+             set net.core.wmem_max to at least 1048602, or run as root there"
+        );
+        assert!(fits_sndbuf(212992 - 32, 212992));
+        assert!(!fits_sndbuf(212992 - 31, 212992));
+        let e = anyhow::Error::from(std::io::Error::from_raw_os_error(libc::EMSGSIZE))
+            .context("cannot send to the kernel");
+        assert_eq!(os_error(&e), Some(libc::EMSGSIZE));
+        assert_eq!(os_error(&anyhow!("no errno")), None);
+    }
+
+    /// The send buffer on a real socket: left alone for small messages,
+    /// raised for a full map-set's size when the sender may (root, or a
+    /// large net.core.wmem_max), and then such a message goes through.
+    #[test]
+    fn send_buffer_for_large_requests() {
+        let mut c = Conn::connect().unwrap();
+        let before = c.sndbuf().unwrap();
+        c.make_room(1000).unwrap();
+        assert_eq!(c.sndbuf().unwrap(), before);
+        // Nothing takes 3 GiB.
+        match c.make_room(3 << 30) {
+            Err(have) => assert!(!fits_sndbuf(3 << 30, have)),
+            Ok(()) => panic!("a 3 GiB send buffer"),
+        }
+        // A GETFAMILY of nlctrl padded with attributes the controller does
+        // not know to 3 MiB, past any default buffer.
+        let seq = c.next_seq();
+        let mut msg = encode_get_family(Some("nlctrl"), seq);
+        while msg.len() < 3 << 20 {
+            let mut pad = vec![0u8; 60000];
+            pad[..2].copy_from_slice(&60000u16.to_ne_bytes());
+            pad[2..4].copy_from_slice(&0x7ff0u16.to_ne_bytes());
+            msg.extend_from_slice(&pad);
+        }
+        let len = msg.len();
+        msg[..4].copy_from_slice(&(len as u32).to_ne_bytes());
+        match c.make_room(len) {
+            Ok(()) => {
+                assert!(fits_sndbuf(len, c.sndbuf().unwrap()));
+                // Sent whole: the controller answers (the family, or a
+                // refusal of the unknown attributes), not EMSGSIZE.
+                match c.exchange(&msg, seq, false) {
+                    Ok(_) | Err(Error::Kernel { .. }) => {}
+                    Err(e) => panic!(
+                        "a {len}-byte request: {}",
+                        e.message(&crate::cli::Command::Flush)
+                    ),
+                }
+            }
+            Err(have) => {
+                // Only without the privilege, with a small wmem_max.
+                assert!(!fits_sndbuf(len, have));
+                let wmem_max: usize = std::fs::read_to_string("/proc/sys/net/core/wmem_max")
+                    .unwrap()
+                    .trim()
+                    .parse()
+                    .unwrap();
+                assert!(
+                    wmem_max * 2 < len + 32,
+                    "wmem_max {wmem_max}, buffer {have}"
+                );
+            }
         }
     }
 }

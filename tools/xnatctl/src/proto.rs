@@ -6,7 +6,8 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{
     DecodeError, Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload, Nla, NlasIterator,
-    ParseableParametrized, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_REQUEST,
+    ParseableParametrized, NLA_F_NESTED, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP,
+    NLM_F_REQUEST,
 };
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
@@ -33,11 +34,26 @@ pub const SA_STATES: [(&str, u8); 2] = [
 pub const HOLD_PACKETS_MAX: u32 = 10_000;
 pub const HOLD_BYTES_MAX: u32 = 16 * 1024 * 1024;
 
-/// A raw attribute: type (without the NLA_F_* flag bits) and value.
+/// A raw attribute: type and value.  Decoded attributes have their type
+/// without the NLA_F_* flag bits; one built by [`Attr::nest`] has
+/// NLA_F_NESTED set in it, and is emitted so.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Attr {
     pub kind: u16,
     pub value: Vec<u8>,
+}
+
+impl Attr {
+    /// The nest `kind` holding `attrs`, with NLA_F_NESTED set in its type:
+    /// the kernel's strict validation refuses a nest without it.
+    pub fn nest(kind: u16, attrs: &[Attr]) -> Attr {
+        let mut value = vec![0u8; attrs.buffer_len()];
+        attrs.emit(&mut value);
+        Attr {
+            kind: kind | NLA_F_NESTED,
+            value,
+        }
+    }
 }
 
 impl Nla for Attr {
@@ -121,6 +137,80 @@ pub enum Request {
     },
     MapDump,
     Flush,
+    /// map-set: the namespace's whole set becomes `entries` (none: empty),
+    /// each sent as a `mapping` nest, in this order.
+    MapSet {
+        entries: Vec<MapEntry>,
+    },
+}
+
+/// One mapping as a request gives it: what map-new takes but `replace`,
+/// and what an entry of map-set holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapEntry {
+    pub spid: u32,
+    pub addr: IpAddr,
+    /// uapi::pending_mode; None leaves the kernel's default.
+    pub pending: Option<u8>,
+    /// Hold limits (pending hold only); None leaves the kernel's default.
+    pub hold_packets: Option<u32>,
+    pub hold_bytes: Option<u32>,
+}
+
+impl MapEntry {
+    /// The attributes of the mapping: spid, addr, then pending and the
+    /// hold limits where given; `replace` (map-new's) goes after addr.
+    fn attrs(&self, replace: bool) -> Vec<Attr> {
+        let mut attrs = vec![
+            spid_attr(self.spid),
+            Attr {
+                kind: map_attr::ADDR,
+                value: ip_bytes(&self.addr),
+            },
+        ];
+        // Generic netlink refuses NLM_F_REPLACE/EXCL/CREATE in new
+        // families; the spec carries the intent as a flag attribute.
+        if replace {
+            attrs.push(Attr {
+                kind: map_attr::REPLACE,
+                value: vec![],
+            });
+        }
+        if let Some(mode) = self.pending {
+            attrs.push(Attr {
+                kind: map_attr::PENDING,
+                value: vec![mode],
+            });
+        }
+        for (kind, limit) in [
+            (map_attr::HOLD_PACKETS, self.hold_packets),
+            (map_attr::HOLD_BYTES, self.hold_bytes),
+        ] {
+            if let Some(n) = limit {
+                attrs.push(Attr {
+                    kind,
+                    value: n.to_ne_bytes().to_vec(),
+                });
+            }
+        }
+        attrs
+    }
+
+    /// The entry that recreates a mapping the kernel reported as it is:
+    /// its address, pending mode and, in hold mode, its hold limits.
+    pub fn from_mapping(m: &Mapping) -> Result<MapEntry, String> {
+        let addr = m
+            .addr
+            .ok_or_else(|| format!("the kernel reported spid {} without an address", m.spid))?;
+        let hold = m.pending == Some(pending_mode::HOLD);
+        Ok(MapEntry {
+            spid: m.spid,
+            addr,
+            pending: m.pending,
+            hold_packets: m.hold_packets.filter(|_| hold),
+            hold_bytes: m.hold_bytes.filter(|_| hold),
+        })
+    }
 }
 
 fn ip_bytes(addr: &IpAddr) -> Vec<u8> {
@@ -148,44 +238,26 @@ impl Request {
                 hold_packets,
                 hold_bytes,
             } => {
-                let mut attrs = vec![
-                    spid_attr(*spid),
-                    Attr {
-                        kind: map_attr::ADDR,
-                        value: ip_bytes(addr),
-                    },
-                ];
-                // Generic netlink refuses NLM_F_REPLACE/EXCL/CREATE in new
-                // families; the spec carries the intent as a flag attribute.
-                if *replace {
-                    attrs.push(Attr {
-                        kind: map_attr::REPLACE,
-                        value: vec![],
-                    });
-                }
-                if let Some(mode) = pending {
-                    attrs.push(Attr {
-                        kind: map_attr::PENDING,
-                        value: vec![*mode],
-                    });
-                }
-                for (kind, limit) in [
-                    (map_attr::HOLD_PACKETS, hold_packets),
-                    (map_attr::HOLD_BYTES, hold_bytes),
-                ] {
-                    if let Some(n) = limit {
-                        attrs.push(Attr {
-                            kind,
-                            value: n.to_ne_bytes().to_vec(),
-                        });
-                    }
-                }
-                (cmd::MAP_NEW, attrs)
+                let entry = MapEntry {
+                    spid: *spid,
+                    addr: *addr,
+                    pending: *pending,
+                    hold_packets: *hold_packets,
+                    hold_bytes: *hold_bytes,
+                };
+                (cmd::MAP_NEW, entry.attrs(*replace))
             }
             Request::MapDel { spid } => (cmd::MAP_DEL, vec![spid_attr(*spid)]),
             Request::MapGet { spid } => (cmd::MAP_GET, vec![spid_attr(*spid)]),
             Request::MapDump => (cmd::MAP_GET, vec![]),
             Request::Flush => (cmd::FLUSH, vec![]),
+            Request::MapSet { entries } => (
+                cmd::MAP_SET,
+                entries
+                    .iter()
+                    .map(|e| Attr::nest(map_attr::MAPPING, &e.attrs(false)))
+                    .collect(),
+            ),
         };
         XnatMsg { cmd, attrs }
     }
@@ -196,7 +268,19 @@ impl Request {
             Request::MapNew { .. }
             | Request::MapDel { .. }
             | Request::MapGet { .. }
-            | Request::Flush => NLM_F_REQUEST | NLM_F_ACK,
+            | Request::Flush
+            | Request::MapSet { .. } => NLM_F_REQUEST | NLM_F_ACK,
+        }
+    }
+
+    /// What the request carries, for a message about its size:
+    /// `65536 mappings`.
+    pub fn contents(&self) -> String {
+        match self {
+            Request::MapSet { entries } if entries.len() == 1 => "1 mapping".into(),
+            Request::MapSet { entries } => format!("{} mappings", entries.len()),
+            Request::MapNew { .. } => "1 mapping".into(),
+            _ => "no mapping".into(),
         }
     }
 
@@ -946,6 +1030,175 @@ pub mod tests {
         assert_eq!(&b[48..50], &4u16.to_ne_bytes());
         assert_eq!(&b[50..52], &map_attr::REPLACE.to_ne_bytes());
         assert_eq!(b.len(), 52);
+    }
+
+    /// The entries of a map-set request, decoded back from its bytes:
+    /// each top-level attribute must be a `mapping` with NLA_F_NESTED set.
+    fn decode_map_set(b: &[u8]) -> Vec<Vec<Attr>> {
+        let r = parse_buffer::<XnatMsg>(b).unwrap();
+        assert_eq!(r.len(), 1);
+        let Reply::Msg(msg) = &r[0].1 else {
+            panic!("not a message: {:?}", r[0].1)
+        };
+        assert_eq!(msg.cmd, cmd::MAP_SET);
+        let raw: Vec<_> = NlasIterator::new(&b[20..])
+            .map(|nla| nla.unwrap())
+            .collect();
+        assert_eq!(raw.len(), msg.attrs.len());
+        for (nla, attr) in raw.iter().zip(&msg.attrs) {
+            assert!(nla.nested_flag(), "mapping without NLA_F_NESTED");
+            assert_eq!(attr.kind, map_attr::MAPPING);
+        }
+        msg.attrs
+            .iter()
+            .map(|a| {
+                // No flag bits inside: the inner attributes are plain.
+                for nla in NlasIterator::new(&a.value) {
+                    assert!(!nla.unwrap().nested_flag());
+                }
+                parse_attrs(&a.value).unwrap()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn map_set_bytes() {
+        assert_eq!((cmd::MAP_SET, map_attr::MAPPING), (8, 11));
+        let entries = vec![
+            MapEntry {
+                spid: 305,
+                addr: "10.20.30.2".parse().unwrap(),
+                pending: Some(pending_mode::HOLD),
+                hold_packets: Some(500),
+                hold_bytes: Some(1 << 20),
+            },
+            MapEntry {
+                spid: 9,
+                addr: "2001:db8::2".parse().unwrap(),
+                pending: None,
+                hold_packets: None,
+                hold_bytes: None,
+            },
+            MapEntry {
+                spid: 17,
+                addr: "10.9.0.17".parse().unwrap(),
+                pending: Some(pending_mode::DROP),
+                hold_packets: None,
+                hold_bytes: None,
+            },
+        ];
+        let req = Request::MapSet {
+            entries: entries.clone(),
+        };
+        let b = req.encode(30, 11);
+        // REQUEST|ACK, the family, the command.
+        assert_eq!(u16::from_ne_bytes(b[4..6].try_into().unwrap()), 30);
+        assert_eq!(u16::from_ne_bytes(b[6..8].try_into().unwrap()), 0x1 | 0x4);
+        assert_eq!(&b[16..20], &[cmd::MAP_SET, uapi::FAMILY_VERSION, 0, 0]);
+        // The first nest, byte for byte: its type is MAPPING | NLA_F_NESTED.
+        let mut inner = Vec::new();
+        put(&mut inner, map_attr::SPID, &305u32.to_ne_bytes());
+        put(&mut inner, map_attr::ADDR, &[10, 20, 30, 2]);
+        put(&mut inner, map_attr::PENDING, &[pending_mode::HOLD]);
+        put(&mut inner, map_attr::HOLD_PACKETS, &500u32.to_ne_bytes());
+        put(
+            &mut inner,
+            map_attr::HOLD_BYTES,
+            &(1u32 << 20).to_ne_bytes(),
+        );
+        let mut first = Vec::new();
+        put(&mut first, map_attr::MAPPING | 0x8000, &inner);
+        assert_eq!(&b[20..20 + first.len()], &first[..]);
+        assert_eq!(
+            u16::from_ne_bytes(b[22..24].try_into().unwrap()),
+            11 | 0x8000
+        );
+        // 16 + 4 + (4 + 40) + (4 + 8 + 20) + (4 + 8 + 8 + 8).
+        assert_eq!(b.len(), 124);
+        assert_eq!(u32::from_ne_bytes(b[0..4].try_into().unwrap()), 124);
+
+        // Decoded: the entries, in the order given, with what each carries
+        // and nothing else (no replace, no state).
+        let decoded = decode_map_set(&b);
+        assert_eq!(decoded.len(), 3);
+        let back: Vec<MapEntry> = decoded
+            .iter()
+            .map(|attrs| {
+                assert!(attrs.iter().all(|a| a.kind != map_attr::REPLACE));
+                MapEntry::from_mapping(&Mapping::from_attrs(attrs).unwrap()).unwrap()
+            })
+            .collect();
+        assert_eq!(back, entries);
+        assert_eq!(
+            decoded[1].iter().map(|a| a.kind).collect::<Vec<_>>(),
+            [map_attr::SPID, map_attr::ADDR]
+        );
+        assert_eq!(decoded[1][1].value.len(), 16);
+        assert_eq!(
+            decoded[2].iter().map(|a| a.kind).collect::<Vec<_>>(),
+            [map_attr::SPID, map_attr::ADDR, map_attr::PENDING]
+        );
+        assert_eq!(req.contents(), "3 mappings");
+
+        // No entries: a request without attributes, which empties the set.
+        let empty = Request::MapSet { entries: vec![] };
+        let b = empty.encode(30, 12);
+        assert_eq!((b.len(), b[16]), (20, cmd::MAP_SET));
+        assert!(decode_map_set(&b).is_empty());
+        assert_eq!(empty.contents(), "0 mappings");
+    }
+
+    #[test]
+    fn map_set_of_the_largest_set() {
+        // 65536 IPv6 hold entries with both limits: the largest message a
+        // full set makes, well past a default socket send buffer.
+        let entries: Vec<MapEntry> = (0..65536u32)
+            .map(|k| MapEntry {
+                spid: 8 * k + 1,
+                addr: IpAddr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(k))),
+                pending: Some(pending_mode::HOLD),
+                hold_packets: Some(100),
+                hold_bytes: Some(262144),
+            })
+            .collect();
+        let b = Request::MapSet { entries }.encode(30, 1);
+        assert_eq!(b.len(), 20 + 65536 * (4 + 8 + 20 + 8 + 8 + 8));
+        let decoded = decode_map_set(&b);
+        assert_eq!(decoded.len(), 65536);
+        let last = Mapping::from_attrs(&decoded[65535]).unwrap();
+        assert_eq!(last.spid, 8 * 65535 + 1);
+        assert_eq!(last.addr, Some("2001:db8::ffff".parse().unwrap()));
+    }
+
+    #[test]
+    fn entry_of_a_reported_mapping() {
+        let m = Mapping::from_attrs(&parse_attrs(&sample_hold_mapping_attrs()).unwrap()).unwrap();
+        assert_eq!(
+            MapEntry::from_mapping(&m).unwrap(),
+            MapEntry {
+                spid: 313,
+                addr: "2001:db8::2".parse().unwrap(),
+                pending: Some(pending_mode::HOLD),
+                hold_packets: Some(500),
+                hold_bytes: Some(1 << 20),
+            }
+        );
+        // Hold limits are only carried over in hold mode.
+        let m = Mapping {
+            pending: Some(pending_mode::DROP),
+            ..m
+        };
+        let e = MapEntry::from_mapping(&m).unwrap();
+        assert_eq!((e.hold_packets, e.hold_bytes), (None, None));
+        let m = Mapping {
+            spid: 9,
+            addr: None,
+            ..m
+        };
+        assert_eq!(
+            MapEntry::from_mapping(&m).unwrap_err(),
+            "the kernel reported spid 9 without an address"
+        );
     }
 
     #[test]

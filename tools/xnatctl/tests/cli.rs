@@ -139,3 +139,139 @@ fn monitor_usage_line() {
          usage: xnatctl [-j] monitor [count N]\n"
     );
 }
+
+/// Runs xnatctl with `args` and `stdin` as its standard input.
+fn xnatctl_with_input(args: &[&str], stdin: &str) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_xnatctl"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run xnatctl");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A file's mistakes are told as FILE:LINE before any socket is opened
+/// (so also where the module is not loaded), with status 2 and no usage
+/// line.
+#[test]
+fn file_mistakes_are_told_by_line() {
+    let dir = std::env::temp_dir().join(format!("xnatctl-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let conf = dir.join("bad.conf");
+    std::fs::write(
+        &conf,
+        "# two good lines, then one the grammar refuses\n\
+         map spid=305 to 10.20.30.2\n\
+         map spid=17 to 10.9.0.17 pending drop  # trailing\n\
+         map spid=25 to not-an-address\n",
+    )
+    .unwrap();
+    let conf = conf.to_str().unwrap();
+    let (code, out, err) = xnatctl_with_input(&["restore", conf], "");
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert_eq!(
+        err,
+        format!("xnatctl: {conf}:4: 'not-an-address' is not an IPv4 or IPv6 address\n")
+    );
+
+    let (code, _, err) = xnatctl_with_input(
+        &["restore", "-"],
+        "map spid=305 to 10.20.30.2\nmap spid=305 to 10.20.30.3\n",
+    );
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "xnatctl: <stdin>:2: spid 305 is mapped twice (lines 1 and 2)\n"
+    );
+    let (code, _, err) = xnatctl_with_input(&["restore"], "\nmap spid=305 to 1.2.3.4 replace\n");
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "xnatctl: <stdin>:2: 'replace' has no place in a restore file: \
+         restore replaces the whole set\n"
+    );
+
+    let (code, _, err) = xnatctl_with_input(&["-f", "-"], "flush\nunmap spid=305\nshow\n");
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "xnatctl: <stdin>:3: unknown command 'show' in a batch file \
+         (expected: map, unmap, flush)\n"
+    );
+
+    let missing = dir.join("missing.conf");
+    let missing = missing.to_str().unwrap();
+    let (code, _, err) = xnatctl_with_input(&["restore", missing], "");
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!(
+            "xnatctl: cannot restore mappings: cannot read {missing}: No such file or directory\n"
+        )
+    );
+    let (code, _, err) = xnatctl_with_input(&["--file", missing], "");
+    assert_eq!(code, 1);
+    assert_eq!(
+        err,
+        format!(
+            "xnatctl: cannot apply the batch file: cannot read {missing}: \
+             No such file or directory\n"
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn file_usage() {
+    let (code, out, err) = xnatctl("restore a.conf b.conf");
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert_eq!(
+        err,
+        "xnatctl: unexpected argument 'b.conf': 'restore' takes one FILE\n\
+         usage: xnatctl restore [FILE]\n"
+    );
+    let (code, _, err) = xnatctl("save -x");
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "xnatctl: unknown keyword '-x': 'save' takes no arguments\n\
+         usage: xnatctl save\n"
+    );
+    let (code, _, err) = xnatctl("-f cmds unmap spid=305");
+    assert_eq!(code, 2);
+    assert!(
+        err.contains("'-f FILE' takes no command ('unmap')"),
+        "{err}"
+    );
+    let (code, out, _) = xnatctl("--help");
+    assert_eq!(code, 0);
+    for want in [
+        "xnatctl -f FILE",
+        "-f, --file <FILE>",
+        "save ",
+        "restore ",
+        "xnatctl save >/etc/xfrm-nat.conf",
+        "xnatctl restore /etc/xfrm-nat.conf",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
+    let (code, out, _) = xnatctl("restore --help");
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage: xnatctl restore [FILE]"), "{out}");
+    assert!(out.contains("An empty file empties the set."), "{out}");
+}

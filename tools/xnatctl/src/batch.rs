@@ -1,0 +1,727 @@
+//! Files: the restore format that `save` prints and `restore` reads
+//! (`map spid=N to ADDR [pending MODE] [hold-packets N] [hold-bytes N]`
+//! lines), the batch files of `-f` (`map [... replace]`, `unmap`, `flush`
+//! lines), and what a batch does to a set of mappings.  No socket here: all
+//! of it is unit-tested on text.
+//!
+//! Both formats are line-based: one command per line, its words as on the
+//! command line (the grammar of `cli`).  Blank lines are skipped, and a
+//! word starting with `#` starts a comment that runs to the end of the line
+//! (as in sh and `ip -batch`).  A mistake is told as `FILE:LINE: message`
+//! with the grammar's message; the first one ends the parse, before
+//! anything is sent.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Display;
+
+use crate::cli::{self, shown, Command, UsageError};
+use crate::proto::{MapEntry, Mapping, PENDING_MODES};
+
+/// The first line of what `save` prints.
+pub const SAVE_HEADER: &str = "# xnatctl save";
+
+/// The name messages call a file by: `<stdin>` for `-`.
+pub fn display_name(file: &str) -> &str {
+    if file == "-" {
+        "<stdin>"
+    } else {
+        file
+    }
+}
+
+fn at(name: &str, line: usize, msg: impl Display) -> UsageError {
+    UsageError(format!("{name}:{line}: {msg}"))
+}
+
+/// The words of `line` before its comment, if any.
+fn words(line: &str) -> Vec<String> {
+    line.split_whitespace()
+        .take_while(|w| !w.starts_with('#'))
+        .map(String::from)
+        .collect()
+}
+
+/// The lines of `text` that hold a command, numbered from 1, as words
+/// (the first the command).  Lines end with `\n`; a `\r` before it is
+/// white space, so CRLF files read the same.
+fn command_lines(name: &str, text: &[u8]) -> Result<Vec<(usize, Vec<String>)>, UsageError> {
+    let mut out = Vec::new();
+    for (i, line) in text.split(|b| *b == b'\n').enumerate() {
+        let number = i + 1;
+        let line = std::str::from_utf8(line).map_err(|_| at(name, number, "not UTF-8 text"))?;
+        let words = words(line);
+        if !words.is_empty() {
+            out.push((number, words));
+        }
+    }
+    Ok(out)
+}
+
+/// The mapping a `map` command gives, and whether it said `replace`.
+fn map_entry(cmd: Command) -> Option<(MapEntry, bool)> {
+    match cmd {
+        Command::Map {
+            spid,
+            addr,
+            replace,
+            pending,
+            hold_packets,
+            hold_bytes,
+        } => Some((
+            MapEntry {
+                spid,
+                addr,
+                pending,
+                hold_packets,
+                hold_bytes,
+            },
+            replace,
+        )),
+        _ => None,
+    }
+}
+
+/// The mappings of a restore file, each with its line, in the file's
+/// order.  Only `map` lines, without `replace` (the file is the whole new
+/// set); each spid at most once.
+pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, MapEntry)>, UsageError> {
+    let mut entries = Vec::new();
+    let mut lines_of: HashMap<u32, usize> = HashMap::new();
+    for (line, words) in command_lines(name, text)? {
+        let (command, rest) = words.split_first().expect("a command line has words");
+        if command != "map" {
+            return Err(at(
+                name,
+                line,
+                format!(
+                    "unknown command '{}' in a restore file (expected: map)",
+                    shown(command)
+                ),
+            ));
+        }
+        let cmd = cli::parse_map(rest).map_err(|e| at(name, line, e))?;
+        let (entry, replace) = map_entry(cmd).expect("parse_map gives a map command");
+        if replace {
+            return Err(at(
+                name,
+                line,
+                "'replace' has no place in a restore file: restore replaces the whole set",
+            ));
+        }
+        if let Some(first) = lines_of.insert(entry.spid, line) {
+            return Err(at(
+                name,
+                line,
+                format!(
+                    "spid {} is mapped twice (lines {first} and {line})",
+                    entry.spid
+                ),
+            ));
+        }
+        entries.push((line, entry));
+    }
+    Ok(entries)
+}
+
+/// The commands of a batch file (`-f`), each with its line: `map` (with
+/// or without `replace`), `unmap` and `flush`.
+pub fn parse_batch(name: &str, text: &[u8]) -> Result<Vec<(usize, Command)>, UsageError> {
+    let mut cmds = Vec::new();
+    for (line, words) in command_lines(name, text)? {
+        let (command, rest) = words.split_first().expect("a command line has words");
+        let cmd = match command.as_str() {
+            "map" => cli::parse_map(rest),
+            "unmap" => cli::parse_unmap(rest),
+            "flush" => cli::parse_flush(rest),
+            _ => Err(UsageError(format!(
+                "unknown command '{}' in a batch file (expected: map, unmap, flush)",
+                shown(command)
+            ))),
+        };
+        cmds.push((line, cmd.map_err(|e| at(name, line, e))?));
+    }
+    Ok(cmds)
+}
+
+/// Where an entry of a map-set request comes from, to tell a refusal of
+/// it in the terms of the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// The line of the file that made it.
+    Line(usize),
+    /// A mapping of the current set that the batch left as it was.
+    Kept { spid: u32 },
+}
+
+/// The set that results from applying the batch `cmds` to `current` (the
+/// namespace's set as dumped), in order, as map-new, map-del and flush
+/// would one after the other: sorted by spid, each mapping with its
+/// origin.  A `map` without `replace` of a mapped spid, or an `unmap` of
+/// an unmapped one, is an error `FILE:LINE: ...`, as the kernel would
+/// refuse it.
+pub fn apply(
+    name: &str,
+    current: Vec<MapEntry>,
+    cmds: &[(usize, Command)],
+) -> Result<Vec<(Origin, MapEntry)>, String> {
+    let mut set: BTreeMap<u32, (Origin, MapEntry)> = current
+        .into_iter()
+        .map(|e| (e.spid, (Origin::Kept { spid: e.spid }, e)))
+        .collect();
+    for (line, cmd) in cmds {
+        match cmd {
+            Command::Map { .. } => {
+                let (entry, replace) = map_entry(cmd.clone()).expect("a map command");
+                let spid = entry.spid;
+                if !replace {
+                    if let Some((origin, _)) = set.get(&spid) {
+                        let by = match origin {
+                            Origin::Line(l) => format!(" (by line {l})"),
+                            Origin::Kept { .. } => String::new(),
+                        };
+                        return Err(format!(
+                            "{name}:{line}: spid {spid} is already mapped{by}; \
+                             add 'replace' to change it"
+                        ));
+                    }
+                }
+                set.insert(spid, (Origin::Line(*line), entry));
+            }
+            Command::Unmap { spid } => {
+                if set.remove(spid).is_none() {
+                    return Err(format!("{name}:{line}: spid {spid} is not mapped"));
+                }
+            }
+            Command::Flush => set.clear(),
+            other => unreachable!("not a command of a batch file: {other:?}"),
+        }
+    }
+    Ok(set.into_values().collect())
+}
+
+/// The kernel's refusal of a map-set entry, `entry N: TEXT` (N counting
+/// the request's entries from 1), as `FILE:LINE: TEXT` for the line that
+/// made entry N (`origins[N - 1]`).  None for any other message, which is
+/// then told as it is.
+pub fn locate_refusal(name: &str, extack: &str, origins: &[Origin]) -> Option<String> {
+    let (n, text) = extack.strip_prefix("entry ")?.split_once(": ")?;
+    if n.is_empty() || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let origin = origins.get(n.parse::<usize>().ok()?.checked_sub(1)?)?;
+    Some(match origin {
+        Origin::Line(line) => format!("{name}:{line}: {text}"),
+        Origin::Kept { spid } => {
+            format!("{name}: the mapping of spid {spid}, kept from the current set: {text}")
+        }
+    })
+}
+
+/// The line of the restore format that recreates `e`:
+/// `map spid=N to ADDR [pending MODE] [hold-packets N] [hold-bytes N]`.
+pub fn format_entry(e: &MapEntry) -> Result<String, String> {
+    let mut line = format!("map spid={} to {}", e.spid, e.addr);
+    if let Some(mode) = e.pending {
+        let (name, _) = PENDING_MODES
+            .iter()
+            .find(|(_, m)| *m == mode)
+            .ok_or_else(|| {
+                format!(
+                    "spid {} has pending mode {mode}, which this xnatctl does not know",
+                    e.spid
+                )
+            })?;
+        line.push_str(" pending ");
+        line.push_str(name);
+    }
+    if let Some(n) = e.hold_packets {
+        line.push_str(&format!(" hold-packets {n}"));
+    }
+    if let Some(n) = e.hold_bytes {
+        line.push_str(&format!(" hold-bytes {n}"));
+    }
+    Ok(line)
+}
+
+/// What `save` prints for the mappings `maps`: the header line, then one
+/// line per mapping, sorted by spid, with its pending mode and, in hold
+/// mode, its hold limits.
+pub fn format_save(maps: &[Mapping]) -> Result<String, String> {
+    let mut entries = maps
+        .iter()
+        .map(MapEntry::from_mapping)
+        .collect::<Result<Vec<_>, _>>()?;
+    entries.sort_by_key(|e| e.spid);
+    let mut out = format!("{SAVE_HEADER}\n");
+    for e in &entries {
+        out.push_str(&format_entry(e)?);
+        out.push('\n');
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::tests::{sample_hold_mapping_attrs, sample_mapping_attrs};
+    use crate::proto::{Attr, Request};
+    use crate::uapi::{map_attr, pending_mode};
+    use netlink_packet_core::NlasIterator;
+
+    fn entry(spid: u32, addr: &str) -> MapEntry {
+        MapEntry {
+            spid,
+            addr: addr.parse().unwrap(),
+            pending: None,
+            hold_packets: None,
+            hold_bytes: None,
+        }
+    }
+
+    fn with_pending(e: MapEntry, mode: u8) -> MapEntry {
+        MapEntry {
+            pending: Some(mode),
+            ..e
+        }
+    }
+
+    fn hold(e: MapEntry, packets: Option<u32>, bytes: Option<u32>) -> MapEntry {
+        MapEntry {
+            pending: Some(pending_mode::HOLD),
+            hold_packets: packets,
+            hold_bytes: bytes,
+            ..e
+        }
+    }
+
+    fn restore_err(text: &str) -> String {
+        parse_restore("x.conf", text.as_bytes())
+            .expect_err("expected a mistake")
+            .0
+    }
+
+    fn batch_err(text: &str) -> String {
+        parse_batch("cmds", text.as_bytes())
+            .expect_err("expected a mistake")
+            .0
+    }
+
+    #[test]
+    fn restore_file() {
+        let text = "\
+# xnatctl save
+map spid=9 to 10.9.0.9 pending drop
+
+   #an indented comment
+map spid 305 to 10.20.30.2 pending hold hold-packets 50 hold-bytes 262144
+map spid=313 to 2001:db8::2   #a trailing comment, glued
+\tmap\tto=10.1.1.1\tspid=17#not-a-comment-start\r
+map spid=25 to 10.1.1.25 pending=eagain #";
+        // A '#' inside a word is the word's (line 7 has spid '17#...'),
+        // so that line is a mistake; without it the file parses.
+        assert_eq!(
+            restore_err(text),
+            "x.conf:7: spid '17#not-a-comment-start' is not a number"
+        );
+        let text = text.replace("#not-a-comment-start", "");
+        let got = parse_restore("x.conf", text.as_bytes()).unwrap();
+        assert_eq!(
+            got,
+            [
+                (2, with_pending(entry(9, "10.9.0.9"), pending_mode::DROP)),
+                (5, hold(entry(305, "10.20.30.2"), Some(50), Some(262144))),
+                (6, entry(313, "2001:db8::2")),
+                (7, entry(17, "10.1.1.1")),
+                (
+                    8,
+                    with_pending(entry(25, "10.1.1.25"), pending_mode::EAGAIN)
+                ),
+            ]
+        );
+        // Nothing but comments, or nothing: the empty set.
+        for empty in ["", "\n\n", "# xnatctl save\n", "  # x\n\t\n"] {
+            assert_eq!(parse_restore("x.conf", empty.as_bytes()).unwrap(), []);
+        }
+    }
+
+    #[test]
+    fn restore_file_mistakes() {
+        for (text, want) in [
+            (
+                "map spid=305 to 10.20.30.2\nmap spid=313 to 10.20.30",
+                "x.conf:2: '10.20.30' is not an IPv4 or IPv6 address",
+            ),
+            (
+                "\n\n# c\nmap spid=306 to 10.20.30.2",
+                "x.conf:4: spid 306 is not an outbound policy index (306 & 7 = 2, fwd); \
+                 only out policies (index & 7 == 1) can be mapped",
+            ),
+            (
+                "map spid=305 to 10.20.30.2 hold-packets 5",
+                "x.conf:1: 'hold-packets' is only valid with 'pending hold'",
+            ),
+            (
+                "map spid=305 to 10.20.30.2 # ok\nmap to 10.1.1.1 # no spid",
+                "x.conf:2: missing 'spid=N'",
+            ),
+            (
+                "map spid=305 to 10.20.30.2 replace",
+                "x.conf:1: 'replace' has no place in a restore file: \
+                 restore replaces the whole set",
+            ),
+            (
+                "map spid=305 to 10.20.30.2\nunmap spid=305",
+                "x.conf:2: unknown command 'unmap' in a restore file (expected: map)",
+            ),
+            (
+                "xnatctl map spid=305 to 10.20.30.2",
+                "x.conf:1: unknown command 'xnatctl' in a restore file (expected: map)",
+            ),
+            (
+                "map spid=305 to 10.20.30.2 bogus",
+                "x.conf:1: unknown keyword 'bogus' for 'map' \
+                 (expected: spid, to, pending, hold-packets, hold-bytes, replace)",
+            ),
+            (
+                "map spid=9 to 10.9.0.9\n\nmap spid=305 to 10.20.30.2\nmap spid 9 to 10.9.0.10",
+                "x.conf:4: spid 9 is mapped twice (lines 1 and 4)",
+            ),
+        ] {
+            assert_eq!(restore_err(text), want, "{text:?}");
+        }
+        // The first mistake is told.
+        assert_eq!(
+            restore_err("map spid=1\nmap spid=2"),
+            "x.conf:1: missing 'to ADDR'"
+        );
+        // Bytes that are not UTF-8, even in a comment.
+        let e = parse_restore("<stdin>", b"map spid=9 to 10.9.0.9\n# \xff\n")
+            .unwrap_err()
+            .0;
+        assert_eq!(e, "<stdin>:2: not UTF-8 text");
+        // Long input is quoted shortened.
+        let e = restore_err(&"y".repeat(10_000));
+        assert!(e.starts_with("x.conf:1: unknown command 'yyy"), "{e}");
+        assert!(e.len() < 200, "{e}");
+    }
+
+    #[test]
+    fn batch_file() {
+        let text = "\
+# applied at once
+unmap spid=9
+map spid=17 to 10.9.0.17 pending drop   # new
+map spid=305 to 10.20.30.2 replace
+
+flush
+map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
+";
+        let got = parse_batch("cmds", text.as_bytes()).unwrap();
+        let lines: Vec<usize> = got.iter().map(|(l, _)| *l).collect();
+        assert_eq!(lines, [2, 3, 4, 6, 7]);
+        assert_eq!(got[0].1, Command::Unmap { spid: 9 });
+        assert_eq!(got[3].1, Command::Flush);
+        assert_eq!(
+            map_entry(got[2].1.clone()),
+            Some((entry(305, "10.20.30.2"), true))
+        );
+        assert_eq!(
+            map_entry(got[4].1.clone()),
+            Some((hold(entry(313, "2001:db8::2"), None, Some(4096)), false))
+        );
+        for (text, want) in [
+            (
+                "flush\nshow",
+                "cmds:2: unknown command 'show' in a batch file (expected: map, unmap, flush)",
+            ),
+            (
+                "unmap spid=305\nmonitor count 1",
+                "cmds:2: unknown command 'monitor' in a batch file (expected: map, unmap, flush)",
+            ),
+            (
+                "flush all",
+                "cmds:1: unknown keyword 'all': 'flush' takes no arguments",
+            ),
+            ("\n\nunmap", "cmds:3: missing 'spid=N'"),
+            (
+                "map spid=305 to 10.20.30.2 replace=yes",
+                "cmds:1: 'replace' takes no value",
+            ),
+            (
+                "unmap spid=306",
+                "cmds:1: spid 306 is not an outbound policy index (306 & 7 = 2, fwd); \
+                 only out policies (index & 7 == 1) can be mapped",
+            ),
+        ] {
+            assert_eq!(batch_err(text), want, "{text:?}");
+        }
+        assert_eq!(parse_batch("cmds", b"# nothing\n").unwrap(), []);
+    }
+
+    fn batch(text: &str) -> Vec<(usize, Command)> {
+        parse_batch("cmds", text.as_bytes()).unwrap()
+    }
+
+    fn current() -> Vec<MapEntry> {
+        vec![
+            hold(entry(305, "10.20.30.2"), Some(50), Some(262144)),
+            with_pending(entry(9, "10.9.0.9"), pending_mode::DROP),
+        ]
+    }
+
+    #[test]
+    fn batch_applied_to_a_set() {
+        // Add, replace, unmap: the result is sorted by spid, and what the
+        // batch did not touch is kept as it was.
+        let got = apply(
+            "cmds",
+            current(),
+            &batch(
+                "unmap spid=9\n\
+                 map spid=17 to 10.9.0.17 pending drop\n\
+                 map spid=313 to 2001:db8::2\n\
+                 map spid=313 to 2001:db8::3 replace\n",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            [
+                (
+                    Origin::Line(2),
+                    with_pending(entry(17, "10.9.0.17"), pending_mode::DROP)
+                ),
+                (
+                    Origin::Kept { spid: 305 },
+                    hold(entry(305, "10.20.30.2"), Some(50), Some(262144))
+                ),
+                (Origin::Line(4), entry(313, "2001:db8::3")),
+            ]
+        );
+        // Replace takes the line's mapping whole (no pending: the default).
+        let got = apply(
+            "cmds",
+            current(),
+            &batch("map spid=305 to 10.20.30.2 replace"),
+        )
+        .unwrap();
+        assert_eq!(got[1], (Origin::Line(1), entry(305, "10.20.30.2")));
+        assert_eq!(got[0].0, Origin::Kept { spid: 9 });
+        // Flush empties what came before it, from the set and the file.
+        let got = apply(
+            "cmds",
+            current(),
+            &batch("map spid=17 to 10.9.0.17\nflush\nmap spid=9 to 10.9.0.90"),
+        )
+        .unwrap();
+        assert_eq!(got, [(Origin::Line(3), entry(9, "10.9.0.90"))]);
+        assert_eq!(apply("cmds", current(), &batch("flush")).unwrap(), []);
+        // No commands: the set as it was.
+        let got = apply("cmds", current(), &[]).unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(got.iter().all(|(o, _)| matches!(o, Origin::Kept { .. })));
+        // Unmap then map again without replace is fine.
+        let got = apply(
+            "cmds",
+            current(),
+            &batch("unmap spid=305\nmap spid=305 to 10.20.30.3"),
+        )
+        .unwrap();
+        assert_eq!(got[1], (Origin::Line(2), entry(305, "10.20.30.3")));
+    }
+
+    #[test]
+    fn batch_refused_by_the_set() {
+        for (text, want) in [
+            (
+                "map spid=17 to 10.9.0.17\nmap spid=305 to 10.20.30.3",
+                "cmds:2: spid 305 is already mapped; add 'replace' to change it",
+            ),
+            (
+                "map spid=17 to 10.9.0.17\n\nmap spid=17 to 10.9.0.18",
+                "cmds:3: spid 17 is already mapped (by line 1); add 'replace' to change it",
+            ),
+            ("unmap spid=313", "cmds:1: spid 313 is not mapped"),
+            ("unmap spid=9\nunmap spid=9", "cmds:2: spid 9 is not mapped"),
+            ("flush\nunmap spid=305", "cmds:2: spid 305 is not mapped"),
+        ] {
+            assert_eq!(
+                apply("cmds", current(), &batch(text)).unwrap_err(),
+                want,
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn refusal_names_the_line() {
+        let origins = [
+            Origin::Line(1),
+            Origin::Line(3),
+            Origin::Kept { spid: 305 },
+            Origin::Line(12),
+        ];
+        for (extack, want) in [
+            (
+                "entry 2: policy 305 selects src 10.20.30.2/32, not 10.99.0.1",
+                Some("x.conf:3: policy 305 selects src 10.20.30.2/32, not 10.99.0.1"),
+            ),
+            (
+                "entry 1: spid 9 appears more than once",
+                Some("x.conf:1: spid 9 appears more than once"),
+            ),
+            ("entry 4: a: b", Some("x.conf:12: a: b")),
+            (
+                "entry 3: no such thing",
+                Some("x.conf: the mapping of spid 305, kept from the current set: no such thing"),
+            ),
+            // Not an entry of the request, or not about one.
+            ("entry 0: x", None),
+            ("entry 5: x", None),
+            ("entry 99999999999999999999999: x", None),
+            ("entry +2: x", None),
+            ("entry : x", None),
+            ("entry 2 x", None),
+            (
+                "namespace at its limit of 65536 mappings (param max_mappings)",
+                None,
+            ),
+            ("the entry 2: x", None),
+        ] {
+            assert_eq!(
+                locate_refusal("x.conf", extack, &origins).as_deref(),
+                want,
+                "{extack}"
+            );
+        }
+    }
+
+    #[test]
+    fn restore_entries_are_sent_in_file_order() {
+        // Entry N of the request is the N-th mapping line of the file, so
+        // the kernel's "entry N" finds its line.
+        let text =
+            "map spid=313 to 10.1.1.3\n# c\n\nmap spid=9 to 10.9.0.9\nmap spid=305 to 10.20.30.2\n";
+        let parsed = parse_restore("x.conf", text.as_bytes()).unwrap();
+        let (lines, entries): (Vec<usize>, Vec<MapEntry>) = parsed.into_iter().unzip();
+        let b = Request::MapSet { entries }.encode(30, 1);
+        let spids: Vec<u32> = NlasIterator::new(&b[20..])
+            .map(|nest| {
+                let nest = nest.unwrap();
+                let inner: Vec<Attr> = NlasIterator::new(nest.value())
+                    .map(|a| {
+                        let a = a.unwrap();
+                        Attr {
+                            kind: a.kind(),
+                            value: a.value().to_vec(),
+                        }
+                    })
+                    .collect();
+                Mapping::from_attrs(&inner).unwrap().spid
+            })
+            .collect();
+        assert_eq!(spids, [313, 9, 305]);
+        let origins: Vec<Origin> = lines.into_iter().map(Origin::Line).collect();
+        assert_eq!(
+            locate_refusal("x.conf", "entry 2: refused", &origins).unwrap(),
+            "x.conf:4: refused"
+        );
+        assert_eq!(map_attr::MAPPING, 11);
+    }
+
+    fn sample_maps() -> Vec<Mapping> {
+        let attrs = |b: &[u8]| -> Vec<Attr> {
+            NlasIterator::new(b)
+                .map(|a| {
+                    let a = a.unwrap();
+                    Attr {
+                        kind: a.kind(),
+                        value: a.value().to_vec(),
+                    }
+                })
+                .collect()
+        };
+        let drop = Mapping::from_attrs(&attrs(&sample_mapping_attrs())).unwrap();
+        let hold = Mapping::from_attrs(&attrs(&sample_hold_mapping_attrs())).unwrap();
+        let eagain = Mapping {
+            spid: 9,
+            addr: Some("10.9.0.9".parse().unwrap()),
+            pending: Some(pending_mode::EAGAIN),
+            ..Mapping::default()
+        };
+        // As a dump would give them, but not sorted.
+        vec![hold, eagain, drop]
+    }
+
+    #[test]
+    fn save_format() {
+        let text = format_save(&sample_maps()).unwrap();
+        assert_eq!(
+            text,
+            "# xnatctl save\n\
+             map spid=9 to 10.9.0.9 pending eagain\n\
+             map spid=305 to 10.20.30.2 pending drop\n\
+             map spid=313 to 2001:db8::2 pending hold hold-packets 500 hold-bytes 1048576\n"
+        );
+        assert_eq!(format_save(&[]).unwrap(), "# xnatctl save\n");
+        // Hold limits only in hold mode, whatever the kernel reports.
+        let odd = Mapping {
+            spid: 17,
+            addr: Some("10.9.0.17".parse().unwrap()),
+            pending: Some(pending_mode::DROP),
+            hold_packets: Some(5),
+            hold_bytes: Some(6),
+            ..Mapping::default()
+        };
+        assert_eq!(
+            format_save(std::slice::from_ref(&odd)).unwrap(),
+            "# xnatctl save\nmap spid=17 to 10.9.0.17 pending drop\n"
+        );
+        let unknown = Mapping {
+            pending: Some(7),
+            ..odd
+        };
+        assert_eq!(
+            format_save(&[unknown]).unwrap_err(),
+            "spid 17 has pending mode 7, which this xnatctl does not know"
+        );
+    }
+
+    #[test]
+    fn save_then_restore_is_the_identity() {
+        let maps = sample_maps();
+        let text = format_save(&maps).unwrap();
+        let restored = parse_restore("saved.conf", text.as_bytes()).unwrap();
+        let mut want: Vec<MapEntry> = maps
+            .iter()
+            .map(|m| MapEntry::from_mapping(m).unwrap())
+            .collect();
+        want.sort_by_key(|e| e.spid);
+        let got: Vec<MapEntry> = restored.iter().map(|(_, e)| e.clone()).collect();
+        assert_eq!(got, want);
+        // The lines are 2, 3, 4 (after the header).
+        assert_eq!(
+            restored.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
+            [2, 3, 4]
+        );
+        // And the mappings the kernel would then report save the same text.
+        let again: Vec<Mapping> = got
+            .iter()
+            .map(|e| Mapping {
+                spid: e.spid,
+                addr: Some(e.addr),
+                pending: e.pending,
+                hold_packets: e.hold_packets,
+                hold_bytes: e.hold_bytes,
+                ..Mapping::default()
+            })
+            .collect();
+        assert_eq!(format_save(&again).unwrap(), text);
+    }
+
+    #[test]
+    fn names_of_files() {
+        assert_eq!(display_name("-"), "<stdin>");
+        assert_eq!(display_name("/etc/xfrm-nat.conf"), "/etc/xfrm-nat.conf");
+    }
+}
