@@ -42,8 +42,8 @@ for m in ynl.async_msg_queue:
     print(m)
 PY
 listener=$!
-for _ in $(seq 100); do [ -e "$XNAT_TMP/ready" ] && break; sleep 0.1; done
-[ -e "$XNAT_TMP/ready" ] || fail "the ynl listener did not start: $(cat "$XNAT_TMP/events")"
+# By the clock: loading the spec in python takes seconds on a loaded host.
+wait_for 60 "the ynl listener to start" test -e "$XNAT_TMP/ready"
 
 ynl_in --do map-new --json '{"spid": 305, "addr": "0a141e02"}'
 out=$(ynl_in --do map-new --json '{"spid": 305, "addr": "0a141e03"}' 2>&1) && fail "second map-new succeeded: $out"
@@ -77,3 +77,14 @@ assert_contains "$events" "map-change-ntf" "events"
 assert_contains "$events" "map-del-ntf" "events"
 assert_eq 3 "$(grep -c "'name': 'map-change-ntf'" <<<"$events" || true)" "map-change events (new, replace, new)"
 assert_eq 2 "$(grep -c "'name': 'map-del-ntf'" <<<"$events" || true)" "map-del events (del, flush)"
+
+# map-set, from the spec alone: a repeated nest, the whole set replaced.
+ynl_in --do map-set --json '{"mapping": [{"spid": 305, "addr": "0a141e02"}, {"spid": 313, "addr": "0a141e04", "pending": 1}]}'
+dump=$(ynl_in --dump map-get)
+assert_contains "$dump" "'spid': 313" "dump after map-set"
+assert_contains "$(run_in y "$XNAT_CTL" save)" "map spid=313 to 10.20.30.4 pending drop" "xnatctl save after ynl's map-set"
+out=$(ynl_in --do map-set --json '{"mapping": [{"spid": 305, "addr": "0a141e02"}, {"spid": 305, "addr": "0a141e03"}]}' 2>&1) &&
+	fail "map-set with a spid twice succeeded"
+assert_contains "$out" "entry 2: spid 305 appears more than once" "extack of a duplicate in map-set"
+ynl_in --do map-set --json '{}'
+assert_eq "[]" "$(ynl_in --dump map-get)" "dump after an empty map-set"
