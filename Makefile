@@ -4,6 +4,7 @@
 #   make check-debug    the same on a KASAN/lockdep/kmemleak kernel
 #   make demo           boot the test kernel and show the module at work
 #   make doctor         which required tools are present, where, and which are missing
+#   make stress         bounded stress campaign in the VM (debug kernel by default), with figures
 #
 # KDIR=/path/to/linux builds the module against (and `check` boots) that tree
 # instead of the test kernel.  VARIANT=debug picks the debug test kernel for
@@ -31,10 +32,10 @@ MODULE_STAMP := $(XNAT_CACHE)/module-kdir.$(shell echo '$(CURDIR)' | sha256sum |
 kdir = $(if $(KDIR),echo '$(KDIR)',scripts/build-kernel.sh $(VARIANT) | tail -n1)
 
 .PHONY: help doctor deps kernel kernel-debug module cli uapi-check host-test vm-test bench \
-	check check-debug demo clean
+	check check-debug demo stress clean
 
 help:
-	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli uapi-check host-test vm-test bench check check-debug demo clean"
+	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli uapi-check host-test vm-test bench check check-debug demo stress clean"
 
 deps:
 	scripts/install-deps.sh
@@ -89,6 +90,14 @@ check:
 
 check-debug:
 	@tests/check.sh debug
+
+# Not part of check: tests/stress/r*.sh (fuzzing, churn, unload and namespace
+# teardown under traffic, limits) in one VM boot, on the debug kernel unless
+# VARIANT is given; STRESS_SECONDS (default 60) per section; figures and a
+# closing line.
+stress: VARIANT := $(if $(filter file,$(origin VARIANT)),debug,$(VARIANT))
+stress: module cli
+	@kdir=$$($(kdir)); tests/stress/run.sh "$$kdir" $(VARIANT)
 
 demo: module
 	@kdir=$$($(kdir)); scripts/vm-run.sh -k "$$kdir" -t 300 -- bash tests/demo.sh
