@@ -27,6 +27,9 @@ module! {
     author: "xfrm-nat developers",
     description: "Source NAT into IPsec policies by policy index",
     license: "GPL",
+    // MODULE_ALIAS_GENL_FAMILY("xfrm_nat"): the genetlink controller loads
+    // an installed module on the first request for the family.
+    alias: ["net-pf-16-proto-16-family-xfrm_nat"],
 }
 
 /// Fields drop in declaration order: key-manager events stop first; then

@@ -58,7 +58,11 @@ quiet=$(awk '$1 == "life" && $4 == 0' "$XNAT_TMP/race.out" | wc -l)
 median=$(awk '$1 == "life" && $6 >= 0 { print $6 }' "$XNAT_TMP/race.out" | sort -n |
 	awk '{ v[NR] = $1 } END { print (NR ? v[int((NR + 1) / 2)] : -1) }')
 log "$cycles cycles; median time from the last answer to the unload: $median ms"
-assert_below 500 "$median" "median last-answer-to-unload gap (ms)"
+# (The gap is mostly the unregistration itself, which waits for RCU grace
+# periods: 0.1 s on the base kernel, 0.4 s on the debug kernel under TCG.)
+limit=1000
+[ -e /sys/kernel/debug/kmemleak ] && limit=4000
+assert_below "$limit" "$median" "median last-answer-to-unload gap (ms)"
 
 log "after the race the module loads and maps as before"
 load_module
