@@ -54,6 +54,28 @@ pub enum Command {
     Batch {
         file: String,
     },
+    /// Print the completion script of `shell`; no socket, no namespace.
+    Completion {
+        shell: Shell,
+    },
+}
+
+/// The shells `xnatctl completion` writes a script for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl From<Shell> for clap_complete::Shell {
+    fn from(shell: Shell) -> Self {
+        match shell {
+            Shell::Bash => clap_complete::Shell::Bash,
+            Shell::Zsh => clap_complete::Shell::Zsh,
+            Shell::Fish => clap_complete::Shell::Fish,
+        }
+    }
 }
 
 /// A mistake in the command line; nothing was sent to the kernel.
@@ -93,33 +115,92 @@ pub fn shown(input: &str) -> Cow<'_, str> {
 /// The options that clap would take anywhere on the command line, picked out
 /// of the words of a subcommand (which clap hands over whole, so that a
 /// value may start with '-').
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Options {
     /// `-j`/`--json`.
     pub json: bool,
+    /// `-p`/`--pretty`: JSON pretty-printed (only with `-j`, as `ip -p`).
+    pub pretty: bool,
+    /// `-t`/`--timestamp`: `monitor` stamps each event.
+    pub timestamp: bool,
+    /// `-n NETNS`/`--netns NETNS`: the network namespace /run/netns/NETNS.
+    pub netns: Option<String>,
     /// `-h`/`--help`.
     pub help: bool,
 }
 
-/// Splits the options out of `words`: `-j`, `--json`, `-h`, `--help`
-/// anywhere (no value of the grammar can be one of them), until a `--`,
-/// which is dropped; every other word, even one starting with '-', is left
-/// to the grammar (`spid -1` is the grammar's mistake, not an unknown
-/// option).
-pub fn split_options(words: &[String]) -> (Vec<String>, Options) {
+impl Options {
+    /// These options and `other`'s together: a flag is set if either sets
+    /// it; `-n` may be given once only.
+    pub fn merge(self, other: Options) -> Result<Options, UsageError> {
+        let netns = match (self.netns, other.netns) {
+            (Some(_), Some(_)) => return usage("'-n NETNS' given more than once"),
+            (a, b) => a.or(b),
+        };
+        Ok(Options {
+            json: self.json || other.json,
+            pretty: self.pretty || other.pretty,
+            timestamp: self.timestamp || other.timestamp,
+            netns,
+            help: self.help || other.help,
+        })
+    }
+}
+
+/// Splits the options out of `words`: `-j`, `--json`, `-p`, `--pretty`,
+/// `-t`, `--timestamp`, `-h`, `--help`, and `-n NETNS`, `--netns NETNS`,
+/// `--netns=NETNS` anywhere (no value of the grammar can be one of them),
+/// until a `--`, which is dropped; every other word, even one starting with
+/// '-', is left to the grammar (`spid -1` is the grammar's mistake, not an
+/// unknown option).
+pub fn split_options(words: &[String]) -> Result<(Vec<String>, Options), UsageError> {
+    fn set_netns(opts: &mut Options, name: &str) -> Result<(), UsageError> {
+        match opts.netns.replace(name.to_string()) {
+            Some(_) => usage("'-n NETNS' given more than once"),
+            None => Ok(()),
+        }
+    }
     let mut opts = Options::default();
     let mut rest = Vec::with_capacity(words.len());
     let mut it = words.iter();
-    for word in it.by_ref() {
+    while let Some(word) = it.next() {
         match word.as_str() {
             "-j" | "--json" => opts.json = true,
+            "-p" | "--pretty" => opts.pretty = true,
+            "-t" | "--timestamp" => opts.timestamp = true,
             "-h" | "--help" => opts.help = true,
             "--" => break,
-            _ => rest.push(word.clone()),
+            "-n" | "--netns" => match it.next() {
+                Some(name) => set_netns(&mut opts, name)?,
+                None => return usage(format!("missing value for '{word}' (NETNS)")),
+            },
+            w => match w.strip_prefix("--netns=") {
+                Some(name) => set_netns(&mut opts, name)?,
+                None => rest.push(word.clone()),
+            },
         }
     }
     rest.extend(it.cloned());
-    (rest, opts)
+    Ok((rest, opts))
+}
+
+/// Where `ip netns` keeps the named network namespaces.
+pub const NETNS_RUN_DIR: &str = "/run/netns";
+
+/// A name of `-n NETNS`: a file name in [`NETNS_RUN_DIR`], as `ip netns
+/// add` takes them (not empty, no '/', not `.` or `..`).
+pub fn check_netns(name: &str) -> Result<(), UsageError> {
+    if name.is_empty() {
+        return usage("missing value for '-n' (NETNS)");
+    }
+    if name.contains('/') || name == "." || name == ".." {
+        return usage(format!(
+            "'{}' is not a network namespace name (a name in {NETNS_RUN_DIR}, \
+             as 'ip netns list' prints it)",
+            shown(name)
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `digits` is a decimal fraction (`1.5`, `.5`, `5.`).
@@ -733,34 +814,88 @@ mod tests {
 
     #[test]
     fn options_among_the_words() {
-        let (rest, opts) = split_options(&w("spid -1 -j to 1.2.3.4 --json"));
+        let split = |s: &str| split_options(&w(s)).expect("options");
+        let (rest, opts) = split("spid -1 -j to 1.2.3.4 --json");
         assert_eq!(rest, w("spid -1 to 1.2.3.4"));
         assert_eq!(
             opts,
             Options {
                 json: true,
-                help: false
+                ..Options::default()
             }
         );
-        let (rest, opts) = split_options(&w("spid 305 --help"));
+        let (rest, opts) = split("spid 305 --help");
         assert_eq!(rest, w("spid 305"));
         assert_eq!(
             opts,
             Options {
-                json: false,
-                help: true
+                help: true,
+                ..Options::default()
             }
         );
-        let (rest, opts) = split_options(&w("-h -x --bogus -1"));
+        let (rest, opts) = split("-h -x --bogus -1");
         assert_eq!(rest, w("-x --bogus -1"));
         assert!(opts.help && !opts.json);
         // After '--' nothing is an option.
-        let (rest, opts) = split_options(&w("spid -- -j --help --"));
-        assert_eq!(rest, w("spid -j --help --"));
+        let (rest, opts) = split("spid -- -j --help -n x --");
+        assert_eq!(rest, w("spid -j --help -n x --"));
         assert_eq!(opts, Options::default());
+        // -p, -t and -n with its value.
+        for words in [
+            "count 3 -p -t -n lab",
+            "--pretty count 3 --timestamp --netns lab",
+            "-t count --netns=lab 3 -p",
+        ] {
+            let (rest, opts) = split(words);
+            assert_eq!(rest, w("count 3"), "{words}");
+            assert_eq!(
+                opts,
+                Options {
+                    pretty: true,
+                    timestamp: true,
+                    netns: Some("lab".into()),
+                    ..Options::default()
+                },
+                "{words}"
+            );
+        }
+        // -n takes the next word whatever it is.
+        let (rest, opts) = split("-n -j spid 9");
+        assert_eq!(
+            (rest, opts.netns, opts.json),
+            (w("spid 9"), Some("-j".into()), false)
+        );
+        let e = |s: &str| split_options(&w(s)).expect_err("a usage error").0;
+        assert_eq!(e("spid 9 -n"), "missing value for '-n' (NETNS)");
+        assert_eq!(e("--netns"), "missing value for '--netns' (NETNS)");
+        assert_eq!(
+            e("-n a spid 9 --netns=b"),
+            "'-n NETNS' given more than once"
+        );
+        // Before the command (clap) and among the words: once.
+        let before = Options {
+            netns: Some("a".into()),
+            json: true,
+            ..Options::default()
+        };
+        let after = split("-n b -p").1;
+        assert_eq!(
+            before.clone().merge(after).expect_err("twice").0,
+            "'-n NETNS' given more than once"
+        );
+        assert_eq!(
+            before.clone().merge(split("-p -t").1).expect("merge"),
+            Options {
+                netns: Some("a".into()),
+                json: true,
+                pretty: true,
+                timestamp: true,
+                help: false,
+            }
+        );
         // A word starting with '-' that is no option is the grammar's.
         assert_eq!(
-            err(parse_map(&split_options(&w("-j spid -1 to 1.2.3.4")).0)),
+            err(parse_map(&split("-j spid -1 to 1.2.3.4").0)),
             "spid -1 is out of range (0-4294967295)"
         );
         assert_eq!(
@@ -776,6 +911,28 @@ mod tests {
             err(parse_map(&w("spid 305 to 1.2.3.4 pending -drop"))),
             "unknown pending mode '-drop' (expected: eagain, drop, hold)"
         );
+    }
+
+    #[test]
+    fn netns_names() {
+        for name in ["lab", "a.b", "-x", "ns 1", "..."] {
+            assert_eq!(check_netns(name), Ok(()), "{name}");
+        }
+        assert_eq!(
+            check_netns("").unwrap_err().0,
+            "missing value for '-n' (NETNS)"
+        );
+        for name in ["a/b", "/run/netns/lab", ".", ".."] {
+            assert_eq!(
+                check_netns(name).unwrap_err().0,
+                format!(
+                    "'{name}' is not a network namespace name \
+                     (a name in /run/netns, as 'ip netns list' prints it)"
+                )
+            );
+        }
+        let long = "/".repeat(1000);
+        assert!(check_netns(&long).unwrap_err().0.len() < 200);
     }
 
     #[test]

@@ -15,6 +15,8 @@ pub enum Error {
     /// A command of a batch file that the current set refuses, found by
     /// xnatctl before anything was sent: the message names the line.
     Refused(String),
+    /// The namespace of `-n` cannot be entered: the message says why.
+    Netns(String),
     /// Anything else (socket trouble, a reply we cannot read).
     Other(anyhow::Error),
 }
@@ -40,6 +42,11 @@ pub fn strerror(errno: i32) -> String {
     }
 }
 
+/// strerror(3) text of an I/O error, or its own text if it has no errno.
+pub fn io_strerror(e: &io::Error) -> String {
+    e.raw_os_error().map_or_else(|| e.to_string(), strerror)
+}
+
 fn what(cmd: &Command) -> String {
     match cmd {
         Command::Map { spid, addr, .. } => format!("cannot map spid {spid} to {addr}"),
@@ -51,6 +58,7 @@ fn what(cmd: &Command) -> String {
         Command::Save => "cannot save mappings".into(),
         Command::Restore { .. } => "cannot restore mappings".into(),
         Command::Batch { .. } => "cannot apply the batch file".into(),
+        Command::Completion { .. } => "cannot print the completion script".into(),
     }
 }
 
@@ -95,7 +103,7 @@ impl Error {
                     None => format!("{}: {}", what(cmd), strerror(*errno)),
                 }
             }
-            Error::Refused(msg) => msg.clone(),
+            Error::Refused(msg) | Error::Netns(msg) => msg.clone(),
             Error::Other(e) => format!("{}: {e:#}", what(cmd)),
         }
     }

@@ -9,6 +9,10 @@
 //!     xnatctl save
 //!     xnatctl restore [FILE]
 //!     xnatctl -f FILE
+//!     xnatctl completion bash|zsh|fish
+//!
+//! Options anywhere: -j (JSON), -p (JSON pretty-printed), -t (monitor:
+//! timestamps), -n NETNS (in the network namespace /run/netns/NETNS).
 
 use std::ffi::OsString;
 use std::io::{Read, Write};
@@ -25,24 +29,28 @@ mod uapi;
 mod batch;
 mod cli;
 mod error;
+mod netns;
 mod nl;
 mod output;
 mod proto;
 
 use batch::Origin;
-use cli::Command;
+use cli::{Command, Options};
 use error::Error;
 use proto::{Event, MapEntry, Mapping, Request};
 
 const MAP_USAGE: &str = "xnatctl map spid=N to ADDR [pending eagain|drop|hold] \
                          [hold-packets N] [hold-bytes N] [replace]";
 const UNMAP_USAGE: &str = "xnatctl unmap spid=N";
-const SHOW_USAGE: &str = "xnatctl [-j] show [spid=N]";
+const SHOW_USAGE: &str = "xnatctl [-j [-p]] show [spid=N]";
 const FLUSH_USAGE: &str = "xnatctl flush";
-const MONITOR_USAGE: &str = "xnatctl [-j] monitor [count N]";
+const MONITOR_USAGE: &str = "xnatctl [-j [-p]] [-t] monitor [count N]";
 const SAVE_USAGE: &str = "xnatctl save";
 const RESTORE_USAGE: &str = "xnatctl restore [FILE]";
-const USAGE: &str = "xnatctl [-j] <COMMAND> [WORDS]...\n       xnatctl -f FILE";
+const COMPLETION_USAGE: &str = "xnatctl completion bash|zsh|fish";
+const USAGE: &str = "xnatctl [-n NETNS] [-j [-p]] [-t] <COMMAND> [WORDS]...\n       \
+                     xnatctl [-n NETNS] -f FILE\n       \
+                     xnatctl completion bash|zsh|fish";
 
 const AFTER_HELP: &str = "\
 Keywords take their value after '=' or as the next word (spid=305 or spid 305).
@@ -58,11 +66,14 @@ Examples:
   xnatctl map spid=305 to 10.20.30.2 pending hold hold-packets 500
   xnatctl show
   xnatctl -j show spid 305
+  xnatctl -n lab -j -p show
   xnatctl unmap spid=305
   xnatctl monitor
+  xnatctl -t monitor
   xnatctl save >/etc/xfrm-nat.conf
   xnatctl restore /etc/xfrm-nat.conf
   xnatctl -f changes.txt
+  xnatctl completion bash >/usr/share/bash-completion/completions/xnatctl
 
 save prints the mappings as lines 'map spid=N to ADDR pending MODE
 [hold-packets N hold-bytes N]'; restore makes the mappings of such a file
@@ -84,8 +95,22 @@ struct Args {
     #[arg(short = 'j', long = "json", global = true)]
     json: bool,
 
+    /// Pretty-print the JSON of -j (without -j: no effect)
+    #[arg(short = 'p', long = "pretty", global = true)]
+    pretty: bool,
+
+    /// monitor: begin each event with the time it was printed
+    #[arg(short = 't', long = "timestamp", global = true)]
+    timestamp: bool,
+
+    /// Work in the network namespace NETNS (/run/netns/NETNS), as ip -n
+    // Not global: a subcommand's -n would silently replace this one;
+    // among a subcommand's words, cli::split_options takes it.
+    #[arg(short = 'n', long = "netns", value_name = "NETNS")]
+    netns: Option<String>,
+
     /// Apply the map, unmap and flush lines of FILE ('-': standard input) in one request, all or none
-    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    #[arg(short = 'f', long = "file", value_name = "FILE", value_hint = clap::ValueHint::FilePath)]
     file: Option<String>,
 
     #[command(subcommand)]
@@ -160,8 +185,23 @@ enum Sub {
     /// An empty file empties the set.
     #[command(override_usage = RESTORE_USAGE)]
     Restore {
-        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
+        #[arg(
+            value_name = "WORDS",
+            allow_hyphen_values = true,
+            value_hint = clap::ValueHint::FilePath
+        )]
         words: Vec<String>,
+    },
+    /// Print the completion script of SHELL (bash, zsh or fish)
+    ///
+    /// Needs neither the module nor privileges, e.g.
+    /// `xnatctl completion bash >/usr/share/bash-completion/completions/xnatctl`,
+    /// `xnatctl completion zsh >/usr/share/zsh/vendor-completions/_xnatctl`,
+    /// `xnatctl completion fish >/usr/share/fish/vendor_completions.d/xnatctl.fish`.
+    #[command(override_usage = COMPLETION_USAGE)]
+    Completion {
+        #[arg(value_enum, value_name = "SHELL")]
+        shell: cli::Shell,
     },
 }
 
@@ -176,6 +216,7 @@ impl Sub {
             Sub::Monitor { .. } => "monitor",
             Sub::Save { .. } => "save",
             Sub::Restore { .. } => "restore",
+            Sub::Completion { .. } => "completion",
         }
     }
 
@@ -190,6 +231,7 @@ impl Sub {
             | Sub::Monitor { words }
             | Sub::Save { words }
             | Sub::Restore { words } => words,
+            Sub::Completion { .. } => &[],
         }
     }
 
@@ -202,6 +244,7 @@ impl Sub {
             Sub::Monitor { .. } => MONITOR_USAGE,
             Sub::Save { .. } => SAVE_USAGE,
             Sub::Restore { .. } => RESTORE_USAGE,
+            Sub::Completion { .. } => COMPLETION_USAGE,
         }
     }
 
@@ -215,6 +258,7 @@ impl Sub {
             Sub::Monitor { .. } => cli::parse_monitor(words),
             Sub::Save { .. } => cli::parse_save(words),
             Sub::Restore { .. } => cli::parse_restore(words),
+            Sub::Completion { shell } => Ok(Command::Completion { shell: *shell }),
         }
     }
 }
@@ -222,8 +266,8 @@ impl Sub {
 /// What the command line asks for.
 #[derive(Debug)]
 enum Parsed {
-    /// Run the command; print JSON if the flag is set.
-    Run(Command, bool),
+    /// Run the command with these options (`help` not set).
+    Run(Command, Options),
     /// A mistake in the subcommand's words, and the subcommand's usage line.
     Usage(cli::UsageError, &'static str),
     /// clap's own answer: help, the version, or a mistake clap found.
@@ -264,8 +308,15 @@ fn parse_args(argv: impl IntoIterator<Item = OsString>) -> Parsed {
         Ok(args) => args,
         Err(e) => return Parsed::Clap(shorten_clap_error(e)),
     };
+    let given = Options {
+        json: args.json,
+        pretty: args.pretty,
+        timestamp: args.timestamp,
+        netns: args.netns,
+        help: false,
+    };
     let command = match (args.command, args.file) {
-        (None, Some(file)) => return Parsed::Run(Command::Batch { file }, args.json),
+        (None, Some(file)) => return checked(Command::Batch { file }, Ok(given), USAGE),
         (Some(command), None) => command,
         (Some(command), Some(_)) => {
             return Parsed::Clap(Args::command().error(
@@ -283,7 +334,10 @@ fn parse_args(argv: impl IntoIterator<Item = OsString>) -> Parsed {
             ))
         }
     };
-    let (words, opts) = cli::split_options(command.words());
+    let (words, opts) = match cli::split_options(command.words()) {
+        Ok(split) => split,
+        Err(e) => return Parsed::Usage(e, command.usage()),
+    };
     if opts.help {
         // The subcommand's help, as `xnatctl SUB --help` prints it.
         let program = argv.first().cloned().unwrap_or_else(|| "xnatctl".into());
@@ -294,8 +348,20 @@ fn parse_args(argv: impl IntoIterator<Item = OsString>) -> Parsed {
         };
     }
     match command.command(&words) {
-        Ok(cmd) => Parsed::Run(cmd, args.json || opts.json),
+        Ok(cmd) => checked(cmd, given.merge(opts), command.usage()),
         Err(e) => Parsed::Usage(e, command.usage()),
+    }
+}
+
+/// `cmd` to run with `opts`, once the options are found right.
+fn checked(cmd: Command, opts: Result<Options, cli::UsageError>, usage: &'static str) -> Parsed {
+    let opts = match opts {
+        Ok(opts) => opts,
+        Err(e) => return Parsed::Usage(e, usage),
+    };
+    match opts.netns.as_deref().map(cli::check_netns) {
+        Some(Err(e)) => Parsed::Usage(e, usage),
+        _ => Parsed::Run(cmd, opts),
     }
 }
 
@@ -327,11 +393,28 @@ fn exit_on_signals() {
     }
 }
 
-/// Print the events of the `events` group, one line each, until
-/// interrupted or until `count` of them have been printed.
-fn monitor(conn: &mut nl::Conn, count: Option<u64>, json: bool) -> Result<(), Error> {
+/// Write `text` to standard output and flush it.
+fn print_out(text: &[u8]) -> std::io::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text).and_then(|()| out.flush())
+}
+
+fn print_error(e: std::io::Error) -> Error {
+    anyhow!(e).context("cannot print").into()
+}
+
+/// JSON text, or why it cannot be made.
+fn json_text(text: serde_json::Result<String>) -> Result<String, Error> {
+    text.map_err(|e| anyhow!(e).context("cannot write JSON").into())
+}
+
+/// Print the events of the `events` group, one line each (with `-j -p`, a
+/// pretty-printed object each), until interrupted or until `count` of them
+/// have been printed; with `-t`, each stamped with the time.
+fn monitor(conn: &mut nl::Conn, count: Option<u64>, opts: &Options) -> Result<(), Error> {
     conn.subscribe(uapi::MCGRP_EVENTS)?;
     exit_on_signals();
+    let style = json_style(opts);
     let mut printed = 0u64;
     loop {
         for ev in conn.recv_events()? {
@@ -342,17 +425,27 @@ fn monitor(conn: &mut nl::Conn, count: Option<u64>, json: bool) -> Result<(), Er
                     continue;
                 }
             };
-            let line = if json {
-                output::format_event_json(&ev)
-            } else {
-                output::format_event(&ev, output::ifname)
+            let now = opts.timestamp.then(output::LocalTime::now);
+            let line = match (style, now) {
+                (Some(style), now) => json_text(output::format_event_json(
+                    &ev,
+                    now.map(|t| t.rfc3339()).as_deref(),
+                    style,
+                ))?,
+                (None, Some(now)) => {
+                    format!(
+                        "[{}] {}",
+                        now.text(),
+                        output::format_event(&ev, output::ifname)
+                    )
+                }
+                (None, None) => output::format_event(&ev, output::ifname),
             };
-            let mut out = std::io::stdout().lock();
-            match out.write_all(line.as_bytes()).and_then(|()| out.flush()) {
+            match print_out(line.as_bytes()) {
                 Ok(()) => {}
                 // The reader is gone (`xnatctl monitor | head -1`).
                 Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
-                Err(e) => return Err(anyhow::anyhow!(e).context("cannot print").into()),
+                Err(e) => return Err(print_error(e)),
             }
             printed += 1;
             if count == Some(printed) {
@@ -360,6 +453,37 @@ fn monitor(conn: &mut nl::Conn, count: Option<u64>, json: bool) -> Result<(), Er
             }
         }
     }
+}
+
+/// The JSON style of `-j` (and `-p`); None without `-j`.
+fn json_style(opts: &Options) -> Option<output::JsonStyle> {
+    match (opts.json, opts.pretty) {
+        (false, _) => None,
+        (true, false) => Some(output::JsonStyle::Compact),
+        (true, true) => Some(output::JsonStyle::Pretty),
+    }
+}
+
+/// A socket of the xfrm_nat family, in the namespace of `-n` if given.
+fn open(opts: &Options) -> Result<nl::Conn, Error> {
+    if let Some(name) = &opts.netns {
+        netns::enter(name)?;
+    }
+    nl::Conn::open()
+}
+
+/// `completion SHELL`: the script on standard output.  No socket, no
+/// namespace: it runs without the module and without privileges.
+fn completion(shell: cli::Shell) -> Result<(), Error> {
+    let mut script = Vec::new();
+    // clap_complete panics if it cannot write: write to memory first.
+    clap_complete::generate(
+        clap_complete::Shell::from(shell),
+        &mut Args::command(),
+        "xnatctl",
+        &mut script,
+    );
+    print_out(&script).map_err(print_error)
 }
 
 /// The bytes of `file` ('-': standard input).
@@ -371,9 +495,7 @@ fn read_input(file: &str) -> Result<Vec<u8>, Error> {
         std::fs::read(file)
     };
     read.map_err(|e| {
-        let why = e
-            .raw_os_error()
-            .map_or_else(|| e.to_string(), error::strerror);
+        let why = error::io_strerror(&e);
         anyhow!("cannot read {}: {why}", batch::display_name(file)).into()
     })
 }
@@ -409,22 +531,22 @@ fn set_all(
 }
 
 /// `restore FILE`: parse all of it, then one map-set.
-fn restore(file: &str) -> Result<(), Error> {
+fn restore(file: &str, opts: &Options) -> Result<(), Error> {
     let name = batch::display_name(file);
     let parsed = batch::parse_restore(name, &read_input(file)?)?;
     let (lines, entries): (Vec<usize>, Vec<MapEntry>) = parsed.into_iter().unzip();
     let origins: Vec<Origin> = lines.into_iter().map(Origin::Line).collect();
-    let mut conn = nl::Conn::open()?;
+    let mut conn = open(opts)?;
     set_all(&mut conn, name, entries, &origins)
 }
 
 /// `-f FILE`: parse all of it, apply it to the current set, then one
 /// map-set.  Another writer may change the set between the dump and the
 /// map-set; its change is then lost.
-fn apply_batch(file: &str) -> Result<(), Error> {
+fn apply_batch(file: &str, opts: &Options) -> Result<(), Error> {
     let name = batch::display_name(file);
     let cmds = batch::parse_batch(name, &read_input(file)?)?;
-    let mut conn = nl::Conn::open()?;
+    let mut conn = open(opts)?;
     if cmds.is_empty() {
         return Ok(());
     }
@@ -434,13 +556,14 @@ fn apply_batch(file: &str) -> Result<(), Error> {
     set_all(&mut conn, name, entries, &origins)
 }
 
-fn run(cmd: &Command, json: bool) -> Result<(), Error> {
+fn run(cmd: &Command, opts: &Options) -> Result<(), Error> {
     match cmd {
-        Command::Restore { file } => return restore(file),
-        Command::Batch { file } => return apply_batch(file),
+        Command::Restore { file } => return restore(file, opts),
+        Command::Batch { file } => return apply_batch(file, opts),
+        Command::Completion { shell } => return completion(*shell),
         _ => {}
     }
-    let mut conn = nl::Conn::open()?;
+    let mut conn = open(opts)?;
     match *cmd {
         Command::Map {
             spid,
@@ -471,37 +594,35 @@ fn run(cmd: &Command, json: bool) -> Result<(), Error> {
                 None => Request::MapDump,
             };
             let maps = mappings(conn.request(&req)?)?;
-            let text = if json {
-                output::format_json(&maps)
-            } else {
-                output::format_table(&maps, output::ifname)
+            let text = match json_style(opts) {
+                Some(style) => json_text(output::format_json(&maps, style))?,
+                None => output::format_table(&maps, output::ifname),
             };
-            print!("{text}");
+            print_out(text.as_bytes()).map_err(print_error)?;
         }
-        Command::Monitor { count } => monitor(&mut conn, count, json)?,
+        Command::Monitor { count } => monitor(&mut conn, count, opts)?,
         Command::Save => {
             let maps = mappings(conn.dump_snapshot()?)?;
             let text = batch::format_save(&maps).map_err(|e| anyhow!(e))?;
-            let mut out = std::io::stdout().lock();
-            out.write_all(text.as_bytes())
-                .and_then(|()| out.flush())
-                .map_err(|e| anyhow!(e).context("cannot print"))?;
+            print_out(text.as_bytes()).map_err(print_error)?;
         }
-        Command::Restore { .. } | Command::Batch { .. } => unreachable!("handled above"),
+        Command::Restore { .. } | Command::Batch { .. } | Command::Completion { .. } => {
+            unreachable!("handled above")
+        }
     }
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let (cmd, json) = match parse_args(std::env::args_os()) {
-        Parsed::Run(cmd, json) => (cmd, json),
+    let (cmd, opts) = match parse_args(std::env::args_os()) {
+        Parsed::Run(cmd, opts) => (cmd, opts),
         Parsed::Usage(e, usage) => {
             eprintln!("xnatctl: {e}\nusage: {usage}");
             return ExitCode::from(Error::Usage(e).exit_code());
         }
         Parsed::Clap(e) => e.exit(),
     };
-    match run(&cmd, json) {
+    match run(&cmd, &opts) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xnatctl: {}", e.message(&cmd));
@@ -590,13 +711,15 @@ mod tests {
                 show(None)
             };
             match parse(args) {
-                Parsed::Run(cmd, j) => assert_eq!((cmd, j), (want, json), "{args}"),
+                Parsed::Run(cmd, opts) => assert_eq!((cmd, opts.json), (want, json), "{args}"),
                 other => panic!("{args}: {other:?}"),
             }
         }
         // '--' ends the options; clap's tip "use '-- -1'" still works.
         match parse("unmap spid -- +313") {
-            Parsed::Run(cmd, false) => assert_eq!(cmd, Command::Unmap { spid: 313 }),
+            Parsed::Run(cmd, opts) if opts == Options::default() => {
+                assert_eq!(cmd, Command::Unmap { spid: 313 })
+            }
             other => panic!("{other:?}"),
         }
         assert_eq!(
@@ -652,7 +775,7 @@ mod tests {
         );
         assert!(matches!(
             parse("restore -j"),
-            Parsed::Run(Command::Restore { file }, true) if file == "-"
+            Parsed::Run(Command::Restore { file }, Options { json: true, .. }) if file == "-"
         ));
         for args in ["-f cmds", "--file cmds", "--file=cmds", "-j -f cmds"] {
             assert_eq!(
@@ -710,6 +833,115 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    fn run(args: &str) -> (Command, Options) {
+        match parse(args) {
+            Parsed::Run(cmd, opts) => (cmd, opts),
+            other => panic!("{args}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pretty_timestamp_and_netns() {
+        let monitor = Command::Monitor { count: Some(2) };
+        let all = Options {
+            json: true,
+            pretty: true,
+            timestamp: true,
+            netns: Some("lab".into()),
+            help: false,
+        };
+        for args in [
+            "-j -p -t -n lab monitor count 2",
+            "--json --pretty --timestamp --netns lab monitor count 2",
+            "-jpt --netns=lab monitor count 2",
+            "-n lab monitor -j count 2 -p -t",
+            "-j monitor -t count 2 -n lab -p",
+            "monitor count 2 --netns=lab --pretty -t --json",
+        ] {
+            assert_eq!(run(args), (monitor.clone(), all.clone()), "{args}");
+        }
+        // Each alone; -p and -t are taken with any command (-p only
+        // matters with -j, -t only to monitor, as with ip).
+        let (cmd, opts) = run("-p show");
+        assert_eq!(cmd, Command::Show { spid: None });
+        assert_eq!((opts.json, opts.pretty), (false, true));
+        assert!(run("show spid 305 -t").1.timestamp);
+        let (cmd, opts) = run("-n lab map spid 305 to 10.20.30.2");
+        assert!(matches!(cmd, Command::Map { spid: 305, .. }));
+        assert_eq!(opts.netns.as_deref(), Some("lab"));
+        assert_eq!(
+            run("-n lab -f cmds"),
+            (
+                Command::Batch {
+                    file: "cmds".into()
+                },
+                Options {
+                    netns: Some("lab".into()),
+                    ..Options::default()
+                }
+            )
+        );
+        assert_eq!(run("restore x.conf -n lab").1.netns.as_deref(), Some("lab"));
+
+        // Mistakes with -n, before anything is sent.
+        assert_eq!(
+            usage_error("-n lab show -n other"),
+            ("'-n NETNS' given more than once".into(), SHOW_USAGE)
+        );
+        assert_eq!(
+            usage_error("show -n"),
+            ("missing value for '-n' (NETNS)".into(), SHOW_USAGE)
+        );
+        assert_eq!(
+            usage_error("-n a/b flush").0,
+            "'a/b' is not a network namespace name \
+             (a name in /run/netns, as 'ip netns list' prints it)"
+        );
+        assert_eq!(
+            usage_error("-n .. -f cmds"),
+            (
+                "'..' is not a network namespace name \
+                 (a name in /run/netns, as 'ip netns list' prints it)"
+                    .into(),
+                USAGE
+            )
+        );
+        let e = clap_error(&["xnatctl", "-n"]);
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue, "{e}");
+    }
+
+    #[test]
+    fn completion_command() {
+        for (shell, want) in [
+            ("bash", cli::Shell::Bash),
+            ("zsh", cli::Shell::Zsh),
+            ("fish", cli::Shell::Fish),
+        ] {
+            assert_eq!(
+                run(&format!("completion {shell}")).0,
+                Command::Completion { shell: want }
+            );
+            // Options are taken, and ignored: no socket, no namespace.
+            assert_eq!(
+                run(&format!("-n lab completion {shell} -j")).0,
+                Command::Completion { shell: want }
+            );
+        }
+        let e = clap_error(&["xnatctl", "completion"]);
+        assert_eq!(e.kind(), clap::error::ErrorKind::MissingRequiredArgument);
+        let e = clap_error(&["xnatctl", "completion", "tcsh"]);
+        assert_eq!(e.kind(), clap::error::ErrorKind::InvalidValue);
+        assert!(
+            e.to_string().contains("[possible values: bash, zsh, fish]"),
+            "{e}"
+        );
+        let e = clap_error(&["xnatctl", "completion", "bash", "zsh"]);
+        assert_eq!(e.kind(), clap::error::ErrorKind::UnknownArgument);
+        let e = clap_error(&["xnatctl", "completion", "--help"]);
+        assert_eq!(e.kind(), clap::error::ErrorKind::DisplayHelp);
+        assert!(e.to_string().contains(COMPLETION_USAGE), "{e}");
     }
 
     #[test]

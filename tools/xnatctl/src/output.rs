@@ -3,7 +3,9 @@
 use std::fmt::Write;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
-use crate::proto::{Event, Mapping, Selector, AF_INET6, PENDING_MODES, SA_STATES};
+use serde::Serialize;
+
+use crate::proto::{Event, Mapping, Selector, Stats, AF_INET6, PENDING_MODES, SA_STATES};
 use crate::uapi::map_state;
 
 pub fn state_name(state: Option<u8>) -> String {
@@ -219,95 +221,98 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
     out
 }
 
-/// A JSON string literal.
-pub fn json_str(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => write!(out, "\\u{:04x}", c as u32).unwrap(),
-            c => out.push(c),
+/// How `show -j` and `monitor -j` write JSON: one line, or pretty-printed
+/// (`-p`) over several.  Either way followed by a newline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JsonStyle {
+    Compact,
+    Pretty,
+}
+
+fn to_json<T: Serialize>(value: &T, style: JsonStyle) -> serde_json::Result<String> {
+    let mut text = match style {
+        JsonStyle::Compact => serde_json::to_string(value)?,
+        JsonStyle::Pretty => serde_json::to_string_pretty(value)?,
+    };
+    text.push('\n');
+    Ok(text)
+}
+
+/// A selector as JSON: addresses as text, the family by name (its number
+/// if it is neither AF_INET nor AF_INET6).
+#[derive(Serialize)]
+struct JsonSelector {
+    family: serde_json::Value,
+    src: String,
+    prefixlen_s: u8,
+    dst: String,
+    prefixlen_d: u8,
+    proto: u8,
+    sport: u16,
+    sport_mask: u16,
+    dport: u16,
+    dport_mask: u16,
+    ifindex: i32,
+    priority: u32,
+}
+
+impl From<&Selector> for JsonSelector {
+    fn from(s: &Selector) -> Self {
+        let family = match s.family {
+            f if f == crate::proto::AF_INET => "inet".into(),
+            AF_INET6 => "inet6".into(),
+            f => f.into(),
+        };
+        JsonSelector {
+            family,
+            src: sel_addr(s.saddr, s.family).to_string(),
+            prefixlen_s: s.prefixlen_s,
+            dst: sel_addr(s.daddr, s.family).to_string(),
+            prefixlen_d: s.prefixlen_d,
+            proto: s.proto,
+            sport: s.sport,
+            sport_mask: s.sport_mask,
+            dport: s.dport,
+            dport_mask: s.dport_mask,
+            ifindex: s.ifindex,
+            priority: s.priority,
         }
     }
-    out.push('"');
-    out
 }
 
-fn json_opt<T: ToString>(v: Option<T>, quote: bool) -> String {
-    match v {
-        None => "null".into(),
-        Some(v) if quote => json_str(&v.to_string()),
-        Some(v) => v.to_string(),
+/// One mapping as a JSON object, as `show -j` and `monitor -j` print it;
+/// what the module does not report is null.
+#[derive(Serialize)]
+struct JsonMapping {
+    spid: u32,
+    addr: Option<String>,
+    state: Option<String>,
+    pending: Option<String>,
+    hold_packets: Option<u32>,
+    hold_bytes: Option<u32>,
+    selector: Option<JsonSelector>,
+    stats: Stats,
+}
+
+impl From<&Mapping> for JsonMapping {
+    fn from(m: &Mapping) -> Self {
+        JsonMapping {
+            spid: m.spid,
+            addr: m.addr.map(|a| a.to_string()),
+            state: m.state.map(|s| state_name(Some(s))),
+            pending: m.pending.map(|p| pending_name(Some(p))),
+            hold_packets: m.hold_packets,
+            hold_bytes: m.hold_bytes,
+            selector: m.selector.as_ref().map(JsonSelector::from),
+            stats: m.stats,
+        }
     }
-}
-
-fn json_selector(s: &Selector) -> String {
-    let family = match s.family {
-        f if f == crate::proto::AF_INET => json_str("inet"),
-        AF_INET6 => json_str("inet6"),
-        f => f.to_string(),
-    };
-    format!(
-        "{{\"family\":{family},\"src\":{},\"prefixlen_s\":{},\"dst\":{},\"prefixlen_d\":{},\
-         \"proto\":{},\"sport\":{},\"sport_mask\":{},\"dport\":{},\"dport_mask\":{},\
-         \"ifindex\":{},\"priority\":{}}}",
-        json_str(&sel_addr(s.saddr, s.family).to_string()),
-        s.prefixlen_s,
-        json_str(&sel_addr(s.daddr, s.family).to_string()),
-        s.prefixlen_d,
-        s.proto,
-        s.sport,
-        s.sport_mask,
-        s.dport,
-        s.dport_mask,
-        s.ifindex,
-        s.priority
-    )
-}
-
-/// One mapping as a JSON object, as `show -j` and `monitor -j` print it.
-fn json_mapping(m: &Mapping) -> String {
-    let st = &m.stats;
-    format!(
-        "{{\"spid\":{},\"addr\":{},\"state\":{},\"pending\":{},\
-         \"hold_packets\":{},\"hold_bytes\":{},\"selector\":{},\
-         \"stats\":{{\"flows\":{},\"fail_closed_drops\":{},\
-         \"pending_refused\":{},\"pending_drops\":{},\
-         \"held\":{},\"released\":{},\"hold_overflow_drops\":{},\
-         \"hold_timeout_drops\":{},\"hold_error_drops\":{},\"hold_queued\":{}}}}}",
-        m.spid,
-        json_opt(m.addr, true),
-        m.state
-            .map_or_else(|| "null".into(), |s| json_str(&state_name(Some(s)))),
-        m.pending
-            .map_or_else(|| "null".into(), |p| json_str(&pending_name(Some(p)))),
-        json_opt(m.hold_packets, false),
-        json_opt(m.hold_bytes, false),
-        m.selector
-            .as_ref()
-            .map_or_else(|| "null".into(), json_selector),
-        json_opt(st.flows, false),
-        json_opt(st.fail_closed_drops, false),
-        json_opt(st.pending_refused, false),
-        json_opt(st.pending_drops, false),
-        json_opt(st.held, false),
-        json_opt(st.released, false),
-        json_opt(st.hold_overflow_drops, false),
-        json_opt(st.hold_timeout_drops, false),
-        json_opt(st.hold_error_drops, false),
-        json_opt(st.hold_queued, false),
-    )
 }
 
 /// The JSON `show -j` prints: always an array, one object per mapping.
-pub fn format_json(maps: &[Mapping]) -> String {
-    let items: Vec<String> = maps.iter().map(json_mapping).collect();
-    format!("[{}]\n", items.join(","))
+pub fn format_json(maps: &[Mapping], style: JsonStyle) -> serde_json::Result<String> {
+    let maps: Vec<JsonMapping> = maps.iter().map(JsonMapping::from).collect();
+    to_json(&maps, style)
 }
 
 /// The line `monitor` prints for an event:
@@ -347,17 +352,112 @@ pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
     }
 }
 
-/// The line `monitor -j` prints for an event: one JSON object,
+/// An event as JSON, its kind in `"event"`.
+#[derive(Serialize)]
+#[serde(tag = "event", rename_all = "lowercase")]
+enum JsonEvent {
+    Map { mapping: Box<JsonMapping> },
+    Unmap { spid: u32 },
+    Sa { spid: u32, sa_state: String },
+}
+
+/// An event with the time it was printed (`-t`), first.
+#[derive(Serialize)]
+struct StampedEvent<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    timestamp: Option<&'a str>,
+    #[serde(flatten)]
+    event: JsonEvent,
+}
+
+/// What `monitor -j` prints for an event: one JSON object,
 /// `{"event":"map","mapping":{...}}`, `{"event":"unmap","spid":N}` or
-/// `{"event":"sa","spid":N,"sa_state":"pending"}`.
-pub fn format_event_json(ev: &Event) -> String {
-    match ev {
-        Event::Map(m) => format!("{{\"event\":\"map\",\"mapping\":{}}}\n", json_mapping(m)),
-        Event::Unmap { spid } => format!("{{\"event\":\"unmap\",\"spid\":{spid}}}\n"),
-        Event::Sa { spid, state } => format!(
-            "{{\"event\":\"sa\",\"spid\":{spid},\"sa_state\":{}}}\n",
-            json_str(&sa_state_name(*state))
-        ),
+/// `{"event":"sa","spid":N,"sa_state":"pending"}`, with `-t` preceded by
+/// `"timestamp":"2026-11-29T06:40:12.123456+01:00"` (RFC 3339, local time).
+pub fn format_event_json(
+    ev: &Event,
+    timestamp: Option<&str>,
+    style: JsonStyle,
+) -> serde_json::Result<String> {
+    let event = match ev {
+        Event::Map(m) => JsonEvent::Map {
+            mapping: Box::new(JsonMapping::from(&**m)),
+        },
+        Event::Unmap { spid } => JsonEvent::Unmap { spid: *spid },
+        Event::Sa { spid, state } => JsonEvent::Sa {
+            spid: *spid,
+            sa_state: sa_state_name(*state),
+        },
+    };
+    to_json(&StampedEvent { timestamp, event }, style)
+}
+
+/// A moment in local time, to the microsecond, with its offset from UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LocalTime {
+    pub year: i64,
+    pub month: u32,
+    pub day: u32,
+    pub hour: u32,
+    pub minute: u32,
+    pub second: u32,
+    pub micros: u32,
+    /// Seconds east of UTC.
+    pub utc_offset: i64,
+}
+
+impl LocalTime {
+    /// Now, by the system's clock and time zone (UTC if the time zone
+    /// cannot convert it).
+    pub fn now() -> LocalTime {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let secs = since.as_secs() as libc::time_t;
+        // SAFETY: libc::tm is plain integers (and a pointer that may be
+        // null), for which all zeroes is a valid value.
+        let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+        // SAFETY: both read secs and write tm, valid for the call, and
+        // return NULL on failure.
+        let converted = unsafe {
+            !libc::localtime_r(&secs, &mut tm).is_null()
+                || !libc::gmtime_r(&secs, &mut tm).is_null()
+        };
+        if !converted {
+            // Not a time of this era: the epoch rather than nonsense.
+            tm.tm_year = 70;
+            tm.tm_mon = 0;
+            tm.tm_mday = 1;
+            tm.tm_hour = 0;
+            tm.tm_min = 0;
+            tm.tm_sec = 0;
+            tm.tm_gmtoff = 0;
+        }
+        LocalTime {
+            year: i64::from(tm.tm_year) + 1900,
+            month: (tm.tm_mon + 1) as u32,
+            day: tm.tm_mday as u32,
+            hour: tm.tm_hour as u32,
+            minute: tm.tm_min as u32,
+            second: tm.tm_sec as u32,
+            micros: since.subsec_micros(),
+            utc_offset: tm.tm_gmtoff,
+        }
+    }
+
+    /// `2026-11-29T06:40:12.123456`, as `ip -ts monitor` prints it.
+    pub fn text(&self) -> String {
+        format!(
+            "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}",
+            self.year, self.month, self.day, self.hour, self.minute, self.second, self.micros
+        )
+    }
+
+    /// `2026-11-29T06:40:12.123456+01:00` (RFC 3339).
+    pub fn rfc3339(&self) -> String {
+        let sign = if self.utc_offset < 0 { '-' } else { '+' };
+        let off = self.utc_offset.unsigned_abs() / 60;
+        format!("{}{sign}{:02}:{:02}", self.text(), off / 60, off % 60)
     }
 }
 
@@ -549,7 +649,7 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
 
     #[test]
     fn json() {
-        let j = format_json(&sample());
+        let j = format_json(&sample(), JsonStyle::Compact).unwrap();
         let want = concat!(
             "[{\"spid\":305,\"addr\":\"10.20.30.2\",\"state\":\"active\",\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,",
@@ -580,12 +680,61 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
             "\"hold_error_drops\":null,\"hold_queued\":null}}]\n"
         );
         assert_eq!(j, want);
-        assert_eq!(format_json(&[]), "[]\n");
+        assert_eq!(format_json(&[], JsonStyle::Compact).unwrap(), "[]\n");
+        assert_eq!(format_json(&[], JsonStyle::Pretty).unwrap(), "[]\n");
     }
 
+    /// `-p`: the same values, indented over several lines.
     #[test]
-    fn json_escaping() {
-        assert_eq!(json_str("a\"b\\c\n\u{1}é"), "\"a\\\"b\\\\c\\n\\u0001é\"");
+    fn json_pretty() {
+        use serde_json::{json, Value};
+        let compact = format_json(&sample(), JsonStyle::Compact).unwrap();
+        let pretty = format_json(&sample(), JsonStyle::Pretty).unwrap();
+        assert!(pretty.ends_with("]\n") && !pretty.ends_with("\n\n"));
+        let value: Value = serde_json::from_str(&pretty).unwrap();
+        assert_eq!(value, serde_json::from_str::<Value>(&compact).unwrap());
+        assert!(pretty.starts_with("[\n  {\n    \"spid\": 305,\n    \"addr\": \"10.20.30.2\",\n"));
+        assert!(pretty.contains("\n    \"stats\": {\n      \"flows\": 12,\n"));
+        // The shape scripts read: numbers are numbers, names strings, what
+        // is not reported null.
+        assert_eq!(value[1]["hold_packets"], json!(100));
+        assert_eq!(value[1]["selector"]["dport_mask"], json!(65535));
+        assert_eq!(value[1]["selector"]["family"], json!("inet"));
+        assert_eq!(value[2]["stats"]["pending_drops"], json!(1234567));
+        assert_eq!(value[2]["selector"], Value::Null);
+        assert_eq!(value[3]["pending"], Value::Null);
+        assert_eq!(value[3]["stats"]["flows"], Value::Null);
+        let keys: Vec<&str> = value[0]
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut want = vec![
+            "spid",
+            "addr",
+            "state",
+            "pending",
+            "hold_packets",
+            "hold_bytes",
+            "selector",
+            "stats",
+        ];
+        want.sort_unstable();
+        assert_eq!(keys, want);
+        // A family other than inet and inet6 is its number.
+        let odd = Mapping {
+            selector: Some(Selector {
+                family: 7,
+                ..Selector::default()
+            }),
+            ..Mapping::default()
+        };
+        let j = format_json(&[odd], JsonStyle::Compact).unwrap();
+        assert!(
+            j.contains("\"selector\":{\"family\":7,\"src\":\"0.0.0.0\","),
+            "{j}"
+        );
     }
 
     /// The events of proto's sample buffer, as `monitor` prints them.
@@ -610,7 +759,10 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
              sa established spid 313\n\
              sa unknown(7) spid 305\n"
         );
-        let json: String = evs.iter().map(format_event_json).collect();
+        let json: String = evs
+            .iter()
+            .map(|e| format_event_json(e, None, JsonStyle::Compact).unwrap())
+            .collect();
         let want = concat!(
             "{\"event\":\"map\",\"mapping\":{\"spid\":305,\"addr\":\"10.20.30.2\",",
             "\"state\":\"active\",\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
@@ -683,15 +835,73 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
             format_event(&sa(sa_state::ESTABLISHED), noif),
             "sa established spid 305\n"
         );
+        let ev_json = |ev: &Event| format_event_json(ev, None, JsonStyle::Compact).unwrap();
         assert_eq!(
-            format_event_json(&sa(sa_state::PENDING)),
+            ev_json(&sa(sa_state::PENDING)),
             "{\"event\":\"sa\",\"spid\":305,\"sa_state\":\"pending\"}\n"
         );
         assert_eq!(
-            format_event_json(&sa(255)),
+            ev_json(&sa(255)),
             "{\"event\":\"sa\",\"spid\":305,\"sa_state\":\"unknown(255)\"}\n"
         );
         assert_eq!(sa_state_name(2), "unknown(2)");
+    }
+
+    /// `monitor -t -j`: the timestamp first, the event as without it.
+    #[test]
+    fn events_with_timestamps() {
+        let stamp = "2026-11-29T06:40:12.123456+01:00";
+        let unmap = Event::Unmap { spid: 305 };
+        assert_eq!(
+            format_event_json(&unmap, Some(stamp), JsonStyle::Compact).unwrap(),
+            "{\"timestamp\":\"2026-11-29T06:40:12.123456+01:00\",\"event\":\"unmap\",\"spid\":305}\n"
+        );
+        assert_eq!(
+            format_event_json(&unmap, Some(stamp), JsonStyle::Pretty).unwrap(),
+            "{\n  \"timestamp\": \"2026-11-29T06:40:12.123456+01:00\",\n  \
+             \"event\": \"unmap\",\n  \"spid\": 305\n}\n"
+        );
+        let map = Event::Map(Box::new(sample().remove(1)));
+        let with: serde_json::Value = serde_json::from_str(
+            &format_event_json(&map, Some(stamp), JsonStyle::Compact).unwrap(),
+        )
+        .unwrap();
+        let mut without: serde_json::Value =
+            serde_json::from_str(&format_event_json(&map, None, JsonStyle::Compact).unwrap())
+                .unwrap();
+        without["timestamp"] = stamp.into();
+        assert_eq!(with, without);
+        assert_eq!(with["mapping"]["stats"]["released"], 50);
+
+        let t = LocalTime {
+            year: 2026,
+            month: 11,
+            day: 29,
+            hour: 6,
+            minute: 40,
+            second: 12,
+            micros: 123,
+            utc_offset: 3600,
+        };
+        assert_eq!(t.text(), "2026-11-29T06:40:12.000123");
+        assert_eq!(t.rfc3339(), "2026-11-29T06:40:12.000123+01:00");
+        let west = LocalTime {
+            utc_offset: -(9 * 3600 + 30 * 60),
+            ..t
+        };
+        assert_eq!(west.rfc3339(), "2026-11-29T06:40:12.000123-09:30");
+        let utc = LocalTime { utc_offset: 0, ..t };
+        assert_eq!(utc.rfc3339(), "2026-11-29T06:40:12.000123+00:00");
+        // Now: 26 characters of the right shape, plus the offset.
+        let now = LocalTime::now();
+        let text = now.text();
+        assert_eq!(text.len(), 26, "{text}");
+        assert!(now.year >= 2024, "{now:?}");
+        assert!(
+            (1..=12).contains(&now.month) && (1..=31).contains(&now.day) && now.micros < 1_000_000,
+            "{now:?}"
+        );
+        assert!(now.rfc3339().starts_with(&text));
     }
 
     #[test]

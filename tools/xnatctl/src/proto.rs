@@ -477,7 +477,8 @@ pub struct Selector {
     pub priority: u32,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// The field names are the keys of `"stats"` in `show -j` and `monitor -j`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Stats {
     pub flows: Option<u64>,
     pub fail_closed_drops: Option<u64>,

@@ -124,7 +124,7 @@ fn help_shows_the_grammar() {
     let (code, out, _) = xnatctl("monitor --help");
     assert_eq!(code, 0);
     assert!(
-        out.contains("Usage: xnatctl [-j] monitor [count N]"),
+        out.contains("Usage: xnatctl [-j [-p]] [-t] monitor [count N]"),
         "{out}"
     );
 }
@@ -136,7 +136,7 @@ fn monitor_usage_line() {
     assert_eq!(
         err,
         "xnatctl: count 'x' is not a number\n\
-         usage: xnatctl [-j] monitor [count N]\n"
+         usage: xnatctl [-j [-p]] [-t] monitor [count N]\n"
     );
 }
 
@@ -261,7 +261,7 @@ fn file_usage() {
     let (code, out, _) = xnatctl("--help");
     assert_eq!(code, 0);
     for want in [
-        "xnatctl -f FILE",
+        "xnatctl [-n NETNS] -f FILE",
         "-f, --file <FILE>",
         "save ",
         "restore ",
@@ -274,4 +274,104 @@ fn file_usage() {
     assert_eq!(code, 0);
     assert!(out.contains("Usage: xnatctl restore [FILE]"), "{out}");
     assert!(out.contains("An empty file empties the set."), "{out}");
+}
+
+/// `completion SHELL` prints a script naming the commands, with status 0,
+/// whatever else the command line says: it opens no socket and enters no
+/// namespace (`-n` of a namespace that does not exist is not an error).
+#[test]
+fn completion_scripts() {
+    for (shell, marker) in [
+        ("bash", "complete -F"),
+        ("zsh", "#compdef xnatctl"),
+        ("fish", "complete -c xnatctl"),
+    ] {
+        for args in [
+            format!("completion {shell}"),
+            format!("-n xnatctl-no-such-namespace -j completion {shell}"),
+        ] {
+            let (code, out, err) = xnatctl(&args);
+            assert_eq!((code, err.as_str()), (0, ""), "{args}");
+            assert!(out.contains(marker), "{args}: {out}");
+            for cmd in [
+                "map",
+                "unmap",
+                "show",
+                "flush",
+                "monitor",
+                "save",
+                "restore",
+                "completion",
+            ] {
+                assert!(out.contains(cmd), "{args}: no '{cmd}'");
+            }
+            for opt in ["--json", "--pretty", "--timestamp", "--netns", "--file"] {
+                let opt = if shell == "fish" {
+                    // fish: `-l json`.
+                    opt.trim_start_matches('-')
+                } else {
+                    opt
+                };
+                assert!(out.contains(opt), "{args}: no '{opt}'");
+            }
+        }
+    }
+    let (code, out, err) = xnatctl("completion tcsh");
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(err.contains("invalid value 'tcsh'"), "{err}");
+    assert!(err.contains("[possible values: bash, zsh, fish]"), "{err}");
+}
+
+/// `-n NETNS` of a namespace that does not exist: status 1 and the name,
+/// before any socket is opened (so also without the module).
+#[test]
+fn missing_namespace() {
+    let name = "xnatctl-no-such-namespace";
+    for args in [
+        format!("-n {name} show"),
+        format!("show -j --netns {name}"),
+        format!("--netns={name} flush"),
+    ] {
+        let (code, out, err) = xnatctl(&args);
+        assert_eq!((code, out.as_str()), (1, ""), "{args}");
+        assert_eq!(
+            err,
+            format!(
+                "xnatctl: netns {name}: No such file or directory \
+                 (/run/netns/{name}; 'ip netns list' lists the names)\n"
+            ),
+            "{args}"
+        );
+    }
+    // Mistakes in the option itself are usage errors (status 2).
+    let (code, _, err) = xnatctl("-n a/b show");
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "xnatctl: 'a/b' is not a network namespace name \
+         (a name in /run/netns, as 'ip netns list' prints it)\n\
+         usage: xnatctl [-j [-p]] show [spid=N]\n"
+    );
+    let (code, _, err) = xnatctl("-n a monitor -n b");
+    assert_eq!(code, 2);
+    assert!(
+        err.starts_with("xnatctl: '-n NETNS' given more than once\n"),
+        "{err}"
+    );
+}
+
+/// `--help` tells the new options.
+#[test]
+fn help_tells_the_options() {
+    let (code, out, _) = xnatctl("--help");
+    assert_eq!(code, 0);
+    for want in [
+        "-p, --pretty",
+        "-t, --timestamp",
+        "-n, --netns <NETNS>",
+        "completion",
+        "xnatctl completion bash",
+    ] {
+        assert!(out.contains(want), "{want}: {out}");
+    }
 }
