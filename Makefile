@@ -5,6 +5,10 @@
 #   make demo           boot the test kernel and show the module at work
 #   make doctor         which required tools are present, where, and which are missing
 #   make stress         bounded stress campaign in the VM (debug kernel by default), with figures
+#   make install        the module (for the running kernel, or KDIR=), xnatctl, man page,
+#                       completions, systemd unit; DESTDIR= and PREFIX= as usual
+#   make uninstall      the reverse
+#   make dkms-install   register the module with DKMS (rebuilt for every new kernel)
 #
 # KDIR=/path/to/linux builds the module against (and `check` boots) that tree
 # instead of the test kernel.  VARIANT=debug picks the debug test kernel for
@@ -32,10 +36,11 @@ MODULE_STAMP := $(XNAT_CACHE)/module-kdir.$(shell echo '$(CURDIR)' | sha256sum |
 kdir = $(if $(KDIR),echo '$(KDIR)',scripts/build-kernel.sh $(VARIANT) | tail -n1)
 
 .PHONY: help doctor deps kernel kernel-debug module cli uapi-check host-test vm-test bench \
-	check check-debug demo stress clean
+	check check-debug demo stress clean install install-module install-tools uninstall \
+	dkms-source dkms-install dkms-uninstall
 
 help:
-	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli uapi-check host-test vm-test bench check check-debug demo stress clean"
+	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli uapi-check host-test vm-test bench check check-debug demo stress install uninstall dkms-install dkms-uninstall clean"
 
 deps:
 	scripts/install-deps.sh
@@ -108,3 +113,74 @@ clean:
 	if [ -f module/Makefile ] && [ -d "$$kdir" ]; then $(MAKE) -C module KDIR="$$kdir" clean; fi
 	@for c in $(CRATES); do [ ! -f $$c/Cargo.toml ] || cargo clean --manifest-path $$c/Cargo.toml; done
 	rm -rf $(XNAT_CACHE)/results $(MODULE_STAMP)
+
+# ---------------------------------------------------------------- install
+# Unlike `make module` (which defaults to the test kernel), installing builds
+# for the running kernel, from its headers, as any external module does.
+PREFIX ?= /usr/local
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR ?= $(PREFIX)/share/man
+DOCDIR ?= $(PREFIX)/share/doc/xfrm-nat
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+SYSCONFDIR ?= /etc
+MODPROBE ?= /sbin/modprobe
+# The module source to build and install (the tests install from a copy).
+MODULE_SRC ?= module
+INSTALL_KDIR = $(or $(KDIR),/lib/modules/$(shell uname -r)/build)
+# The release the module is for: the tree's, else the running kernel's.
+KVER ?= $(or $(shell cat $(INSTALL_KDIR)/include/config/kernel.release 2>/dev/null),$(shell uname -r))
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' $(CLI_MANIFEST) | head -n1)
+CLI_BIN := tools/xnatctl/target/release/xnatctl
+
+install: install-module install-tools
+
+install-module:
+	$(MAKE) -C $(MODULE_SRC) KDIR=$(INSTALL_KDIR) all
+	$(MAKE) -C $(MODULE_SRC) KDIR=$(INSTALL_KDIR) INSTALL_MOD_PATH=$(DESTDIR) modules_install
+	@# Kbuild skips depmod without System.map, as in a headers package;
+	@# a staged install leaves it to the package's install step.
+	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
+
+install-tools: cli
+	install -D -m 0755 $(CLI_BIN) $(DESTDIR)$(SBINDIR)/xnatctl
+	install -D -m 0644 Documentation/xnatctl.8 $(DESTDIR)$(MANDIR)/man8/xnatctl.8
+	install -D -m 0644 Documentation/xfrm_nat.rst $(DESTDIR)$(DOCDIR)/xfrm_nat.rst
+	install -D -m 0644 tools/systemd/xfrm-nat.conf $(DESTDIR)$(DOCDIR)/xfrm-nat.conf.example
+	install -D -m 0644 tools/systemd/modules-load.conf $(DESTDIR)$(DOCDIR)/modules-load.d-xfrm-nat.conf
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@MODPROBE@|$(MODPROBE)|g' \
+		tools/systemd/xfrm-nat.service.in >$(DESTDIR)$(UNITDIR)/xfrm-nat.service
+	$(CLI_BIN) completion bash >$(DESTDIR)$(BASHCOMPDIR)/xnatctl
+	$(CLI_BIN) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_xnatctl
+	$(CLI_BIN) completion fish >$(DESTDIR)$(FISHCOMPDIR)/xnatctl.fish
+	@# The example becomes the config only where there is none: never
+	@# overwrite an operator's mappings.
+	[ -e $(DESTDIR)$(SYSCONFDIR)/xfrm-nat.conf ] || \
+		install -D -m 0644 tools/systemd/xfrm-nat.conf $(DESTDIR)$(SYSCONFDIR)/xfrm-nat.conf
+
+# Leaves /etc/xfrm-nat.conf: it is the operator's.
+uninstall:
+	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/xfrm_nat.ko
+	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
+	rm -f $(DESTDIR)$(SBINDIR)/xnatctl $(DESTDIR)$(MANDIR)/man8/xnatctl.8 \
+		$(DESTDIR)$(UNITDIR)/xfrm-nat.service $(DESTDIR)$(BASHCOMPDIR)/xnatctl \
+		$(DESTDIR)$(ZSHCOMPDIR)/_xnatctl $(DESTDIR)$(FISHCOMPDIR)/xnatctl.fish
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+# The DKMS source tree: module/ without build products.
+DKMS_SRC ?= /usr/src/xfrm-nat-$(VERSION)
+dkms-source:
+	rm -rf $(DESTDIR)$(DKMS_SRC) && mkdir -p $(DESTDIR)$(DKMS_SRC)
+	tar -C module --exclude-vcs --exclude-vcs-ignores --exclude=target -cf - . | tar -C $(DESTDIR)$(DKMS_SRC) -xf -
+	sed -i 's|@VERSION@|$(VERSION)|' $(DESTDIR)$(DKMS_SRC)/dkms.conf
+
+dkms-install: dkms-source
+	dkms add xfrm-nat/$(VERSION)
+	dkms install xfrm-nat/$(VERSION)
+
+dkms-uninstall:
+	dkms remove xfrm-nat/$(VERSION) --all
+	rm -rf $(DKMS_SRC)

@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
-# Build the test kernel (variant "base" or "debug") outside the repository.
+# Build the test kernel (variant "base", "debug" or "dist") outside the
+# repository.  "dist" builds IPsec and netfilter as modules, as distributions
+# do; the install tests boot it.
 #
 # The build lives in $XNAT_CACHE/build/<kernel version>-<variant>-<hash>, where
 # the hash covers the config fragments, this script, the Rust compiler and
@@ -21,7 +23,8 @@ die() { printf '[kernel] error: %s\n' "$*" >&2; exit 1; }
 case $variant in
 base) fragments=("$top/tests/kernel/base.config") ;;
 debug) fragments=("$top/tests/kernel/base.config" "$top/tests/kernel/debug.config") ;;
-*) die "unknown variant '$variant' (base or debug)" ;;
+dist) fragments=("$top/tests/kernel/base.config" "$top/tests/kernel/dist.config") ;;
+*) die "unknown variant '$variant' (base, debug or dist)" ;;
 esac
 
 [ -r "$tarball" ] || die "$tarball missing: run scripts/install-deps.sh (package linux-source-6.12)"
@@ -61,15 +64,19 @@ kmake -s olddefconfig >/dev/null
 
 # merge_config only warns when Kconfig drops an option; a dropped option here
 # means a test would silently run without the feature it tests.
-dropped=0
+# A later fragment overrides an earlier one (dist turns base's =y into =m).
+declare -A wanted=()
 while IFS= read -r line; do
-	case $line in CONFIG_*=*) ;; *) continue ;; esac
-	opt=${line%%=*}
+	case $line in CONFIG_*=*) wanted[${line%%=*}]=$line ;; esac
+done < <(cat "${fragments[@]}")
+dropped=0
+for opt in "${!wanted[@]}"; do
+	line=${wanted[$opt]}
 	if ! grep -qx "$line" "$out/.config"; then
 		log "config option not set as requested: $line (got: $(grep -E "^(# )?$opt[= ]" "$out/.config" || echo absent))"
 		dropped=1
 	fi
-done < <(cat "${fragments[@]}")
+done
 [ "$dropped" = 0 ] || die "the kernel config does not honour the fragment"
 
 log "building (make -j$jobs); this takes a few minutes on a cold cache"

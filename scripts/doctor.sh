@@ -79,6 +79,11 @@ for c in ip:iproute2 ping:iputils-ping nft:nftables iptables:iptables tcpdump:tc
 done
 file /usr/lib/ipsec/charon strongswan-charon charon
 
+echo "== install tests (host)"
+cmd dkms dkms
+cmd systemd-analyze systemd
+cmd depmod kmod
+
 echo "== built here (make kernel, make module, make cli build these)"
 kernels=$(ls -d "$XNAT_CACHE"/build/*/ 2>/dev/null | tr '\n' ' ')
 row info "test kernels" "${kernels:-none yet in $XNAT_CACHE/build}"

@@ -29,6 +29,8 @@ debs=(
 	# test tools used inside the guest (the guest sees the host's root)
 	iproute2 iputils-ping nftables iptables tcpdump python3 util-linux procps
 	strongswan-charon strongswan-swanctl
+	# install tests: DKMS builds and systemd-analyze verify on the host
+	dkms systemd
 )
 
 missing_debs() {

@@ -4,9 +4,13 @@
 #   tests/check.sh [base|debug] [STAGE...]
 #
 # Stages, in order (default: all): deps kernel module cli uapi-check
-# host-test vm-test.  Each build step and each test is one TAP line, numbered
-# across the run; host tests are cargo's individual tests; VM tests are those
-# of tests/vm/ run in one boot of the test kernel.  Ends with the plan and
+# host-test vm-test, then for base only: install (the host checks of
+# tests/install.sh against the "dist" kernel, which builds IPsec and
+# netfilter as modules) and vm-dist (tests/vm-dist/ and a few of tests/vm/
+# on that kernel, with the module installed and loaded by modprobe).  Each
+# build step and each test is one TAP line, numbered across the run; host
+# tests are cargo's individual tests; VM tests are those of tests/vm/ run in
+# one boot of the test kernel.  Ends with the plan and
 # one line "N passed, N failed, N skipped"; exits 1 if anything failed.
 #
 # Environment: KDIR (build the module against, and boot, that tree instead of
@@ -19,6 +23,7 @@ variant=${1:-base}
 shift || true
 case $variant in base | debug) ;; *) echo "usage: $0 [base|debug] [STAGE...]" >&2; exit 2 ;; esac
 all_stages=(deps kernel module cli uapi-check host-test vm-test)
+[ "$variant" != base ] || all_stages+=(install vm-dist)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 
@@ -52,16 +57,18 @@ diag() {
 	tail -n "${2:-40}" "$1" | sed 's/^/#   /' | tee -a "$tap"
 }
 
-# step NAME CMD...: one build step, its output in $out/NAME.log.
+# step NAME CMD...: one build step, its output in $out/NAME.log; its TAP
+# line says "$kind: NAME" (kind: build, unless the caller sets it).
+kind=build
 step() {
 	local name=$1 log=$out/$1.log start rc=0
 	shift
 	start=$(date +%s)
 	"$@" >"$log" 2>&1 </dev/null || rc=$?
 	if [ "$rc" = 0 ]; then
-		result ok "build: $name"
+		result ok "$kind: $name"
 	else
-		result fail "build: $name"
+		result fail "$kind: $name"
 		say "# '$*' exited $rc"
 		diag "$log"
 	fi
@@ -130,38 +137,88 @@ host_test() {
 }
 
 stage_vm_test() {
-	local vmout=$out/vm start rc line
-	start=$(date +%s)
 	if ! need_kdir; then
 		result fail "vm-test"
 		say "# not run: no kernel tree (the kernel step failed)"
 		return
 	fi
 	# shellcheck disable=SC2086 # T is a list of test names
-	"$top/scripts/vm-test.sh" "$kdir" "$vmout" ${T:-} 2>&1 </dev/null |
-		tee "$out/vm-test.log" |
+	vm_run "$kdir" "$out/vm" "" ${T:-}
+}
+
+# vm_run KERNEL OUTDIR LABEL [TEST...]: one boot, one TAP line per test,
+# named "vm: TEST" (or "vm (LABEL): TEST").
+vm_run() {
+	local kernel=$1 vmout=$2 label=${3:+ ($3)} start rc line name
+	shift 3
+	name=$(basename "$vmout")
+	start=$(date +%s)
+	"$top/scripts/vm-test.sh" "$kernel" "$vmout" "$@" 2>&1 </dev/null |
+		tee "$out/$name-test.log" |
 		grep --line-buffered -E '^\[vm(-run)?\]' | sed -u 's/^/# /'
 	rc=${PIPESTATUS[0]}
 	if ! [ -s "$vmout/vm.tap" ]; then
-		result fail "vm-test"
+		result fail "vm$label"
 		say "# the VM run produced no TAP (exit status $rc)"
-		diag "$out/vm-test.log"
+		diag "$out/$name-test.log"
 		return
 	fi
 	while IFS= read -r line; do
 		if [[ $line =~ ^(not\ )?ok\ [0-9]+\ -\ ([^#]*[^#\ ])(\ #\ SKIP\ ?(.*))?$ ]]; then
 			if [ -n "${BASH_REMATCH[1]}" ]; then
-				result fail "vm: ${BASH_REMATCH[2]}"
+				result fail "vm$label: ${BASH_REMATCH[2]}"
 			elif [ -n "${BASH_REMATCH[3]}" ]; then
-				result skip "vm: ${BASH_REMATCH[2]}" "${BASH_REMATCH[4]}"
+				result skip "vm$label: ${BASH_REMATCH[2]}" "${BASH_REMATCH[4]}"
 			else
-				result ok "vm: ${BASH_REMATCH[2]}"
+				result ok "vm$label: ${BASH_REMATCH[2]}"
 			fi
 		elif [[ $line == '#'* ]]; then
 			say "$line"
 		fi
 	done <"$vmout/vm.tap"
-	say "# vm-test (boot and all tests): $(($(date +%s) - start)) s; logs in $vmout"
+	say "# $name (boot and all tests): $(($(date +%s) - start)) s; logs in $vmout"
+}
+
+# The distribution-like kernel (modules for IPsec and netfilter), for the
+# install stages; built on first use, like the others.
+distk=
+need_distk() {
+	[ -z "$distk" ] || return 0
+	if [ -f "$out/kernel-dist.log" ]; then
+		distk=$(tail -n1 "$out/kernel-dist.log")
+		[ -d "$distk" ] && return 0
+		return 1
+	fi
+	step kernel-dist mk kernel VARIANT=dist || return 1
+	distk=$(tail -n1 "$out/kernel-dist.log")
+	say "# dist kernel tree: $distk"
+}
+
+stage_install() {
+	local c
+	need_distk || { result fail "install"; say "# not run: no dist kernel tree"; return; }
+	kind=install
+	for c in layout unit dkms uninstall; do
+		step "$c" "$top/tests/install.sh" "$distk" "$out/install" "$c" || [ "$c" != layout ] || break
+	done
+	kind=build
+}
+
+# Tests of tests/vm/ that also run on the dist kernel: the HOWTO, both
+# families, the pending and hold modes and save/restore, with the module
+# that make install laid out, loaded by modprobe.
+dist_vm_tests=(10-howto-ipv4 11-howto-ipv6 20-sa-pending-ipv4 25-hold-ipv4 34-save-restore)
+
+stage_vm_dist() {
+	local t list=()
+	if ! need_distk || ! [ -f "$out/install/stage/lib/modules/$(cat "$distk/include/config/kernel.release")/updates/xfrm_nat.ko" ]; then
+		result fail "vm-dist"
+		say "# not run: no dist kernel, or the install stage did not lay out the module"
+		return
+	fi
+	for t in "$top"/tests/vm-dist/*.sh; do list+=("$t"); done
+	for t in "${dist_vm_tests[@]}"; do list+=("$top/tests/vm/$t.sh"); done
+	XNAT_INSTALL_ROOT=$out/install/stage vm_run "$distk" "$out/vm-dist" "dist kernel" "${list[@]}"
 }
 
 say "TAP version 13"
@@ -175,6 +232,8 @@ for s in "${stages[@]}"; do
 	uapi-check) step uapi-check mk uapi-check ;;
 	host-test) for c in "${crates[@]}"; do host_test "$c"; done ;;
 	vm-test) stage_vm_test ;;
+	install) stage_install ;;
+	vm-dist) stage_vm_dist ;;
 	*) result fail "unknown stage '$s'" ;;
 	esac
 done

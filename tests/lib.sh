@@ -9,10 +9,18 @@
 # Environment:
 #   XNAT_KO   the module to load    (default $REPO/module/xfrm_nat.ko)
 #   XNAT_CTL  the CLI               (default $REPO/tools/xnatctl/target/release/xnatctl)
+#   XNAT_INSTALL_ROOT
+#             a `make install DESTDIR=` tree: the runner installs its module
+#             into the guest's module tree (install_staged_module), and the
+#             tests load it with modprobe and use its xnatctl
 
 REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 XNAT_KO=${XNAT_KO:-$REPO/module/xfrm_nat.ko}
 XNAT_CTL=${XNAT_CTL:-$REPO/tools/xnatctl/target/release/xnatctl}
+XNAT_INSTALL_ROOT=${XNAT_INSTALL_ROOT:-}
+if [ -n "$XNAT_INSTALL_ROOT" ]; then
+	XNAT_CTL=$XNAT_INSTALL_ROOT/usr/local/sbin/xnatctl
+fi
 KSFT_FAIL=1
 KSFT_SKIP=4
 
@@ -148,6 +156,11 @@ require_cmd() {
 # The module and the CLI are build products: their absence is a failure of
 # the build, not a reason to skip.
 require_module() {
+	if [ -n "$XNAT_INSTALL_ROOT" ]; then
+		modinfo -n xfrm_nat >/dev/null 2>&1 ||
+			fail "xfrm_nat is not in the module tree of $(uname -r) (install_staged_module did not run?)"
+		return
+	fi
 	[ -f "$XNAT_KO" ] || fail "module not found at $XNAT_KO (run 'make module', or set XNAT_KO)"
 }
 require_ctl() {
@@ -184,13 +197,36 @@ tmpdir() {
 
 module_loaded() { grep -q '^xfrm_nat ' /proc/modules; }
 
-# load_module [PARAMS...]: insmod $XNAT_KO; rmmod at exit.
+# load_module [PARAMS...]: insmod $XNAT_KO (modprobe xfrm_nat, when the
+# module is installed); rmmod at exit.
 load_module() {
 	require_module
 	module_loaded && fail "xfrm_nat is already loaded before the test loads it"
 	local out
-	out=$(insmod "$XNAT_KO" "$@" 2>&1) || fail "insmod $XNAT_KO failed: $out"
+	if [ -n "$XNAT_INSTALL_ROOT" ]; then
+		out=$(modprobe xfrm_nat "$@" 2>&1) || fail "modprobe xfrm_nat failed: $out"
+	else
+		out=$(insmod "$XNAT_KO" "$@" 2>&1) || fail "insmod $XNAT_KO failed: $out"
+	fi
 	on_exit "grep -q '^xfrm_nat ' /proc/modules && rmmod xfrm_nat"
+}
+
+# install_staged_module: what `make install` followed by depmod does on a
+# real machine, into the guest's module tree.  virtme-ng links
+# /lib/modules/$(uname -r) (on a tmpfs) to the kernel tree's read-only
+# module directory, so the link becomes a writable copy first.
+install_staged_module() {
+	local kver mods target staged
+	kver=$(uname -r)
+	mods=/lib/modules/$kver
+	staged=$XNAT_INSTALL_ROOT/lib/modules/$kver/updates/xfrm_nat.ko
+	[ -f "$staged" ] || fail "no installed module at $staged (make install DESTDIR=$XNAT_INSTALL_ROOT)"
+	if [ -L "$mods" ]; then
+		target=$(readlink -f "$mods")
+		rm "$mods" && mkdir "$mods" && cp -a "$target"/. "$mods"/ || fail "cannot copy $target to $mods"
+	fi
+	install -D -m 0644 "$staged" "$mods/updates/xfrm_nat.ko" || fail "cannot install $staged"
+	depmod -a "$kver" || fail "depmod -a $kver failed"
 }
 
 unload_module() {
