@@ -224,6 +224,11 @@ install_staged_module() {
 	if [ -L "$mods" ]; then
 		target=$(readlink -f "$mods")
 		rm "$mods" && mkdir "$mods" && cp -a "$target"/. "$mods"/ || fail "cannot copy $target to $mods"
+		# Its links to the modules are relative to where it was.
+		local l
+		while IFS= read -r l; do
+			ln -sfn "$(readlink -f "$target/$l")" "$mods/$l" || fail "cannot relink $mods/$l"
+		done < <(cd "$target" && find . -type l)
 	fi
 	install -D -m 0644 "$staged" "$mods/updates/xfrm_nat.ko" || fail "cannot install $staged"
 	depmod -a "$kver" || fail "depmod -a $kver failed"
