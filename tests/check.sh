@@ -18,7 +18,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 variant=${1:-base}
 shift || true
 case $variant in base | debug) ;; *) echo "usage: $0 [base|debug] [STAGE...]" >&2; exit 2 ;; esac
-all_stages=(deps kernel module cli uapi-check host-test vm-test)
+all_stages=(deps kernel module cli uapi-check unsafe-check host-test vm-test)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 
@@ -173,6 +173,7 @@ for s in "${stages[@]}"; do
 	module) stage_module ;;
 	cli) step cli mk cli ;;
 	uapi-check) step uapi-check mk uapi-check ;;
+	unsafe-check) step unsafe-check mk unsafe-check ;;
 	host-test) for c in "${crates[@]}"; do host_test "$c"; done ;;
 	vm-test) stage_vm_test ;;
 	*) result fail "unknown stage '$s'" ;;
