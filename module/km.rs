@@ -18,7 +18,8 @@ impl xfrm::PolicyEvents for PolicyEvents {
         let guard = ReadGuard::new();
         // Events come from process context (netlink, PF_KEY) and from
         // softirq (policy expiry timers), so no lock here: the work item
-        // resyncs.
+        // resyncs, and scheduling it is safe against the namespace's exit
+        // (`Entry::schedule`).
         if let Some(ns) = NetState::of(net, &guard) {
             ns.jobs.fetch_or(JOB_RESYNC, Ordering::Relaxed);
             ns.schedule();

@@ -10,7 +10,7 @@
 
 use core::{
     marker::PhantomData,
-    sync::atomic::{AtomicBool, AtomicU32, Ordering},
+    sync::atomic::{AtomicBool, AtomicU32, AtomicU8, Ordering},
 };
 
 use kernel::{error::from_result, error::to_result, ffi, new_mutex, prelude::*, sync::Mutex, types::Opaque};
@@ -43,16 +43,23 @@ impl Net {
 /// and whether the subsystem is registered.
 pub struct PernetId {
     id: AtomicU32,
-    /// Set once registered; cleared, followed by a grace period, before
+    /// `FREE`, `CLAIMED` while a [`Registration`] registers or has
+    /// registered the subsystem but lookups must not use `id` yet, or
+    /// `REGISTERED`.  Lookups use `id` only when `REGISTERED`, which is set
+    /// once registered and cleared, followed by a grace period, before
     /// unregistering, so that a lookup inside a read-side section never
     /// reads a slot the kernel is freeing.
-    registered: AtomicBool,
+    state: AtomicU8,
 }
+
+const FREE: u8 = 0;
+const CLAIMED: u8 = 1;
+const REGISTERED: u8 = 2;
 
 impl PernetId {
     /// An unassigned id, for a `static`.
     pub const fn new() -> Self {
-        Self { id: AtomicU32::new(0), registered: AtomicBool::new(false) }
+        Self { id: AtomicU32::new(0), state: AtomicU8::new(FREE) }
     }
 }
 
@@ -215,7 +222,8 @@ impl<T: PernetState> WorkHandler for Entry<T> {
 /// # Invariants
 ///
 /// `ops` is registered with the kernel for as long as `self` lives, and
-/// `T::id().registered` is set meanwhile.
+/// `T::id().state` is `REGISTERED` meanwhile, but for the grace period
+/// `Drop` waits for before unregistering.
 pub struct Registration<T: PernetState> {
     ops: KBox<Opaque<bindings::pernet_operations>>,
     _state: PhantomData<T>,
@@ -229,7 +237,25 @@ unsafe impl<T: PernetState> Sync for Registration<T> {}
 
 impl<T: PernetState> Registration<T> {
     /// Registers the subsystem; `T::init` runs for every existing namespace.
+    /// Fails with `EBUSY` if it is registered already: the kernel keeps one
+    /// id per `PernetId`.
     pub fn register() -> Result<Self> {
+        let id = T::id();
+        id.state.compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed).map_err(|_| EBUSY)?;
+        match Self::register_ops() {
+            Ok(ops) => {
+                id.state.store(REGISTERED, Ordering::Release);
+                // INVARIANT: Registered, and marked so.
+                Ok(Self { ops, _state: PhantomData })
+            }
+            Err(e) => {
+                id.state.store(FREE, Ordering::Release);
+                Err(e)
+            }
+        }
+    }
+
+    fn register_ops() -> Result<KBox<Opaque<bindings::pernet_operations>>> {
         let ops = KBox::new(Opaque::new(bindings::pernet_operations::default()), GFP_KERNEL)?;
         let raw = ops.get();
         // SAFETY: `raw` is valid and not yet shared with the kernel.
@@ -242,18 +268,16 @@ impl<T: PernetState> Registration<T> {
         // SAFETY: `raw` is a fully initialised `pernet_operations` that lives
         // in `ops` until `Drop` unregisters it.
         to_result(unsafe { bindings::register_pernet_subsys(raw) })?;
-        // INVARIANT: Registered just above.
-        T::id().registered.store(true, Ordering::Release);
-        Ok(Self { ops, _state: PhantomData })
+        Ok(ops)
     }
 
     /// The entry of `net`, if it has one.
     pub fn get<'a>(net: &Net, guard: &'a ReadGuard) -> Option<&'a Entry<T>> {
-        if !T::id().registered.load(Ordering::Acquire) {
+        if T::id().state.load(Ordering::Acquire) != REGISTERED {
             return None;
         }
         // SAFETY: The subsystem is registered and stays so until `guard`
-        // ends (see `PernetId::registered`), and the caller's `&Net` keeps
+        // ends (see `PernetId::state`), and the caller's `&Net` keeps
         // the namespace, hence its slot, for the call, during which the
         // slot is read; the entry it points to is kept by the read-side
         // section, for `'a`.
@@ -349,11 +373,12 @@ impl<T: PernetState> Registration<T> {
 
 impl<T: PernetState> Drop for Registration<T> {
     fn drop(&mut self) {
-        T::id().registered.store(false, Ordering::Release);
-        // Lookups that saw it set are inside read-side sections.
+        T::id().state.store(CLAIMED, Ordering::Release);
+        // Lookups that saw it registered are inside read-side sections.
         rcu::synchronize();
         // SAFETY: Registered (type invariant); the exit callback runs for
         // every namespace before this returns.
         unsafe { bindings::unregister_pernet_subsys(self.ops.get()) };
+        T::id().state.store(FREE, Ordering::Release);
     }
 }
