@@ -35,8 +35,8 @@ MODULE_STAMP := $(XNAT_CACHE)/module-kdir.$(shell echo '$(CURDIR)' | sha256sum |
 # of $(VARIANT) (built on first use; later an instant cache hit).
 kdir = $(if $(KDIR),echo '$(KDIR)',scripts/build-kernel.sh $(VARIANT) | tail -n1)
 
-.PHONY: help doctor deps kernel kernel-debug module cli uapi-check host-test vm-test bench \
-	check check-debug demo stress clean install install-module install-tools uninstall \
+.PHONY: help doctor deps kernel kernel-debug module cli uapi-check unsafe-check host-test vm-test \
+	bench check check-debug demo stress clean install install-module install-tools uninstall \
 	dkms-source dkms-install dkms-uninstall
 
 help:
@@ -73,6 +73,10 @@ cli:
 
 uapi-check:
 	python3 scripts/gen-uapi.py --check
+
+# No `unsafe` in module/ outside module/net/ and the bindings.
+unsafe-check:
+	scripts/check-unsafe.sh
 
 host-test:
 	@for c in $(CRATES); do \

@@ -23,14 +23,14 @@ use crate::net::xfrm;
 /// that hold the mapping; packets still queued when the last goes are
 /// dropped with it.
 #[pin_data]
-pub struct Held {
+pub(crate) struct Held {
     family: Family,
     #[pin]
     queue: SpinLockBh<HoldQueue<OwnedSkb>>,
 }
 
 /// What [`Held::keep`] did with a packet.
-pub enum Kept {
+pub(crate) enum Kept {
     /// Queued; `first` if the queue was empty before.
     Queued { first: bool },
     /// Dropped, and counted: the queue is full, or the packet could not be
@@ -39,18 +39,18 @@ pub enum Kept {
 }
 
 /// What a queue looks like, for `show`.
-pub struct HoldView {
+pub(crate) struct HoldView {
     /// Its bounds.
-    pub limits: HoldLimits,
+    pub(crate) limits: HoldLimits,
     /// Its counters.
-    pub counters: HoldCounters,
+    pub(crate) counters: HoldCounters,
     /// Packets in it now.
-    pub queued: usize,
+    pub(crate) queued: usize,
 }
 
 impl Held {
     /// A queue with its slots allocated (process context).
-    pub fn new(family: Family, limits: HoldLimits) -> Result<Arc<Self>> {
+    pub(crate) fn new(family: Family, limits: HoldLimits) -> Result<Arc<Self>> {
         let queue = HoldQueue::new(limits).map_err(|_| ENOMEM)?;
         Arc::pin_init(
             pin_init!(Self {
@@ -63,21 +63,21 @@ impl Held {
     }
 
     /// Bounds, counters and length.
-    pub fn view(&self) -> HoldView {
+    pub(crate) fn view(&self) -> HoldView {
         let q = self.queue.lock();
         HoldView { limits: q.limits(), counters: q.counters(), queued: q.len() }
     }
 
     /// Whether packets wait: then a new flow of the mapping queues behind
     /// them even if the SA is there, to keep the order.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.queue.lock().is_empty()
     }
 
     /// Translates a packet whose connection the caller just bound, and
     /// queues it until `deadline` (jiffies).  Called from the NAT lookup
     /// function's context.
-    pub fn keep(&self, mut skb: OwnedSkb, deadline: u64) -> Kept {
+    pub(crate) fn keep(&self, mut skb: OwnedSkb, deadline: u64) -> Kept {
         if output::apply_source_nat(&mut skb).is_err() || !skb.pin_route() {
             self.queue.lock().failed();
             return Kept::Dropped;
@@ -96,7 +96,7 @@ impl Held {
     }
 
     /// Drops packets whose deadline passed.
-    pub fn expire(&self, now: u64) {
+    pub(crate) fn expire(&self, now: u64) {
         let mut q = self.queue.lock();
         while let Some(skb) = q.expire(now) {
             drop(skb);
@@ -106,7 +106,7 @@ impl Held {
     /// Sends queued packets, oldest first, until the queue is empty or the
     /// SA of the oldest is still pending.  Returns the deadline of the
     /// oldest packet left.
-    pub fn release(&self, net: &Net) -> Option<u64> {
+    pub(crate) fn release(&self, net: &Net) -> Option<u64> {
         loop {
             let (mut skb, bytes, deadline) = self.queue.lock().pop()?;
             let ctx = OutputContext::enter();

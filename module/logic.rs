@@ -2,25 +2,28 @@
 //! The kernel-independent logic, shared with the host crate in `core/`
 //! (built there for `cargo test`, including property tests (proptest) in
 //! `core/tests/properties.rs`).
-#![allow(dead_code)]
+// The files are the host crate's public API, of which the module uses part.
+#![allow(dead_code, unreachable_pub)]
 
 #[path = "core/src/addr.rs"]
-pub mod addr;
+pub(crate) mod addr;
 #[path = "core/src/fmt.rs"]
-pub mod fmt;
+pub(crate) mod fmt;
 #[path = "core/src/hold.rs"]
-pub mod hold;
+pub(crate) mod hold;
 #[path = "core/src/nla.rs"]
-pub mod nla;
+pub(crate) mod nla;
 #[path = "core/src/request.rs"]
-pub mod request;
+pub(crate) mod request;
 #[path = "core/src/sa.rs"]
-pub mod sa;
+pub(crate) mod sa;
 #[path = "core/src/selector.rs"]
-pub mod selector;
+pub(crate) mod selector;
+#[path = "core/src/stats.rs"]
+pub(crate) mod stats;
 #[path = "core/src/table.rs"]
-pub mod table;
+pub(crate) mod table;
 #[path = "core/src/uapi.rs"]
-pub mod uapi;
+pub(crate) mod uapi;
 #[path = "core/src/vec.rs"]
-pub mod vec;
+pub(crate) mod vec;

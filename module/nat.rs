@@ -1,22 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The packet path: choosing the SNAT of a new flow, and keeping NATed flows
-//! from leaving without IPsec.
+//! from leaving without IPsec; and the registration of those hooks.
 
-use core::sync::atomic::{AtomicPtr, Ordering};
+use core::sync::atomic::Ordering;
 
 use kernel::{c_str, prelude::*, sync::Arc};
 
+use crate::hold::{Held, Kept};
 use crate::logic::addr::Family;
 use crate::logic::request::PendingMode;
 use crate::logic::selector::Flow;
-use crate::net::conntrack::{Conn, Direction, Label};
-use crate::net::netfilter::{Hook, HookState, Verdict};
-use crate::hold::{Held, Kept};
-use crate::net::rcu::{self, ReadGuard};
+use crate::net::conntrack::{Conn, Direction, Label, LabelsInUse};
+use crate::net::netfilter::{self, Hook, HookPoint, HookState, Verdict, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
+use crate::net::pernet::{Net, NetBound};
+use crate::net::rcu::{Global, Publication, ReadGuard};
 use crate::net::skb::{OwnedSkb, SkBuff};
 use crate::net::work::{self, Workqueue};
 use crate::net::xfrm;
-use crate::state::{NetState, Stats};
+use crate::snapshot::Stats;
+use crate::state::NetState;
 
 const NF_ACCEPT: u32 = crate::bindings::NF_ACCEPT;
 
@@ -24,7 +26,7 @@ const NF_ACCEPT: u32 = crate::bindings::NF_ACCEPT;
 /// last, to keep clear of labels numbered from 0 in connlabel.conf.  It
 /// keeps a binding guarded for its whole life, whatever happens to its
 /// mapping later, and shows users which entries are the module's.
-pub const BINDING_LABEL: Label = match Label::new(127) {
+pub(crate) const BINDING_LABEL: Label = match Label::new(127) {
     Some(l) => l,
     None => panic!("no such label"),
 };
@@ -37,29 +39,68 @@ const EAGAIN: i32 = 11;
 /// Where connects refused while the SA is pending are aborted: in process
 /// context, as aborting takes the socket lock, which the connecting task
 /// holds while its SYN passes the hook.
-static ABORTS: AtomicPtr<Workqueue> = AtomicPtr::new(core::ptr::null_mut());
+static ABORTS: Global<Workqueue> = Global::new();
 
 /// The abort workqueue, published for the hooks while it lives.  Must be
-/// dropped after the hooks are unregistered.
-pub struct Aborts {
-    _wq: KBox<Workqueue>,
+/// dropped after the hooks are unregistered; dropping it drains the queued
+/// aborts.
+pub(crate) struct Aborts {
+    _wq: Publication<Workqueue>,
 }
 
 impl Aborts {
     /// Creates and publishes the workqueue.
-    pub fn new() -> Result<Self> {
+    pub(crate) fn new() -> Result<Self> {
         let wq = KBox::new(Workqueue::new(c_str!("xfrm_nat"))?, GFP_KERNEL)?;
-        ABORTS.store(core::ptr::from_ref(&*wq).cast_mut(), Ordering::Release);
-        Ok(Self { _wq: wq })
+        Ok(Self { _wq: ABORTS.publish(wq)? })
     }
 }
 
-impl Drop for Aborts {
-    fn drop(&mut self) {
-        ABORTS.store(core::ptr::null_mut(), Ordering::Release);
-        // A hook that loaded the pointer is inside an RCU read-side section;
-        // after this, none is.  Dropping `_wq` then drains queued aborts.
-        rcu::synchronize();
+/// The hooks of a namespace that has had a mapping.  Until its first
+/// mapping the module costs a namespace nothing, not even conntrack.  Then
+/// they stay until the namespace goes or the module is unloaded, because
+/// the NAT bindings they made outlive the mappings: the NAT core must go on
+/// translating their replies back, and [`FailClosedHook`] must go on
+/// guarding them (both by their [`BINDING_LABEL`]).
+pub(crate) struct Hooks<'net> {
+    _snat4: netfilter::Registration<'net, SnatHook>,
+    _snat6: netfilter::Registration<'net, SnatHook>,
+    _guard4: netfilter::Registration<'net, FailClosedHook>,
+    _guard6: netfilter::Registration<'net, FailClosedHook>,
+    /// Taken before the hooks, so every entry they can bind has room for
+    /// the label.
+    _labels: LabelsInUse<'net>,
+}
+
+/// Our SNAT runs just before iptables' and nftables' srcnat (priority 100),
+/// so a mapping wins over a catch-all masquerade on the WAN interface.  A
+/// NAT chain at a priority below 99 runs first and its binding stands.
+pub(crate) const SNAT_PRIORITY: i32 = NF_IP_PRI_NAT_SRC - 1;
+/// The fail-closed check runs after NAT re-routed the packet into a bundle.
+pub(crate) const FAIL_CLOSED_PRIORITY: i32 = NF_IP_PRI_NAT_SRC + 1;
+
+impl<'net> Hooks<'net> {
+    fn register(net: &'net Net) -> Result<Self> {
+        let at = |family, priority| HookPoint { family, hooknum: NF_INET_POST_ROUTING, priority };
+        let labels = LabelsInUse::new(net, BINDING_LABEL)?;
+        Ok(Self {
+            _snat4: netfilter::Registration::nat(net, at(Family::V4, SNAT_PRIORITY))?,
+            _snat6: netfilter::Registration::nat(net, at(Family::V6, SNAT_PRIORITY))?,
+            _guard4: netfilter::Registration::hook(net, at(Family::V4, FAIL_CLOSED_PRIORITY))?,
+            _guard6: netfilter::Registration::hook(net, at(Family::V6, FAIL_CLOSED_PRIORITY))?,
+            _labels: labels,
+        })
+    }
+}
+
+/// [`Hooks`] as what a namespace's pernet entry keeps for the namespace.
+pub(crate) struct HooksOf;
+
+impl NetBound for HooksOf {
+    type Of<'net> = Hooks<'net>;
+
+    fn new(net: &Net) -> Result<Hooks<'_>> {
+        Hooks::register(net)
     }
 }
 
@@ -85,10 +126,7 @@ fn refuse_pending<K>(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Verdict<
             // the retransmit timer; abort it so that connect() fails now.
             if let Some(sock) = skb.connecting_tcp_socket() {
                 let guard = ReadGuard::new();
-                let wq = ABORTS.load(Ordering::Acquire);
-                // SAFETY: A published workqueue lives until `Aborts::drop`
-                // has waited for this read-side section (see there).
-                if let Some(wq) = unsafe { wq.as_ref() } {
+                if let Some(wq) = ABORTS.get(&guard) {
                     // Without memory the connect falls back to the
                     // retransmit timer; the socket reference goes with
                     // the closure.
@@ -109,7 +147,7 @@ fn transformed(skb: &SkBuff, family: Family) -> bool {
 }
 
 /// A packet [`SnatHook`] keeps for a mapping in hold mode.
-pub struct HoldFor {
+pub(crate) struct HoldFor {
     queue: Arc<Held>,
     /// The SA is there; the packet queues only behind older ones.
     sa_ready: bool,
@@ -120,7 +158,7 @@ pub struct HoldFor {
 
 /// The NAT lookup function: called by the NAT core once per new connection
 /// that has no source binding yet.
-pub struct SnatHook;
+pub(crate) struct SnatHook;
 
 impl Hook for SnatHook {
     type Kept = HoldFor;
@@ -190,7 +228,7 @@ impl Hook for SnatHook {
 /// are translated to a mapped address, that are about to leave without a
 /// bundle, e.g. because the policy went away under a live flow.  Costs a
 /// tunneled packet one pointer test.
-pub struct FailClosedHook;
+pub(crate) struct FailClosedHook;
 
 impl Hook for FailClosedHook {
     type Kept = core::convert::Infallible;

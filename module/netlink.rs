@@ -2,8 +2,6 @@
 //! The `xfrm_nat` generic netlink family
 //! (Documentation/netlink/specs/xfrm_nat.yaml).
 
-use core::sync::atomic::{AtomicPtr, Ordering};
-
 use kernel::{c_str, prelude::*, str::CStr};
 
 use crate::logic::nla;
@@ -13,47 +11,36 @@ use crate::logic::table::Mapping;
 use crate::logic::uapi::{cmd, map_attr, map_state, sa_state, selector_attr, stats_attr};
 use crate::net::genetlink::{self, AttrKind, AttrPolicy, Attrs, Dump, Info, OpKind, OpSpec};
 use crate::net::pernet::Net;
+use crate::net::rcu::{Global, Publication, ReadGuard};
 use crate::net::Gfp;
-use crate::net::rcu::ReadGuard;
-use crate::state::{ChangeError, NetState, Shared, Snapshot};
+use crate::snapshot::{Shared, Snapshot};
+use crate::state::{ChangeError, Event, NetState, Ns, Pernet};
 
 /// The family.
-pub struct XfrmNat;
+pub(crate) struct XfrmNat;
 
 /// The registration type.
-pub type Registration = genetlink::Registration<XfrmNat>;
+pub(crate) type Registration = genetlink::Registration<XfrmNat>;
 
-/// The registered family, for notifications.  Read only inside an RCU
-/// read-side section ([`published`]); [`Published`] clears it and waits for
-/// a grace period before it unregisters and frees the family.
-static FAMILY: AtomicPtr<Registration> = AtomicPtr::new(core::ptr::null_mut());
+/// The registered family, for notifications.
+static FAMILY: Global<Registration> = Global::new();
 
 /// The registered family, published for [`notify`] while it lives.
 ///
 /// Dropping it unregisters the family, which waits for every running
-/// request handler ([`genetlink::Registration`]); module exit does that
-/// before any namespace state goes, so that no handler can outlive the state
-/// it looked up.
-pub struct Published {
-    _reg: KBox<Registration>,
+/// request handler, and then the pernet subsystem it owns
+/// ([`genetlink::Registration`]): no handler can outlive the state it
+/// acts on.
+pub(crate) struct Published {
+    _reg: Publication<Registration>,
 }
 
 impl Published {
-    /// Registers and publishes the family.
-    pub fn register(module: &'static ThisModule) -> Result<Self> {
-        let reg = KBox::new(Registration::register(module)?, GFP_KERNEL)?;
-        FAMILY.store(core::ptr::from_ref(&*reg).cast_mut(), Ordering::Release);
-        Ok(Self { _reg: reg })
-    }
-}
-
-impl Drop for Published {
-    fn drop(&mut self) {
-        FAMILY.store(core::ptr::null_mut(), Ordering::Release);
-        // A notifier that loaded the pointer before the store is still
-        // inside its read-side section; `_reg` is unregistered and freed
-        // only after this returns.
-        crate::net::rcu::synchronize();
+    /// Registers and publishes the family, with the pernet subsystem of the
+    /// state its requests act on.
+    pub(crate) fn register(module: &'static ThisModule, pernet: Pernet) -> Result<Self> {
+        let reg = KBox::new(Registration::register(module, pernet)?, GFP_KERNEL)?;
+        Ok(Self { _reg: FAMILY.publish(reg)? })
     }
 }
 
@@ -68,6 +55,7 @@ const MAPPING: AttrPolicy =
     AttrPolicy { attr: map_attr::MAPPING, kind: AttrKind::Nested(&[SPID, ADDR, PENDING, HOLD_PACKETS, HOLD_BYTES]) };
 
 impl genetlink::Family for XfrmNat {
+    type State = NetState;
     const NAME: &'static CStr = c_str!("xfrm_nat");
     const VERSION: u8 = crate::logic::uapi::FAMILY_VERSION;
     const OPS: &'static [OpSpec] = &[
@@ -80,18 +68,7 @@ impl genetlink::Family for XfrmNat {
     ];
     const MCGRPS: &'static [&'static CStr] = &[c_str!("events")];
 
-    fn doit(command: u8, info: &mut Info<'_>) -> Result {
-        let guard = ReadGuard::new();
-        let Some(state) = NetState::of(info.net(), &guard) else { return Err(ENODEV) };
-        // The state lives as long as the requester's namespace; the guard
-        // only protected the lookup, and the handlers may sleep.
-        let state: *const NetState = state;
-        drop(guard);
-        // SAFETY: The requesting socket holds the namespace, whose state is
-        // freed only after the namespace's exit.  Module exit frees every
-        // namespace's state too, but only after it has unregistered the
-        // family, which waits for this handler to return (`Published`).
-        let state = unsafe { &*state };
+    fn doit(command: u8, state: &Ns, info: &mut Info<'_>) -> Result {
         let result = match command {
             cmd::MAP_NEW => {
                 let req = request::map_request(MapAttrs {
@@ -103,15 +80,15 @@ impl genetlink::Family for XfrmNat {
                 });
                 let replace = info.attr_flag(map_attr::REPLACE);
                 match req {
-                    Ok(req) => state.map(req, replace),
+                    Ok(req) => state.map(req, replace, notify),
                     Err(r) => Err(ChangeError::Refused(r)),
                 }
             }
             cmd::MAP_DEL => match info.attr_u32(map_attr::SPID) {
-                Some(spid) => state.unmap(spid),
+                Some(spid) => state.unmap(spid, notify),
                 None => Err(ChangeError::Refused(Refusal::Missing("spid"))),
             },
-            cmd::FLUSH => state.flush(),
+            cmd::FLUSH => state.flush(notify),
             cmd::MAP_SET => map_set(state, info),
             cmd::MAP_GET => return get(state, info),
             _ => return Err(crate::net::eopnotsupp()),
@@ -145,7 +122,7 @@ impl genetlink::Family for XfrmNat {
 }
 
 /// Reads the entries of a map-set request and applies them.
-fn map_set(state: &NetState, info: &Info<'_>) -> Result<(), ChangeError> {
+fn map_set(state: &Ns, info: &Info<'_>) -> Result<(), ChangeError> {
     let entries = nla::Attrs::new(info.attr_stream()).filter(|(kind, _)| *kind == map_attr::MAPPING);
     // The message bounds the count; one more than allowed is enough to refuse.
     let mut reqs = KVVec::new();
@@ -159,7 +136,7 @@ fn map_set(state: &NetState, info: &Info<'_>) -> Result<(), ChangeError> {
             break;
         }
     }
-    state.set_all(reqs)
+    state.set_all(reqs, notify)
 }
 
 fn refuse(info: &mut Info<'_>, e: ChangeError) -> Error {
@@ -176,7 +153,7 @@ fn refuse(info: &mut Info<'_>, e: ChangeError) -> Error {
     }
 }
 
-fn get(state: &NetState, info: &mut Info<'_>) -> Result {
+fn get(state: &Ns, info: &mut Info<'_>) -> Result {
     let Some(spid) = info.attr_u32(map_attr::SPID) else {
         info.set_error_message(Refusal::Missing("spid"));
         return Err(EINVAL);
@@ -239,30 +216,13 @@ fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<Shared>) -> Result {
     })
 }
 
-/// A change to announce on the `events` group.
-pub enum Event {
-    /// Created, replaced, activated or deactivated.
-    Changed(u32),
-    /// Deleted.
-    Deleted(u32),
-}
-
-/// The registered family, for notifications, while `guard` is held.
-fn published(_guard: &ReadGuard) -> Option<&Registration> {
-    let reg = FAMILY.load(Ordering::Acquire);
-    // SAFETY: A non-null pointer is a live registration: `Published::drop`
-    // clears it and waits for a grace period before freeing it, and the
-    // guard, which the result borrows, keeps that grace period from ending.
-    unsafe { reg.as_ref() }
-}
-
 /// Multicasts `event` to listeners in `net`.  `table` is the snapshot after
 /// the change.  Best effort: a listener that misses an event can dump.
 /// Messages are built inside the read-side section that keeps the family
 /// alive, hence atomic allocations.
-pub fn notify(net: &Net, table: Option<&Snapshot>, event: Event) {
+pub(crate) fn notify(net: &Net, table: Option<&Snapshot>, event: Event) {
     let guard = ReadGuard::new();
-    let Some(reg) = published(&guard) else { return };
+    let Some(reg) = FAMILY.get(&guard) else { return };
     if !reg.has_listeners(net, 0) {
         return;
     }
@@ -282,9 +242,9 @@ pub fn notify(net: &Net, table: Option<&Snapshot>, event: Event) {
 
 /// Multicasts an SA event of a mapped policy to listeners in `net`.  Best
 /// effort, like [`notify`].
-pub fn notify_sa(net: &Net, event: SaEvent) {
+pub(crate) fn notify_sa(net: &Net, event: SaEvent) {
     let guard = ReadGuard::new();
-    let Some(reg) = published(&guard) else { return };
+    let Some(reg) = FAMILY.get(&guard) else { return };
     if !reg.has_listeners(net, 0) {
         return;
     }

@@ -1,292 +1,77 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The state of one network namespace: its mappings, the snapshot the packet
-//! path reads, and the hooks, which exist from the first mapping on.
+//! The mapping set of one network namespace, and its writers.
 //!
-//! Writers (netlink requests, the policy resync work) serialise on
-//! `config`; they build a new [`Snapshot`] and publish it with RCU.  The
-//! packet path only follows `snapshot`.
+//! Writers (netlink requests, the policy resync of the work item) serialise
+//! on the namespace's `mappings` lock; they build a new [`Snapshot`] and
+//! publish it with RCU.  The packet path only follows the snapshot.  What
+//! else a namespace keeps comes with its pernet entry
+//! ([`crate::net::pernet::Entry`]): its work item, and the hooks
+//! (`namespace.rs`), which are registered with the first mapping.
 
-use core::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
-use kernel::{new_mutex, prelude::*, sync::Arc, sync::Mutex};
+use kernel::{prelude::*, sync::Arc};
 
-use crate::hold::Held;
-use crate::logic::addr::Family;
 use crate::logic::request::{self, MapRequest, NetLimits, PendingMode, Refusal, SeenPolicy};
-use crate::logic::sa::{PendingSas, SaKey};
+use crate::logic::sa::{PendingSas, SaEvent};
 use crate::logic::table::{Mapping, Table};
 use crate::logic::vec::{self, AllocError};
-use crate::nat::{FailClosedHook, SnatHook, BINDING_LABEL};
-use crate::net::conntrack::{self, LabelsInUse};
-use crate::net::netfilter::{self, HookPoint, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
-use crate::net::pernet::{self, Net, NetRef, PernetId, PernetState};
 use crate::net::bh_lock::SpinLockBh;
 use crate::net::param;
-use crate::net::rcu::{self, RcuBox, RcuPointer, ReadGuard};
-use crate::net::work::{self, Work, WorkHandler};
-use crate::net::xfrm::{self, SaChange};
-use crate::netlink::{self, Event};
+use crate::net::pernet::{self, Entry, Net};
+use crate::net::rcu::{RcuBox, RcuMutex, RcuMutexGuard, ReadGuard};
+use crate::net::work;
+use crate::net::xfrm;
+use crate::snapshot::{request_of, shared_for, Snapshot};
 
-/// Counters of one mapping, shared by every snapshot that holds it.
-#[derive(Default)]
-pub struct Stats {
-    /// New flows translated.
-    pub flows: AtomicU64,
-    /// Packets dropped because they would have left without IPsec.
-    pub fail_closed_drops: AtomicU64,
-    /// New flows refused while the SA was pending (eagain mode).  32 bits
-    /// keep the counters in a 32-byte allocation: a flow is refused at most
-    /// once per attempt and IKE answers within seconds.
-    pub pending_refused: AtomicU32,
-    /// New flows dropped while the SA was pending (drop mode).
-    pub pending_drops: AtomicU32,
+/// What the `mappings` lock protects besides the snapshot pointer.
+pub(crate) struct Config {
+    /// Set at exit: no snapshot may be published any more.
+    pub(crate) dead: bool,
 }
-
-/// What the snapshots holding a mapping share: its counters, and its hold
-/// queue in hold mode.  The hold queue is a separate allocation, so that
-/// other mappings do not pay for it.
-#[derive(Clone)]
-pub struct Shared {
-    /// The counters.
-    pub counters: Arc<Stats>,
-    /// The hold queue, in hold mode.
-    pub hold: Option<Arc<Held>>,
-}
-
-/// The counters are what most users of a mapping's shared part want.
-impl core::ops::Deref for Shared {
-    type Target = Stats;
-
-    fn deref(&self) -> &Stats {
-        &self.counters
-    }
-}
-
-/// What the packet path reads.
-pub type Snapshot = Table<Shared>;
 
 /// Jobs for the work item, besides releasing and expiring held packets,
 /// which it does on every run.
-const JOB_RESYNC: u32 = 1 << 0;
-
-/// The hooks of a namespace that has had a mapping.  Until its first
-/// mapping the module costs a namespace nothing, not even conntrack.  Then
-/// they stay until the namespace goes or the module is unloaded, because
-/// the NAT bindings they made outlive the mappings: the NAT core must go on
-/// translating their replies back, and [`FailClosedHook`] must go on
-/// guarding them (both by their [`BINDING_LABEL`]).
-struct Hooks {
-    _snat4: netfilter::Registration<SnatHook>,
-    _snat6: netfilter::Registration<SnatHook>,
-    _guard4: netfilter::Registration<FailClosedHook>,
-    _guard6: netfilter::Registration<FailClosedHook>,
-    /// Taken before the hooks, so every entry they can bind has room for
-    /// the label.
-    _labels: LabelsInUse,
-}
-
-/// Our SNAT runs just before iptables' and nftables' srcnat (priority 100),
-/// so a mapping wins over a catch-all masquerade on the WAN interface.  A
-/// NAT chain at a priority below 99 runs first and its binding stands.
-pub const SNAT_PRIORITY: i32 = NF_IP_PRI_NAT_SRC - 1;
-/// The fail-closed check runs after NAT re-routed the packet into a bundle.
-pub const FAIL_CLOSED_PRIORITY: i32 = NF_IP_PRI_NAT_SRC + 1;
-
-impl Hooks {
-    fn register(net: &Net) -> Result<Self> {
-        let at = |family, priority| HookPoint { family, hooknum: NF_INET_POST_ROUTING, priority };
-        // SAFETY: `Hooks` lives in the namespace's state, which drops it in
-        // `exit`, before the namespace is freed.
-        unsafe {
-            let labels = LabelsInUse::new(net, BINDING_LABEL)?;
-            Ok(Self {
-                _snat4: netfilter::Registration::nat(net, at(Family::V4, SNAT_PRIORITY))?,
-                _snat6: netfilter::Registration::nat(net, at(Family::V6, SNAT_PRIORITY))?,
-                _guard4: netfilter::Registration::hook(net, at(Family::V4, FAIL_CLOSED_PRIORITY))?,
-                _guard6: netfilter::Registration::hook(net, at(Family::V6, FAIL_CLOSED_PRIORITY))?,
-                _labels: labels,
-            })
-        }
-    }
-}
-
-struct Config {
-    hooks: Option<Hooks>,
-    dead: bool,
-}
+pub(crate) const JOB_RESYNC: u32 = 1 << 0;
 
 /// One namespace's state.
 #[pin_data]
-pub struct NetState {
-    net: NetRef,
+pub(crate) struct NetState {
+    /// The snapshot the packet path reads; its lock serialises writers.
     #[pin]
-    config: Mutex<Config>,
-    snapshot: RcuPointer<Snapshot>,
-    /// Set at exit.  Key-manager events and the packet path test it inside
-    /// an RCU read-side section before scheduling the work, so after a
-    /// grace period no new schedule can follow the final cancel.
-    exiting: AtomicBool,
-    /// `JOB_*` bits for the next run of `work`.
-    jobs: AtomicU32,
+    pub(crate) mappings: RcuMutex<Snapshot, Config>,
+    /// `JOB_*` bits for the next run of the work item.
+    pub(crate) jobs: AtomicU32,
     /// SAs installed so far; see [`NetState::sa_generation`].
-    sa_installs: AtomicU64,
+    pub(crate) sa_installs: AtomicU64,
     /// Open SA requests of mapped policies, for SA events.
     #[pin]
-    sa_requests: SpinLockBh<PendingSas>,
-    /// Resyncs mappings after SPD changes, announces SA events, releases
-    /// held packets once their SA is installed and drops expired ones.
-    #[pin]
-    work: Work<NetState>,
+    pub(crate) sa_requests: SpinLockBh<PendingSas>,
 }
 
-static NET_ID: PernetId = PernetId::new();
+/// A namespace's state with what its pernet entry adds: the namespace, the
+/// work item, the hooks.
+pub(crate) type Ns = Entry<NetState>;
 
 /// The registration type of the pernet subsystem.
-pub type Pernet = pernet::Registration<NetState>;
+pub(crate) type Pernet = pernet::Registration<NetState>;
 
-impl PernetState for NetState {
-    fn id() -> &'static PernetId {
-        &NET_ID
-    }
-
-    fn init(net: &Net) -> Result<RcuBox<Self>> {
-        RcuBox::pin_init(
-            try_pin_init!(Self {
-                net: NetRef::new(net),
-                config <- new_mutex!(Config { hooks: None, dead: false }),
-                snapshot: RcuPointer::null(),
-                exiting: AtomicBool::new(false),
-                jobs: AtomicU32::new(0),
-                sa_installs: AtomicU64::new(0),
-                sa_requests <- crate::new_spinlock_bh!(PendingSas::default(), "xfrm_nat_sa_requests"),
-                // `exit` sets `exiting` and waits a grace period, so no event
-                // schedules the work any more, then cancels it.
-                // SAFETY: `exit` cancels the work before the state is retired.
-                work <- unsafe { Work::new() },
-            }? Error),
-            GFP_KERNEL,
-        )
-    }
-
-    fn exit(&self, _net: &Net) {
-        self.exiting.store(true, Ordering::Relaxed);
-        rcu::synchronize();
-        self.work.cancel_sync();
-        let mut cfg = self.config.lock();
-        cfg.dead = true;
-        // Unpublish here, in process context, so the snapshot's RCU callback
-        // is queued before the module's rcu_barrier() and not from the
-        // state's own callback.
-        // SAFETY: `config` is held.
-        unsafe { self.snapshot.replace(None) };
-        // Without the hooks nothing translates the replies of the bindings
-        // they made, nor guards them: they go first (the namespace's own
-        // entries go anyway when it is deleted; this is for module unload).
-        if cfg.hooks.is_some() {
-            conntrack::delete_labelled(self.net(), BINDING_LABEL);
-        }
-        cfg.hooks = None;
-    }
+/// A change to announce on the netlink `events` group.
+pub(crate) enum Event {
+    /// Created, replaced, activated or deactivated.
+    Changed(u32),
+    /// Deleted.
+    Deleted(u32),
 }
 
-impl WorkHandler for NetState {
-    fn run(&self) {
-        let jobs = self.jobs.swap(0, Ordering::Relaxed);
-        if jobs & JOB_RESYNC != 0 {
-            if let Err(e) = self.resync_policies() {
-                let errno = match e {
-                    ChangeError::Kernel(e) => e.to_errno(),
-                    ChangeError::Refused(r) | ChangeError::RefusedEntry(_, r) => -r.errno(),
-                };
-                pr_warn!("policy resync failed ({errno}); mappings stay as they were until the next policy change\n");
-            }
-        }
-        self.announce_sa_events();
-        self.service_hold_queues();
-    }
-
-    unsafe fn from_work(work: *const Work<Self>) -> *const Self {
-        kernel::container_of!(work, Self, work)
-    }
-}
-
-/// Learns of SPD changes from the xfrm core.
-pub struct PolicyEvents;
-
-impl xfrm::PolicyEvents for PolicyEvents {
-    fn policy_changed(net: &Net) {
-        let guard = ReadGuard::new();
-        // Events come from process context (netlink, PF_KEY) and from
-        // softirq (policy expiry timers), so no lock here: see `exiting`.
-        if let Some(state) = Pernet::get(net, &guard) {
-            state.jobs.fetch_or(JOB_RESYNC, Ordering::Relaxed);
-            state.kick();
-        }
-    }
-
-    fn sa_requested(net: &Net, spid: u32, request: SaKey) {
-        let guard = ReadGuard::new();
-        let Some(state) = Pernet::get(net, &guard) else { return };
-        if state.snapshot(&guard).and_then(|t| t.get(spid)).is_none() {
-            return;
-        }
-        if state.sa_requests.lock().acquired(spid, request) {
-            state.kick();
-        }
-    }
-
-    fn sa_changed(net: &Net, change: SaChange) {
-        let guard = ReadGuard::new();
-        let Some(state) = Pernet::get(net, &guard) else { return };
-        match change {
-            SaChange::Installed(key) => {
-                state.sa_installs.fetch_add(1, Ordering::Relaxed);
-                state.sa_requests.lock().installed(&key);
-                // Held packets may wait for this SA even without a request
-                // on record (e.g. the ACQUIRE came before the mapping).
-                state.kick();
-            }
-            SaChange::RequestGone(key) => state.sa_requests.lock().expired(&key),
-        }
-    }
-}
-
-/// The policy with index `spid` in `net`, if any (of a family xfrm_nat
-/// knows).
-fn find_policy(net: &Net, spid: u32) -> Option<SeenPolicy> {
-    let mut found = None;
-    xfrm::for_each_policy(net, |p| {
-        if p.index() == spid && p.is_main() {
-            found = p.seen();
-        }
-    });
-    found
-}
-
-/// The shared part of a mapping made for `req` where `old` was: the
-/// counters stay while the address does; the hold queue, whose packets are
-/// translated already, only if the address and bounds do.
-fn shared_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Result<Shared, ChangeError> {
-    let same_nat = old.filter(|m| m.family == req.family && m.nat == req.nat);
-    let counters = match same_nat {
-        Some(m) => m.stats.counters.clone(),
-        None => Arc::new(Stats::default(), GFP_KERNEL_ACCOUNT)?,
-    };
-    let hold = match (req.pending, same_nat.and_then(|m| m.stats.hold.as_ref())) {
-        (PendingMode::Hold, Some(h)) if h.view().limits == req.hold => Some(h.clone()),
-        (PendingMode::Hold, _) => Some(Held::new(req.family, req.hold)?),
-        _ => None,
-    };
-    Ok(Shared { counters, hold })
-}
-
-fn request_of(m: &Mapping<Shared>) -> MapRequest {
-    let hold = m.stats.hold.as_ref().map(|h| h.view().limits).unwrap_or_default();
-    MapRequest { spid: m.spid, family: m.family, nat: m.nat, pending: m.pending, hold }
-}
+/// Announces an [`Event`] of `net` with the snapshot after the change
+/// (`netlink::notify`); passed in by the callers of the writers, which
+/// call it with the lock held, so that announcements keep the order of the
+/// changes.
+pub(crate) type Notify = fn(&Net, Option<&Snapshot>, Event);
 
 /// Why a configuration change failed.
-pub enum ChangeError {
+pub(crate) enum ChangeError {
     /// Refused, with a reason for the user.
     Refused(Refusal),
     /// Entry `.0` (from 0) of a map-set request refused.
@@ -319,56 +104,89 @@ impl From<Refusal> for ChangeError {
     }
 }
 
+type Writer<'a> = RcuMutexGuard<'a, Snapshot, Config>;
+
+/// The policy with index `spid` in `net`, if any (of a family xfrm_nat
+/// knows).
+fn find_policy(net: &Net, spid: u32) -> Option<SeenPolicy> {
+    let mut found = None;
+    xfrm::for_each_policy(net, |p| {
+        if p.index() == spid && p.is_main() {
+            found = p.seen();
+        }
+    });
+    found
+}
+
 impl NetState {
-    fn net(&self) -> &Net {
-        // SAFETY: The state is dropped before its namespace.
-        unsafe { self.net.get() }
+    /// The initial state of a namespace: no mappings.
+    pub(crate) fn new() -> impl PinInit<Self, Error> {
+        try_pin_init!(Self {
+            mappings <- crate::new_rcu_mutex!(Config { dead: false }, "xfrm_nat_mappings"),
+            jobs: AtomicU32::new(0),
+            sa_installs: AtomicU64::new(0),
+            sa_requests <- crate::new_spinlock_bh!(PendingSas::default(), "xfrm_nat_sa_requests"),
+        }? Error)
     }
 
     /// The state of `net`.
-    pub fn of<'a>(net: &Net, guard: &'a ReadGuard) -> Option<&'a NetState> {
+    pub(crate) fn of<'a>(net: &Net, guard: &'a ReadGuard) -> Option<&'a Ns> {
         Pernet::get(net, guard)
     }
 
     /// The snapshot the packet path sees.
-    pub fn snapshot<'a>(&'a self, guard: &'a ReadGuard) -> Option<&'a Snapshot> {
-        self.snapshot.get(guard)
+    pub(crate) fn snapshot<'a>(&'a self, guard: &'a ReadGuard) -> Option<&'a Snapshot> {
+        self.mappings.get(guard)
     }
 
+    /// Counts SAs installed in the namespace.  The packet path reads it
+    /// before its SPD lookup and again after queueing: if it moved, the
+    /// work item that the new SA scheduled may have found the queue empty,
+    /// so the packet asks for a run of its own.  (The queue's lock orders
+    /// the work's look at the queue against the second read.)
+    pub(crate) fn sa_generation(&self) -> u64 {
+        self.sa_installs.load(Ordering::Relaxed)
+    }
+
+    /// The next SA event to announce, if any.
+    pub(crate) fn next_sa_event(&self) -> Option<SaEvent> {
+        self.sa_requests.lock().next_event()
+    }
+}
+
+impl Entry<NetState> {
     /// Runs `f` on the current snapshot with writers excluded.
-    pub fn with_snapshot<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
-        let _cfg = self.config.lock();
-        // SAFETY: `config` serialises writers of `snapshot`.
+    pub(crate) fn with_snapshot<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
+        let w = self.mappings.lock();
         let empty = Table::empty();
-        f(unsafe { self.snapshot.get_locked() }.unwrap_or(&empty))
+        f(w.current().unwrap_or(&empty))
     }
 
     /// Publishes `next`, registering the hooks with the first mapping (see
-    /// [`Hooks`] for why they stay).  On failure nothing changes.
-    fn publish(&self, cfg: &mut Config, next: Snapshot) -> Result {
-        if cfg.dead {
+    /// `nat::Hooks` for why they stay).  On failure nothing changes.
+    fn publish(&self, w: &mut Writer<'_>, next: Snapshot) -> Result {
+        if w.dead {
             return Err(ENODEV);
         }
         if next.is_empty() {
-            // SAFETY: `config` is held.
-            unsafe { self.snapshot.replace(None) };
+            w.replace(None);
             return Ok(());
         }
-        if cfg.hooks.is_none() {
-            cfg.hooks = Some(Hooks::register(self.net())?);
-        }
+        self.bind()?;
         let boxed = RcuBox::new(next, GFP_KERNEL_ACCOUNT)?;
-        // SAFETY: `config` is held.
-        unsafe { self.snapshot.replace(Some(boxed)) };
+        w.replace(Some(boxed));
         Ok(())
     }
 
+    fn announce(&self, w: &Writer<'_>, notify: Notify, event: Event) {
+        notify(self.net(), w.current(), event);
+    }
+
     /// Creates or replaces the mapping of `req.spid`.
-    pub fn map(&self, req: MapRequest, replace: bool) -> Result<(), ChangeError> {
-        let mut cfg = self.config.lock();
-        // SAFETY: `config` is held.
+    pub(crate) fn map(&self, req: MapRequest, replace: bool, notify: Notify) -> Result<(), ChangeError> {
+        let mut w = self.mappings.lock();
         let empty = Table::empty();
-        let cur = unsafe { self.snapshot.get_locked() }.unwrap_or(&empty);
+        let cur = w.current().unwrap_or(&empty);
         let old = cur.get(req.spid);
         if old.is_some() && !replace {
             return Err(Refusal::Exists(req.spid).into());
@@ -386,14 +204,14 @@ impl NetState {
         let mut next = cur.edited(|m| (m.spid != req.spid).then(|| m.clone()))?;
         vec::push(&mut next, new)?;
         let next = Table::build(next)?;
-        self.publish(&mut cfg, next)?;
-        self.announce(&cfg, Event::Changed(req.spid));
+        self.publish(&mut w, next)?;
+        self.announce(&w, notify, Event::Changed(req.spid));
         Ok(())
     }
 
     /// Replaces the whole mapping set with `reqs`, in one snapshot (map-set
     /// in the spec): every entry is checked before anything changes.
-    pub fn set_all(&self, reqs: KVVec<MapRequest>) -> Result<(), ChangeError> {
+    pub(crate) fn set_all(&self, reqs: KVVec<MapRequest>, notify: Notify) -> Result<(), ChangeError> {
         let limits = NetLimits { mappings: param::max_mappings(), hold_bytes: param::max_hold_bytes() };
         let max = limits.mappings.min(request::MAX_MAPPINGS);
         if reqs.len() > max {
@@ -416,7 +234,7 @@ impl NetState {
             return Err(ChangeError::RefusedEntry(w[1].0, Refusal::Duplicate(w[1].1.spid)));
         }
 
-        let mut cfg = self.config.lock();
+        let mut w = self.mappings.lock();
         // One SPD walk for all entries; filled under the SPD spinlock, so
         // allocated beforehand.
         let mut seen: KVVec<Option<SeenPolicy>> = KVVec::from_elem(None, entries.len(), GFP_KERNEL_ACCOUNT)?;
@@ -431,8 +249,7 @@ impl NetState {
             }
         });
         let empty = Table::empty();
-        // SAFETY: `config` is held.
-        let cur = unsafe { self.snapshot.get_locked() }.unwrap_or(&empty);
+        let cur = w.current().unwrap_or(&empty);
         let mut next = vec::with_capacity(entries.len())?;
         let mut changed = KVVec::new();
         for ((i, req), seen) in entries.iter().zip(seen.iter()) {
@@ -451,62 +268,59 @@ impl NetState {
             }
             vec::push(&mut next, new)?;
         }
-        // Gone from the set: `cur` is not to be read after `publish`.
+        // Gone from the set: `cur` cannot be read after `publish`.
         let mut deleted = KVVec::new();
         for m in cur.mappings() {
             if entries.binary_search_by_key(&m.spid, |(_, r)| r.spid).is_err() {
                 deleted.push(m.spid, GFP_KERNEL)?;
             }
         }
-        self.publish(&mut cfg, Table::build(next)?)?;
+        self.publish(&mut w, Table::build(next)?)?;
         for &spid in deleted.iter() {
             self.sa_requests.lock().forget(spid);
-            self.announce(&cfg, Event::Deleted(spid));
+            self.announce(&w, notify, Event::Deleted(spid));
         }
         for &spid in changed.iter() {
-            self.announce(&cfg, Event::Changed(spid));
+            self.announce(&w, notify, Event::Changed(spid));
         }
         Ok(())
     }
 
     /// Deletes the mapping of `spid`.
-    pub fn unmap(&self, spid: u32) -> Result<(), ChangeError> {
-        let mut cfg = self.config.lock();
+    pub(crate) fn unmap(&self, spid: u32, notify: Notify) -> Result<(), ChangeError> {
+        let mut w = self.mappings.lock();
         let empty = Table::empty();
-        // SAFETY: `config` is held.
-        let cur = unsafe { self.snapshot.get_locked() }.unwrap_or(&empty);
+        let cur = w.current().unwrap_or(&empty);
         if cur.get(spid).is_none() {
             return Err(Refusal::NotMapped(spid).into());
         }
         let next = Table::build(cur.edited(|m| (m.spid != spid).then(|| m.clone()))?)?;
-        self.publish(&mut cfg, next)?;
+        self.publish(&mut w, next)?;
         self.sa_requests.lock().forget(spid);
-        self.announce(&cfg, Event::Deleted(spid));
+        self.announce(&w, notify, Event::Deleted(spid));
         Ok(())
     }
 
     /// Deletes all mappings.
-    pub fn flush(&self) -> Result<(), ChangeError> {
-        let mut cfg = self.config.lock();
-        // SAFETY: `config` is held.
-        let Some(cur) = (unsafe { self.snapshot.get_locked() }) else { return Ok(()) };
+    pub(crate) fn flush(&self, notify: Notify) -> Result<(), ChangeError> {
+        let mut w = self.mappings.lock();
+        let Some(cur) = w.current() else { return Ok(()) };
         let mut spids = KVec::with_capacity(cur.len(), GFP_KERNEL)?;
         for m in cur.mappings() {
             spids.push(m.spid, GFP_KERNEL)?;
         }
-        self.publish(&mut cfg, Table::empty())?;
+        self.publish(&mut w, Table::empty())?;
         for &spid in spids.iter() {
             self.sa_requests.lock().forget(spid);
-            self.announce(&cfg, Event::Deleted(spid));
+            self.announce(&w, notify, Event::Deleted(spid));
         }
         Ok(())
     }
 
     /// Re-reads the mapped policies after an SPD change.
-    fn resync_policies(&self) -> Result<(), ChangeError> {
-        let mut cfg = self.config.lock();
-        // SAFETY: `config` is held.
-        let Some(cur) = (unsafe { self.snapshot.get_locked() }) else { return Ok(()) };
+    pub(crate) fn resync_policies(&self, notify: Notify) -> Result<(), ChangeError> {
+        let mut w = self.mappings.lock();
+        let Some(cur) = w.current() else { return Ok(()) };
         let n = cur.len();
         // Filled under the SPD spinlock, so allocated beforehand.
         let mut seen: KVec<Option<SeenPolicy>> = KVec::from_elem(None, n, GFP_KERNEL)?;
@@ -535,74 +349,38 @@ impl NetState {
         if changed.is_empty() {
             return Ok(());
         }
-        self.publish(&mut cfg, Table::build(next)?)?;
+        self.publish(&mut w, Table::build(next)?)?;
         for &spid in changed.iter() {
-            self.announce(&cfg, Event::Changed(spid));
+            self.announce(&w, notify, Event::Changed(spid));
         }
         Ok(())
-    }
-
-    /// Runs the work item now.  Callable in atomic context, inside or
-    /// outside an RCU read-side section.
-    fn kick(&self) {
-        self.schedule_work(None);
-    }
-
-    /// Runs the work item now, or after `delay` jiffies unless it is queued
-    /// already, but not once the state is exiting (see `exiting`).
-    fn schedule_work(&self, delay: Option<u64>) {
-        let _guard = ReadGuard::new();
-        if self.exiting.load(Ordering::Relaxed) {
-            return;
-        }
-        match delay {
-            None => self.work.schedule(),
-            Some(delay) => self.work.schedule_after(delay),
-        }
-    }
-
-    /// Counts SAs installed in the namespace.  The packet path reads it
-    /// before its SPD lookup and again after queueing: if it moved, the
-    /// work item that the new SA scheduled may have found the queue empty,
-    /// so the packet asks for a run of its own.  (The queue's lock orders
-    /// the work's look at the queue against the second read.)
-    pub fn sa_generation(&self) -> u64 {
-        self.sa_installs.load(Ordering::Relaxed)
     }
 
     /// Called by the packet path after it queued a packet: runs the work
     /// now if the SA is there already (the packet queued behind others to
     /// keep the order), or else at the packet's deadline if it is the
     /// first in its queue (later ones have later deadlines).
-    pub fn packet_held(&self, first: bool, sa_ready: bool, lifetime: u64) {
+    pub(crate) fn packet_held(&self, first: bool, sa_ready: bool, lifetime: u64) {
         if sa_ready {
-            self.kick();
+            self.schedule();
         } else if first {
-            self.schedule_work(Some(lifetime));
-        }
-    }
-
-    fn announce_sa_events(&self) {
-        loop {
-            let Some(event) = self.sa_requests.lock().next_event() else { break };
-            netlink::notify_sa(self.net(), event);
+            self.schedule_after(lifetime);
         }
     }
 
     /// Releases what can go, drops what expired, and arms the work for the
     /// next deadline.
-    fn service_hold_queues(&self) {
-        // Taken out of the snapshot under the mutex, then served without
-        // it: releasing runs the output path.
+    pub(crate) fn service_hold_queues(&self) {
+        // Taken out of the snapshot under the lock, then served without it:
+        // releasing runs the output path.
         let queues = {
-            let _cfg = self.config.lock();
-            // SAFETY: `config` is held.
-            let Some(cur) = (unsafe { self.snapshot.get_locked() }) else { return };
+            let w = self.mappings.lock();
+            let Some(cur) = w.current() else { return };
             let mut queues = KVec::new();
             for h in cur.mappings().iter().filter_map(|m| m.stats.hold.as_ref()) {
-                if !h.is_empty() && queues.push(h.clone(), GFP_KERNEL).is_err() {
+                if !h.is_empty() && queues.push(Arc::clone(h), GFP_KERNEL).is_err() {
                     // Without memory, serve the rest at the next run.
-                    self.schedule_work(Some(1));
+                    self.schedule_after(1);
                     break;
                 }
             }
@@ -617,13 +395,7 @@ impl NetState {
             }
         }
         if let Some(deadline) = next {
-            self.schedule_work(Some(deadline.saturating_sub(work::jiffies()).max(1)));
+            self.schedule_after(deadline.saturating_sub(work::jiffies()).max(1));
         }
-    }
-
-    fn announce(&self, _cfg: &Config, event: Event) {
-        // SAFETY: Called with `config` held (the `_cfg` borrow proves it).
-        let snap = unsafe { self.snapshot.get_locked() };
-        netlink::notify(self.net(), snap, event);
     }
 }

@@ -201,11 +201,6 @@ bool xnat_queue_delayed_work(struct delayed_work *dwork, unsigned long delay)
 	return queue_delayed_work(system_wq, dwork, delay);
 }
 
-bool xnat_schedule_work(struct work_struct *work)
-{
-	return schedule_work(work);
-}
-
 bool xnat_queue_work(struct workqueue_struct *wq, struct work_struct *work)
 {
 	return queue_work(wq, work);

@@ -53,7 +53,6 @@ void xnat_rcu_read_unlock(void);
 void *xnat_net_generic(const struct net *net, unsigned int id);
 
 void xnat_init_work(struct work_struct *work, work_func_t func);
-bool xnat_schedule_work(struct work_struct *work);
 bool xnat_queue_work(struct workqueue_struct *wq, struct work_struct *work);
 void xnat_init_delayed_work(struct delayed_work *dwork, work_func_t func);
 struct delayed_work *xnat_to_delayed_work(struct work_struct *work);

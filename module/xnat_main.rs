@@ -6,20 +6,21 @@
 //! policy 305 would carry once its source is 10.20.30.2 leave with that
 //! source, through policy 305's tunnel.  See Documentation/xfrm_nat.rst.
 
-// The `net` layer is written as the public API it would have in
-// rust/kernel/net, hence `pub` items that this crate does not re-export.
-#![allow(unreachable_pub)]
-
 use kernel::prelude::*;
 
 mod bindings;
 mod hold;
+mod km;
+mod logic;
+mod namespace;
 mod nat;
+// The `net` layer is written as the public API it would have in
+// rust/kernel/net, hence `pub` items that this crate does not re-export.
+#[allow(unreachable_pub)]
 mod net;
 mod netlink;
+mod snapshot;
 mod state;
-
-mod logic;
 
 module! {
     type: XfrmNatModule,
@@ -33,14 +34,13 @@ module! {
 }
 
 /// Fields drop in declaration order: key-manager events stop first; then
-/// the netlink family goes, which waits for every running request, so that
-/// no request can still use a namespace's state; then every namespace's
-/// state (and hooks) goes, then the connect aborts drain; last, the RCU
-/// callbacks that free retired objects, which run module code, complete.
+/// the netlink family goes, which waits for every running request, and
+/// with it the pernet subsystem, so every namespace's state (and hooks)
+/// goes; then the connect aborts drain; last, the RCU callbacks that free
+/// retired objects, which run module code, complete.
 struct XfrmNatModule {
-    _km: net::xfrm::KeyManager<state::PolicyEvents>,
+    _km: net::xfrm::KeyManager<km::PolicyEvents>,
     _genl: netlink::Published,
-    _pernet: state::Pernet,
     _aborts: nat::Aborts,
     _rcu: net::rcu::BarrierOnDrop,
 }
@@ -48,10 +48,10 @@ struct XfrmNatModule {
 impl kernel::Module for XfrmNatModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
         let rcu = net::rcu::BarrierOnDrop;
-        let genl = netlink::Published::register(module)?;
         let aborts = nat::Aborts::new()?;
         let pernet = state::Pernet::register()?;
+        let genl = netlink::Published::register(module, pernet)?;
         let km = net::xfrm::KeyManager::register()?;
-        Ok(Self { _km: km, _genl: genl, _pernet: pernet, _aborts: aborts, _rcu: rcu })
+        Ok(Self { _km: km, _genl: genl, _aborts: aborts, _rcu: rcu })
     }
 }

@@ -4,7 +4,7 @@
 #   tests/check.sh [base|debug] [STAGE...]
 #
 # Stages, in order (default: all): deps kernel module cli uapi-check
-# host-test vm-test, then for base only: install (the host checks of
+# unsafe-check host-test vm-test, then for base only: install (the host checks of
 # tests/install.sh against the "dist" kernel, which builds IPsec and
 # netfilter as modules) and vm-dist (tests/vm-dist/ and a few of tests/vm/
 # on that kernel, with the module installed and loaded by modprobe).  Each
@@ -22,7 +22,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 variant=${1:-base}
 shift || true
 case $variant in base | debug) ;; *) echo "usage: $0 [base|debug] [STAGE...]" >&2; exit 2 ;; esac
-all_stages=(deps kernel module cli uapi-check host-test vm-test)
+all_stages=(deps kernel module cli uapi-check unsafe-check host-test vm-test)
 [ "$variant" != base ] || all_stages+=(install vm-dist)
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
@@ -230,6 +230,7 @@ for s in "${stages[@]}"; do
 	module) stage_module ;;
 	cli) step cli mk cli ;;
 	uapi-check) step uapi-check mk uapi-check ;;
+	unsafe-check) step unsafe-check mk unsafe-check ;;
 	host-test) for c in "${crates[@]}"; do host_test "$c"; done ;;
 	vm-test) stage_vm_test ;;
 	install) stage_install ;;

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Conntrack entries and source NAT bindings.
 
+use core::marker::PhantomData;
+
 use kernel::{error::to_result, ffi, prelude::*, types::Opaque};
 
 use crate::bindings;
@@ -35,37 +37,35 @@ impl Label {
 }
 
 /// Makes conntrack give every new entry of a namespace room for labels
-/// (`nf_connlabels_get`), while it lives.
+/// (`nf_connlabels_get`), while it lives.  Borrows the namespace, like
+/// `net::netfilter::Registration`.
 ///
 /// # Invariants
 ///
-/// `net` is valid while `self` lives, and holds one labels reference of it.
-pub struct LabelsInUse {
+/// `net` is live for `'net`, which `self` cannot outlive, and `self` holds
+/// one labels reference of it.
+pub struct LabelsInUse<'net> {
     net: *mut bindings::net,
+    _net: PhantomData<&'net Net>,
 }
 
 // SAFETY: The reference is only dropped, which any thread may do.
-unsafe impl Send for LabelsInUse {}
+unsafe impl Send for LabelsInUse<'_> {}
 // SAFETY: Shared access does nothing.
-unsafe impl Sync for LabelsInUse {}
+unsafe impl Sync for LabelsInUse<'_> {}
 
-impl LabelsInUse {
+impl<'net> LabelsInUse<'net> {
     /// Takes a labels reference of `net` for `label`.
-    ///
-    /// # Safety
-    ///
-    /// The result must be dropped before `net` is freed (e.g. from the
-    /// module's pernet exit).
-    pub unsafe fn new(net: &Net, label: Label) -> Result<Self> {
+    pub fn new(net: &'net Net, label: Label) -> Result<Self> {
         // SAFETY: `net` is a live namespace; the bit is in range (invariant
         // of `Label`).
         to_result(unsafe { bindings::nf_connlabels_get(net.as_ptr(), label.0) })?;
-        // INVARIANT: Taken above; the caller keeps `net` alive.
-        Ok(Self { net: net.as_ptr() })
+        // INVARIANT: Taken above; `net` is borrowed for `'net`.
+        Ok(Self { net: net.as_ptr(), _net: PhantomData })
     }
 }
 
-impl Drop for LabelsInUse {
+impl Drop for LabelsInUse<'_> {
     fn drop(&mut self) {
         // SAFETY: The reference taken in `new`, on a live namespace
         // (invariant).
@@ -78,7 +78,8 @@ impl Drop for LabelsInUse {
 pub fn delete_labelled(net: &Net, label: Label) {
     /// # Safety
     ///
-    /// `ct` is an entry conntrack is iterating over, valid for the call.
+    /// Called by `nf_ct_iterate_cleanup_net` only, with an entry it is
+    /// iterating over, valid for the call, and the `data` given below.
     unsafe extern "C" fn has(ct: *mut bindings::nf_conn, data: *mut ffi::c_void) -> ffi::c_int {
         // `data` carries the label's bit, not a pointer.
         let bit = data as usize as u32;
@@ -192,7 +193,8 @@ impl Conn {
     ///
     /// Must be called from a NAT hook function for a new connection whose
     /// source manipulation is not set up yet; the NAT core guarantees that
-    /// for functions registered through [`crate::net::netfilter::NatHook`].
+    /// for functions registered with
+    /// [`crate::net::netfilter::Registration::nat`].
     pub fn setup_snat(&self, family: Family, addr: &Addr) -> u32 {
         let mut range = bindings::nf_nat_range2::default();
         range.flags = bindings::NF_NAT_RANGE_MAP_IPS as u32;

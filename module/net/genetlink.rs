@@ -9,7 +9,7 @@ use kernel::{error::from_result, error::to_result, prelude::*, str::CStr, types:
 use crate::bindings;
 use crate::logic::fmt::FixedBuf;
 use crate::net::Gfp;
-use crate::net::pernet::Net;
+use crate::net::pernet::{self, Entry, Net};
 
 /// How one attribute of a request is validated by the netlink core.
 #[derive(Clone, Copy)]
@@ -58,8 +58,12 @@ pub struct OpSpec {
     pub attrs: &'static [AttrPolicy],
 }
 
-/// A generic netlink family implemented in Rust.
+/// A generic netlink family implemented in Rust, whose requests act on the
+/// per-namespace state `State` of the requester's namespace.
 pub trait Family: 'static {
+    /// The per-namespace state the requests act on.
+    type State: pernet::PernetState;
+
     /// The family name.
     const NAME: &'static CStr;
     /// The family version.
@@ -69,8 +73,8 @@ pub trait Family: 'static {
     /// Its multicast groups, by name; referred to by position.
     const MCGRPS: &'static [&'static CStr];
 
-    /// Handles a do-request.
-    fn doit(cmd: u8, info: &mut Info<'_>) -> Result;
+    /// Handles a do-request, with the state of the requester's namespace.
+    fn doit(cmd: u8, state: &Entry<Self::State>, info: &mut Info<'_>) -> Result;
 
     /// Adds messages to a dump; returns whether the dump is complete.
     fn dumpit(cmd: u8, dump: &mut Dump<'_>) -> Result<bool>;
@@ -82,11 +86,15 @@ pub trait Family: 'static {
 ///
 /// `family` is registered while `self` lives; `ops`, `policies` and
 /// `mcgrps`, which it points to, are not touched until it is unregistered.
+/// `_pernet`, the subsystem of the state the requests act on, is dropped
+/// only after the family is unregistered, which waits for running
+/// requests (fields drop after `Drop::drop`).
 pub struct Registration<F: Family> {
     family: KBox<Opaque<bindings::genl_family>>,
     _ops: KVec<bindings::genl_split_ops>,
     _policies: KVec<KVec<bindings::nla_policy>>,
     _mcgrps: KVec<bindings::genl_multicast_group>,
+    _pernet: pernet::Registration<F::State>,
     _family: PhantomData<F>,
 }
 
@@ -138,8 +146,9 @@ fn build_policy(attrs: &[AttrPolicy], store: &mut KVec<KVec<bindings::nla_policy
 }
 
 impl<F: Family> Registration<F> {
-    /// Registers the family for `module`.
-    pub fn register(module: &'static kernel::ThisModule) -> Result<Self> {
+    /// Registers the family for `module`.  It keeps `pernet`, the
+    /// subsystem of the state its requests act on, until it is unregistered.
+    pub fn register(module: &'static kernel::ThisModule, pernet: pernet::Registration<F::State>) -> Result<Self> {
         let mut policies = KVec::with_capacity(F::OPS.len(), GFP_KERNEL)?;
         let mut ops = KVec::with_capacity(F::OPS.len(), GFP_KERNEL)?;
         for op in F::OPS {
@@ -189,7 +198,7 @@ impl<F: Family> Registration<F> {
             to_result(bindings::genl_register_family(raw))?;
         }
         // INVARIANT: Registered above.
-        Ok(Self { family, _ops: ops, _policies: policies, _mcgrps: mcgrps, _family: PhantomData })
+        Ok(Self { family, _ops: ops, _policies: policies, _mcgrps: mcgrps, _pernet: pernet, _family: PhantomData })
     }
 
     /// Sends `msg` to the listeners of multicast group `group` (an index
@@ -215,17 +224,36 @@ impl<F: Family> Registration<F> {
         Message::new(self.family.get(), 0, 0, cmd, 0, flags)
     }
 
+    /// # Safety
+    ///
+    /// Called by the genetlink core only (`genl_split_ops.doit` of a
+    /// registered family), with a valid, parsed request for the call whose
+    /// `attrs`, if any, has the op's `maxattr + 1` entries.
     unsafe extern "C" fn doit_callback(_skb: *mut bindings::sk_buff, info: *mut bindings::genl_info) -> ffi::c_int {
         from_result(|| {
-            // SAFETY: The core passes a valid request for the call.
-            let mut info = unsafe { Info::from_raw(info) };
             // SAFETY: `genlhdr` is valid for a parsed request.
-            let cmd = unsafe { (*(*info.raw).genlhdr).cmd };
-            F::doit(cmd, &mut info)?;
+            let cmd = unsafe { (*(*info).genlhdr).cmd };
+            // The op the core dispatched to, hence the policy it parsed with.
+            let op = F::OPS.iter().find(|o| o.cmd == cmd && o.kind == OpKind::Do).ok_or_else(super::eopnotsupp)?;
+            // SAFETY: A valid request for the call, parsed with `op`'s policy.
+            let mut info = unsafe { Info::from_raw(info, max_attr(op.attrs)) };
+            let net = info.net();
+            // SAFETY: The requesting socket holds its namespace for the
+            // request, so it is not dismantled; and the pernet subsystem is
+            // unregistered only after the family, which waits for this
+            // handler (type invariant).
+            let Some(state) = (unsafe { pernet::Registration::<F::State>::get_unguarded(net) }) else {
+                return Err(ENODEV);
+            };
+            F::doit(cmd, state, &mut info)?;
             Ok(0)
         })
     }
 
+    /// # Safety
+    ///
+    /// Called by the netlink core only (`genl_split_ops.dumpit` of a
+    /// registered family), with a valid skb to fill and a valid callback.
     unsafe extern "C" fn dumpit_callback(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> ffi::c_int {
         from_result(|| {
             // SAFETY: The core passes a valid skb and callback for the call.
@@ -253,24 +281,35 @@ impl<F: Family> Drop for Registration<F> {
 }
 
 /// A received do-request.
+///
+/// # Invariants
+///
+/// `raw` is a valid request for `'a`; its `attrs`, unless null, has
+/// `maxattr + 1` entries.
 pub struct Info<'a> {
     raw: *mut bindings::genl_info,
+    maxattr: u16,
     _life: PhantomData<&'a mut bindings::genl_info>,
 }
 
 impl<'a> Info<'a> {
     /// # Safety
     ///
-    /// `raw` must be a valid request for `'a`.
-    unsafe fn from_raw(raw: *mut bindings::genl_info) -> Self {
-        Self { raw, _life: PhantomData }
+    /// `raw` must be a valid request for `'a`, parsed with a policy whose
+    /// highest attribute type is `maxattr`.
+    unsafe fn from_raw(raw: *mut bindings::genl_info, maxattr: u16) -> Self {
+        // INVARIANT: The caller's promise.
+        Self { raw, maxattr, _life: PhantomData }
     }
 
-    /// The payload of an attribute of the request.
+    /// The payload of an attribute of the request; `None` if absent or not
+    /// in the op's policy.
     pub fn attr_bytes(&self, attr: u16) -> Option<&'a [u8]> {
-        // Callers ask only for attributes of the op's policy, so `attr` is
-        // within the table of `maxattr + 1` entries (the helper checks NULL).
-        // SAFETY: The request is valid; `attr` is in range (see above).
+        if attr > self.maxattr {
+            return None;
+        }
+        // SAFETY: The request is valid and `attrs`, which the helper checks
+        // for NULL, has `maxattr + 1` entries (type invariant).
         let nla = unsafe { bindings::xnat_genl_info_attr(self.raw, u32::from(attr)) };
         if nla.is_null() {
             return None;

@@ -1,11 +1,19 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Safe abstractions over the C networking API the module uses.
 //!
-//! Every FFI call of the module lives below this module.  Most of its
-//! `unsafe` code does too; not yet all: `state.rs` still reads and replaces
-//! its RCU pointer under a "caller holds the lock" contract and implements
-//! `WorkHandler::from_work`, and `nat.rs` and `netlink.rs` each dereference
-//! a published global.  Each file covers one C subsystem and is written so
+//! Every FFI call and every `unsafe` block, fn and impl of the module lives
+//! below this module (and in the generated bindings); `make unsafe-check`
+//! (scripts/check-unsafe.sh) fails otherwise.  Each `unsafe` block says
+//! why it is sound (`// SAFETY:`), each unsafe fn and C callback what it
+//! requires (`# Safety`), and types with invariants where they are
+//! established (`// INVARIANT:`).  Contracts that callers used to keep by
+//! hand are types here: the writer lock of an RCU pointer is the guard of
+//! [`rcu::RcuMutex`]; objects that callbacks find through a global are
+//! [`rcu::Global`]s owned by a [`rcu::Publication`]; per-namespace state
+//! comes in a [`pernet::Entry`] that knows its namespace, owns its work
+//! item and keeps what borrows the namespace (hook registrations, which
+//! cannot outlive it); a genetlink family owns the pernet subsystem its
+//! requests act on.  Each file covers one C subsystem and is written so
 //! that it could move to `rust/kernel/net/`.
 
 pub mod bh_lock;

@@ -123,50 +123,39 @@ enum Kind {
 }
 
 /// A registered hook or NAT function of one namespace; unregistered on drop.
+/// It borrows the namespace, so it cannot outlive it; a state that keeps
+/// registrations for the namespace's life keeps them in its pernet entry
+/// (`net::pernet::Entry::with_bound`).
 ///
 /// # Invariants
 ///
 /// `ops` is registered in `net` (of kind `kind`) while `self` lives, and
-/// `net` outlives `self`.
-pub struct Registration<H: Hook> {
+/// `net` is live for `'net`, which `self` cannot outlive.
+pub struct Registration<'net, H: Hook> {
     ops: KBox<Opaque<bindings::nf_hook_ops>>,
     net: *mut bindings::net,
     kind: Kind,
-    _hook: PhantomData<H>,
+    _hook: PhantomData<(H, &'net Net)>,
 }
 
 // SAFETY: Unregistration may happen from any process-context thread.
-unsafe impl<H: Hook> Send for Registration<H> {}
+unsafe impl<H: Hook> Send for Registration<'_, H> {}
 // SAFETY: `&Registration` exposes nothing.
-unsafe impl<H: Hook> Sync for Registration<H> {}
+unsafe impl<H: Hook> Sync for Registration<'_, H> {}
 
-impl<H: Hook> Registration<H> {
+impl<'net, H: Hook> Registration<'net, H> {
     /// Registers `H` as a plain hook.
-    ///
-    /// # Safety
-    ///
-    /// The registration must be dropped before `net` is freed (e.g. from the
-    /// module's pernet exit).
-    pub unsafe fn hook(net: &Net, at: HookPoint) -> Result<Self> {
-        // SAFETY: Forwarded contract.
-        unsafe { Self::register(net, at, Kind::Plain) }
+    pub fn hook(net: &'net Net, at: HookPoint) -> Result<Self> {
+        Self::register(net, at, Kind::Plain)
     }
 
     /// Registers `H` as a NAT lookup function, and takes conntrack in `net`
     /// for the address family, as NAT needs.
-    ///
-    /// # Safety
-    ///
-    /// As for [`Registration::hook`].
-    pub unsafe fn nat(net: &Net, at: HookPoint) -> Result<Self> {
-        // SAFETY: Forwarded contract.
-        unsafe { Self::register(net, at, Kind::Nat) }
+    pub fn nat(net: &'net Net, at: HookPoint) -> Result<Self> {
+        Self::register(net, at, Kind::Nat)
     }
 
-    /// # Safety
-    ///
-    /// As for [`Registration::hook`].
-    unsafe fn register(net: &Net, at: HookPoint, kind: Kind) -> Result<Self> {
+    fn register(net: &'net Net, at: HookPoint, kind: Kind) -> Result<Self> {
         let ops = KBox::new(Opaque::new(bindings::nf_hook_ops::default()), GFP_KERNEL)?;
         let raw = ops.get();
         // SAFETY: `raw` is valid and not yet shared.
@@ -182,7 +171,7 @@ impl<H: Hook> Registration<H> {
             to_result(unsafe { bindings::nf_ct_netns_get(netp, nfproto(at.family)) })?;
         }
         // SAFETY: `raw` is a complete `nf_hook_ops` that lives in `ops` until
-        // `Drop` unregisters it.
+        // `Drop` unregisters it; `netp` is live.
         let ret = unsafe {
             match (kind, at.family) {
                 (Kind::Plain, _) => bindings::nf_register_net_hook(netp, raw),
@@ -197,10 +186,15 @@ impl<H: Hook> Registration<H> {
             }
             return Err(e);
         }
-        // INVARIANT: Registered above; the caller guarantees `net` outlives us.
+        // INVARIANT: Registered above; `net` is borrowed for `'net`.
         Ok(Self { ops, net: netp, kind, _hook: PhantomData })
     }
 
+    /// # Safety
+    ///
+    /// Called by netfilter only (`nf_hook_ops.hook`), with a valid skb and
+    /// hook state for the call, in the hook's context (softirq or BH
+    /// disabled, inside an RCU read-side section).
     unsafe extern "C" fn callback(
         _priv: *mut ffi::c_void,
         skb: *mut bindings::sk_buff,
@@ -227,7 +221,7 @@ impl<H: Hook> Registration<H> {
     }
 }
 
-impl<H: Hook> Drop for Registration<H> {
+impl<H: Hook> Drop for Registration<'_, H> {
     fn drop(&mut self) {
         let raw = self.ops.get();
         // The C side waits for or RCU-defers running hooks, and no running

@@ -4,7 +4,15 @@
 
 use core::{marker::PhantomData, ptr::NonNull, sync::atomic::AtomicPtr, sync::atomic::Ordering};
 
-use kernel::{alloc::Flags, init::PinInit, prelude::*, types::Opaque};
+use kernel::{
+    alloc::Flags,
+    init::PinInit,
+    prelude::*,
+    str::CStr,
+    sync::lock::{mutex::MutexBackend, Guard},
+    sync::{LockClassKey, Mutex},
+    types::Opaque,
+};
 
 use crate::bindings;
 
@@ -81,6 +89,10 @@ impl<T: Send + Sync + 'static> RcuBox<T> {
         unsafe { bindings::call_rcu((*node).head.get(), Some(Self::free_callback)) };
     }
 
+    /// # Safety
+    ///
+    /// Called by RCU only, once, with the `head` that
+    /// `drop_after_grace_period` passed to `call_rcu`.
     unsafe extern "C" fn free_callback(head: *mut bindings::callback_head) {
         // SAFETY: `head` is the `head` field of an `RcuNode<T>` passed to
         // `call_rcu` by `drop_after_grace_period`; `head` is its first field
@@ -127,7 +139,9 @@ impl<T: Send + Sync + 'static> Drop for RcuBox<T> {
 /// A pointer that RCU readers follow and a serialised writer replaces.
 ///
 /// Readers get `&T` valid for their critical section; replaced objects are
-/// freed after a grace period.
+/// freed after a grace period.  Writers are serialised by something this
+/// type does not know of, hence the `unsafe` writer side: outside `net/`,
+/// use [`RcuMutex`], whose guard is the proof of the lock.
 pub struct RcuPointer<T: Send + Sync + 'static> {
     ptr: AtomicPtr<RcuNode<T>>,
 }
@@ -143,8 +157,10 @@ impl<T: Send + Sync + 'static> RcuPointer<T> {
         // Acquire pairs with the Release of `replace`, as rcu_dereference()
         // pairs with rcu_assign_pointer().
         let p = self.ptr.load(Ordering::Acquire);
-        // `replace` frees an object only a grace period after unpublishing it.
-        // SAFETY: Published by `replace`; `_guard` holds the read-side section.
+        // SAFETY: A non-null pointer was published by `replace` from a live
+        // node, which is freed only a grace period after it is unpublished;
+        // `_guard`, which the result borrows, keeps that grace period from
+        // ending.
         unsafe { p.as_ref().map(|n| &n.value) }
     }
 
@@ -152,9 +168,10 @@ impl<T: Send + Sync + 'static> RcuPointer<T> {
     ///
     /// # Safety
     ///
-    /// The caller must hold the lock that serialises writers of this pointer,
-    /// so the object cannot be retired while the reference lives.
-    pub unsafe fn get_locked(&self) -> Option<&T> {
+    /// The caller must hold the lock that serialises writers of this pointer
+    /// for as long as the reference lives, so the object cannot be retired
+    /// meanwhile.
+    pub(in crate::net) unsafe fn get_locked(&self) -> Option<&T> {
         let p = self.ptr.load(Ordering::Acquire);
         // SAFETY: Only writers retire objects, and the caller excludes them.
         unsafe { p.as_ref().map(|n| &n.value) }
@@ -164,13 +181,15 @@ impl<T: Send + Sync + 'static> RcuPointer<T> {
     ///
     /// # Safety
     ///
-    /// The caller must hold the lock that serialises writers of this pointer.
-    pub unsafe fn replace(&self, new: Option<RcuBox<T>>) {
+    /// The caller must hold the lock that serialises writers of this
+    /// pointer, and hold no reference from [`RcuPointer::get_locked`].
+    pub(in crate::net) unsafe fn replace(&self, new: Option<RcuBox<T>>) {
         let new = new.map_or(core::ptr::null_mut(), RcuBox::into_raw);
         let old = self.ptr.swap(new, Ordering::AcqRel);
         if !old.is_null() {
             // SAFETY: `old` was published by a previous `replace`, which took
-            // it from `RcuBox::into_raw`; it is now unreachable for new readers.
+            // it from `RcuBox::into_raw`, and the swap made it unreachable for
+            // new readers; writers are serialised, so it is ours.
             unsafe { RcuBox::from_raw(old) }.drop_after_grace_period();
         }
     }
@@ -178,8 +197,149 @@ impl<T: Send + Sync + 'static> RcuPointer<T> {
 
 impl<T: Send + Sync + 'static> Drop for RcuPointer<T> {
     fn drop(&mut self) {
-        // SAFETY: `&mut self` excludes other writers.
+        // SAFETY: `&mut self` excludes other writers and outstanding
+        // `get_locked` references.
         unsafe { self.replace(None) };
+    }
+}
+
+/// A mutex over `U` whose holder is also the one writer of an RCU pointer
+/// to a `T`: RCU readers follow the pointer without the lock, and the guard
+/// ([`RcuMutexGuard`]) is the proof of the lock the writer side needs, in
+/// the manner of `kernel::sync::LockedBy` but with the pointer and the lock
+/// in one object, so the proof cannot come from another lock.
+#[pin_data]
+pub struct RcuMutex<T: Send + Sync + 'static, U> {
+    #[pin]
+    lock: Mutex<U>,
+    ptr: RcuPointer<T>,
+}
+
+/// Creates an [`RcuMutex`] initialiser with a lock class of its own.
+#[macro_export]
+macro_rules! new_rcu_mutex {
+    ($inner:expr, $name:literal) => {
+        $crate::net::rcu::RcuMutex::new($inner, ::kernel::c_str!($name), ::kernel::static_lock_class!())
+    };
+}
+
+impl<T: Send + Sync + 'static, U> RcuMutex<T, U> {
+    /// A mutex over `data`, with a null pointer.
+    pub fn new(data: U, name: &'static CStr, key: &'static LockClassKey) -> impl PinInit<Self> {
+        pin_init!(Self { lock <- Mutex::new(data, name, key), ptr: RcuPointer::null() })
+    }
+
+    /// The current object, for the length of the read-side section.
+    pub fn get<'a>(&'a self, guard: &'a ReadGuard) -> Option<&'a T> {
+        self.ptr.get(guard)
+    }
+
+    /// Takes the lock: the writer side.  Sleeps.
+    pub fn lock(&self) -> RcuMutexGuard<'_, T, U> {
+        // INVARIANT: `guard` is of the lock that serialises writers of `ptr`.
+        RcuMutexGuard { guard: self.lock.lock(), ptr: &self.ptr }
+    }
+}
+
+/// The lock of an [`RcuMutex`], held: access to the `U`, and the writer side
+/// of the pointer.
+///
+/// # Invariants
+///
+/// `guard` holds the lock that serialises the writers of `ptr`.
+pub struct RcuMutexGuard<'a, T: Send + Sync + 'static, U> {
+    guard: Guard<'a, U, MutexBackend>,
+    ptr: &'a RcuPointer<T>,
+}
+
+impl<T: Send + Sync + 'static, U> RcuMutexGuard<'_, T, U> {
+    /// The current object.  The borrow of the guard keeps [`Self::replace`]
+    /// from retiring it while the reference lives.
+    pub fn current(&self) -> Option<&T> {
+        // SAFETY: The lock is held (type invariant) for as long as `self`,
+        // which the result borrows; `replace` takes `&mut self`, so no
+        // returned reference lives when it runs.
+        unsafe { self.ptr.get_locked() }
+    }
+
+    /// Publishes `new`; the previous object is freed after a grace period.
+    pub fn replace(&mut self, new: Option<RcuBox<T>>) {
+        // SAFETY: The lock is held (type invariant); `&mut self` excludes
+        // references from `current`.
+        unsafe { self.ptr.replace(new) }
+    }
+}
+
+impl<T: Send + Sync + 'static, U> core::ops::Deref for RcuMutexGuard<'_, T, U> {
+    type Target = U;
+
+    fn deref(&self) -> &U {
+        &self.guard
+    }
+}
+
+impl<T: Send + Sync + 'static, U> core::ops::DerefMut for RcuMutexGuard<'_, T, U> {
+    fn deref_mut(&mut self) -> &mut U {
+        &mut self.guard
+    }
+}
+
+/// A global pointer to one heap object, which RCU readers may follow while a
+/// [`Publication`] owns the object: for objects (a netlink family, a
+/// workqueue) that callbacks with no other way to reach them use, and that
+/// go away before the module does.
+pub struct Global<T> {
+    ptr: AtomicPtr<T>,
+}
+
+impl<T: Send + Sync + 'static> Global<T> {
+    /// Nothing published, for a `static`.
+    pub const fn new() -> Self {
+        Self { ptr: AtomicPtr::new(core::ptr::null_mut()) }
+    }
+
+    /// The published object, if any, for the length of the read-side
+    /// section.
+    pub fn get<'a>(&'static self, _guard: &'a ReadGuard) -> Option<&'a T> {
+        let p = self.ptr.load(Ordering::Acquire);
+        // SAFETY: A non-null pointer is the object of a live `Publication`:
+        // its `drop` clears the pointer and waits for a grace period before
+        // freeing the object, and `_guard`, which the result borrows, keeps
+        // that grace period from ending.
+        unsafe { p.as_ref() }
+    }
+
+    /// Publishes `value` until the result is dropped.  Fails with `EBUSY`
+    /// if an object is published already.
+    pub fn publish(&'static self, value: KBox<T>) -> Result<Publication<T>> {
+        let p = core::ptr::from_ref(&*value).cast_mut();
+        self.ptr.compare_exchange(core::ptr::null_mut(), p, Ordering::Release, Ordering::Relaxed).map_err(|_| EBUSY)?;
+        Ok(Publication { slot: self, value })
+    }
+}
+
+/// Owns the object published in a [`Global`]; dropping it unpublishes the
+/// object, waits for the readers that may still see it, then drops it.
+/// Sleeps when dropped.
+pub struct Publication<T: Send + Sync + 'static> {
+    slot: &'static Global<T>,
+    value: KBox<T>,
+}
+
+impl<T: Send + Sync + 'static> core::ops::Deref for Publication<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: Send + Sync + 'static> Drop for Publication<T> {
+    fn drop(&mut self) {
+        self.slot.ptr.store(core::ptr::null_mut(), Ordering::Release);
+        // A reader that loaded the pointer is inside a read-side section;
+        // after this none is, and `value` is dropped after this function.
+        synchronize();
     }
 }
 

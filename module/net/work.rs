@@ -3,7 +3,8 @@
 //! context to process context, now or at a deadline.
 //!
 //! `kernel::workqueue` in 6.12 needs `Arc` ownership and cannot cancel; the
-//! per-namespace state owns its work item and must cancel it on exit.
+//! per-namespace entry (`net::pernet::Entry`) owns its work item and must
+//! cancel it on exit.
 
 use core::marker::PhantomData;
 
@@ -87,12 +88,18 @@ impl<T: WorkHandler> Work<T> {
         unsafe { bindings::cancel_delayed_work_sync(self.work.get()) };
     }
 
+    /// # Safety
+    ///
+    /// Called by the workqueue core only, with the `work` of the
+    /// `delayed_work` of a `Work<T>` initialised by [`Work::new`].
     unsafe extern "C" fn callback(work: *mut bindings::work_struct) {
         // SAFETY: The callback is only installed on the `work` of a
         // `delayed_work`.
         let dwork = unsafe { bindings::xnat_to_delayed_work(work) };
-        // `Opaque` is transparent, and the field is at a known offset.
-        let this = kernel::container_of!(dwork.cast::<Opaque<bindings::delayed_work>>(), Self, work);
+        // SAFETY: `dwork` is the `work` field of a `Work<T>` (`Opaque` is
+        // transparent), so stepping back by the field's offset stays inside
+        // that `Work<T>`.
+        let this = unsafe { kernel::container_of!(dwork.cast::<Opaque<bindings::delayed_work>>(), Self, work) };
         // SAFETY: The work item belongs to a live `T`: owners cancel it before
         // they go away.
         let owner = unsafe { &*T::from_work(this) };
@@ -147,6 +154,10 @@ impl Workqueue {
         Ok(())
     }
 
+    /// # Safety
+    ///
+    /// Called by the workqueue core only, once, with the `work` of a job
+    /// that `spawn` queued.
     unsafe extern "C" fn run_job<F: FnOnce() + Send + 'static>(work: *mut bindings::work_struct) {
         // SAFETY: `work` is the first field of a `repr(C)` `Job<F>` that
         // `spawn` leaked from a `KBox` and queued once; it runs once.

@@ -166,7 +166,11 @@ pub fn reroute(net: &Net, skb: &mut OwnedSkb, family: Family, _ctx: &OutputConte
 /// allocate with `GFP_KERNEL`.
 pub fn for_each_policy<F: FnMut(&Policy)>(net: &Net, mut f: F) {
     let mut walk = bindings::xfrm_policy_walk::default();
-    extern "C" fn visit<F: FnMut(&Policy)>(
+    /// # Safety
+    ///
+    /// Called by `xfrm_policy_walk` only, under the SPD lock, with a live
+    /// policy and the `data` given below.
+    unsafe extern "C" fn visit<F: FnMut(&Policy)>(
         xp: *mut bindings::xfrm_policy,
         _dir: ffi::c_int,
         _count: ffi::c_int,
@@ -255,6 +259,10 @@ impl<E: PolicyEvents> KeyManager<E> {
         Ok(Self { mgr, _events: PhantomData })
     }
 
+    /// # Safety
+    ///
+    /// Called by the xfrm core only (`xfrm_mgr.notify_policy`), in atomic
+    /// context, with a valid event and a null or valid, held policy.
     unsafe extern "C" fn notify_policy(
         xp: *mut bindings::xfrm_policy,
         _dir: ffi::c_int,
@@ -277,6 +285,10 @@ impl<E: PolicyEvents> KeyManager<E> {
         0
     }
 
+    /// # Safety
+    ///
+    /// Called by the xfrm core only (`xfrm_mgr.notify`), in atomic context,
+    /// with a valid event and a null or valid, held state.
     unsafe extern "C" fn notify(x: *mut bindings::xfrm_state, c: *const bindings::km_event) -> ffi::c_int {
         // A flush has no state; nothing waits for a flushed SA.
         if x.is_null() {
@@ -298,6 +310,11 @@ impl<E: PolicyEvents> KeyManager<E> {
         0
     }
 
+    /// # Safety
+    ///
+    /// Called by the xfrm core only (`xfrm_mgr.acquire`), in atomic
+    /// context, with the larval state it just made and the held policy it
+    /// is for (either may be null).
     unsafe extern "C" fn acquire(
         x: *mut bindings::xfrm_state,
         _t: *mut bindings::xfrm_tmpl,
@@ -312,6 +329,10 @@ impl<E: PolicyEvents> KeyManager<E> {
         -(bindings::EOPNOTSUPP as ffi::c_int)
     }
 
+    /// # Safety
+    ///
+    /// Called by the xfrm core only (`xfrm_mgr.compile_policy`), with a
+    /// valid `dir` out-parameter.
     unsafe extern "C" fn compile_policy(
         _sk: *mut bindings::sock,
         _opt: ffi::c_int,

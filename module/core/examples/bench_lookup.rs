@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use xfrm_nat_core::addr::{Addr, Family};
 use xfrm_nat_core::selector::{DestSelector, Flow};
+use xfrm_nat_core::stats::Stats;
 use xfrm_nat_core::table::{Mapping, PolicyInfo, Table};
 use xfrm_nat_core::vec::AllocError;
 
@@ -63,6 +64,11 @@ fn ns_per_lookup(t: &Table<Arc<[u64; 2]>>, fs: &[Flow]) -> f64 {
     best
 }
 
+/// The kmalloc cache an allocation of `size` bytes comes from.
+fn slab_size(size: usize) -> usize {
+    [8, 16, 32, 64, 96, 128, 192, 256].into_iter().find(|&s| s >= size).unwrap_or(size.next_power_of_two())
+}
+
 fn main() -> Result<(), AllocError> {
     let sizes = [1u32, 100, 1_000, 10_000];
     println!("new-flow lookup, best of 5 runs of {} lookups (half hits, half misses)", 200 * 4096);
@@ -82,9 +88,11 @@ fn main() -> Result<(), AllocError> {
     // hold queue's.
     let mapping = std::mem::size_of::<Mapping<(Arc<[u64; 2]>, Option<Arc<()>>)>>();
     // Index: an 8-byte destination entry (active mappings) and a 4-byte
-    // address entry.  Counters: the module's ArcInner of the counters is 32
-    // bytes, served from kmalloc-32.
-    let per = mapping + 12 + 32;
-    println!("memory per mapping: {mapping} (snapshot entry) + 12 (indexes) + 32 (counters, slab) = {per} bytes");
+    // address entry.  Counters: the kernel's `Arc` puts a 4-byte refcount
+    // before them (padded to their alignment), served from the smallest
+    // kmalloc cache that fits.
+    let counters = slab_size(4usize.next_multiple_of(align_of::<Stats>()) + size_of::<Stats>());
+    let per = mapping + 12 + counters;
+    println!("memory per mapping: {mapping} (snapshot entry) + 12 (indexes) + {counters} (counters, slab) = {per} bytes");
     Ok(())
 }

@@ -207,18 +207,3 @@ impl<P> HoldQueue<P> {
         self.slots.get(self.head)?.as_ref().map(|s| s.deadline)
     }
 }
-
-/// Validates the hold limits of a map-new request: given only with hold
-/// mode, each within its bounds.
-pub fn hold_limits(packets: Option<u32>, bytes: Option<u32>) -> Result<HoldLimits, super::request::Refusal> {
-    use super::request::Refusal;
-    let packets = packets.unwrap_or(HoldLimits::DEFAULT_PACKETS);
-    let bytes = bytes.unwrap_or(HoldLimits::DEFAULT_BYTES);
-    if packets == 0 || packets > HoldLimits::MAX_PACKETS {
-        return Err(Refusal::HoldPackets(packets));
-    }
-    if bytes == 0 || bytes > HoldLimits::MAX_BYTES {
-        return Err(Refusal::HoldBytes(bytes));
-    }
-    Ok(HoldLimits { packets, bytes })
-}

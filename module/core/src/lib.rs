@@ -22,6 +22,7 @@ pub mod nla;
 pub mod request;
 pub mod sa;
 pub mod selector;
+pub mod stats;
 pub mod table;
 pub mod uapi;
 pub mod vec;

@@ -5,8 +5,9 @@
 use core::fmt;
 
 use super::addr::{self, Addr, Family};
-use super::hold::{self, HoldLimits};
+use super::hold::HoldLimits;
 use super::selector::Selector;
+pub use super::table::PendingMode;
 use super::table::PolicyInfo;
 
 /// `XFRM_POLICY_OUT`: the only direction whose policies can be mapped.
@@ -58,39 +59,6 @@ pub fn check_limits(req: &MapRequest, mappings: usize, held: u64, limits: &NetLi
     Ok(())
 }
 
-/// What a mapping does with a new flow while its policy's SA is pending
-/// (being negotiated, or missing with nobody answering ACQUIRE).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum PendingMode {
-    /// Refuse with `EAGAIN` at the local sender; drop forwarded packets.
-    #[default]
-    Eagain,
-    /// Drop silently.
-    Drop,
-    /// Queue, and release once the SA is installed.
-    Hold,
-}
-
-impl PendingMode {
-    /// The mode of a `pending-mode` attribute value.
-    pub fn from_wire(v: u8) -> Option<Self> {
-        match v {
-            super::uapi::pending_mode::EAGAIN => Some(Self::Eagain),
-            super::uapi::pending_mode::DROP => Some(Self::Drop),
-            super::uapi::pending_mode::HOLD => Some(Self::Hold),
-            _ => None,
-        }
-    }
-
-    /// The attribute value.
-    pub fn to_wire(self) -> u8 {
-        match self {
-            Self::Eagain => super::uapi::pending_mode::EAGAIN,
-            Self::Drop => super::uapi::pending_mode::DROP,
-            Self::Hold => super::uapi::pending_mode::HOLD,
-        }
-    }
-}
 
 /// Why a request is refused.  [`fmt::Display`] gives the extack text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -274,7 +242,7 @@ pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
     if pending != PendingMode::Hold && (hold_packets.is_some() || hold_bytes.is_some()) {
         return Err(Refusal::HoldLimitWithoutHold);
     }
-    let hold = hold::hold_limits(hold_packets, hold_bytes)?;
+    let hold = hold_limits(hold_packets, hold_bytes)?;
     Ok(MapRequest { spid, family, nat, pending, hold })
 }
 
@@ -307,6 +275,20 @@ pub fn evaluate_policy(req: &MapRequest, policy: Option<SeenPolicy>) -> Result<O
         });
     }
     Ok(Some(PolicyInfo { selector: p.selector.dest, priority: p.priority }))
+}
+
+/// Validates the hold limits of a map-new request: given only with hold
+/// mode, each within its bounds.
+pub fn hold_limits(packets: Option<u32>, bytes: Option<u32>) -> Result<HoldLimits, Refusal> {
+    let packets = packets.unwrap_or(HoldLimits::DEFAULT_PACKETS);
+    let bytes = bytes.unwrap_or(HoldLimits::DEFAULT_BYTES);
+    if packets == 0 || packets > HoldLimits::MAX_PACKETS {
+        return Err(Refusal::HoldPackets(packets));
+    }
+    if bytes == 0 || bytes > HoldLimits::MAX_BYTES {
+        return Err(Refusal::HoldBytes(bytes));
+    }
+    Ok(HoldLimits { packets, bytes })
 }
 
 #[cfg(test)]

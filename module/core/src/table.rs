@@ -19,9 +19,42 @@
 //! are rare next to lookups.
 
 use super::addr::{Addr, Family};
-use super::request::PendingMode;
 use super::selector::{DestSelector, Flow};
 use super::vec::{self, AllocError, Vec};
+
+/// What a mapping does with a new flow while its policy's SA is pending
+/// (being negotiated, or missing with nobody answering ACQUIRE).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum PendingMode {
+    /// Refuse with `EAGAIN` at the local sender; drop forwarded packets.
+    #[default]
+    Eagain,
+    /// Drop silently.
+    Drop,
+    /// Queue, and release once the SA is installed.
+    Hold,
+}
+
+impl PendingMode {
+    /// The mode of a `pending-mode` attribute value.
+    pub fn from_wire(v: u8) -> Option<Self> {
+        match v {
+            super::uapi::pending_mode::EAGAIN => Some(Self::Eagain),
+            super::uapi::pending_mode::DROP => Some(Self::Drop),
+            super::uapi::pending_mode::HOLD => Some(Self::Hold),
+            _ => None,
+        }
+    }
+
+    /// The attribute value.
+    pub fn to_wire(self) -> u8 {
+        match self {
+            Self::Eagain => super::uapi::pending_mode::EAGAIN,
+            Self::Drop => super::uapi::pending_mode::DROP,
+            Self::Hold => super::uapi::pending_mode::HOLD,
+        }
+    }
+}
 
 /// What a mapping keeps of its policy, as last seen.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -744,7 +744,7 @@ proptest! {
     /// and within 1..=10000 packets and 1..=16 MiB.
     #[test]
     fn hold_limit_bounds(packets in limit_value(DOC_DEFAULT_PACKETS, DOC_MAX_PACKETS), bytes in limit_value(DOC_DEFAULT_BYTES, DOC_MAX_BYTES)) {
-        let got = hold::hold_limits(packets, bytes);
+        let got = request::hold_limits(packets, bytes);
         let p = packets.unwrap_or(DOC_DEFAULT_PACKETS);
         let b = bytes.unwrap_or(DOC_DEFAULT_BYTES);
         let p_ok = (1..=DOC_MAX_PACKETS).contains(&p);

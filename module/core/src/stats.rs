@@ -1,0 +1,20 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The counters of one mapping.  Here rather than in the module so that the
+//! host build can measure them (`examples/bench_lookup.rs`).
+
+use core::sync::atomic::{AtomicU32, AtomicU64};
+
+/// Counters of one mapping, shared by every snapshot that holds it.
+#[derive(Default)]
+pub struct Stats {
+    /// New flows translated.
+    pub flows: AtomicU64,
+    /// Packets dropped because they would have left without IPsec.
+    pub fail_closed_drops: AtomicU64,
+    /// New flows refused while the SA was pending (eagain mode).  32 bits
+    /// keep the counters in a 32-byte allocation: a flow is refused at most
+    /// once per attempt and IKE answers within seconds.
+    pub pending_refused: AtomicU32,
+    /// New flows dropped while the SA was pending (drop mode).
+    pub pending_drops: AtomicU32,
+}

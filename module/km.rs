@@ -1,0 +1,54 @@
+// SPDX-License-Identifier: GPL-2.0
+//! The key-manager sink: what the xfrm core tells key managers about
+//! policies and SAs, turned into work for the namespace's work item.
+
+use core::sync::atomic::Ordering;
+
+use crate::logic::sa::SaKey;
+use crate::net::pernet::Net;
+use crate::net::rcu::ReadGuard;
+use crate::net::xfrm::{self, SaChange};
+use crate::state::{NetState, JOB_RESYNC};
+
+/// Learns of SPD changes from the xfrm core.
+pub(crate) struct PolicyEvents;
+
+impl xfrm::PolicyEvents for PolicyEvents {
+    fn policy_changed(net: &Net) {
+        let guard = ReadGuard::new();
+        // Events come from process context (netlink, PF_KEY) and from
+        // softirq (policy expiry timers), so no lock here: the work item
+        // resyncs, and scheduling it is safe against the namespace's exit
+        // (`Entry::schedule`).
+        if let Some(ns) = NetState::of(net, &guard) {
+            ns.jobs.fetch_or(JOB_RESYNC, Ordering::Relaxed);
+            ns.schedule();
+        }
+    }
+
+    fn sa_requested(net: &Net, spid: u32, request: SaKey) {
+        let guard = ReadGuard::new();
+        let Some(ns) = NetState::of(net, &guard) else { return };
+        if ns.snapshot(&guard).and_then(|t| t.get(spid)).is_none() {
+            return;
+        }
+        if ns.sa_requests.lock().acquired(spid, request) {
+            ns.schedule();
+        }
+    }
+
+    fn sa_changed(net: &Net, change: SaChange) {
+        let guard = ReadGuard::new();
+        let Some(ns) = NetState::of(net, &guard) else { return };
+        match change {
+            SaChange::Installed(key) => {
+                ns.sa_installs.fetch_add(1, Ordering::Relaxed);
+                ns.sa_requests.lock().installed(&key);
+                // Held packets may wait for this SA even without a request
+                // on record (e.g. the ACQUIRE came before the mapping).
+                ns.schedule();
+            }
+            SaChange::RequestGone(key) => ns.sa_requests.lock().expired(&key),
+        }
+    }
+}

@@ -1,0 +1,65 @@
+// SPDX-License-Identifier: GPL-2.0
+//! A namespace's life: its state comes with the namespace (or the module),
+//! its work item does what events and the packet path cannot do in their
+//! context, and its exit takes down the hooks and the bindings they made.
+
+use core::sync::atomic::Ordering;
+
+use kernel::prelude::*;
+
+use crate::nat::{HooksOf, BINDING_LABEL};
+use crate::net::conntrack;
+use crate::net::pernet::{Entry, Net, PernetId, PernetState};
+use crate::netlink;
+use crate::state::{ChangeError, NetState, JOB_RESYNC};
+
+static NET_ID: PernetId = PernetId::new();
+
+impl PernetState for NetState {
+    type Bound = HooksOf;
+
+    fn id() -> &'static PernetId {
+        &NET_ID
+    }
+
+    fn init(_net: &Net) -> impl PinInit<Self, Error> {
+        NetState::new()
+    }
+
+    /// Resyncs mappings after SPD changes, announces SA events, releases
+    /// held packets once their SA is installed and drops expired ones.
+    fn run(ns: &Entry<Self>) {
+        let jobs = ns.jobs.swap(0, Ordering::Relaxed);
+        if jobs & JOB_RESYNC != 0 {
+            if let Err(e) = ns.resync_policies(netlink::notify) {
+                let errno = match e {
+                    ChangeError::Kernel(e) => e.to_errno(),
+                    ChangeError::Refused(r) | ChangeError::RefusedEntry(_, r) => -r.errno(),
+                };
+                pr_warn!("policy resync failed ({errno}); mappings stay as they were until the next policy change\n");
+            }
+        }
+        while let Some(event) = ns.next_sa_event() {
+            netlink::notify_sa(ns.net(), event);
+        }
+        ns.service_hold_queues();
+    }
+
+    fn exit(ns: &Entry<Self>) {
+        let mut w = ns.mappings.lock();
+        w.dead = true;
+        // Unpublish here, in process context, so the snapshot's RCU callback
+        // is queued before the module's rcu_barrier() and not from the
+        // state's own callback.
+        w.replace(None);
+        // Without the hooks nothing translates the replies of the bindings
+        // they made, nor guards them: they go first (the namespace's own
+        // entries go anyway when it is deleted; this is for module unload).
+        ns.with_bound(|net, hooks| {
+            if hooks.is_some() {
+                conntrack::delete_labelled(net, BINDING_LABEL);
+            }
+            *hooks = None;
+        });
+    }
+}

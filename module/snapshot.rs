@@ -1,0 +1,57 @@
+// SPDX-License-Identifier: GPL-2.0
+//! What the packet path reads: the snapshot of a namespace's mappings, and
+//! the part of a mapping that its snapshots share (counters, hold queue).
+
+use kernel::{prelude::*, sync::Arc};
+
+use crate::hold::Held;
+use crate::logic::request::{MapRequest, PendingMode};
+use crate::logic::table::{Mapping, Table};
+
+pub(crate) use crate::logic::stats::Stats;
+
+/// What the snapshots holding a mapping share: its counters, and its hold
+/// queue in hold mode.  The hold queue is a separate allocation, so that
+/// other mappings do not pay for it.
+#[derive(Clone)]
+pub(crate) struct Shared {
+    /// The counters.
+    pub(crate) counters: Arc<Stats>,
+    /// The hold queue, in hold mode.
+    pub(crate) hold: Option<Arc<Held>>,
+}
+
+/// The counters are what most users of a mapping's shared part want.
+impl core::ops::Deref for Shared {
+    type Target = Stats;
+
+    fn deref(&self) -> &Stats {
+        &self.counters
+    }
+}
+
+/// What the packet path reads.
+pub(crate) type Snapshot = Table<Shared>;
+
+/// The shared part of a mapping made for `req` where `old` was: the
+/// counters stay while the address does; the hold queue, whose packets are
+/// translated already, only if the address and bounds do.
+pub(crate) fn shared_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Result<Shared> {
+    let same_nat = old.filter(|m| m.family == req.family && m.nat == req.nat);
+    let counters = match same_nat {
+        Some(m) => m.stats.counters.clone(),
+        None => Arc::new(Stats::default(), GFP_KERNEL_ACCOUNT)?,
+    };
+    let hold = match (req.pending, same_nat.and_then(|m| m.stats.hold.as_ref())) {
+        (PendingMode::Hold, Some(h)) if h.view().limits == req.hold => Some(h.clone()),
+        (PendingMode::Hold, _) => Some(Held::new(req.family, req.hold)?),
+        _ => None,
+    };
+    Ok(Shared { counters, hold })
+}
+
+/// The request that would make `m` as it is.
+pub(crate) fn request_of(m: &Mapping<Shared>) -> MapRequest {
+    let hold = m.stats.hold.as_ref().map(|h| h.view().limits).unwrap_or_default();
+    MapRequest { spid: m.spid, family: m.family, nat: m.nat, pending: m.pending, hold }
+}
