@@ -21,7 +21,8 @@ mod state;
 
 mod logic;
 
-module! {
+// `module!`, spelt for the kernel being built against (net/compat.rs).
+net::compat::module_one_author! {
     type: XfrmNatModule,
     name: "xfrm_nat",
     author: "xfrm-nat developers",
