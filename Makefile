@@ -13,12 +13,21 @@
 # KDIR=/path/to/linux builds the module against (and `check` boots) that tree
 # instead of the test kernel.  VARIANT=debug picks the debug test kernel for
 # kernel/module/vm-test/demo.  T="00-boot 01-module-load" limits the VM tests.
+#
+# KSERIES=7.3 does all of the above on Linux 7.3 (Debian's trixie-backports
+# source, clang-19, bindgen 0.71) instead of 6.12 LTS, the default:
+#   make check KSERIES=7.3         logs in ~/.cache/xfrm-nat/results/base-7.3
+#   make check-debug KSERIES=7.3   logs in ~/.cache/xfrm-nat/results/debug-7.3
+# (KVER is taken: it names the kernel release `make install` installs for.)
 
 SHELL := /bin/bash
 .SHELLFLAGS := -eo pipefail -c
 .DEFAULT_GOAL := help
 
 VARIANT ?= base
+# The test kernel's series: 6.12 or 7.3 (scripts/build-kernel.sh).
+KSERIES ?= 6.12
+export KSERIES
 XNAT_CACHE ?= $(HOME)/.cache/xfrm-nat
 # Where make deps puts bindgen and virtme-ng (.ci/run uses a new one per run).
 XNAT_TOOLS ?= $(XNAT_CACHE)

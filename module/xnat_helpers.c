@@ -136,6 +136,16 @@ void xnat_spin_unlock_bh(spinlock_t *lock)
 	spin_unlock_bh(lock);
 }
 
+bool xnat_spin_trylock_bh(spinlock_t *lock)
+{
+	return spin_trylock_bh(lock);
+}
+
+void xnat_spin_assert_held(spinlock_t *lock)
+{
+	lockdep_assert_held(lock);
+}
+
 struct dst_entry *xnat_skb_dst_clone(const struct sk_buff *skb)
 {
 	return dst_clone(skb_dst(skb));
@@ -199,6 +209,20 @@ bool xnat_mod_delayed_work(struct delayed_work *dwork, unsigned long delay)
 bool xnat_queue_delayed_work(struct delayed_work *dwork, unsigned long delay)
 {
 	return queue_delayed_work(system_wq, dwork, delay);
+}
+
+/*
+ * A workqueue of the kind 6.12's flags 0 gave: per-CPU.  7.x asks for the
+ * kind explicitly (WQ_PERCPU or WQ_UNBOUND) and warns when neither is given;
+ * Kbuild probes for WQ_PERCPU.
+ */
+struct workqueue_struct *xnat_alloc_workqueue(const char *name)
+{
+#ifdef XNAT_HAVE_WQ_PERCPU
+	return alloc_workqueue("%s", WQ_PERCPU, 0, name);
+#else
+	return alloc_workqueue("%s", 0, 0, name);
+#endif
 }
 
 bool xnat_queue_work(struct workqueue_struct *wq, struct work_struct *work)

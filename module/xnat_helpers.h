@@ -46,6 +46,8 @@ u64 xnat_jiffies64(void);
 
 void xnat_spin_lock_bh(spinlock_t *lock);
 void xnat_spin_unlock_bh(spinlock_t *lock);
+bool xnat_spin_trylock_bh(spinlock_t *lock);
+void xnat_spin_assert_held(spinlock_t *lock);
 
 void xnat_rcu_read_lock(void);
 void xnat_rcu_read_unlock(void);
@@ -58,6 +60,7 @@ void xnat_init_delayed_work(struct delayed_work *dwork, work_func_t func);
 struct delayed_work *xnat_to_delayed_work(struct work_struct *work);
 bool xnat_mod_delayed_work(struct delayed_work *dwork, unsigned long delay);
 bool xnat_queue_delayed_work(struct delayed_work *dwork, unsigned long delay);
+struct workqueue_struct *xnat_alloc_workqueue(const char *name);
 
 struct sk_buff *xnat_genlmsg_new(size_t payload, gfp_t flags);
 void xnat_genlmsg_end(struct sk_buff *skb, void *hdr);

@@ -22,7 +22,8 @@ mod netlink;
 mod snapshot;
 mod state;
 
-module! {
+// `module!`, spelt for the kernel being built against (net/compat.rs).
+net::compat::module_one_author! {
     type: XfrmNatModule,
     name: "xfrm_nat",
     author: "xfrm-nat developers",

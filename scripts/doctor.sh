@@ -60,10 +60,25 @@ for c in clang ld.lld llvm-ar; do cmd "$c" "clang lld llvm"; done
 file /usr/lib/llvm-14/lib/libclang.so libclang-dev libclang
 for c in make gcc bc bison flex cpio depmod xz; do cmd "$c" "$c"; done
 file /usr/src/linux-source-6.12.tar.xz linux-source-6.12 "linux-source-6.12"
+
 if /usr/bin/python3 -c 'import yaml, jsonschema' 2>/dev/null; then
 	row ok "python3 yaml+jsonschema" "/usr/bin/python3"
 else
 	bad "python3 yaml+jsonschema" "/usr/bin/python3 cannot import them (python3-yaml python3-jsonschema)"
+fi
+
+echo "== kernel 7.3 build (KSERIES=7.3)"
+for c in clang-19 ld.lld-19 llvm-ar-19; do cmd "$c" "clang-19 lld-19 llvm-19"; done
+file /usr/lib/llvm-19/lib/libclang.so libclang-19-dev "libclang 19"
+if [ -x "$XNAT_TOOLS/bindgen-0.71/bin/bindgen" ] && v=$("$XNAT_TOOLS/bindgen-0.71/bin/bindgen" --version 2>&1); then
+	row ok "bindgen (7.3)" "$XNAT_TOOLS/bindgen-0.71/bin/bindgen ($v)"
+else
+	bad "bindgen (7.3)" "$XNAT_TOOLS/bindgen-0.71/bin/bindgen does not run (make deps)"
+fi
+if [ -f "$XNAT_CACHE/src/debian-linux-source-7.3/.xnat-fetched" ]; then
+	row ok "linux-source-7.3" "$(cut -d' ' -f1 "$XNAT_CACHE/src/debian-linux-source-7.3/.xnat-fetched")"
+else
+	bad "linux-source-7.3" "not fetched into $XNAT_CACHE/src (make deps)"
 fi
 
 echo "== virtual machine"

@@ -7,11 +7,22 @@
 # under $XNAT_TOOLS (default: $XNAT_CACHE, ~/.cache/xfrm-nat): the programs
 # in $XNAT_TOOLS/bin, virtme-ng's venv in $XNAT_TOOLS/venv.  Each is checked
 # by running it from there, so a copy elsewhere on PATH cannot stand in.
+#
+# Two kernel series are supported (KSERIES in scripts/build-kernel.sh):
+# 6.12, built with bookworm's default LLVM 14 and bindgen 0.70
+# ($XNAT_TOOLS/bin/bindgen), and 7.3, which needs LLVM >= 17 (clang-19 from
+# bookworm) and bindgen >= 0.71.1 ($XNAT_TOOLS/bindgen-0.71/bin/bindgen).  The
+# two bindgens stay apart: the cached 6.12 kernels are keyed by bindgen's
+# version.  7.3's source comes from Debian's trixie-backports, fetched by
+# scripts/fetch-kernel-source.sh into $XNAT_CACHE without touching apt's
+# configuration.
 set -euo pipefail
 
 XNAT_CACHE=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}
 XNAT_TOOLS=${XNAT_TOOLS:-$XNAT_CACHE}
 BINDGEN_VERSION='^0.70'
+# For 7.3 (scripts/min-tool-version.sh: bindgen >= 0.71.1).
+BINDGEN7_VERSION='^0.71'
 export DEBIAN_FRONTEND=noninteractive
 
 log() { printf '[deps] %s\n' "$*"; }
@@ -23,6 +34,8 @@ command -v apt-get >/dev/null || die "apt-get not found: only Debian 12 is suppo
 debs=(
 	# kernel build
 	clang lld llvm libclang-dev bc bison flex libelf-dev libssl-dev cpio kmod
+	# kernel 7.3 build (LLVM >= 17)
+	clang-19 lld-19 llvm-19 libclang-19-dev debian-archive-keyring
 	xz-utils make gcc python3-yaml python3-jsonschema python3-venv
 	# VM harness
 	qemu-system-x86 udev
@@ -89,6 +102,15 @@ if ! "$bindgen" --version >/dev/null 2>&1; then
 	log "building bindgen-cli $BINDGEN_VERSION (cargo, into $XNAT_TOOLS)"
 	cargo install -q --locked --force --root "$XNAT_TOOLS" bindgen-cli --version "$BINDGEN_VERSION"
 fi
+bindgen7=$XNAT_TOOLS/bindgen-0.71/bin/bindgen
+if ! "$bindgen7" --version >/dev/null 2>&1; then
+	command -v cargo >/dev/null || die "cargo not found (rustup's toolchain builds bindgen-cli)"
+	log "building bindgen-cli $BINDGEN7_VERSION for 7.3 (cargo, into $XNAT_TOOLS/bindgen-0.71)"
+	cargo install -q --locked --force --root "$XNAT_TOOLS/bindgen-0.71" bindgen-cli --version "$BINDGEN7_VERSION"
+fi
+
+# Debian's linux-source-7.3, into $XNAT_CACHE (cached: instant once there).
+"$(dirname "$0")/fetch-kernel-source.sh" 7.3 >/dev/null
 
 # virtme-ng goes into a venv of its own, made by Debian's python3 (a pyenv or
 # other python3 first on PATH may lack ensurepip or vanish later).  vng starts
@@ -114,4 +136,4 @@ for p in "$venv"/bin/vng "$venv"/bin/virtme*; do
 	[ -x "$p" ] && ln -sf "$p" "$bin/$(basename "$p")"
 done
 
-log "toolchain ready: $(/usr/bin/rustc --version), $("$bindgen" --version), virtme-ng $("$bin/vng" --version 2>/dev/null | head -1), in $XNAT_TOOLS"
+log "toolchain ready: $(/usr/bin/rustc --version), $("$bindgen" --version) (6.12), $("$bindgen7" --version) (7.3), $(clang-19 --version | head -n1), virtme-ng $("$bin/vng" --version 2>/dev/null | head -1), in $XNAT_TOOLS"

@@ -13,7 +13,7 @@
 # The guest sees the host's root read-only (with throw-away overlays on /etc,
 # /tmp, /var, ...), so the repository and anything built in it are visible at
 # the same paths.  CMD runs as root in the repository, with XNAT_KO,
-# XNAT_CTL and XNAT_INSTALL_ROOT passed through when set.  Exits with CMD's
+# XNAT_CTL, XNAT_INSTALL_ROOT and KSERIES passed through when set.  Exits with CMD's
 # exit status, or 124 when the VM had to be killed.
 set -euo pipefail
 
@@ -60,7 +60,7 @@ outdir=$(cd "$outdir" && pwd)
 script=$outdir/guest-cmd.sh
 {
 	echo "cd $(printf %q "$top")"
-	for v in XNAT_KO XNAT_CTL XNAT_INSTALL_ROOT XNAT_KMEMLEAK_AGE V; do
+	for v in XNAT_KO XNAT_CTL XNAT_INSTALL_ROOT XNAT_KMEMLEAK_AGE KSERIES V; do
 		[ -z "${!v:-}" ] || echo "export $v=$(printf %q "${!v}")"
 	done
 	printf 'exec'

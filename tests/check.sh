@@ -14,8 +14,11 @@
 # one line "N passed, N failed, N skipped"; exits 1 if anything failed.
 #
 # Environment: KDIR (build the module against, and boot, that tree instead of
-# the test kernel), T (VM tests to run, e.g. T="00-boot 01-module-load"),
-# XNAT_RESULTS (where logs go), XNAT_T0 (start time, for the elapsed line).
+# the test kernel), KSERIES (the test kernel's series, 6.12 or 7.3; see
+# scripts/build-kernel.sh), T (VM tests to run, e.g. T="00-boot
+# 01-module-load"), XNAT_RESULTS (where logs go; default
+# $XNAT_CACHE/results/VARIANT, or VARIANT-7.3 for 7.3), XNAT_T0 (start time,
+# for the elapsed line).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -28,7 +31,11 @@ stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 
 XNAT_CACHE=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}
-out=${XNAT_RESULTS:-$XNAT_CACHE/results/$variant}
+export KSERIES=${KSERIES:-6.12}
+case $KSERIES in
+6.12) out=${XNAT_RESULTS:-$XNAT_CACHE/results/$variant} ;;
+*) out=${XNAT_RESULTS:-$XNAT_CACHE/results/$variant-$KSERIES} ;;
+esac
 t0=${XNAT_T0:-$(date +%s)}
 crates=(module/core tools/xnatctl)
 kdir=${KDIR:-}
@@ -222,7 +229,7 @@ stage_vm_dist() {
 }
 
 say "TAP version 13"
-say "# xfrm-nat check ($variant kernel), logs in $out"
+say "# xfrm-nat check ($variant kernel${kdir:+ at $kdir}${kdir:-, Linux $KSERIES}), logs in $out"
 for s in "${stages[@]}"; do
 	case $s in
 	deps) step deps mk deps || break ;; # nothing else can work without them

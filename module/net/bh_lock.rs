@@ -47,4 +47,17 @@ unsafe impl Backend for SpinLockBhBackend {
         // SAFETY: The caller owns the lock, taken by `lock` above.
         unsafe { bindings::xnat_spin_unlock_bh(ptr.cast()) }
     }
+
+    // 7.x's `Backend` also has these two (net/compat.rs).
+    #[cfg(xnat_kernel_7)]
+    unsafe fn try_lock(ptr: *mut Self::State) -> Option<Self::GuardState> {
+        // SAFETY: The caller guarantees `init` ran, as for `lock`.
+        unsafe { bindings::xnat_spin_trylock_bh(ptr.cast()) }.then_some(())
+    }
+
+    #[cfg(xnat_kernel_7)]
+    unsafe fn assert_is_held(ptr: *mut Self::State) {
+        // SAFETY: The caller guarantees `init` ran; lockdep only reads the lock.
+        unsafe { bindings::xnat_spin_assert_held(ptr.cast()) }
+    }
 }

@@ -104,7 +104,7 @@ unsafe impl<F: Family> Send for Registration<F> {}
 unsafe impl<F: Family> Sync for Registration<F> {}
 
 fn copy_name(dst: &mut [ffi::c_char], name: &CStr) {
-    for (d, s) in dst.iter_mut().zip(name.as_bytes_with_nul()) {
+    for (d, s) in dst.iter_mut().zip(super::compat::cstr_bytes_with_nul(name)) {
         *d = *s as ffi::c_char;
     }
 }

@@ -17,6 +17,7 @@
 //! that it could move to `rust/kernel/net/`.
 
 pub mod bh_lock;
+pub mod compat;
 pub mod conntrack;
 pub mod genetlink;
 pub mod netfilter;

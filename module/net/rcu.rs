@@ -6,7 +6,6 @@ use core::{marker::PhantomData, ptr::NonNull, sync::atomic::AtomicPtr, sync::ato
 
 use kernel::{
     alloc::Flags,
-    init::PinInit,
     prelude::*,
     str::CStr,
     sync::lock::{mutex::MutexBackend, Guard},
@@ -77,7 +76,13 @@ impl<T: Send + Sync + 'static> RcuBox<T> {
 
     /// Allocates a `T`.
     pub fn new(value: T, flags: Flags) -> Result<Self> {
-        Self::pin_init::<Error>(value, flags)
+        // Not `Self::pin_init(value, ..)`: 7.x's pin-init implements
+        // `PinInit<T, E>` for a plain `T` only with `E = Infallible`.
+        let raw = KBox::into_raw(KBox::new(RcuNode { head: Opaque::uninit(), value }, flags)?);
+        // INVARIANT: `raw` comes from `KBox::into_raw`, so it is valid and
+        // owned, and nothing moves the node out of its allocation.
+        // SAFETY: `KBox::into_raw` never returns null.
+        Ok(Self(unsafe { NonNull::new_unchecked(raw) }))
     }
 
     /// Frees the object once every RCU reader that may still see it is done.

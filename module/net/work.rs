@@ -132,9 +132,9 @@ struct Job<F> {
 impl Workqueue {
     /// Creates a workqueue named `name`.
     pub fn new(name: &'static kernel::str::CStr) -> Result<Self> {
-        // SAFETY: `name` is a NUL-terminated string used as a plain "%s"-free
-        // format; no further arguments are read.
-        let wq = unsafe { bindings::alloc_workqueue(name.as_char_ptr(), 0, 0) };
+        // SAFETY: `name` is a NUL-terminated string that outlives the
+        // workqueue (it is `'static`).
+        let wq = unsafe { bindings::xnat_alloc_workqueue(name.as_char_ptr()) };
         // INVARIANT: Checked non-null, and owned from here on.
         Ok(Self { wq: core::ptr::NonNull::new(wq).ok_or(ENOMEM)? })
     }
