@@ -69,7 +69,9 @@ impl PernetId {
 /// values from being kept anywhere else.
 pub trait NetBound: 'static {
     /// The values, borrowing the namespace.
-    type Of<'net>: Send;
+    /// `Unpin`: they sit in a mutex, which 7.x lets a guard change only for
+    /// `Unpin` data.
+    type Of<'net>: Send + Unpin;
 
     /// Creates the values for `net` (process context, may sleep).
     fn new(net: &Net) -> Result<Self::Of<'_>>;

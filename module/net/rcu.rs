@@ -9,11 +9,12 @@ use kernel::{
     prelude::*,
     str::CStr,
     sync::lock::{mutex::MutexBackend, Guard},
-    sync::{LockClassKey, Mutex},
+    sync::Mutex,
     types::Opaque,
 };
 
 use crate::bindings;
+use crate::net::compat;
 
 /// An RCU read-side critical section; it ends when the guard is dropped.
 ///
@@ -230,7 +231,7 @@ macro_rules! new_rcu_mutex {
 
 impl<T: Send + Sync + 'static, U> RcuMutex<T, U> {
     /// A mutex over `data`, with a null pointer.
-    pub fn new(data: U, name: &'static CStr, key: &'static LockClassKey) -> impl PinInit<Self> {
+    pub fn new(data: U, name: &'static CStr, key: compat::StaticLockClass) -> impl PinInit<Self> {
         pin_init!(Self { lock <- Mutex::new(data, name, key), ptr: RcuPointer::null() })
     }
 
@@ -283,7 +284,8 @@ impl<T: Send + Sync + 'static, U> core::ops::Deref for RcuMutexGuard<'_, T, U> {
     }
 }
 
-impl<T: Send + Sync + 'static, U> core::ops::DerefMut for RcuMutexGuard<'_, T, U> {
+// `U: Unpin`, as 7.x's `Guard` asks for `DerefMut`.
+impl<T: Send + Sync + 'static, U: Unpin> core::ops::DerefMut for RcuMutexGuard<'_, T, U> {
     fn deref_mut(&mut self) -> &mut U {
         &mut self.guard
     }
