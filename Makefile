@@ -94,10 +94,22 @@ host-test:
 		cargo test --manifest-path $$c/Cargo.toml; \
 	done
 
-# Figures, not a test: new-flow lookup cost against the number of mappings,
-# side by side in one run, and memory per mapping.
-bench:
+# Figures, not a test, and not part of check.  bench-host: new-flow lookup
+# cost against the number of mappings, side by side in one run, and memory
+# per mapping.  bench-vm: xfrm-nat against iptables and nft in one boot of
+# the test kernel (tests/bench/run.sh): install and dump times, new NATed
+# flows/s and unmapped traffic for 1 to 10,000 mappings/rules/elements, in
+# rounds; table, samples and SVG plots in $(XNAT_CACHE)/results/bench.
+# BENCH_ROUNDS, BENCH_SECONDS, BENCH_NS, BENCH_PLOTS=DIR (a second copy of
+# the plots, e.g. Documentation/perf) tune it.
+.PHONY: bench-host bench-vm
+bench: bench-host bench-vm
+
+bench-host:
 	cargo run --quiet --release --manifest-path module/core/Cargo.toml --example bench_lookup
+
+bench-vm: module cli
+	@kdir=$$($(kdir)); tests/bench/run.sh "$$kdir"
 
 # Only the VM tests (build the module and the CLI first).
 vm-test:

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make bench-vm` (and the second half of `make bench`): xfrm-nat against
+# iptables and nftables in one boot of a test kernel, then the table and
+# the plots.  A benchmark: figures and ratios, no assertion on them.
+#
+#   tests/bench/run.sh KERNEL
+#
+# KERNEL is a kernel build tree or bzImage (the Makefile passes the base
+# test kernel).  The module and xnatctl must be built (make bench-vm does
+# that first); they are copied aside, so that builds in the checkout during
+# the run do not change what the VM loads.
+#
+# Environment: BENCH_ROUNDS (default 5), BENCH_SECONDS (default 2) per
+# traffic figure, BENCH_NS (default "1 100 1000 10000"), BENCH_RESULTS
+# (default $XNAT_CACHE/results/bench), BENCH_PLOTS a second directory for
+# the SVG plots (e.g. Documentation/perf).
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+kernel=${1:?usage: run.sh KERNEL}
+XNAT_CACHE=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}
+out=${BENCH_RESULTS:-$XNAT_CACHE/results/bench}
+ko=$top/module/xfrm_nat.ko
+ctl=$top/tools/xnatctl/target/release/xnatctl
+[ -f "$ko" ] || { echo "no module at $ko: run make module" >&2; exit 2; }
+[ -x "$ctl" ] || { echo "no xnatctl at $ctl: run make cli" >&2; exit 2; }
+for v in BENCH_ROUNDS BENCH_SECONDS; do
+	[[ ${!v:-1} =~ ^[1-9][0-9]*$ ]] || { echo "$v must be a positive integer, got '${!v}'" >&2; exit 2; }
+done
+
+rm -rf "$out"
+mkdir -p "$out/bin"
+cp "$ko" "$ctl" "$out/bin/"
+cc -O2 -Wall -o "$out/bin/flowgen" "$top/tests/bench/flowgen.c" || { echo "cannot build flowgen" >&2; exit 2; }
+# The guest gets XNAT_KO and XNAT_CTL from scripts/vm-run.sh, not arbitrary
+# variables: bench.sh reads this file.
+{
+	echo "BENCH_ROUNDS=${BENCH_ROUNDS:-5}"
+	echo "BENCH_SECONDS=${BENCH_SECONDS:-2}"
+	echo "BENCH_NS='${BENCH_NS:-1 100 1000 10000}'"
+} >"$out/bench.env"
+
+echo "[bench] kernel $kernel; results in $out"
+t0=$(date +%s)
+XNAT_KO=$out/bin/xfrm_nat.ko XNAT_CTL=$out/bin/xnatctl \
+	"$top/scripts/vm-run.sh" -k "$kernel" -o "$out" -t "${BENCH_VM_LIMIT:-2400}" -- \
+	bash tests/bench/bench.sh "$out" </dev/null
+rc=$?
+secs=$(($(date +%s) - t0))
+echo "[bench] VM run: $secs s, exit status $rc"
+{
+	echo "vm_seconds=$secs"
+	echo "commit=$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)"
+} >>"$out/meta.txt" 2>/dev/null
+[ "$rc" = 0 ] || { echo "[bench] the VM part failed (logs: $out/output.log, console.log); no table" >&2; exit 1; }
+args=("$out" --svg "$out")
+[ -z "${BENCH_PLOTS:-}" ] || args+=(--svg "$BENCH_PLOTS")
+python3 "$top/tests/bench/report.py" "${args[@]}" | tee "$out/table.txt"
+exit "${PIPESTATUS[0]}"
