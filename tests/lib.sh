@@ -223,9 +223,12 @@ install_staged_module() {
 	[ -f "$staged" ] || fail "no installed module at $staged (make install DESTDIR=$XNAT_INSTALL_ROOT)"
 	if [ -L "$mods" ]; then
 		target=$(readlink -f "$mods")
-		# -L: virtme-ng links the modules relative to the kernel tree,
-		# links that a copy elsewhere would break.
-		rm "$mods" && mkdir "$mods" && cp -aL "$target"/. "$mods"/ || fail "cannot copy $target to $mods"
+		# virtme-ng links each module relative to the kernel tree, links
+		# that a copy elsewhere would break: copy the modules themselves
+		# (kernel/, a few MB), and the rest (build -> the tree) as links.
+		rm "$mods" && mkdir "$mods" && cp -a "$target"/. "$mods"/ &&
+			rm -rf "$mods/kernel" && cp -aL "$target/kernel" "$mods/kernel" ||
+			fail "cannot copy $target to $mods"
 	fi
 	install -D -m 0644 "$staged" "$mods/updates/xfrm_nat.ko" || fail "cannot install $staged"
 	depmod -a "$kver" || fail "depmod -a $kver failed"
