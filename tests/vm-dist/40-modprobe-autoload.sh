@@ -47,7 +47,7 @@ log "the first request loads the module (family alias)"
 out=$("$XNAT_CTL" map spid=305 to 10.20.30.2 2>&1) ||
 	fail "xnatctl map with the module not loaded: $out"
 loaded xfrm_nat || fail "xfrm_nat is not loaded after the first request"
-got=$("$XNAT_CTL" -j show | python3 -c 'import json,sys; print(" ".join(f"{m[\"spid\"]}:{m[\"addr\"]}" for m in json.load(sys.stdin)))')
+got=$("$XNAT_CTL" -j show | python3 -c 'import json,sys; print(" ".join("%s:%s" % (m["spid"], m["addr"]) for m in json.load(sys.stdin)))')
 assert_eq "305:10.20.30.2" "$got" "the mapping the first request made"
 out=$("$XNAT_CTL" flush 2>&1) || fail "xnatctl flush: $out"
 out=$(rmmod xfrm_nat 2>&1) || fail "rmmod xfrm_nat: $out"
