@@ -201,14 +201,24 @@ struct delayed_work *xnat_to_delayed_work(struct work_struct *work)
 	return to_delayed_work(work);
 }
 
+/*
+ * 7.x renamed system_wq to system_percpu_wq (the same per-CPU queue) and
+ * warns once about work queued on the old name; Kbuild probes for it.
+ */
+#ifdef XNAT_HAVE_SYSTEM_PERCPU_WQ
+#define XNAT_SYSTEM_WQ system_percpu_wq
+#else
+#define XNAT_SYSTEM_WQ system_wq
+#endif
+
 bool xnat_mod_delayed_work(struct delayed_work *dwork, unsigned long delay)
 {
-	return mod_delayed_work(system_wq, dwork, delay);
+	return mod_delayed_work(XNAT_SYSTEM_WQ, dwork, delay);
 }
 
 bool xnat_queue_delayed_work(struct delayed_work *dwork, unsigned long delay)
 {
-	return queue_delayed_work(system_wq, dwork, delay);
+	return queue_delayed_work(XNAT_SYSTEM_WQ, dwork, delay);
 }
 
 /*

@@ -22,8 +22,17 @@ netns_create doomed
 veth_pair doomed d0 192.0.2.1/24 router r-doomed 192.0.2.254/24
 run_in doomed "$XNAT_CTL" map spid=305 to 192.0.2.1
 run_in doomed ping -q -i 0.05 -c 1000 192.0.2.254 >/dev/null 2>&1 &
+doomed_ping=$!
 sleep 1
+in_doomed=$(ip netns pids doomed)
 ip netns del doomed
+# A namespace lives on while a process is in it, and the 1000 pings take
+# 50 s or more (over 60 s on a loaded machine): end the pinger (the process
+# in the namespace; $! is the shell running run_in), so that the namespace
+# goes now, its mapping and the flow's conntrack entries still live.
+# shellcheck disable=SC2086 # a list of pids
+kill $in_doomed 2>/dev/null || true
+wait "$doomed_ping" 2>/dev/null || true
 # Its end (net-exit with a live mapping, not module exit) removes the peer of
 # its link in the router's namespace.
 wait_for 60 "the deleted namespace to be dismantled" sh -c '! ip -n router link show r-doomed 2>/dev/null'
