@@ -337,11 +337,15 @@ counter() { sed -n "s/.*\b$1=\([0-9]*\).*/\1/p" <<<"$2"; }
 hold_queued_is() { [ "$(mapping_field "$SPID" hold_queued)" = "$1" ]; }
 hold_queued_ge() { [ "$(mapping_field "$SPID" hold_queued)" -ge "$1" ]; }
 
-# release_limit: "right after the SA arrived": 0.5 s, 1 s on the debug
-# kernel; less than the time to the next SYN retransmission wherever a test
-# uses it on a TCP connect.
+# release_limit: "right after the SA arrived": 1.4 s, less than the 1.5 s
+# from the SA to the next SYN retransmission wherever a test uses it on a
+# TCP connect (the SA comes 1.5 s after the first SYN, the retransmission at
+# 3 s), so a connect completed by a retransmission still fails; that the
+# office answered the first SYN is checked exactly (assert_first_syn_answered).
+# Releases usually take milliseconds; 0.5 s proved too tight for a machine
+# whose 2 cores run two TCG guests (0.52 s seen on 6.12, 1.0-1.2 s on 7.3).
 release_limit() {
-	if [ -e /sys/kernel/debug/kmemleak ]; then echo 1.0; else echo 0.5; fi
+	echo 1.4
 }
 
 # monitor_start FILE: `xnatctl monitor` in the home box, each line after the
