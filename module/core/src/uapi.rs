@@ -2,9 +2,21 @@
 // Generated from Documentation/netlink/specs/xfrm_nat.yaml by scripts/gen-uapi.py. Do not edit.
 
 /// Source NAT of outgoing traffic into an IPsec (xfrm) policy.
-/// A mapping names an outbound SPD policy by its index (spid) and an address.
-/// A new outgoing flow that the policy's selector would match once its source
-/// is that address is source-NATed to it, and so enters the policy's tunnel.
+/// A mapping names outbound SPD policies by a key, and an address (or a
+/// prefix).  The key is a policy index (spid), or a reqid: then the mapping
+/// binds every outbound main policy with a template of that reqid, and
+/// follows them as the key manager deletes and re-adds them under new
+/// indexes.  A new outgoing flow that a bound policy's selector would match
+/// once its source is translated is source-NATed, and so enters that
+/// policy's tunnel.  A prefix mapping (from and prefix-len) translates a
+/// whole source prefix 1:1, each host keeping its host part, as iptables'
+/// NETMAP does.
+/// Precedence: among the bound policies whose selector matches a flow (and
+/// whose mapping's from prefix contains the flow's source), the one with the
+/// lowest policy priority wins, then the longest destination prefix, then a
+/// spid mapping before a reqid mapping, then the lowest key, then the lowest
+/// policy index.  So a spid mapping wins over a reqid mapping that binds the
+/// same policy.
 /// Write operations need CAP_NET_ADMIN in the user namespace that owns the
 /// network namespace (the module registers them with GENL_UNS_ADMIN_PERM;
 /// the schema can only express this as admin-perm).
@@ -17,10 +29,11 @@ pub const MCGRP_EVENTS: &str = "events";
 
 /// Generic netlink commands (genlmsghdr.cmd).
 pub mod cmd {
-    /// Create a mapping.  Fails with EEXIST if one exists for the spid,
-    /// unless the replace flag is given.
+    /// Create a mapping.  Fails with EEXIST if one exists for the key,
+    /// unless the replace flag is given.  Fails if policies of the key
+    /// exist but none can carry the mapping's flows.
     pub const MAP_NEW: u8 = 1;
-    /// Delete the mapping of a spid (ENOENT if there is none).
+    /// Delete the mapping of a spid or reqid (ENOENT if there is none).
     pub const MAP_DEL: u8 = 2;
     /// Get one mapping, or dump all of the namespace's mappings.
     pub const MAP_GET: u8 = 3;
@@ -30,17 +43,18 @@ pub mod cmd {
     pub const MAP_CHANGE_NTF: u8 = 5;
     /// A mapping was deleted (by map-del or flush).
     pub const MAP_DEL_NTF: u8 = 6;
-    /// The SA of a mapped policy became pending (ACQUIRE sent) or was
-    /// established (an SA the ACQUIRE asked for was installed).
+    /// The SA of a bound policy (spid: its index) became pending (ACQUIRE
+    /// sent) or was established (an SA the ACQUIRE asked for was
+    /// installed).
     pub const SA_NTF: u8 = 7;
     /// Replace the namespace's whole set of mappings, atomically: the
     /// packet path sees the old set or the new one, never a mix.  The new
     /// set is the mapping attributes of the request (none: no mappings).
     /// Every entry is checked before anything changes; a refused entry
     /// refuses the request, and the extack message starts with "entry N: "
-    /// (N counts mapping attributes from 1).  A mapping whose spid,
-    /// address, pending mode and hold limits stay the same keeps its
-    /// counters and hold queue.  Duplicate spids are refused.
+    /// (N counts mapping attributes from 1).  A mapping whose key,
+    /// address, prefix, from, pending mode and hold limits stay the same
+    /// keeps its counters and hold queue.  Duplicate keys are refused.
     pub const MAP_SET: u8 = 8;
     /// Highest command value.
     pub const MAX: u8 = 8;
@@ -66,8 +80,10 @@ pub mod selector_attr {
     pub const IFINDEX: u16 = 11;
     /// The policy's priority; among mappings that match, the lowest wins.
     pub const PRIORITY: u16 = 12;
+    /// The policy's index.
+    pub const INDEX: u16 = 13;
     /// Highest attribute type.
-    pub const MAX: u16 = 12;
+    pub const MAX: u16 = 13;
 }
 
 /// Per-mapping counters, since the mapping was created.
@@ -94,19 +110,27 @@ pub mod stats_attr {
     pub const HOLD_ERROR_DROPS: u16 = 9;
     /// Packets in the hold queue now.
     pub const HOLD_QUEUED: u16 = 10;
+    /// New flows of non-blocking local senders dropped (eagain mode)
+    /// while the SA was pending, instead of refused with EAGAIN.
+    pub const PENDING_NONBLOCK_DROPS: u16 = 11;
     /// Highest attribute type.
-    pub const MAX: u16 = 10;
+    pub const MAX: u16 = 11;
 }
 
 /// Attributes of the `map` attribute set.
 pub mod map_attr {
-    /// Index of an outbound xfrm policy (ip xfrm policy prints it as
-    /// index; setkey as spid).  spid & 7 must be 1 (XFRM_POLICY_OUT).
+    /// Key: index of an outbound xfrm policy (ip xfrm policy prints it
+    /// as index; setkey as spid).  spid & 7 must be 1 (XFRM_POLICY_OUT).
+    /// A request names a mapping by spid or by reqid, not both.  In
+    /// sa-ntf, the index of the policy whose SA changed.
     pub const SPID: u16 = 1;
     /// Address to translate the source to: 4 bytes (IPv4) or 16 bytes
-    /// (IPv6), network byte order.
+    /// (IPv6), network byte order.  With prefix-len, the prefix to
+    /// translate into (host bits must be clear).
     pub const ADDR: u16 = 2;
     pub const STATE: u16 = 3;
+    /// In replies: the selector of the lowest-index bound policy (all
+    /// bound policies are listed as policy attributes).
     pub const SELECTOR: u16 = 4;
     pub const STATS: u16 = 5;
     /// In map-new: replace the mapping of the spid if there is one.
@@ -124,25 +148,54 @@ pub mod map_attr {
     /// In sa-ntf, what happened to the SA of the mapped policy.
     pub const SA_STATE: u16 = 10;
     /// In map-set: one mapping of the new set, with the attributes of a
-    /// map-new request (spid, addr and optionally pending, hold-packets,
-    /// hold-bytes).  Repeated, once per mapping.
+    /// map-new request (spid or reqid, addr, and optionally prefix-len,
+    /// from, from-prefix-len, pending, hold-packets, hold-bytes).
+    /// Repeated, once per mapping.
     pub const MAPPING: u16 = 11;
+    /// Key: the reqid of the templates of the outbound policies to bind
+    /// (swanctl.conf's reqid, libreswan's reqid=).  Not 0, which the
+    /// kernel treats as "any".  Every outbound main policy with a
+    /// template of this reqid (any of its templates) whose selector
+    /// admits the mapping's address or prefix is bound; policies of the
+    /// other family are skipped.
+    pub const REQID: u16 = 12;
+    /// Length of the prefix in addr.  Absent: the full length, a single
+    /// address.  Shorter needs from, with the same length.
+    pub const PREFIX_LEN: u16 = 13;
+    /// Source prefix whose flows the mapping translates, 1:1 into the
+    /// prefix of addr (host part kept).  Absent: any source (single
+    /// address mappings only).
+    pub const FROM: u16 = 14;
+    /// Length of from's prefix; must equal prefix-len.
+    pub const FROM_PREFIX_LEN: u16 = 15;
+    /// In replies: the index of a policy the mapping binds now,
+    /// repeated, in index order.
+    pub const POLICY: u16 = 16;
+    /// In replies, for an inactive mapping, why no policy is bound.
+    pub const REASON: u16 = 17;
     /// Highest attribute type.
-    pub const MAX: u16 = 11;
+    pub const MAX: u16 = 17;
 }
 
 /// Whether the mapped policy exists, so that the mapping translates.
 pub mod map_state {
-    /// No outbound policy with this index exists in the namespace.
+    /// No outbound policy of the key exists in the namespace, or none
+    /// that can carry the mapping's flows (see reason).
     pub const INACTIVE: u8 = 0;
-    /// The policy exists; its selector is used to pick flows.
+    /// At least one policy of the key is bound; its selector is used to
+    /// pick flows.
     pub const ACTIVE: u8 = 1;
 }
 
 /// What happens to a new flow while the mapped policy's SA is pending.
 pub mod pending_mode {
-    /// Refuse the packet: a local sender gets EAGAIN from the very call
-    /// (a TCP connect fails with EAGAIN); forwarded packets are dropped.
+    /// Refuse the packet: a blocking local sender gets EAGAIN from the
+    /// very call (a TCP connect fails with EAGAIN).  A non-blocking
+    /// sender (O_NONBLOCK socket) would take EAGAIN as "poll, then
+    /// retry", find the socket writable and spin, so its packet is
+    /// dropped silently instead and counted in pending-nonblock-drops:
+    /// its call succeeds, and TCP's SYN retransmission connects once the
+    /// SA is up.  Forwarded packets are dropped.
     pub const EAGAIN: u8 = 0;
     /// Drop the packet silently.
     pub const DROP: u8 = 1;
