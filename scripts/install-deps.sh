@@ -42,6 +42,11 @@ debs=(
 	# test tools used inside the guest (the guest sees the host's root)
 	iproute2 iputils-ping nftables iptables tcpdump python3 util-linux procps
 	strongswan-charon strongswan-swanctl
+	# libreswan's pluto (unpacked into $XNAT_TOOLS/libreswan, below): its
+	# libraries, and certutil for its NSS databases
+	libnss3-tools libnss3 libnspr4 libevent-core-2.1-7 libevent-pthreads-2.1-7
+	libldns3 libunbound8 libcurl3-nss libldap-2.5-0 libaudit1 libcap-ng0 libpam0g
+	libselinux1 libsystemd0 libcrypt1
 	# install tests: DKMS builds and systemd-analyze verify on the host
 	dkms systemd
 )
@@ -112,6 +117,36 @@ fi
 # Debian's linux-source-7.3, into $XNAT_CACHE (cached: instant once there).
 "$(dirname "$0")/fetch-kernel-source.sh" 7.3 >/dev/null
 
+# libreswan (pluto, for tests/vm/47-48): Debian's package conflicts with
+# strongSwan's (strongswan-libcharon, strongswan-starter, which the other IKE
+# tests need), so it is not installed: its .deb is fetched with apt-get
+# download and unpacked with dpkg -x into $XNAT_TOOLS/libreswan.  Nothing of
+# it touches /etc or dpkg's state; the tests run pluto from there with their
+# own config, secrets, NSS and run directories (tests/libreswan.sh).
+lsw=$XNAT_TOOLS/libreswan
+lsw_ok() {
+	"$lsw/usr/libexec/ipsec/pluto" --version >/dev/null 2>&1 &&
+		"$lsw/usr/libexec/ipsec/whack" --help >/dev/null 2>&1 &&
+		grep -q '^Usage: addconn' <<<"$("$lsw/usr/libexec/ipsec/addconn" --help 2>&1)" &&
+		command -v certutil >/dev/null
+}
+if ! lsw_ok; then
+	log "fetching libreswan (apt-get download, dpkg -x into $lsw)"
+	if [ "$need_update" = 1 ]; then
+		apt-get update -q >/dev/null
+		need_update=0
+	fi
+	dl=$(mktemp -d)
+	(cd "$dl" && apt-get download -q -o APT::Sandbox::User=root libreswan >/dev/null) ||
+		{ rm -rf "$dl"; die "apt-get download libreswan failed"; }
+	rm -rf "$lsw"
+	mkdir -p "$lsw"
+	dpkg -x "$dl"/libreswan_*.deb "$lsw"
+	dpkg-deb -f "$dl"/libreswan_*.deb Version >"$lsw/.version"
+	rm -rf "$dl"
+	lsw_ok || die "libreswan unpacked into $lsw, but pluto, whack or addconn does not run from there (missing library? ldd $lsw/usr/libexec/ipsec/pluto)"
+fi
+
 # virtme-ng goes into a venv of its own, made by Debian's python3 (a pyenv or
 # other python3 first on PATH may lack ensurepip or vanish later).  vng starts
 # virtme-run and its other programs by name through PATH, so every program of
@@ -136,4 +171,4 @@ for p in "$venv"/bin/vng "$venv"/bin/virtme*; do
 	[ -x "$p" ] && ln -sf "$p" "$bin/$(basename "$p")"
 done
 
-log "toolchain ready: $(/usr/bin/rustc --version), $("$bindgen" --version) (6.12), $("$bindgen7" --version) (7.3), $(clang-19 --version | head -n1), virtme-ng $("$bin/vng" --version 2>/dev/null | head -1), in $XNAT_TOOLS"
+log "toolchain ready: $(/usr/bin/rustc --version), $("$bindgen" --version) (6.12), $("$bindgen7" --version) (7.3), $(clang-19 --version | head -n1), virtme-ng $("$bin/vng" --version 2>/dev/null | head -1), libreswan $(cat "$lsw/.version"), in $XNAT_TOOLS"

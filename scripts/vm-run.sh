@@ -37,6 +37,8 @@ die() { printf '[vm-run] error: %s\n' "$*" >&2; exit 2; }
 # vng and the virtme-* programs it starts by name must be the project's own
 # (scripts/install-deps.sh), never a copy some other install left on PATH.
 tools_bin=${XNAT_TOOLS:-${XNAT_CACHE:-$HOME/.cache/xfrm-nat}}/bin
+# The guest finds the tools there too (libreswan's pluto, tests/libreswan.sh).
+export XNAT_TOOLS=${tools_bin%/bin}
 PATH=$tools_bin:$PATH
 for p in vng virtme-run; do
 	[ "$(command -v "$p")" = "$tools_bin/$p" ] ||
@@ -60,7 +62,7 @@ outdir=$(cd "$outdir" && pwd)
 script=$outdir/guest-cmd.sh
 {
 	echo "cd $(printf %q "$top")"
-	for v in XNAT_KO XNAT_CTL XNAT_INSTALL_ROOT XNAT_KMEMLEAK_AGE KSERIES V; do
+	for v in XNAT_KO XNAT_CTL XNAT_INSTALL_ROOT XNAT_KMEMLEAK_AGE XNAT_TOOLS KSERIES V; do
 		[ -z "${!v:-}" ] || echo "export $v=$(printf %q "${!v}")"
 	done
 	printf 'exec'

@@ -5,21 +5,26 @@
 # eagain (the default) or hold.
 # Source after lib.sh and howto.sh.
 
-strongswan_scenario() {
-	local mode=${2:-eagain}
-	case $mode in eagain | hold) ;; *) fail "strongswan_scenario: mode eagain or hold" ;; esac
-	howto_setup "$1"
-	# No static tunnel: charon negotiates it.
+# ike_topology_flush: no static tunnel, an IKE daemon negotiates it.
+ike_topology_flush() {
+	local ns
 	for ns in home gw; do
 		run_in "$ns" ip xfrm state flush
 		run_in "$ns" ip xfrm policy flush
 	done
+}
 
-	# charon_start NS NAME LOCAL REMOTE LOCAL_TS REMOTE_TS START_ACTION
-	charon_start() {
-		local ns=$1 name=$2 dir=$XNAT_TMP/$2
-		mkdir -p "$dir"
-		cat >"$dir/strongswan.conf" <<-EOF2
+# charon_start NS NAME LOCAL REMOTE LOCAL_TS REMOTE_TS START_ACTION [REQID]:
+# charon in NS, its files in $XNAT_TMP/NAME (a second call with the same NAME
+# starts it again on the same files: a daemon restart); one connection
+# "tunnel" with one CHILD_SA "net", pinned to REQID when given (swanctl.conf's
+# reqid; else charon allocates one).  Its pid in charon_pid[NAME].
+declare -gA charon_pid=()
+charon_start() {
+	local ns=$1 name=$2 dir=$XNAT_TMP/$2 reqid=${8:+reqid = $8}
+	mkdir -p "$dir"
+	rm -f "$dir/charon.vici"
+	cat >"$dir/strongswan.conf" <<-EOF2
 	charon {
 		load_modular = yes
 		install_routes = no
@@ -37,7 +42,7 @@ strongswan_scenario() {
 			knl = 2 } }
 	}
 	EOF2
-		cat >"$dir/swanctl.conf" <<-EOF2
+	cat >"$dir/swanctl.conf" <<-EOF2
 	connections {
 		tunnel {
 			version = 2
@@ -54,28 +59,54 @@ strongswan_scenario() {
 					esp_proposals = aes128gcm16
 					start_action = $7
 					mode = tunnel
+					$reqid
 				}
 			}
 		}
 	}
 	secrets { ike-1 { secret = xfrm-nat-test-secret } }
 	EOF2
-		# A private /run per daemon: charon's pid file is fixed at /run/charon.pid.
-		run_in "$ns" unshare -m sh -c "mount -t tmpfs tmpfs /run && \
-			STRONGSWAN_CONF=$dir/strongswan.conf exec /usr/lib/ipsec/charon" >"$dir/stdout" 2>&1 &
-		on_exit "kill $!"
-		wait_for 60 "charon ($name) to listen on vici" test -S "$dir/charon.vici"
-		swanctl --load-all --uri "unix://$dir/charon.vici" --file "$dir/swanctl.conf" >"$dir/load.log" 2>&1 ||
-			fail "swanctl --load-all ($name): $(cat "$dir/load.log")"
-	}
+	# A private /run per daemon: charon's pid file is fixed at /run/charon.pid.
+	# Not through run_in: $! is then charon itself (ip, unshare and sh exec).
+	ip netns exec "$ns" unshare -m sh -c "mount -t tmpfs tmpfs /run && \
+		STRONGSWAN_CONF=$dir/strongswan.conf exec /usr/lib/ipsec/charon" >>"$dir/stdout" 2>&1 &
+	charon_pid[$name]=$!
+	on_exit "kill $!"
+	wait_for 60 "charon ($name) to listen on vici" test -S "$dir/charon.vici"
+	swanctl --load-all --uri "unix://$dir/charon.vici" --file "$dir/swanctl.conf" >"$dir/load.log" 2>&1 ||
+		fail "swanctl --load-all ($name): $(cat "$dir/load.log")"
+}
+
+# charon_stop NAME: stop charon as a service stop does (SIGTERM) and wait for
+# it to exit.
+charon_stop() {
+	local pid=${charon_pid[$1]:-}
+	[ -n "$pid" ] || fail "charon_stop: no charon named $1"
+	kill -TERM "$pid" 2>/dev/null || true
+	wait_for 30 "charon ($1) to exit" eval "! kill -0 $pid"
+	wait "$pid" 2>/dev/null || true
+	unset "charon_pid[$1]"
+}
+
+# swanctl_home ARGS...: swanctl against the home box's charon.
+swanctl_home() { swanctl "$@" --uri "unix://$XNAT_TMP/home/charon.vici"; }
+
+# trap_index [SRC]: the index of the home box's out policy from SRC (default
+# $MAPPED/$HOSTLEN), empty if there is none.
+trap_index() {
+	run_in home ip -s xfrm policy list dir out |
+		awk -v src="${1:-$MAPPED/$HOSTLEN}" '$1 == "src" && $2 == src {found = 1} found && /index/ {for (i = 1; i < NF; i++) if ($i == "index") {print $(i + 1); exit}}'
+}
+
+strongswan_scenario() {
+	local mode=${2:-eagain}
+	case $mode in eagain | hold) ;; *) fail "strongswan_scenario: mode eagain or hold" ;; esac
+	howto_setup "$1"
+	ike_topology_flush
 
 	charon_start gw office "$GW_WAN" "$HOME_WAN" "$OFFICE_NET" "$MAPPED/$HOSTLEN" none
 	charon_start home home "$HOME_WAN" "$GW_WAN" "$MAPPED/$HOSTLEN" "$OFFICE_NET" trap
 
-	trap_index() {
-		run_in home ip -s xfrm policy list dir out |
-			awk -v src="$MAPPED/$HOSTLEN" '$1 == "src" && $2 == src {found = 1} found && /index/ {for (i = 1; i < NF; i++) if ($i == "index") {print $(i + 1); exit}}'
-	}
 	wait_for 30 "charon's trap policy on the home box" test -n "$(trap_index)"
 	spid=$(trap_index)
 	log "the trap policy's index is $spid"
