@@ -113,6 +113,13 @@ fn original_flow(ct: &Conn, state: &HookState<'_>) -> Flow {
 
 /// A new flow of a mapping whose policy's SA is pending, in eagain or drop
 /// mode.
+///
+/// In eagain mode only a blocking sender is refused with `EAGAIN`.  A
+/// non-blocking one (asyncio, Go, tokio, curl, Python sockets with a
+/// timeout) would poll, find the socket writable at once, and send again:
+/// a busy loop for as long as IKE takes.  Its packet is dropped instead,
+/// as a lossy path would: its call succeeds, a datagram is lost, and TCP
+/// retransmits the SYN, which gets through once the SA is up.
 fn refuse_pending<K>(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Verdict<K> {
     match mode {
         // A hold-mode mapping always has its queue.
@@ -120,10 +127,15 @@ fn refuse_pending<K>(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Verdict<
             stats.pending_drops.fetch_add(1, Ordering::Relaxed);
             Verdict::DropSilently
         }
+        PendingMode::Eagain if skb.sender_is_nonblocking() => {
+            stats.pending_nonblock_drops.fetch_add(1, Ordering::Relaxed);
+            Verdict::DropSilently
+        }
         PendingMode::Eagain => {
             stats.pending_refused.fetch_add(1, Ordering::Relaxed);
-            // A TCP connect ignores the error of its SYN and would wait for
-            // the retransmit timer; abort it so that connect() fails now.
+            // A blocking TCP connect ignores the error of its SYN and would
+            // wait for the retransmit timer; abort it so that connect()
+            // fails now.
             if let Some(sock) = skb.connecting_tcp_socket() {
                 let guard = ReadGuard::new();
                 if let Some(wq) = ABORTS.get(&guard) {

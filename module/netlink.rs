@@ -206,6 +206,7 @@ fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<Shared>) -> Result {
         a.put_uint(stats_attr::FAIL_CLOSED_DROPS, m.stats.fail_closed_drops.load(Relaxed))?;
         a.put_uint(stats_attr::PENDING_REFUSED, m.stats.pending_refused.load(Relaxed).into())?;
         a.put_uint(stats_attr::PENDING_DROPS, m.stats.pending_drops.load(Relaxed).into())?;
+        a.put_uint(stats_attr::PENDING_NONBLOCK_DROPS, m.stats.pending_nonblock_drops.load(Relaxed).into())?;
         let c = hold.as_ref().map(|h| h.counters).unwrap_or_default();
         a.put_uint(stats_attr::HELD, c.held)?;
         a.put_uint(stats_attr::RELEASED, c.released)?;
