@@ -108,7 +108,7 @@ impl NetBound for HooksOf {
 /// through the hook's output device.
 fn original_flow(ct: &Conn, state: &HookState<'_>) -> Flow {
     let t = ct.tuple(Direction::Original);
-    Flow::from_tuple(t.dst, t.proto, t.src_port, t.dst_port, t.icmp_type, t.icmp_code, state.out_ifindex())
+    Flow::from_tuple(t.src, t.dst, t.proto, t.src_port, t.dst_port, t.icmp_type, t.icmp_code, state.out_ifindex())
 }
 
 /// A new flow of a mapping whose policy's SA is pending, in eagain or drop
@@ -201,12 +201,14 @@ impl Hook for SnatHook {
         let guard = ReadGuard::new();
         let Some(ns) = NetState::of(state.net(), &guard) else { return Verdict::Accept };
         let Some(table) = ns.snapshot(&guard) else { return Verdict::Accept };
-        let Some(mapping) = table.lookup(family, &original_flow(ct, state)) else { return Verdict::Accept };
+        let flow = original_flow(ct, state);
+        let Some(mapping) = table.lookup(family, &flow) else { return Verdict::Accept };
+        let nat = mapping.translate(&flow.saddr);
         let sa_generation = ns.sa_generation();
         // The NAT core looks the translated flow up after us, but turns a
         // pending SA into EREMOTE (or a hang, for TCP).  Looking it up here
         // first (once per new flow) also sends the key manager its ACQUIRE.
-        let pending = xfrm::lookup_with_source(state.net(), skb, family, &mapping.nat).is_err_and(|e| xfrm::sa_pending(&e));
+        let pending = xfrm::lookup_with_source(state.net(), skb, family, &nat).is_err_and(|e| xfrm::sa_pending(&e));
         // In hold mode a new flow also queues behind held packets, so that
         // they leave in the order they came.
         let hold = mapping.stats.hold.as_ref().filter(|q| pending || !q.is_empty());
@@ -220,7 +222,7 @@ impl Hook for SnatHook {
         if ct.add_label(BINDING_LABEL).is_err() {
             return Verdict::DropSilently;
         }
-        let verdict = ct.setup_snat(family, &mapping.nat);
+        let verdict = ct.setup_snat(family, &nat);
         if verdict != NF_ACCEPT {
             return Verdict::Raw(verdict);
         }
