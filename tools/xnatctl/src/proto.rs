@@ -1149,7 +1149,7 @@ pub mod tests {
         put(
             &mut a,
             map_attr::REASON,
-            b"no out policy with a template of reqid 9\0",
+            b"no IPv4 out policy with a template of reqid 9\0",
         );
         put(&mut a, map_attr::PENDING, &[pending_mode::EAGAIN]);
         a
@@ -1972,7 +1972,7 @@ pub mod tests {
         let m = Mapping::from_attrs(&parse_attrs(&sample_inactive_reqid_attrs()).unwrap()).unwrap();
         assert_eq!(
             m.reason.as_deref(),
-            Some("no out policy with a template of reqid 9")
+            Some("no IPv4 out policy with a template of reqid 9")
         );
         assert_eq!(m.target().unwrap().to_string(), "to fd00:2::9");
         assert!(m.policies.is_empty());
