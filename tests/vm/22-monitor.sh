@@ -24,14 +24,14 @@ seen() { grep -qxF "$1" "$XNAT_TMP/monitor.txt"; }
 tmpl="tmpl src 200.2.2.2 dst 100.1.1.1 proto esp mode tunnel"
 
 ctl map spid=305 to 10.20.30.2 pending drop
-wait_for 30 "the new mapping's event" seen "map spid 305 to 10.20.30.2 inactive pending drop"
+wait_for 30 "the new mapping's event" seen "map spid 305 to 10.20.30.2 inactive pending drop reason \"no out policy with index 305\""
 # shellcheck disable=SC2086
 run_in m ip xfrm policy add src 10.20.30.2/32 dst 10.0.0.0/8 dir out index 305 $tmpl
 wait_for 30 "the activation event" \
-	seen "map spid 305 to 10.20.30.2 active pending drop selector 10.20.30.2/32 -> 10.0.0.0/8 proto any"
+	seen "map spid 305 to 10.20.30.2 active policies 305 pending drop selector 10.20.30.2/32 -> 10.0.0.0/8 proto any"
 run_in m ip xfrm policy delete src 10.20.30.2/32 dst 10.0.0.0/8 dir out
-wait_for 30 "the deactivation event" seen "map spid 305 to 10.20.30.2 inactive pending drop"
-assert_eq 2 "$(grep -cxF "map spid 305 to 10.20.30.2 inactive pending drop" "$XNAT_TMP/monitor.txt")" "inactive events"
+wait_for 30 "the deactivation event" seen "map spid 305 to 10.20.30.2 inactive pending drop reason \"no out policy with index 305\""
+assert_eq 2 "$(grep -cxF 'map spid 305 to 10.20.30.2 inactive pending drop reason "no out policy with index 305"' "$XNAT_TMP/monitor.txt")" "inactive events"
 ctl unmap spid=305
 wait_for 30 "the deletion event" seen "unmap spid 305"
 
