@@ -134,8 +134,8 @@ print(m["stats"][f] if f in m["stats"] else m[f])' "$2"
 }
 
 # key_field KEY FIELD, key_fields KEY FIELD...: fields of `xnatctl -j show
-# KEY` (KEY: spid=N or reqid=N): a counter, the state, the reason (empty when
-# null), the policies (space-separated); several on one line.
+# KEY` (KEY: spid=N or reqid=N), several on one line; lists print
+# comma-separated, null as None.
 key_field() { key_fields "$@"; }
 key_fields() {
 	local key=$1
@@ -146,11 +146,7 @@ m = json.load(sys.stdin)[0]
 out = []
 for f in sys.argv[1:]:
     v = m["stats"][f] if f in m["stats"] else m[f]
-    if v is None:
-        v = ""
-    elif isinstance(v, list):
-        v = " ".join(str(x) for x in v)
-    out.append(str(v))
+    out.append(",".join(map(str, v)) if isinstance(v, list) else str(v))
 print(" ".join(out))' "$@"
 }
 key_field_is() { [ "$(key_field "$1" "$2")" = "$3" ]; }

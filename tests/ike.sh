@@ -109,7 +109,7 @@ ike_restart_scenario() {
 	ike_stop_home "$daemon"
 	wait_for 30 "the trap policy to go with the daemon" no_trap
 	wait_for 10 "the reqid mapping to go inactive" key_field_is "reqid=$IKE_REQID" state inactive
-	assert_eq "no out policy with a template of reqid $IKE_REQID" "$(key_field "reqid=$IKE_REQID" reason)" "reason of the reqid mapping, daemon stopped"
+	assert_eq "no IPv$FAM out policy with a template of reqid $IKE_REQID" "$(key_field "reqid=$IKE_REQID" reason)" "reason of the reqid mapping, daemon stopped"
 	ike_start "$daemon" home
 	wait_for 60 "$daemon's trap policy after the restart" test -n "$(trap_index)"
 	idx2=$(trap_index)
@@ -124,7 +124,7 @@ ike_restart_scenario() {
 	else
 		wait_for 10 "the reqid mapping to bind index $idx2" key_field_is "reqid=$IKE_REQID" policies "$idx2"
 		assert_eq active "$(key_field "reqid=$IKE_REQID" state)" "reqid mapping's state after the restart"
-		assert_eq "" "$(key_field "reqid=$IKE_REQID" reason)" "reqid mapping's reason after the restart"
+		assert_eq None "$(key_field "reqid=$IKE_REQID" reason)" "reqid mapping's reason after the restart"
 		first_flow after
 	fi
 	xnat -j show "reqid=$IKE_REQID"
@@ -151,7 +151,7 @@ libreswan_trap_without_reqid() {
 	local idx=$1 when=$2
 	log "NOTE: libreswan $(cat "$LSW_ROOT/.version" 2>/dev/null) installs its on-demand trap policy (index $idx) with template reqid 0, not the conn's reqid=$IKE_REQID: a reqid mapping cannot bind it, the first packet cannot trigger the negotiation through it ($when the restart); the tunnel is brought up with whack --initiate"
 	assert_eq inactive "$(key_field "reqid=$IKE_REQID" state)" "reqid mapping while the trap has reqid 0"
-	assert_eq "no out policy with a template of reqid $IKE_REQID" "$(key_field "reqid=$IKE_REQID" reason)" "reason of the reqid mapping while the trap has reqid 0"
+	assert_eq "no IPv$FAM out policy with a template of reqid $IKE_REQID" "$(key_field "reqid=$IKE_REQID" reason)" "reason of the reqid mapping while the trap has reqid 0"
 	# whack's exit status tells little (it waits for the SA, or not); the SA
 	# in the kernel is what counts.
 	run_in home timeout 60 "$LSW_EXEC/whack" --ctlsocket "$XNAT_TMP/home/run/pluto.ctl" \

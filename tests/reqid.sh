@@ -1,19 +1,6 @@
 # shellcheck shell=bash
 # The scenario of tests 50/51: a reqid mapping on the HOWTO's topology.
-# Source after lib.sh and howto.sh.
-
-# key_field KEY FIELD: a field of `xnatctl -j show KEY` (KEY: spid=N or
-# reqid=N); lists print comma-separated.
-key_field() {
-	xnat -j show "$1" | python3 -c '
-import json, sys
-m = json.load(sys.stdin)[0]
-f = sys.argv[1]
-v = m["stats"][f] if f in m["stats"] else m[f]
-print(",".join(map(str, v)) if isinstance(v, list) else v)' "$2"
-}
-
-key_field_is() { [ "$(key_field "$1" "$2")" = "$3" ]; }
+# Source after lib.sh and howto.sh (key_field).
 
 # out_index SRC DST: the index of the home box's out policy SRC -> DST.
 out_index() {

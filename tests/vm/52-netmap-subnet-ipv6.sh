@@ -7,7 +7,7 @@
 # Refusals: from and to of different lengths (xnatctl), a policy that selects
 # only part of the to prefix (at map time); the mapped policy coming back
 # narrower makes the mapping inactive, with the reason.
-# timeout: 180
+# timeout: 420
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../howto.sh"
