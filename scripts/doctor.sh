@@ -93,6 +93,15 @@ for c in ip:iproute2 ping:iputils-ping nft:nftables iptables:iptables tcpdump:tc
 	cmd "${c%%:*}" "${c#*:}"
 done
 file /usr/lib/ipsec/charon strongswan-charon charon
+cmd certutil libnss3-tools
+# libreswan conflicts with strongSwan in Debian: make deps unpacks its .deb
+# into $XNAT_TOOLS/libreswan instead of installing it.
+lsw=$XNAT_TOOLS/libreswan/usr/libexec/ipsec/pluto
+if [ -x "$lsw" ] && v=$("$lsw" --version 2>&1); then
+	row ok pluto "$lsw (${v%%$'\n'*})"
+else
+	bad pluto "$lsw does not run (make deps unpacks Debian's libreswan there)"
+fi
 
 echo "== install tests (host)"
 cmd dkms dkms
