@@ -63,17 +63,38 @@ first_flow() {
 	exchange home tcp "home-tcp-$tag"
 }
 
-# ike_restart_scenario DAEMON FAMILY: the trap policy of a CHILD_SA with a
+# first_flow_hold TAG: as first_flow, the mapping in hold mode: the very
+# first datagram waits while the negotiation it starts runs, and is
+# delivered (its reply comes back); counted held and released.
+first_flow_hold() {
+	local tag=$1 out c
+	c=$(key_fields "reqid=$IKE_REQID" held released)
+	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 "first-$tag" --timeout 60 --trace 2>&1) ||
+		fail "the first datagram ($tag) got no reply: $out"
+	assert_contains "$out" "ok first-$tag" "reply to the first datagram ($tag)"
+	log "$tag: the first datagram's reply came $(fcalc "$(trace_time reply <<<"$out") - $(trace_time start <<<"$out")") s after the send"
+	assert_eq "$(( ${c% *} + 1 )) $(( ${c#* } + 1 ))" "$(key_fields "reqid=$IKE_REQID" held released)" "held, released ($tag)"
+	assert_eq 0 "$(key_field "reqid=$IKE_REQID" pending_refused)" "refused flows ($tag)"
+	home_sa_up || fail "no SA of reqid $IKE_REQID home -> office gateway: $(run_in home ip xfrm state)"
+	exchange lan tcp "lan-tcp-$tag"
+	exchange lan udp "lan-udp-$tag"
+	exchange home tcp "home-tcp-$tag"
+}
+
+# ike_restart_scenario DAEMON FAMILY [MODE]: the trap policy of a CHILD_SA with a
 # pinned reqid, mapped by reqid; the first flow gets EAGAIN, the CHILD_SA
 # comes up, traffic flows from $MAPPED.  A spid mapping of the trap's index
 # wins over the reqid mapping.  The daemon restarts: its trap policy comes
 # back under a new index; the reqid mapping binds it by itself, the spid
 # mapping stays inactive with its reason; the next flow gets EAGAIN, the
 # CHILD_SA comes up again, traffic flows from $MAPPED.  No plaintext on the
-# WAN throughout.  For a libreswan whose trap policy has no reqid (4.10,
-# Debian 12's), see libreswan_trap_without_reqid.
+# WAN throughout.  MODE: the reqid mapping's pending mode, eagain (the
+# default) or hold (the first datagrams are held, then delivered, instead of
+# refused).  For a libreswan whose trap policy has no reqid (4.10, Debian
+# 12's), see libreswan_trap_without_reqid.
 ike_restart_scenario() {
-	local daemon=$1 fam=$2 idx1 idx2 reqid flows plain
+	local daemon=$1 fam=$2 mode=${3:-eagain} idx1 idx2 reqid flows plain
+	case $mode in eagain | hold) ;; *) fail "ike_restart_scenario: mode eagain or hold" ;; esac
 	howto_setup "$fam"
 	ike_topology_flush
 	capture_start router r-home wan
@@ -85,7 +106,7 @@ ike_restart_scenario() {
 	reqid=$(trap_reqid)
 	log "$daemon's trap policy: index $idx1, template reqid $reqid"
 	load_module
-	xnat map "reqid=$IKE_REQID" to "$MAPPED"
+	xnat map "reqid=$IKE_REQID" to "$MAPPED" pending "$mode"
 
 	if [ "$daemon" = libreswan ] && [ "$reqid" = 0 ]; then
 		libreswan_trap_without_reqid "$idx1" before
@@ -93,7 +114,7 @@ ike_restart_scenario() {
 		assert_eq "$IKE_REQID" "$reqid" "the trap policy's template reqid"
 		assert_eq "active $idx1" "$(key_field "reqid=$IKE_REQID" state) $(key_field "reqid=$IKE_REQID" policies)" \
 			"reqid mapping: state, bound policies"
-		first_flow before
+		if [ "$mode" = hold ]; then first_flow_hold before; else first_flow before; fi
 	fi
 	assert_eq "$MAPPED" "$(office_sources)" "sources seen by the office host before the restart"
 
@@ -125,7 +146,7 @@ ike_restart_scenario() {
 		wait_for 10 "the reqid mapping to bind index $idx2" key_field_is "reqid=$IKE_REQID" policies "$idx2"
 		assert_eq active "$(key_field "reqid=$IKE_REQID" state)" "reqid mapping's state after the restart"
 		assert_eq None "$(key_field "reqid=$IKE_REQID" reason)" "reqid mapping's reason after the restart"
-		first_flow after
+		if [ "$mode" = hold ]; then first_flow_hold after; else first_flow after; fi
 	fi
 	xnat -j show "reqid=$IKE_REQID"
 	assert_eq "$MAPPED" "$(office_sources)" "sources seen by the office host"

@@ -8,7 +8,7 @@
 # inactive with its reason; the next first send gets EAGAIN, the CHILD_SA comes
 # up again, traffic flows from the mapped source.  Only ESP and IKE on the
 # WAN.  IPv4.
-# timeout: 420
+# timeout: 600
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../howto.sh"

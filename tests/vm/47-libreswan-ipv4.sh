@@ -9,7 +9,7 @@
 # (see libreswan_trap_without_reqid in tests/ike.sh); the SA's policy, updated
 # in place, is bound; pluto restarts, the policy comes back under a new index,
 # the mapping follows it.  Only ESP and IKE on the WAN.  IPv4.
-# timeout: 480
+# timeout: 600
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../howto.sh"
