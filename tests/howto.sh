@@ -293,7 +293,7 @@ pending_scenario() {
 	log "eagain: a non-blocking connect is not refused (EAGAIN would make it spin): its SYN is dropped, and a retransmission connects once the SA is up"
 	run_in home $PEER tcp-send "$OFFICE_HOST" 5002 nonblock-tcp --nonblock --timeout 20 >"$XNAT_TMP/nonblock.out" 2>&1 &
 	local nonblock=$!
-	wait_for 10 "the non-blocking SYN dropped and counted" nonblock_dropped
+	wait_for 30 "the non-blocking SYN dropped and counted" nonblock_dropped
 	kill -0 "$nonblock" 2>/dev/null || fail "non-blocking connect ended while the SA is missing: $(cat "$XNAT_TMP/nonblock.out")"
 
 	log "eagain: a forwarded flow is dropped and counted"
