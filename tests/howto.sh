@@ -270,15 +270,15 @@ fast_limit() {
 	if [ -e /sys/kernel/debug/kmemleak ]; then echo 1.0; else echo 0.1; fi
 }
 
-# pending_scenario FAMILY: the mapped policy has no SA and nothing answers
-# ACQUIRE; eagain mode refuses at once, the SA added by hand lets the next
-# send through, drop mode drops silently.
 # nonblock_dropped: whether the mapping of $SPID dropped a non-blocking
 # sender's packet while the SA was pending.
 nonblock_dropped() {
 	[ "$(mapping_field "$SPID" pending_nonblock_drops)" -ge 1 ]
 }
 
+# pending_scenario FAMILY: the mapped policy has no SA and nothing answers
+# ACQUIRE; eagain mode refuses at once, the SA added by hand lets the next
+# send through, drop mode drops silently.
 pending_scenario() {
 	local fam=$1 out secs limit
 	howto_setup "$fam"
@@ -311,7 +311,7 @@ pending_scenario() {
 	log "eagain: a non-blocking connect is not refused (EAGAIN would make it spin): its SYN is dropped, and a retransmission connects once the SA is up"
 	run_in home $PEER tcp-send "$OFFICE_HOST" 5002 nonblock-tcp --nonblock --timeout 20 >"$XNAT_TMP/nonblock.out" 2>&1 &
 	local nonblock=$!
-	wait_for 10 "the non-blocking SYN dropped and counted" nonblock_dropped
+	wait_for 30 "the non-blocking SYN dropped and counted" nonblock_dropped
 	kill -0 "$nonblock" 2>/dev/null || fail "non-blocking connect ended while the SA is missing: $(cat "$XNAT_TMP/nonblock.out")"
 
 	log "eagain: a forwarded flow is dropped and counted"

@@ -11,29 +11,35 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use xfrm_nat_core::addr::{Addr, Family};
-use xfrm_nat_core::selector::{DestSelector, Flow};
+use xfrm_nat_core::policy::{Reqids, SeenPolicy};
+use xfrm_nat_core::selector::{DestSelector, Flow, Selector};
 use xfrm_nat_core::stats::Stats;
-use xfrm_nat_core::table::{Mapping, PolicyInfo, Table};
+use xfrm_nat_core::table::{Binding, Inactive, MapKey, Mapping, Table};
 use xfrm_nat_core::vec::AllocError;
 
 /// `n` mappings to distinct /24 office networks under 10/8, each with its
 /// own NAT address, like many road-warrior policies on one gateway, and
 /// some to /16 and /32 networks so that several prefix lengths are in use.
 fn table(n: u32) -> Result<Table<Arc<[u64; 2]>>, AllocError> {
-    let ms = (0..n)
-        .map(|i| {
-            let plen = match i % 10 {
-                0 => 16,
-                1 => 32,
-                _ => 24,
-            };
-            let dst = Addr::v4([10, (i >> 8) as u8, i as u8, 1]).masked(plen);
-            let nat = Addr::v4([172, 16 + (i >> 16) as u8, (i >> 8) as u8, i as u8]);
-            let selector = DestSelector { prefixlen_s: 32, daddr: dst, prefixlen_d: plen, ..Default::default() };
-            Mapping { spid: 1 + 8 * i, family: Family::V4, nat, pending: Default::default(), policy: Some(PolicyInfo { selector, priority: 0 }), stats: Arc::new([0; 2]) }
-        })
-        .collect();
-    Table::build(ms)
+    let mut ms = Vec::new();
+    let mut ps = Vec::new();
+    for i in 0..n {
+        let plen = match i % 10 {
+            0 => 16,
+            1 => 32,
+            _ => 24,
+        };
+        let dst = Addr::v4([10, (i >> 8) as u8, i as u8, 1]).masked(plen);
+        let nat = Addr::v4([172, 16 + (i >> 16) as u8, (i >> 8) as u8, i as u8]);
+        let dest = DestSelector { prefixlen_s: 32, daddr: dst, prefixlen_d: plen, ..Default::default() };
+        let index = 1 + 8 * i;
+        ps.push(SeenPolicy { index, family: Family::V4, selector: Selector { saddr: nat, dest }, priority: 0, reqids: Reqids::new([1 + i]) });
+        // Half by spid, half by reqid (one policy each, as a reqid of an
+        // IKE child with one remote subnet).
+        let key = if i % 2 == 0 { MapKey::Spid(index) } else { MapKey::Reqid(1 + i) };
+        ms.push(Mapping { key, family: Family::V4, nat, nat_len: 32, from: None, pending: Default::default(), stats: Arc::new([0; 2]) });
+    }
+    Table::build(ms, &ps)
 }
 
 fn flows(n: u32) -> Vec<Flow> {
@@ -42,7 +48,7 @@ fn flows(n: u32) -> Vec<Flow> {
         .map(|k| {
             let i = k.wrapping_mul(2_654_435_761) % n.max(1);
             let daddr = if k % 2 == 0 { Addr::v4([10, (i >> 8) as u8, i as u8, 1]) } else { Addr::v4([93, 184, (k >> 8) as u8, k as u8]) };
-            Flow { daddr, proto: 17, sport: 40000u16.to_be(), dport: 53u16.to_be(), oif: 2 }
+            Flow { saddr: Addr::v4([192, 168, 1, 17]), daddr, proto: 17, sport: 40000u16.to_be(), dport: 53u16.to_be(), oif: 2 }
         })
         .collect()
 }
@@ -87,12 +93,18 @@ fn main() -> Result<(), AllocError> {
     // The module's shared part: the counters' handle and the optional
     // hold queue's.
     let mapping = std::mem::size_of::<Mapping<(Arc<[u64; 2]>, Option<Arc<()>>)>>();
-    // Index: an 8-byte destination entry (active mappings) and a 4-byte
-    // address entry.  Counters: the kernel's `Arc` puts a 4-byte refcount
-    // before them (padded to their alignment), served from the smallest
-    // kmalloc cache that fits.
+    // Its status: where its bindings are, and why it has none.
+    let status = 8 + size_of::<Option<Inactive>>();
+    // One binding: the policy's selector and priority.
+    let binding = size_of::<Binding>();
+    // Index: an 8-byte destination and a 4-byte policy entry per binding,
+    // a 4-byte address entry per mapping.  Counters: the kernel's `Arc`
+    // puts a 4-byte refcount before them (padded to their alignment),
+    // served from the smallest kmalloc cache that fits.
     let counters = slab_size(4usize.next_multiple_of(align_of::<Stats>()) + size_of::<Stats>());
-    let per = mapping + 12 + counters;
-    println!("memory per mapping: {mapping} (snapshot entry) + 12 (indexes) + {counters} (counters, slab) = {per} bytes");
+    let per = mapping + status + binding + 16 + counters;
+    println!(
+        "memory per mapping with one binding: {mapping} (snapshot entry) + {status} (status) + {binding} (binding) + 16 (indexes) + {counters} (counters, slab) = {per} bytes"
+    );
     Ok(())
 }

@@ -447,7 +447,8 @@ impl<S: Clone> Table<S> {
         best.map(|b| &self.mappings[b.mapping as usize])
     }
 
-    /// The mappings whose address or prefix contains `nat`, in key order.
+    /// The mappings whose address or prefix contains `nat`: in key order
+    /// within one prefix length, the lengths in no particular order.
     fn by_nat_addr_all(&self, family: Family, nat: &Addr) -> impl Iterator<Item = &Mapping<S>> + Clone + '_ {
         let nat = *nat;
         self.nat_lens.iter().filter(move |(f, _)| *f == family).flat_map(move |&(_, len)| {
@@ -465,9 +466,9 @@ impl<S: Clone> Table<S> {
 
     /// The mapping that a flow translated to `nat` came from, for counting
     /// fail-closed drops.  Among the mappings whose address or prefix
-    /// contains `nat`, the first that admits the flow's source and binds a
-    /// policy that selects it; else the first that admits its source; else
-    /// any.
+    /// contains `nat`, the lowest key that admits the flow's source and
+    /// binds a policy that selects it; else the lowest that admits its
+    /// source; else the lowest.
     pub fn by_nat_addr(&self, family: Family, nat: &Addr, flow: &Flow) -> Option<&Mapping<S>> {
         let all = self.by_nat_addr_all(family, nat);
         let binds_flow = |m: &&Mapping<S>| {
@@ -475,10 +476,13 @@ impl<S: Clone> Table<S> {
             m.admits(&flow.saddr)
                 && slot.is_some_and(|s| self.entry(s).bindings.iter().any(|b| b.policy.selector.matches_flow(flow)))
         };
+        // The lowest key of each tier: `all` is in key order only within
+        // one prefix length.
         all.clone()
-            .find(binds_flow)
-            .or_else(|| all.clone().find(|m| m.admits(&flow.saddr)))
-            .or_else(|| all.clone().next())
+            .filter(binds_flow)
+            .min_by_key(|m| m.key)
+            .or_else(|| all.clone().filter(|m| m.admits(&flow.saddr)).min_by_key(|m| m.key))
+            .or_else(|| all.clone().min_by_key(|m| m.key))
     }
 
     /// Whether some mapping translates into `nat`: the cheap first test of

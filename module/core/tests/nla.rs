@@ -2,7 +2,8 @@
 //! Reading attribute streams, and the entries of a map-set request.
 
 use xfrm_nat_core::nla::{self, Attrs};
-use xfrm_nat_core::request::{self, MapAttrs, PendingMode, Refusal};
+use xfrm_nat_core::addr::Addr;
+use xfrm_nat_core::request::{self, MapAttrs, MapKey, PendingMode, Refusal};
 use xfrm_nat_core::uapi::map_attr;
 
 fn put(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
@@ -46,7 +47,7 @@ fn map_set_entries() {
     put(&mut e, map_attr::PENDING, &[2]);
     put(&mut e, map_attr::HOLD_PACKETS, &500u32.to_ne_bytes());
     let r = request::map_entry_attrs(&e).and_then(request::map_request).unwrap();
-    assert_eq!((r.spid, r.pending, r.hold.packets), (305, PendingMode::Hold, 500));
+    assert_eq!((r.key, r.pending, r.hold.packets), (MapKey::Spid(305), PendingMode::Hold, 500));
 
     // Missing, repeated, malformed and foreign attributes are refused.
     let mut no_addr = Vec::new();
@@ -62,5 +63,41 @@ fn map_set_entries() {
     put(&mut replace, map_attr::REPLACE, &[]);
     assert_eq!(request::map_entry_attrs(&replace).map(|_| ()), Err(Refusal::BadEntryAttr(map_attr::REPLACE)));
     assert_eq!(request::map_entry_attrs(&[]).map(|a| a.spid), Ok(MapAttrs::default().spid));
-    assert_eq!(format!("{}", Refusal::Duplicate(305)), "spid 305 appears more than once");
+    assert_eq!(format!("{}", Refusal::Duplicate(MapKey::Spid(305))), "spid 305 appears more than once");
+    assert_eq!(format!("{}", Refusal::Duplicate(MapKey::Reqid(7))), "reqid 7 appears more than once");
+}
+
+#[test]
+fn map_set_entries_by_reqid_with_prefixes() {
+    let mut e = Vec::new();
+    put(&mut e, map_attr::REQID, &7u32.to_ne_bytes());
+    put(&mut e, map_attr::ADDR, &[10, 20, 30, 0]);
+    put(&mut e, map_attr::PREFIX_LEN, &[24]);
+    put(&mut e, map_attr::FROM, &[192, 168, 1, 0]);
+    put(&mut e, map_attr::FROM_PREFIX_LEN, &[24]);
+    let a = request::map_entry_attrs(&e).unwrap();
+    assert_eq!((a.spid, a.reqid, a.prefix_len, a.from, a.from_prefix_len), (None, Some(7), Some(24), Some(&[192u8, 168, 1, 0][..]), Some(24)));
+    let r = request::map_request(a).unwrap();
+    assert_eq!((r.key, r.nat, r.nat_len, r.from), (MapKey::Reqid(7), Addr::v4([10, 20, 30, 0]), 24, Some(Addr::v4([192, 168, 1, 0]))));
+
+    // Both keys: refused by the request, not by the entry reader.
+    let mut both = e.clone();
+    put(&mut both, map_attr::SPID, &305u32.to_ne_bytes());
+    assert_eq!(request::map_entry_attrs(&both).and_then(request::map_request), Err(Refusal::TwoKeys));
+    // Repeated and malformed new attributes.
+    for (kind, value) in [
+        (map_attr::REQID, &8u32.to_ne_bytes()[..]),
+        (map_attr::PREFIX_LEN, &[24][..]),
+        (map_attr::FROM, &[192, 168, 1, 0][..]),
+        (map_attr::FROM_PREFIX_LEN, &[24][..]),
+    ] {
+        let mut twice = e.clone();
+        put(&mut twice, kind, value);
+        assert_eq!(request::map_entry_attrs(&twice).map(|_| ()), Err(Refusal::BadEntryAttr(kind)), "{kind}");
+    }
+    for (kind, value) in [(map_attr::REQID, &[7, 0][..]), (map_attr::PREFIX_LEN, &[][..]), (map_attr::FROM_PREFIX_LEN, &[24, 0, 0, 0, 0][..])] {
+        let mut bad = Vec::new();
+        put(&mut bad, kind, value);
+        assert_eq!(request::map_entry_attrs(&bad).map(|_| ()), Err(Refusal::BadEntryAttr(kind)), "{kind}");
+    }
 }

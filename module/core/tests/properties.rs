@@ -4,9 +4,15 @@
 //!
 //! * selectors: matching against a bit-by-bit reference of the documented
 //!   semantics (prefixes, port masks, protocol and interface 0 = any);
-//! * the mapping table: `lookup`, `by_nat_addr`, `has_nat_addr`, `get`,
-//!   `mappings_from` and `edited` against linear scans applying the rules
-//!   of Documentation/xfrm_nat.rst ("Choosing among mappings");
+//! * the mapping table: the bindings and inactive reasons of spid and
+//!   reqid mappings (`build`, `get`, `entries_from`, `binds_policy`,
+//!   `bound_policies`), `lookup` (with 1:1 prefix mappings' from prefixes
+//!   and the precedence of Documentation/xfrm_nat.rst, "Choosing among
+//!   mappings"), `by_nat_addr`, `has_nat_addr` and `edited` against
+//!   linear scans over the mappings and SPD policies, also after the
+//!   policies are re-added under new indexes;
+//! * whether a policy can carry a mapping's flows (`policy::fit`), prefix
+//!   translation (`Addr::splice`, `Mapping::translate`) and key cursors;
 //! * request validation: random attributes never panic, accepted requests
 //!   keep the documented bounds, refused ones give a documented refusal;
 //! * the hold queue: random operation sequences against a `VecDeque` with
@@ -29,10 +35,11 @@ use proptest::test_runner::Config as ProptestConfig;
 
 use xfrm_nat_core::addr::{Addr, Family};
 use xfrm_nat_core::fmt::FixedBuf;
-use xfrm_nat_core::hold::{self, HoldCounters, HoldLimits, HoldQueue};
-use xfrm_nat_core::request::{self, MapAttrs, MapRequest, NetLimits, PendingMode, Refusal, SeenPolicy};
+use xfrm_nat_core::hold::{HoldCounters, HoldLimits, HoldQueue};
+use xfrm_nat_core::policy::{self, PolicyInfo, Reqids, SeenPolicy, Unfit};
+use xfrm_nat_core::request::{self, MapAttrs, MapKey, MapRequest, NetLimits, PendingMode, Refusal};
 use xfrm_nat_core::selector::{DestSelector, Flow, Selector, IPPROTO_ICMP, IPPROTO_ICMPV6};
-use xfrm_nat_core::table::{Mapping, PolicyInfo, Table};
+use xfrm_nat_core::table::{Entry, Inactive, Mapping, Table};
 use xfrm_nat_core::uapi::pending_mode;
 
 fn config() -> ProptestConfig {
@@ -173,7 +180,7 @@ prop_compose! {
         // Half the flows take the selector's protocol and interface.
         let proto = if protos.1 % 2 == 0 { protos.0 } else { protos.1 };
         let oif = if ifs.1 % 2 == 0 { ifs.0 } else { ifs.1 };
-        (sel, Flow { daddr, proto, sport: sp.2.to_be(), dport: dp.2.to_be(), oif })
+        (sel, Flow { saddr: Addr::default(), daddr, proto, sport: sp.2.to_be(), dport: dp.2.to_be(), oif })
     }
 }
 
@@ -193,6 +200,27 @@ fn nat_pool(family: Family, i: usize) -> Addr {
             a[15] = 2 + (i % 3) as u8;
             Addr(a)
         }
+    }
+}
+
+/// Sources of flows and source prefixes of 1:1 mappings, few so that they
+/// overlap (with the NAT pool too).
+fn src_pool(family: Family, i: usize) -> Addr {
+    match family {
+        Family::V4 => [Addr::v4([192, 168, 1, 0]), Addr::v4([192, 168, 0, 0]), Addr::v4([10, 20, 30, 0])][i % 3],
+        Family::V6 => {
+            let mut a = [0u8; 16];
+            a[..6].copy_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, (i % 3) as u8]);
+            Addr(a)
+        }
+    }
+}
+
+/// Prefix lengths of 1:1 mappings, a single host among them.
+fn map_len(family: Family, pick: u8) -> u8 {
+    match family {
+        Family::V4 => [16, 24, 30, 32][usize::from(pick % 4)],
+        Family::V6 => [48, 64, 120, 128][usize::from(pick % 4)],
     }
 }
 
@@ -228,11 +256,25 @@ fn prefix_len(family: Family, pick: u8, any: u8) -> u8 {
     }
 }
 
+/// Policy indexes: mostly out policies from a small pool, so that spid
+/// keys name them; sometimes other directions, or anything.
+const POLICY_SLOTS: u32 = 24;
+
+fn policy_index() -> impl Strategy<Value = u32> {
+    prop_oneof![8 => (0..POLICY_SLOTS).prop_map(|i| 8 * i + 1), 1 => 0..8 * POLICY_SLOTS, 1 => any::<u32>()]
+}
+
+/// Reqids: a small pool, 0 (a template for any SA), or anything.
+fn reqid_value() -> impl Strategy<Value = u32> {
+    prop_oneof![8 => 1u32..5, 1 => Just(0u32), 1 => any::<u32>()]
+}
+
 prop_compose! {
-    fn policy_info(fam: Family)(pool in any::<Index>(), noise in any::<[u8; 16]>(), plen in (any::<u8>(), any::<u8>()),
+    /// The destination half of a policy's selector, and its priority.
+    fn policy_dest(fam: Family)(pool in any::<Index>(), noise in any::<[u8; 16]>(), plen in (any::<u8>(), any::<u8>()),
                                 sp in (port(), port_mask()), dp in (port(), port_mask()), proto in proto(),
                                 ifindex in prop_oneof![Just(0i32), 1..3i32],
-                                priority in prop_oneof![0u32..4, Just(u32::MAX), any::<u32>()]) -> PolicyInfo {
+                                priority in prop_oneof![0u32..4, Just(u32::MAX), any::<u32>()]) -> (DestSelector, u32) {
         let prefixlen_d = prefix_len(fam, plen.0, plen.1);
         // The policy's destination, with random bits after its prefix.
         let daddr = splice(fam, &dest_pool(fam, pool.index(64)), &addr_of(fam, noise), usize::from(prefixlen_d));
@@ -244,52 +286,108 @@ prop_compose! {
             sport_mask: sp.1.to_be(),
             ifindex,
             prefixlen_d,
-            prefixlen_s: fam.max_prefix(),
+            prefixlen_s: 0,
             proto,
         };
-        PolicyInfo { selector, priority }
+        (selector, priority)
     }
+}
+
+/// An SPD policy: its source prefix mostly around the NAT pool (so that it
+/// often admits the mappings' addresses or prefixes, of any length), its
+/// prefix lengths rarely impossible, up to four templates.
+fn seen_policy_any() -> impl Strategy<Value = SeenPolicy> {
+    family().prop_flat_map(|fam| {
+        (
+            Just(fam),
+            policy_dest(fam),
+            policy_index(),
+            (any::<Index>(), any::<[u8; 16]>(), any::<(u8, u8)>(), proptest::bool::weighted(0.03)),
+            vec(reqid_value(), 0..=4),
+        )
+            .prop_map(|(family, (dest, priority), index, (pool, noise, plen, bad_len), reqids)| {
+                let plen_s = if bad_len { family.max_prefix() + 1 + plen.1 % 8 } else { prefix_len(family, plen.0, plen.1) };
+                let base = if pool.index(4) == 3 { src_pool(family, pool.index(3)) } else { nat_pool(family, pool.index(3)) };
+                let saddr = splice(family, &base, &addr_of(family, noise), usize::from(plen_s));
+                let dest = DestSelector { prefixlen_s: plen_s, ..dest };
+                SeenPolicy { index, family, selector: Selector { saddr, dest }, priority, reqids: Reqids::new(reqids) }
+            })
+    })
+}
+
+/// Policies with distinct indexes, in random order.
+fn policies(max: usize) -> impl Strategy<Value = Vec<SeenPolicy>> {
+    vec(seen_policy_any(), 0..max).prop_map(|ps| {
+        let mut used = BTreeSet::new();
+        ps.into_iter().filter(|p| used.insert(p.index)).collect::<Vec<_>>()
+    })
 }
 
 fn pending_mode() -> impl Strategy<Value = PendingMode> {
     prop_oneof![Just(PendingMode::Eagain), Just(PendingMode::Drop), Just(PendingMode::Hold)]
 }
 
-/// A mapping without its spid; stats are the spid, to see which one a
-/// snapshot gave.
-fn mapping_spec() -> impl Strategy<Value = (Family, usize, PendingMode, Option<PolicyInfo>)> {
-    (family(), any::<Index>(), pending_mode(), any::<bool>()).prop_flat_map(|(fam, nat, pending, active)| {
-        let policy = if active { policy_info(fam).prop_map(Some).boxed() } else { Just(None).boxed() };
-        (Just(fam), Just(nat.index(64)), Just(pending), policy)
-    })
+/// A key: a spid (mostly of the policy pool) or a reqid (mostly of the
+/// reqid pool).
+fn map_key() -> impl Strategy<Value = MapKey> {
+    prop_oneof![policy_index().prop_map(MapKey::Spid), reqid_value().prop_map(MapKey::Reqid)]
 }
 
-fn spid() -> impl Strategy<Value = u32> {
-    prop_oneof![(0u32..64).prop_map(|i| 8 * i + 1), 0u32..512, Just(u32::MAX), any::<u32>()]
+/// A mapping without its key: family, NAT address, and for a 1:1 mapping
+/// the length and source prefix.
+#[derive(Clone, Copy, Debug)]
+struct MappingSpec {
+    family: Family,
+    nat: usize,
+    prefix: Option<(u8, usize)>,
+    pending: PendingMode,
 }
 
-/// Mappings with distinct spids, in random order.
-fn mappings(max: usize) -> impl Strategy<Value = Vec<Mapping<u32>>> {
-    vec((mapping_spec(), spid()), 0..max)
+fn mapping_spec() -> impl Strategy<Value = MappingSpec> {
+    (family(), any::<Index>(), proptest::option::weighted(0.4, (any::<u8>(), any::<Index>())), pending_mode()).prop_map(
+        |(family, nat, prefix, pending)| MappingSpec { family, nat: nat.index(64), prefix: prefix.map(|(l, s)| (l, s.index(64))), pending },
+    )
+}
+
+/// The mapping of a spec; stats are the key's cursor, to see which mapping
+/// a snapshot gave.
+fn make_mapping(key: MapKey, s: MappingSpec) -> Mapping<u64> {
+    let (nat_len, from) = match s.prefix {
+        None => (s.family.max_prefix(), None),
+        Some((pick, src)) => {
+            let len = map_len(s.family, pick);
+            (len, Some(src_pool(s.family, src).masked(len)))
+        }
+    };
+    let nat = nat_pool(s.family, s.nat).masked(nat_len);
+    Mapping { key, family: s.family, nat, nat_len, from, pending: s.pending, stats: key.cursor() }
+}
+
+/// A key not in `used`, near `k`.
+fn fresh_key(used: &mut BTreeSet<MapKey>, mut k: MapKey) -> MapKey {
+    while !used.insert(k) {
+        k = match k {
+            MapKey::Spid(v) => MapKey::Spid(v.wrapping_add(8)),
+            MapKey::Reqid(v) => MapKey::Reqid(v.wrapping_add(1)),
+        };
+    }
+    k
+}
+
+/// Mappings with distinct keys, in random order.
+fn mappings(max: usize) -> impl Strategy<Value = Vec<Mapping<u64>>> {
+    vec((mapping_spec(), map_key()), 0..max)
         .prop_map(|specs| {
             let mut used = BTreeSet::new();
-            specs
-                .into_iter()
-                .map(|((family, nat, pending, policy), mut spid)| {
-                    // Distinct spids, most still out policies.
-                    while !used.insert(spid) {
-                        spid = spid.wrapping_add(8);
-                    }
-                    Mapping { spid, family, nat: nat_pool(family, nat), pending, policy, stats: spid }
-                })
-                .collect::<Vec<_>>()
+            specs.into_iter().map(|(spec, key)| make_mapping(fresh_key(&mut used, key), spec)).collect::<Vec<_>>()
         })
         .prop_shuffle()
 }
 
-/// What a flow is made from: a family, a destination near one of the pool
-/// prefixes, a protocol, ports and an interface; or, with `hit`, a flow
-/// that the policy of the `target`th mapping selects.
+/// What a flow is made from: a family, a source, a destination near one of
+/// the pool prefixes, a protocol, ports and an interface; or, with `hit`,
+/// a flow that the `target`th binding's policy selects, half the time from
+/// its mapping's source prefix.
 #[derive(Clone, Debug)]
 struct FlowSeed {
     family: Family,
@@ -298,6 +396,10 @@ struct FlowSeed {
     pool: Index,
     noise: [u8; 16],
     keep: u8,
+    src: Index,
+    src_noise: [u8; 16],
+    src_keep: u8,
+    src_hit: bool,
     proto: u8,
     ports: (u16, u16),
     oif: i32,
@@ -305,25 +407,140 @@ struct FlowSeed {
 
 prop_compose! {
     fn flow_seed()(family in family(), target in any::<Index>(), hit in any::<bool>(), pool in any::<Index>(),
-                   noise in any::<[u8; 16]>(), keep in any::<u8>(), proto in proto(),
+                   noise in any::<[u8; 16]>(), keep in any::<u8>(),
+                   src in any::<(Index, [u8; 16], u8, bool)>(), proto in proto(),
                    ports in (port(), port()), oif in 0..4i32) -> FlowSeed {
-        FlowSeed { family, target, hit, pool, noise, keep, proto, ports, oif }
+        let (src, src_noise, src_keep, src_hit) = src;
+        FlowSeed { family, target, hit, pool, noise, keep, src, src_noise, src_keep, src_hit, proto, ports, oif }
     }
 }
 
-/// The family and flow of a seed, given the table's mappings.
-fn make_flow(seed: &FlowSeed, ms: &[Mapping<u32>]) -> (Family, Flow) {
-    let active: Vec<_> = ms.iter().filter(|m| m.is_active()).collect();
-    if seed.hit && !active.is_empty() {
-        let m = active[seed.target.index(active.len())];
-        let s = m.policy.unwrap().selector;
+/// What the reference says a mapping binds: its bindings (policy index and
+/// what the mapping keeps of it), in index order, or why it has none.
+#[derive(Clone, Debug, PartialEq)]
+struct RefEntry {
+    bindings: Vec<(u32, PolicyInfo)>,
+    inactive: Option<Inactive>,
+}
+
+/// Whether a policy can carry a mapping's flows, from the documentation:
+/// same family, possible prefix lengths, and a source prefix that contains
+/// the whole translated prefix (the address, for a single address).
+fn ref_fit(p: &SeenPolicy, family: Family, nat: &Addr, nat_len: u8) -> Result<PolicyInfo, Unfit> {
+    if p.family != family {
+        return Err(Unfit::FamilyMismatch { index: p.index, policy: p.family, mapping: family });
+    }
+    let d = p.selector.dest;
+    let max = family.max_prefix();
+    if d.prefixlen_d > max || d.prefixlen_s > max || d.prefixlen_s > nat_len || !ref_in_prefix(nat, &p.selector.saddr, d.prefixlen_s) {
+        return Err(Unfit::SourceNotSelected {
+            index: p.index,
+            family,
+            nat: *nat,
+            nat_len,
+            saddr: p.selector.saddr,
+            prefixlen_s: d.prefixlen_s,
+        });
+    }
+    Ok(PolicyInfo { selector: d, priority: p.priority })
+}
+
+/// The bindings of `m`: the out policies its key names (a spid: the
+/// policy of that index; a reqid: those with a template of it, skipping
+/// the other family's) that can carry its flows.  With none, the reason
+/// of the lowest index named, or that none is.
+fn ref_entry(m: &Mapping<u64>, ps: &[SeenPolicy]) -> RefEntry {
+    let mut named: Vec<&SeenPolicy> = ps
+        .iter()
+        .filter(|p| p.index % 8 == 1)
+        .filter(|p| match m.key {
+            MapKey::Spid(s) => p.index == s,
+            MapKey::Reqid(r) => p.family == m.family && p.reqids.as_slice().contains(&r),
+        })
+        .collect();
+    named.sort_by_key(|p| p.index);
+    let bindings: Vec<_> = named.iter().filter_map(|p| ref_fit(p, m.family, &m.nat, m.nat_len).ok().map(|i| (p.index, i))).collect();
+    let inactive = match named.first() {
+        _ if !bindings.is_empty() => None,
+        None => Some(Inactive::NoPolicy(m.key, m.family)),
+        Some(p) => Some(Inactive::Unfit(ref_fit(p, m.family, &m.nat, m.nat_len).unwrap_err())),
+    };
+    RefEntry { bindings, inactive }
+}
+
+fn ref_admits(m: &Mapping<u64>, saddr: &Addr) -> bool {
+    m.from.is_none_or(|f| ref_in_prefix(saddr, &f, m.nat_len))
+}
+
+/// The address `m` gives a flow from `saddr`.
+fn ref_translate(m: &Mapping<u64>, saddr: &Addr) -> Addr {
+    match m.from {
+        None => m.nat,
+        Some(_) => splice(m.family, &m.nat, saddr, usize::from(m.nat_len)),
+    }
+}
+
+/// The mappings with their reference entries, in key order.
+struct Model<'a> {
+    ms: Vec<(&'a Mapping<u64>, RefEntry)>,
+}
+
+impl<'a> Model<'a> {
+    fn new(ms: &'a [Mapping<u64>], ps: &[SeenPolicy]) -> Self {
+        let mut ms: Vec<_> = ms.iter().map(|m| (m, ref_entry(m, ps))).collect();
+        ms.sort_by_key(|(m, _)| m.key);
+        Self { ms }
+    }
+
+    /// Every binding: its mapping, policy index and policy.
+    fn bindings(&self) -> impl Iterator<Item = (&'a Mapping<u64>, u32, PolicyInfo)> + '_ {
+        self.ms.iter().flat_map(|(m, e)| e.bindings.iter().map(move |&(i, p)| (*m, i, p)))
+    }
+
+    /// The documented choice: among the bindings whose policy selects the
+    /// flow and whose mapping admits its source, the lowest policy
+    /// priority, then the longest destination prefix, then the lowest key
+    /// (spid keys first), then the lowest policy index.
+    fn lookup(&self, family: Family, flow: &Flow) -> Option<&'a Mapping<u64>> {
+        self.bindings()
+            .filter(|(m, _, p)| m.family == family && ref_matches(&p.selector, flow) && ref_admits(m, &flow.saddr))
+            .min_by_key(|&(m, i, p)| (p.priority, Reverse(p.selector.prefixlen_d), m.key, i))
+            .map(|(m, _, _)| m)
+    }
+
+    /// Among the mappings whose address or prefix contains `nat`, the
+    /// lowest key that admits the flow's source and binds a policy that
+    /// selects it; else the lowest that admits its source; else the lowest.
+    fn by_nat(&self, family: Family, nat: &Addr, flow: &Flow) -> Option<MapKey> {
+        let same: Vec<_> = self.ms.iter().filter(|(m, _)| m.family == family && ref_in_prefix(nat, &m.nat, m.nat_len)).collect();
+        let admits = |m: &Mapping<u64>| ref_admits(m, &flow.saddr);
+        same.iter()
+            .find(|(m, e)| admits(m) && e.bindings.iter().any(|(_, p)| ref_matches(&p.selector, flow)))
+            .or_else(|| same.iter().find(|(m, _)| admits(m)))
+            .or_else(|| same.first())
+            .map(|(m, _)| m.key)
+    }
+}
+
+/// The family and flow of a seed, given the model's bindings.
+fn make_flow(seed: &FlowSeed, model: &Model<'_>) -> (Family, Flow) {
+    let bindings: Vec<_> = model.bindings().collect();
+    let source = |fam: Family| splice(fam, &src_pool(fam, seed.src.index(64)), &addr_of(fam, seed.src_noise), usize::from(seed.src_keep));
+    if seed.hit && !bindings.is_empty() {
+        let (m, _, p) = bindings[seed.target.index(bindings.len())];
+        let s = p.selector;
         let noise = addr_of(m.family, seed.noise);
         let daddr = splice(m.family, &s.daddr, &noise, usize::from(s.prefixlen_d));
         // The selector's bits under the mask, the seed's elsewhere.
         let pick = |sel: u16, mask: u16, other: u16| (sel & mask) | (other.to_be() & !mask);
         let proto = if s.proto == 0 { seed.proto } else { s.proto };
         let oif = if s.ifindex == 0 { seed.oif } else { s.ifindex };
+        let saddr = match m.from {
+            Some(f) if seed.src_hit => splice(m.family, &f, &addr_of(m.family, seed.src_noise), usize::from(m.nat_len)),
+            _ => source(m.family),
+        };
         let flow = Flow {
+            saddr,
             daddr,
             proto,
             sport: pick(s.sport, s.sport_mask, seed.ports.0),
@@ -336,67 +553,81 @@ fn make_flow(seed: &FlowSeed, ms: &[Mapping<u32>]) -> (Family, Flow) {
     let fam = seed.family;
     let keep = usize::from(seed.keep) % (usize::from(fam.max_prefix()) + 1);
     let daddr = splice(fam, &dest_pool(fam, seed.pool.index(64)), &addr_of(fam, seed.noise), keep);
-    (fam, Flow { daddr, proto: seed.proto, sport: seed.ports.0.to_be(), dport: seed.ports.1.to_be(), oif: seed.oif })
+    (fam, Flow { saddr: source(fam), daddr, proto: seed.proto, sport: seed.ports.0.to_be(), dport: seed.ports.1.to_be(), oif: seed.oif })
 }
 
-/// The documented choice: among the active mappings of the family whose
-/// policy selects the flow, the lowest policy priority, then the longest
-/// destination prefix, then the lowest spid.
-fn ref_lookup(ms: &[Mapping<u32>], family: Family, flow: &Flow) -> Option<u32> {
-    ms.iter()
-        .filter(|m| m.family == family)
-        .filter_map(|m| m.policy.map(|p| (m.spid, p)))
-        .filter(|(_, p)| ref_matches(&p.selector, flow))
-        .min_by_key(|&(spid, p)| (p.priority, Reverse(p.selector.prefixlen_d), spid))
-        .map(|(spid, _)| spid)
-}
-
-/// Among the mappings to `nat`, the lowest spid whose policy selects the
-/// flow, else the lowest spid.
-fn ref_by_nat(ms: &[Mapping<u32>], family: Family, nat: &Addr, flow: &Flow) -> Option<u32> {
-    let mut same: Vec<_> = ms.iter().filter(|m| m.family == family && m.nat == *nat).collect();
-    same.sort_by_key(|m| m.spid);
-    let lowest = same.first()?;
-    Some(same.iter().find(|m| m.policy.is_some_and(|p| ref_matches(&p.selector, flow))).unwrap_or(lowest).spid)
-}
-
-type MappingKey = (u32, Family, Addr, PendingMode, Option<PolicyInfo>, u32);
+type MappingFields = (MapKey, Family, Addr, u8, Option<Addr>, PendingMode, u64);
 
 /// Everything a mapping holds, comparable.
-fn key(m: &Mapping<u32>) -> MappingKey {
-    (m.spid, m.family, m.nat, m.pending, m.policy, m.stats)
+fn fields(m: &Mapping<u64>) -> MappingFields {
+    (m.key, m.family, m.nat, m.nat_len, m.from, m.pending, m.stats)
 }
 
-fn keys(ms: &[Mapping<u32>]) -> Vec<MappingKey> {
-    ms.iter().map(key).collect()
+fn all_fields<'a>(ms: impl IntoIterator<Item = &'a Mapping<u64>>) -> Vec<MappingFields> {
+    ms.into_iter().map(fields).collect()
 }
 
-/// Checks every query of `t` against linear scans over `ms`.
-fn check_table(t: &Table<u32>, ms: &[Mapping<u32>], seeds: &[FlowSeed], probes: &[u32]) -> Result<(), TestCaseError> {
-    let mut sorted = ms.to_vec();
-    sorted.sort_by_key(|m| m.spid);
+/// What an entry of the table says of its bindings, comparable with the
+/// reference.
+fn entry_of(e: &Entry<'_, u64>) -> RefEntry {
+    RefEntry { bindings: e.bindings.iter().map(|b| (b.index, b.policy)).collect(), inactive: e.inactive }
+}
+
+/// Checks every query of `t` against linear scans over `ms` and `ps`.
+fn check_table(t: &Table<u64>, ms: &[Mapping<u64>], ps: &[SeenPolicy], seeds: &[FlowSeed], probes: &[MapKey]) -> Result<(), TestCaseError> {
+    let model = Model::new(ms, ps);
     prop_assert_eq!(t.len(), ms.len());
     prop_assert_eq!(t.is_empty(), ms.is_empty());
-    prop_assert_eq!(keys(t.mappings()), keys(&sorted));
+    prop_assert_eq!(all_fields(t.mappings()), all_fields(model.ms.iter().map(|(m, _)| *m)));
+    for (e, (m, want)) in t.entries().zip(&model.ms) {
+        prop_assert_eq!(fields(e.mapping), fields(m));
+        prop_assert_eq!(&entry_of(&e), want, "entry of {}", m.key);
+        prop_assert_eq!(e.is_active(), !want.bindings.is_empty());
+        prop_assert!(e.same_binding(&e));
+    }
 
-    let spids = ms.iter().map(|m| m.spid).chain(probes.iter().copied()).chain(ms.iter().map(|m| m.spid.wrapping_add(1)));
-    for s in spids {
-        prop_assert_eq!(t.get(s).map(key), ms.iter().find(|m| m.spid == s).map(key), "get({})", s);
-        let from: Vec<_> = sorted.iter().filter(|m| m.spid >= s).cloned().collect();
-        prop_assert_eq!(keys(t.mappings_from(s)), keys(&from), "mappings_from({})", s);
+    let next = |k: MapKey| MapKey::from_cursor(k.cursor() + 1).unwrap_or(k);
+    let keys = ms.iter().map(|m| m.key).chain(probes.iter().copied()).chain(ms.iter().map(|m| next(m.key)));
+    for k in keys {
+        let want = model.ms.iter().find(|(m, _)| m.key == k);
+        prop_assert_eq!(t.get(k).map(|e| (fields(e.mapping), entry_of(&e))), want.map(|(m, e)| (fields(m), e.clone())), "get({})", k);
+        let from: Vec<_> = model.ms.iter().filter(|(m, _)| m.key >= k).map(|(m, _)| fields(m)).collect();
+        prop_assert_eq!(all_fields(t.entries_from(k).map(|e| e.mapping)), from, "entries_from({})", k);
+        prop_assert_eq!(MapKey::from_cursor(k.cursor()), Some(k));
+    }
+
+    // Policies bound: every binding's index, ascending, repeated once per
+    // mapping that binds it.
+    let mut bound: Vec<u32> = model.bindings().map(|(_, i, _)| i).collect();
+    bound.sort_unstable();
+    prop_assert_eq!(t.bound_policies().collect::<Vec<_>>(), bound.clone());
+    for i in ps.iter().map(|p| p.index).chain(bound.iter().map(|i| i.wrapping_add(8))) {
+        prop_assert_eq!(t.binds_policy(i), bound.contains(&i), "binds_policy({})", i);
     }
 
     for seed in seeds {
-        let (fam, flow) = make_flow(seed, ms);
-        prop_assert_eq!(t.lookup(fam, &flow).map(|m| m.spid), ref_lookup(ms, fam, &flow), "lookup({:?}, {:?})", fam, flow);
+        let (fam, flow) = make_flow(seed, &model);
+        let got = t.lookup(fam, &flow);
+        let want = model.lookup(fam, &flow);
+        prop_assert_eq!(got.map(|m| m.key), want.map(|m| m.key), "lookup({:?}, {:?})", fam, flow);
+        if let Some(m) = got {
+            prop_assert_eq!(m.translate(&flow.saddr), ref_translate(m, &flow.saddr));
+        }
+        let mut nats: Vec<(Family, Addr)> = Vec::new();
         for f in [Family::V4, Family::V6] {
             for i in 0..3 {
-                let nat = nat_pool(f, i);
-                let want = ref_by_nat(ms, f, &nat, &flow);
-                prop_assert_eq!(t.by_nat_addr(f, &nat, &flow).map(|m| m.spid), want, "by_nat_addr({:?}, {:?})", f, nat);
-                let any = ms.iter().any(|m| m.family == f && m.nat == nat);
-                prop_assert_eq!(t.has_nat_addr(f, &nat), any, "has_nat_addr({:?}, {:?})", f, nat);
+                nats.push((f, nat_pool(f, i)));
+                let mut off = nat_pool(f, i);
+                off.0[f.addr_len() - 1] ^= 0x81;
+                nats.push((f, off));
             }
+        }
+        // Where each mapping would translate the flow.
+        nats.extend(ms.iter().map(|m| (m.family, ref_translate(m, &flow.saddr))));
+        for (f, nat) in nats {
+            prop_assert_eq!(t.by_nat_addr(f, &nat, &flow).map(|m| m.key), model.by_nat(f, &nat, &flow), "by_nat_addr({:?}, {:?})", f, nat);
+            let any = ms.iter().any(|m| m.family == f && ref_in_prefix(&nat, &m.nat, m.nat_len));
+            prop_assert_eq!(t.has_nat_addr(f, &nat), any, "has_nat_addr({:?}, {:?})", f, nat);
         }
     }
     Ok(())
@@ -431,70 +662,237 @@ fn limit_value(default: u32, max: u32) -> impl Strategy<Value = Option<u32>> {
     ]
 }
 
-prop_compose! {
-    fn wire_addr()(len in prop_oneof![Just(4usize), Just(16), 0usize..=20], raw in any::<[u8; 20]>()) -> Vec<u8> {
-        raw[..len].to_vec()
-    }
+fn spid() -> impl Strategy<Value = u32> {
+    prop_oneof![(0u32..64).prop_map(|i| 8 * i + 1), 0u32..512, Just(u32::MAX), any::<u32>()]
+}
+
+/// A prefix length attribute: absent, the full lengths, usual ones, or any.
+fn wire_len() -> impl Strategy<Value = Option<u8>> {
+    prop_oneof![3 => Just(None), 4 => prop_oneof![Just(32u8), Just(128), Just(24), Just(64), 0u8..=130, any::<u8>()].prop_map(Some)]
 }
 
 prop_compose! {
-    fn map_attrs()(spid in proptest::option::weighted(0.95, spid()),
-                   addr in proptest::option::weighted(0.95, wire_addr()),
-                   pending in prop_oneof![
-                       2 => Just(None),
-                       1 => Just(Some(pending_mode::EAGAIN)),
-                       1 => Just(Some(pending_mode::DROP)),
-                       4 => Just(Some(pending_mode::HOLD)),
-                       1 => any::<u8>().prop_map(Some),
-                   ],
-                   hold_packets in limit_value(DOC_DEFAULT_PACKETS, DOC_MAX_PACKETS),
-                   hold_bytes in limit_value(DOC_DEFAULT_BYTES, DOC_MAX_BYTES))
-                   -> (Option<u32>, Option<Vec<u8>>, Option<u8>, Option<u32>, Option<u32>) {
-        (spid, addr, pending, hold_packets, hold_bytes)
+    /// An address attribute; most of the time its host bits after `len`
+    /// (if any) are clear.
+    fn wire_addr(len: Option<u8>)(n in prop_oneof![4 => Just(4usize), 4 => Just(16), 1 => 0usize..=20], raw in any::<[u8; 20]>(),
+                                  clear in proptest::bool::weighted(0.8)) -> Vec<u8> {
+        let mut v = raw[..n].to_vec();
+        if let (true, Some(len), 4 | 16) = (clear, len, n) {
+            let (_, a) = Addr::from_wire(&v).unwrap();
+            v.copy_from_slice(&a.masked(len).0[..n]);
+        }
+        v
     }
+}
+
+/// The map-new attributes a request may carry.
+#[derive(Clone, Debug)]
+struct Attrs {
+    spid: Option<u32>,
+    reqid: Option<u32>,
+    addr: Option<Vec<u8>>,
+    prefix_len: Option<u8>,
+    from: Option<Vec<u8>>,
+    from_prefix_len: Option<u8>,
+    pending: Option<u8>,
+    hold_packets: Option<u32>,
+    hold_bytes: Option<u32>,
+}
+
+impl Attrs {
+    fn wire(&self) -> MapAttrs<'_> {
+        MapAttrs {
+            spid: self.spid,
+            reqid: self.reqid,
+            addr: self.addr.as_deref(),
+            prefix_len: self.prefix_len,
+            from: self.from.as_deref(),
+            from_prefix_len: self.from_prefix_len,
+            pending: self.pending,
+            hold_packets: self.hold_packets,
+            hold_bytes: self.hold_bytes,
+        }
+    }
+}
+
+/// Keys: mostly one of spid and reqid, sometimes both or neither.
+fn wire_keys() -> impl Strategy<Value = (Option<u32>, Option<u32>)> {
+    prop_oneof![
+        6 => spid().prop_map(|s| (Some(s), None)),
+        6 => reqid_value().prop_map(|r| (None, Some(r))),
+        1 => (spid(), reqid_value()).prop_map(|(s, r)| (Some(s), Some(r))),
+        1 => Just((None, None)),
+    ]
+}
+
+fn map_attrs() -> impl Strategy<Value = Attrs> {
+    // From: 0 none; 1 with the prefix's length; 2 with any length; 3 only
+    // one of from and its length.
+    (wire_keys(), wire_len(), 0u8..4, proptest::bool::weighted(0.9)).prop_flat_map(|(keys, prefix_len, from_mode, with_addr)| {
+        let from_len = match from_mode {
+            0 => Just(None).boxed(),
+            1 => Just(prefix_len).boxed(),
+            _ => wire_len().boxed(),
+        };
+        (
+            Just((keys, prefix_len, from_mode)),
+            if with_addr { wire_addr(prefix_len).prop_map(Some).boxed() } else { Just(None).boxed() },
+            from_len.prop_flat_map(|fl| (Just(fl), wire_addr(fl), any::<bool>())),
+            prop_oneof![
+                2 => Just(None),
+                1 => Just(Some(pending_mode::EAGAIN)),
+                1 => Just(Some(pending_mode::DROP)),
+                4 => Just(Some(pending_mode::HOLD)),
+                1 => any::<u8>().prop_map(Some),
+            ],
+            limit_value(DOC_DEFAULT_PACKETS, DOC_MAX_PACKETS),
+            limit_value(DOC_DEFAULT_BYTES, DOC_MAX_BYTES),
+        )
+            .prop_map(|(((spid, reqid), prefix_len, from_mode), addr, (fl, from_bytes, which), pending, hold_packets, hold_bytes)| {
+                let (from, from_prefix_len) = match from_mode {
+                    0 => (None, None),
+                    3 if which => (Some(from_bytes), None),
+                    3 => (None, fl.or(Some(24))),
+                    _ => (Some(from_bytes), fl),
+                };
+                Attrs { spid, reqid, addr, prefix_len, from, from_prefix_len, pending, hold_packets, hold_bytes }
+            })
+    })
+}
+
+/// Attributes of a valid request, half the time with one thing wrong:
+/// most requests of `map_attrs` are refused for several reasons at once,
+/// these test one reason at a time and acceptance.
+fn coherent_attrs() -> impl Strategy<Value = Attrs> {
+    (
+        prop_oneof![(0u32..64).prop_map(|i| (Some(8 * i + 1), None)), (1..=u32::MAX).prop_map(|r| (None, Some(r)))],
+        family(),
+        any::<([u8; 16], [u8; 16])>(),
+        proptest::option::weighted(0.7, any::<u8>()),
+        prop_oneof![Just((None, None, None)), Just((Some(pending_mode::DROP), None, None)), (1..=DOC_MAX_PACKETS, 1..=DOC_MAX_BYTES).prop_map(|(p, b)| (Some(pending_mode::HOLD), Some(p), Some(b)))],
+        0u8..12,
+        any::<(u8, usize)>(),
+    )
+        .prop_map(|(keys, family, (raw, from_raw), len, (pending, hold_packets, hold_bytes), wrong, (n, at))| {
+            let max = family.max_prefix();
+            let len = len.map(|l| (u16::from(l) % (u16::from(max) + 1)) as u8);
+            let full = len.unwrap_or(max);
+            let addr = addr_of(family, raw).masked(full);
+            let from = addr_of(family, from_raw).masked(full);
+            let bytes = |a: &Addr| a.bytes(family).to_vec();
+            let mut a = Attrs {
+                spid: keys.0,
+                reqid: keys.1,
+                addr: Some(bytes(&addr)),
+                prefix_len: len,
+                from: len.map(|_| bytes(&from)),
+                from_prefix_len: len,
+                pending,
+                hold_packets,
+                hold_bytes,
+            };
+            let bit = |v: &mut Vec<u8>, b: usize| v[b / 8] ^= 0x80 >> (b % 8);
+            let host_bit = full < max;
+            match wrong {
+                0 if host_bit => bit(a.addr.as_mut().unwrap(), usize::from(full) + at % usize::from(max - full)),
+                1 if host_bit => bit(a.from.as_mut().unwrap(), usize::from(full) + at % usize::from(max - full)),
+                2 => a.from_prefix_len = Some(n),
+                3 => a.prefix_len = Some(n),
+                4 => a.from = None,
+                5 => a.from_prefix_len = None,
+                6 => {
+                    // From of the other family, or a single-host 1:1.
+                    a.from = Some(if n % 2 == 0 { vec![192, 168, 1, 0] } else { bytes(&from) });
+                    a.from_prefix_len = a.from_prefix_len.or(Some(max));
+                }
+                7 => a.reqid = Some(if n % 2 == 0 { 0 } else { 7 }),
+                8 => a.from.as_mut().map_or((), |f| f.truncate(at % 16)),
+                _ => {}
+            }
+            a
+        })
+}
+
+/// The refusals that apply to an address attribute with a prefix length
+/// (the family's full length if absent), or its family, address and
+/// length.
+fn ref_prefix(bytes: &[u8], len: Option<u8>) -> Result<(Family, Addr, u8), Vec<Refusal>> {
+    let family = match bytes.len() {
+        4 => Family::V4,
+        16 => Family::V6,
+        n => return Err(vec![Refusal::AddressLength(n)]),
+    };
+    let addr = addr_of(family, {
+        let mut raw = [0; 16];
+        raw[..bytes.len()].copy_from_slice(bytes);
+        raw
+    });
+    let len = len.unwrap_or(family.max_prefix());
+    if len > family.max_prefix() {
+        return Err(vec![Refusal::PrefixLen { family, len }]);
+    }
+    if ref_masked(&addr, len) != addr {
+        return Err(vec![Refusal::HostBits { family, addr, len }]);
+    }
+    Ok((family, addr, len))
 }
 
 /// A valid map-new request.
 fn map_request() -> impl Strategy<Value = MapRequest> {
     (
-        (0u32..1 << 29).prop_map(|i| 8 * i + 1),
+        prop_oneof![(0u32..1 << 29).prop_map(|i| MapKey::Spid(8 * i + 1)), (1..=u32::MAX).prop_map(MapKey::Reqid)],
         family(),
         any::<[u8; 16]>(),
+        proptest::option::of((any::<u8>(), any::<[u8; 16]>())),
         pending_mode(),
         1..=DOC_MAX_PACKETS,
         prop_oneof![Just(DOC_MAX_BYTES), 1..=DOC_MAX_BYTES],
     )
-        .prop_map(|(spid, family, raw, pending, packets, bytes)| MapRequest {
-            spid,
-            family,
-            nat: addr_of(family, raw),
-            pending,
-            hold: if pending == PendingMode::Hold { HoldLimits { packets, bytes } } else { HoldLimits::DEFAULT },
+        .prop_map(|(key, family, raw, prefix, pending, packets, bytes)| {
+            let (nat_len, from) = match prefix {
+                None => (family.max_prefix(), None),
+                Some((len, from)) => {
+                    let len = (u16::from(len) % (u16::from(family.max_prefix()) + 1)) as u8;
+                    (len, Some(addr_of(family, from).masked(len)))
+                }
+            };
+            MapRequest {
+                key,
+                family,
+                nat: addr_of(family, raw).masked(nat_len),
+                nat_len,
+                from,
+                pending,
+                hold: if pending == PendingMode::Hold { HoldLimits { packets, bytes } } else { HoldLimits::DEFAULT },
+            }
         })
 }
 
 prop_compose! {
-    /// A policy for `req` (or none): its family often the request's, its
-    /// source prefix often containing the address, its prefix lengths
+    /// A policy for `req`: its family often the request's, its source
+    /// prefix often containing the address or prefix, its prefix lengths
     /// sometimes out of range.
-    fn seen_policy(req: MapRequest)(present in proptest::bool::weighted(0.9),
-                                    same_family in proptest::bool::weighted(0.8),
+    fn seen_policy(req: MapRequest)(same_family in proptest::bool::weighted(0.8),
                                     other in family(), noise in any::<[u8; 16]>(),
                                     plens in (prop_oneof![0u8..=128, any::<u8>()], prop_oneof![0u8..=128, any::<u8>()]),
                                     keep in any::<u8>(), contains in any::<bool>(),
-                                    dest in selector_case(), priority in any::<u32>()) -> Option<SeenPolicy> {
+                                    dest in selector_case(), priority in any::<u32>(),
+                                    index in policy_index(), reqids in vec(reqid_value(), 0..=6)) -> SeenPolicy {
         let family = if same_family { req.family } else { other };
         let max = u16::from(family.max_prefix());
         let (mut plen_s, mut plen_d) = plens;
         if keep % 4 != 0 {
-            // Mostly valid lengths.
+            // Mostly valid lengths, often not longer than the request's.
             plen_s = (u16::from(plen_s) % (max + 1)) as u8;
             plen_d = (u16::from(plen_d) % (max + 1)) as u8;
+            if keep % 4 != 1 {
+                plen_s = plen_s.min(req.nat_len);
+            }
         }
         let noise = addr_of(family, noise);
         let saddr = if contains { splice(family, &req.nat, &noise, usize::from(plen_s)) } else { splice(family, &req.nat, &noise, usize::from(keep)) };
         let dest = DestSelector { prefixlen_s: plen_s, prefixlen_d: plen_d, ..dest.0 };
-        present.then_some(SeenPolicy { family, selector: Selector { saddr, dest }, priority })
+        SeenPolicy { index, family, selector: Selector { saddr, dest }, priority, reqids: Reqids::new(reqids) }
     }
 }
 
@@ -617,61 +1015,96 @@ proptest! {
     /// (as destination port), in network order; other protocols keep the
     /// tuple's ports.
     #[test]
-    fn flow_from_tuple(daddr in any::<[u8; 16]>(), proto in proto(), sport in any::<u16>(), dport in any::<u16>(),
+    fn flow_from_tuple(saddr in any::<[u8; 16]>(), daddr in any::<[u8; 16]>(), proto in proto(), sport in any::<u16>(), dport in any::<u16>(),
                        icmp in any::<(u8, u8)>(), oif in any::<i32>()) {
-        let f = Flow::from_tuple(Addr(daddr), proto, sport, dport, icmp.0, icmp.1, oif);
+        let f = Flow::from_tuple(Addr(saddr), Addr(daddr), proto, sport, dport, icmp.0, icmp.1, oif);
         let (s, d) = if proto == 1 || proto == 58 { (u16::from(icmp.0).to_be(), u16::from(icmp.1).to_be()) } else { (sport, dport) };
-        prop_assert_eq!(f, Flow { daddr: Addr(daddr), proto, sport: s, dport: d, oif });
+        prop_assert_eq!(f, Flow { saddr: Addr(saddr), daddr: Addr(daddr), proto, sport: s, dport: d, oif });
     }
 
-    /// Table queries equal linear scans over the mappings.
+    /// Table queries equal linear scans over the mappings and policies.
     #[test]
-    fn table_like_linear_scan(ms in mappings(12), seeds in vec(flow_seed(), 1..24), probes in vec(spid(), 0..4)) {
-        let t = Table::build(ms.clone()).unwrap();
-        check_table(&t, &ms, &seeds, &probes)?;
+    fn table_like_linear_scan(ms in mappings(12), ps in policies(16), seeds in vec(flow_seed(), 1..24), probes in vec(map_key(), 0..4)) {
+        let t = Table::build(ms.clone(), &ps).unwrap();
+        check_table(&t, &ms, &ps, &seeds, &probes)?;
     }
 
-    /// Many mappings with the same few destinations, priorities and NAT
-    /// addresses: ties decide.
+    /// Many mappings and policies with the same few keys, destinations,
+    /// priorities and NAT addresses: ties decide.
     #[test]
-    fn table_ties_like_linear_scan(ms in mappings(48), seeds in vec(flow_seed(), 1..32)) {
-        let t = Table::build(ms.clone()).unwrap();
-        check_table(&t, &ms, &seeds, &[])?;
+    fn table_ties_like_linear_scan(ms in mappings(48), ps in policies(40), seeds in vec(flow_seed(), 1..32)) {
+        let t = Table::build(ms.clone(), &ps).unwrap();
+        check_table(&t, &ms, &ps, &seeds, &[])?;
     }
 
-    /// `edited` passes each mapping, in spid order, through the edit; the
-    /// table built from the result answers like a scan over it.
+    /// `edited` passes each mapping, in key order, through the edit; the
+    /// table built from the result, against the same policies or against
+    /// them re-added under new indexes, answers like a scan over it.
     #[test]
-    fn edited_table_like_linear_scan(ms in mappings(16), seeds in vec(flow_seed(), 1..16), seed in any::<u32>(),
-                                     prio in prop_oneof![0u32..4, any::<u32>()], extra in mapping_spec(), extra_spid in spid()) {
-        let t = Table::build(ms.clone()).unwrap();
-        let op = |m: &Mapping<u32>| (m.spid.wrapping_mul(0x9e37_79b1) ^ seed) % 4;
-        let edit = |m: &Mapping<u32>| match op(m) {
+    fn edited_table_like_linear_scan(ms in mappings(16), ps in policies(16), seeds in vec(flow_seed(), 1..16), seed in any::<u32>(),
+                                     pick in any::<Index>(), extra in mapping_spec(), extra_key in map_key(), readd in any::<bool>()) {
+        let t = Table::build(ms.clone(), &ps).unwrap();
+        let op = |m: &Mapping<u64>| (m.key.cursor() as u32).wrapping_mul(0x9e37_79b1) ^ seed;
+        let edit = |m: &Mapping<u64>| match op(m) % 4 {
             0 => Some(m.clone()),
             1 => None,
-            2 => Some(Mapping { policy: None, ..m.clone() }),
-            _ => Some(Mapping { policy: m.policy.map(|p| PolicyInfo { priority: prio, ..p }), ..m.clone() }),
+            2 => Some(Mapping { pending: PendingMode::Drop, ..m.clone() }),
+            _ => Some(Mapping { nat: nat_pool(m.family, pick.index(3)).masked(m.nat_len), ..m.clone() }),
         };
         let mut seen = Vec::new();
-        let mut out = t.edited(|m| { seen.push(m.spid); edit(m) }).unwrap();
+        let mut out = t.edited(|m| { seen.push(m.key); edit(m) }).unwrap();
         let mut sorted = ms.clone();
-        sorted.sort_by_key(|m| m.spid);
-        prop_assert_eq!(&seen, &sorted.iter().map(|m| m.spid).collect::<Vec<_>>());
+        sorted.sort_by_key(|m| m.key);
+        prop_assert_eq!(&seen, &sorted.iter().map(|m| m.key).collect::<Vec<_>>());
         let want: Vec<_> = sorted.iter().filter_map(edit).collect();
-        prop_assert_eq!(keys(&out), keys(&want));
+        prop_assert_eq!(all_fields(&out), all_fields(&want));
 
-        // As a writer does: add a mapping for a new spid and build.
+        // As a writer does: add a mapping for a new key and build, against
+        // the SPD as it is now.
         let mut next = want;
-        if !next.iter().any(|m| m.spid == extra_spid) {
-            let (family, nat, pending, policy) = extra;
-            let m = Mapping { spid: extra_spid, family, nat: nat_pool(family, nat), pending, policy, stats: extra_spid };
+        if !next.iter().any(|m| m.key == extra_key) {
+            let m = make_mapping(extra_key, extra);
             out.push(m.clone());
             next.push(m);
         }
-        let t2 = Table::build(out).unwrap();
-        check_table(&t2, &next, &seeds, &[extra_spid])?;
+        let ps2: Vec<_> = if readd {
+            // Deleted and re-added: same policies, new indexes.
+            ps.iter().rev().map(|p| SeenPolicy { index: p.index.wrapping_add(8 * 1000), ..*p }).collect()
+        } else {
+            ps.clone()
+        };
+        let t2 = Table::build(out, &ps2).unwrap();
+        check_table(&t2, &next, &ps2, &seeds, &[extra_key])?;
         // The old snapshot is untouched.
-        check_table(&t, &ms, &seeds, &[])?;
+        check_table(&t, &ms, &ps, &seeds, &[])?;
+    }
+
+    /// A reqid mapping follows its policies when they are re-added under
+    /// new indexes: it binds the same selectors; a spid mapping loses its
+    /// policy.
+    #[test]
+    fn reqid_mappings_follow_readded_policies(ms in mappings(16), ps in policies(16), shift in 1u32..1 << 20) {
+        let t = Table::build(ms.clone(), &ps).unwrap();
+        let moved = |i: u32| i.wrapping_add(8 * shift);
+        let ps2: Vec<_> = ps.iter().map(|p| SeenPolicy { index: moved(p.index), ..*p }).collect();
+        let t2 = Table::build(t.edited(|m| Some(m.clone())).unwrap(), &ps2).unwrap();
+        for (a, b) in t.entries().zip(t2.entries()) {
+            prop_assert_eq!(a.key, b.key);
+            match a.key {
+                MapKey::Reqid(_) => {
+                    let mut want: Vec<_> = a.bindings.iter().map(|b| (moved(b.index), b.policy)).collect();
+                    want.sort_by_key(|&(i, _)| i);
+                    prop_assert_eq!(entry_of(&b).bindings, want, "{}", a.key);
+                    prop_assert_eq!(a.is_active(), b.is_active());
+                }
+                // Unless a new index happens to be the spid.
+                MapKey::Spid(s) if !ps2.iter().any(|p| p.index == s) => {
+                    prop_assert!(!b.is_active());
+                    prop_assert_eq!(b.inactive, Some(Inactive::NoPolicy(b.key, b.family)));
+                }
+                MapKey::Spid(_) => {}
+            }
+        }
     }
 
     /// Any map-new attributes: no panic; acceptance exactly when no
@@ -679,22 +1112,42 @@ proptest! {
     /// with the documented defaults; otherwise one of the refusals that
     /// apply, with EINVAL and a text that fits or is cut cleanly.
     #[test]
-    fn map_request_validation((spid, addr, pending, hold_packets, hold_bytes) in map_attrs()) {
-        let attrs = MapAttrs { spid, addr: addr.as_deref(), pending, hold_packets, hold_bytes };
-        let got = request::map_request(attrs);
+    fn map_request_validation(a in prop_oneof![map_attrs(), coherent_attrs()]) {
+        let got = request::map_request(a.wire());
 
         let mut applies = Vec::new();
-        match spid {
-            None => applies.push(Refusal::Missing("spid")),
-            Some(s) if s & 7 != 1 => applies.push(Refusal::NotOutbound(s)),
-            Some(_) => {}
-        }
-        match &addr {
+        let key = match (a.spid, a.reqid) {
+            (Some(_), Some(_)) => { applies.push(Refusal::TwoKeys); None }
+            (None, None) => { applies.push(Refusal::Missing("spid or reqid")); None }
+            (Some(s), None) if s & 7 != 1 => { applies.push(Refusal::NotOutbound(s)); None }
+            (Some(s), None) => Some(MapKey::Spid(s)),
+            (None, Some(0)) => { applies.push(Refusal::ReqidZero); None }
+            (None, Some(r)) => Some(MapKey::Reqid(r)),
+        };
+        let mut nat = None;
+        match &a.addr {
             None => applies.push(Refusal::Missing("addr")),
-            Some(a) if a.len() != 4 && a.len() != 16 => applies.push(Refusal::AddressLength(a.len())),
-            Some(_) => {}
+            Some(bytes) => match ref_prefix(bytes, a.prefix_len) {
+                Err(r) => applies.extend(r),
+                Ok(p) => nat = Some(p),
+            },
         }
-        let mode = match pending {
+        // What from gives, once the address is known.
+        let mut from = None;
+        if let Some((family, _, len)) = nat {
+            match (&a.from, a.from_prefix_len) {
+                (None, None) if len < family.max_prefix() => applies.push(Refusal::PrefixWithoutFrom(len)),
+                (None, None) => {}
+                (Some(bytes), Some(flen)) => match ref_prefix(bytes, Some(flen)) {
+                    Err(r) => applies.extend(r),
+                    Ok((ff, _, _)) if ff != family => applies.push(Refusal::FromFamily),
+                    Ok((_, _, fl)) if fl != len => applies.push(Refusal::PrefixMismatch { from: fl, to: len }),
+                    Ok((_, f, _)) => from = Some(f),
+                },
+                _ => applies.push(Refusal::FromIncomplete),
+            }
+        }
+        let mode = match a.pending {
             None => Some(PendingMode::Eagain),
             Some(pending_mode::EAGAIN) => Some(PendingMode::Eagain),
             Some(pending_mode::DROP) => Some(PendingMode::Drop),
@@ -704,14 +1157,14 @@ proptest! {
                 None
             }
         };
-        if mode != Some(PendingMode::Hold) && (hold_packets.is_some() || hold_bytes.is_some()) {
+        if mode != Some(PendingMode::Hold) && (a.hold_packets.is_some() || a.hold_bytes.is_some()) {
             applies.push(Refusal::HoldLimitWithoutHold);
         }
-        let packets = hold_packets.unwrap_or(DOC_DEFAULT_PACKETS);
+        let packets = a.hold_packets.unwrap_or(DOC_DEFAULT_PACKETS);
         if !(1..=DOC_MAX_PACKETS).contains(&packets) {
             applies.push(Refusal::HoldPackets(packets));
         }
-        let bytes = hold_bytes.unwrap_or(DOC_DEFAULT_BYTES);
+        let bytes = a.hold_bytes.unwrap_or(DOC_DEFAULT_BYTES);
         if !(1..=DOC_MAX_BYTES).contains(&bytes) {
             applies.push(Refusal::HoldBytes(bytes));
         }
@@ -719,13 +1172,26 @@ proptest! {
         match got {
             Ok(req) => {
                 prop_assert!(applies.is_empty(), "accepted {:?} though {:?}", req, applies);
-                let a = addr.as_deref().unwrap();
-                prop_assert!(a.len() == 4 || a.len() == 16);
-                prop_assert_eq!(req.family, if a.len() == 4 { Family::V4 } else { Family::V6 });
-                prop_assert_eq!(req.nat.bytes(req.family), a);
-                prop_assert!(req.nat.0[a.len()..].iter().all(|&b| b == 0));
-                prop_assert_eq!(req.spid, spid.unwrap());
-                prop_assert_eq!(req.spid & 7, 1);
+                let (family, addr, len) = nat.unwrap();
+                let raw = a.addr.as_deref().unwrap();
+                prop_assert_eq!(req.key, key.unwrap());
+                if let MapKey::Spid(s) = req.key {
+                    prop_assert_eq!(s & 7, 1);
+                }
+                prop_assert_ne!(req.key, MapKey::Reqid(0));
+                prop_assert_eq!(req.family, family);
+                prop_assert_eq!(req.nat.bytes(req.family), raw);
+                prop_assert_eq!(req.nat, addr);
+                prop_assert!(req.nat.0[raw.len()..].iter().all(|&b| b == 0));
+                prop_assert_eq!(req.nat_len, len);
+                prop_assert_eq!(ref_masked(&req.nat, req.nat_len), req.nat, "host bits clear");
+                prop_assert_eq!(req.from, from);
+                // A prefix comes with from, of its length.
+                prop_assert!(req.nat_len == family.max_prefix() || req.from.is_some());
+                if let Some(f) = req.from {
+                    prop_assert_eq!(a.from_prefix_len, Some(req.nat_len));
+                    prop_assert_eq!(ref_masked(&f, req.nat_len), f);
+                }
                 prop_assert_eq!(Some(req.pending), mode);
                 prop_assert!((1..=DOC_MAX_PACKETS).contains(&req.hold.packets));
                 prop_assert!((1..=DOC_MAX_BYTES).contains(&req.hold.bytes));
@@ -734,13 +1200,14 @@ proptest! {
             Err(r) => {
                 prop_assert!(applies.contains(&r), "refused with {:?}, not one of {:?}", r, applies);
                 prop_assert_eq!(r.errno(), EINVAL);
+                // Every validation refusal is sent whole.
                 let (sent, whole) = texts(&r);
-                prop_assert!(!sent.is_empty() && whole.starts_with(&sent) && sent.len() == whole.len().min(80), "{:?}", whole);
+                prop_assert_eq!(&sent, &whole);
+                prop_assert!(!sent.is_empty());
             }
         }
     }
 
-    /// Hold limits: each given or its default (100 packets, 256 KiB),
     /// and within 1..=10000 packets and 1..=16 MiB.
     #[test]
     fn hold_limit_bounds(packets in limit_value(DOC_DEFAULT_PACKETS, DOC_MAX_PACKETS), bytes in limit_value(DOC_DEFAULT_BYTES, DOC_MAX_BYTES)) {
@@ -768,44 +1235,55 @@ proptest! {
         prop_assert_eq!(request::check_spid(spid), want);
     }
 
-    /// A seen policy activates a mapping exactly when its family is the
-    /// address's, its prefix lengths are possible and its source prefix
-    /// contains the address; the mapping then keeps the selector's
-    /// destination half and the priority.
+    /// A seen policy can carry a mapping's flows exactly when its family
+    /// is the address's, its prefix lengths are possible and its source
+    /// prefix contains the whole address or prefix; the mapping then keeps
+    /// the selector's destination half and the priority.  A refusal names
+    /// the policy by index and fits an extack, or is cut cleanly.
     #[test]
-    fn policy_evaluation((req, policy) in map_request().prop_flat_map(|r| (Just(r), seen_policy(r)))) {
-        let got = request::evaluate_policy(&req, policy);
-        let Some(p) = policy else {
-            prop_assert_eq!(got, Ok(None));
-            return Ok(());
+    fn policy_fit((req, policy) in map_request().prop_flat_map(|r| (Just(r), seen_policy(r)))) {
+        let got = policy::fit(&policy, req.family, &req.nat, req.nat_len);
+        prop_assert_eq!(got, ref_fit(&policy, req.family, &req.nat, req.nat_len));
+        if let Err(u) = got {
+            let r = Refusal::Unfit(u);
+            prop_assert_eq!(r.errno(), EINVAL);
+            let (sent, whole) = texts(&r);
+            prop_assert!(whole.starts_with(&format!("policy {} ", policy.index)), "{:?}", whole);
+            prop_assert!(!sent.is_empty() && whole.starts_with(&sent) && sent.len() == whole.len().min(80), "{:?}", whole);
+            // IPv4 texts are sent whole.
+            if req.family == Family::V4 && policy.family == Family::V4 {
+                prop_assert_eq!(&sent, &whole);
+            }
+        }
+    }
+
+    /// Splicing keeps the first `len` bits of the prefix and the rest of
+    /// the host; a mapping translates what it admits into its prefix.
+    #[test]
+    fn splice_like_reference(req in map_request(), host in any::<[u8; 16]>(), inside in any::<bool>()) {
+        let host = addr_of(req.family, host);
+        prop_assert_eq!(req.nat.splice(req.nat_len, &host), splice(req.family, &req.nat, &host, usize::from(req.nat_len)));
+        let m = Mapping { key: req.key, family: req.family, nat: req.nat, nat_len: req.nat_len, from: req.from, pending: req.pending, stats: 0u64 };
+        let saddr = match req.from {
+            Some(f) if inside => splice(req.family, &f, &host, usize::from(req.nat_len)),
+            _ => host,
         };
-        let mut applies = Vec::new();
-        if p.family != req.family {
-            applies.push(Refusal::FamilyMismatch { spid: req.spid, policy: p.family, mapping: req.family });
+        prop_assert_eq!(m.admits(&saddr), ref_admits(&m, &saddr));
+        let out = m.translate(&saddr);
+        prop_assert_eq!(out, ref_translate(&m, &saddr));
+        prop_assert!(ref_in_prefix(&out, &req.nat, req.nat_len));
+        if let (Some(f), true) = (req.from, m.admits(&saddr)) {
+            // 1:1: translating back gives the source.
+            prop_assert_eq!(f.splice(req.nat_len, &out), saddr);
         }
-        let max = p.family.max_prefix();
-        let d = p.selector.dest;
-        if d.prefixlen_d > max || d.prefixlen_s > max || !ref_in_prefix(&req.nat, &p.selector.saddr, d.prefixlen_s) {
-            applies.push(Refusal::SourceNotSelected {
-                spid: req.spid,
-                family: p.family,
-                nat: req.nat,
-                saddr: p.selector.saddr,
-                prefixlen_s: d.prefixlen_s,
-            });
-        }
-        match got {
-            Ok(info) => {
-                prop_assert!(applies.is_empty(), "accepted though {:?}", applies);
-                prop_assert_eq!(info, Some(PolicyInfo { selector: d, priority: p.priority }));
-            }
-            Err(r) => {
-                prop_assert!(applies.contains(&r), "refused with {:?}, not one of {:?}", r, applies);
-                prop_assert_eq!(r.errno(), EINVAL);
-                let (sent, whole) = texts(&r);
-                prop_assert!(!sent.is_empty() && whole.starts_with(&sent) && sent.len() == whole.len().min(80), "{:?}", whole);
-            }
-        }
+    }
+
+    /// Cursors keep the key order and come back as their key.
+    #[test]
+    fn key_cursors(a in map_key(), b in map_key()) {
+        prop_assert_eq!(a.cmp(&b), a.cursor().cmp(&b.cursor()));
+        prop_assert_eq!(MapKey::from_cursor(a.cursor()), Some(a));
+        prop_assert_eq!(matches!(a, MapKey::Spid(_)), a.cursor() < 1 << 32);
     }
 
     /// Namespace limits: one more mapping than `min(max_mappings, 65536)`
@@ -973,17 +1451,18 @@ proptest! {
     }
 }
 
-/// The empty table has nothing, and a set of spids survives building.
+/// The empty table has nothing, and a set of keys survives building.
 #[test]
 fn empty_table() {
-    let t = Table::<u32>::empty();
-    assert!(t.is_empty() && t.mappings().is_empty());
+    let t = Table::<u64>::empty();
+    assert!(t.is_empty() && t.mappings().is_empty() && t.entries().next().is_none());
     assert_eq!(t.len(), 0);
-    assert!(t.get(1).is_none() && !t.has_nat_addr(Family::V4, &Addr::default()));
+    assert!(t.get(MapKey::Spid(1)).is_none() && !t.has_nat_addr(Family::V4, &Addr::default()));
     assert!(t.lookup(Family::V4, &Flow::default()).is_none());
     assert!(t.by_nat_addr(Family::V6, &Addr::default(), &Flow::default()).is_none());
-    let spids: BTreeSet<u32> = [9, 1, 17].into();
-    let ms = spids.iter().map(|&spid| Mapping { spid, family: Family::V4, nat: Addr::default(), pending: PendingMode::Eagain, policy: None, stats: spid });
-    let t = Table::build(ms.collect()).unwrap();
-    assert_eq!(t.mappings().iter().map(|m| m.spid).collect::<BTreeSet<_>>(), spids);
+    assert!(!t.binds_policy(1) && t.bound_policies().next().is_none());
+    let keys: BTreeSet<MapKey> = [MapKey::Reqid(9), MapKey::Spid(9), MapKey::Spid(1), MapKey::Reqid(1)].into();
+    let ms = keys.iter().map(|&key| Mapping { key, family: Family::V4, nat: Addr::default(), nat_len: 32, from: None, pending: PendingMode::Eagain, stats: key.cursor() });
+    let t = Table::build(ms.collect(), &[]).unwrap();
+    assert_eq!(t.mappings().iter().map(|m| m.key).collect::<Vec<_>>(), keys.into_iter().collect::<Vec<_>>());
 }

@@ -6,7 +6,7 @@
 # inactive with its reason; a spid mapping wins over a reqid mapping on the
 # policy it names; a policy of the other family with the same reqid is not
 # bound.  Real packets: the office sees the mapped source, the WAN only ESP.
-# timeout: 200
+# timeout: 300
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../howto.sh"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# 50-reqid-follow-ipv4, for IPv6: the reqid mapping follows its re-added
+# 52-reqid-follow-ipv4, for IPv6: the reqid mapping follows its re-added
 # policy, spid-over-reqid precedence, other-family policies not bound.
-# timeout: 200
+# timeout: 300
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../howto.sh"
