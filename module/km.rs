@@ -29,7 +29,7 @@ impl xfrm::PolicyEvents for PolicyEvents {
     fn sa_requested(net: &Net, spid: u32, request: SaKey) {
         let guard = ReadGuard::new();
         let Some(ns) = NetState::of(net, &guard) else { return };
-        if ns.snapshot(&guard).and_then(|t| t.get(spid)).is_none() {
+        if !ns.snapshot(&guard).is_some_and(|t| t.binds_policy(spid)) {
             return;
         }
         if ns.sa_requests.lock().acquired(spid, request) {

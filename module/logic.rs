@@ -13,6 +13,8 @@ pub(crate) mod fmt;
 pub(crate) mod hold;
 #[path = "core/src/nla.rs"]
 pub(crate) mod nla;
+#[path = "core/src/policy.rs"]
+pub(crate) mod policy;
 #[path = "core/src/request.rs"]
 pub(crate) mod request;
 #[path = "core/src/sa.rs"]

@@ -108,11 +108,18 @@ impl NetBound for HooksOf {
 /// through the hook's output device.
 fn original_flow(ct: &Conn, state: &HookState<'_>) -> Flow {
     let t = ct.tuple(Direction::Original);
-    Flow::from_tuple(t.dst, t.proto, t.src_port, t.dst_port, t.icmp_type, t.icmp_code, state.out_ifindex())
+    Flow::from_tuple(t.src, t.dst, t.proto, t.src_port, t.dst_port, t.icmp_type, t.icmp_code, state.out_ifindex())
 }
 
 /// A new flow of a mapping whose policy's SA is pending, in eagain or drop
 /// mode.
+///
+/// In eagain mode only a blocking sender is refused with `EAGAIN`.  A
+/// non-blocking one (asyncio, Go, tokio, curl, Python sockets with a
+/// timeout) would poll, find the socket writable at once, and send again:
+/// a busy loop for as long as IKE takes.  Its packet is dropped instead,
+/// as a lossy path would: its call succeeds, a datagram is lost, and TCP
+/// retransmits the SYN, which gets through once the SA is up.
 fn refuse_pending<K>(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Verdict<K> {
     match mode {
         // A hold-mode mapping always has its queue.
@@ -120,10 +127,15 @@ fn refuse_pending<K>(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Verdict<
             stats.pending_drops.fetch_add(1, Ordering::Relaxed);
             Verdict::DropSilently
         }
+        PendingMode::Eagain if skb.sender_is_nonblocking() => {
+            stats.pending_nonblock_drops.fetch_add(1, Ordering::Relaxed);
+            Verdict::DropSilently
+        }
         PendingMode::Eagain => {
             stats.pending_refused.fetch_add(1, Ordering::Relaxed);
-            // A TCP connect ignores the error of its SYN and would wait for
-            // the retransmit timer; abort it so that connect() fails now.
+            // A blocking TCP connect ignores the error of its SYN and would
+            // wait for the retransmit timer; abort it so that connect()
+            // fails now.
             if let Some(sock) = skb.connecting_tcp_socket() {
                 let guard = ReadGuard::new();
                 if let Some(wq) = ABORTS.get(&guard) {
@@ -189,12 +201,14 @@ impl Hook for SnatHook {
         let guard = ReadGuard::new();
         let Some(ns) = NetState::of(state.net(), &guard) else { return Verdict::Accept };
         let Some(table) = ns.snapshot(&guard) else { return Verdict::Accept };
-        let Some(mapping) = table.lookup(family, &original_flow(ct, state)) else { return Verdict::Accept };
+        let flow = original_flow(ct, state);
+        let Some(mapping) = table.lookup(family, &flow) else { return Verdict::Accept };
+        let nat = mapping.translate(&flow.saddr);
         let sa_generation = ns.sa_generation();
         // The NAT core looks the translated flow up after us, but turns a
         // pending SA into EREMOTE (or a hang, for TCP).  Looking it up here
         // first (once per new flow) also sends the key manager its ACQUIRE.
-        let pending = xfrm::lookup_with_source(state.net(), skb, family, &mapping.nat).is_err_and(|e| xfrm::sa_pending(&e));
+        let pending = xfrm::lookup_with_source(state.net(), skb, family, &nat).is_err_and(|e| xfrm::sa_pending(&e));
         // In hold mode a new flow also queues behind held packets, so that
         // they leave in the order they came.
         let hold = mapping.stats.hold.as_ref().filter(|q| pending || !q.is_empty());
@@ -208,7 +222,7 @@ impl Hook for SnatHook {
         if ct.add_label(BINDING_LABEL).is_err() {
             return Verdict::DropSilently;
         }
-        let verdict = ct.setup_snat(family, &mapping.nat);
+        let verdict = ct.setup_snat(family, &nat);
         if verdict != NF_ACCEPT {
             return Verdict::Raw(verdict);
         }

@@ -7,7 +7,7 @@ use kernel::{c_str, prelude::*, str::CStr};
 use crate::logic::nla;
 use crate::logic::request::{self, MapAttrs, Refusal};
 use crate::logic::sa::SaEvent;
-use crate::logic::table::Mapping;
+use crate::logic::table::{Entry, MapKey};
 use crate::logic::uapi::{cmd, map_attr, map_state, sa_state, selector_attr, stats_attr};
 use crate::net::genetlink::{self, AttrKind, AttrPolicy, Attrs, Dump, Info, OpKind, OpSpec};
 use crate::net::pernet::Net;
@@ -45,23 +45,34 @@ impl Published {
 }
 
 const SPID: AttrPolicy = AttrPolicy { attr: map_attr::SPID, kind: AttrKind::U32 };
+const REQID: AttrPolicy = AttrPolicy { attr: map_attr::REQID, kind: AttrKind::U32 };
 const ADDR: AttrPolicy = AttrPolicy { attr: map_attr::ADDR, kind: AttrKind::Binary(16) };
+const PREFIX_LEN: AttrPolicy = AttrPolicy { attr: map_attr::PREFIX_LEN, kind: AttrKind::U8 };
+const FROM: AttrPolicy = AttrPolicy { attr: map_attr::FROM, kind: AttrKind::Binary(16) };
+const FROM_PREFIX_LEN: AttrPolicy = AttrPolicy { attr: map_attr::FROM_PREFIX_LEN, kind: AttrKind::U8 };
 const REPLACE: AttrPolicy = AttrPolicy { attr: map_attr::REPLACE, kind: AttrKind::Flag };
 const PENDING: AttrPolicy = AttrPolicy { attr: map_attr::PENDING, kind: AttrKind::U8 };
 const HOLD_PACKETS: AttrPolicy = AttrPolicy { attr: map_attr::HOLD_PACKETS, kind: AttrKind::U32 };
 const HOLD_BYTES: AttrPolicy = AttrPolicy { attr: map_attr::HOLD_BYTES, kind: AttrKind::U32 };
 /// A map-set entry: the attributes of a map-new request but replace.
-const MAPPING: AttrPolicy =
-    AttrPolicy { attr: map_attr::MAPPING, kind: AttrKind::Nested(&[SPID, ADDR, PENDING, HOLD_PACKETS, HOLD_BYTES]) };
+const MAPPING: AttrPolicy = AttrPolicy {
+    attr: map_attr::MAPPING,
+    kind: AttrKind::Nested(&[SPID, REQID, ADDR, PREFIX_LEN, FROM, FROM_PREFIX_LEN, PENDING, HOLD_PACKETS, HOLD_BYTES]),
+};
 
 impl genetlink::Family for XfrmNat {
     type State = NetState;
     const NAME: &'static CStr = c_str!("xfrm_nat");
     const VERSION: u8 = crate::logic::uapi::FAMILY_VERSION;
     const OPS: &'static [OpSpec] = &[
-        OpSpec { cmd: cmd::MAP_NEW, kind: OpKind::Do, admin: true, attrs: &[SPID, ADDR, REPLACE, PENDING, HOLD_PACKETS, HOLD_BYTES] },
-        OpSpec { cmd: cmd::MAP_DEL, kind: OpKind::Do, admin: true, attrs: &[SPID] },
-        OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Do, admin: false, attrs: &[SPID] },
+        OpSpec {
+            cmd: cmd::MAP_NEW,
+            kind: OpKind::Do,
+            admin: true,
+            attrs: &[SPID, REQID, ADDR, PREFIX_LEN, FROM, FROM_PREFIX_LEN, REPLACE, PENDING, HOLD_PACKETS, HOLD_BYTES],
+        },
+        OpSpec { cmd: cmd::MAP_DEL, kind: OpKind::Do, admin: true, attrs: &[SPID, REQID] },
+        OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Do, admin: false, attrs: &[SPID, REQID] },
         OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Dump, admin: false, attrs: &[] },
         OpSpec { cmd: cmd::FLUSH, kind: OpKind::Do, admin: true, attrs: &[] },
         OpSpec { cmd: cmd::MAP_SET, kind: OpKind::Do, admin: true, attrs: &[MAPPING] },
@@ -73,7 +84,11 @@ impl genetlink::Family for XfrmNat {
             cmd::MAP_NEW => {
                 let req = request::map_request(MapAttrs {
                     spid: info.attr_u32(map_attr::SPID),
+                    reqid: info.attr_u32(map_attr::REQID),
                     addr: info.attr_bytes(map_attr::ADDR),
+                    prefix_len: info.attr_u8(map_attr::PREFIX_LEN),
+                    from: info.attr_bytes(map_attr::FROM),
+                    from_prefix_len: info.attr_u8(map_attr::FROM_PREFIX_LEN),
                     pending: info.attr_u8(map_attr::PENDING),
                     hold_packets: info.attr_u32(map_attr::HOLD_PACKETS),
                     hold_bytes: info.attr_u32(map_attr::HOLD_BYTES),
@@ -84,9 +99,9 @@ impl genetlink::Family for XfrmNat {
                     Err(r) => Err(ChangeError::Refused(r)),
                 }
             }
-            cmd::MAP_DEL => match info.attr_u32(map_attr::SPID) {
-                Some(spid) => state.unmap(spid, notify),
-                None => Err(ChangeError::Refused(Refusal::Missing("spid"))),
+            cmd::MAP_DEL => match key_of(info) {
+                Ok(key) => state.unmap(key, notify),
+                Err(r) => Err(ChangeError::Refused(r)),
             },
             cmd::FLUSH => state.flush(notify),
             cmd::MAP_SET => map_set(state, info),
@@ -104,21 +119,29 @@ impl genetlink::Family for XfrmNat {
         let Some(table) = NetState::of(dump.net(), &guard).and_then(|s| s.snapshot(&guard)) else {
             return Ok(true);
         };
-        // The cursor is the next spid to send, plus one (0: not started).
+        // The cursor is the next key to send as `MapKey::cursor`, plus one
+        // (0: not started; past any key: done).
         let from = dump.cursor();
-        let start = u32::try_from(from.saturating_sub(1)).unwrap_or(u32::MAX);
-        if from > u64::from(u32::MAX) + 1 {
+        let Some(start) = (match from {
+            0 => Some(MapKey::Spid(0)),
+            c => MapKey::from_cursor(c - 1),
+        }) else {
             return Ok(true);
-        }
-        for m in table.mappings_from(start) {
-            if !dump.add(cmd::MAP_GET, |a| put_mapping(a, m))? {
-                dump.set_cursor(u64::from(m.spid) + 1);
+        };
+        for e in table.entries_from(start) {
+            if !dump.add(cmd::MAP_GET, |a| put_mapping(a, &e))? {
+                dump.set_cursor(e.key.cursor() + 1);
                 return Ok(false);
             }
         }
-        dump.set_cursor(u64::from(u32::MAX) + 2);
+        dump.set_cursor(u64::MAX);
         Ok(true)
     }
+}
+
+/// The key a map-del or map-get request names.
+fn key_of(info: &Info<'_>) -> Result<MapKey, Refusal> {
+    request::map_key(info.attr_u32(map_attr::SPID), info.attr_u32(map_attr::REQID))
 }
 
 /// Reads the entries of a map-set request and applies them.
@@ -154,41 +177,64 @@ fn refuse(info: &mut Info<'_>, e: ChangeError) -> Error {
 }
 
 fn get(state: &Ns, info: &mut Info<'_>) -> Result {
-    let Some(spid) = info.attr_u32(map_attr::SPID) else {
-        info.set_error_message(Refusal::Missing("spid"));
-        return Err(EINVAL);
+    let key = match key_of(info) {
+        Ok(key) => key,
+        Err(r) => {
+            info.set_error_message(r);
+            return Err(Error::from_errno(-r.errno()));
+        }
     };
     let mut msg = info.reply(cmd::MAP_GET)?;
-    let found = state.with_snapshot(|t| match t.get(spid) {
-        Some(m) => put_mapping(&mut msg.attrs(), m).map(|()| true),
+    let found = state.with_snapshot(|t| match t.get(key) {
+        Some(e) => put_mapping(&mut msg.attrs(), &e).map(|()| true),
         None => Ok(false),
     })?;
     if !found {
-        info.set_error_message(Refusal::NotMapped(spid));
+        info.set_error_message(Refusal::NotMapped(key));
         return Err(ENOENT);
     }
     info.send_reply(msg)
 }
 
-fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<Shared>) -> Result {
+fn put_key(a: &mut Attrs<'_>, key: MapKey) -> Result {
+    match key {
+        MapKey::Spid(v) => a.put_u32(map_attr::SPID, v),
+        MapKey::Reqid(v) => a.put_u32(map_attr::REQID, v),
+    }
+}
+
+fn put_mapping(a: &mut Attrs<'_>, e: &Entry<'_, Shared>) -> Result {
     use core::sync::atomic::Ordering::Relaxed;
+    let m = e.mapping;
     let hold = m.stats.hold.as_ref().map(|h| h.view());
-    a.put_u32(map_attr::SPID, m.spid)?;
+    put_key(a, m.key)?;
     a.put_bytes(map_attr::ADDR, m.nat.bytes(m.family))?;
-    let state = if m.is_active() { map_state::ACTIVE } else { map_state::INACTIVE };
+    if let Some(from) = &m.from {
+        a.put_u8(map_attr::PREFIX_LEN, m.nat_len)?;
+        a.put_bytes(map_attr::FROM, from.bytes(m.family))?;
+        a.put_u8(map_attr::FROM_PREFIX_LEN, m.nat_len)?;
+    }
+    let state = if e.is_active() { map_state::ACTIVE } else { map_state::INACTIVE };
     a.put_u8(map_attr::STATE, state)?;
+    if let Some(why) = &e.inactive {
+        a.put_string(map_attr::REASON, why)?;
+    }
     a.put_u8(map_attr::PENDING, m.pending.to_wire())?;
     if let Some(h) = &hold {
         a.put_u32(map_attr::HOLD_PACKETS, h.limits.packets)?;
         a.put_u32(map_attr::HOLD_BYTES, h.limits.bytes)?;
     }
-    if let Some(p) = &m.policy {
-        let s = &p.selector;
+    for b in e.bindings {
+        a.put_u32(map_attr::POLICY, b.index)?;
+    }
+    if let Some(b) = e.bindings.first() {
+        let s = &b.policy.selector;
         a.nest(map_attr::SELECTOR, |a| {
             a.put_u16(selector_attr::FAMILY, m.family.af())?;
             a.put_bytes(selector_attr::DADDR, s.daddr.bytes(m.family))?;
             // The mapping keeps no source selector: the policy admits the
-            // mapped address, so this is the selector's source prefix.
+            // mapped address or prefix, so this is the selector's source
+            // prefix.
             a.put_bytes(selector_attr::SADDR, m.nat.masked(s.prefixlen_s).bytes(m.family))?;
             a.put_u8(selector_attr::PREFIXLEN_D, s.prefixlen_d)?;
             a.put_u8(selector_attr::PREFIXLEN_S, s.prefixlen_s)?;
@@ -198,7 +244,8 @@ fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<Shared>) -> Result {
             a.put_u16(selector_attr::SPORT, s.sport)?;
             a.put_u16(selector_attr::SPORT_MASK, s.sport_mask)?;
             a.put_s32(selector_attr::IFINDEX, s.ifindex)?;
-            a.put_u32(selector_attr::PRIORITY, p.priority)
+            a.put_u32(selector_attr::PRIORITY, b.policy.priority)?;
+            a.put_u32(selector_attr::INDEX, b.index)
         })?;
     }
     a.nest(map_attr::STATS, |a| {
@@ -206,6 +253,7 @@ fn put_mapping(a: &mut Attrs<'_>, m: &Mapping<Shared>) -> Result {
         a.put_uint(stats_attr::FAIL_CLOSED_DROPS, m.stats.fail_closed_drops.load(Relaxed))?;
         a.put_uint(stats_attr::PENDING_REFUSED, m.stats.pending_refused.load(Relaxed).into())?;
         a.put_uint(stats_attr::PENDING_DROPS, m.stats.pending_drops.load(Relaxed).into())?;
+        a.put_uint(stats_attr::PENDING_NONBLOCK_DROPS, m.stats.pending_nonblock_drops.load(Relaxed).into())?;
         let c = hold.as_ref().map(|h| h.counters).unwrap_or_default();
         a.put_uint(stats_attr::HELD, c.held)?;
         a.put_uint(stats_attr::RELEASED, c.released)?;
@@ -227,13 +275,13 @@ pub(crate) fn notify(net: &Net, table: Option<&Snapshot>, event: Event) {
         return;
     }
     let built = match event {
-        Event::Changed(spid) => {
-            let Some(m) = table.and_then(|t| t.get(spid)) else { return };
-            reg.message(cmd::MAP_CHANGE_NTF, Gfp::Atomic).and_then(|mut msg| put_mapping(&mut msg.attrs(), m).map(|()| msg))
+        Event::Changed(key) => {
+            let Some(e) = table.and_then(|t| t.get(key)) else { return };
+            reg.message(cmd::MAP_CHANGE_NTF, Gfp::Atomic).and_then(|mut msg| put_mapping(&mut msg.attrs(), &e).map(|()| msg))
         }
-        Event::Deleted(spid) => reg
-            .message(cmd::MAP_DEL_NTF, Gfp::Atomic)
-            .and_then(|mut msg| msg.attrs().put_u32(map_attr::SPID, spid).map(|()| msg)),
+        Event::Deleted(key) => {
+            reg.message(cmd::MAP_DEL_NTF, Gfp::Atomic).and_then(|mut msg| put_key(&mut msg.attrs(), key).map(|()| msg))
+        }
     };
     if let Ok(msg) = built {
         reg.multicast(net, msg, 0, Gfp::Atomic);

@@ -34,10 +34,11 @@ impl core::ops::Deref for Shared {
 pub(crate) type Snapshot = Table<Shared>;
 
 /// The shared part of a mapping made for `req` where `old` was: the
-/// counters stay while the address does; the hold queue, whose packets are
-/// translated already, only if the address and bounds do.
+/// counters stay while the translation does; the hold queue, whose packets
+/// are translated already, only if the translation and bounds do.
 pub(crate) fn shared_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Result<Shared> {
-    let same_nat = old.filter(|m| m.family == req.family && m.nat == req.nat);
+    let same_nat = old
+        .filter(|m| m.family == req.family && m.nat == req.nat && m.nat_len == req.nat_len && m.from == req.from);
     let counters = match same_nat {
         Some(m) => m.stats.counters.clone(),
         None => Arc::new(Stats::default(), GFP_KERNEL_ACCOUNT)?,
@@ -53,5 +54,5 @@ pub(crate) fn shared_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Res
 /// The request that would make `m` as it is.
 pub(crate) fn request_of(m: &Mapping<Shared>) -> MapRequest {
     let hold = m.stats.hold.as_ref().map(|h| h.view().limits).unwrap_or_default();
-    MapRequest { spid: m.spid, family: m.family, nat: m.nat, pending: m.pending, hold }
+    MapRequest { key: m.key, family: m.family, nat: m.nat, nat_len: m.nat_len, from: m.from, pending: m.pending, hold }
 }

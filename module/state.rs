@@ -12,9 +12,10 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use kernel::{prelude::*, sync::Arc};
 
-use crate::logic::request::{self, MapRequest, NetLimits, PendingMode, Refusal, SeenPolicy};
+use crate::logic::policy::{SeenPolicy, XFRM_POLICY_OUT};
+use crate::logic::request::{self, MapKey, MapRequest, NetLimits, PendingMode, Refusal};
 use crate::logic::sa::{PendingSas, SaEvent};
-use crate::logic::table::{Mapping, Table};
+use crate::logic::table::{Entry as MapEntry, Inactive, Mapping, Table};
 use crate::logic::vec::{self, AllocError};
 use crate::net::bh_lock::SpinLockBh;
 use crate::net::param;
@@ -22,7 +23,7 @@ use crate::net::pernet::{self, Entry, Net};
 use crate::net::rcu::{RcuBox, RcuMutex, RcuMutexGuard, ReadGuard};
 use crate::net::work;
 use crate::net::xfrm;
-use crate::snapshot::{request_of, shared_for, Snapshot};
+use crate::snapshot::{request_of, shared_for, Shared, Snapshot};
 
 /// What the `mappings` lock protects besides the snapshot pointer.
 pub(crate) struct Config {
@@ -58,10 +59,10 @@ pub(crate) type Pernet = pernet::Registration<NetState>;
 
 /// A change to announce on the netlink `events` group.
 pub(crate) enum Event {
-    /// Created, replaced, activated or deactivated.
-    Changed(u32),
+    /// Created, replaced, or its bound policies changed.
+    Changed(MapKey),
     /// Deleted.
-    Deleted(u32),
+    Deleted(MapKey),
 }
 
 /// Announces an [`Event`] of `net` with the snapshot after the change
@@ -106,16 +107,42 @@ impl From<Refusal> for ChangeError {
 
 type Writer<'a> = RcuMutexGuard<'a, Snapshot, Config>;
 
-/// The policy with index `spid` in `net`, if any (of a family xfrm_nat
-/// knows).
-fn find_policy(net: &Net, spid: u32) -> Option<SeenPolicy> {
-    let mut found = None;
+/// The outbound main policies of `net` that the keys of `mappings` name.
+///
+/// Two walks: one counts them, so that the second, which runs under the
+/// SPD's spinlock, has its room already.  A policy added between the walks
+/// may be left out; its addition scheduled a resync, which binds it.
+fn policies_for(net: &Net, mappings: &[Mapping<Shared>]) -> Result<KVVec<SeenPolicy>, ChangeError> {
+    let mut spids = KVVec::with_capacity(mappings.len(), GFP_KERNEL)?;
+    let mut reqids = KVVec::with_capacity(mappings.len(), GFP_KERNEL)?;
+    for m in mappings {
+        match m.key {
+            MapKey::Spid(v) => spids.push(v, GFP_KERNEL)?,
+            MapKey::Reqid(v) => reqids.push(v, GFP_KERNEL)?,
+        }
+    }
+    spids.sort_unstable();
+    reqids.sort_unstable();
+    let named = |p: &SeenPolicy| {
+        p.index & 7 == XFRM_POLICY_OUT
+            && (spids.binary_search(&p.index).is_ok()
+                || p.reqids.as_slice().iter().any(|r| reqids.binary_search(r).is_ok()))
+    };
+    let mut count = 0usize;
     xfrm::for_each_policy(net, |p| {
-        if p.index() == spid && p.is_main() {
-            found = p.seen();
+        if p.is_main() && p.seen().is_some_and(|s| named(&s)) {
+            count += 1;
         }
     });
-    found
+    let mut seen = KVVec::with_capacity(count, GFP_KERNEL_ACCOUNT)?;
+    xfrm::for_each_policy(net, |p| {
+        let Some(s) = p.seen().filter(|s| p.is_main() && named(s)) else { return };
+        // Within the capacity reserved above, push does not allocate.
+        if seen.len() < seen.capacity() {
+            let _ = seen.push(s, GFP_NOWAIT);
+        }
+    });
+    Ok(seen)
 }
 
 impl NetState {
@@ -154,6 +181,21 @@ impl NetState {
     }
 }
 
+/// Whether a publication announces a mapping that did not change.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Announce {
+    /// Only mappings that are new, deleted or changed; nothing is published
+    /// if none is (a resync that found nothing new).
+    Changes,
+    /// Also this key's, which a request named.
+    AlsoKey(MapKey),
+}
+
+/// Whether `new` differs from `old` in what users see of it.
+fn differs(old: &MapEntry<'_, Shared>, new: &MapEntry<'_, Shared>) -> bool {
+    request_of(old) != request_of(new) || !old.same_binding(new)
+}
+
 impl Entry<NetState> {
     /// Runs `f` on the current snapshot with writers excluded.
     pub(crate) fn with_snapshot<R>(&self, f: impl FnOnce(&Snapshot) -> R) -> R {
@@ -178,35 +220,89 @@ impl Entry<NetState> {
         Ok(())
     }
 
-    fn announce(&self, w: &Writer<'_>, notify: Notify, event: Event) {
-        notify(self.net(), w.current(), event);
+    /// The snapshot of `mappings`, bound to the policies of the namespace.
+    fn build(&self, mappings: vec::Vec<Mapping<Shared>>) -> Result<Snapshot, ChangeError> {
+        let policies = policies_for(self.net(), &mappings)?;
+        Ok(Table::build(mappings, &policies)?)
     }
 
-    /// Creates or replaces the mapping of `req.spid`.
+    /// Publishes `next` in place of the current snapshot, forgets the SA
+    /// requests of policies no longer bound, and announces what changed,
+    /// in that order, with the lock held, so that announcements keep the
+    /// order of the changes.
+    fn commit(&self, w: &mut Writer<'_>, next: Snapshot, notify: Notify, announce: Announce) -> Result<(), ChangeError> {
+        let empty = Table::empty();
+        let cur = w.current().unwrap_or(&empty);
+        // Collected first: `cur` cannot be read after `publish`.
+        let mut deleted = KVec::new();
+        for e in cur.entries() {
+            if next.get(e.key).is_none() {
+                deleted.push(e.key, GFP_KERNEL)?;
+            }
+        }
+        let mut changed = KVec::new();
+        for e in next.entries() {
+            let named = announce == Announce::AlsoKey(e.key);
+            if named || cur.get(e.key).is_none_or(|old| differs(&old, &e)) {
+                changed.push(e.key, GFP_KERNEL)?;
+            }
+        }
+        let mut unbound = KVec::new();
+        for index in cur.bound_policies() {
+            if !next.binds_policy(index) && unbound.last() != Some(&index) {
+                unbound.push(index, GFP_KERNEL)?;
+            }
+        }
+        if announce == Announce::Changes && deleted.is_empty() && changed.is_empty() {
+            return Ok(());
+        }
+        self.publish(w, next)?;
+        for &index in unbound.iter() {
+            self.sa_requests.lock().forget(index);
+        }
+        for &key in deleted.iter() {
+            notify(self.net(), w.current(), Event::Deleted(key));
+        }
+        for &key in changed.iter() {
+            notify(self.net(), w.current(), Event::Changed(key));
+        }
+        Ok(())
+    }
+
+    /// Creates or replaces the mapping of `req.key`.  Refused if policies
+    /// of the key exist but none can carry the mapping's flows.
     pub(crate) fn map(&self, req: MapRequest, replace: bool, notify: Notify) -> Result<(), ChangeError> {
         let mut w = self.mappings.lock();
         let empty = Table::empty();
         let cur = w.current().unwrap_or(&empty);
-        let old = cur.get(req.spid);
+        let old = cur.get(req.key);
         if old.is_some() && !replace {
-            return Err(Refusal::Exists(req.spid).into());
+            return Err(Refusal::Exists(req.key).into());
         }
-        let others = cur.mappings().iter().filter(|m| m.spid != req.spid);
+        let others = cur.mappings().iter().filter(|m| m.key != req.key);
         let held = others
             .clone()
             .filter_map(|m| m.stats.hold.as_ref())
             .fold(0u64, |sum, h| sum.saturating_add(request::hold_reservation(&h.view().limits)));
         let limits = NetLimits { mappings: param::max_mappings(), hold_bytes: param::max_hold_bytes() };
         request::check_limits(&req, others.count(), held, &limits)?;
-        let policy = request::evaluate_policy(&req, find_policy(self.net(), req.spid))?;
-        let stats = shared_for(&req, old)?;
-        let new = Mapping { spid: req.spid, family: req.family, nat: req.nat, pending: req.pending, policy, stats };
-        let mut next = cur.edited(|m| (m.spid != req.spid).then(|| m.clone()))?;
+        let stats = shared_for(&req, old.map(|e| e.mapping))?;
+        let new = Mapping {
+            key: req.key,
+            family: req.family,
+            nat: req.nat,
+            nat_len: req.nat_len,
+            from: req.from,
+            pending: req.pending,
+            stats,
+        };
+        let mut next = cur.edited(|m| (m.key != req.key).then(|| m.clone()))?;
         vec::push(&mut next, new)?;
-        let next = Table::build(next)?;
-        self.publish(&mut w, next)?;
-        self.announce(&w, notify, Event::Changed(req.spid));
-        Ok(())
+        let next = self.build(next)?;
+        if let Some(Inactive::Unfit(why)) = next.get(req.key).and_then(|e| e.inactive) {
+            return Err(Refusal::Unfit(why).into());
+        }
+        self.commit(&mut w, next, notify, Announce::AlsoKey(req.key))
     }
 
     /// Replaces the whole mapping set with `reqs`, in one snapshot (map-set
@@ -224,136 +320,71 @@ impl Entry<NetState> {
         if held > limits.hold_bytes {
             return Err(Refusal::HoldMemory { wanted: held, limit: limits.hold_bytes }.into());
         }
-        // By spid, each with its entry number for refusals.
+        // By key, each with its entry number for refusals.
         let mut entries = KVVec::with_capacity(reqs.len(), GFP_KERNEL_ACCOUNT)?;
         for (i, r) in reqs.into_iter().enumerate() {
             entries.push((i, r), GFP_KERNEL_ACCOUNT)?;
         }
-        entries.sort_unstable_by_key(|(i, r)| (r.spid, *i));
-        if let Some(w) = entries.windows(2).find(|w| w[0].1.spid == w[1].1.spid) {
-            return Err(ChangeError::RefusedEntry(w[1].0, Refusal::Duplicate(w[1].1.spid)));
+        entries.sort_unstable_by_key(|(i, r)| (r.key, *i));
+        if let Some(w) = entries.windows(2).find(|w| w[0].1.key == w[1].1.key) {
+            return Err(ChangeError::RefusedEntry(w[1].0, Refusal::Duplicate(w[1].1.key)));
         }
 
         let mut w = self.mappings.lock();
-        // One SPD walk for all entries; filled under the SPD spinlock, so
-        // allocated beforehand.
-        let mut seen: KVVec<Option<SeenPolicy>> = KVVec::from_elem(None, entries.len(), GFP_KERNEL_ACCOUNT)?;
-        xfrm::for_each_policy(self.net(), |p| {
-            if !p.is_main() {
-                return;
-            }
-            if let Ok(i) = entries.binary_search_by_key(&p.index(), |(_, r)| r.spid) {
-                if let Some(slot) = seen.get_mut(i) {
-                    *slot = p.seen();
-                }
-            }
-        });
         let empty = Table::empty();
         let cur = w.current().unwrap_or(&empty);
         let mut next = vec::with_capacity(entries.len())?;
-        let mut changed = KVVec::new();
-        for ((i, req), seen) in entries.iter().zip(seen.iter()) {
-            let policy = request::evaluate_policy(req, *seen).map_err(|r| ChangeError::RefusedEntry(*i, r))?;
-            let old = cur.get(req.spid);
+        for (_, req) in entries.iter() {
             let new = Mapping {
-                spid: req.spid,
+                key: req.key,
                 family: req.family,
                 nat: req.nat,
+                nat_len: req.nat_len,
+                from: req.from,
                 pending: req.pending,
-                policy,
-                stats: shared_for(req, old)?,
+                stats: shared_for(req, cur.get(req.key).map(|e| e.mapping))?,
             };
-            if old.is_none_or(|o| request_of(o) != *req || o.policy != policy) {
-                changed.push(req.spid, GFP_KERNEL)?;
-            }
             vec::push(&mut next, new)?;
         }
-        // Gone from the set: `cur` cannot be read after `publish`.
-        let mut deleted = KVVec::new();
-        for m in cur.mappings() {
-            if entries.binary_search_by_key(&m.spid, |(_, r)| r.spid).is_err() {
-                deleted.push(m.spid, GFP_KERNEL)?;
+        let next = self.build(next)?;
+        // Entries are in key order, as the table is: the first refused wins.
+        for ((i, _), e) in entries.iter().zip(next.entries()) {
+            if let Some(Inactive::Unfit(why)) = e.inactive {
+                return Err(ChangeError::RefusedEntry(*i, Refusal::Unfit(why)));
             }
         }
-        self.publish(&mut w, Table::build(next)?)?;
-        for &spid in deleted.iter() {
-            self.sa_requests.lock().forget(spid);
-            self.announce(&w, notify, Event::Deleted(spid));
-        }
-        for &spid in changed.iter() {
-            self.announce(&w, notify, Event::Changed(spid));
-        }
-        Ok(())
+        self.commit(&mut w, next, notify, Announce::Changes)
     }
 
-    /// Deletes the mapping of `spid`.
-    pub(crate) fn unmap(&self, spid: u32, notify: Notify) -> Result<(), ChangeError> {
+    /// Deletes the mapping of `key`.
+    pub(crate) fn unmap(&self, key: MapKey, notify: Notify) -> Result<(), ChangeError> {
         let mut w = self.mappings.lock();
         let empty = Table::empty();
         let cur = w.current().unwrap_or(&empty);
-        if cur.get(spid).is_none() {
-            return Err(Refusal::NotMapped(spid).into());
+        if cur.get(key).is_none() {
+            return Err(Refusal::NotMapped(key).into());
         }
-        let next = Table::build(cur.edited(|m| (m.spid != spid).then(|| m.clone()))?)?;
-        self.publish(&mut w, next)?;
-        self.sa_requests.lock().forget(spid);
-        self.announce(&w, notify, Event::Deleted(spid));
-        Ok(())
+        let next = self.build(cur.edited(|m| (m.key != key).then(|| m.clone()))?)?;
+        self.commit(&mut w, next, notify, Announce::Changes)
     }
 
     /// Deletes all mappings.
     pub(crate) fn flush(&self, notify: Notify) -> Result<(), ChangeError> {
         let mut w = self.mappings.lock();
-        let Some(cur) = w.current() else { return Ok(()) };
-        let mut spids = KVec::with_capacity(cur.len(), GFP_KERNEL)?;
-        for m in cur.mappings() {
-            spids.push(m.spid, GFP_KERNEL)?;
+        if w.current().is_none() {
+            return Ok(());
         }
-        self.publish(&mut w, Table::empty())?;
-        for &spid in spids.iter() {
-            self.sa_requests.lock().forget(spid);
-            self.announce(&w, notify, Event::Deleted(spid));
-        }
-        Ok(())
+        self.commit(&mut w, Table::empty(), notify, Announce::Changes)
     }
 
-    /// Re-reads the mapped policies after an SPD change.
+    /// Re-binds the mappings after an SPD change: a reqid mapping picks up
+    /// its key's policies under their new indexes, a spid mapping whose
+    /// policy went is inactive.
     pub(crate) fn resync_policies(&self, notify: Notify) -> Result<(), ChangeError> {
         let mut w = self.mappings.lock();
         let Some(cur) = w.current() else { return Ok(()) };
-        let n = cur.len();
-        // Filled under the SPD spinlock, so allocated beforehand.
-        let mut seen: KVec<Option<SeenPolicy>> = KVec::from_elem(None, n, GFP_KERNEL)?;
-        xfrm::for_each_policy(self.net(), |p| {
-            if !p.is_main() {
-                return;
-            }
-            if let Ok(i) = cur.mappings().binary_search_by_key(&p.index(), |m| m.spid) {
-                if let Some(slot) = seen.get_mut(i) {
-                    *slot = p.seen();
-                }
-            }
-        });
-        let mut changed = KVec::new();
-        let mut i = 0;
-        let next = cur.edited(|m| {
-            let policy = request::evaluate_policy(&request_of(m), seen.get(i).copied().flatten()).ok().flatten();
-            i += 1;
-            // Without memory for the list, the change still takes effect;
-            // only its event is lost.
-            if policy != m.policy {
-                let _ = changed.push(m.spid, GFP_KERNEL);
-            }
-            Some(Mapping { policy, ..m.clone() })
-        })?;
-        if changed.is_empty() {
-            return Ok(());
-        }
-        self.publish(&mut w, Table::build(next)?)?;
-        for &spid in changed.iter() {
-            self.announce(&w, notify, Event::Changed(spid));
-        }
-        Ok(())
+        let next = self.build(cur.edited(|m| Some(m.clone()))?)?;
+        self.commit(&mut w, next, notify, Announce::Changes)
     }
 
     /// Called by the packet path after it queued a packet: runs the work

@@ -171,6 +171,21 @@ struct net *xnat_sock_net(const struct sock *sk)
 	return sock_net(sk);
 }
 
+bool xnat_sk_fullsock(const struct sock *sk)
+{
+	return sk_fullsock(sk);
+}
+
+void xnat_read_lock_bh(rwlock_t *lock)
+{
+	read_lock_bh(lock);
+}
+
+void xnat_read_unlock_bh(rwlock_t *lock)
+{
+	read_unlock_bh(lock);
+}
+
 void xnat_rcu_read_lock(void)
 {
 	rcu_read_lock();

@@ -24,6 +24,9 @@ struct sock *xnat_skb_sk(const struct sk_buff *skb);
 void xnat_sock_hold(struct sock *sk);
 void xnat_sock_put(struct sock *sk);
 struct net *xnat_sock_net(const struct sock *sk);
+bool xnat_sk_fullsock(const struct sock *sk);
+void xnat_read_lock_bh(rwlock_t *lock);
+void xnat_read_unlock_bh(rwlock_t *lock);
 
 struct net *xnat_xp_net(const struct xfrm_policy *xp);
 struct net *xnat_xs_net(const struct xfrm_state *x);

@@ -109,6 +109,8 @@ pub enum Direction {
 /// One direction of a connection, as conntrack parsed it.
 #[derive(Clone, Copy, Debug)]
 pub struct Tuple {
+    /// Source address.
+    pub src: Addr,
     /// Destination address.
     pub dst: Addr,
     /// IP protocol.
@@ -155,6 +157,7 @@ impl Conn {
         let (src_port, dst_port, icmp_type, icmp_code) =
             unsafe { (t.src.u.all, t.dst.u.all, t.dst.u.icmp.type_, t.dst.u.icmp.code) };
         Tuple {
+            src: addr_of(&t.src.u3),
             dst: addr_of(&t.dst.u3),
             proto: t.dst.protonum,
             src_port,

@@ -402,6 +402,18 @@ impl Attrs<'_> {
         to_result(unsafe { bindings::nla_put(self.skb, attr.into(), data.len() as i32, data.as_ptr().cast()) })
     }
 
+    /// Appends a NUL-terminated string attribute of what `text` displays,
+    /// cut at 127 bytes (on a character boundary).
+    pub fn put_string(&mut self, attr: u16, text: impl core::fmt::Display) -> Result {
+        use core::fmt::Write;
+        let mut buf = FixedBuf::<128>::new();
+        let _ = write!(buf, "{text}");
+        let mut cstr = [0u8; 128];
+        let len = buf.as_bytes().len().min(127);
+        cstr[..len].copy_from_slice(&buf.as_bytes()[..len]);
+        self.put_bytes(attr, &cstr[..=len])
+    }
+
     /// Appends a u8 attribute.
     pub fn put_u8(&mut self, attr: u16, v: u8) -> Result {
         self.put_bytes(attr, &[v])

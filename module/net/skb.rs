@@ -65,6 +65,39 @@ impl SkBuff {
         Some(HeldSock(sk))
     }
 
+    /// Whether the packet was sent by a local socket whose file is in
+    /// non-blocking mode (`O_NONBLOCK`).  Such a sender takes `EAGAIN` as
+    /// "poll for room, then retry", so the caller must not answer it with
+    /// `EAGAIN` for anything poll cannot see.  A per-call `MSG_DONTWAIT` on
+    /// a blocking socket leaves no trace in the skb and is not seen.
+    pub fn sender_is_nonblocking(&self) -> bool {
+        let sk = self.raw_sk();
+        // SAFETY: A non-null `sk` is valid while the skb is; request and
+        // time-wait sockets are not full sockets and have no file.
+        if sk.is_null() || !unsafe { bindings::xnat_sk_fullsock(sk) } {
+            return false;
+        }
+        // SAFETY: `sk` is a valid full socket.  `sk_callback_lock` is what
+        // `sock_orphan()` takes to clear `sk_socket`: while it is held and
+        // `sk_socket` is set, the socket's file has not been released.
+        let lock = unsafe { core::ptr::addr_of_mut!((*sk).sk_callback_lock) };
+        // SAFETY: `lock` is the socket's initialised rwlock.
+        unsafe { bindings::xnat_read_lock_bh(lock) };
+        // SAFETY: Under the lock (see above), `sk_socket` and, when set, its
+        // `file` are valid.  `f_flags` changes under `fcntl()` without this
+        // lock; a racing change may be missed or seen, either is fine.
+        let nonblocking = unsafe {
+            let sock = (*sk).sk_socket;
+            !sock.is_null()
+                && !(*sock).file.is_null()
+                && core::ptr::read_volatile(core::ptr::addr_of!((*(*sock).file).f_flags)) & bindings::XNAT_O_NONBLOCK
+                    != 0
+        };
+        // SAFETY: Taken above.
+        unsafe { bindings::xnat_read_unlock_bh(lock) };
+        nonblocking
+    }
+
     /// The socket that sent the packet, if local (null otherwise).
     pub(crate) fn raw_sk(&self) -> *mut bindings::sock {
         // SAFETY: Valid skb.

@@ -8,7 +8,7 @@ use kernel::{prelude::*, types::Opaque};
 
 use crate::bindings;
 use crate::logic::addr::{Addr, Family};
-use crate::logic::request::SeenPolicy;
+use crate::logic::policy::{Reqids, SeenPolicy};
 use crate::logic::sa::SaKey;
 use crate::logic::selector::{DestSelector, Selector};
 use crate::net::pernet::Net;
@@ -31,20 +31,20 @@ impl Policy {
         unsafe { &*self.0.get() }
     }
 
-    /// The policy index (`ip xfrm policy`'s index, setkey's spid).
-    pub fn index(&self) -> u32 {
-        self.raw().index
-    }
-
     /// Whether this is a main-type (not sub) policy.
     pub fn is_main(&self) -> bool {
         u32::from(self.raw().type_) == bindings::XFRM_POLICY_TYPE_MAIN
     }
 
-    /// Family, selector and priority, if the family is one xfrm_nat knows.
+    /// Index, family, selector, priority and template reqids, if the
+    /// family is one xfrm_nat knows.
     pub fn seen(&self) -> Option<SeenPolicy> {
-        let s = &self.raw().selector;
+        let p = self.raw();
+        let s = &p.selector;
+        let templates = p.xfrm_vec.iter().take(usize::from(p.xfrm_nr));
         Some(SeenPolicy {
+            index: p.index,
+            reqids: Reqids::new(templates.map(|t| t.reqid)),
             family: Family::from_af(s.family)?,
             selector: Selector {
                 saddr: addr_of(&s.saddr),

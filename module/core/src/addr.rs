@@ -122,6 +122,18 @@ impl Addr {
         Self(out)
     }
 
+    /// The first `prefix_len` bits of `self` followed by the rest of
+    /// `host`: how a 1:1 prefix mapping translates a source.
+    pub fn splice(&self, prefix_len: u8, host: &Addr) -> Self {
+        let prefix = self.masked(prefix_len);
+        let all_ones = Addr([0xff; 16]).masked(prefix_len);
+        let mut out = [0; 16];
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = prefix.0[i] | (host.0[i] & !all_ones.0[i]);
+        }
+        Self(out)
+    }
+
     /// Whether the first `prefix_len` bits equal those of `prefix`.
     pub fn in_prefix(&self, prefix: &Addr, prefix_len: u8) -> bool {
         self.masked(prefix_len) == prefix.masked(prefix_len)

@@ -19,6 +19,7 @@ pub mod addr;
 pub mod fmt;
 pub mod hold;
 pub mod nla;
+pub mod policy;
 pub mod request;
 pub mod sa;
 pub mod selector;

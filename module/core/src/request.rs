@@ -6,12 +6,9 @@ use core::fmt;
 
 use super::addr::{self, Addr, Family};
 use super::hold::HoldLimits;
-use super::selector::Selector;
-pub use super::table::PendingMode;
-use super::table::PolicyInfo;
-
-/// `XFRM_POLICY_OUT`: the only direction whose policies can be mapped.
-pub const XFRM_POLICY_OUT: u32 = 1;
+pub use super::policy::XFRM_POLICY_OUT;
+use super::policy::Unfit;
+pub use super::table::{MapKey, PendingMode};
 
 /// The most mappings one network namespace may hold, whatever the
 /// `max_mappings` module parameter says.
@@ -65,19 +62,33 @@ pub fn check_limits(req: &MapRequest, mappings: usize, held: u64, limits: &NetLi
 pub enum Refusal {
     /// A required attribute is absent.
     Missing(&'static str),
-    /// The address attribute is neither 4 nor 16 bytes long.
+    /// Both spid and reqid were given.
+    TwoKeys,
+    /// reqid 0, which templates use for "any".
+    ReqidZero,
+    /// An address attribute is neither 4 nor 16 bytes long.
     AddressLength(usize),
     /// spid & 7 names another direction than out (never built for an out
     /// spid).
     NotOutbound(u32),
-    /// The spid is mapped already and replace was not requested.
-    Exists(u32),
-    /// The spid is not mapped.
-    NotMapped(u32),
-    /// The policy exists with another family than the address.
-    FamilyMismatch { spid: u32, policy: Family, mapping: Family },
-    /// The policy's source selector does not contain the address.
-    SourceNotSelected { spid: u32, family: Family, nat: Addr, saddr: Addr, prefixlen_s: u8 },
+    /// The key is mapped already and replace was not requested.
+    Exists(MapKey),
+    /// The key is not mapped.
+    NotMapped(MapKey),
+    /// A policy of the key exists but cannot carry the mapping's flows.
+    Unfit(Unfit),
+    /// A prefix length longer than the family's addresses.
+    PrefixLen { family: Family, len: u8 },
+    /// An address with bits set after its prefix.
+    HostBits { family: Family, addr: Addr, len: u8 },
+    /// A shorter prefix than a single address, without from.
+    PrefixWithoutFrom(u8),
+    /// from without its length, or its length without from.
+    FromIncomplete,
+    /// from is of another family than addr.
+    FromFamily,
+    /// from's prefix is not as long as addr's.
+    PrefixMismatch { from: u8, to: u8 },
     /// The namespace holds as many mappings as its limit (given) allows.
     TooMany(usize),
     /// The namespace's hold queues would reserve `wanted` bytes, more than
@@ -94,8 +105,8 @@ pub enum Refusal {
     /// A map-set entry's attribute of this type is repeated, malformed or
     /// not one map-set takes.
     BadEntryAttr(u16),
-    /// A map-set request names this spid twice.
-    Duplicate(u32),
+    /// A map-set request names this key twice.
+    Duplicate(MapKey),
 }
 
 impl Refusal {
@@ -136,17 +147,25 @@ impl fmt::Display for Refusal {
                 Some(kind) => write!(f, "spid {spid} is {kind}; only out (spid&7=1) can be mapped"),
                 None => write!(f, "spid {spid} has an unknown direction; only out (spid&7=1) can be mapped"),
             },
-            Self::Exists(spid) => write!(f, "spid {spid} is already mapped"),
-            Self::NotMapped(spid) => write!(f, "spid {spid} is not mapped"),
-            Self::FamilyMismatch { spid, policy, mapping } => {
-                write!(f, "policy {spid} is {}, the address is {}", policy.name(), mapping.name())
+            Self::TwoKeys => write!(f, "give spid or reqid, not both"),
+            Self::ReqidZero => write!(f, "reqid 0 means any SA to the kernel; pin a reqid in the IKE config"),
+            Self::Exists(key) => write!(f, "{key} is already mapped"),
+            Self::NotMapped(key) => write!(f, "{key} is not mapped"),
+            Self::Unfit(u) => u.fmt(f),
+            Self::PrefixLen { family, len } => {
+                write!(f, "prefix length {len} is longer than an {} address", family.name())
             }
-            Self::SourceNotSelected { spid, family, nat, saddr, prefixlen_s } => write!(
-                f,
-                "policy {spid} selects src {}/{prefixlen_s}, not {}",
-                addr::Display(family, &saddr),
-                addr::Display(family, &nat)
-            ),
+            Self::HostBits { family, addr, len } => {
+                write!(f, "{}/{len} has host bits set", addr::Display(family, &addr))
+            }
+            Self::PrefixWithoutFrom(len) => {
+                write!(f, "a /{len} prefix needs from, the source prefix to map 1:1")
+            }
+            Self::FromIncomplete => write!(f, "from and from-prefix-len go together"),
+            Self::FromFamily => write!(f, "from and the address are of different families"),
+            Self::PrefixMismatch { from, to } => {
+                write!(f, "from is /{from} but the prefix is /{to}; a 1:1 mapping needs equal lengths")
+            }
             Self::TooMany(max) => {
                 write!(f, "namespace at its limit of {max} mappings (param max_mappings)")
             }
@@ -160,7 +179,7 @@ impl fmt::Display for Refusal {
             }
             Self::HoldBytes(n) => write!(f, "hold byte limit {n} is not within 1..={}", HoldLimits::MAX_BYTES),
             Self::BadEntryAttr(t) => write!(f, "attribute {t} is repeated, malformed or not allowed here"),
-            Self::Duplicate(spid) => write!(f, "spid {spid} appears more than once"),
+            Self::Duplicate(key) => write!(f, "{key} appears more than once"),
         }
     }
 }
@@ -177,12 +196,16 @@ pub fn check_spid(spid: u32) -> Result<u32, Refusal> {
 /// A validated map-new request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct MapRequest {
-    /// The policy index.
-    pub spid: u32,
+    /// The policies to bind.
+    pub key: MapKey,
     /// The address family of `nat`.
     pub family: Family,
-    /// The address to translate to.
+    /// The address or prefix to translate to.
     pub nat: Addr,
+    /// Its prefix length (the family's full length for an address).
+    pub nat_len: u8,
+    /// The source prefix of a 1:1 mapping (of length `nat_len`).
+    pub from: Option<Addr>,
     /// What to do while the SA is pending.
     pub pending: PendingMode,
     /// Bounds of the hold queue (hold mode; the defaults otherwise).
@@ -194,8 +217,16 @@ pub struct MapRequest {
 pub struct MapAttrs<'a> {
     /// `spid`.
     pub spid: Option<u32>,
+    /// `reqid`.
+    pub reqid: Option<u32>,
     /// `addr`.
     pub addr: Option<&'a [u8]>,
+    /// `prefix-len`.
+    pub prefix_len: Option<u8>,
+    /// `from`.
+    pub from: Option<&'a [u8]>,
+    /// `from-prefix-len`.
+    pub from_prefix_len: Option<u8>,
     /// `pending`.
     pub pending: Option<u8>,
     /// `hold-packets`.
@@ -212,29 +243,71 @@ pub fn map_entry_attrs(entry: &[u8]) -> Result<MapAttrs<'_>, Refusal> {
     use super::uapi::map_attr;
     let mut a = MapAttrs::default();
     for (kind, v) in nla::Attrs::new(entry) {
+        let bad = Refusal::BadEntryAttr(kind);
         let fresh = match kind {
-            map_attr::SPID => a.spid.replace(nla::u32_of(v).ok_or(Refusal::BadEntryAttr(kind))?).is_none(),
+            map_attr::SPID => a.spid.replace(nla::u32_of(v).ok_or(bad)?).is_none(),
+            map_attr::REQID => a.reqid.replace(nla::u32_of(v).ok_or(bad)?).is_none(),
             map_attr::ADDR => a.addr.replace(v).is_none(),
-            map_attr::PENDING => a.pending.replace(nla::u8_of(v).ok_or(Refusal::BadEntryAttr(kind))?).is_none(),
-            map_attr::HOLD_PACKETS => {
-                a.hold_packets.replace(nla::u32_of(v).ok_or(Refusal::BadEntryAttr(kind))?).is_none()
-            }
-            map_attr::HOLD_BYTES => a.hold_bytes.replace(nla::u32_of(v).ok_or(Refusal::BadEntryAttr(kind))?).is_none(),
+            map_attr::PREFIX_LEN => a.prefix_len.replace(nla::u8_of(v).ok_or(bad)?).is_none(),
+            map_attr::FROM => a.from.replace(v).is_none(),
+            map_attr::FROM_PREFIX_LEN => a.from_prefix_len.replace(nla::u8_of(v).ok_or(bad)?).is_none(),
+            map_attr::PENDING => a.pending.replace(nla::u8_of(v).ok_or(bad)?).is_none(),
+            map_attr::HOLD_PACKETS => a.hold_packets.replace(nla::u32_of(v).ok_or(bad)?).is_none(),
+            map_attr::HOLD_BYTES => a.hold_bytes.replace(nla::u32_of(v).ok_or(bad)?).is_none(),
             _ => false,
         };
         if !fresh {
-            return Err(Refusal::BadEntryAttr(kind));
+            return Err(bad);
         }
     }
     Ok(a)
 }
 
+/// The key of a request that names a mapping by spid or by reqid.
+pub fn map_key(spid: Option<u32>, reqid: Option<u32>) -> Result<MapKey, Refusal> {
+    match (spid, reqid) {
+        (Some(_), Some(_)) => Err(Refusal::TwoKeys),
+        (Some(spid), None) => Ok(MapKey::Spid(check_spid(spid)?)),
+        (None, Some(0)) => Err(Refusal::ReqidZero),
+        (None, Some(reqid)) => Ok(MapKey::Reqid(reqid)),
+        (None, None) => Err(Refusal::Missing("spid or reqid")),
+    }
+}
+
+/// An address attribute and its prefix length (the full length if absent),
+/// with host bits clear.
+fn prefix(bytes: &[u8], len: Option<u8>) -> Result<(Family, Addr, u8), Refusal> {
+    let (family, addr) = Addr::from_wire(bytes).ok_or(Refusal::AddressLength(bytes.len()))?;
+    let len = len.unwrap_or(family.max_prefix());
+    if len > family.max_prefix() {
+        return Err(Refusal::PrefixLen { family, len });
+    }
+    if addr.masked(len) != addr {
+        return Err(Refusal::HostBits { family, addr, len });
+    }
+    Ok((family, addr, len))
+}
+
 /// Validates the attributes of a map-new request.
 pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
-    let MapAttrs { spid, addr, pending, hold_packets, hold_bytes } = a;
-    let spid = check_spid(spid.ok_or(Refusal::Missing("spid"))?)?;
-    let bytes = addr.ok_or(Refusal::Missing("addr"))?;
-    let (family, nat) = Addr::from_wire(bytes).ok_or(Refusal::AddressLength(bytes.len()))?;
+    let MapAttrs { spid, reqid, addr, prefix_len, from, from_prefix_len, pending, hold_packets, hold_bytes } = a;
+    let key = map_key(spid, reqid)?;
+    let (family, nat, nat_len) = prefix(addr.ok_or(Refusal::Missing("addr"))?, prefix_len)?;
+    let from = match (from, from_prefix_len) {
+        (None, None) if nat_len < family.max_prefix() => return Err(Refusal::PrefixWithoutFrom(nat_len)),
+        (None, None) => None,
+        (Some(bytes), Some(len)) => {
+            let (from_family, from, from_len) = prefix(bytes, Some(len))?;
+            if from_family != family {
+                return Err(Refusal::FromFamily);
+            }
+            if from_len != nat_len {
+                return Err(Refusal::PrefixMismatch { from: from_len, to: nat_len });
+            }
+            Some(from)
+        }
+        _ => return Err(Refusal::FromIncomplete),
+    };
     let pending = match pending {
         None => PendingMode::default(),
         Some(v) => PendingMode::from_wire(v).ok_or(Refusal::PendingMode(v))?,
@@ -243,38 +316,7 @@ pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
         return Err(Refusal::HoldLimitWithoutHold);
     }
     let hold = hold_limits(hold_packets, hold_bytes)?;
-    Ok(MapRequest { spid, family, nat, pending, hold })
-}
-
-/// An out policy as the SPD holds it, for [`evaluate_policy`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct SeenPolicy {
-    /// Its selector's family.
-    pub family: Family,
-    /// Its selector.
-    pub selector: Selector,
-    /// Its priority.
-    pub priority: u32,
-}
-
-/// Decides whether a policy seen for a mapping makes it active: `Ok(None)`
-/// for no policy, what the mapping keeps of the policy if it can carry the
-/// mapping's flows, or the reason it cannot.
-pub fn evaluate_policy(req: &MapRequest, policy: Option<SeenPolicy>) -> Result<Option<PolicyInfo>, Refusal> {
-    let Some(p) = policy else { return Ok(None) };
-    if p.family != req.family {
-        return Err(Refusal::FamilyMismatch { spid: req.spid, policy: p.family, mapping: req.family });
-    }
-    if !p.selector.is_valid_for(p.family) || !p.selector.admits_source(&req.nat) {
-        return Err(Refusal::SourceNotSelected {
-            spid: req.spid,
-            family: p.family,
-            nat: req.nat,
-            saddr: p.selector.saddr,
-            prefixlen_s: p.selector.dest.prefixlen_s,
-        });
-    }
-    Ok(Some(PolicyInfo { selector: p.selector.dest, priority: p.priority }))
+    Ok(MapRequest { key, family, nat, nat_len, from, pending, hold })
 }
 
 /// Validates the hold limits of a map-new request: given only with hold

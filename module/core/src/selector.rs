@@ -53,6 +53,8 @@ pub struct DestSelector {
 /// them in the original direction.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Flow {
+    /// Source address, before translation.
+    pub saddr: Addr,
     /// Destination address.
     pub daddr: Addr,
     /// IP protocol.
@@ -69,12 +71,12 @@ impl Flow {
     /// Builds a flow from conntrack's original tuple.  `src_port` and
     /// `dst_port` are the tuple's `u.all` fields; for ICMP, xfrm selects on
     /// type and code instead, which conntrack keeps in the destination part.
-    pub fn from_tuple(daddr: Addr, proto: u8, src_port: u16, dst_port: u16, icmp_type: u8, icmp_code: u8, oif: i32) -> Self {
+    pub fn from_tuple(saddr: Addr, daddr: Addr, proto: u8, src_port: u16, dst_port: u16, icmp_type: u8, icmp_code: u8, oif: i32) -> Self {
         let (sport, dport) = match proto {
             IPPROTO_ICMP | IPPROTO_ICMPV6 => (u16::from(icmp_type).to_be(), u16::from(icmp_code).to_be()),
             _ => (src_port, dst_port),
         };
-        Self { daddr, proto, sport, dport, oif }
+        Self { saddr, daddr, proto, sport, dport, oif }
     }
 }
 

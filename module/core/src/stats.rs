@@ -17,4 +17,7 @@ pub struct Stats {
     pub pending_refused: AtomicU32,
     /// New flows dropped while the SA was pending (drop mode).
     pub pending_drops: AtomicU32,
+    /// New flows of non-blocking local senders dropped while the SA was
+    /// pending (eagain mode), which `EAGAIN` would have made spin.
+    pub pending_nonblock_drops: AtomicU32,
 }

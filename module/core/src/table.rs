@@ -2,31 +2,40 @@
 //! The mapping table: an immutable snapshot that the packet path reads under
 //! RCU, and writers replace as a whole.
 //!
-//! A snapshot holds every mapping of a network namespace, sorted by spid,
-//! plus two indexes over them:
+//! A snapshot holds every mapping of a network namespace, sorted by key,
+//! and the *bindings*: the (mapping, policy) pairs of each mapping's key
+//! whose policy can carry the mapping's flows.  A spid mapping has at most
+//! one binding, a reqid mapping one per outbound policy with a template of
+//! that reqid.  Writers compute them from one SPD walk per change
+//! ([`Table::build`]).  Two indexes serve the packet path:
 //!
-//! * the *destination index*: the active mappings grouped by the destination
+//! * the *destination index*: the bindings grouped by the destination
 //!   prefix length of their policy's selector; within a group, entries of a
-//!   32-bit hash of the masked destination and the mapping's position,
+//!   32-bit hash of the masked destination and the binding's position,
 //!   sorted by hash.  A lookup does one binary search per prefix length in
 //!   use (at most 33 for IPv4, 129 for IPv6) over a contiguous array of
-//!   8-byte entries, and touches a mapping only when the hash matches;
-//! * the *address index*: all mappings sorted by NAT address, to find the
-//!   mapping behind a NATed conntrack entry on the fail-closed path.
+//!   8-byte entries, and touches a binding only when the hash matches;
+//! * the *address index*: all mappings sorted by translated address or
+//!   prefix, to find the mapping behind a NATed conntrack entry on the
+//!   fail-closed path.
 //!
-//! So a mapping costs its own size plus twelve bytes of index.  Writers
-//! rebuild the indexes on every change, in O(n log n); configuration changes
-//! are rare next to lookups.
+//! Writers rebuild the indexes on every change, in O(n log n);
+//! configuration changes are rare next to lookups.
+
+use core::cmp::Reverse;
+use core::fmt;
 
 use super::addr::{Addr, Family};
-use super::selector::{DestSelector, Flow};
+use super::policy::{self, PolicyInfo, SeenPolicy, Unfit};
+use super::selector::Flow;
 use super::vec::{self, AllocError, Vec};
 
 /// What a mapping does with a new flow while its policy's SA is pending
 /// (being negotiated, or missing with nobody answering ACQUIRE).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PendingMode {
-    /// Refuse with `EAGAIN` at the local sender; drop forwarded packets.
+    /// Refuse with `EAGAIN` at a blocking local sender; drop the packets of
+    /// non-blocking senders and forwarded packets.
     #[default]
     Eagain,
     /// Drop silently.
@@ -56,39 +65,174 @@ impl PendingMode {
     }
 }
 
-/// What a mapping keeps of its policy, as last seen.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PolicyInfo {
-    /// Its selector, but for the source (see [`DestSelector`]).
-    pub selector: DestSelector,
-    /// Its priority: among matching mappings the lowest value wins, as in
-    /// the SPD.
-    pub priority: u32,
+/// What names a mapping's policies.  Spid keys sort before reqid keys,
+/// which is also the precedence between a spid and a reqid mapping that
+/// bind the same policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MapKey {
+    /// One policy, by its index.  The kernel gives a re-added policy a new
+    /// index, so this names one incarnation of a policy.
+    Spid(u32),
+    /// The outbound policies with a template of this reqid, whatever their
+    /// indexes: what an IKE daemon keeps across restarts when the reqid is
+    /// pinned in its configuration.
+    Reqid(u32),
 }
 
-/// One mapping: "SNAT flows that policy `spid` would carry once their source
-/// is `nat` to `nat`".
+impl MapKey {
+    /// The key as a netlink dump cursor, in key order.
+    pub fn cursor(self) -> u64 {
+        match self {
+            Self::Spid(v) => u64::from(v),
+            Self::Reqid(v) => (1 << 32) | u64::from(v),
+        }
+    }
+
+    /// The key of a cursor.
+    pub fn from_cursor(c: u64) -> Option<Self> {
+        let v = c as u32;
+        match c >> 32 {
+            0 => Some(Self::Spid(v)),
+            1 => Some(Self::Reqid(v)),
+            _ => None,
+        }
+    }
+
+    /// Whether the key names policy `p`.
+    pub fn names(self, p: &SeenPolicy) -> bool {
+        match self {
+            Self::Spid(spid) => p.index == spid,
+            Self::Reqid(reqid) => p.reqids.contains(reqid),
+        }
+    }
+}
+
+impl fmt::Display for MapKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Spid(v) => write!(f, "spid {v}"),
+            Self::Reqid(v) => write!(f, "reqid {v}"),
+        }
+    }
+}
+
+/// One mapping: "SNAT the flows from `from` that a policy of `key` would
+/// carry once translated, into `nat`".
 #[derive(Clone, Debug)]
 pub struct Mapping<S> {
-    /// Index of the outbound policy.
-    pub spid: u32,
-    /// Family of `nat`, and of the policy it may use.
+    /// The policies it binds.
+    pub key: MapKey,
+    /// Family of `nat`, and of the policies it may bind.
     pub family: Family,
-    /// The address to translate the source to.
+    /// The address, or the prefix (host bits clear), to translate to.
     pub nat: Addr,
+    /// Length of `nat`'s prefix: the family's full length for a single
+    /// address.
+    pub nat_len: u8,
+    /// For a 1:1 prefix mapping, the source prefix it translates (of
+    /// length `nat_len`); `None`: every source, into the one address.
+    pub from: Option<Addr>,
     /// What to do with a new flow while the policy's SA is pending.
     pub pending: PendingMode,
-    /// The policy, while it exists and can carry NATed flows.  `None` means
-    /// the mapping is inactive.
-    pub policy: Option<PolicyInfo>,
     /// Counters, shared by all snapshots that hold this mapping.
     pub stats: S,
 }
 
 impl<S> Mapping<S> {
+    /// Whether the mapping translates flows from `saddr`.
+    pub fn admits(&self, saddr: &Addr) -> bool {
+        self.from.is_none_or(|f| saddr.in_prefix(&f, self.nat_len))
+    }
+
+    /// The address a flow from `saddr` is translated to: the mapping's
+    /// address, or for a prefix mapping its prefix with `saddr`'s host part.
+    pub fn translate(&self, saddr: &Addr) -> Addr {
+        match self.from {
+            None => self.nat,
+            Some(_) => self.nat.splice(self.nat_len, saddr),
+        }
+    }
+}
+
+/// Why a mapping binds no policy.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Inactive {
+    /// No outbound policy of the key exists.
+    NoPolicy(MapKey),
+    /// Policies of the key exist; the first (lowest index) cannot carry the
+    /// mapping's flows, for this reason.
+    Unfit(Unfit),
+}
+
+impl fmt::Display for Inactive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoPolicy(MapKey::Spid(v)) => write!(f, "no out policy with index {v}"),
+            Self::NoPolicy(MapKey::Reqid(v)) => write!(f, "no out policy with a template of reqid {v}"),
+            Self::Unfit(u) => u.fmt(f),
+        }
+    }
+}
+
+/// A policy a mapping binds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Binding {
+    /// The mapping's position in the table.
+    mapping: u32,
+    /// The policy's index.
+    pub index: u32,
+    /// What the lookup needs of the policy.
+    pub policy: PolicyInfo,
+}
+
+/// What a writer compares to tell whether a mapping changed: the policies
+/// it binds, or why it binds none.
+#[derive(Clone, Copy, Debug)]
+struct Status {
+    /// Its bindings: `bindings[first..first + count]`.
+    first: u32,
+    count: u32,
+    /// Why it binds none, if so.
+    inactive: Option<Inactive>,
+}
+
+/// A mapping with its bindings.
+pub struct Entry<'a, S> {
+    /// The mapping.
+    pub mapping: &'a Mapping<S>,
+    /// The policies it binds, by index.
+    pub bindings: &'a [Binding],
+    /// Why it binds none, if so.
+    pub inactive: Option<Inactive>,
+}
+
+impl<S> Clone for Entry<'_, S> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<S> Copy for Entry<'_, S> {}
+
+impl<S> core::ops::Deref for Entry<'_, S> {
+    type Target = Mapping<S>;
+
+    fn deref(&self) -> &Mapping<S> {
+        self.mapping
+    }
+}
+
+impl<S> Entry<'_, S> {
     /// Whether the mapping translates flows.
     pub fn is_active(&self) -> bool {
-        self.policy.is_some()
+        !self.bindings.is_empty()
+    }
+
+    /// Whether its bindings and inactive reason equal `other`'s.
+    pub fn same_binding(&self, other: &Entry<'_, S>) -> bool {
+        self.inactive == other.inactive
+            && self.bindings.len() == other.bindings.len()
+            && self.bindings.iter().zip(other.bindings).all(|(a, b)| a.index == b.index && a.policy == b.policy)
     }
 }
 
@@ -96,11 +240,11 @@ impl<S> Mapping<S> {
 #[derive(Clone, Copy, Debug)]
 struct DestKey {
     hash: u32,
-    slot: u32,
+    binding: u32,
 }
 
 /// A cheap, fixed hash of a masked destination; collisions only lengthen a
-/// run that is checked against the mappings anyway.
+/// run that is checked against the bindings anyway.
 fn dest_hash(a: &Addr) -> u32 {
     let mut h: u64 = 0;
     for w in a.0.chunks_exact(8) {
@@ -120,127 +264,261 @@ struct Group {
     end: u32,
 }
 
-/// An immutable set of mappings with lookup indexes.
+/// An immutable set of mappings with their bindings and lookup indexes.
 pub struct Table<S> {
     mappings: Vec<Mapping<S>>,
+    status: Vec<Status>,
+    bindings: Vec<Binding>,
     by_dest: Vec<DestKey>,
     groups: Vec<Group>,
+    /// Mapping positions by (family, nat, nat_len).
     by_nat: Vec<u32>,
+    /// The (family, nat_len) pairs in use, for the address index.
+    nat_lens: Vec<(Family, u8)>,
+    /// Binding positions by policy index.
+    by_policy: Vec<u32>,
 }
 
 impl<S: Clone> Table<S> {
     /// The table without mappings.
     pub fn empty() -> Self {
-        Self { mappings: Vec::new(), by_dest: Vec::new(), groups: Vec::new(), by_nat: Vec::new() }
+        Self {
+            mappings: Vec::new(),
+            status: Vec::new(),
+            bindings: Vec::new(),
+            by_dest: Vec::new(),
+            groups: Vec::new(),
+            by_nat: Vec::new(),
+            nat_lens: Vec::new(),
+            by_policy: Vec::new(),
+        }
     }
 
-    /// Builds a table from mappings with distinct spids, in any order.
-    pub fn build(mut mappings: Vec<Mapping<S>>) -> Result<Self, AllocError> {
-        mappings.sort_unstable_by_key(|m| m.spid);
+    /// Builds a table from mappings with distinct keys, in any order, and
+    /// the outbound main policies of the namespace that their keys name
+    /// (others are ignored), in any order.
+    ///
+    /// A policy binds each mapping whose key names it and whose flows it
+    /// can carry ([`policy::fit`]).  A reqid mapping skips the policies of
+    /// the other family: an IKE daemon's dual-stack child installs both
+    /// under one reqid.
+    pub fn build(mut mappings: Vec<Mapping<S>>, policies: &[SeenPolicy]) -> Result<Self, AllocError> {
+        mappings.sort_unstable_by_key(|m| m.key);
         let n = mappings.len();
 
-        let mut by_nat = vec::with_capacity(n)?;
-        let mut by_dest = vec::with_capacity(n)?;
-        for (i, m) in mappings.iter().enumerate() {
-            // A table larger than u32 positions is refused by the callers long
-            // before (the number of mappings is limited).
-            let i = i as u32;
-            vec::push(&mut by_nat, i)?;
-            if let Some(p) = &m.policy {
-                vec::push(&mut by_dest, DestKey { hash: dest_hash(&p.selector.dest_prefix()), slot: i })?;
+        let mut bindings: Vec<Binding> = Vec::new();
+        let mut unfit: Vec<Option<Unfit>> = vec::with_capacity(n)?;
+        for _ in 0..n {
+            vec::push(&mut unfit, None)?;
+        }
+        let mut bind = |slot: usize, p: &SeenPolicy, bindings: &mut Vec<Binding>| -> Result<(), AllocError> {
+            let m = &mappings[slot];
+            if matches!(m.key, MapKey::Reqid(_)) && p.family != m.family {
+                return Ok(());
+            }
+            match policy::fit(p, m.family, &m.nat, m.nat_len) {
+                Ok(info) => vec::push(bindings, Binding { mapping: slot as u32, index: p.index, policy: info }),
+                Err(why) => {
+                    // The lowest index is the reason shown: stable across walks.
+                    let keep = unfit[slot].is_some_and(|u| unfit_index(&u) < p.index);
+                    if !keep {
+                        unfit[slot] = Some(why);
+                    }
+                    Ok(())
+                }
+            }
+        };
+        let find = |key: MapKey| mappings.binary_search_by_key(&key, |m| m.key).ok();
+        for p in policies {
+            if p.index & 7 != policy::XFRM_POLICY_OUT {
+                continue;
+            }
+            if let Some(slot) = find(MapKey::Spid(p.index)) {
+                bind(slot, p, &mut bindings)?;
+            }
+            for (i, &reqid) in p.reqids.as_slice().iter().enumerate() {
+                // A policy with the reqid in two templates binds once.
+                if p.reqids.as_slice()[..i].contains(&reqid) {
+                    continue;
+                }
+                if let Some(slot) = find(MapKey::Reqid(reqid)) {
+                    bind(slot, p, &mut bindings)?;
+                }
             }
         }
-        by_nat.sort_unstable_by_key(|&i| {
-            let m = &mappings[i as usize];
-            (m.family, m.nat, m.spid)
-        });
-        by_dest.sort_unstable_by_key(|k| sort_key(&mappings[k.slot as usize], k.hash));
+        bindings.sort_unstable_by_key(|b| (b.mapping, b.index));
+
+        let mut status = vec::with_capacity(n)?;
+        let mut next = 0usize;
+        for (slot, m) in mappings.iter().enumerate() {
+            let first = next;
+            while next < bindings.len() && bindings[next].mapping as usize == slot {
+                next += 1;
+            }
+            let count = next - first;
+            let inactive = match (count, unfit[slot]) {
+                (0, Some(u)) => Some(Inactive::Unfit(u)),
+                (0, None) => Some(Inactive::NoPolicy(m.key)),
+                _ => None,
+            };
+            // Positions fit u32: the number of mappings is limited, and a
+            // policy binds at most one mapping per template and its index.
+            vec::push(&mut status, Status { first: first as u32, count: count as u32, inactive })?;
+        }
+
+        let mut by_dest = vec::with_capacity(bindings.len())?;
+        let mut by_policy = vec::with_capacity(bindings.len())?;
+        for (i, b) in bindings.iter().enumerate() {
+            vec::push(&mut by_dest, DestKey { hash: dest_hash(&b.policy.selector.dest_prefix()), binding: i as u32 })?;
+            vec::push(&mut by_policy, i as u32)?;
+        }
+        by_dest.sort_unstable_by_key(|k| dest_sort_key(&mappings, &bindings[k.binding as usize], k.hash));
+        by_policy.sort_unstable_by_key(|&i| bindings[i as usize].index);
 
         let mut groups = Vec::new();
         let mut start = 0;
         while start < by_dest.len() {
-            let (family, prefix_len) = group_of(&mappings[by_dest[start].slot as usize]);
+            let group = group_of(&mappings, &bindings[by_dest[start].binding as usize]);
             let mut end = start + 1;
-            while end < by_dest.len() && group_of(&mappings[by_dest[end].slot as usize]) == (family, prefix_len) {
+            while end < by_dest.len() && group_of(&mappings, &bindings[by_dest[end].binding as usize]) == group {
                 end += 1;
             }
-            vec::push(&mut groups, Group { family, prefix_len, start: start as u32, end: end as u32 })?;
+            vec::push(&mut groups, Group { family: group.0, prefix_len: group.1, start: start as u32, end: end as u32 })?;
             start = end;
         }
-        Ok(Self { mappings, by_dest, groups, by_nat })
+
+        let mut by_nat = vec::with_capacity(n)?;
+        for i in 0..n {
+            vec::push(&mut by_nat, i as u32)?;
+        }
+        by_nat.sort_unstable_by_key(|&i| {
+            let m = &mappings[i as usize];
+            (m.family, m.nat, m.nat_len, m.key)
+        });
+        let mut nat_lens: Vec<(Family, u8)> = Vec::new();
+        for m in mappings.iter() {
+            if !nat_lens.contains(&(m.family, m.nat_len)) {
+                vec::push(&mut nat_lens, (m.family, m.nat_len))?;
+            }
+        }
+        Ok(Self { mappings, status, bindings, by_dest, groups, by_nat, nat_lens, by_policy })
     }
 
-    /// The mapping that translates a new flow of `family`, if any: among the
-    /// active mappings whose policy selects the flow, the one with the lowest
-    /// policy priority, then the longest destination prefix, then the lowest
-    /// spid.
+    fn entry(&self, slot: usize) -> Entry<'_, S> {
+        let s = &self.status[slot];
+        let first = s.first as usize;
+        Entry {
+            mapping: &self.mappings[slot],
+            bindings: &self.bindings[first..first + s.count as usize],
+            inactive: s.inactive,
+        }
+    }
+
+    /// The mapping that translates a new flow of `family`, if any: among
+    /// the bindings whose policy selects the flow and whose mapping admits
+    /// its source, the one with the lowest policy priority, then the
+    /// longest destination prefix, then the lowest key (spid keys first),
+    /// then the lowest policy index.
     pub fn lookup(&self, family: Family, flow: &Flow) -> Option<&Mapping<S>> {
-        let mut best: Option<&Mapping<S>> = None;
+        let mut best: Option<&Binding> = None;
         for g in self.groups.iter().filter(|g| g.family == family) {
             let key = flow.daddr.masked(g.prefix_len);
             let hash = dest_hash(&key);
             let run = &self.by_dest[g.start as usize..g.end as usize];
             let first = run.partition_point(|k| k.hash < hash);
             for k in run[first..].iter().take_while(|k| k.hash == hash) {
-                let m = &self.mappings[k.slot as usize];
-                let Some(p) = &m.policy else { continue };
-                if p.selector.dest_prefix() != key || !p.selector.matches_flow(flow) {
+                let b = &self.bindings[k.binding as usize];
+                let s = &b.policy.selector;
+                if s.dest_prefix() != key || !s.matches_flow(flow) || !self.mappings[b.mapping as usize].admits(&flow.saddr) {
                     continue;
                 }
                 // Groups come longest prefix first and runs are sorted by
-                // priority, so only a strictly lower priority beats `best`.
-                if best.is_none_or(|b| b.policy.is_none_or(|bp| p.priority < bp.priority)) {
-                    best = Some(m);
+                // the tie-breaks, so only a strictly lower priority beats
+                // `best`.
+                if best.is_none_or(|bb| b.policy.priority < bb.policy.priority) {
+                    best = Some(b);
                 }
                 break;
             }
         }
-        best
+        best.map(|b| &self.mappings[b.mapping as usize])
     }
 
-    /// The mapping whose NAT address a flow was translated to, for counting
-    /// fail-closed drops.  If several mappings share the address, the first
-    /// whose policy (still or last known) selects `flow` is chosen, else the
-    /// one with the lowest spid.
+    /// The mappings whose address or prefix contains `nat`, in key order.
+    fn by_nat_addr_all(&self, family: Family, nat: &Addr) -> impl Iterator<Item = &Mapping<S>> + Clone + '_ {
+        let nat = *nat;
+        self.nat_lens.iter().filter(move |(f, _)| *f == family).flat_map(move |&(_, len)| {
+            let prefix = nat.masked(len);
+            let first = self.by_nat.partition_point(|&i| {
+                let m = &self.mappings[i as usize];
+                (m.family, m.nat, m.nat_len) < (family, prefix, len)
+            });
+            self.by_nat[first..]
+                .iter()
+                .map(|&i| &self.mappings[i as usize])
+                .take_while(move |m| m.family == family && m.nat == prefix && m.nat_len == len)
+        })
+    }
+
+    /// The mapping that a flow translated to `nat` came from, for counting
+    /// fail-closed drops.  Among the mappings whose address or prefix
+    /// contains `nat`, the first that admits the flow's source and binds a
+    /// policy that selects it; else the first that admits its source; else
+    /// any.
     pub fn by_nat_addr(&self, family: Family, nat: &Addr, flow: &Flow) -> Option<&Mapping<S>> {
-        let first = self.by_nat.partition_point(|&i| {
-            let m = &self.mappings[i as usize];
-            (m.family, m.nat) < (family, *nat)
-        });
-        let mut same = self.by_nat[first..]
-            .iter()
-            .map(|&i| &self.mappings[i as usize])
-            .take_while(|m| m.family == family && m.nat == *nat);
-        let lowest = same.clone().next()?;
-        Some(same.find(|m| m.policy.is_some_and(|p| p.selector.matches_flow(flow))).unwrap_or(lowest))
+        let all = self.by_nat_addr_all(family, nat);
+        let binds_flow = |m: &&Mapping<S>| {
+            let slot = self.slot_of(m.key);
+            m.admits(&flow.saddr)
+                && slot.is_some_and(|s| self.entry(s).bindings.iter().any(|b| b.policy.selector.matches_flow(flow)))
+        };
+        all.clone()
+            .find(binds_flow)
+            .or_else(|| all.clone().find(|m| m.admits(&flow.saddr)))
+            .or_else(|| all.clone().next())
     }
 
-    /// Whether some mapping translates to `nat`: the cheap first test of
+    /// Whether some mapping translates into `nat`: the cheap first test of
     /// the fail-closed path.
     pub fn has_nat_addr(&self, family: Family, nat: &Addr) -> bool {
-        self.by_nat
-            .binary_search_by(|&i| {
-                let m = &self.mappings[i as usize];
-                (m.family, m.nat).cmp(&(family, *nat))
-            })
-            .is_ok()
+        self.by_nat_addr_all(family, nat).next().is_some()
     }
 
-    /// The mapping of `spid`.
-    pub fn get(&self, spid: u32) -> Option<&Mapping<S>> {
-        self.mappings.binary_search_by_key(&spid, |m| m.spid).ok().map(|i| &self.mappings[i])
+    /// Whether some mapping binds the policy of `index`.
+    pub fn binds_policy(&self, index: u32) -> bool {
+        self.by_policy.binary_search_by_key(&index, |&i| self.bindings[i as usize].index).is_ok()
     }
 
-    /// All mappings, in spid order.
+    fn slot_of(&self, key: MapKey) -> Option<usize> {
+        self.mappings.binary_search_by_key(&key, |m| m.key).ok()
+    }
+
+    /// The mapping of `key`.
+    pub fn get(&self, key: MapKey) -> Option<Entry<'_, S>> {
+        self.slot_of(key).map(|s| self.entry(s))
+    }
+
+    /// All mappings, in key order.
+    pub fn entries(&self) -> impl Iterator<Item = Entry<'_, S>> + '_ {
+        (0..self.mappings.len()).map(|s| self.entry(s))
+    }
+
+    /// All mappings, in key order, without their bindings.
     pub fn mappings(&self) -> &[Mapping<S>] {
         &self.mappings
     }
 
-    /// Mappings with a spid of at least `spid`, in spid order: the resume
+    /// Mappings with a key of at least `key`, in key order: the resume
     /// point of a netlink dump.
-    pub fn mappings_from(&self, spid: u32) -> &[Mapping<S>] {
-        let first = self.mappings.partition_point(|m| m.spid < spid);
-        &self.mappings[first..]
+    pub fn entries_from(&self, key: MapKey) -> impl Iterator<Item = Entry<'_, S>> + '_ {
+        let first = self.mappings.partition_point(|m| m.key < key);
+        (first..self.mappings.len()).map(|s| self.entry(s))
+    }
+
+    /// The indexes of the policies some mapping binds, ascending, with
+    /// repeats when several mappings bind one.
+    pub fn bound_policies(&self) -> impl Iterator<Item = u32> + '_ {
+        self.by_policy.iter().map(|&i| self.bindings[i as usize].index)
     }
 
     /// Number of mappings.
@@ -266,14 +544,19 @@ impl<S: Clone> Table<S> {
     }
 }
 
-fn group_of<S>(m: &Mapping<S>) -> (Family, u8) {
-    let len = m.policy.map_or(0, |p| p.selector.prefixlen_d);
-    (m.family, len)
+fn unfit_index(u: &Unfit) -> u32 {
+    match *u {
+        Unfit::FamilyMismatch { index, .. } | Unfit::SourceNotSelected { index, .. } => index,
+    }
+}
+
+fn group_of<S>(mappings: &[Mapping<S>], b: &Binding) -> (Family, u8) {
+    (mappings[b.mapping as usize].family, b.policy.selector.prefixlen_d)
 }
 
 /// Sort key of the destination index: family, longest prefix first, hash,
 /// then the tie-breaks of [`Table::lookup`].
-fn sort_key<S>(m: &Mapping<S>, hash: u32) -> (Family, core::cmp::Reverse<u8>, u32, u32, u32) {
-    let (len, prio) = m.policy.map_or((0, u32::MAX), |p| (p.selector.prefixlen_d, p.priority));
-    (m.family, core::cmp::Reverse(len), hash, prio, m.spid)
+fn dest_sort_key<S>(mappings: &[Mapping<S>], b: &Binding, hash: u32) -> (Family, Reverse<u8>, u32, u32, MapKey, u32) {
+    let m = &mappings[b.mapping as usize];
+    (m.family, Reverse(b.policy.selector.prefixlen_d), hash, b.policy.priority, m.key, b.index)
 }
