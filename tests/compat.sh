@@ -48,6 +48,7 @@ compat_setup() {
 	load_module
 	xnat map "spid=$SPID" to "$MAPPED"
 	COMPAT_MODE=eagain
+	COMPAT_SA=1
 	capture_start router r-home compat
 }
 
@@ -59,6 +60,12 @@ require_senders() {
 	done
 }
 
+# compat_sa_del: delete the out SA (the policy stays).
+compat_sa_del() {
+	sa_del
+	COMPAT_SA=0
+}
+
 # compat_mode MODE: the mapping's pending mode (replace keeps the mapping).
 compat_mode() {
 	[ "$COMPAT_MODE" = "$1" ] && return 0
@@ -68,10 +75,15 @@ compat_mode() {
 
 # compat_counters: "refused drops nonblock-drops held" of the mapping.
 compat_counters() {
-	xnat -j show "spid=$SPID" | python3 -c '
-import json, sys
-s = json.load(sys.stdin)[0]["stats"]
-print(" ".join(str(s.get(f, "-")) for f in ("pending_refused", "pending_drops", "pending_nonblock_drops", "held")))'
+	# One line of JSON; no python3 (its start costs seconds under TCG).
+	xnat -j show "spid=$SPID" | awk '{
+		n = split("pending_refused pending_drops pending_nonblock_drops held", f, " ")
+		for (i = 1; i <= n; i++) {
+			v = "-"
+			if (match($0, "\"" f[i] "\":[0-9]+")) { v = substr($0, RSTART, RLENGTH); sub(/.*:/, "", v) }
+			printf "%s%s", v, (i < n ? " " : "\n")
+		}
+	}'
 }
 
 _compat_delta() { if [ "$1" = - ] || [ "$2" = - ]; then echo -; else echo $(($2 - $1)); fi; }
@@ -89,18 +101,11 @@ _compat_run() {
 	COMPAT_PID=$!
 }
 
-# _compat_field NAME OUT: the value after NAME on the sender's result line.
-_compat_field() {
-	awk -v k="$1" '$1 == "result" { if (k == "result") print $2; for (i = 3; i < NF; i += 2) if ($i == k) print $(i + 1) }' "$2"
-}
-
 # office_got TAG: exchanges the office host logged from the mapped address
 # with exactly TAG (UDP/TCP servers), or HTTP requests for /TAG.
 office_got() {
-	local n m=0
-	n=$(grep -cE -- "^(udp|tcp) $MAPPED $1\$" "$XNAT_TMP/office.log" || true)
-	[ -f "$XNAT_TMP/http.log" ] && m=$(grep -cE -- "^$MAPPED .*\"GET /$1 " "$XNAT_TMP/http.log" || true)
-	echo $((n + m))
+	cat "$XNAT_TMP/office.log" "$XNAT_TMP/http.log" 2>/dev/null |
+		grep -cE -- "^((udp|tcp) $MAPPED $1\$|$MAPPED .*\"GET /$1 )" || true
 }
 
 # compat_cell KEY MODE CMD...: one cell; "@MSG@" in CMD stands for the
@@ -111,7 +116,7 @@ compat_cell() {
 	tag="$key-$mode"
 	out=$XNAT_TMP/$tag.out
 	compat_mode "$mode"
-	sa_present && sa_del
+	[ "$COMPAT_SA" = 0 ] || { sa_del; COMPAT_SA=0; }
 	c0=$(compat_counters)
 	_compat_run "$out" "${@//@MSG@/$tag}"
 	wait_for 30 "the start of sender $tag" grep -q '^start ' "$out"
@@ -123,19 +128,21 @@ compat_cell() {
 	while kill -0 "$COMPAT_PID" 2>/dev/null && ((${EPOCHREALTIME/./} < due)); do
 		sleep 0.05
 	done
-	tsa=$(date +%s.%N)
+	tsa=$EPOCHREALTIME
 	sa_add
+	COMPAT_SA=1
 	wait "$COMPAT_PID" || true
 	c1=$(compat_counters)
-	res=$(_compat_field result "$out")
-	[ -n "$res" ] || fail "sender $tag printed no result: $(cat "$out")"
-	local -a a b
+	local -a a b r
+	read -r -a r <<<"$(grep '^result ' "$out" || true)"
+	[ "${#r[@]}" = 8 ] || fail "sender $tag printed no result: $(cat "$out")"
+	res=${r[1]}
 	read -r -a a <<<"$c0"
 	read -r -a b <<<"$c1"
 	CELL[$key/$mode/res]=$res
-	CELL[$key/$mode/el]=$(_compat_field elapsed "$out")
-	CELL[$key/$mode/cpu]=$(_compat_field cpu "$out")
-	CELL[$key/$mode/calls]=$(_compat_field calls "$out")
+	CELL[$key/$mode/el]=${r[3]}
+	CELL[$key/$mode/cpu]=${r[5]}
+	CELL[$key/$mode/calls]=${r[7]}
 	CELL[$key/$mode/ref]=$(_compat_delta "${a[0]}" "${b[0]}")
 	CELL[$key/$mode/drp]=$(_compat_delta "${a[1]}" "${b[1]}")
 	CELL[$key/$mode/nb]=$(_compat_delta "${a[2]}" "${b[2]}")
@@ -150,17 +157,14 @@ compat_cell() {
 		# Once the SA is up, the same sender goes through.
 		_compat_run "$out.retry" "${@//@MSG@/$tag-retry}"
 		wait "$COMPAT_PID" || true
-		CELL[$key/$mode/retry]=$(_compat_field result "$out.retry")
-		[ -n "${CELL[$key/$mode/retry]}" ] || CELL[$key/$mode/retry]="none:$(tr '\n' ' ' <"$out.retry")"
+		read -r -a r <<<"$(grep '^result ' "$out.retry" || true)"
+		CELL[$key/$mode/retry]=${r[1]:-none}
+		[ -n "${r[1]:-}" ] || log "retry of $tag printed no result: $(cat "$out.retry")"
 	fi
 	CELL[$key/$mode/office]=$(($(office_got "$tag") + $(office_got "$tag-retry")))
 	COMPAT_KEYS+=("$key/$mode")
 	log "$(compat_line "$key/$mode")"
 	grep -v '^\(start\|connected\|result\) ' "$out" | sed 's/^/#   sender: /' || true
-}
-
-sa_present() {
-	run_in home ip xfrm state get src "$HOME_WAN" dst "$GW_WAN" proto esp spi 0x1000 >/dev/null 2>&1
 }
 
 compat_line() {

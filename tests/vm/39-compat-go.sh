@@ -29,7 +29,7 @@ log "the SA works: a Go exchange through it, then the SA is deleted under the ma
 out=$(run_in home "$GOSEND" tcp "$OFFICE_HOST" 5002 go-warmup 5 2>&1) || fail "exchange through the SA: $out"
 assert_contains "$out" "result ok" "Go exchange through the working SA"
 assert_eq 1 "$(office_got go-warmup)" "the warm-up connection at the office, from $MAPPED"
-sa_del
+compat_sa_del
 
 for mode in eagain drop hold; do
 	compat_cell go-udp "$mode" "$GOSEND" udp "$OFFICE_HOST" 5001 @MSG@ 3
@@ -43,9 +43,9 @@ for k in go-udp go-tcp; do
 	done
 done
 compat_expect go-udp eagain res=timeout ref=0 nb=1 drp=0
-compat_expect go-tcp eagain res=ok ref=0 "nb>=1" "el>=2.5" "sa>=0"
+compat_expect go-tcp eagain res=ok ref=0 "nb>=1" "sa>=0"
 compat_expect go-udp drop res=timeout drp=1 ref=0
 compat_expect go-udp hold res=ok held=1 ref=0 drp=0 "sa<1.4"
-compat_expect go-tcp drop res=ok "drp>=1" ref=0 "el>=2.5" "sa>=0"
-compat_expect go-tcp hold res=ok "held>=1" ref=0 drp=0 "sa<1.4" "el<2.9"
+compat_expect go-tcp drop res=ok "drp>=1" ref=0 "sa>=0"
+compat_expect go-tcp hold res=ok "held>=1" ref=0 drp=0 "sa<1.4"
 compat_finish

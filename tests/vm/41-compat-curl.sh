@@ -22,7 +22,7 @@ require_module
 require_ctl
 
 compat_setup
-sa_del
+compat_sa_del
 mkdir -p "$XNAT_TMP/www"
 run_in office python3 -m http.server 8080 --bind 0.0.0.0 --directory "$XNAT_TMP/www" \
 	>"$XNAT_TMP/http.out" 2>"$XNAT_TMP/http.log" &
@@ -38,7 +38,7 @@ for mode in eagain drop hold; do
 	compat_expect curl-http "$mode" "cpu<0.5"
 	compat_expect_done curl-http "$mode"
 done
-compat_expect curl-http eagain res=ok ref=0 "nb>=1" "el>=2.5" "sa>=0"
-compat_expect curl-http drop res=ok "drp>=1" ref=0 "el>=2.5" "sa>=0"
-compat_expect curl-http hold res=ok "held>=1" ref=0 drp=0 "sa<1.4" "el<2.9"
+compat_expect curl-http eagain res=ok ref=0 "nb>=1" "sa>=0"
+compat_expect curl-http drop res=ok "drp>=1" ref=0 "sa>=0"
+compat_expect curl-http hold res=ok "held>=1" ref=0 drp=0 "sa<1.4"
 compat_finish
