@@ -157,8 +157,9 @@ impl<S> Mapping<S> {
 /// Why a mapping binds no policy.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Inactive {
-    /// No outbound policy of the key exists.
-    NoPolicy(MapKey),
+    /// No outbound policy of the key (and, for a reqid key, of the
+    /// mapping's family) exists.
+    NoPolicy(MapKey, Family),
     /// Policies of the key exist; the first (lowest index) cannot carry the
     /// mapping's flows, for this reason.
     Unfit(Unfit),
@@ -167,8 +168,10 @@ pub enum Inactive {
 impl fmt::Display for Inactive {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::NoPolicy(MapKey::Spid(v)) => write!(f, "no out policy with index {v}"),
-            Self::NoPolicy(MapKey::Reqid(v)) => write!(f, "no out policy with a template of reqid {v}"),
+            Self::NoPolicy(MapKey::Spid(v), _) => write!(f, "no out policy with index {v}"),
+            Self::NoPolicy(MapKey::Reqid(v), family) => {
+                write!(f, "no {} out policy with a template of reqid {v}", family.name())
+            }
             Self::Unfit(u) => u.fmt(f),
         }
     }
@@ -358,7 +361,7 @@ impl<S: Clone> Table<S> {
             let count = next - first;
             let inactive = match (count, unfit[slot]) {
                 (0, Some(u)) => Some(Inactive::Unfit(u)),
-                (0, None) => Some(Inactive::NoPolicy(m.key)),
+                (0, None) => Some(Inactive::NoPolicy(m.key, m.family)),
                 _ => None,
             };
             // Positions fit u32: the number of mappings is limited, and a

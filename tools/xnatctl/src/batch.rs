@@ -1,6 +1,6 @@
 //! Files: the restore format that `save` prints and `restore` reads
-//! (`map spid=N to ADDR [pending MODE] [hold-packets N] [hold-bytes N]`
-//! lines), the batch files of `-f` (`map [... replace]`, `unmap`, `flush`
+//! (`map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending MODE]
+//! [hold-packets N] [hold-bytes N]` lines), the batch files of `-f` (`map [... replace]`, `unmap`, `flush`
 //! lines), and what a batch does to a set of mappings.  No socket here: all
 //! of it is unit-tested on text.
 //!
@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 
 use crate::cli::{self, shown, Command, UsageError};
-use crate::proto::{MapEntry, Mapping, PENDING_MODES};
+use crate::proto::{Key, MapEntry, Mapping, PENDING_MODES};
 
 /// The first line of what `save` prints.
 pub const SAVE_HEADER: &str = "# xnatctl save";
@@ -57,36 +57,12 @@ fn command_lines(name: &str, text: &[u8]) -> Result<Vec<(usize, Vec<String>)>, U
     Ok(out)
 }
 
-/// The mapping a `map` command gives, and whether it said `replace`.
-fn map_entry(cmd: Command) -> Option<(MapEntry, bool)> {
-    match cmd {
-        Command::Map {
-            spid,
-            addr,
-            replace,
-            pending,
-            hold_packets,
-            hold_bytes,
-        } => Some((
-            MapEntry {
-                spid,
-                addr,
-                pending,
-                hold_packets,
-                hold_bytes,
-            },
-            replace,
-        )),
-        _ => None,
-    }
-}
-
 /// The mappings of a restore file, each with its line, in the file's
 /// order.  Only `map` lines, without `replace` (the file is the whole new
-/// set); each spid at most once.
+/// set); each key at most once.
 pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, MapEntry)>, UsageError> {
     let mut entries = Vec::new();
-    let mut lines_of: HashMap<u32, usize> = HashMap::new();
+    let mut lines_of: HashMap<Key, usize> = HashMap::new();
     for (line, words) in command_lines(name, text)? {
         let (command, rest) = words.split_first().expect("a command line has words");
         if command != "map" {
@@ -99,8 +75,11 @@ pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, MapEntry)>, 
                 ),
             ));
         }
-        let cmd = cli::parse_map(rest).map_err(|e| at(name, line, e))?;
-        let (entry, replace) = map_entry(cmd).expect("parse_map gives a map command");
+        let Command::Map { entry, replace } =
+            cli::parse_map(rest).map_err(|e| at(name, line, e))?
+        else {
+            unreachable!("parse_map gives a map command")
+        };
         if replace {
             return Err(at(
                 name,
@@ -108,14 +87,11 @@ pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, MapEntry)>, 
                 "'replace' has no place in a restore file: restore replaces the whole set",
             ));
         }
-        if let Some(first) = lines_of.insert(entry.spid, line) {
+        if let Some(first) = lines_of.insert(entry.key, line) {
             return Err(at(
                 name,
                 line,
-                format!(
-                    "spid {} is mapped twice (lines {first} and {line})",
-                    entry.spid
-                ),
+                format!("{} is mapped twice (lines {first} and {line})", entry.key),
             ));
         }
         entries.push((line, entry));
@@ -150,13 +126,13 @@ pub enum Origin {
     /// The line of the file that made it.
     Line(usize),
     /// A mapping of the current set that the batch left as it was.
-    Kept { spid: u32 },
+    Kept { key: Key },
 }
 
 /// The set that results from applying the batch `cmds` to `current` (the
 /// namespace's set as dumped), in order, as map-new, map-del and flush
-/// would one after the other: sorted by spid, each mapping with its
-/// origin.  A `map` without `replace` of a mapped spid, or an `unmap` of
+/// would one after the other: sorted by key, each mapping with its
+/// origin.  A `map` without `replace` of a mapped key, or an `unmap` of
 /// an unmapped one, is an error `FILE:LINE: ...`, as the kernel would
 /// refuse it.
 pub fn apply(
@@ -164,32 +140,31 @@ pub fn apply(
     current: Vec<MapEntry>,
     cmds: &[(usize, Command)],
 ) -> Result<Vec<(Origin, MapEntry)>, String> {
-    let mut set: BTreeMap<u32, (Origin, MapEntry)> = current
+    let mut set: BTreeMap<Key, (Origin, MapEntry)> = current
         .into_iter()
-        .map(|e| (e.spid, (Origin::Kept { spid: e.spid }, e)))
+        .map(|e| (e.key, (Origin::Kept { key: e.key }, e)))
         .collect();
     for (line, cmd) in cmds {
         match cmd {
-            Command::Map { .. } => {
-                let (entry, replace) = map_entry(cmd.clone()).expect("a map command");
-                let spid = entry.spid;
+            Command::Map { entry, replace } => {
+                let key = entry.key;
                 if !replace {
-                    if let Some((origin, _)) = set.get(&spid) {
+                    if let Some((origin, _)) = set.get(&key) {
                         let by = match origin {
                             Origin::Line(l) => format!(" (by line {l})"),
                             Origin::Kept { .. } => String::new(),
                         };
                         return Err(format!(
-                            "{name}:{line}: spid {spid} is already mapped{by}; \
+                            "{name}:{line}: {key} is already mapped{by}; \
                              add 'replace' to change it"
                         ));
                     }
                 }
-                set.insert(spid, (Origin::Line(*line), entry));
+                set.insert(key, (Origin::Line(*line), entry.clone()));
             }
-            Command::Unmap { spid } => {
-                if set.remove(spid).is_none() {
-                    return Err(format!("{name}:{line}: spid {spid} is not mapped"));
+            Command::Unmap { key } => {
+                if set.remove(key).is_none() {
+                    return Err(format!("{name}:{line}: {key} is not mapped"));
                 }
             }
             Command::Flush => set.clear(),
@@ -211,24 +186,25 @@ pub fn locate_refusal(name: &str, extack: &str, origins: &[Origin]) -> Option<St
     let origin = origins.get(n.parse::<usize>().ok()?.checked_sub(1)?)?;
     Some(match origin {
         Origin::Line(line) => format!("{name}:{line}: {text}"),
-        Origin::Kept { spid } => {
-            format!("{name}: the mapping of spid {spid}, kept from the current set: {text}")
+        Origin::Kept { key } => {
+            format!("{name}: the mapping of {key}, kept from the current set: {text}")
         }
     })
 }
 
 /// The line of the restore format that recreates `e`:
-/// `map spid=N to ADDR [pending MODE] [hold-packets N] [hold-bytes N]`.
+/// `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending MODE]
+/// [hold-packets N] [hold-bytes N]`.
 pub fn format_entry(e: &MapEntry) -> Result<String, String> {
-    let mut line = format!("map spid={} to {}", e.spid, e.addr);
+    let mut line = format!("map {}={} {}", e.key.keyword(), e.key.value(), e.target);
     if let Some(mode) = e.pending {
         let (name, _) = PENDING_MODES
             .iter()
             .find(|(_, m)| *m == mode)
             .ok_or_else(|| {
                 format!(
-                    "spid {} has pending mode {mode}, which this xnatctl does not know",
-                    e.spid
+                    "{} has pending mode {mode}, which this xnatctl does not know",
+                    e.key
                 )
             })?;
         line.push_str(" pending ");
@@ -244,14 +220,14 @@ pub fn format_entry(e: &MapEntry) -> Result<String, String> {
 }
 
 /// What `save` prints for the mappings `maps`: the header line, then one
-/// line per mapping, sorted by spid, with its pending mode and, in hold
-/// mode, its hold limits.
+/// line per mapping, sorted by key (spid mappings first), with its target,
+/// pending mode and, in hold mode, its hold limits.
 pub fn format_save(maps: &[Mapping]) -> Result<String, String> {
     let mut entries = maps
         .iter()
         .map(MapEntry::from_mapping)
         .collect::<Result<Vec<_>, _>>()?;
-    entries.sort_by_key(|e| e.spid);
+    entries.sort_by_key(|e| e.key);
     let mut out = format!("{SAVE_HEADER}\n");
     for e in &entries {
         out.push_str(&format_entry(e)?);
@@ -264,14 +240,14 @@ pub fn format_save(maps: &[Mapping]) -> Result<String, String> {
 mod tests {
     use super::*;
     use crate::proto::tests::{sample_hold_mapping_attrs, sample_mapping_attrs};
-    use crate::proto::{Attr, Request};
+    use crate::proto::{Attr, Request, Target};
     use crate::uapi::{map_attr, pending_mode};
     use netlink_packet_core::NlasIterator;
 
     fn entry(spid: u32, addr: &str) -> MapEntry {
         MapEntry {
-            spid,
-            addr: addr.parse().unwrap(),
+            key: Key::Spid(spid),
+            target: Target::addr(addr),
             pending: None,
             hold_packets: None,
             hold_bytes: None,
@@ -362,7 +338,7 @@ map spid=25 to 10.1.1.25 pending=eagain #";
             ),
             (
                 "map spid=305 to 10.20.30.2 # ok\nmap to 10.1.1.1 # no spid",
-                "x.conf:2: missing 'spid=N'",
+                "x.conf:2: missing 'spid=N' or 'reqid=N'",
             ),
             (
                 "map spid=305 to 10.20.30.2 replace",
@@ -380,7 +356,7 @@ map spid=25 to 10.1.1.25 pending=eagain #";
             (
                 "map spid=305 to 10.20.30.2 bogus",
                 "x.conf:1: unknown keyword 'bogus' for 'map' \
-                 (expected: spid, to, pending, hold-packets, hold-bytes, replace)",
+                 (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)",
             ),
             (
                 "map spid=9 to 10.9.0.9\n\nmap spid=305 to 10.20.30.2\nmap spid 9 to 10.9.0.10",
@@ -419,15 +395,21 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         let got = parse_batch("cmds", text.as_bytes()).unwrap();
         let lines: Vec<usize> = got.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, [2, 3, 4, 6, 7]);
-        assert_eq!(got[0].1, Command::Unmap { spid: 9 });
+        assert_eq!(got[0].1, Command::Unmap { key: Key::Spid(9) });
         assert_eq!(got[3].1, Command::Flush);
         assert_eq!(
-            map_entry(got[2].1.clone()),
-            Some((entry(305, "10.20.30.2"), true))
+            got[2].1,
+            Command::Map {
+                entry: entry(305, "10.20.30.2"),
+                replace: true
+            }
         );
         assert_eq!(
-            map_entry(got[4].1.clone()),
-            Some((hold(entry(313, "2001:db8::2"), None, Some(4096)), false))
+            got[4].1,
+            Command::Map {
+                entry: hold(entry(313, "2001:db8::2"), None, Some(4096)),
+                replace: false
+            }
         );
         for (text, want) in [
             (
@@ -442,7 +424,7 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
                 "flush all",
                 "cmds:1: unknown keyword 'all': 'flush' takes no arguments",
             ),
-            ("\n\nunmap", "cmds:3: missing 'spid=N'"),
+            ("\n\nunmap", "cmds:3: missing 'spid=N' or 'reqid=N'"),
             (
                 "map spid=305 to 10.20.30.2 replace=yes",
                 "cmds:1: 'replace' takes no value",
@@ -492,7 +474,9 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
                     with_pending(entry(17, "10.9.0.17"), pending_mode::DROP)
                 ),
                 (
-                    Origin::Kept { spid: 305 },
+                    Origin::Kept {
+                        key: Key::Spid(305)
+                    },
                     hold(entry(305, "10.20.30.2"), Some(50), Some(262144))
                 ),
                 (Origin::Line(4), entry(313, "2001:db8::3")),
@@ -506,7 +490,7 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         )
         .unwrap();
         assert_eq!(got[1], (Origin::Line(1), entry(305, "10.20.30.2")));
-        assert_eq!(got[0].0, Origin::Kept { spid: 9 });
+        assert_eq!(got[0].0, Origin::Kept { key: Key::Spid(9) });
         // Flush empties what came before it, from the set and the file.
         let got = apply(
             "cmds",
@@ -558,7 +542,9 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         let origins = [
             Origin::Line(1),
             Origin::Line(3),
-            Origin::Kept { spid: 305 },
+            Origin::Kept {
+                key: Key::Spid(305),
+            },
             Origin::Line(12),
         ];
         for (extack, want) in [
@@ -605,7 +591,7 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         let parsed = parse_restore("x.conf", text.as_bytes()).unwrap();
         let (lines, entries): (Vec<usize>, Vec<MapEntry>) = parsed.into_iter().unzip();
         let b = Request::MapSet { entries }.encode(30, 1);
-        let spids: Vec<u32> = NlasIterator::new(&b[20..])
+        let keys: Vec<Key> = NlasIterator::new(&b[20..])
             .map(|nest| {
                 let nest = nest.unwrap();
                 let inner: Vec<Attr> = NlasIterator::new(nest.value())
@@ -617,10 +603,10 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
                         }
                     })
                     .collect();
-                Mapping::from_attrs(&inner).unwrap().spid
+                Mapping::from_attrs(&inner).unwrap().key
             })
             .collect();
-        assert_eq!(spids, [313, 9, 305]);
+        assert_eq!(keys, [Key::Spid(313), Key::Spid(9), Key::Spid(305)]);
         let origins: Vec<Origin> = lines.into_iter().map(Origin::Line).collect();
         assert_eq!(
             locate_refusal("x.conf", "entry 2: refused", &origins).unwrap(),
@@ -629,28 +615,57 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         assert_eq!(map_attr::MAPPING, 11);
     }
 
+    fn attrs_of(b: &[u8]) -> Vec<Attr> {
+        NlasIterator::new(b)
+            .map(|a| {
+                let a = a.unwrap();
+                Attr {
+                    kind: a.kind(),
+                    value: a.value().to_vec(),
+                }
+            })
+            .collect()
+    }
+
+    /// The mapping as the kernel reports the entry it was given: the
+    /// entry's own attributes, decoded as a reply.
+    fn reported(e: &MapEntry) -> Mapping {
+        let msg = Request::MapSet {
+            entries: vec![e.clone()],
+        }
+        .msg();
+        Mapping::from_attrs(&attrs_of(&msg.attrs[0].value)).unwrap()
+    }
+
+    /// The entry of the words of a `map` line.
+    fn map_line(words: &str) -> MapEntry {
+        let words: Vec<String> = words.split_whitespace().map(String::from).collect();
+        match cli::parse_map(&words).unwrap() {
+            Command::Map { entry, .. } => entry,
+            other => panic!("not a map command: {other:?}"),
+        }
+    }
+
     fn sample_maps() -> Vec<Mapping> {
-        let attrs = |b: &[u8]| -> Vec<Attr> {
-            NlasIterator::new(b)
-                .map(|a| {
-                    let a = a.unwrap();
-                    Attr {
-                        kind: a.kind(),
-                        value: a.value().to_vec(),
-                    }
-                })
-                .collect()
-        };
-        let drop = Mapping::from_attrs(&attrs(&sample_mapping_attrs())).unwrap();
-        let hold = Mapping::from_attrs(&attrs(&sample_hold_mapping_attrs())).unwrap();
+        let drop = Mapping::from_attrs(&attrs_of(&sample_mapping_attrs())).unwrap();
+        let hold = Mapping::from_attrs(&attrs_of(&sample_hold_mapping_attrs())).unwrap();
         let eagain = Mapping {
-            spid: 9,
             addr: Some("10.9.0.9".parse().unwrap()),
             pending: Some(pending_mode::EAGAIN),
-            ..Mapping::default()
+            ..Mapping::new(Key::Spid(9))
         };
+        let lan = reported(&map_line(
+            "reqid=7 from 192.168.1.0/24 to 10.20.30.0/24 pending eagain",
+        ));
+        let lan6 = reported(&map_line(
+            "reqid=3 from fd00:1::/64 to fd00:2::/64 pending hold hold-packets 20",
+        ));
+        let host = reported(&map_line(
+            "reqid=12 from 192.168.1.7 to 10.20.30.7 pending drop",
+        ));
+        let reqid = reported(&map_line("reqid=2 to 10.20.30.2 pending drop"));
         // As a dump would give them, but not sorted.
-        vec![hold, eagain, drop]
+        vec![lan, hold, reqid, eagain, host, lan6, drop]
     }
 
     #[test]
@@ -661,17 +676,20 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
             "# xnatctl save\n\
              map spid=9 to 10.9.0.9 pending eagain\n\
              map spid=305 to 10.20.30.2 pending drop\n\
-             map spid=313 to 2001:db8::2 pending hold hold-packets 500 hold-bytes 1048576\n"
+             map spid=313 to 2001:db8::2 pending hold hold-packets 500 hold-bytes 1048576\n\
+             map reqid=2 to 10.20.30.2 pending drop\n\
+             map reqid=3 from fd00:1::/64 to fd00:2::/64 pending hold hold-packets 20\n\
+             map reqid=7 from 192.168.1.0/24 to 10.20.30.0/24 pending eagain\n\
+             map reqid=12 from 192.168.1.7 to 10.20.30.7 pending drop\n"
         );
         assert_eq!(format_save(&[]).unwrap(), "# xnatctl save\n");
         // Hold limits only in hold mode, whatever the kernel reports.
         let odd = Mapping {
-            spid: 17,
             addr: Some("10.9.0.17".parse().unwrap()),
             pending: Some(pending_mode::DROP),
             hold_packets: Some(5),
             hold_bytes: Some(6),
-            ..Mapping::default()
+            ..Mapping::new(Key::Spid(17))
         };
         assert_eq!(
             format_save(std::slice::from_ref(&odd)).unwrap(),
@@ -696,26 +714,16 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
             .iter()
             .map(|m| MapEntry::from_mapping(m).unwrap())
             .collect();
-        want.sort_by_key(|e| e.spid);
+        want.sort_by_key(|e| e.key);
         let got: Vec<MapEntry> = restored.iter().map(|(_, e)| e.clone()).collect();
         assert_eq!(got, want);
-        // The lines are 2, 3, 4 (after the header).
+        // The lines are 2 to 8 (after the header).
         assert_eq!(
             restored.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
-            [2, 3, 4]
+            [2, 3, 4, 5, 6, 7, 8]
         );
         // And the mappings the kernel would then report save the same text.
-        let again: Vec<Mapping> = got
-            .iter()
-            .map(|e| Mapping {
-                spid: e.spid,
-                addr: Some(e.addr),
-                pending: e.pending,
-                hold_packets: e.hold_packets,
-                hold_bytes: e.hold_bytes,
-                ..Mapping::default()
-            })
-            .collect();
+        let again: Vec<Mapping> = got.iter().map(reported).collect();
         assert_eq!(format_save(&again).unwrap(), text);
     }
 

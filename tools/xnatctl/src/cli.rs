@@ -1,6 +1,6 @@
 //! The keyword grammar of xnatctl's commands
-//! (`spid=N to ADDR [pending eagain|drop|hold] [hold-packets N]
-//! [hold-bytes N] [replace]`).
+//! (`spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending eagain|drop|hold]
+//! [hold-packets N] [hold-bytes N] [replace]`).
 //!
 //! clap splits off the global flags before the subcommand, and the
 //! subcommand; the words after it, even those starting with '-' (`spid -1`),
@@ -14,28 +14,23 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::proto::{HOLD_BYTES_MAX, HOLD_PACKETS_MAX, PENDING_MODES};
+use crate::proto::{
+    Key, MapEntry, Prefix, Target, HOLD_BYTES_MAX, HOLD_PACKETS_MAX, PENDING_MODES,
+};
 use crate::uapi::pending_mode;
 
 /// What the user asked for, validated, before any netlink is spoken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Map {
-        spid: u32,
-        addr: IpAddr,
+        entry: MapEntry,
         replace: bool,
-        /// uapi::pending_mode; None: not given, the kernel's default.
-        pending: Option<u8>,
-        /// Limits of the hold queue (only with pending hold); None: not
-        /// given, the kernel's default.
-        hold_packets: Option<u32>,
-        hold_bytes: Option<u32>,
     },
     Unmap {
-        spid: u32,
+        key: Key,
     },
     Show {
-        spid: Option<u32>,
+        key: Option<Key>,
     },
     Flush,
     /// Print mapping events; end after `count` of them if given.
@@ -254,6 +249,14 @@ const SPID: Keyword = Keyword {
     name: "spid",
     takes_value: true,
 };
+const REQID: Keyword = Keyword {
+    name: "reqid",
+    takes_value: true,
+};
+const FROM: Keyword = Keyword {
+    name: "from",
+    takes_value: true,
+};
 const TO: Keyword = Keyword {
     name: "to",
     takes_value: true,
@@ -278,6 +281,39 @@ const COUNT: Keyword = Keyword {
     name: "count",
     takes_value: true,
 };
+
+/// The keywords of each command that takes some, in the order messages
+/// list them.
+const MAP_KEYWORDS: [Keyword; 8] = [
+    SPID,
+    REQID,
+    FROM,
+    TO,
+    PENDING,
+    HOLD_PACKETS,
+    HOLD_BYTES,
+    REPLACE,
+];
+const KEY_KEYWORDS: [Keyword; 2] = [SPID, REQID];
+const MONITOR_KEYWORDS: [Keyword; 1] = [COUNT];
+
+/// The words a shell may complete after `command`: its keywords, and the
+/// values of those that take one of a few names.  Values are completed
+/// among the keywords, since a static completion script cannot tell
+/// which keyword came before.
+pub fn completion_words(command: &str) -> Vec<&'static str> {
+    let keywords: &[Keyword] = match command {
+        "map" => &MAP_KEYWORDS,
+        "unmap" | "show" => &KEY_KEYWORDS,
+        "monitor" => &MONITOR_KEYWORDS,
+        _ => &[],
+    };
+    let mut words: Vec<&'static str> = keywords.iter().map(|k| k.name).collect();
+    if keywords.iter().any(|k| k.name == PENDING.name) {
+        words.extend(PENDING_MODES.iter().map(|(name, _)| *name));
+    }
+    words
+}
 
 /// Split `words` into keyword -> value (empty for flag keywords).
 fn parse_words(
@@ -350,15 +386,104 @@ fn parse_spid(value: &str) -> Result<u32, UsageError> {
     Ok(spid)
 }
 
-fn parse_addr(value: &str) -> Result<IpAddr, UsageError> {
-    let addr: IpAddr = match value.parse() {
-        Ok(a) => a,
-        Err(_) => return usage(format!("'{}' is not an IPv4 or IPv6 address", shown(value))),
-    };
-    if addr.is_unspecified() || addr.is_multicast() {
-        return usage(format!("{addr} cannot be used as a source address"));
+/// reqid 0 is the kernel's wildcard: a template of reqid 0 matches an SA
+/// of any reqid, so "the policies of reqid 0" names nothing useful.
+pub const REQID_ZERO: &str = "reqid 0 means any to the kernel; pin a reqid in the IKE config";
+
+fn parse_reqid(value: &str) -> Result<u32, UsageError> {
+    match number(REQID.name, value, 1, u32::MAX.into()) {
+        Ok(n) => Ok(n as u32),
+        Err(_) if number(REQID.name, value, 0, 0).is_ok() => usage(REQID_ZERO),
+        Err(e) => Err(e),
     }
-    Ok(addr)
+}
+
+/// The key of a command: exactly one of spid and reqid; none at all is
+/// Ok(None), for `show` to list every mapping.
+fn parse_key(kv: &HashMap<&'static str, String>) -> Result<Option<Key>, UsageError> {
+    match (kv.get(SPID.name), kv.get(REQID.name)) {
+        (Some(_), Some(_)) => usage(
+            "'spid' and 'reqid' both given: a mapping is named by one key, \
+             spid=N (a policy index) or reqid=N (the policies of a reqid)",
+        ),
+        (Some(v), None) => Ok(Some(Key::Spid(parse_spid(v)?))),
+        (None, Some(v)) => Ok(Some(Key::Reqid(parse_reqid(v)?))),
+        (None, None) => Ok(None),
+    }
+}
+
+fn required_key(kv: &HashMap<&'static str, String>) -> Result<Key, UsageError> {
+    match parse_key(kv)? {
+        Some(key) => Ok(key),
+        None => usage("missing 'spid=N' or 'reqid=N'"),
+    }
+}
+
+/// `ADDR` or `ADDR/LEN`, the address as given (host bits included, for
+/// the caller to judge); a missing length is the full one.
+fn parse_prefix(value: &str) -> Result<Prefix, UsageError> {
+    let (addr_text, len_text) = match value.split_once('/') {
+        Some((addr, len)) => (addr, Some(len)),
+        None => (value, None),
+    };
+    let Ok(addr) = addr_text.parse::<IpAddr>() else {
+        return usage(match len_text {
+            Some(_) => format!("'{}' is not an IPv4 or IPv6 prefix", shown(value)),
+            None => format!("'{}' is not an IPv4 or IPv6 address", shown(value)),
+        });
+    };
+    let full = Prefix::full_len(&addr);
+    let len = match len_text {
+        None => full,
+        Some(len) => number("prefix length", len, 0, full.into())
+            .map_err(|e| UsageError(format!("{}: {e}", shown(value))))? as u8,
+    };
+    let prefix = Prefix { addr, len };
+    let network = prefix.network();
+    if network != addr {
+        return usage(format!(
+            "{prefix} has host bits set; did you mean {}?",
+            Prefix { addr: network, len }
+        ));
+    }
+    Ok(prefix)
+}
+
+/// `[from PREFIX] to ADDR|PREFIX`, checked as the kernel would check it,
+/// so that a mistake is told before anything is sent.
+fn parse_target(kv: &HashMap<&'static str, String>) -> Result<Target, UsageError> {
+    let to = parse_prefix(required(kv, TO.name, "to ADDR")?)?;
+    if to.addr.is_unspecified() || to.addr.is_multicast() {
+        return usage(format!("{} cannot be used as a source address", to.addr));
+    }
+    let Some(from) = kv.get(FROM.name).map(|v| parse_prefix(v)).transpose()? else {
+        if !to.is_host() {
+            return usage(format!(
+                "to {to} is a prefix: name the source prefix it maps 1:1, \
+                 'from PREFIX/{} to {to}'",
+                to.len
+            ));
+        }
+        return Ok(Target { to, from: None });
+    };
+    if from.addr.is_ipv4() != to.addr.is_ipv4() {
+        let family = |p: &Prefix| if p.addr.is_ipv4() { "IPv4" } else { "IPv6" };
+        return usage(format!(
+            "from {from} is {} and to {to} is {}; a mapping translates within one family",
+            family(&from),
+            family(&to)
+        ));
+    }
+    if from.len != to.len {
+        return usage(format!(
+            "from {from} and to {to} differ in prefix length; \
+             a 1:1 mapping needs equal lengths"
+        ));
+    }
+    Ok(Target {
+        to,
+        from: Some(from),
+    })
 }
 
 fn parse_pending(value: &str) -> Result<u8, UsageError> {
@@ -403,41 +528,42 @@ fn required<'a>(
     }
 }
 
-/// `map spid=N to ADDR [pending eagain|drop|hold] [hold-packets N]
-/// [hold-bytes N] [replace]`; the hold limits only with `pending hold`.
+/// `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending
+/// eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]`; the hold
+/// limits only with `pending hold`.
 pub fn parse_map(words: &[String]) -> Result<Command, UsageError> {
-    let kv = parse_words(
-        "map",
-        words,
-        &[SPID, TO, PENDING, HOLD_PACKETS, HOLD_BYTES, REPLACE],
-    )?;
-    let spid = parse_spid(required(&kv, "spid", "spid=N")?)?;
-    let addr = parse_addr(required(&kv, "to", "to ADDR")?)?;
+    let kv = parse_words("map", words, &MAP_KEYWORDS)?;
+    let key = required_key(&kv)?;
+    let target = parse_target(&kv)?;
     let pending = kv.get("pending").map(|v| parse_pending(v)).transpose()?;
     let hold_packets = hold_limit(&kv, HOLD_PACKETS.name, HOLD_PACKETS_MAX, pending)?;
     let hold_bytes = hold_limit(&kv, HOLD_BYTES.name, HOLD_BYTES_MAX, pending)?;
     Ok(Command::Map {
-        spid,
-        addr,
+        entry: MapEntry {
+            key,
+            target,
+            pending,
+            hold_packets,
+            hold_bytes,
+        },
         replace: kv.contains_key("replace"),
-        pending,
-        hold_packets,
-        hold_bytes,
     })
 }
 
-/// `unmap spid=N`
+/// `unmap spid=N|reqid=N`
 pub fn parse_unmap(words: &[String]) -> Result<Command, UsageError> {
-    let kv = parse_words("unmap", words, &[SPID])?;
-    let spid = parse_spid(required(&kv, "spid", "spid=N")?)?;
-    Ok(Command::Unmap { spid })
+    let kv = parse_words("unmap", words, &KEY_KEYWORDS)?;
+    Ok(Command::Unmap {
+        key: required_key(&kv)?,
+    })
 }
 
-/// `show [spid=N]`
+/// `show [spid=N|reqid=N]`
 pub fn parse_show(words: &[String]) -> Result<Command, UsageError> {
-    let kv = parse_words("show", words, &[SPID])?;
-    let spid = kv.get("spid").map(|v| parse_spid(v)).transpose()?;
-    Ok(Command::Show { spid })
+    let kv = parse_words("show", words, &KEY_KEYWORDS)?;
+    Ok(Command::Show {
+        key: parse_key(&kv)?,
+    })
 }
 
 /// `flush`
@@ -466,7 +592,7 @@ pub fn parse_restore(words: &[String]) -> Result<Command, UsageError> {
 
 /// `monitor [count N]`, N >= 1.
 pub fn parse_monitor(words: &[String]) -> Result<Command, UsageError> {
-    let kv = parse_words("monitor", words, &[COUNT])?;
+    let kv = parse_words("monitor", words, &MONITOR_KEYWORDS)?;
     let count = kv
         .get(COUNT.name)
         .map(|v| number(COUNT.name, v, 1, u64::MAX))
@@ -489,12 +615,14 @@ mod tests {
     #[test]
     fn map_forms() {
         let want = Command::Map {
-            spid: 305,
-            addr: "10.20.30.2".parse().unwrap(),
+            entry: MapEntry {
+                key: Key::Spid(305),
+                target: Target::addr("10.20.30.2"),
+                pending: None,
+                hold_packets: None,
+                hold_bytes: None,
+            },
             replace: false,
-            pending: None,
-            hold_packets: None,
-            hold_bytes: None,
         };
         assert_eq!(parse_map(&w("spid=305 to 10.20.30.2")).unwrap(), want);
         assert_eq!(parse_map(&w("spid 305 to 10.20.30.2")).unwrap(), want);
@@ -503,26 +631,273 @@ mod tests {
         assert_eq!(
             parse_map(&w("spid=305 to 2001:db8::2 replace")).unwrap(),
             Command::Map {
-                spid: 305,
-                addr: "2001:db8::2".parse().unwrap(),
+                entry: MapEntry {
+                    key: Key::Spid(305),
+                    target: Target::addr("2001:db8::2"),
+                    pending: None,
+                    hold_packets: None,
+                    hold_bytes: None,
+                },
                 replace: true,
+            }
+        );
+    }
+
+    fn map_of(key: Key, target: Target) -> Command {
+        Command::Map {
+            entry: MapEntry {
+                key,
+                target,
                 pending: None,
                 hold_packets: None,
                 hold_bytes: None,
+            },
+            replace: false,
+        }
+    }
+
+    fn prefix(addr: &str, len: u8) -> Prefix {
+        Prefix {
+            addr: addr.parse().unwrap(),
+            len,
+        }
+    }
+
+    #[test]
+    fn map_reqid() {
+        let want = map_of(Key::Reqid(7), Target::addr("10.20.30.2"));
+        for words in [
+            "reqid=7 to 10.20.30.2",
+            "reqid 7 to 10.20.30.2",
+            "to 10.20.30.2 reqid +7",
+            "reqid=7 to 10.20.30.2/32",
+        ] {
+            assert_eq!(parse_map(&w(words)).unwrap(), want, "{words}");
+        }
+        assert_eq!(
+            parse_map(&w("reqid=4294967295 to 10.20.30.2")).unwrap(),
+            map_of(Key::Reqid(u32::MAX), Target::addr("10.20.30.2"))
+        );
+        // Any reqid but 0: no direction bits as in a policy index.
+        assert_eq!(
+            parse_unmap(&w("reqid 306")).unwrap(),
+            Command::Unmap {
+                key: Key::Reqid(306)
             }
         );
+        assert_eq!(
+            parse_show(&w("reqid=7")).unwrap(),
+            Command::Show {
+                key: Some(Key::Reqid(7))
+            }
+        );
+        for r in [
+            parse_map(&w("reqid=0 to 10.20.30.2")),
+            parse_map(&w("reqid -0 to 10.20.30.2")),
+            parse_unmap(&w("reqid 0")),
+            parse_show(&w("reqid=0")),
+        ] {
+            assert_eq!(err(r), REQID_ZERO);
+        }
+        assert_eq!(
+            REQID_ZERO,
+            "reqid 0 means any to the kernel; pin a reqid in the IKE config"
+        );
+        for (words, want) in [
+            ("reqid -1", "reqid -1 is out of range (1-4294967295)"),
+            (
+                "reqid 4294967296",
+                "reqid 4294967296 is out of range (1-4294967295)",
+            ),
+            ("reqid x", "reqid 'x' is not a number"),
+            ("reqid 7.0", "reqid 7.0 is not a whole number"),
+            ("reqid", "missing value for 'reqid'"),
+            ("reqid 7 reqid 8", "'reqid' given more than once"),
+        ] {
+            assert_eq!(err(parse_unmap(&w(words))), want, "{words}");
+        }
+        let both = "'spid' and 'reqid' both given: a mapping is named by one key, \
+                    spid=N (a policy index) or reqid=N (the policies of a reqid)";
+        assert_eq!(err(parse_map(&w("spid=305 reqid=7 to 10.20.30.2"))), both);
+        assert_eq!(err(parse_unmap(&w("reqid 7 spid 305"))), both);
+        assert_eq!(err(parse_show(&w("spid=305 reqid=7"))), both);
+        assert_eq!(
+            err(parse_map(&w("to 10.20.30.2"))),
+            "missing 'spid=N' or 'reqid=N'"
+        );
+    }
+
+    #[test]
+    fn map_prefixes() {
+        let netmap = |from, to| Target {
+            to,
+            from: Some(from),
+        };
+        assert_eq!(
+            parse_map(&w("spid=305 from 192.168.1.0/24 to 10.20.30.0/24")).unwrap(),
+            map_of(
+                Key::Spid(305),
+                netmap(prefix("192.168.1.0", 24), prefix("10.20.30.0", 24))
+            )
+        );
+        assert_eq!(
+            parse_map(&w("reqid 7 to=fd00:2::/64 from=fd00:1::/64")).unwrap(),
+            map_of(
+                Key::Reqid(7),
+                netmap(prefix("fd00:1::", 64), prefix("fd00:2::", 64))
+            )
+        );
+        // `from A`: the full length, so one host to one address.
+        let host = map_of(
+            Key::Reqid(7),
+            netmap(prefix("192.168.1.7", 32), prefix("10.20.30.7", 32)),
+        );
+        for words in [
+            "reqid 7 from 192.168.1.7 to 10.20.30.7",
+            "reqid 7 from 192.168.1.7/32 to 10.20.30.7/32",
+            "reqid 7 from 192.168.1.7 to 10.20.30.7/32",
+        ] {
+            assert_eq!(parse_map(&w(words)).unwrap(), host, "{words}");
+        }
+        // /0 is a prefix too, all of the family.
+        assert_eq!(
+            parse_map(&w("spid 305 from ::/0 to 2001:db8::/0")).map_err(|e| e.0),
+            Err("2001:db8::/0 has host bits set; did you mean ::/0?".into())
+        );
+        // With the other keywords, in any order.
+        let Command::Map { entry, replace } = parse_map(&w(
+            "pending hold from 192.168.1.0/24 replace spid 305 to 10.20.30.0/24 hold-packets 5",
+        ))
+        .unwrap() else {
+            panic!("not a map command")
+        };
+        assert!(replace);
+        assert_eq!(
+            (entry.pending, entry.hold_packets),
+            (Some(pending_mode::HOLD), Some(5))
+        );
+        assert_eq!(
+            entry.target.to_string(),
+            "from 192.168.1.0/24 to 10.20.30.0/24"
+        );
+    }
+
+    #[test]
+    fn map_prefix_refusals() {
+        for (words, want) in [
+            (
+                "reqid=7 from 192.168.1.0/24 to 10.20.30.0/25",
+                "from 192.168.1.0/24 and to 10.20.30.0/25 differ in prefix length; \
+                 a 1:1 mapping needs equal lengths",
+            ),
+            (
+                "reqid=7 from 192.168.1.0/24 to 10.20.30.7",
+                "from 192.168.1.0/24 and to 10.20.30.7/32 differ in prefix length; \
+                 a 1:1 mapping needs equal lengths",
+            ),
+            (
+                "reqid=7 from 192.168.1.0/24 to 10.20.30.5/24",
+                "10.20.30.5/24 has host bits set; did you mean 10.20.30.0/24?",
+            ),
+            (
+                "reqid=7 from 192.168.1.1/24 to 10.20.30.0/24",
+                "192.168.1.1/24 has host bits set; did you mean 192.168.1.0/24?",
+            ),
+            (
+                "reqid=7 from fd00:1::1/64 to fd00:2::/64",
+                "fd00:1::1/64 has host bits set; did you mean fd00:1::/64?",
+            ),
+            (
+                "reqid=7 from 192.168.1.0/24 to fd00::/24",
+                "from 192.168.1.0/24 is IPv4 and to fd00::/24 is IPv6; \
+                 a mapping translates within one family",
+            ),
+            (
+                "reqid=7 from fd00:1::/64 to 10.20.30.0/24",
+                "from fd00:1::/64 is IPv6 and to 10.20.30.0/24 is IPv4; \
+                 a mapping translates within one family",
+            ),
+            (
+                "spid=305 to 10.20.30.0/24",
+                "to 10.20.30.0/24 is a prefix: name the source prefix it maps 1:1, \
+                 'from PREFIX/24 to 10.20.30.0/24'",
+            ),
+            (
+                "spid=305 to 10.20.30.2/33",
+                "10.20.30.2/33: prefix length 33 is out of range (0-32)",
+            ),
+            (
+                "spid=305 from fd00:1::/129 to fd00:2::/64",
+                "fd00:1::/129: prefix length 129 is out of range (0-128)",
+            ),
+            (
+                "spid=305 to 10.20.30.2/x",
+                "10.20.30.2/x: prefix length 'x' is not a number",
+            ),
+            (
+                "spid=305 to 10.20.30.2/",
+                "10.20.30.2/: prefix length '' is not a number",
+            ),
+            (
+                "spid=305 from 192.168.1/24 to 10.20.30.0/24",
+                "'192.168.1/24' is not an IPv4 or IPv6 prefix",
+            ),
+            ("spid=305 from 192.168.1.0/24", "missing 'to ADDR'"),
+            // The next word is the value, even if it is a keyword.
+            (
+                "spid=305 from to 10.20.30.2",
+                "unknown keyword '10.20.30.2' for 'map' \
+                 (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)",
+            ),
+            (
+                "spid=305 to 224.0.0.0/4 from 10.0.0.0/4",
+                "224.0.0.0 cannot be used as a source address",
+            ),
+        ] {
+            assert_eq!(err(parse_map(&w(words))), want, "{words}");
+        }
+        assert_eq!(
+            err(parse_unmap(&w("reqid=7 from 192.168.1.0/24"))),
+            "unknown keyword 'from' for 'unmap' (expected: spid, reqid)"
+        );
+    }
+
+    #[test]
+    fn completion_words_are_the_grammar() {
+        assert_eq!(
+            completion_words("map"),
+            [
+                "spid",
+                "reqid",
+                "from",
+                "to",
+                "pending",
+                "hold-packets",
+                "hold-bytes",
+                "replace",
+                "eagain",
+                "drop",
+                "hold"
+            ]
+        );
+        assert_eq!(completion_words("unmap"), ["spid", "reqid"]);
+        assert_eq!(completion_words("show"), ["spid", "reqid"]);
+        assert_eq!(completion_words("monitor"), ["count"]);
+        assert!(completion_words("flush").is_empty());
     }
 
     #[test]
     fn map_pending() {
         use crate::uapi::pending_mode;
         let with = |replace, pending| Command::Map {
-            spid: 305,
-            addr: "10.20.30.2".parse().unwrap(),
+            entry: MapEntry {
+                key: Key::Spid(305),
+                target: Target::addr("10.20.30.2"),
+                pending: Some(pending),
+                hold_packets: None,
+                hold_bytes: None,
+            },
             replace,
-            pending: Some(pending),
-            hold_packets: None,
-            hold_bytes: None,
         };
         let drop = with(false, pending_mode::DROP);
         let eagain = with(false, pending_mode::EAGAIN);
@@ -587,19 +962,21 @@ mod tests {
         );
         assert_eq!(
             err(parse_unmap(&w("spid=305 pending drop"))),
-            "unknown keyword 'pending' for 'unmap' (expected: spid)"
+            "unknown keyword 'pending' for 'unmap' (expected: spid, reqid)"
         );
     }
 
     #[test]
     fn map_hold() {
         let hold = |hold_packets, hold_bytes, replace| Command::Map {
-            spid: 305,
-            addr: "10.20.30.2".parse().unwrap(),
+            entry: MapEntry {
+                key: Key::Spid(305),
+                target: Target::addr("10.20.30.2"),
+                pending: Some(pending_mode::HOLD),
+                hold_packets,
+                hold_bytes,
+            },
             replace,
-            pending: Some(pending_mode::HOLD),
-            hold_packets,
-            hold_bytes,
         };
         assert_eq!(
             parse_map(&w("spid=305 to 10.20.30.2 pending hold")).unwrap(),
@@ -701,7 +1078,7 @@ mod tests {
         }
         assert_eq!(
             err(parse_show(&w("hold-packets 5"))),
-            "unknown keyword 'hold-packets' for 'show' (expected: spid)"
+            "unknown keyword 'hold-packets' for 'show' (expected: spid, reqid)"
         );
     }
 
@@ -710,14 +1087,17 @@ mod tests {
         assert_eq!(
             err(parse_map(&w("spid=305 to 10.20.30.2 bogus"))),
             "unknown keyword 'bogus' for 'map' \
-             (expected: spid, to, pending, hold-packets, hold-bytes, replace)"
+             (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)"
         );
         assert_eq!(err(parse_map(&w("spid=305 to"))), "missing value for 'to'");
         assert_eq!(
             err(parse_map(&w("spid= to 1.2.3.4"))),
             "missing value for 'spid'"
         );
-        assert_eq!(err(parse_map(&w("to 1.2.3.4"))), "missing 'spid=N'");
+        assert_eq!(
+            err(parse_map(&w("to 1.2.3.4"))),
+            "missing 'spid=N' or 'reqid=N'"
+        );
         assert_eq!(err(parse_map(&w("spid 305"))), "missing 'to ADDR'");
         assert_eq!(
             err(parse_map(&w("spid=abc to 1.2.3.4"))),
@@ -735,9 +1115,10 @@ mod tests {
             err(parse_map(&w("spid=305 to 10.20.30"))),
             "'10.20.30' is not an IPv4 or IPv6 address"
         );
+        // A full-length prefix is the address itself.
         assert_eq!(
-            err(parse_map(&w("spid=305 to 10.0.0.1/32"))),
-            "'10.0.0.1/32' is not an IPv4 or IPv6 address"
+            parse_map(&w("spid=305 to 10.0.0.1/32")).unwrap(),
+            parse_map(&w("spid=305 to 10.0.0.1")).unwrap()
         );
         assert_eq!(
             err(parse_map(&w("spid=305 to 0.0.0.0"))),
@@ -800,11 +1181,15 @@ mod tests {
         assert!(err(parse_show(&w("spid 4294967295"))).contains("(4294967295 & 7 = 7, invalid)"));
         assert_eq!(
             parse_unmap(&w("spid +305")).unwrap(),
-            Command::Unmap { spid: 305 }
+            Command::Unmap {
+                key: Key::Spid(305)
+            }
         );
         assert_eq!(
             parse_unmap(&w("spid 4294967289")).unwrap(),
-            Command::Unmap { spid: 4294967289 }
+            Command::Unmap {
+                key: Key::Spid(4294967289)
+            }
         );
         assert_eq!(
             err(parse_monitor(&w("count -18446744073709551616"))),
@@ -901,7 +1286,7 @@ mod tests {
         assert_eq!(
             err(parse_map(&w("spid=305 to 1.2.3.4 --replace"))),
             "unknown keyword '--replace' for 'map' \
-             (expected: spid, to, pending, hold-packets, hold-bytes, replace)"
+             (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)"
         );
         assert_eq!(
             err(parse_map(&w("spid 305 to -1.2.3.4"))),
@@ -965,14 +1350,14 @@ mod tests {
                 parse_map(std::slice::from_ref(&long)),
                 format!(
                     "unknown keyword '{short}' for 'map' \
-                     (expected: spid, to, pending, hold-packets, hold-bytes, replace)"
+                     (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)"
                 ),
             ),
             (
                 parse_map(&[format!("{long}=1")]),
                 format!(
                     "unknown keyword '{short}' for 'map' \
-                     (expected: spid, to, pending, hold-packets, hold-bytes, replace)"
+                     (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)"
                 ),
             ),
             (
@@ -1050,21 +1435,27 @@ mod tests {
     fn unmap_show_flush() {
         assert_eq!(
             parse_unmap(&w("spid=313")).unwrap(),
-            Command::Unmap { spid: 313 }
+            Command::Unmap {
+                key: Key::Spid(313)
+            }
         );
         assert_eq!(
             parse_unmap(&w("spid 313")).unwrap(),
-            Command::Unmap { spid: 313 }
+            Command::Unmap {
+                key: Key::Spid(313)
+            }
         );
-        assert_eq!(err(parse_unmap(&[])), "missing 'spid=N'");
+        assert_eq!(err(parse_unmap(&[])), "missing 'spid=N' or 'reqid=N'");
         assert_eq!(
             err(parse_unmap(&w("spid=313 to 1.2.3.4"))),
-            "unknown keyword 'to' for 'unmap' (expected: spid)"
+            "unknown keyword 'to' for 'unmap' (expected: spid, reqid)"
         );
-        assert_eq!(parse_show(&[]).unwrap(), Command::Show { spid: None });
+        assert_eq!(parse_show(&[]).unwrap(), Command::Show { key: None });
         assert_eq!(
             parse_show(&w("spid 9")).unwrap(),
-            Command::Show { spid: Some(9) }
+            Command::Show {
+                key: Some(Key::Spid(9))
+            }
         );
         assert_eq!(err(parse_show(&w("spid"))), "missing value for 'spid'");
         assert_eq!(parse_flush(&[]).unwrap(), Command::Flush);

@@ -49,10 +49,10 @@ pub fn io_strerror(e: &io::Error) -> String {
 
 fn what(cmd: &Command) -> String {
     match cmd {
-        Command::Map { spid, addr, .. } => format!("cannot map spid {spid} to {addr}"),
-        Command::Unmap { spid } => format!("cannot unmap spid {spid}"),
-        Command::Show { spid: Some(spid) } => format!("cannot show spid {spid}"),
-        Command::Show { spid: None } => "cannot list mappings".into(),
+        Command::Map { entry, .. } => format!("cannot map {} {}", entry.key, entry.target),
+        Command::Unmap { key } => format!("cannot unmap {key}"),
+        Command::Show { key: Some(key) } => format!("cannot show {key}"),
+        Command::Show { key: None } => "cannot list mappings".into(),
         Command::Flush => "cannot flush mappings".into(),
         Command::Monitor { .. } => "cannot monitor events".into(),
         Command::Save => "cannot save mappings".into(),
@@ -89,13 +89,15 @@ impl Error {
                             crate::uapi::FAMILY_NAME
                         )
                     }
-                    (libc::EEXIST, Command::Map { spid, .. }) => {
-                        return format!("spid {spid} is already mapped; add 'replace' to change it")
+                    (libc::EEXIST, Command::Map { entry, .. }) => {
+                        return format!(
+                            "{} is already mapped; add 'replace' to change it",
+                            entry.key
+                        )
                     }
-                    (
-                        libc::ENOENT,
-                        Command::Unmap { spid } | Command::Show { spid: Some(spid) },
-                    ) => return format!("spid {spid} is not mapped"),
+                    (libc::ENOENT, Command::Unmap { key } | Command::Show { key: Some(key) }) => {
+                        return format!("{key} is not mapped")
+                    }
                     _ => {}
                 }
                 match extack {
@@ -120,15 +122,18 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::{Key, MapEntry, Target};
 
     fn map() -> Command {
         Command::Map {
-            spid: 305,
-            addr: "10.20.30.2".parse().unwrap(),
+            entry: MapEntry {
+                key: Key::Spid(305),
+                target: Target::addr("10.20.30.2"),
+                pending: None,
+                hold_packets: None,
+                hold_bytes: None,
+            },
             replace: false,
-            pending: None,
-            hold_packets: None,
-            hold_bytes: None,
         }
     }
 
@@ -161,11 +166,15 @@ mod tests {
             "spid 305 is already mapped; add 'replace' to change it"
         );
         assert_eq!(
-            kernel(libc::ENOENT, None).message(&Command::Unmap { spid: 313 }),
+            kernel(libc::ENOENT, None).message(&Command::Unmap {
+                key: Key::Spid(313)
+            }),
             "spid 313 is not mapped"
         );
         assert_eq!(
-            kernel(libc::ENOENT, None).message(&Command::Show { spid: Some(9) }),
+            kernel(libc::ENOENT, None).message(&Command::Show {
+                key: Some(Key::Spid(9))
+            }),
             "spid 9 is not mapped"
         );
         assert_eq!(
@@ -177,7 +186,7 @@ mod tests {
             "cannot map spid 305 to 10.20.30.2: Invalid argument"
         );
         assert_eq!(
-            kernel(libc::ENOMEM, None).message(&Command::Show { spid: None }),
+            kernel(libc::ENOMEM, None).message(&Command::Show { key: None }),
             "cannot list mappings: Cannot allocate memory"
         );
         let e = Error::Other(anyhow::anyhow!("boom").context("receiving a reply"));

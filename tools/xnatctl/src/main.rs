@@ -1,9 +1,10 @@
 //! xnatctl: configure the xfrm_nat kernel module over generic netlink.
 //!
-//!     xnatctl map spid=N to ADDR [pending eagain|drop|hold] [hold-packets N]
+//!     xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX
+//!                 [pending eagain|drop|hold] [hold-packets N]
 //!                 [hold-bytes N] [replace]
-//!     xnatctl unmap spid=N
-//!     xnatctl [-j] show [spid=N]
+//!     xnatctl unmap spid=N|reqid=N
+//!     xnatctl [-j] show [spid=N|reqid=N]
 //!     xnatctl flush
 //!     xnatctl [-j] monitor [count N]
 //!     xnatctl save
@@ -39,10 +40,10 @@ use cli::{Command, Options};
 use error::Error;
 use proto::{Event, MapEntry, Mapping, Request};
 
-const MAP_USAGE: &str = "xnatctl map spid=N to ADDR [pending eagain|drop|hold] \
-                         [hold-packets N] [hold-bytes N] [replace]";
-const UNMAP_USAGE: &str = "xnatctl unmap spid=N";
-const SHOW_USAGE: &str = "xnatctl [-j [-p]] show [spid=N]";
+const MAP_USAGE: &str = "xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+                         [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]";
+const UNMAP_USAGE: &str = "xnatctl unmap spid=N|reqid=N";
+const SHOW_USAGE: &str = "xnatctl [-j [-p]] show [spid=N|reqid=N]";
 const FLUSH_USAGE: &str = "xnatctl flush";
 const MONITOR_USAGE: &str = "xnatctl [-j [-p]] [-t] monitor [count N]";
 const SAVE_USAGE: &str = "xnatctl save";
@@ -54,6 +55,10 @@ const USAGE: &str = "xnatctl [-n NETNS] [-j [-p]] [-t] <COMMAND> [WORDS]...\n   
 
 const AFTER_HELP: &str = "\
 Keywords take their value after '=' or as the next word (spid=305 or spid 305).
+A mapping is named by a policy index (spid=N, as 'ip xfrm policy' prints it)
+or by a reqid (reqid=N: every out policy with a template of that reqid, as the
+IKE daemon re-adds them under new indexes). 'from PREFIX to PREFIX' maps a
+source prefix 1:1 into another of the same length, host part kept (NETMAP).
 While the policy's SA is being negotiated, a new flow is refused with EAGAIN
 (pending eagain, the default), silently dropped (pending drop), or queued
 until the SA is installed (pending hold; at most hold-packets packets, default
@@ -61,13 +66,15 @@ until the SA is installed (pending hold; at most hold-packets packets, default
 
 Examples:
   xnatctl map spid=305 to 10.20.30.2
+  xnatctl map reqid=7 to 10.20.30.2
   xnatctl map spid=305 to 2001:db8::2 replace
+  xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24
   xnatctl map spid=305 to 10.20.30.2 pending drop replace
   xnatctl map spid=305 to 10.20.30.2 pending hold hold-packets 500
   xnatctl show
   xnatctl -j show spid 305
   xnatctl -n lab -j -p show
-  xnatctl unmap spid=305
+  xnatctl unmap reqid=7
   xnatctl monitor
   xnatctl -t monitor
   xnatctl save >/etc/xfrm-nat.conf
@@ -75,11 +82,41 @@ Examples:
   xnatctl -f changes.txt
   xnatctl completion bash >/usr/share/bash-completion/completions/xnatctl
 
-save prints the mappings as lines 'map spid=N to ADDR pending MODE
-[hold-packets N hold-bytes N]'; restore makes the mappings of such a file
-(blank lines and # comments allowed) the namespace's whole set, and -f
-applies a file of map, unmap and flush lines; both in one request, which
-the kernel applies whole or not at all.";
+save prints the mappings as lines 'map spid=N|reqid=N [from PREFIX] to
+ADDR|PREFIX pending MODE [hold-packets N hold-bytes N]'; restore makes the
+mappings of such a file (blank lines and # comments allowed) the namespace's
+whole set, and -f applies a file of map, unmap and flush lines; both in one
+request, which the kernel applies whole or not at all.";
+
+/// The words after a subcommand, taken as they come (the grammar is
+/// `cli`'s, which tells mistakes better than clap could), with the
+/// subcommand's keywords as possible values: the completion scripts offer
+/// them, and nothing checks a word against them.
+#[derive(Clone)]
+struct Words(&'static str);
+
+impl clap::builder::TypedValueParser for Words {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        clap::builder::StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            cli::completion_words(self.0)
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -119,7 +156,13 @@ struct Args {
 
 #[derive(Subcommand, Debug)]
 enum Sub {
-    /// SNAT new flows that out policy N would carry once their source is ADDR, to ADDR
+    /// SNAT new flows that the key's out policies would carry once their source is translated
+    ///
+    /// The key is a policy index (spid=N) or a reqid (reqid=N: every out policy
+    /// with a template of that reqid, followed as the IKE daemon re-adds them).
+    /// `to ADDR` translates any source to ADDR; `from PREFIX to PREFIX`
+    /// translates a source prefix 1:1 into another of the same length, each host
+    /// keeping its host part.
     ///
     /// While the policy's SA is being negotiated, a new flow is refused with EAGAIN
     /// (pending eagain, the default), silently dropped (pending drop), or queued
@@ -128,19 +171,34 @@ enum Sub {
     /// packet memory (1-16777216, default 262144); both only with pending hold.
     #[command(override_usage = MAP_USAGE)]
     Map {
-        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
+        #[arg(
+            value_name = "WORDS",
+            allow_hyphen_values = true,
+            value_parser = Words("map"),
+            hide_possible_values = true
+        )]
         words: Vec<String>,
     },
-    /// Delete the mapping of policy N
+    /// Delete the mapping of a policy index or a reqid
     #[command(override_usage = UNMAP_USAGE)]
     Unmap {
-        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
+        #[arg(
+            value_name = "WORDS",
+            allow_hyphen_values = true,
+            value_parser = Words("unmap"),
+            hide_possible_values = true
+        )]
         words: Vec<String>,
     },
-    /// List the mappings (all, or the one of policy N), their state and counters
+    /// List the mappings (all, or the one of a key), their state, bound policies and counters
     #[command(override_usage = SHOW_USAGE, alias = "list")]
     Show {
-        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
+        #[arg(
+            value_name = "WORDS",
+            allow_hyphen_values = true,
+            value_parser = Words("show"),
+            hide_possible_values = true
+        )]
         words: Vec<String>,
     },
     /// Delete all mappings of the network namespace
@@ -151,20 +209,28 @@ enum Sub {
     },
     /// Print a line per mapping event (map, unmap, sa) until interrupted, or after N events
     ///
-    /// `map spid N to ADDR STATE pending MODE [hold-packets N hold-bytes N]
-    /// [selector SELECTOR]` when a mapping is created, replaced, activated or
-    /// deactivated; `unmap spid N` when it is deleted; `sa pending spid N` when the
-    /// mapped policy's SA is being negotiated (ACQUIRE sent) and `sa established
-    /// spid N` when it was installed.  With -j, one JSON object per line.
+    /// `map KEY TARGET STATE [policies N,...] pending MODE [hold-packets N
+    /// hold-bytes N] [selector SELECTOR] [reason "..."]` when a mapping is
+    /// created, replaced, activated or deactivated (KEY `spid N` or `reqid N`,
+    /// TARGET `to ADDR` or `from PREFIX to PREFIX`); `unmap KEY` when it is
+    /// deleted; `sa pending spid N` when the SA of bound policy N is being
+    /// negotiated (ACQUIRE sent) and `sa established spid N` when it was
+    /// installed.  With -j, one JSON object per line.
     #[command(override_usage = MONITOR_USAGE)]
     Monitor {
-        #[arg(value_name = "WORDS", allow_hyphen_values = true)]
+        #[arg(
+            value_name = "WORDS",
+            allow_hyphen_values = true,
+            value_parser = Words("monitor"),
+            hide_possible_values = true
+        )]
         words: Vec<String>,
     },
     /// Print the mappings as a file that restore reads back
     ///
-    /// A first line `# xnatctl save`, then one line per mapping, sorted by
-    /// spid: `map spid=N to ADDR pending MODE`, followed for pending hold by
+    /// A first line `# xnatctl save`, then one line per mapping, spid
+    /// mappings first, each sorted by number: `map spid=N|reqid=N [from
+    /// PREFIX] to ADDR|PREFIX pending MODE`, followed for pending hold by
     /// `hold-packets N hold-bytes N`.  `xnatctl save | xnatctl restore`
     /// changes nothing.
     #[command(override_usage = SAVE_USAGE)]
@@ -174,9 +240,9 @@ enum Sub {
     },
     /// Make the mappings of FILE (default and '-': standard input) the namespace's whole set
     ///
-    /// FILE has a `map spid=N to ADDR [pending MODE] [hold-packets N]
-    /// [hold-bytes N]` line per mapping (as save prints them; no `replace`,
-    /// each spid once), blank lines and comments from a word starting with
+    /// FILE has a `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending
+    /// MODE] [hold-packets N] [hold-bytes N]` line per mapping (as save
+    /// prints them; no `replace`, each key once), blank lines and comments from a word starting with
     /// `#` to the end of the line.  The whole file is checked first; a
     /// mistake is told as FILE:LINE and nothing is sent.  Then one request
     /// replaces the set: the kernel checks every mapping and applies all or
@@ -371,7 +437,7 @@ fn mappings(msgs: Vec<proto::XnatMsg>) -> Result<Vec<Mapping>, Error> {
         .map(|m| Mapping::from_attrs(&m.attrs))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("bad mapping from the kernel: {e}"))?;
-    maps.sort_by_key(|m| m.spid);
+    maps.sort_by_key(|m| m.key);
     Ok(maps)
 }
 
@@ -483,7 +549,37 @@ fn completion(shell: cli::Shell) -> Result<(), Error> {
         "xnatctl",
         &mut script,
     );
+    if shell == cli::Shell::Fish {
+        script.extend_from_slice(fish_keywords(&Args::command()).as_bytes());
+    }
     print_out(&script).map_err(print_error)
+}
+
+/// clap_complete's fish script completes no positional argument, so the
+/// keywords that bash and zsh get from `Words` are added for fish here,
+/// one line per subcommand that has some, with the script's own test of
+/// the subcommand.
+fn fish_keywords(cmd: &clap::Command) -> String {
+    let mut out = String::new();
+    for sub in cmd.get_subcommands() {
+        let words: Vec<String> = sub
+            .get_positionals()
+            .flat_map(|arg| arg.get_possible_values())
+            .map(|value| value.get_name().to_string())
+            .collect();
+        if words.is_empty() {
+            continue;
+        }
+        let names: Vec<&str> = std::iter::once(sub.get_name())
+            .chain(sub.get_all_aliases())
+            .collect();
+        out.push_str(&format!(
+            "complete -c xnatctl -n \"__fish_xnatctl_using_subcommand {}\" -f -a \"{}\"\n",
+            names.join(" "),
+            words.join(" ")
+        ));
+    }
+    out
 }
 
 /// The bytes of `file` ('-': standard input).
@@ -564,33 +660,22 @@ fn run(cmd: &Command, opts: &Options) -> Result<(), Error> {
         _ => {}
     }
     let mut conn = open(opts)?;
-    match *cmd {
-        Command::Map {
-            spid,
-            addr,
-            replace,
-            pending,
-            hold_packets,
-            hold_bytes,
-        } => {
+    match cmd {
+        Command::Map { entry, replace } => {
             conn.request(&Request::MapNew {
-                spid,
-                addr,
-                replace,
-                pending,
-                hold_packets,
-                hold_bytes,
+                entry: entry.clone(),
+                replace: *replace,
             })?;
         }
-        Command::Unmap { spid } => {
-            conn.request(&Request::MapDel { spid })?;
+        Command::Unmap { key } => {
+            conn.request(&Request::MapDel { key: *key })?;
         }
         Command::Flush => {
             conn.request(&Request::Flush)?;
         }
-        Command::Show { spid } => {
-            let req = match spid {
-                Some(spid) => Request::MapGet { spid },
+        Command::Show { key } => {
+            let req = match key {
+                Some(key) => Request::MapGet { key: *key },
                 None => Request::MapDump,
             };
             let maps = mappings(conn.request(&req)?)?;
@@ -600,7 +685,7 @@ fn run(cmd: &Command, opts: &Options) -> Result<(), Error> {
             };
             print_out(text.as_bytes()).map_err(print_error)?;
         }
-        Command::Monitor { count } => monitor(&mut conn, count, opts)?,
+        Command::Monitor { count } => monitor(&mut conn, *count, opts)?,
         Command::Save => {
             let maps = mappings(conn.dump_snapshot()?)?;
             let text = batch::format_save(&maps).map_err(|e| anyhow!(e))?;
@@ -634,6 +719,7 @@ fn main() -> ExitCode {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proto::Key;
 
     fn parse(args: &str) -> Parsed {
         parse_args(
@@ -679,12 +765,12 @@ mod tests {
         );
         assert_eq!(
             usage_error("unmap -1").0,
-            "unknown keyword '-1' for 'unmap' (expected: spid)"
+            "unknown keyword '-1' for 'unmap' (expected: spid, reqid)"
         );
         assert_eq!(
             usage_error("map spid 305 to 1.2.3.4 --replace").0,
             "unknown keyword '--replace' for 'map' \
-             (expected: spid, to, pending, hold-packets, hold-bytes, replace)"
+             (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)"
         );
         assert_eq!(
             usage_error("flush -x").0,
@@ -694,7 +780,9 @@ mod tests {
 
     #[test]
     fn options_still_work_among_the_words() {
-        let show = |spid| Command::Show { spid };
+        let show = |spid: Option<u32>| Command::Show {
+            key: spid.map(Key::Spid),
+        };
         for (args, json) in [
             ("show", false),
             ("-j show", true),
@@ -718,13 +806,18 @@ mod tests {
         // '--' ends the options; clap's tip "use '-- -1'" still works.
         match parse("unmap spid -- +313") {
             Parsed::Run(cmd, opts) if opts == Options::default() => {
-                assert_eq!(cmd, Command::Unmap { spid: 313 })
+                assert_eq!(
+                    cmd,
+                    Command::Unmap {
+                        key: Key::Spid(313)
+                    }
+                )
             }
             other => panic!("{other:?}"),
         }
         assert_eq!(
             usage_error("show spid 305 -- -j").0,
-            "unknown keyword '-j' for 'show' (expected: spid)"
+            "unknown keyword '-j' for 'show' (expected: spid, reqid)"
         );
         for args in [
             "map --help",
@@ -865,11 +958,11 @@ mod tests {
         // Each alone; -p and -t are taken with any command (-p only
         // matters with -j, -t only to monitor, as with ip).
         let (cmd, opts) = run("-p show");
-        assert_eq!(cmd, Command::Show { spid: None });
+        assert_eq!(cmd, Command::Show { key: None });
         assert_eq!((opts.json, opts.pretty), (false, true));
         assert!(run("show spid 305 -t").1.timestamp);
         let (cmd, opts) = run("-n lab map spid 305 to 10.20.30.2");
-        assert!(matches!(cmd, Command::Map { spid: 305, .. }));
+        assert!(matches!(cmd, Command::Map { entry, .. } if entry.key == Key::Spid(305)));
         assert_eq!(opts.netns.as_deref(), Some("lab"));
         assert_eq!(
             run("-n lab -f cmds"),

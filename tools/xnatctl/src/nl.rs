@@ -355,8 +355,8 @@ mod tests {
         let req = Request::MapSet {
             entries: vec![
                 crate::proto::MapEntry {
-                    spid: 305,
-                    addr: "10.20.30.2".parse().unwrap(),
+                    key: crate::proto::Key::Spid(305),
+                    target: crate::proto::Target::addr("10.20.30.2"),
                     pending: None,
                     hold_packets: None,
                     hold_bytes: None,

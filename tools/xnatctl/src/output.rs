@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use crate::proto::{Event, Mapping, Selector, Stats, AF_INET6, PENDING_MODES, SA_STATES};
+use crate::proto::{Event, Key, Mapping, Selector, Stats, AF_INET6, PENDING_MODES, SA_STATES};
 use crate::uapi::map_state;
 
 pub fn state_name(state: Option<u8>) -> String {
@@ -142,23 +142,68 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
-/// The columns of `show`'s table; from FLOWS on, numbers.
-const COLUMNS: [&str; 15] = [
-    "SPID",
-    "ADDRESS",
-    "STATE",
-    "PENDING",
-    "SELECTOR",
-    "FLOWS",
-    "FC-DROPS",
-    "REFUSED",
-    "P-DROPS",
-    "HELD",
-    "RELEASED",
-    "H-OVERFLOW",
-    "H-TIMEOUT",
-    "H-ERROR",
-    "QUEUED",
+/// The ADDRESS cell of `show`: the address of a one-address mapping,
+/// `from 192.168.1.0/24 to 10.20.30.0/24` for a prefix mapping, as `map`
+/// takes them.
+pub fn address_cell(m: &Mapping) -> String {
+    match m.target() {
+        None => "-".into(),
+        Some(t) if t.from.is_none() && t.to.is_host() => t.to.addr.to_string(),
+        Some(t) => t.to_string(),
+    }
+}
+
+/// The bound policies' indexes, `305,313`; `-` for none.
+pub fn policies_text(policies: &[u32]) -> String {
+    if policies.is_empty() {
+        return "-".into();
+    }
+    let texts: Vec<String> = policies.iter().map(u32::to_string).collect();
+    texts.join(",")
+}
+
+/// A column of `show`'s table: its header, and whether its cells are
+/// right-aligned (numbers).
+struct Column {
+    header: &'static str,
+    right: bool,
+}
+
+const fn text(header: &'static str) -> Column {
+    Column {
+        header,
+        right: false,
+    }
+}
+
+const fn number(header: &'static str) -> Column {
+    Column {
+        header,
+        right: true,
+    }
+}
+
+/// The columns of `show`'s table.  REASON comes last: it is free text of
+/// any length, and would push every column after it out of place.
+const COLUMNS: [Column; 18] = [
+    text("KEY"),
+    text("ADDRESS"),
+    text("STATE"),
+    text("PENDING"),
+    text("POLICIES"),
+    text("SELECTOR"),
+    number("FLOWS"),
+    number("FC-DROPS"),
+    number("REFUSED"),
+    number("P-DROPS"),
+    number("NB-DROPS"),
+    number("HELD"),
+    number("RELEASED"),
+    number("H-OVERFLOW"),
+    number("H-TIMEOUT"),
+    number("H-ERROR"),
+    number("QUEUED"),
+    text("REASON"),
 ];
 
 /// The table `show` prints.  Empty when there are no mappings.
@@ -166,15 +211,16 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
     if maps.is_empty() {
         return String::new();
     }
-    let header = COLUMNS;
+    let header = COLUMNS.each_ref().map(|c| c.header.to_string());
     let rows: Vec<[String; COLUMNS.len()]> = maps
         .iter()
         .map(|m| {
             [
-                m.spid.to_string(),
-                opt(m.addr),
+                m.key.to_string(),
+                address_cell(m),
                 state_name(m.state),
                 pending_cell(m),
+                policies_text(&m.policies),
                 m.selector
                     .as_ref()
                     .map_or_else(|| "-".into(), |s| format_selector(s, &ifname)),
@@ -182,41 +228,38 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
                 opt(m.stats.fail_closed_drops),
                 opt(m.stats.pending_refused),
                 opt(m.stats.pending_drops),
+                opt(m.stats.pending_nonblock_drops),
                 opt(m.stats.held),
                 opt(m.stats.released),
                 opt(m.stats.hold_overflow_drops),
                 opt(m.stats.hold_timeout_drops),
                 opt(m.stats.hold_error_drops),
                 opt(m.stats.hold_queued),
+                opt(m.reason.as_deref()),
             ]
         })
         .collect();
-    let mut width = header.map(str::len);
+    let mut width = COLUMNS.each_ref().map(|c| c.header.len());
     for row in &rows {
         for (w, cell) in width.iter_mut().zip(row) {
-            *w = (*w).max(cell.len());
+            *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let mut line = |cells: [&str; COLUMNS.len()]| {
-        let mut l = String::new();
-        for (i, (cell, w)) in cells.iter().zip(width).enumerate() {
-            let right = i == 0 || i >= 5; // numbers
+    for row in std::iter::once(&header).chain(&rows) {
+        let mut line = String::new();
+        for (i, ((cell, w), column)) in row.iter().zip(width).zip(&COLUMNS).enumerate() {
             if i > 0 {
-                l.push_str("  ");
+                line.push_str("  ");
             }
-            if right {
-                write!(l, "{cell:>w$}").unwrap();
+            if column.right {
+                write!(line, "{cell:>w$}").unwrap();
             } else {
-                write!(l, "{cell:<w$}").unwrap();
+                write!(line, "{cell:<w$}").unwrap();
             }
         }
-        out.push_str(l.trim_end());
+        out.push_str(line.trim_end());
         out.push('\n');
-    };
-    line(header);
-    for row in &rows {
-        line(row.each_ref().map(String::as_str));
     }
     out
 }
@@ -254,6 +297,7 @@ struct JsonSelector {
     dport_mask: u16,
     ifindex: i32,
     priority: u32,
+    index: Option<u32>,
 }
 
 impl From<&Selector> for JsonSelector {
@@ -276,33 +320,52 @@ impl From<&Selector> for JsonSelector {
             dport_mask: s.dport_mask,
             ifindex: s.ifindex,
             priority: s.priority,
+            index: s.index,
         }
     }
 }
 
 /// One mapping as a JSON object, as `show -j` and `monitor -j` print it;
-/// what the module does not report is null.
+/// what the module does not report is null.  Both keys are always there,
+/// one of them null, so that a script finds the same shape for every
+/// mapping.
 #[derive(Serialize)]
 struct JsonMapping {
-    spid: u32,
+    spid: Option<u32>,
+    reqid: Option<u32>,
     addr: Option<String>,
+    prefix_len: Option<u8>,
+    from: Option<String>,
+    from_prefix_len: Option<u8>,
     state: Option<String>,
+    reason: Option<String>,
     pending: Option<String>,
     hold_packets: Option<u32>,
     hold_bytes: Option<u32>,
+    policies: Vec<u32>,
     selector: Option<JsonSelector>,
     stats: Stats,
 }
 
 impl From<&Mapping> for JsonMapping {
     fn from(m: &Mapping) -> Self {
+        let (spid, reqid) = match m.key {
+            Key::Spid(n) => (Some(n), None),
+            Key::Reqid(n) => (None, Some(n)),
+        };
         JsonMapping {
-            spid: m.spid,
+            spid,
+            reqid,
             addr: m.addr.map(|a| a.to_string()),
+            prefix_len: m.prefix_len,
+            from: m.from.map(|a| a.to_string()),
+            from_prefix_len: m.from_prefix_len,
             state: m.state.map(|s| state_name(Some(s))),
+            reason: m.reason.clone(),
             pending: m.pending.map(|p| pending_name(Some(p))),
             hold_packets: m.hold_packets,
             hold_bytes: m.hold_bytes,
+            policies: m.policies.clone(),
             selector: m.selector.as_ref().map(JsonSelector::from),
             stats: m.stats,
         }
@@ -316,22 +379,26 @@ pub fn format_json(maps: &[Mapping], style: JsonStyle) -> serde_json::Result<Str
 }
 
 /// The line `monitor` prints for an event:
-/// `map spid 305 to 10.20.30.2 active pending eagain selector ...`,
-/// `unmap spid 305`, or `sa pending spid 305` / `sa established spid 305`.
-/// A hold-mode mapping's limits follow its mode, as `map` takes them
-/// (`pending hold hold-packets 100 hold-bytes 262144`).  Without selector
-/// (inactive mapping) the line ends after the pending mode and limits;
-/// values the module does not report are left out (address and state as
-/// `-`).
+/// `map spid 305 to 10.20.30.2 active policies 305 pending eagain selector
+/// ...`, `unmap reqid 7`, or `sa pending spid 305` / `sa established spid
+/// 305` (the index of the policy whose SA it is, whatever the key of its
+/// mapping).  The target is written as `map` takes it (`from P to P` for a
+/// prefix mapping).  A hold-mode mapping's limits follow its mode, as `map`
+/// takes them (`pending hold hold-packets 100 hold-bytes 262144`).  Without
+/// selector (inactive mapping) the line ends after the pending mode and
+/// limits, then the kernel's reason, quoted (`reason "..."`), if it gave
+/// one; values the module does not report are left out (address and state
+/// as `-`).
 pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
     match ev {
         Event::Map(m) => {
-            let mut out = format!(
-                "map spid {} to {} {}",
-                m.spid,
-                opt(m.addr),
-                state_name(m.state)
-            );
+            let target = m
+                .target()
+                .map_or_else(|| "to -".to_string(), |t| t.to_string());
+            let mut out = format!("map {} {target} {}", m.key, state_name(m.state));
+            if !m.policies.is_empty() {
+                write!(out, " policies {}", policies_text(&m.policies)).unwrap();
+            }
             if m.pending.is_some() {
                 write!(out, " pending {}", pending_name(m.pending)).unwrap();
             }
@@ -344,10 +411,13 @@ pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
             if let Some(s) = &m.selector {
                 write!(out, " selector {}", format_selector(s, ifname)).unwrap();
             }
+            if let Some(reason) = &m.reason {
+                write!(out, " reason \"{reason}\"").unwrap();
+            }
             out.push('\n');
             out
         }
-        Event::Unmap { spid } => format!("unmap spid {spid}\n"),
+        Event::Unmap { key } => format!("unmap {key}\n"),
         Event::Sa { spid, state } => format!("sa {} spid {spid}\n", sa_state_name(*state)),
     }
 }
@@ -356,9 +426,17 @@ pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
 #[derive(Serialize)]
 #[serde(tag = "event", rename_all = "lowercase")]
 enum JsonEvent {
-    Map { mapping: Box<JsonMapping> },
-    Unmap { spid: u32 },
-    Sa { spid: u32, sa_state: String },
+    Map {
+        mapping: Box<JsonMapping>,
+    },
+    Unmap {
+        #[serde(flatten)]
+        key: Key,
+    },
+    Sa {
+        spid: u32,
+        sa_state: String,
+    },
 }
 
 /// An event with the time it was printed (`-t`), first.
@@ -371,7 +449,8 @@ struct StampedEvent<'a> {
 }
 
 /// What `monitor -j` prints for an event: one JSON object,
-/// `{"event":"map","mapping":{...}}`, `{"event":"unmap","spid":N}` or
+/// `{"event":"map","mapping":{...}}`, `{"event":"unmap","spid":N}` (or
+/// `"reqid":N`) or
 /// `{"event":"sa","spid":N,"sa_state":"pending"}`, with `-t` preceded by
 /// `"timestamp":"2026-11-29T06:40:12.123456+01:00"` (RFC 3339, local time).
 pub fn format_event_json(
@@ -383,7 +462,7 @@ pub fn format_event_json(
         Event::Map(m) => JsonEvent::Map {
             mapping: Box::new(JsonMapping::from(&**m)),
         },
-        Event::Unmap { spid } => JsonEvent::Unmap { spid: *spid },
+        Event::Unmap { key } => JsonEvent::Unmap { key: *key },
         Event::Sa { spid, state } => JsonEvent::Sa {
             spid: *spid,
             sa_state: sa_state_name(*state),
@@ -474,7 +553,6 @@ mod tests {
     fn sample() -> Vec<Mapping> {
         vec![
             Mapping {
-                spid: 305,
                 addr: Some("10.20.30.2".parse().unwrap()),
                 state: Some(map_state::ACTIVE),
                 pending: Some(pending_mode::EAGAIN),
@@ -485,19 +563,20 @@ mod tests {
                     prefixlen_s: 32,
                     prefixlen_d: 8,
                     priority: 100,
+                    index: Some(305),
                     ..Selector::default()
                 }),
+                policies: vec![305],
                 stats: Stats {
                     flows: Some(12),
                     fail_closed_drops: Some(0),
                     pending_refused: Some(3),
                     ..zero_stats()
                 },
-                ..Mapping::default()
+                ..Mapping::new(Key::Spid(305))
             },
             // Hold mode with the kernel's default limits.
             Mapping {
-                spid: 313,
                 addr: Some("10.20.30.3".parse().unwrap()),
                 state: Some(map_state::ACTIVE),
                 pending: Some(pending_mode::HOLD),
@@ -514,6 +593,7 @@ mod tests {
                     dport_mask: 0xffff,
                     ..Selector::default()
                 }),
+                policies: vec![313],
                 stats: Stats {
                     flows: Some(9),
                     held: Some(57),
@@ -524,9 +604,9 @@ mod tests {
                     hold_queued: Some(0),
                     ..zero_stats()
                 },
+                ..Mapping::new(Key::Spid(313))
             },
             Mapping {
-                spid: 1009,
                 addr: Some("2001:db8::2".parse().unwrap()),
                 state: Some(map_state::INACTIVE),
                 pending: Some(pending_mode::DROP),
@@ -534,14 +614,47 @@ mod tests {
                     pending_drops: Some(1234567),
                     ..zero_stats()
                 },
-                ..Mapping::default()
+                ..Mapping::new(Key::Spid(1009))
             },
             // From a module that reports neither pending mode nor counters.
             Mapping {
-                spid: 1017,
                 addr: Some("192.0.2.7".parse().unwrap()),
                 state: Some(map_state::INACTIVE),
-                ..Mapping::default()
+                ..Mapping::new(Key::Spid(1017))
+            },
+            // A LAN mapped 1:1 into the policies of a reqid.
+            Mapping {
+                addr: Some("10.20.30.0".parse().unwrap()),
+                prefix_len: Some(24),
+                from: Some("192.168.1.0".parse().unwrap()),
+                from_prefix_len: Some(24),
+                state: Some(map_state::ACTIVE),
+                pending: Some(pending_mode::EAGAIN),
+                policies: vec![321, 337],
+                selector: Some(Selector {
+                    family: AF_INET,
+                    saddr: Some("10.20.30.0".parse().unwrap()),
+                    daddr: Some("10.1.0.0".parse().unwrap()),
+                    prefixlen_s: 24,
+                    prefixlen_d: 16,
+                    index: Some(321),
+                    ..Selector::default()
+                }),
+                stats: Stats {
+                    flows: Some(40),
+                    pending_refused: Some(1),
+                    pending_nonblock_drops: Some(2),
+                    ..zero_stats()
+                },
+                ..Mapping::new(Key::Reqid(7))
+            },
+            Mapping {
+                addr: Some("10.20.30.9".parse().unwrap()),
+                state: Some(map_state::INACTIVE),
+                reason: Some("no out policy has a template of reqid 9".into()),
+                pending: Some(pending_mode::EAGAIN),
+                stats: zero_stats(),
+                ..Mapping::new(Key::Reqid(9))
             },
         ]
     }
@@ -553,6 +666,7 @@ mod tests {
             fail_closed_drops: Some(0),
             pending_refused: Some(0),
             pending_drops: Some(0),
+            pending_nonblock_drops: Some(0),
             held: Some(0),
             released: Some(0),
             hold_overflow_drops: Some(0),
@@ -603,11 +717,13 @@ mod tests {
     fn table() {
         let t = format_table(&sample(), noif);
         let want = "\
-SPID  ADDRESS      STATE     PENDING            SELECTOR                                            FLOWS  FC-DROPS  REFUSED  P-DROPS  HELD  RELEASED  H-OVERFLOW  H-TIMEOUT  H-ERROR  QUEUED
- 305  10.20.30.2   active    eagain             10.20.30.2/32 -> 10.0.0.0/8 proto any                  12         0        3        0     0         0           0          0        0       0
- 313  10.20.30.3   active    hold(100p/256KiB)  10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443      9         0        0        0    57        50           4          2        1       0
-1009  2001:db8::2  inactive  drop               -                                                       0         0        0  1234567     0         0           0          0        0       0
-1017  192.0.2.7    inactive  -                  -                                                       -         -        -        -     -         -           -          -        -       -
+KEY        ADDRESS                               STATE     PENDING            POLICIES  SELECTOR                                            FLOWS  FC-DROPS  REFUSED  P-DROPS  NB-DROPS  HELD  RELEASED  H-OVERFLOW  H-TIMEOUT  H-ERROR  QUEUED  REASON
+spid 305   10.20.30.2                            active    eagain             305       10.20.30.2/32 -> 10.0.0.0/8 proto any                  12         0        3        0         0     0         0           0          0        0       0  -
+spid 313   10.20.30.3                            active    hold(100p/256KiB)  313       10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443      9         0        0        0         0    57        50           4          2        1       0  -
+spid 1009  2001:db8::2                           inactive  drop               -         -                                                       0         0        0  1234567         0     0         0           0          0        0       0  -
+spid 1017  192.0.2.7                             inactive  -                  -         -                                                       -         -        -        -         -     -         -           -          -        -       -  -
+reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337   10.20.30.0/24 -> 10.1.0.0/16 proto any                 40         0        1        0         2     0         0           0          0        0       0  -
+reqid 9    10.20.30.9                            inactive  eagain             -         -                                                       0         0        0        0         0     0         0           0          0        0       0  no out policy has a template of reqid 9
 ";
         assert_eq!(t, want);
         assert_eq!(format_table(&[], noif), "");
@@ -623,7 +739,7 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
             pending: Some(pending_mode::HOLD),
             hold_packets,
             hold_bytes,
-            ..Mapping::default()
+            ..Mapping::new(Key::Spid(305))
         };
         assert_eq!(
             pending_cell(&hold(Some(100), Some(262144))),
@@ -642,7 +758,7 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
         // What the module does not report is left out.
         assert_eq!(pending_cell(&hold(None, Some(3 << 20))), "hold(3MiB)");
         assert_eq!(pending_cell(&hold(None, None)), "hold");
-        assert_eq!(pending_cell(&Mapping::default()), "-");
+        assert_eq!(pending_cell(&Mapping::new(Key::Spid(305))), "-");
         assert_eq!(bytes_text(0), "0B");
         assert_eq!(bytes_text(1024 * 1024 + 1024), "1025KiB");
     }
@@ -651,33 +767,55 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
     fn json() {
         let j = format_json(&sample(), JsonStyle::Compact).unwrap();
         let want = concat!(
-            "[{\"spid\":305,\"addr\":\"10.20.30.2\",\"state\":\"active\",\"pending\":\"eagain\",",
-            "\"hold_packets\":null,\"hold_bytes\":null,",
+            "[{\"spid\":305,\"reqid\":null,\"addr\":\"10.20.30.2\",\"prefix_len\":null,\"from\":null,",
+            "\"from_prefix_len\":null,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
+            "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[305],",
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",\"prefixlen_s\":32,",
             "\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
-            "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100},",
+            "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100,\"index\":305},",
             "\"stats\":{\"flows\":12,\"fail_closed_drops\":0,\"pending_refused\":3,",
-            "\"pending_drops\":0,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
-            "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}},",
-            "{\"spid\":313,\"addr\":\"10.20.30.3\",\"state\":\"active\",\"pending\":\"hold\",",
-            "\"hold_packets\":100,\"hold_bytes\":262144,",
-            "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.3\",\"prefixlen_s\":32,",
-            "\"dst\":\"172.16.0.0\",\"prefixlen_d\":12,\"proto\":6,\"sport\":0,\"sport_mask\":0,",
-            "\"dport\":443,\"dport_mask\":65535,\"ifindex\":0,\"priority\":0},",
-            "\"stats\":{\"flows\":9,\"fail_closed_drops\":0,\"pending_refused\":0,",
-            "\"pending_drops\":0,\"held\":57,\"released\":50,\"hold_overflow_drops\":4,",
-            "\"hold_timeout_drops\":2,\"hold_error_drops\":1,\"hold_queued\":0}},",
-            "{\"spid\":1009,\"addr\":\"2001:db8::2\",\"state\":\"inactive\",\"pending\":\"drop\",",
-            "\"hold_packets\":null,\"hold_bytes\":null,\"selector\":null,",
-            "\"stats\":{\"flows\":0,\"fail_closed_drops\":0,\"pending_refused\":0,",
-            "\"pending_drops\":1234567,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
-            "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}},",
-            "{\"spid\":1017,\"addr\":\"192.0.2.7\",\"state\":\"inactive\",\"pending\":null,",
-            "\"hold_packets\":null,\"hold_bytes\":null,\"selector\":null,",
-            "\"stats\":{\"flows\":null,\"fail_closed_drops\":null,\"pending_refused\":null,",
-            "\"pending_drops\":null,\"held\":null,\"released\":null,",
+            "\"pending_drops\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
+            "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
+            "\"hold_queued\":0}},{\"spid\":313,\"reqid\":null,\"addr\":\"10.20.30.3\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"active\",",
+            "\"reason\":null,\"pending\":\"hold\",\"hold_packets\":100,\"hold_bytes\":262144,",
+            "\"policies\":[313],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.3\",",
+            "\"prefixlen_s\":32,\"dst\":\"172.16.0.0\",\"prefixlen_d\":12,\"proto\":6,\"sport\":0,",
+            "\"sport_mask\":0,\"dport\":443,\"dport_mask\":65535,\"ifindex\":0,\"priority\":0,",
+            "\"index\":null},\"stats\":{\"flows\":9,\"fail_closed_drops\":0,\"pending_refused\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_drops\":0,\"held\":57,\"released\":50,",
+            "\"hold_overflow_drops\":4,\"hold_timeout_drops\":2,\"hold_error_drops\":1,",
+            "\"hold_queued\":0}},{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
+            "\"reason\":null,\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
+            "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":0,\"fail_closed_drops\":0,",
+            "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_drops\":0,",
+            "\"held\":0,\"released\":0,\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,",
+            "\"hold_error_drops\":0,\"hold_queued\":0}},{\"spid\":1017,\"reqid\":null,",
+            "\"addr\":\"192.0.2.7\",\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,",
+            "\"state\":\"inactive\",\"reason\":null,\"pending\":null,\"hold_packets\":null,",
+            "\"hold_bytes\":null,\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
+            "\"fail_closed_drops\":null,\"pending_refused\":null,\"pending_drops\":null,",
+            "\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
-            "\"hold_error_drops\":null,\"hold_queued\":null}}]\n"
+            "\"hold_error_drops\":null,\"hold_queued\":null}},{\"spid\":null,\"reqid\":7,",
+            "\"addr\":\"10.20.30.0\",\"prefix_len\":24,\"from\":\"192.168.1.0\",",
+            "\"from_prefix_len\":24,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
+            "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[321,337],",
+            "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.0\",\"prefixlen_s\":24,",
+            "\"dst\":\"10.1.0.0\",\"prefixlen_d\":16,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
+            "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,\"index\":321},",
+            "\"stats\":{\"flows\":40,\"fail_closed_drops\":0,\"pending_refused\":1,",
+            "\"pending_drops\":0,\"pending_nonblock_drops\":2,\"held\":0,\"released\":0,",
+            "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
+            "\"hold_queued\":0}},{\"spid\":null,\"reqid\":9,\"addr\":\"10.20.30.9\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
+            "\"reason\":\"no out policy has a template of reqid 9\",\"pending\":\"eagain\",",
+            "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
+            "\"stats\":{\"flows\":0,\"fail_closed_drops\":0,\"pending_refused\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
+            "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
+            "\"hold_queued\":0}}]\n"
         );
         assert_eq!(j, want);
         assert_eq!(format_json(&[], JsonStyle::Compact).unwrap(), "[]\n");
@@ -693,7 +831,7 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
         assert!(pretty.ends_with("]\n") && !pretty.ends_with("\n\n"));
         let value: Value = serde_json::from_str(&pretty).unwrap();
         assert_eq!(value, serde_json::from_str::<Value>(&compact).unwrap());
-        assert!(pretty.starts_with("[\n  {\n    \"spid\": 305,\n    \"addr\": \"10.20.30.2\",\n"));
+        assert!(pretty.starts_with("[\n  {\n    \"spid\": 305,\n    \"reqid\": null,\n"));
         assert!(pretty.contains("\n    \"stats\": {\n      \"flows\": 12,\n"));
         // The shape scripts read: numbers are numbers, names strings, what
         // is not reported null.
@@ -704,6 +842,27 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
         assert_eq!(value[2]["selector"], Value::Null);
         assert_eq!(value[3]["pending"], Value::Null);
         assert_eq!(value[3]["stats"]["flows"], Value::Null);
+        // A reqid mapping: spid null, its prefixes, policies and the new
+        // counter; an inactive one's reason.
+        assert_eq!(value[4]["spid"], Value::Null);
+        assert_eq!(value[4]["reqid"], json!(7));
+        assert_eq!(
+            (&value[4]["from"], &value[4]["from_prefix_len"]),
+            (&json!("192.168.1.0"), &json!(24))
+        );
+        assert_eq!(
+            (&value[4]["addr"], &value[4]["prefix_len"]),
+            (&json!("10.20.30.0"), &json!(24))
+        );
+        assert_eq!(value[4]["policies"], json!([321, 337]));
+        assert_eq!(value[4]["selector"]["index"], json!(321));
+        assert_eq!(value[4]["stats"]["pending_nonblock_drops"], json!(2));
+        assert_eq!(value[4]["reason"], Value::Null);
+        assert_eq!(
+            value[5]["reason"],
+            json!("no out policy has a template of reqid 9")
+        );
+        assert_eq!(value[5]["policies"], json!([]));
         let keys: Vec<&str> = value[0]
             .as_object()
             .unwrap()
@@ -712,11 +871,17 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
             .collect();
         let mut want = vec![
             "spid",
+            "reqid",
             "addr",
+            "prefix_len",
+            "from",
+            "from_prefix_len",
             "state",
+            "reason",
             "pending",
             "hold_packets",
             "hold_bytes",
+            "policies",
             "selector",
             "stats",
         ];
@@ -728,7 +893,7 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
                 family: 7,
                 ..Selector::default()
             }),
-            ..Mapping::default()
+            ..Mapping::new(Key::Spid(305))
         };
         let j = format_json(&[odd], JsonStyle::Compact).unwrap();
         assert!(
@@ -757,39 +922,68 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
              hold-packets 500 hold-bytes 1048576\n\
              sa pending spid 313\n\
              sa established spid 313\n\
-             sa unknown(7) spid 305\n"
+             sa unknown(7) spid 305\n\
+             map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 active policies 321,337 \
+             pending eagain selector 10.20.30.0/24 -> 10.1.0.0/16 proto any\n\
+             map reqid 9 to fd00:2::9 inactive pending eagain \
+             reason \"no out policy has a template of reqid 9\"\n\
+             unmap reqid 7\n\
+             sa pending spid 321\n"
         );
         let json: String = evs
             .iter()
             .map(|e| format_event_json(e, None, JsonStyle::Compact).unwrap())
             .collect();
         let want = concat!(
-            "{\"event\":\"map\",\"mapping\":{\"spid\":305,\"addr\":\"10.20.30.2\",",
-            "\"state\":\"active\",\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
-            "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",\"prefixlen_s\":32,",
-            "\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
-            "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100},",
-            "\"stats\":{\"flows\":7,\"fail_closed_drops\":8589934592,\"pending_refused\":3,",
-            "\"pending_drops\":4294967301,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":305,\"reqid\":null,\"addr\":\"10.20.30.2\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"active\",",
+            "\"reason\":null,\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
+            "\"policies\":[],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",",
+            "\"prefixlen_s\":32,\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,",
+            "\"sport_mask\":0,\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100,",
+            "\"index\":null},\"stats\":{\"flows\":7,\"fail_closed_drops\":8589934592,",
+            "\"pending_refused\":3,\"pending_drops\":4294967301,",
+            "\"pending_nonblock_drops\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
             "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}}}\n",
-            "{\"event\":\"map\",\"mapping\":{\"spid\":1009,\"addr\":\"2001:db8::2\",",
-            "\"state\":\"inactive\",\"pending\":\"eagain\",\"hold_packets\":null,",
-            "\"hold_bytes\":null,\"selector\":null,",
-            "\"stats\":{\"flows\":null,\"fail_closed_drops\":null,\"pending_refused\":null,",
-            "\"pending_drops\":null,\"held\":null,\"released\":null,",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
+            "\"reason\":null,\"pending\":\"eagain\",\"hold_packets\":null,\"hold_bytes\":null,",
+            "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
+            "\"fail_closed_drops\":null,\"pending_refused\":null,\"pending_drops\":null,",
+            "\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"unmap\",\"spid\":305}\n",
-            "{\"event\":\"map\",\"mapping\":{\"spid\":313,\"addr\":\"2001:db8::2\",",
-            "\"state\":\"inactive\",\"pending\":\"hold\",\"hold_packets\":500,",
-            "\"hold_bytes\":1048576,\"selector\":null,",
-            "\"stats\":{\"flows\":4,\"fail_closed_drops\":0,\"pending_refused\":0,",
-            "\"pending_drops\":0,\"held\":40,\"released\":4294967297,",
-            "\"hold_overflow_drops\":3,\"hold_timeout_drops\":2,",
-            "\"hold_error_drops\":1,\"hold_queued\":5}}}\n",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":313,\"reqid\":null,\"addr\":\"2001:db8::2\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
+            "\"reason\":null,\"pending\":\"hold\",\"hold_packets\":500,\"hold_bytes\":1048576,",
+            "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":4,\"fail_closed_drops\":0,",
+            "\"pending_refused\":0,\"pending_drops\":0,\"pending_nonblock_drops\":null,",
+            "\"held\":40,\"released\":4294967297,\"hold_overflow_drops\":3,",
+            "\"hold_timeout_drops\":2,\"hold_error_drops\":1,\"hold_queued\":5}}}\n",
             "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"pending\"}\n",
             "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"established\"}\n",
-            "{\"event\":\"sa\",\"spid\":305,\"sa_state\":\"unknown(7)\"}\n"
+            "{\"event\":\"sa\",\"spid\":305,\"sa_state\":\"unknown(7)\"}\n",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":7,\"addr\":\"10.20.30.0\",",
+            "\"prefix_len\":24,\"from\":\"192.168.1.0\",\"from_prefix_len\":24,\"state\":\"active\",",
+            "\"reason\":null,\"pending\":\"eagain\",\"hold_packets\":null,\"hold_bytes\":null,",
+            "\"policies\":[321,337],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.0\",",
+            "\"prefixlen_s\":24,\"dst\":\"10.1.0.0\",\"prefixlen_d\":16,\"proto\":0,\"sport\":0,",
+            "\"sport_mask\":0,\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,",
+            "\"index\":321},\"stats\":{\"flows\":40,\"fail_closed_drops\":null,",
+            "\"pending_refused\":null,\"pending_drops\":null,\"pending_nonblock_drops\":2,",
+            "\"held\":null,\"released\":null,\"hold_overflow_drops\":null,",
+            "\"hold_timeout_drops\":null,\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":9,\"addr\":\"fd00:2::9\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
+            "\"reason\":\"no out policy has a template of reqid 9\",\"pending\":\"eagain\",",
+            "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
+            "\"stats\":{\"flows\":null,\"fail_closed_drops\":null,\"pending_refused\":null,",
+            "\"pending_drops\":null,\"pending_nonblock_drops\":null,\"held\":null,",
+            "\"released\":null,\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
+            "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
+            "{\"event\":\"unmap\",\"reqid\":7}\n",
+            "{\"event\":\"sa\",\"spid\":321,\"sa_state\":\"pending\"}\n"
         );
         assert_eq!(json, want);
 
@@ -804,10 +998,7 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
             "map spid 305 to 10.20.30.2 active pending eagain \
              selector 10.20.30.2/32 -> 10.0.0.0/8 proto any\n"
         );
-        let bare = Mapping {
-            spid: 313,
-            ..Mapping::default()
-        };
+        let bare = Mapping::new(Key::Spid(313));
         assert_eq!(
             format_event(&Event::Map(Box::new(bare)), noif),
             "map spid 313 to - -\n"
@@ -851,7 +1042,9 @@ SPID  ADDRESS      STATE     PENDING            SELECTOR                        
     #[test]
     fn events_with_timestamps() {
         let stamp = "2026-11-29T06:40:12.123456+01:00";
-        let unmap = Event::Unmap { spid: 305 };
+        let unmap = Event::Unmap {
+            key: Key::Spid(305),
+        };
         assert_eq!(
             format_event_json(&unmap, Some(stamp), JsonStyle::Compact).unwrap(),
             "{\"timestamp\":\"2026-11-29T06:40:12.123456+01:00\",\"event\":\"unmap\",\"spid\":305}\n"

@@ -2,6 +2,7 @@
 //! replies and notifications.  No socket here, so all of it is unit-tested
 //! on byte buffers.
 
+use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{
@@ -120,20 +121,14 @@ fn parse_attrs(buf: &[u8]) -> Result<Vec<Attr>, DecodeError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     MapNew {
-        spid: u32,
-        addr: IpAddr,
+        entry: MapEntry,
         replace: bool,
-        /// uapi::pending_mode; None leaves the kernel's default.
-        pending: Option<u8>,
-        /// Hold limits (pending hold only); None leaves the kernel's default.
-        hold_packets: Option<u32>,
-        hold_bytes: Option<u32>,
     },
     MapDel {
-        spid: u32,
+        key: Key,
     },
     MapGet {
-        spid: u32,
+        key: Key,
     },
     MapDump,
     Flush,
@@ -144,12 +139,172 @@ pub enum Request {
     },
 }
 
+/// What names a mapping: one outbound policy by its index, or every
+/// outbound policy with a template of a reqid, which survives the key
+/// manager re-adding its policies under new indexes.  The order (spid
+/// first) is the kernel's tie-break between mappings, and `save`'s.
+/// As JSON, `{"spid": N}` or `{"reqid": N}` (flattened into an object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Key {
+    Spid(u32),
+    Reqid(u32),
+}
+
+impl Key {
+    /// The keyword of the grammar, which is also the attribute's name.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Key::Spid(_) => "spid",
+            Key::Reqid(_) => "reqid",
+        }
+    }
+
+    pub fn value(self) -> u32 {
+        match self {
+            Key::Spid(n) | Key::Reqid(n) => n,
+        }
+    }
+
+    fn attr(self) -> Attr {
+        let kind = match self {
+            Key::Spid(_) => map_attr::SPID,
+            Key::Reqid(_) => map_attr::REQID,
+        };
+        Attr {
+            kind,
+            value: self.value().to_ne_bytes().to_vec(),
+        }
+    }
+}
+
+/// `spid 305`, `reqid 7`: as messages and `monitor` name a mapping.
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.keyword(), self.value())
+    }
+}
+
+/// An address and a prefix length; a single address has the full length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+impl Prefix {
+    /// The length of a single address of `addr`'s family: 32 or 128.
+    pub fn full_len(addr: &IpAddr) -> u8 {
+        match addr {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        }
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.len == Prefix::full_len(&self.addr)
+    }
+
+    /// The prefix's address with its host bits cleared.
+    pub fn network(&self) -> IpAddr {
+        // checked_shl: a /0 shifts by the whole width, which `<<` refuses.
+        match self.addr {
+            IpAddr::V4(a) => {
+                let host_bits = 32u32.saturating_sub(self.len.into());
+                let mask = u32::MAX.checked_shl(host_bits).unwrap_or(0);
+                IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask))
+            }
+            IpAddr::V6(a) => {
+                let host_bits = 128u32.saturating_sub(self.len.into());
+                let mask = u128::MAX.checked_shl(host_bits).unwrap_or(0);
+                IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
+            }
+        }
+    }
+}
+
+/// `10.20.30.0/24`, the length always written.
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// Where a mapping translates the sources of its flows to: one address,
+/// whatever the source; or, 1:1 as iptables' NETMAP, the prefix `from`
+/// into the prefix `to` of the same length, each host keeping its host
+/// part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub to: Prefix,
+    pub from: Option<Prefix>,
+}
+
+impl Target {
+    /// The target of `map ... to ADDR`.
+    #[cfg(test)]
+    pub fn addr(addr: &str) -> Target {
+        let addr: IpAddr = addr.parse().expect("an address");
+        Target {
+            to: Prefix {
+                addr,
+                len: Prefix::full_len(&addr),
+            },
+            from: None,
+        }
+    }
+
+    /// addr, then prefix-len, from and from-prefix-len where the target
+    /// is more than one address for any source.  A shorter `to` without
+    /// `from` is sent as it is, for the kernel to refuse with its reason.
+    fn attrs(&self, attrs: &mut Vec<Attr>) {
+        attrs.push(Attr {
+            kind: map_attr::ADDR,
+            value: ip_bytes(&self.to.addr),
+        });
+        if self.from.is_some() || !self.to.is_host() {
+            attrs.push(Attr {
+                kind: map_attr::PREFIX_LEN,
+                value: vec![self.to.len],
+            });
+        }
+        if let Some(from) = self.from {
+            attrs.push(Attr {
+                kind: map_attr::FROM,
+                value: ip_bytes(&from.addr),
+            });
+            attrs.push(Attr {
+                kind: map_attr::FROM_PREFIX_LEN,
+                value: vec![from.len],
+            });
+        }
+    }
+}
+
+/// The grammar's words: `to 10.20.30.2`, `from 192.168.1.0/24 to
+/// 10.20.30.0/24`, a single address without its length.
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = |p: Prefix| {
+            if p.is_host() {
+                p.addr.to_string()
+            } else {
+                p.to_string()
+            }
+        };
+        if let Some(from) = self.from {
+            write!(f, "from {} ", text(from))?;
+        }
+        write!(f, "to {}", text(self.to))
+    }
+}
+
 /// One mapping as a request gives it: what map-new takes but `replace`,
 /// and what an entry of map-set holds.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MapEntry {
-    pub spid: u32,
-    pub addr: IpAddr,
+    pub key: Key,
+    pub target: Target,
     /// uapi::pending_mode; None leaves the kernel's default.
     pub pending: Option<u8>,
     /// Hold limits (pending hold only); None leaves the kernel's default.
@@ -158,16 +313,12 @@ pub struct MapEntry {
 }
 
 impl MapEntry {
-    /// The attributes of the mapping: spid, addr, then pending and the
-    /// hold limits where given; `replace` (map-new's) goes after addr.
+    /// The attributes of the mapping: the key, the target, then pending
+    /// and the hold limits where given; `replace` (map-new's) goes after
+    /// the target.
     fn attrs(&self, replace: bool) -> Vec<Attr> {
-        let mut attrs = vec![
-            spid_attr(self.spid),
-            Attr {
-                kind: map_attr::ADDR,
-                value: ip_bytes(&self.addr),
-            },
-        ];
+        let mut attrs = vec![self.key.attr()];
+        self.target.attrs(&mut attrs);
         // Generic netlink refuses NLM_F_REPLACE/EXCL/CREATE in new
         // families; the spec carries the intent as a flag attribute.
         if replace {
@@ -197,15 +348,15 @@ impl MapEntry {
     }
 
     /// The entry that recreates a mapping the kernel reported as it is:
-    /// its address, pending mode and, in hold mode, its hold limits.
+    /// its key, target, pending mode and, in hold mode, its hold limits.
     pub fn from_mapping(m: &Mapping) -> Result<MapEntry, String> {
-        let addr = m
-            .addr
-            .ok_or_else(|| format!("the kernel reported spid {} without an address", m.spid))?;
+        let target = m
+            .target()
+            .ok_or_else(|| format!("the kernel reported {} without an address", m.key))?;
         let hold = m.pending == Some(pending_mode::HOLD);
         Ok(MapEntry {
-            spid: m.spid,
-            addr,
+            key: m.key,
+            target,
             pending: m.pending,
             hold_packets: m.hold_packets.filter(|_| hold),
             hold_bytes: m.hold_bytes.filter(|_| hold),
@@ -220,35 +371,12 @@ fn ip_bytes(addr: &IpAddr) -> Vec<u8> {
     }
 }
 
-fn spid_attr(spid: u32) -> Attr {
-    Attr {
-        kind: map_attr::SPID,
-        value: spid.to_ne_bytes().to_vec(),
-    }
-}
-
 impl Request {
     pub fn msg(&self) -> XnatMsg {
         let (cmd, attrs) = match self {
-            Request::MapNew {
-                spid,
-                addr,
-                replace,
-                pending,
-                hold_packets,
-                hold_bytes,
-            } => {
-                let entry = MapEntry {
-                    spid: *spid,
-                    addr: *addr,
-                    pending: *pending,
-                    hold_packets: *hold_packets,
-                    hold_bytes: *hold_bytes,
-                };
-                (cmd::MAP_NEW, entry.attrs(*replace))
-            }
-            Request::MapDel { spid } => (cmd::MAP_DEL, vec![spid_attr(*spid)]),
-            Request::MapGet { spid } => (cmd::MAP_GET, vec![spid_attr(*spid)]),
+            Request::MapNew { entry, replace } => (cmd::MAP_NEW, entry.attrs(*replace)),
+            Request::MapDel { key } => (cmd::MAP_DEL, vec![key.attr()]),
+            Request::MapGet { key } => (cmd::MAP_GET, vec![key.attr()]),
             Request::MapDump => (cmd::MAP_GET, vec![]),
             Request::Flush => (cmd::FLUSH, vec![]),
             Request::MapSet { entries } => (
@@ -436,26 +564,33 @@ pub fn extack_msg(tlvs: &[u8]) -> Option<String> {
     for nla in NlasIterator::new(tlvs) {
         let nla = nla.ok()?;
         if nla.kind() == NLMSGERR_ATTR_MSG {
-            let v = nla.value();
-            let v = v.split(|b| *b == 0).next().unwrap_or(v);
-            let msg = String::from_utf8_lossy(v).trim().to_string();
+            let msg = string(nla.value()).trim().to_string();
             return (!msg.is_empty()).then_some(msg);
         }
     }
     None
 }
 
-/// A mapping as the kernel reports it (map-get reply, dump, notification).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+/// A mapping as the kernel reports it (map-get reply, dump, notification):
+/// each attribute as it came, None (empty) where it did not.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
-    pub spid: u32,
+    pub key: Key,
     pub addr: Option<IpAddr>,
+    pub prefix_len: Option<u8>,
+    pub from: Option<IpAddr>,
+    pub from_prefix_len: Option<u8>,
     pub state: Option<u8>,
+    /// Why an inactive mapping binds no policy, in the kernel's words.
+    pub reason: Option<String>,
     /// uapi::pending_mode.
     pub pending: Option<u8>,
     /// The hold queue's limits; reported for hold-mode mappings only.
     pub hold_packets: Option<u32>,
     pub hold_bytes: Option<u32>,
+    /// Indexes of the policies the mapping binds now, in index order.
+    pub policies: Vec<u32>,
+    /// The selector of the lowest-index bound policy.
     pub selector: Option<Selector>,
     pub stats: Stats,
 }
@@ -475,6 +610,8 @@ pub struct Selector {
     pub sport_mask: u16,
     pub ifindex: i32,
     pub priority: u32,
+    /// The policy's index; None from a module older than the attribute.
+    pub index: Option<u32>,
 }
 
 /// The field names are the keys of `"stats"` in `show -j` and `monitor -j`.
@@ -484,6 +621,9 @@ pub struct Stats {
     pub fail_closed_drops: Option<u64>,
     pub pending_refused: Option<u64>,
     pub pending_drops: Option<u64>,
+    /// New flows of non-blocking senders dropped in mode eagain, where
+    /// EAGAIN would make them spin.
+    pub pending_nonblock_drops: Option<u64>,
     pub held: Option<u64>,
     pub released: Option<u64>,
     pub hold_overflow_drops: Option<u64>,
@@ -525,17 +665,43 @@ fn ip(what: &str, v: &[u8], family: Option<u16>) -> Result<IpAddr, DecodeError> 
 }
 
 impl Mapping {
+    /// A mapping of `key` of which nothing else is known.
+    pub fn new(key: Key) -> Mapping {
+        Mapping {
+            key,
+            addr: None,
+            prefix_len: None,
+            from: None,
+            from_prefix_len: None,
+            state: None,
+            reason: None,
+            pending: None,
+            hold_packets: None,
+            hold_bytes: None,
+            policies: Vec::new(),
+            selector: None,
+            stats: Stats::default(),
+        }
+    }
+
     /// Decode the attributes of a map-get reply or notification.  Unknown
     /// attributes are skipped so that a newer module stays readable.
     pub fn from_attrs(attrs: &[Attr]) -> Result<Mapping, DecodeError> {
-        let mut m = Mapping::default();
-        let mut spid = None;
+        let mut m = Mapping::new(Key::Spid(0));
+        let (mut spid, mut reqid) = (None, None);
         for a in attrs {
             let v = a.value.as_slice();
             match a.kind {
                 map_attr::SPID => spid = Some(u32::from_ne_bytes(fixed("spid", v)?)),
+                map_attr::REQID => reqid = Some(u32::from_ne_bytes(fixed("reqid", v)?)),
                 map_attr::ADDR => m.addr = Some(ip("addr", v, None)?),
+                map_attr::PREFIX_LEN => m.prefix_len = Some(fixed::<1>("prefix-len", v)?[0]),
+                map_attr::FROM => m.from = Some(ip("from", v, None)?),
+                map_attr::FROM_PREFIX_LEN => {
+                    m.from_prefix_len = Some(fixed::<1>("from-prefix-len", v)?[0])
+                }
                 map_attr::STATE => m.state = Some(fixed::<1>("state", v)?[0]),
+                map_attr::REASON => m.reason = Some(string(v)),
                 map_attr::PENDING => m.pending = Some(fixed::<1>("pending", v)?[0]),
                 map_attr::HOLD_PACKETS => {
                     m.hold_packets = Some(u32::from_ne_bytes(fixed("hold-packets", v)?))
@@ -543,14 +709,49 @@ impl Mapping {
                 map_attr::HOLD_BYTES => {
                     m.hold_bytes = Some(u32::from_ne_bytes(fixed("hold-bytes", v)?))
                 }
+                map_attr::POLICY => m.policies.push(u32::from_ne_bytes(fixed("policy", v)?)),
                 map_attr::SELECTOR => m.selector = Some(Selector::parse(v)?),
                 map_attr::STATS => m.stats = Stats::parse(v)?,
                 _ => {}
             }
         }
-        m.spid = spid.ok_or_else(|| DecodeError::from("mapping without spid attribute"))?;
+        // A reqid names the mapping even beside a spid: the spec gives
+        // spid other meanings in messages about reqid mappings (sa-ntf's
+        // policy index), never reqid one in messages about spid mappings.
+        m.key = match (reqid, spid) {
+            (Some(reqid), _) => Key::Reqid(reqid),
+            (None, Some(spid)) => Key::Spid(spid),
+            (None, None) => {
+                return Err(DecodeError::from("mapping without spid or reqid attribute"))
+            }
+        };
         Ok(m)
     }
+
+    /// The target the mapping translates to, as `map` would give it; None
+    /// without an address.  An absent length is the full one, as the
+    /// spec has it.
+    pub fn target(&self) -> Option<Target> {
+        let addr = self.addr?;
+        let to = Prefix {
+            addr,
+            len: self.prefix_len.unwrap_or_else(|| Prefix::full_len(&addr)),
+        };
+        let from = self.from.map(|addr| Prefix {
+            addr,
+            len: self
+                .from_prefix_len
+                .unwrap_or_else(|| Prefix::full_len(&addr)),
+        });
+        Some(Target { to, from })
+    }
+}
+
+/// A NUL-terminated string attribute; the kernel's text, so invalid UTF-8
+/// is shown rather than refused.
+fn string(v: &[u8]) -> String {
+    let v = v.split(|b| *b == 0).next().unwrap_or(v);
+    String::from_utf8_lossy(v).into_owned()
 }
 
 impl Selector {
@@ -582,6 +783,7 @@ impl Selector {
                 }
                 selector_attr::IFINDEX => s.ifindex = i32::from_ne_bytes(fixed("ifindex", v)?),
                 selector_attr::PRIORITY => s.priority = u32::from_ne_bytes(fixed("priority", v)?),
+                selector_attr::INDEX => s.index = Some(u32::from_ne_bytes(fixed("index", v)?)),
                 _ => {}
             }
         }
@@ -600,6 +802,10 @@ impl Stats {
                 }
                 stats_attr::PENDING_REFUSED => (&mut s.pending_refused, "stats.pending-refused"),
                 stats_attr::PENDING_DROPS => (&mut s.pending_drops, "stats.pending-drops"),
+                stats_attr::PENDING_NONBLOCK_DROPS => (
+                    &mut s.pending_nonblock_drops,
+                    "stats.pending-nonblock-drops",
+                ),
                 stats_attr::HELD => (&mut s.held, "stats.held"),
                 stats_attr::RELEASED => (&mut s.released, "stats.released"),
                 stats_attr::HOLD_OVERFLOW_DROPS => {
@@ -626,10 +832,10 @@ pub enum Event {
     /// deactivated; it carries the whole mapping, as a map-get reply does
     /// (boxed: it is much larger than the other events).
     Map(Box<Mapping>),
-    /// map-del-ntf: the mapping of the spid was deleted.
-    Unmap { spid: u32 },
-    /// sa-ntf: the SA of the mapped policy became pending (ACQUIRE sent)
-    /// or established; `state` is uapi::sa_state.
+    /// map-del-ntf: the mapping of the key was deleted.
+    Unmap { key: Key },
+    /// sa-ntf: the SA of a bound policy, of index `spid`, became pending
+    /// (ACQUIRE sent) or established; `state` is uapi::sa_state.
     Sa { spid: u32, state: u8 },
 }
 
@@ -640,10 +846,16 @@ impl Event {
         Ok(match msg.cmd {
             cmd::MAP_CHANGE_NTF => Some(Event::Map(Box::new(Mapping::from_attrs(&msg.attrs)?))),
             cmd::MAP_DEL_NTF => Some(Event::Unmap {
-                spid: Mapping::from_attrs(&msg.attrs)?.spid,
+                key: Mapping::from_attrs(&msg.attrs)?.key,
             }),
             cmd::SA_NTF => {
-                let spid = Mapping::from_attrs(&msg.attrs)?.spid;
+                // Here spid is the policy's index, whatever the mapping's key.
+                let spid = msg
+                    .attrs
+                    .iter()
+                    .find(|a| a.kind == map_attr::SPID)
+                    .ok_or_else(|| DecodeError::from("sa-ntf without spid attribute"))?;
+                let spid = u32::from_ne_bytes(fixed("spid", &spid.value)?);
                 let state = msg
                     .attrs
                     .iter()
@@ -874,6 +1086,60 @@ pub mod tests {
         a
     }
 
+    /// A reqid mapping as a module of the reqid spec reports it: reqid 7
+    /// maps 192.168.1.0/24 1:1 into 10.20.30.0/24, binds policies 321 and
+    /// 337 (the selector is 321's, with its index), and has dropped 2 new
+    /// flows of non-blocking senders.
+    pub fn sample_reqid_mapping_attrs() -> Vec<u8> {
+        let mut sel = Vec::new();
+        put(&mut sel, selector_attr::FAMILY, &AF_INET.to_ne_bytes());
+        put(&mut sel, selector_attr::DADDR, &[10, 1, 0, 0]);
+        put(&mut sel, selector_attr::SADDR, &[10, 20, 30, 0]);
+        put(&mut sel, selector_attr::PREFIXLEN_D, &[16]);
+        put(&mut sel, selector_attr::PREFIXLEN_S, &[24]);
+        put(&mut sel, selector_attr::INDEX, &321u32.to_ne_bytes());
+        let mut stats = Vec::new();
+        put(&mut stats, stats_attr::FLOWS, &40u32.to_ne_bytes());
+        put(
+            &mut stats,
+            stats_attr::PENDING_NONBLOCK_DROPS,
+            &2u64.to_ne_bytes(),
+        );
+        let mut a = Vec::new();
+        put(&mut a, map_attr::REQID, &7u32.to_ne_bytes());
+        put(&mut a, map_attr::ADDR, &[10, 20, 30, 0]);
+        put(&mut a, map_attr::PREFIX_LEN, &[24]);
+        put(&mut a, map_attr::FROM, &[192, 168, 1, 0]);
+        put(&mut a, map_attr::FROM_PREFIX_LEN, &[24]);
+        put(&mut a, map_attr::STATE, &[uapi::map_state::ACTIVE]);
+        put(&mut a, map_attr::PENDING, &[pending_mode::EAGAIN]);
+        put(&mut a, map_attr::POLICY, &321u32.to_ne_bytes());
+        put(&mut a, map_attr::POLICY, &337u32.to_ne_bytes());
+        put(&mut a, map_attr::SELECTOR | 0x8000, &sel);
+        put(&mut a, map_attr::STATS | 0x8000, &stats);
+        a
+    }
+
+    /// An inactive IPv6 reqid mapping, reqid 9 -> fd00:2::9, with the
+    /// kernel's reason.
+    pub fn sample_inactive_reqid_attrs() -> Vec<u8> {
+        let mut a = Vec::new();
+        put(&mut a, map_attr::REQID, &9u32.to_ne_bytes());
+        put(
+            &mut a,
+            map_attr::ADDR,
+            &"fd00:2::9".parse::<Ipv6Addr>().unwrap().octets(),
+        );
+        put(&mut a, map_attr::STATE, &[uapi::map_state::INACTIVE]);
+        put(
+            &mut a,
+            map_attr::REASON,
+            b"no out policy has a template of reqid 9\0",
+        );
+        put(&mut a, map_attr::PENDING, &[pending_mode::EAGAIN]);
+        a
+    }
+
     /// An sa-ntf of `spid` with sa-state `state`.
     pub fn sa_ntf_attrs(spid: u32, state: u8) -> Vec<u8> {
         let mut a = Vec::new();
@@ -885,12 +1151,14 @@ pub mod tests {
     #[test]
     fn map_new_bytes() {
         let req = Request::MapNew {
-            spid: 305,
-            addr: "10.20.30.2".parse().unwrap(),
+            entry: MapEntry {
+                key: Key::Spid(305),
+                target: Target::addr("10.20.30.2"),
+                pending: None,
+                hold_packets: None,
+                hold_bytes: None,
+            },
             replace: false,
-            pending: None,
-            hold_packets: None,
-            hold_bytes: None,
         };
         let b = req.encode(0x1234, 42);
         assert_eq!(b.len(), 16 + 4 + 8 + 8);
@@ -919,12 +1187,14 @@ pub mod tests {
         assert_eq!((pending_mode::EAGAIN, pending_mode::DROP), (0, 1));
         for mode in [pending_mode::EAGAIN, pending_mode::DROP] {
             let req = Request::MapNew {
-                spid: 305,
-                addr: "10.20.30.2".parse().unwrap(),
+                entry: MapEntry {
+                    key: Key::Spid(305),
+                    target: Target::addr("10.20.30.2"),
+                    pending: Some(mode),
+                    hold_packets: None,
+                    hold_bytes: None,
+                },
                 replace: false,
-                pending: Some(mode),
-                hold_packets: None,
-                hold_bytes: None,
             };
             let b = req.encode(30, 6);
             assert_eq!(b.len(), 16 + 4 + 8 + 8 + 8);
@@ -945,12 +1215,14 @@ pub mod tests {
 
         // With replace too: REPLACE, then PENDING.
         let req = Request::MapNew {
-            spid: 9,
-            addr: "2001:db8::2".parse().unwrap(),
+            entry: MapEntry {
+                key: Key::Spid(9),
+                target: Target::addr("2001:db8::2"),
+                pending: Some(pending_mode::DROP),
+                hold_packets: None,
+                hold_bytes: None,
+            },
             replace: true,
-            pending: Some(pending_mode::DROP),
-            hold_packets: None,
-            hold_bytes: None,
         };
         let b = req.encode(30, 7);
         assert_eq!(b.len(), 16 + 4 + 8 + 20 + 4 + 8);
@@ -966,12 +1238,14 @@ pub mod tests {
         assert_eq!((map_attr::HOLD_PACKETS, map_attr::HOLD_BYTES), (8, 9));
         // Limits after the mode, packets before bytes; each a u32.
         let req = Request::MapNew {
-            spid: 305,
-            addr: "10.20.30.2".parse().unwrap(),
+            entry: MapEntry {
+                key: Key::Spid(305),
+                target: Target::addr("10.20.30.2"),
+                pending: Some(pending_mode::HOLD),
+                hold_packets: Some(500),
+                hold_bytes: Some(1 << 20),
+            },
             replace: true,
-            pending: Some(pending_mode::HOLD),
-            hold_packets: Some(500),
-            hold_bytes: Some(1 << 20),
         };
         let b = req.encode(30, 8);
         assert_eq!(b.len(), 16 + 4 + 8 + 8 + 4 + 8 + 8 + 8);
@@ -987,12 +1261,14 @@ pub mod tests {
 
         // Only the limit given is sent; the kernel defaults the other.
         let req = Request::MapNew {
-            spid: 305,
-            addr: "10.20.30.2".parse().unwrap(),
+            entry: MapEntry {
+                key: Key::Spid(305),
+                target: Target::addr("10.20.30.2"),
+                pending: Some(pending_mode::HOLD),
+                hold_packets: None,
+                hold_bytes: Some(4096),
+            },
             replace: false,
-            pending: Some(pending_mode::HOLD),
-            hold_packets: None,
-            hold_bytes: Some(4096),
         };
         let b = req.encode(30, 9);
         let mut want = Vec::new();
@@ -1006,12 +1282,14 @@ pub mod tests {
     #[test]
     fn map_new_v6_replace_bytes() {
         let req = Request::MapNew {
-            spid: 9,
-            addr: "2001:db8::2".parse().unwrap(),
+            entry: MapEntry {
+                key: Key::Spid(9),
+                target: Target::addr("2001:db8::2"),
+                pending: None,
+                hold_packets: None,
+                hold_bytes: None,
+            },
             replace: true,
-            pending: None,
-            hold_packets: None,
-            hold_bytes: None,
         };
         let b = req.encode(30, 1);
         let flags = u16::from_ne_bytes(b[6..8].try_into().unwrap());
@@ -1067,22 +1345,22 @@ pub mod tests {
         assert_eq!((cmd::MAP_SET, map_attr::MAPPING), (8, 11));
         let entries = vec![
             MapEntry {
-                spid: 305,
-                addr: "10.20.30.2".parse().unwrap(),
+                key: Key::Spid(305),
+                target: Target::addr("10.20.30.2"),
                 pending: Some(pending_mode::HOLD),
                 hold_packets: Some(500),
                 hold_bytes: Some(1 << 20),
             },
             MapEntry {
-                spid: 9,
-                addr: "2001:db8::2".parse().unwrap(),
+                key: Key::Spid(9),
+                target: Target::addr("2001:db8::2"),
                 pending: None,
                 hold_packets: None,
                 hold_bytes: None,
             },
             MapEntry {
-                spid: 17,
-                addr: "10.9.0.17".parse().unwrap(),
+                key: Key::Spid(17),
+                target: Target::addr("10.9.0.17"),
                 pending: Some(pending_mode::DROP),
                 hold_packets: None,
                 hold_bytes: None,
@@ -1155,8 +1433,14 @@ pub mod tests {
         // full set makes, well past a default socket send buffer.
         let entries: Vec<MapEntry> = (0..65536u32)
             .map(|k| MapEntry {
-                spid: 8 * k + 1,
-                addr: IpAddr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(k))),
+                key: Key::Spid(8 * k + 1),
+                target: Target {
+                    to: Prefix {
+                        addr: IpAddr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(k))),
+                        len: 128,
+                    },
+                    from: None,
+                },
                 pending: Some(pending_mode::HOLD),
                 hold_packets: Some(100),
                 hold_bytes: Some(262144),
@@ -1167,7 +1451,7 @@ pub mod tests {
         let decoded = decode_map_set(&b);
         assert_eq!(decoded.len(), 65536);
         let last = Mapping::from_attrs(&decoded[65535]).unwrap();
-        assert_eq!(last.spid, 8 * 65535 + 1);
+        assert_eq!(last.key, Key::Spid(8 * 65535 + 1));
         assert_eq!(last.addr, Some("2001:db8::ffff".parse().unwrap()));
     }
 
@@ -1177,8 +1461,8 @@ pub mod tests {
         assert_eq!(
             MapEntry::from_mapping(&m).unwrap(),
             MapEntry {
-                spid: 313,
-                addr: "2001:db8::2".parse().unwrap(),
+                key: Key::Spid(313),
+                target: Target::addr("2001:db8::2"),
                 pending: Some(pending_mode::HOLD),
                 hold_packets: Some(500),
                 hold_bytes: Some(1 << 20),
@@ -1192,19 +1476,22 @@ pub mod tests {
         let e = MapEntry::from_mapping(&m).unwrap();
         assert_eq!((e.hold_packets, e.hold_bytes), (None, None));
         let m = Mapping {
-            spid: 9,
+            key: Key::Reqid(9),
             addr: None,
             ..m
         };
         assert_eq!(
             MapEntry::from_mapping(&m).unwrap_err(),
-            "the kernel reported spid 9 without an address"
+            "the kernel reported reqid 9 without an address"
         );
     }
 
     #[test]
     fn other_requests() {
-        let del = Request::MapDel { spid: 313 }.encode(30, 2);
+        let del = Request::MapDel {
+            key: Key::Spid(313),
+        }
+        .encode(30, 2);
         assert_eq!(del[16], cmd::MAP_DEL);
         assert_eq!(u16::from_ne_bytes(del[6..8].try_into().unwrap()), 0x5);
         let mut want = Vec::new();
@@ -1217,7 +1504,7 @@ pub mod tests {
             u16::from_ne_bytes(dump[6..8].try_into().unwrap()),
             0x1 | 0x300
         );
-        let get = Request::MapGet { spid: 1 }.encode(30, 4);
+        let get = Request::MapGet { key: Key::Spid(1) }.encode(30, 4);
         assert_eq!((get[16], get.len()), (cmd::MAP_GET, 28));
         let flush = Request::Flush.encode(30, 5);
         assert_eq!((flush[16], flush.len()), (cmd::FLUSH, 20));
@@ -1249,7 +1536,6 @@ pub mod tests {
         assert_eq!(
             map,
             Mapping {
-                spid: 305,
                 addr: Some("10.20.30.2".parse().unwrap()),
                 state: Some(1),
                 pending: Some(pending_mode::DROP),
@@ -1267,6 +1553,7 @@ pub mod tests {
                     fail_closed_drops: Some(1 << 33),
                     pending_refused: Some(3),
                     pending_drops: Some((1 << 32) + 5),
+                    pending_nonblock_drops: None,
                     held: Some(0),
                     released: Some(0),
                     hold_overflow_drops: Some(0),
@@ -1274,7 +1561,7 @@ pub mod tests {
                     hold_error_drops: Some(0),
                     hold_queued: Some(0),
                 },
-                ..Mapping::default()
+                ..Mapping::new(Key::Spid(305))
             }
         );
     }
@@ -1285,18 +1572,17 @@ pub mod tests {
         assert_eq!(
             map,
             Mapping {
-                spid: 313,
                 addr: Some("2001:db8::2".parse().unwrap()),
                 state: Some(uapi::map_state::INACTIVE),
                 pending: Some(pending_mode::HOLD),
                 hold_packets: Some(500),
                 hold_bytes: Some(1 << 20),
-                selector: None,
                 stats: Stats {
                     flows: Some(4),
                     fail_closed_drops: Some(0),
                     pending_refused: Some(0),
                     pending_drops: Some(0),
+                    pending_nonblock_drops: None,
                     held: Some(40),
                     released: Some((1 << 32) + 1),
                     hold_overflow_drops: Some(3),
@@ -1304,6 +1590,7 @@ pub mod tests {
                     hold_error_drops: Some(1),
                     hold_queued: Some(5),
                 },
+                ..Mapping::new(Key::Spid(313))
             }
         );
     }
@@ -1391,18 +1678,20 @@ pub mod tests {
         let mut a = Vec::new();
         put(&mut a, map_attr::ADDR, &[1, 2, 3, 4]);
         let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
-        assert_eq!(e.to_string(), "mapping without spid attribute");
+        assert_eq!(e.to_string(), "mapping without spid or reqid attribute");
     }
 
     /// NLMSG_ERROR as the kernel sends it with NETLINK_EXT_ACK set.
     pub fn error_msg(seq: u32, errno: i32, capped: bool, extack: Option<&str>) -> Vec<u8> {
         let req = Request::MapNew {
-            spid: 305,
-            addr: "10.20.30.2".parse().unwrap(),
+            entry: MapEntry {
+                key: Key::Spid(305),
+                target: Target::addr("10.20.30.2"),
+                pending: None,
+                hold_packets: None,
+                hold_bytes: None,
+            },
             replace: false,
-            pending: None,
-            hold_packets: None,
-            hold_bytes: None,
         }
         .encode(30, seq);
         let mut payload = (-errno).to_ne_bytes().to_vec();
@@ -1467,14 +1756,14 @@ pub mod tests {
         buf.extend_from_slice(&done);
         let r = parse_buffer::<XnatMsg>(&buf).unwrap();
         assert_eq!(r.len(), 3);
-        let spids: Vec<u32> = r
+        let spids: Vec<Key> = r
             .iter()
             .filter_map(|(_, m)| match m {
-                Reply::Msg(m) => Some(Mapping::from_attrs(&m.attrs).unwrap().spid),
+                Reply::Msg(m) => Some(Mapping::from_attrs(&m.attrs).unwrap().key),
                 _ => None,
             })
             .collect();
-        assert_eq!(spids, [305, 313]);
+        assert_eq!(spids, [Key::Spid(305), Key::Spid(313)]);
         // An older module sends no PENDING, no hold limits and no counters.
         let Reply::Msg(old) = &r[1].1 else {
             panic!("not a message: {:?}", r[1].1)
@@ -1509,7 +1798,9 @@ pub mod tests {
     /// an unknown command, another family's message, a map-change-ntf of
     /// an inactive mapping, map-del-ntf; then a map-change-ntf of a hold
     /// mapping, sa-ntf pending and established, and an sa-ntf of an
-    /// sa-state unknown to xnatctl.
+    /// sa-state unknown to xnatctl; then map-change-ntf of a reqid prefix
+    /// mapping and of an inactive reqid mapping, its map-del-ntf, and an
+    /// sa-ntf of a policy the reqid mapping binds.
     pub fn sample_events_buffer(family_id: u16) -> Vec<u8> {
         let mut buf = nlmsg(
             family_id,
@@ -1553,6 +1844,19 @@ pub mod tests {
                 &sa_ntf_attrs(spid, state),
             ));
         }
+        for attrs in [sample_reqid_mapping_attrs(), sample_inactive_reqid_attrs()] {
+            buf.extend(nlmsg(family_id, 0, 0, cmd::MAP_CHANGE_NTF, &attrs));
+        }
+        let mut a = Vec::new();
+        put(&mut a, map_attr::REQID, &7u32.to_ne_bytes());
+        buf.extend(nlmsg(family_id, 0, 0, cmd::MAP_DEL_NTF, &a));
+        buf.extend(nlmsg(
+            family_id,
+            0,
+            0,
+            cmd::SA_NTF,
+            &sa_ntf_attrs(321, sa_state::PENDING),
+        ));
         buf
     }
 
@@ -1569,7 +1873,7 @@ pub mod tests {
             .into_iter()
             .map(Result::unwrap)
             .collect();
-        assert_eq!(evs.len(), 7, "{evs:?}");
+        assert_eq!(evs.len(), 11, "{evs:?}");
         let Event::Map(m) = &evs[0] else {
             panic!("not a map event: {:?}", evs[0])
         };
@@ -1581,14 +1885,18 @@ pub mod tests {
         assert_eq!(
             evs[1],
             Event::Map(Box::new(Mapping {
-                spid: 1009,
                 addr: Some("2001:db8::2".parse().unwrap()),
                 state: Some(uapi::map_state::INACTIVE),
                 pending: Some(pending_mode::EAGAIN),
-                ..Mapping::default()
+                ..Mapping::new(Key::Spid(1009))
             }))
         );
-        assert_eq!(evs[2], Event::Unmap { spid: 305 });
+        assert_eq!(
+            evs[2],
+            Event::Unmap {
+                key: Key::Spid(305)
+            }
+        );
         assert_eq!(
             evs[3],
             Event::Map(Box::new(
@@ -1596,7 +1904,7 @@ pub mod tests {
             ))
         );
         assert_eq!(
-            evs[4..],
+            evs[4..7],
             [
                 Event::Sa {
                     spid: 313,
@@ -1612,6 +1920,182 @@ pub mod tests {
                 },
             ]
         );
+        let Event::Map(m) = &evs[7] else {
+            panic!("not a map event: {:?}", evs[7])
+        };
+        assert_eq!(
+            (m.key, m.policies.as_slice()),
+            (Key::Reqid(7), &[321, 337][..])
+        );
+        assert_eq!(
+            evs[9..],
+            [
+                Event::Unmap { key: Key::Reqid(7) },
+                Event::Sa {
+                    spid: 321,
+                    state: sa_state::PENDING
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn parse_reqid_prefix_mapping() {
+        let buf = nlmsg(30, 2, 5, cmd::MAP_GET, &sample_reqid_mapping_attrs());
+        let Reply::Msg(reply) = &parse_buffer::<XnatMsg>(&buf).unwrap()[0].1 else {
+            panic!("no reply")
+        };
+        let m = Mapping::from_attrs(&reply.attrs).unwrap();
+        assert_eq!(
+            m,
+            Mapping {
+                addr: Some("10.20.30.0".parse().unwrap()),
+                prefix_len: Some(24),
+                from: Some("192.168.1.0".parse().unwrap()),
+                from_prefix_len: Some(24),
+                state: Some(uapi::map_state::ACTIVE),
+                pending: Some(pending_mode::EAGAIN),
+                policies: vec![321, 337],
+                selector: Some(Selector {
+                    family: AF_INET,
+                    daddr: Some("10.1.0.0".parse().unwrap()),
+                    saddr: Some("10.20.30.0".parse().unwrap()),
+                    prefixlen_d: 16,
+                    prefixlen_s: 24,
+                    index: Some(321),
+                    ..Selector::default()
+                }),
+                stats: Stats {
+                    flows: Some(40),
+                    pending_nonblock_drops: Some(2),
+                    ..Stats::default()
+                },
+                ..Mapping::new(Key::Reqid(7))
+            }
+        );
+        // What `map` would take to make it again.
+        let target = m.target().unwrap();
+        assert_eq!(target.to_string(), "from 192.168.1.0/24 to 10.20.30.0/24");
+        assert_eq!(MapEntry::from_mapping(&m).unwrap().key, Key::Reqid(7));
+
+        let m = Mapping::from_attrs(&parse_attrs(&sample_inactive_reqid_attrs()).unwrap()).unwrap();
+        assert_eq!(
+            m.reason.as_deref(),
+            Some("no out policy has a template of reqid 9")
+        );
+        assert_eq!(m.target().unwrap().to_string(), "to fd00:2::9");
+        assert!(m.policies.is_empty());
+
+        // A reqid beside a spid names the mapping; a length of the wrong
+        // size is refused as any other attribute's.
+        let mut a = sample_inactive_reqid_attrs();
+        put(&mut a, map_attr::SPID, &305u32.to_ne_bytes());
+        let m = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap();
+        assert_eq!(m.key, Key::Reqid(9));
+        for (kind, name) in [
+            (map_attr::PREFIX_LEN, "prefix-len"),
+            (map_attr::FROM_PREFIX_LEN, "from-prefix-len"),
+            (map_attr::POLICY, "policy"),
+            (map_attr::REQID, "reqid"),
+        ] {
+            let mut a = sample_inactive_reqid_attrs();
+            put(&mut a, kind, &[0; 2]);
+            let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("attribute {name} has unexpected length 2")
+            );
+        }
+    }
+
+    #[test]
+    fn map_new_reqid_prefix_bytes() {
+        assert_eq!(
+            (
+                map_attr::REQID,
+                map_attr::PREFIX_LEN,
+                map_attr::FROM,
+                map_attr::FROM_PREFIX_LEN
+            ),
+            (12, 13, 14, 15)
+        );
+        let prefix = |text: &str, len| Prefix {
+            addr: text.parse().unwrap(),
+            len,
+        };
+        let entry = MapEntry {
+            key: Key::Reqid(7),
+            target: Target {
+                to: prefix("10.20.30.0", 24),
+                from: Some(prefix("192.168.1.0", 24)),
+            },
+            pending: None,
+            hold_packets: None,
+            hold_bytes: None,
+        };
+        let b = Request::MapNew {
+            entry: entry.clone(),
+            replace: true,
+        }
+        .encode(30, 3);
+        let mut want = Vec::new();
+        put(&mut want, map_attr::REQID, &7u32.to_ne_bytes());
+        put(&mut want, map_attr::ADDR, &[10, 20, 30, 0]);
+        put(&mut want, map_attr::PREFIX_LEN, &[24]);
+        put(&mut want, map_attr::FROM, &[192, 168, 1, 0]);
+        put(&mut want, map_attr::FROM_PREFIX_LEN, &[24]);
+        put(&mut want, map_attr::REPLACE, &[]);
+        assert_eq!(&b[20..], &want[..]);
+
+        // IPv6 prefixes: 16-byte addresses.
+        let v6 = MapEntry {
+            key: Key::Spid(305),
+            target: Target {
+                to: prefix("fd00:2::", 64),
+                from: Some(prefix("fd00:1::", 64)),
+            },
+            ..entry.clone()
+        };
+        let b = Request::MapNew {
+            entry: v6,
+            replace: false,
+        }
+        .encode(30, 4);
+        let mut want = Vec::new();
+        put(&mut want, map_attr::SPID, &305u32.to_ne_bytes());
+        put(
+            &mut want,
+            map_attr::ADDR,
+            &"fd00:2::".parse::<Ipv6Addr>().unwrap().octets(),
+        );
+        put(&mut want, map_attr::PREFIX_LEN, &[64]);
+        put(
+            &mut want,
+            map_attr::FROM,
+            &"fd00:1::".parse::<Ipv6Addr>().unwrap().octets(),
+        );
+        put(&mut want, map_attr::FROM_PREFIX_LEN, &[64]);
+        assert_eq!(&b[20..], &want[..]);
+
+        // del and get by reqid.
+        let del = Request::MapDel { key: Key::Reqid(7) }.encode(30, 5);
+        let mut want = Vec::new();
+        put(&mut want, map_attr::REQID, &7u32.to_ne_bytes());
+        assert_eq!((del[16], &del[20..]), (cmd::MAP_DEL, &want[..]));
+        let get = Request::MapGet { key: Key::Reqid(7) }.encode(30, 6);
+        assert_eq!((get[16], &get[20..]), (cmd::MAP_GET, &want[..]));
+
+        // In map-set, an entry carries the same attributes, and reads
+        // back as the entry.
+        let b = Request::MapSet {
+            entries: vec![entry.clone()],
+        }
+        .encode(30, 7);
+        let decoded = decode_map_set(&b);
+        assert_eq!(
+            MapEntry::from_mapping(&Mapping::from_attrs(&decoded[0]).unwrap()).unwrap(),
+            entry
+        );
     }
 
     #[test]
@@ -1625,9 +2109,14 @@ pub mod tests {
         assert_eq!(evs.len(), 2);
         assert_eq!(
             evs[0].as_ref().unwrap_err().to_string(),
-            "mapping without spid attribute"
+            "mapping without spid or reqid attribute"
         );
-        assert_eq!(evs[1].as_ref().unwrap(), &Event::Unmap { spid: 313 });
+        assert_eq!(
+            evs[1].as_ref().unwrap(),
+            &Event::Unmap {
+                key: Key::Spid(313)
+            }
+        );
         // Broken framing loses the buffer.
         assert!(parse_events(&buf[..buf.len() - 4], 30).is_err());
 
@@ -1653,7 +2142,7 @@ pub mod tests {
             errs,
             [
                 "sa-ntf without sa-state attribute",
-                "mapping without spid attribute",
+                "sa-ntf without spid attribute",
                 "attribute sa-state has unexpected length 4",
             ]
         );

@@ -24,8 +24,8 @@ fn wrong_direction_is_refused_locally() {
         err,
         "xnatctl: spid 306 is not an outbound policy index (306 & 7 = 2, fwd); \
          only out policies (index & 7 == 1) can be mapped\n\
-         usage: xnatctl map spid=N to ADDR [pending eagain|drop|hold] \
-         [hold-packets N] [hold-bytes N] [replace]\n"
+         usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+         [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]\n"
     );
 }
 
@@ -98,14 +98,68 @@ fn grammar_errors() {
     }
 }
 
+/// The reqid keys and prefix mappings: every refusal is told before
+/// anything is sent (status 2, so also without the module).
+#[test]
+fn reqid_and_prefix_refusals() {
+    let cases = [
+        (
+            "map reqid=0 to 10.20.30.2",
+            "reqid 0 means any to the kernel; pin a reqid in the IKE config",
+        ),
+        (
+            "unmap reqid 0",
+            "reqid 0 means any to the kernel; pin a reqid in the IKE config",
+        ),
+        (
+            "show reqid=0",
+            "reqid 0 means any to the kernel; pin a reqid in the IKE config",
+        ),
+        (
+            "map spid=305 reqid=7 to 10.20.30.2",
+            "'spid' and 'reqid' both given",
+        ),
+        ("unmap", "missing 'spid=N' or 'reqid=N'"),
+        (
+            "map reqid=7 from 192.168.1.0/24 to 10.20.30.0/25",
+            "from 192.168.1.0/24 and to 10.20.30.0/25 differ in prefix length; \
+             a 1:1 mapping needs equal lengths",
+        ),
+        (
+            "map reqid=7 from 192.168.1.0/24 to 10.20.30.5/24",
+            "10.20.30.5/24 has host bits set; did you mean 10.20.30.0/24?",
+        ),
+        (
+            "map reqid=7 from fd00:1::/64 to 10.20.30.0/24",
+            "from fd00:1::/64 is IPv6 and to 10.20.30.0/24 is IPv4",
+        ),
+        (
+            "map spid=305 to 10.20.30.0/24",
+            "to 10.20.30.0/24 is a prefix",
+        ),
+        (
+            "map reqid=7 from 192.168.1.0/33 to 10.20.30.0/24",
+            "192.168.1.0/33: prefix length 33 is out of range (0-32)",
+        ),
+    ];
+    for (args, want) in cases {
+        let (code, out, err) = xnatctl(args);
+        assert_eq!((code, out.as_str()), (2, ""), "{args}");
+        assert!(
+            err.starts_with(&format!("xnatctl: {want}")),
+            "{args}: {err}"
+        );
+    }
+}
+
 #[test]
 fn help_shows_the_grammar() {
     let (code, out, _) = xnatctl("map --help");
     assert_eq!(code, 0);
     assert!(
         out.contains(
-            "Usage: xnatctl map spid=N to ADDR [pending eagain|drop|hold] \
-             [hold-packets N] [hold-bytes N] [replace]"
+            "Usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+             [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]"
         ),
         "{out}"
     );
@@ -121,6 +175,11 @@ fn help_shows_the_grammar() {
         "{out}"
     );
     assert!(out.contains("xnatctl monitor"), "{out}");
+    assert!(out.contains("xnatctl map reqid=7 to 10.20.30.2"), "{out}");
+    assert!(
+        out.contains("xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24"),
+        "{out}"
+    );
     let (code, out, _) = xnatctl("monitor --help");
     assert_eq!(code, 0);
     assert!(
@@ -214,6 +273,23 @@ fn file_mistakes_are_told_by_line() {
          (expected: map, unmap, flush)\n"
     );
 
+    let (code, _, err) = xnatctl_with_input(
+        &["restore"],
+        "map reqid=7 to 10.20.30.2\nmap spid=9 to 10.20.30.9\nmap reqid 7 to 10.20.30.3\n",
+    );
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "xnatctl: <stdin>:3: reqid 7 is mapped twice (lines 1 and 3)\n"
+    );
+    let (code, _, err) =
+        xnatctl_with_input(&["-f", "-"], "unmap reqid=7\nmap reqid=0 to 10.20.30.2\n");
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        "xnatctl: <stdin>:2: reqid 0 means any to the kernel; pin a reqid in the IKE config\n"
+    );
+
     let missing = dir.join("missing.conf");
     let missing = missing.to_str().unwrap();
     let (code, _, err) = xnatctl_with_input(&["restore", missing], "");
@@ -305,6 +381,20 @@ fn completion_scripts() {
             ] {
                 assert!(out.contains(cmd), "{args}: no '{cmd}'");
             }
+            // The keywords after the commands, new ones included.
+            for word in [
+                "spid",
+                "reqid",
+                "from",
+                "to",
+                "pending",
+                "hold-packets",
+                "hold-bytes",
+                "replace",
+                "count",
+            ] {
+                assert!(out.contains(word), "{args}: no '{word}'");
+            }
             for opt in ["--json", "--pretty", "--timestamp", "--netns", "--file"] {
                 let opt = if shell == "fish" {
                     // fish: `-l json`.
@@ -350,7 +440,7 @@ fn missing_namespace() {
         err,
         "xnatctl: 'a/b' is not a network namespace name \
          (a name in /run/netns, as 'ip netns list' prints it)\n\
-         usage: xnatctl [-j [-p]] show [spid=N]\n"
+         usage: xnatctl [-j [-p]] show [spid=N|reqid=N]\n"
     );
     let (code, _, err) = xnatctl("-n a monitor -n b");
     assert_eq!(code, 2);
