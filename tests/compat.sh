@@ -5,8 +5,9 @@
 # Source after lib.sh and howto.sh.
 #
 # A cell is one sender run from the home box while the out SA is missing;
-# the SA is added $COMPAT_SA_DELAY s after the sender's "start" line (at
-# once if the sender has ended before), the way tests 20 and 25 add it.
+# the SA is added $COMPAT_SA_DELAY s after the sender's "start" line, once
+# the mapping has counted the flow as pending (at once if the sender has
+# ended before), the way tests 20 and 25 add it.
 # Each sender prints "start T", maybe "connected T", and
 # "result R elapsed S cpu C calls N" (tests/senders/).  A cell records:
 #
@@ -19,6 +20,7 @@
 #            what the mapping counted meanwhile: pending_refused,
 #            pending_drops, pending_nonblock_drops ("-" when xnatctl does
 #            not print it), held
+#   at       when the SA came, in seconds after the sender's start
 #   sa       for res=ok: seconds from the SA's arrival to the connect (TCP)
 #            or the reply (UDP); "-" otherwise
 #   retry    for res other than ok: the same sender once the SA is up
@@ -125,12 +127,19 @@ compat_cell() {
 	_compat_run "$out" "${@//@MSG@/$tag}"
 	wait_for 30 "the start of sender $tag" grep -q '^start ' "$out"
 	start=$(trace_time start "$out")
-	# The SA comes $COMPAT_SA_DELAY s after the start, or once the
-	# sender has ended, whichever is first.
+	# The SA comes $COMPAT_SA_DELAY s after the start once the mapping has
+	# counted the flow as pending (a slow starter, like curl under TCG,
+	# may not have sent anything yet), or once the sender has ended.
 	local due
 	due=$(awk -v s="$start" -v d="$COMPAT_SA_DELAY" 'BEGIN { printf "%.0f", (s + d) * 1000000 }')
-	while kill -0 "$COMPAT_PID" 2>/dev/null && ((${EPOCHREALTIME/./} < due)); do
-		sleep 0.05
+	while kill -0 "$COMPAT_PID" 2>/dev/null; do
+		if ((${EPOCHREALTIME/./} < due)); then
+			sleep 0.05
+		elif [ "$(compat_counters)" != "$c0" ]; then
+			break
+		elif ((${EPOCHREALTIME/./} > due + 20000000)); then
+			fail "sender $tag: nothing pending after 20 s: $(cat "$out")"
+		fi
 	done
 	tsa=$EPOCHREALTIME
 	sa_add
@@ -152,6 +161,7 @@ compat_cell() {
 	CELL[$key/$mode/drp]=$(_compat_delta "${a[1]}" "${b[1]}")
 	CELL[$key/$mode/nb]=$(_compat_delta "${a[2]}" "${b[2]}")
 	CELL[$key/$mode/held]=$(_compat_delta "${a[3]}" "${b[3]}")
+	CELL[$key/$mode/at]=$(awk -v t="$tsa" -v s="$start" 'BEGIN { printf "%.2f", t - s }')
 	CELL[$key/$mode/sa]=-
 	CELL[$key/$mode/retry]=-
 	if [ "$res" = ok ]; then
@@ -174,7 +184,7 @@ compat_cell() {
 
 compat_line() {
 	local k=$1 f line="cell $1:"
-	for f in res el cpu calls ref drp nb held sa retry office; do
+	for f in res el cpu calls ref drp nb held at sa retry office; do
 		line+=" $f=${CELL[$k/$f]}"
 	done
 	echo "$line"
