@@ -36,10 +36,10 @@ compat_sa_del
 assert_eq active "$(mapping_field "$SPID" state)" "the mapping once its SA is gone (the policy stays)"
 
 for mode in eagain drop hold; do
-	compat_cell c-udp-block "$mode" "$CSEND" udp "$OFFICE_HOST" 5001 @MSG@ block 3
-	compat_cell c-udp-nonblock "$mode" "$CSEND" udp "$OFFICE_HOST" 5001 @MSG@ nonblock 3
-	compat_cell c-tcp-block "$mode" "$CSEND" tcp "$OFFICE_HOST" 5002 @MSG@ block 5
-	compat_cell c-tcp-nonblock "$mode" "$CSEND" tcp "$OFFICE_HOST" 5002 @MSG@ nonblock 5
+	compat_cell c-udp-block "$mode" "$CSEND" udp "$OFFICE_HOST" 5001 @MSG@ block 4
+	compat_cell c-udp-nonblock "$mode" "$CSEND" udp "$OFFICE_HOST" 5001 @MSG@ nonblock 4
+	compat_cell c-tcp-block "$mode" "$CSEND" tcp "$OFFICE_HOST" 5002 @MSG@ block 8
+	compat_cell c-tcp-nonblock "$mode" "$CSEND" tcp "$OFFICE_HOST" 5002 @MSG@ nonblock 8
 done
 
 # "At once" and "no spinning" are behaviour checks with generous bounds

@@ -28,10 +28,10 @@ compat_setup
 compat_sa_del
 
 for mode in eagain drop hold; do
-	compat_cell py-udp "$mode" $PYSEND udp "$OFFICE_HOST" 5001 @MSG@ --wait 3
-	compat_cell py-udp-timeout "$mode" $PYSEND udp "$OFFICE_HOST" 5001 @MSG@ --timeout 3
+	compat_cell py-udp "$mode" $PYSEND udp "$OFFICE_HOST" 5001 @MSG@ --wait 4
+	compat_cell py-udp-timeout "$mode" $PYSEND udp "$OFFICE_HOST" 5001 @MSG@ --timeout 4
 	compat_cell py-tcp "$mode" $PYSEND tcp "$OFFICE_HOST" 5002 @MSG@
-	compat_cell py-tcp-timeout "$mode" $PYSEND tcp "$OFFICE_HOST" 5002 @MSG@ --timeout 5
+	compat_cell py-tcp-timeout "$mode" $PYSEND tcp "$OFFICE_HOST" 5002 @MSG@ --timeout 8
 done
 
 for k in py-udp py-udp-timeout py-tcp py-tcp-timeout; do

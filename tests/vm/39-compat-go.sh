@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compatibility of the pending modes with Go senders
-# (tests/senders/gosend): net.Dial("udp") + Write + Read with a 3 s
-# deadline, and net.DialTimeout("tcp") with 5 s, in eagain, drop and hold
+# (tests/senders/gosend): net.Dial("udp") + Write + Read with a 4 s
+# deadline, and net.DialTimeout("tcp") with 8 s, in eagain, drop and hold
 # mode.  Go's sockets are always non-blocking under its poller, which takes
 # EAGAIN from a write as "wait until writable, write again".  The SA goes
 # away: a Go exchange goes through the working SA first, then the SA is
@@ -32,8 +32,8 @@ assert_eq 1 "$(office_got go-warmup)" "the warm-up connection at the office, fro
 compat_sa_del
 
 for mode in eagain drop hold; do
-	compat_cell go-udp "$mode" "$GOSEND" udp "$OFFICE_HOST" 5001 @MSG@ 3
-	compat_cell go-tcp "$mode" "$GOSEND" tcp "$OFFICE_HOST" 5002 @MSG@ 5
+	compat_cell go-udp "$mode" "$GOSEND" udp "$OFFICE_HOST" 5001 @MSG@ 4
+	compat_cell go-tcp "$mode" "$GOSEND" tcp "$OFFICE_HOST" 5002 @MSG@ 8
 done
 
 for k in go-udp go-tcp; do

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Compatibility of the pending modes with curl: an HTTP GET to a small
-# server at the office host (python3 -m http.server), --connect-timeout 5,
+# server at the office host (python3 -m http.server), --connect-timeout 8,
 # in eagain, drop and hold mode.  curl connects on a non-blocking socket.
 # The SA goes away: curl gets through the working SA first, then the SA
 # is deleted under the mapping; each cell adds it 1.5 s after curl's start
@@ -30,14 +30,14 @@ on_exit "kill $!"
 wait_for 60 "the office's HTTP server" run_in office curl -sf -o /dev/null "http://127.0.0.1:8080/"
 
 log "the SA works: curl through it (its CPU, mostly its start under TCG, is the baseline), then the SA is deleted"
-out=$(run_in home $RUSAGE curl -sS -o /dev/null --connect-timeout 5 -m 8 "http://$OFFICE_HOST:8080/curl-warmup" 2>&1) ||
+out=$(run_in home $RUSAGE curl -sS -o /dev/null --connect-timeout 8 -m 12 "http://$OFFICE_HOST:8080/curl-warmup" 2>&1) ||
 	fail "curl through the SA: $out"
 assert_eq 1 "$(office_got curl-warmup)" "the warm-up request at the office, from $MAPPED"
 log "curl with the SA up: $(grep '^result' <<<"$out")"
 compat_sa_del
 
 for mode in eagain drop hold; do
-	compat_cell curl-http "$mode" $RUSAGE curl -sS -o /dev/null --connect-timeout 5 -m 8 \
+	compat_cell curl-http "$mode" $RUSAGE curl -sS -o /dev/null --connect-timeout 8 -m 12 \
 		"http://$OFFICE_HOST:8080/@MSG@"
 done
 
