@@ -252,15 +252,15 @@ fast_limit() {
 	if [ -e /sys/kernel/debug/kmemleak ]; then echo 1.0; else echo 0.1; fi
 }
 
-# pending_scenario FAMILY: the mapped policy has no SA and nothing answers
-# ACQUIRE; eagain mode refuses at once, the SA added by hand lets the next
-# send through, drop mode drops silently.
 # nonblock_dropped: whether the mapping of $SPID dropped a non-blocking
 # sender's packet while the SA was pending.
 nonblock_dropped() {
 	[ "$(mapping_field "$SPID" pending_nonblock_drops)" -ge 1 ]
 }
 
+# pending_scenario FAMILY: the mapped policy has no SA and nothing answers
+# ACQUIRE; eagain mode refuses at once, the SA added by hand lets the next
+# send through, drop mode drops silently.
 pending_scenario() {
 	local fam=$1 out secs limit
 	howto_setup "$fam"

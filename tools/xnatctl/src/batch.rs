@@ -245,13 +245,7 @@ mod tests {
     use netlink_packet_core::NlasIterator;
 
     fn entry(spid: u32, addr: &str) -> MapEntry {
-        MapEntry {
-            key: Key::Spid(spid),
-            target: Target::addr(addr),
-            pending: None,
-            hold_packets: None,
-            hold_bytes: None,
-        }
+        MapEntry::new(Key::Spid(spid), Target::addr(addr))
     }
 
     fn with_pending(e: MapEntry, mode: u8) -> MapEntry {

@@ -615,13 +615,7 @@ mod tests {
     #[test]
     fn map_forms() {
         let want = Command::Map {
-            entry: MapEntry {
-                key: Key::Spid(305),
-                target: Target::addr("10.20.30.2"),
-                pending: None,
-                hold_packets: None,
-                hold_bytes: None,
-            },
+            entry: MapEntry::new(Key::Spid(305), Target::addr("10.20.30.2")),
             replace: false,
         };
         assert_eq!(parse_map(&w("spid=305 to 10.20.30.2")).unwrap(), want);
@@ -631,13 +625,7 @@ mod tests {
         assert_eq!(
             parse_map(&w("spid=305 to 2001:db8::2 replace")).unwrap(),
             Command::Map {
-                entry: MapEntry {
-                    key: Key::Spid(305),
-                    target: Target::addr("2001:db8::2"),
-                    pending: None,
-                    hold_packets: None,
-                    hold_bytes: None,
-                },
+                entry: MapEntry::new(Key::Spid(305), Target::addr("2001:db8::2")),
                 replace: true,
             }
         );
@@ -645,13 +633,7 @@ mod tests {
 
     fn map_of(key: Key, target: Target) -> Command {
         Command::Map {
-            entry: MapEntry {
-                key,
-                target,
-                pending: None,
-                hold_packets: None,
-                hold_bytes: None,
-            },
+            entry: MapEntry::new(key, target),
             replace: false,
         }
     }

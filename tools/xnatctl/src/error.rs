@@ -122,17 +122,11 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{Key, MapEntry, Target};
+    use crate::proto::{Key, MapEntry, Prefix, Target};
 
     fn map() -> Command {
         Command::Map {
-            entry: MapEntry {
-                key: Key::Spid(305),
-                target: Target::addr("10.20.30.2"),
-                pending: None,
-                hold_packets: None,
-                hold_bytes: None,
-            },
+            entry: MapEntry::new(Key::Spid(305), Target::addr("10.20.30.2")),
             replace: false,
         }
     }
@@ -176,6 +170,43 @@ mod tests {
                 key: Some(Key::Spid(9))
             }),
             "spid 9 is not mapped"
+        );
+        assert_eq!(
+            kernel(libc::ENOENT, None).message(&Command::Unmap { key: Key::Reqid(7) }),
+            "reqid 7 is not mapped"
+        );
+        let lan = |replace| Command::Map {
+            entry: MapEntry::new(
+                Key::Reqid(7),
+                Target {
+                    to: Prefix {
+                        addr: "10.20.30.0".parse().unwrap(),
+                        len: 24,
+                    },
+                    from: Some(Prefix {
+                        addr: "192.168.1.0".parse().unwrap(),
+                        len: 24,
+                    }),
+                },
+            ),
+            replace,
+        };
+        assert_eq!(
+            kernel(libc::EEXIST, None).message(&lan(false)),
+            "reqid 7 is already mapped; add 'replace' to change it"
+        );
+        // The kernel's own words, as for any refusal it explains.
+        assert_eq!(
+            kernel(
+                libc::EINVAL,
+                Some("no policy of reqid 7 admits 10.20.30.0/24")
+            )
+            .message(&lan(true)),
+            "no policy of reqid 7 admits 10.20.30.0/24 (Invalid argument)"
+        );
+        assert_eq!(
+            kernel(libc::EINVAL, None).message(&lan(true)),
+            "cannot map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24: Invalid argument"
         );
         assert_eq!(
             kernel(libc::EINVAL, Some("spid 306 is not an out policy")).message(&map()),

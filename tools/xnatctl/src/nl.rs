@@ -354,13 +354,10 @@ mod tests {
     fn too_big_is_explained() {
         let req = Request::MapSet {
             entries: vec![
-                crate::proto::MapEntry {
-                    key: crate::proto::Key::Spid(305),
-                    target: crate::proto::Target::addr("10.20.30.2"),
-                    pending: None,
-                    hold_packets: None,
-                    hold_bytes: None,
-                };
+                crate::proto::MapEntry::new(
+                    crate::proto::Key::Spid(305),
+                    crate::proto::Target::addr("10.20.30.2")
+                );
                 65536
             ],
         };

@@ -651,7 +651,7 @@ mod tests {
             Mapping {
                 addr: Some("10.20.30.9".parse().unwrap()),
                 state: Some(map_state::INACTIVE),
-                reason: Some("no out policy has a template of reqid 9".into()),
+                reason: Some("no IPv4 out policy with a template of reqid 9".into()),
                 pending: Some(pending_mode::EAGAIN),
                 stats: zero_stats(),
                 ..Mapping::new(Key::Reqid(9))
@@ -723,7 +723,7 @@ spid 313   10.20.30.3                            active    hold(100p/256KiB)  31
 spid 1009  2001:db8::2                           inactive  drop               -         -                                                       0         0        0  1234567         0     0         0           0          0        0       0  -
 spid 1017  192.0.2.7                             inactive  -                  -         -                                                       -         -        -        -         -     -         -           -          -        -       -  -
 reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337   10.20.30.0/24 -> 10.1.0.0/16 proto any                 40         0        1        0         2     0         0           0          0        0       0  -
-reqid 9    10.20.30.9                            inactive  eagain             -         -                                                       0         0        0        0         0     0         0           0          0        0       0  no out policy has a template of reqid 9
+reqid 9    10.20.30.9                            inactive  eagain             -         -                                                       0         0        0        0         0     0         0           0          0        0       0  no IPv4 out policy with a template of reqid 9
 ";
         assert_eq!(t, want);
         assert_eq!(format_table(&[], noif), "");
@@ -810,7 +810,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":null,\"reqid\":9,\"addr\":\"10.20.30.9\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
-            "\"reason\":\"no out policy has a template of reqid 9\",\"pending\":\"eagain\",",
+            "\"reason\":\"no IPv4 out policy with a template of reqid 9\",\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":0,\"fail_closed_drops\":0,\"pending_refused\":0,",
             "\"pending_drops\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
@@ -860,7 +860,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
         assert_eq!(value[4]["reason"], Value::Null);
         assert_eq!(
             value[5]["reason"],
-            json!("no out policy has a template of reqid 9")
+            json!("no IPv4 out policy with a template of reqid 9")
         );
         assert_eq!(value[5]["policies"], json!([]));
         let keys: Vec<&str> = value[0]
@@ -926,7 +926,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
              map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 active policies 321,337 \
              pending eagain selector 10.20.30.0/24 -> 10.1.0.0/16 proto any\n\
              map reqid 9 to fd00:2::9 inactive pending eagain \
-             reason \"no out policy has a template of reqid 9\"\n\
+             reason \"no IPv4 out policy with a template of reqid 9\"\n\
              unmap reqid 7\n\
              sa pending spid 321\n"
         );
@@ -976,7 +976,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"hold_timeout_drops\":null,\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":9,\"addr\":\"fd00:2::9\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
-            "\"reason\":\"no out policy has a template of reqid 9\",\"pending\":\"eagain\",",
+            "\"reason\":\"no IPv4 out policy with a template of reqid 9\",\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":null,\"fail_closed_drops\":null,\"pending_refused\":null,",
             "\"pending_drops\":null,\"pending_nonblock_drops\":null,\"held\":null,",

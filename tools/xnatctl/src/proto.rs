@@ -281,6 +281,21 @@ impl Target {
     }
 }
 
+#[cfg(test)]
+impl MapEntry {
+    /// A mapping of `key` to `target` that leaves the rest to the
+    /// kernel's defaults.
+    pub fn new(key: Key, target: Target) -> MapEntry {
+        MapEntry {
+            key,
+            target,
+            pending: None,
+            hold_packets: None,
+            hold_bytes: None,
+        }
+    }
+}
+
 /// The grammar's words: `to 10.20.30.2`, `from 192.168.1.0/24 to
 /// 10.20.30.0/24`, a single address without its length.
 impl fmt::Display for Target {
@@ -1134,7 +1149,7 @@ pub mod tests {
         put(
             &mut a,
             map_attr::REASON,
-            b"no out policy has a template of reqid 9\0",
+            b"no IPv4 out policy with a template of reqid 9\0",
         );
         put(&mut a, map_attr::PENDING, &[pending_mode::EAGAIN]);
         a
@@ -1151,13 +1166,7 @@ pub mod tests {
     #[test]
     fn map_new_bytes() {
         let req = Request::MapNew {
-            entry: MapEntry {
-                key: Key::Spid(305),
-                target: Target::addr("10.20.30.2"),
-                pending: None,
-                hold_packets: None,
-                hold_bytes: None,
-            },
+            entry: MapEntry::new(Key::Spid(305), Target::addr("10.20.30.2")),
             replace: false,
         };
         let b = req.encode(0x1234, 42);
@@ -1282,13 +1291,7 @@ pub mod tests {
     #[test]
     fn map_new_v6_replace_bytes() {
         let req = Request::MapNew {
-            entry: MapEntry {
-                key: Key::Spid(9),
-                target: Target::addr("2001:db8::2"),
-                pending: None,
-                hold_packets: None,
-                hold_bytes: None,
-            },
+            entry: MapEntry::new(Key::Spid(9), Target::addr("2001:db8::2")),
             replace: true,
         };
         let b = req.encode(30, 1);
@@ -1351,13 +1354,7 @@ pub mod tests {
                 hold_packets: Some(500),
                 hold_bytes: Some(1 << 20),
             },
-            MapEntry {
-                key: Key::Spid(9),
-                target: Target::addr("2001:db8::2"),
-                pending: None,
-                hold_packets: None,
-                hold_bytes: None,
-            },
+            MapEntry::new(Key::Spid(9), Target::addr("2001:db8::2")),
             MapEntry {
                 key: Key::Spid(17),
                 target: Target::addr("10.9.0.17"),
@@ -1684,13 +1681,7 @@ pub mod tests {
     /// NLMSG_ERROR as the kernel sends it with NETLINK_EXT_ACK set.
     pub fn error_msg(seq: u32, errno: i32, capped: bool, extack: Option<&str>) -> Vec<u8> {
         let req = Request::MapNew {
-            entry: MapEntry {
-                key: Key::Spid(305),
-                target: Target::addr("10.20.30.2"),
-                pending: None,
-                hold_packets: None,
-                hold_bytes: None,
-            },
+            entry: MapEntry::new(Key::Spid(305), Target::addr("10.20.30.2")),
             replace: false,
         }
         .encode(30, seq);
@@ -1981,7 +1972,7 @@ pub mod tests {
         let m = Mapping::from_attrs(&parse_attrs(&sample_inactive_reqid_attrs()).unwrap()).unwrap();
         assert_eq!(
             m.reason.as_deref(),
-            Some("no out policy has a template of reqid 9")
+            Some("no IPv4 out policy with a template of reqid 9")
         );
         assert_eq!(m.target().unwrap().to_string(), "to fd00:2::9");
         assert!(m.policies.is_empty());
