@@ -42,6 +42,8 @@ debs=(
 	# test tools used inside the guest (the guest sees the host's root)
 	iproute2 iputils-ping nftables iptables tcpdump python3 util-linux procps
 	strongswan-charon strongswan-swanctl
+	# senders of the compatibility tests (tests/senders, make senders)
+	golang-go curl
 	# install tests: DKMS builds and systemd-analyze verify on the host
 	dkms systemd
 )
