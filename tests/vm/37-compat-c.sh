@@ -43,7 +43,9 @@ for mode in eagain drop hold; do
 done
 
 # "At once" and "no spinning" are behaviour checks with generous bounds
-# (a loaded machine under TCG), not benchmarks.
+# (a loaded machine under TCG), not benchmarks.  How soon a held packet
+# leaves after the SA is measured in the table, and bounded by the hold
+# tests (25/26), which tell a release from a SYN retransmission.
 for k in c-udp-block c-udp-nonblock c-tcp-block c-tcp-nonblock; do
 	for mode in eagain drop hold; do
 		compat_expect "$k" "$mode" "cpu<1.5"
@@ -56,10 +58,10 @@ compat_expect c-udp-nonblock eagain res=timeout calls=1 ref=0 nb=1 drp=0
 compat_expect c-tcp-nonblock eagain res=ok ref=0 "nb>=1" "sa>=0"
 for k in c-udp-block c-udp-nonblock; do
 	compat_expect "$k" drop res=timeout drp=1 ref=0 calls=1
-	compat_expect "$k" hold res=ok held=1 ref=0 drp=0 "sa<1.4"
+	compat_expect "$k" hold res=ok held=1 ref=0 drp=0
 done
 for k in c-tcp-block c-tcp-nonblock; do
 	compat_expect "$k" drop res=ok "drp>=1" ref=0 "sa>=0"
-	compat_expect "$k" hold res=ok "held>=1" ref=0 drp=0 "sa<1.4"
+	compat_expect "$k" hold res=ok "held>=1" ref=0 drp=0
 done
 compat_finish

@@ -46,10 +46,10 @@ compat_expect py-udp-timeout eagain res=timeout ref=0 nb=1 drp=0
 compat_expect py-tcp-timeout eagain res=ok ref=0 "nb>=1" "sa>=0"
 for k in py-udp py-udp-timeout; do
 	compat_expect "$k" drop res=timeout drp=1 ref=0
-	compat_expect "$k" hold res=ok held=1 ref=0 drp=0 "sa<1.4"
+	compat_expect "$k" hold res=ok held=1 ref=0 drp=0
 done
 for k in py-tcp py-tcp-timeout; do
 	compat_expect "$k" drop res=ok "drp>=1" ref=0 "sa>=0"
-	compat_expect "$k" hold res=ok "held>=1" ref=0 drp=0 "sa<1.4"
+	compat_expect "$k" hold res=ok "held>=1" ref=0 drp=0
 done
 compat_finish

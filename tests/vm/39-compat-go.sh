@@ -45,7 +45,7 @@ done
 compat_expect go-udp eagain res=timeout ref=0 nb=1 drp=0
 compat_expect go-tcp eagain res=ok ref=0 "nb>=1" "sa>=0"
 compat_expect go-udp drop res=timeout drp=1 ref=0
-compat_expect go-udp hold res=ok held=1 ref=0 drp=0 "sa<1.4"
+compat_expect go-udp hold res=ok held=1 ref=0 drp=0
 compat_expect go-tcp drop res=ok "drp>=1" ref=0 "sa>=0"
-compat_expect go-tcp hold res=ok "held>=1" ref=0 drp=0 "sa<1.4"
+compat_expect go-tcp hold res=ok "held>=1" ref=0 drp=0
 compat_finish
