@@ -44,12 +44,12 @@ MODULE_STAMP := $(XNAT_CACHE)/module-kdir.$(shell echo '$(CURDIR)' | sha256sum |
 # of $(VARIANT) (built on first use; later an instant cache hit).
 kdir = $(if $(KDIR),echo '$(KDIR)',scripts/build-kernel.sh $(VARIANT) | tail -n1)
 
-.PHONY: help doctor deps kernel kernel-debug module cli uapi-check unsafe-check host-test vm-test \
+.PHONY: help doctor deps kernel kernel-debug module cli senders uapi-check unsafe-check host-test vm-test \
 	bench check check-debug demo stress clean install install-module install-tools uninstall \
 	dkms-source dkms-install dkms-uninstall
 
 help:
-	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli uapi-check unsafe-check host-test vm-test bench check check-debug demo stress install uninstall dkms-install dkms-uninstall clean"
+	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli senders uapi-check unsafe-check host-test vm-test bench check check-debug demo stress install uninstall dkms-install dkms-uninstall clean"
 
 deps:
 	scripts/install-deps.sh
@@ -79,6 +79,24 @@ module:
 
 cli:
 	cargo build --release --manifest-path $(CLI_MANIFEST)
+
+# The sender programs of the compatibility tests (tests/vm/37-41), built on
+# the host into tests/senders/bin (the guest shares the host's file
+# system): csend (C) with the system's gcc, gosend with Debian's Go
+# (golang-go, /usr/bin/go, not another go on PATH), its caches under
+# $(XNAT_CACHE)/go rather than $$HOME's defaults; no module is fetched.
+GO ?= /usr/bin/go
+SENDERS_BIN := tests/senders/bin
+senders: $(SENDERS_BIN)/csend $(SENDERS_BIN)/gosend
+
+$(SENDERS_BIN)/csend: tests/senders/csend.c
+	@mkdir -p $(@D)
+	gcc -O2 -Wall -Wextra -Werror -o $@ $<
+
+$(SENDERS_BIN)/gosend: tests/senders/gosend/main.go tests/senders/gosend/go.mod
+	@mkdir -p $(@D)
+	cd tests/senders/gosend && GOCACHE=$(XNAT_CACHE)/go/cache GOPATH=$(XNAT_CACHE)/go/path \
+		GOPROXY=off GOFLAGS=-mod=mod GOTOOLCHAIN=local CGO_ENABLED=0 $(GO) build -o $(CURDIR)/$@ .
 
 uapi-check:
 	python3 scripts/gen-uapi.py --check

@@ -51,6 +51,19 @@ pub(crate) fn shared_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Res
     Ok(Shared { counters, hold })
 }
 
+/// The mapping `req` makes where `old` was (see [`shared_for`]).
+pub(crate) fn mapping_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Result<Mapping<Shared>> {
+    Ok(Mapping {
+        key: req.key,
+        family: req.family,
+        nat: req.nat,
+        nat_len: req.nat_len,
+        from: req.from,
+        pending: req.pending,
+        stats: shared_for(req, old)?,
+    })
+}
+
 /// The request that would make `m` as it is.
 pub(crate) fn request_of(m: &Mapping<Shared>) -> MapRequest {
     let hold = m.stats.hold.as_ref().map(|h| h.view().limits).unwrap_or_default();

@@ -23,7 +23,7 @@ use crate::net::pernet::{self, Entry, Net};
 use crate::net::rcu::{RcuBox, RcuMutex, RcuMutexGuard, ReadGuard};
 use crate::net::work;
 use crate::net::xfrm;
-use crate::snapshot::{request_of, shared_for, Shared, Snapshot};
+use crate::snapshot::{mapping_for, request_of, Shared, Snapshot};
 
 /// What the `mappings` lock protects besides the snapshot pointer.
 pub(crate) struct Config {
@@ -286,16 +286,7 @@ impl Entry<NetState> {
             .fold(0u64, |sum, h| sum.saturating_add(request::hold_reservation(&h.view().limits)));
         let limits = NetLimits { mappings: param::max_mappings(), hold_bytes: param::max_hold_bytes() };
         request::check_limits(&req, others.count(), held, &limits)?;
-        let stats = shared_for(&req, old.map(|e| e.mapping))?;
-        let new = Mapping {
-            key: req.key,
-            family: req.family,
-            nat: req.nat,
-            nat_len: req.nat_len,
-            from: req.from,
-            pending: req.pending,
-            stats,
-        };
+        let new = mapping_for(&req, old.map(|e| e.mapping))?;
         let mut next = cur.edited(|m| (m.key != req.key).then(|| m.clone()))?;
         vec::push(&mut next, new)?;
         let next = self.build(next)?;
@@ -335,16 +326,7 @@ impl Entry<NetState> {
         let cur = w.current().unwrap_or(&empty);
         let mut next = vec::with_capacity(entries.len())?;
         for (_, req) in entries.iter() {
-            let new = Mapping {
-                key: req.key,
-                family: req.family,
-                nat: req.nat,
-                nat_len: req.nat_len,
-                from: req.from,
-                pending: req.pending,
-                stats: shared_for(req, cur.get(req.key).map(|e| e.mapping))?,
-            };
-            vec::push(&mut next, new)?;
+            vec::push(&mut next, mapping_for(req, cur.get(req.key).map(|e| e.mapping))?)?;
         }
         let next = self.build(next)?;
         // Entries are in key order, as the table is: the first refused wins.

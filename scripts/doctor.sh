@@ -89,7 +89,8 @@ cmd udevadm udev
 
 echo "== tools the VM tests use (the guest runs the host's)"
 for c in ip:iproute2 ping:iputils-ping nft:nftables iptables:iptables tcpdump:tcpdump \
-	swanctl:strongswan-swanctl unshare:util-linux timeout:coreutils sysctl:procps; do
+	swanctl:strongswan-swanctl unshare:util-linux timeout:coreutils sysctl:procps \
+	go:golang-go curl:curl gcc:gcc; do
 	cmd "${c%%:*}" "${c#*:}"
 done
 file /usr/lib/ipsec/charon strongswan-charon charon

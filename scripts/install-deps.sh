@@ -47,6 +47,8 @@ debs=(
 	libnss3-tools libnss3 libnspr4 libevent-core-2.1-7 libevent-pthreads-2.1-7
 	libldns3 libunbound8 libcurl3-nss libldap-2.5-0 libaudit1 libcap-ng0 libpam0g
 	libselinux1 libsystemd0 libcrypt1
+	# senders of the compatibility tests (tests/senders, make senders)
+	golang-go curl
 	# install tests: DKMS builds and systemd-analyze verify on the host
 	dkms systemd
 )

@@ -308,17 +308,19 @@ pending_scenario() {
 	python3 -c "import sys; sys.exit(0 if float('$secs') < float('$limit') else 1)" ||
 		fail "blocking TCP connect took $secs s to fail, limit $limit s"
 
-	log "eagain: a non-blocking connect is not refused (EAGAIN would make it spin): its SYN is dropped, and a retransmission connects once the SA is up"
-	run_in home $PEER tcp-send "$OFFICE_HOST" 5002 nonblock-tcp --nonblock --timeout 20 >"$XNAT_TMP/nonblock.out" 2>&1 &
-	local nonblock=$!
-	wait_for 30 "the non-blocking SYN dropped and counted" nonblock_dropped
-	kill -0 "$nonblock" 2>/dev/null || fail "non-blocking connect ended while the SA is missing: $(cat "$XNAT_TMP/nonblock.out")"
-
 	log "eagain: a forwarded flow is dropped and counted"
 	out=$(run_in lan $PEER udp-send "$OFFICE_HOST" 5001 pending-fwd --timeout 1 2>&1) &&
 		fail "forwarded UDP got an answer while the SA is missing: $out"
 	assert_eq 3 "$(mapping_field "$SPID" pending_refused)" "refused flows (UDP, blocking connect, forwarded)"
 	assert_eq "" "$(office_sources)" "sources seen by the office while the SA is pending"
+
+	log "eagain: a non-blocking connect is not refused (EAGAIN would make it spin): its SYN is dropped, and a retransmission connects once the SA is up"
+	# Started last, right before the SA comes, so that one of the SYN's
+	# first retransmissions (1, 3, 7 s after it) meets the SA.
+	run_in home $PEER tcp-send "$OFFICE_HOST" 5002 nonblock-tcp --nonblock --timeout 45 >"$XNAT_TMP/nonblock.out" 2>&1 &
+	local nonblock=$!
+	wait_for 30 "the non-blocking SYN dropped and counted" nonblock_dropped
+	kill -0 "$nonblock" 2>/dev/null || fail "non-blocking connect ended while the SA is missing: $(cat "$XNAT_TMP/nonblock.out")"
 
 	log "the SA arrives: the next send goes through, translated and encrypted"
 	xfrm_pair home "$HOME_WAN" "$GW_WAN" 0x1000 "$KEY_OUT"

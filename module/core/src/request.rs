@@ -297,10 +297,12 @@ pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
         (None, None) if nat_len < family.max_prefix() => return Err(Refusal::PrefixWithoutFrom(nat_len)),
         (None, None) => None,
         (Some(bytes), Some(len)) => {
-            let (from_family, from, from_len) = prefix(bytes, Some(len))?;
-            if from_family != family {
+            // The family first: a length check against the wrong family's
+            // addresses would say something beside the point.
+            if Addr::from_wire(bytes).is_some_and(|(f, _)| f != family) {
                 return Err(Refusal::FromFamily);
             }
+            let (_, from, from_len) = prefix(bytes, Some(len))?;
             if from_len != nat_len {
                 return Err(Refusal::PrefixMismatch { from: from_len, to: nat_len });
             }

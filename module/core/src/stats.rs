@@ -12,8 +12,8 @@ pub struct Stats {
     /// Packets dropped because they would have left without IPsec.
     pub fail_closed_drops: AtomicU64,
     /// New flows refused while the SA was pending (eagain mode).  32 bits
-    /// keep the counters in a 32-byte allocation: a flow is refused at most
-    /// once per attempt and IKE answers within seconds.
+    /// are enough for the pending counters: a flow meets them at most once
+    /// per attempt, and IKE answers within seconds.
     pub pending_refused: AtomicU32,
     /// New flows dropped while the SA was pending (drop mode).
     pub pending_drops: AtomicU32,

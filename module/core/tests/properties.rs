@@ -1138,6 +1138,11 @@ proptest! {
             match (&a.from, a.from_prefix_len) {
                 (None, None) if len < family.max_prefix() => applies.push(Refusal::PrefixWithoutFrom(len)),
                 (None, None) => {}
+                // The family is checked first: lengths mean nothing across
+                // families.
+                (Some(bytes), Some(_)) if matches!(bytes.len(), 4 | 16) && bytes.len() != family.addr_len() => {
+                    applies.push(Refusal::FromFamily)
+                }
                 (Some(bytes), Some(flen)) => match ref_prefix(bytes, Some(flen)) {
                     Err(r) => applies.extend(r),
                     Ok((ff, _, _)) if ff != family => applies.push(Refusal::FromFamily),

@@ -1,0 +1,3 @@
+module xfrm-nat/tests/senders/gosend
+
+go 1.19
