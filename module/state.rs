@@ -123,22 +123,21 @@ fn policies_for(net: &Net, mappings: &[Mapping<Shared>]) -> Result<KVVec<SeenPol
     }
     spids.sort_unstable();
     reqids.sort_unstable();
-    let named = |p: &SeenPolicy| {
-        p.index & 7 == XFRM_POLICY_OUT
-            && (spids.binary_search(&p.index).is_ok()
-                || p.reqids.as_slice().iter().any(|r| reqids.binary_search(r).is_ok()))
+    // One test for both walks, so that they agree on what they count.
+    let named = |p: &xfrm::Policy| {
+        p.seen().filter(|s| {
+            p.is_main()
+                && s.index & 7 == XFRM_POLICY_OUT
+                && (spids.binary_search(&s.index).is_ok()
+                    || s.reqids.as_slice().iter().any(|r| reqids.binary_search(r).is_ok()))
+        })
     };
     let mut count = 0usize;
-    xfrm::for_each_policy(net, |p| {
-        if p.is_main() && p.seen().is_some_and(|s| named(&s)) {
-            count += 1;
-        }
-    });
+    xfrm::for_each_policy(net, |p| count += usize::from(named(p).is_some()));
     let mut seen = KVVec::with_capacity(count, GFP_KERNEL_ACCOUNT)?;
     xfrm::for_each_policy(net, |p| {
-        let Some(s) = p.seen().filter(|s| p.is_main() && named(s)) else { return };
         // Within the capacity reserved above, push does not allocate.
-        if seen.len() < seen.capacity() {
+        if let Some(s) = named(p).filter(|_| seen.len() < seen.capacity()) {
             let _ = seen.push(s, GFP_NOWAIT);
         }
     });
