@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Boot the test kernel under QEMU (virtme-ng, TCG) and run one command in it.
 #
-#   scripts/vm-run.sh [-k KERNEL] [-o DIR] [-t SECONDS] [--] CMD [ARG...]
+#   scripts/vm-run.sh [-k KERNEL] [-o DIR] [-w DIR] [-t SECONDS] [--] CMD [ARG...]
 #
 #   -k KERNEL   a kernel build tree or a bzImage (default: the base test
 #               kernel, built or reused by scripts/build-kernel.sh)
 #   -o DIR      a host directory the guest may write to (same path inside);
 #               also where output.log (CMD's output) and console.log (the
 #               kernel console) go (default: a new temp dir)
+#   -w DIR      one more host directory the guest may write to, which
+#               other guests may share (the work queue of scripts/vm-test.sh)
 #   -t SECONDS  give up and kill the VM after this long (default 600)
 #
 # The guest sees the host's root read-only (with throw-away overlays on /etc,
@@ -18,18 +20,19 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-kernel='' outdir='' limit=600
-while getopts 'k:o:t:' opt; do
+kernel='' outdir='' shared='' limit=600
+while getopts 'k:o:w:t:' opt; do
 	case $opt in
 	k) kernel=$OPTARG ;;
 	o) outdir=$OPTARG ;;
+	w) shared=$(cd "$OPTARG" && pwd) ;;
 	t) limit=$OPTARG ;;
 	*) exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
 [ "${1:-}" != -- ] || shift
-[ $# -gt 0 ] || { echo "usage: $0 [-k KERNEL] [-o DIR] [-t SECONDS] [--] CMD [ARG...]" >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 [-k KERNEL] [-o DIR] [-w DIR] [-t SECONDS] [--] CMD [ARG...]" >&2; exit 2; }
 
 log() { printf '[vm-run] %s\n' "$*" >&2; }
 die() { printf '[vm-run] error: %s\n' "$*" >&2; exit 2; }
@@ -80,6 +83,7 @@ vng_args=(
 	--cpus "${XNAT_VM_CPUS:-2}" # SMP kernel: exercise cross-CPU races
 	--cwd "$top"
 	--rwdir "$outdir"
+	${shared:+--rwdir "$shared"}
 	--verbose         # the kernel console, to stderr: panics land in console.log
 	--exec "bash $script"
 )

@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Run the VM tests (tests/vm/*.sh) in one boot of the test kernel.
+# Run the VM tests (tests/vm/*.sh) in boots of the test kernel.
 #
 #   scripts/vm-test.sh KERNEL OUTDIR [TEST...]
 #
 # KERNEL is a kernel build tree or bzImage; OUTDIR receives vm.tap, the test
 # logs, the guest's kernel log and the console log.  Prints the TAP and exits
-# non-zero if a test failed, or if the VM died before reporting every test
+# non-zero if a test failed, or if a VM died before reporting every test
 # (the missing ones are then reported as failures).
+#
+# XNAT_VM_JOBS guests (default 2) boot at once and take tests from one shared
+# queue, in list order, so that the long tests spread over both.  One guest
+# under TCG keeps about one host core busy: its tests are mostly one shell
+# pipeline at a time.  Each guest has its own namespaces, module and kernel
+# log, so tests stay as isolated as in one boot; vm.tap lists every test in
+# list order whichever guest ran it, and OUTDIR/guest-K/ keeps each guest's
+# logs.  XNAT_VM_JOBS=1 runs everything in one boot, in OUTDIR itself.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +33,13 @@ else
 		tests+=("$t")
 	done
 fi
+# A test runs once: the queue knows tests by name.
+declare -A seen=()
+for t in "${tests[@]}"; do
+	n=$(basename "$t" .sh)
+	[ -z "${seen[$n]:-}" ] || { echo "vm-test.sh: $n is listed twice" >&2; exit 2; }
+	seen[$n]=1
+done
 
 # The VM's time limit: every test's own limit, plus boot and per-test
 # overhead (cleanup, kmemleak scans under a debug kernel).
@@ -36,11 +51,100 @@ if [ -z "$limit" ]; then
 	done
 fi
 
+# run_queued N: N guests share the test list through OUTDIR/queue; their
+# TAP is merged into OUTDIR/vm.tap.  Returns non-zero if a guest did.
+run_queued() {
+	local n=$1 k pids=() rcs=() g i t name block who worst=0
+	mkdir -p "$out/queue"
+	for ((k = 1; k <= n; k++)); do
+		g=$out/guest-$k
+		mkdir -p "$g"
+		# The progress lines say which guest speaks.
+		{
+			local grc=0
+			"$top/scripts/vm-run.sh" -k "$kernel" -o "$g" -w "$out/queue" -t "$limit" -- \
+				bash tests/run-in-guest.sh "$g" --queue "$out/queue" "${tests[@]}" 2>&1 || grc=$?
+			echo "$grc" >"$g/exit-status"
+		} | sed -u "s/^\[vm\(-run\)\?\] /&(guest $k) /" &
+		pids+=($!)
+	done
+	for p in "${pids[@]}"; do wait "$p" || true; done
+	for ((k = 1; k <= n; k++)); do
+		rcs[k]=$(cat "$out/guest-$k/exit-status" 2>/dev/null || echo 1)
+		[ "${rcs[k]}" = 0 ] || worst=${rcs[k]}
+	done
+
+	mkdir -p "$out/logs"
+	{
+		echo "TAP version 13"
+		echo "1..${#tests[@]}"
+		i=0
+		for t in "${tests[@]}"; do
+			i=$((i + 1))
+			name=$(basename "$t" .sh)
+			block=
+			for ((k = 1; k <= n; k++)); do
+				block=$(tap_block "$out/guest-$k/vm.tap" "$name" "$i")
+				[ -z "$block" ] || break
+			done
+			if [ -n "$block" ]; then
+				printf '%s\n' "$block"
+				ln -sf "../guest-$k/logs/$name.log" "$out/logs/$name.log"
+				continue
+			fi
+			echo "not ok $i - $name"
+			who=$(cat "$out/queue/$name/claimed-by" 2>/dev/null) || who=
+			if [ -z "$who" ]; then
+				echo "# no result: no guest took the test (every guest had ended)"
+				continue
+			fi
+			k=${who##*guest-}
+			if [ "${rcs[k]}" = 124 ]; then
+				echo "# no result: guest $k was killed after $limit s while running it"
+			else
+				echo "# no result: guest $k exited with status ${rcs[k]} while running it"
+			fi
+			echo "# ---- last lines of guest $k's console ($who/console.log)"
+			tail -n 40 "$who/console.log" 2>/dev/null | sed 's/^/#   /'
+		done
+	} >"$out/vm.tap"
+	return "$worst"
+}
+
+# tap_block TAP NAME I: NAME's result line in TAP, renumbered I, with the
+# comment lines that follow it.
+tap_block() {
+	awk -v name="$2" -v i="$3" '
+		/^(not )?ok [0-9]+ - / {
+			rest = $0
+			sub(/^(not )?ok [0-9]+ - /, "", rest)
+			sub(/ # SKIP.*$/, "", rest)
+			on = (rest == name)
+			if (on) {
+				not = ($0 ~ /^not /) ? "not " : ""
+				line = $0
+				sub(/^(not )?ok [0-9]+ /, "", line)
+				print not "ok " i " " line
+			}
+			next
+		}
+		/^#/ && on { print; next }
+		{ on = 0 }' "$1" 2>/dev/null
+}
+
+jobs=${XNAT_VM_JOBS:-2}
+[ "$jobs" -le "${#tests[@]}" ] || jobs=${#tests[@]}
+[ "$jobs" -ge 1 ] || jobs=1
+
 rm -rf "$out"
 mkdir -p "$out"
 rc=0
-"$top/scripts/vm-run.sh" -k "$kernel" -o "$out" -t "$limit" -- \
-	bash tests/run-in-guest.sh "$out" "$@" || rc=$?
+if [ "$jobs" = 1 ]; then
+	"$top/scripts/vm-run.sh" -k "$kernel" -o "$out" -t "$limit" -- \
+		bash tests/run-in-guest.sh "$out" "$@" || rc=$?
+else
+	run_queued "$jobs" || rc=$?
+fi
 
 tap=$out/vm.tap
 [ -f "$tap" ] || : >"$tap"

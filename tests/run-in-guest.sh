@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Run the VM tests inside the test kernel (started by scripts/vm-run.sh).
 #
-#   tests/run-in-guest.sh OUTDIR [TEST...]
+#   tests/run-in-guest.sh OUTDIR [--queue DIR] [TEST...]
 #
 # TESTs are files or names under tests/vm/ (default: tests/vm/*.sh, sorted).
+# With --queue, several guests share the list: a guest runs a test only if it
+# is the first to create DIR/NAME (mkdir is atomic on the host behind 9p), and
+# writes its plan line last, once it knows how many it ran.
 # Each test runs with a timeout (120 s, or its "# timeout: N" line), then the
 # runner deletes leftover namespaces and unloads xfrm_nat, and checks the
 # kernel log lines the test produced (and kmemleak, where the kernel has it).
@@ -12,8 +15,13 @@
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-out=${1:?usage: run-in-guest.sh OUTDIR [TEST...]}
+out=${1:?usage: run-in-guest.sh OUTDIR [--queue DIR] [TEST...]}
 shift
+queue=
+if [ "${1:-}" = --queue ]; then
+	queue=${2:?--queue needs a directory}
+	shift 2
+fi
 # shellcheck source=tests/lib.sh
 . "$top/tests/lib.sh"
 
@@ -104,12 +112,17 @@ fi
 
 n=0 failed=0
 emit "TAP version 13"
-emit "1..${#tests[@]}"
-progress "running ${#tests[@]} test(s) on $(uname -r)"
+[ -n "$queue" ] || emit "1..${#tests[@]}"
+progress "running ${#tests[@]} test(s) on $(uname -r)${queue:+, shared with other guests}"
 
 for t in "${tests[@]}"; do
-	n=$((n + 1))
 	name=$(basename "$t" .sh)
+	if [ -n "$queue" ]; then
+		mkdir "$queue/$name" 2>/dev/null || continue
+		# Who took it: a test this guest never reports died with this guest.
+		echo "$out" >"$queue/$name/claimed-by"
+	fi
+	n=$((n + 1))
 	log=$out/logs/$name.log
 	problems=
 
@@ -180,4 +193,5 @@ for t in "${tests[@]}"; do
 	emit "# $name: ${secs} s"
 done
 
+[ -z "$queue" ] || emit "1..$n"
 [ "$failed" = 0 ]
