@@ -2,7 +2,8 @@
 //! The op table and policies generated from the spec say what the spec
 //! says, and what the module's handlers and the core's validation rely on.
 
-use xfrm_nat_core::request::map_entry_attrs;
+use xfrm_nat_core::hold::HoldLimits;
+use xfrm_nat_core::request::{hold_limits, map_entry_attrs, Refusal};
 use xfrm_nat_core::uapi::{cmd, map_attr, map_checks, map_entry_policy, map_policy, AttrKind, AttrPolicy, Op, OPS};
 
 fn op(op: Op) -> &'static xfrm_nat_core::uapi::OpSpec {
@@ -96,11 +97,18 @@ fn addresses_are_4_to_16_bytes() {
 }
 
 #[test]
-fn hold_bounds_are_the_specs() {
+fn hold_bounds_are_the_specs_everywhere() {
     assert_eq!((map_checks::HOLD_PACKETS_MIN, map_checks::HOLD_PACKETS_MAX), (1, 10_000));
     assert_eq!((map_checks::HOLD_BYTES_MIN, map_checks::HOLD_BYTES_MAX), (1, 16 << 20));
     assert_eq!((map_policy::HOLD_PACKETS.checks.min, map_policy::HOLD_PACKETS.checks.max), (Some(1), Some(10_000)));
     assert_eq!((map_policy::HOLD_BYTES.checks.min, map_policy::HOLD_BYTES.checks.max), (Some(1), Some(16 << 20)));
+    assert_eq!((HoldLimits::MIN_PACKETS, HoldLimits::MAX_PACKETS), (1, 10_000));
+    let max = HoldLimits::MAX_PACKETS;
+    assert!(hold_limits(Some(max), None).is_ok());
+    assert_eq!(hold_limits(Some(max + 1), None), Err(Refusal::HoldPackets(max + 1)));
+    let max = HoldLimits::MAX_BYTES;
+    assert!(hold_limits(None, Some(max)).is_ok());
+    assert_eq!(hold_limits(None, Some(max + 1)), Err(Refusal::HoldBytes(max + 1)));
 }
 
 #[test]

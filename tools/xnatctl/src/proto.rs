@@ -30,11 +30,6 @@ pub const SA_STATES: [(&str, u8); 2] = [
     ("established", sa_state::ESTABLISHED),
 ];
 
-/// The bounds of the hold limits (map attributes hold-packets and
-/// hold-bytes), as the spec gives them; the kernel refuses others too.
-pub const HOLD_PACKETS_MAX: u32 = 10_000;
-pub const HOLD_BYTES_MAX: u32 = 16 * 1024 * 1024;
-
 /// A raw attribute: type and value.  Decoded attributes have their type
 /// without the NLA_F_* flag bits; one built by [`Attr::nest`] has
 /// NLA_F_NESTED set in it, and is emitted so.
