@@ -14,9 +14,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::proto::{
-    Key, MapEntry, Prefix, Target, PENDING_MODES,
-};
+use crate::proto::{Key, MapEntry, Prefix, Target, PENDING_MODES};
 use crate::uapi::{map_checks, pending_mode};
 
 /// What the user asked for, validated, before any netlink is spoken.
@@ -516,7 +514,9 @@ fn hold_limit(
     if pending != Some(pending_mode::HOLD) {
         return usage(format!("'{key}' is only valid with 'pending hold'"));
     }
-    Ok(Some(number(key, value, bounds.0.into(), bounds.1.into())? as u32))
+    Ok(Some(
+        number(key, value, bounds.0.into(), bounds.1.into())? as u32
+    ))
 }
 
 fn required<'a>(
@@ -538,8 +538,18 @@ pub fn parse_map(words: &[String]) -> Result<Command, UsageError> {
     let key = required_key(&kv)?;
     let target = parse_target(&kv)?;
     let pending = kv.get("pending").map(|v| parse_pending(v)).transpose()?;
-    let hold_packets = hold_limit(&kv, HOLD_PACKETS.name, (map_checks::HOLD_PACKETS_MIN, map_checks::HOLD_PACKETS_MAX), pending)?;
-    let hold_bytes = hold_limit(&kv, HOLD_BYTES.name, (map_checks::HOLD_BYTES_MIN, map_checks::HOLD_BYTES_MAX), pending)?;
+    let hold_packets = hold_limit(
+        &kv,
+        HOLD_PACKETS.name,
+        (map_checks::HOLD_PACKETS_MIN, map_checks::HOLD_PACKETS_MAX),
+        pending,
+    )?;
+    let hold_bytes = hold_limit(
+        &kv,
+        HOLD_BYTES.name,
+        (map_checks::HOLD_BYTES_MIN, map_checks::HOLD_BYTES_MAX),
+        pending,
+    )?;
     Ok(Command::Map {
         entry: MapEntry {
             key,

@@ -734,7 +734,11 @@ mod tests {
         // The help is a doc comment, which cannot name the constants.
         use uapi::map_checks::*;
         let mut cmd = Args::command();
-        let help = cmd.find_subcommand_mut("map").expect("map").render_long_help().to_string();
+        let help = cmd
+            .find_subcommand_mut("map")
+            .expect("map")
+            .render_long_help()
+            .to_string();
         let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
         for bounds in [
             format!("hold-packets packets ({HOLD_PACKETS_MIN}-{HOLD_PACKETS_MAX}, default"),
