@@ -8,8 +8,8 @@ use crate::logic::nla;
 use crate::logic::request::{self, MapAttrs, Refusal};
 use crate::logic::sa::SaEvent;
 use crate::logic::table::{Entry, MapKey};
-use crate::logic::uapi::{cmd, map_attr, map_state, sa_state, selector_attr, stats_attr};
-use crate::net::genetlink::{self, AttrKind, AttrPolicy, Attrs, Dump, Info, OpKind, OpSpec};
+use crate::logic::uapi::{self, cmd, map_attr, map_state, sa_state, selector_attr, stats_attr, Op, OpSpec};
+use crate::net::genetlink::{self, Attrs, Dump, Info};
 use crate::net::pernet::Net;
 use crate::net::rcu::{Global, Publication, ReadGuard};
 use crate::net::Gfp;
@@ -44,44 +44,18 @@ impl Published {
     }
 }
 
-const SPID: AttrPolicy = AttrPolicy { attr: map_attr::SPID, kind: AttrKind::U32 };
-const REQID: AttrPolicy = AttrPolicy { attr: map_attr::REQID, kind: AttrKind::U32 };
-const ADDR: AttrPolicy = AttrPolicy { attr: map_attr::ADDR, kind: AttrKind::Binary(16) };
-const PREFIX_LEN: AttrPolicy = AttrPolicy { attr: map_attr::PREFIX_LEN, kind: AttrKind::U8 };
-const FROM: AttrPolicy = AttrPolicy { attr: map_attr::FROM, kind: AttrKind::Binary(16) };
-const FROM_PREFIX_LEN: AttrPolicy = AttrPolicy { attr: map_attr::FROM_PREFIX_LEN, kind: AttrKind::U8 };
-const REPLACE: AttrPolicy = AttrPolicy { attr: map_attr::REPLACE, kind: AttrKind::Flag };
-const PENDING: AttrPolicy = AttrPolicy { attr: map_attr::PENDING, kind: AttrKind::U8 };
-const HOLD_PACKETS: AttrPolicy = AttrPolicy { attr: map_attr::HOLD_PACKETS, kind: AttrKind::U32 };
-const HOLD_BYTES: AttrPolicy = AttrPolicy { attr: map_attr::HOLD_BYTES, kind: AttrKind::U32 };
-/// A map-set entry: the attributes of a map-new request but replace.
-const MAPPING: AttrPolicy = AttrPolicy {
-    attr: map_attr::MAPPING,
-    kind: AttrKind::Nested(&[SPID, REQID, ADDR, PREFIX_LEN, FROM, FROM_PREFIX_LEN, PENDING, HOLD_PACKETS, HOLD_BYTES]),
-};
-
 impl genetlink::Family for XfrmNat {
     type State = NetState;
     const NAME: &'static CStr = c_str!("xfrm_nat");
     const VERSION: u8 = crate::logic::uapi::FAMILY_VERSION;
-    const OPS: &'static [OpSpec] = &[
-        OpSpec {
-            cmd: cmd::MAP_NEW,
-            kind: OpKind::Do,
-            admin: true,
-            attrs: &[SPID, REQID, ADDR, PREFIX_LEN, FROM, FROM_PREFIX_LEN, REPLACE, PENDING, HOLD_PACKETS, HOLD_BYTES],
-        },
-        OpSpec { cmd: cmd::MAP_DEL, kind: OpKind::Do, admin: true, attrs: &[SPID, REQID] },
-        OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Do, admin: false, attrs: &[SPID, REQID] },
-        OpSpec { cmd: cmd::MAP_GET, kind: OpKind::Dump, admin: false, attrs: &[] },
-        OpSpec { cmd: cmd::FLUSH, kind: OpKind::Do, admin: true, attrs: &[] },
-        OpSpec { cmd: cmd::MAP_SET, kind: OpKind::Do, admin: true, attrs: &[MAPPING] },
-    ];
+    const OPS: &'static [OpSpec] = &uapi::OPS;
     const MCGRPS: &'static [&'static CStr] = &[c_str!("events")];
 
-    fn doit(command: u8, state: &Ns, info: &mut Info<'_>) -> Result {
-        let result = match command {
-            cmd::MAP_NEW => {
+    // The matches name every operation of the spec: one added there does
+    // not build until it is handled here.
+    fn doit(op: Op, state: &Ns, info: &mut Info<'_>) -> Result {
+        let result = match op {
+            Op::MapNew => {
                 let req = request::map_request(MapAttrs {
                     spid: info.attr_u32(map_attr::SPID),
                     reqid: info.attr_u32(map_attr::REQID),
@@ -99,21 +73,22 @@ impl genetlink::Family for XfrmNat {
                     Err(r) => Err(ChangeError::Refused(r)),
                 }
             }
-            cmd::MAP_DEL => match key_of(info) {
+            Op::MapDel => match key_of(info) {
                 Ok(key) => state.unmap(key, notify),
                 Err(r) => Err(ChangeError::Refused(r)),
             },
-            cmd::FLUSH => state.flush(notify),
-            cmd::MAP_SET => map_set(state, info),
-            cmd::MAP_GET => return get(state, info),
-            _ => return Err(crate::net::eopnotsupp()),
+            Op::Flush => state.flush(notify),
+            Op::MapSet => map_set(state, info),
+            Op::MapGet => return get(state, info),
         };
         result.map_err(|e| refuse(info, e))
     }
 
-    fn dumpit(command: u8, dump: &mut Dump<'_>) -> Result<bool> {
-        if command != cmd::MAP_GET {
-            return Err(crate::net::eopnotsupp());
+    fn dumpit(op: Op, dump: &mut Dump<'_>) -> Result<bool> {
+        match op {
+            Op::MapGet => (),
+            // The spec gives them no dump, so they are not registered as one.
+            Op::MapNew | Op::MapDel | Op::Flush | Op::MapSet => return Err(crate::net::eopnotsupp()),
         }
         let guard = ReadGuard::new();
         let Some(table) = NetState::of(dump.net(), &guard).and_then(|s| s.snapshot(&guard)) else {

@@ -8,55 +8,9 @@ use kernel::{error::from_result, error::to_result, prelude::*, str::CStr, types:
 
 use crate::bindings;
 use crate::logic::fmt::FixedBuf;
+use crate::logic::uapi::{AttrKind, AttrPolicy, Checks, Op, OpSpec};
 use crate::net::Gfp;
 use crate::net::pernet::{self, Entry, Net};
-
-/// How one attribute of a request is validated by the netlink core.
-#[derive(Clone, Copy)]
-pub enum AttrKind {
-    /// 8-bit integer.
-    U8,
-    /// 32-bit integer.
-    U32,
-    /// Presence only, no payload.
-    Flag,
-    /// Bytes, at most this many.
-    Binary(u16),
-    /// A nest of attributes, each validated by its own policy; may repeat
-    /// at the top level, where each occurrence is validated.
-    Nested(&'static [AttrPolicy]),
-}
-
-/// An attribute a request may carry.
-#[derive(Clone, Copy)]
-pub struct AttrPolicy {
-    /// Attribute type.
-    pub attr: u16,
-    /// Its validation.
-    pub kind: AttrKind,
-}
-
-/// Whether an operation is a doit or a dumpit.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub enum OpKind {
-    /// A request answered by one reply or an ack.
-    Do,
-    /// A request answered by a multi-part dump.
-    Dump,
-}
-
-/// One operation of a family (a `genl_split_ops` entry).
-#[derive(Clone, Copy)]
-pub struct OpSpec {
-    /// Command number.
-    pub cmd: u8,
-    /// Do or dump.
-    pub kind: OpKind,
-    /// Requires `CAP_NET_ADMIN` in the namespace's user namespace.
-    pub admin: bool,
-    /// The attributes the request may carry; any other is refused.
-    pub attrs: &'static [AttrPolicy],
-}
 
 /// A generic netlink family implemented in Rust, whose requests act on the
 /// per-namespace state `State` of the requester's namespace.
@@ -68,16 +22,20 @@ pub trait Family: 'static {
     const NAME: &'static CStr;
     /// The family version.
     const VERSION: u8;
-    /// Its operations.
+    /// Its operations, as the spec gives them: each do and dump of these
+    /// is registered, and dispatched to [`Family::doit`] or
+    /// [`Family::dumpit`] by its [`Op`].
     const OPS: &'static [OpSpec];
     /// Its multicast groups, by name; referred to by position.
     const MCGRPS: &'static [&'static CStr];
 
-    /// Handles a do-request, with the state of the requester's namespace.
-    fn doit(cmd: u8, state: &Entry<Self::State>, info: &mut Info<'_>) -> Result;
+    /// Handles a do-request of `op`, with the state of the requester's
+    /// namespace.
+    fn doit(op: Op, state: &Entry<Self::State>, info: &mut Info<'_>) -> Result;
 
-    /// Adds messages to a dump; returns whether the dump is complete.
-    fn dumpit(cmd: u8, dump: &mut Dump<'_>) -> Result<bool>;
+    /// Adds messages to a dump of `op`; returns whether the dump is
+    /// complete.
+    fn dumpit(op: Op, dump: &mut Dump<'_>) -> Result<bool>;
 }
 
 /// A registered family.
@@ -92,7 +50,7 @@ pub trait Family: 'static {
 pub struct Registration<F: Family> {
     family: KBox<Opaque<bindings::genl_family>>,
     _ops: KVec<bindings::genl_split_ops>,
-    _policies: KVec<KVec<bindings::nla_policy>>,
+    _policies: PolicyStore,
     _mcgrps: KVec<bindings::genl_multicast_group>,
     _pernet: pernet::Registration<F::State>,
     _family: PhantomData<F>,
@@ -114,66 +72,130 @@ fn max_attr(attrs: &[AttrPolicy]) -> u16 {
     attrs.iter().map(|a| a.attr).max().unwrap_or(0)
 }
 
-/// Builds the `nla_policy` array of `attrs` (indexed by type, up to
-/// [`max_attr`]), and those of its nests, into `store`, which must outlive
-/// the family's registration: the arrays point to each other.  The heap
-/// buffers of the `KVec`s in `store` do not move when `store` grows.
-fn build_policy(attrs: &[AttrPolicy], store: &mut KVec<KVec<bindings::nla_policy>>) -> Result<*const bindings::nla_policy> {
-    let mut policy = KVec::from_elem(bindings::nla_policy::default(), usize::from(max_attr(attrs)) + 1, GFP_KERNEL)?;
-    for a in attrs {
-        let Some(p) = policy.get_mut(usize::from(a.attr)) else { continue };
-        match a.kind {
-            AttrKind::U8 => p.type_ = bindings::NLA_U8 as u8,
-            AttrKind::U32 => p.type_ = bindings::NLA_U32 as u8,
-            AttrKind::Flag => p.type_ = bindings::NLA_FLAG as u8,
-            AttrKind::Binary(max) => {
-                p.type_ = bindings::NLA_BINARY as u8;
-                p.len = max;
+/// The arrays the policies of a family's operations point to, which must
+/// outlive its registration.  The heap buffers of the `KVec`s and `KBox`es
+/// do not move when the outer vectors grow.
+struct PolicyStore {
+    policies: KVec<KVec<bindings::nla_policy>>,
+    ranges: KVec<KBox<bindings::netlink_range_validation>>,
+}
+
+impl PolicyStore {
+    fn new() -> Self {
+        Self { policies: KVec::new(), ranges: KVec::new() }
+    }
+
+    /// A range for `NLA_VALIDATE_RANGE_PTR`, kept as long as the store.
+    fn range(&mut self, min: u64, max: u64) -> Result<*const bindings::netlink_range_validation> {
+        let range = KBox::new(bindings::netlink_range_validation { min, max }, GFP_KERNEL)?;
+        let ptr: *const bindings::netlink_range_validation = &*range;
+        self.ranges.push(range, GFP_KERNEL)?;
+        Ok(ptr)
+    }
+
+    /// Builds the `nla_policy` array of `attrs` (indexed by type, up to
+    /// [`max_attr`]), and those of its nests.  A check the netlink core
+    /// cannot make on the attribute's type fails with `EINVAL`, so that a
+    /// spec the module cannot enforce does not load.
+    fn build(&mut self, attrs: &[AttrPolicy]) -> Result<*const bindings::nla_policy> {
+        let mut policy = KVec::from_elem(bindings::nla_policy::default(), usize::from(max_attr(attrs)) + 1, GFP_KERNEL)?;
+        for a in attrs {
+            let Some(p) = policy.get_mut(usize::from(a.attr)) else { continue };
+            let Checks { min, max, min_len, max_len } = a.checks;
+            let int = matches!(a.kind, AttrKind::U8 | AttrKind::U16 | AttrKind::U32 | AttrKind::U64 | AttrKind::Uint);
+            let len_ok = matches!(a.kind, AttrKind::Binary) || (min_len.is_none() && matches!(a.kind, AttrKind::String));
+            if (!int && (min.is_some() || max.is_some())) || (!len_ok && (min_len.is_some() || max_len.is_some())) {
+                return Err(EINVAL);
             }
-            AttrKind::Nested(inner) => {
-                p.type_ = bindings::NLA_NESTED as u8;
+            p.type_ = match a.kind {
+                AttrKind::U8 => bindings::NLA_U8,
+                AttrKind::U16 => bindings::NLA_U16,
+                AttrKind::U32 => bindings::NLA_U32,
+                AttrKind::U64 => bindings::NLA_U64,
+                AttrKind::Uint => bindings::NLA_UINT,
+                AttrKind::Flag => bindings::NLA_FLAG,
+                AttrKind::String => bindings::NLA_NUL_STRING,
+                AttrKind::Binary => bindings::NLA_BINARY,
+                AttrKind::Nest(_) => bindings::NLA_NESTED,
+            } as u8;
+            // The classic maximum of a binary or string, checked before any
+            // range: a longer payload fails as "Attribute failed policy
+            // validation".
+            p.len = max_len.unwrap_or(0);
+            if let Some(lo) = min_len {
+                // Writing union fields is safe; the validation type makes the
+                // core read these.  A binary's range bounds its length; the
+                // policy dump and extack show a range (not a pointer to one)
+                // as min-length and max-length.
+                p.__bindgen_anon_1.__bindgen_anon_1.min = i16::try_from(lo)?;
+                p.validation_type = match max_len {
+                    Some(hi) => {
+                        p.__bindgen_anon_1.__bindgen_anon_1.max = i16::try_from(hi)?;
+                        bindings::XNAT_NLA_VALIDATE_RANGE
+                    }
+                    None => bindings::XNAT_NLA_VALIDATE_MIN,
+                };
+            } else if min.is_some() || max.is_some() {
+                p.validation_type = bindings::XNAT_NLA_VALIDATE_RANGE_PTR;
+                // Writing a union field is safe; the validation type makes
+                // the core read this one.  A range of its own, as integer
+                // bounds need not fit the policy's s16 fields.
+                p.__bindgen_anon_1.range = self.range(min.unwrap_or(0), max.unwrap_or(u64::MAX))?;
+            }
+            if let AttrKind::Nest(inner) = a.kind {
                 // `len` is the nest's highest attribute type.
                 p.len = max_attr(inner);
                 // Writing a union field is safe; NLA_NESTED makes the core
                 // read this one.
-                p.__bindgen_anon_1.nested_policy = build_policy(inner, store)?;
+                p.__bindgen_anon_1.nested_policy = self.build(inner)?;
             }
         }
+        let ptr = policy.as_ptr();
+        self.policies.push(policy, GFP_KERNEL)?;
+        Ok(ptr)
     }
-    let ptr = policy.as_ptr();
-    store.push(policy, GFP_KERNEL)?;
-    Ok(ptr)
+}
+
+/// The do or dump of the operation the core dispatched `cmd` to, with the
+/// attributes its request may carry.
+fn find_op(ops: &[OpSpec], cmd: u8, dump: bool) -> Option<(Op, &'static [AttrPolicy])> {
+    ops.iter().find(|o| o.cmd == cmd).and_then(|o| Some((o.op, if dump { o.dump_attrs } else { o.do_attrs }?)))
 }
 
 impl<F: Family> Registration<F> {
     /// Registers the family for `module`.  It keeps `pernet`, the
     /// subsystem of the state its requests act on, until it is unregistered.
     pub fn register(module: &'static kernel::ThisModule, pernet: pernet::Registration<F::State>) -> Result<Self> {
-        let mut policies = KVec::with_capacity(F::OPS.len(), GFP_KERNEL)?;
-        let mut ops = KVec::with_capacity(F::OPS.len(), GFP_KERNEL)?;
+        let mut policies = PolicyStore::new();
+        let mut ops = KVec::with_capacity(2 * F::OPS.len(), GFP_KERNEL)?;
+        // The core wants split ops in command order, a do before the dump of
+        // its command, and refuses them otherwise: the spec's list order.
         for op in F::OPS {
-            let maxattr = max_attr(op.attrs);
-            let policy = build_policy(op.attrs, &mut policies)?;
-            let mut o = bindings::genl_split_ops::default();
-            o.cmd = op.cmd;
-            o.flags = if op.admin { bindings::GENL_UNS_ADMIN_PERM as u8 } else { 0 };
-            // Writing a union field is safe; the kind picks the variant the
-            // core will read.
-            match op.kind {
-                OpKind::Do => {
+            for (dump, attrs) in [(false, op.do_attrs), (true, op.dump_attrs)] {
+                let Some(attrs) = attrs else { continue };
+                let mut o = bindings::genl_split_ops::default();
+                o.cmd = op.cmd;
+                // The spec says admin-perm, the only permission flag that
+                // 6.12's genetlink schema knows; the module means the
+                // namespace's admin, as the spec's doc says.
+                if op.admin_perm || op.uns_admin_perm {
+                    o.flags = bindings::GENL_UNS_ADMIN_PERM as u8;
+                }
+                // Writing a union field is safe; the CAP flag picks the
+                // variant the core will read.
+                if dump {
+                    o.__bindgen_anon_1.__bindgen_anon_2.dumpit = Some(Self::dumpit_callback);
+                    o.flags |= bindings::GENL_CMD_CAP_DUMP as u8;
+                } else {
                     o.__bindgen_anon_1.__bindgen_anon_1.doit = Some(Self::doit_callback);
                     o.flags |= bindings::GENL_CMD_CAP_DO as u8;
                 }
-                OpKind::Dump => {
-                    o.__bindgen_anon_1.__bindgen_anon_2.dumpit = Some(Self::dumpit_callback);
-                    o.flags |= bindings::GENL_CMD_CAP_DUMP as u8;
+                if !attrs.is_empty() {
+                    o.policy = policies.build(attrs)?;
+                    o.maxattr = u32::from(max_attr(attrs));
                 }
+                ops.push(o, GFP_KERNEL)?;
             }
-            if !op.attrs.is_empty() {
-                o.policy = policy;
-                o.maxattr = u32::from(maxattr);
-            }
-            ops.push(o, GFP_KERNEL)?;
         }
         let mut mcgrps = KVec::with_capacity(F::MCGRPS.len(), GFP_KERNEL)?;
         for name in F::MCGRPS {
@@ -234,9 +256,9 @@ impl<F: Family> Registration<F> {
             // SAFETY: `genlhdr` is valid for a parsed request.
             let cmd = unsafe { (*(*info).genlhdr).cmd };
             // The op the core dispatched to, hence the policy it parsed with.
-            let op = F::OPS.iter().find(|o| o.cmd == cmd && o.kind == OpKind::Do).ok_or_else(super::eopnotsupp)?;
+            let (op, attrs) = find_op(F::OPS, cmd, false).ok_or_else(super::eopnotsupp)?;
             // SAFETY: A valid request for the call, parsed with `op`'s policy.
-            let mut info = unsafe { Info::from_raw(info, max_attr(op.attrs)) };
+            let mut info = unsafe { Info::from_raw(info, max_attr(attrs)) };
             let net = info.net();
             // SAFETY: The requesting socket holds its namespace for the
             // request, so it is not dismantled; and the pernet subsystem is
@@ -245,7 +267,7 @@ impl<F: Family> Registration<F> {
             let Some(state) = (unsafe { pernet::Registration::<F::State>::get_unguarded(net) }) else {
                 return Err(ENODEV);
             };
-            F::doit(cmd, state, &mut info)?;
+            F::doit(op, state, &mut info)?;
             Ok(0)
         })
     }
@@ -258,8 +280,8 @@ impl<F: Family> Registration<F> {
         from_result(|| {
             // SAFETY: The core passes a valid skb and callback for the call.
             let mut dump = unsafe { Dump::from_raw(skb, cb) };
-            let cmd = dump.cmd();
-            let done = F::dumpit(cmd, &mut dump)?;
+            let (op, _) = find_op(F::OPS, dump.cmd(), true).ok_or_else(super::eopnotsupp)?;
+            let done = F::dumpit(op, &mut dump)?;
             // SAFETY: Valid skb.
             let len = unsafe { (*skb).len } as i32;
             // A positive length asks for another call; zero ends the dump.

@@ -8,6 +8,7 @@
 //! never allocates.  The caller serialises access (a BH-safe spinlock in the
 //! module) and supplies the clock, so that the queue is plain logic.
 
+use super::uapi::map_checks;
 use super::vec::{self, AllocError, Vec};
 
 /// Bounds of one hold queue.
@@ -24,10 +25,17 @@ impl HoldLimits {
     pub const DEFAULT_PACKETS: u32 = 100;
     /// Room for the default packets at a typical Ethernet truesize.
     pub const DEFAULT_BYTES: u32 = 256 * 1024;
-    /// The slots of a queue are one allocation; keep it modest.
-    pub const MAX_PACKETS: u32 = 10_000;
-    /// 16 MiB per mapping.
-    pub const MAX_BYTES: u32 = 16 * 1024 * 1024;
+    // The bounds are the spec's `checks` of hold-packets and hold-bytes,
+    // which the netlink policy enforces as well.  The slots of a queue are
+    // one allocation, hence a modest packet bound.
+    /// The fewest packets a limit may allow.
+    pub const MIN_PACKETS: u32 = map_checks::HOLD_PACKETS_MIN;
+    /// The most packets a limit may allow.
+    pub const MAX_PACKETS: u32 = map_checks::HOLD_PACKETS_MAX;
+    /// The fewest bytes a limit may allow.
+    pub const MIN_BYTES: u32 = map_checks::HOLD_BYTES_MIN;
+    /// The most bytes a limit may allow (16 MiB).
+    pub const MAX_BYTES: u32 = map_checks::HOLD_BYTES_MAX;
 
     /// The defaults.
     pub const DEFAULT: Self = Self { packets: Self::DEFAULT_PACKETS, bytes: Self::DEFAULT_BYTES };

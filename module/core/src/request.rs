@@ -175,9 +175,11 @@ impl fmt::Display for Refusal {
             Self::PendingMode(v) => write!(f, "unknown pending mode {v}"),
             Self::HoldLimitWithoutHold => write!(f, "hold limits need pending mode hold"),
             Self::HoldPackets(n) => {
-                write!(f, "hold packet limit {n} is not within 1..={}", HoldLimits::MAX_PACKETS)
+                write!(f, "hold packet limit {n} is not within {}..={}", HoldLimits::MIN_PACKETS, HoldLimits::MAX_PACKETS)
             }
-            Self::HoldBytes(n) => write!(f, "hold byte limit {n} is not within 1..={}", HoldLimits::MAX_BYTES),
+            Self::HoldBytes(n) => {
+                write!(f, "hold byte limit {n} is not within {}..={}", HoldLimits::MIN_BYTES, HoldLimits::MAX_BYTES)
+            }
             Self::BadEntryAttr(t) => write!(f, "attribute {t} is repeated, malformed or not allowed here"),
             Self::Duplicate(key) => write!(f, "{key} appears more than once"),
         }
@@ -326,10 +328,10 @@ pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
 pub fn hold_limits(packets: Option<u32>, bytes: Option<u32>) -> Result<HoldLimits, Refusal> {
     let packets = packets.unwrap_or(HoldLimits::DEFAULT_PACKETS);
     let bytes = bytes.unwrap_or(HoldLimits::DEFAULT_BYTES);
-    if packets == 0 || packets > HoldLimits::MAX_PACKETS {
+    if !(HoldLimits::MIN_PACKETS..=HoldLimits::MAX_PACKETS).contains(&packets) {
         return Err(Refusal::HoldPackets(packets));
     }
-    if bytes == 0 || bytes > HoldLimits::MAX_BYTES {
+    if !(HoldLimits::MIN_BYTES..=HoldLimits::MAX_BYTES).contains(&bytes) {
         return Err(Refusal::HoldBytes(bytes));
     }
     Ok(HoldLimits { packets, bytes })

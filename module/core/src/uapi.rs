@@ -215,3 +215,252 @@ pub mod sa_state {
     /// An SA that the pending request asked for was installed.
     pub const ESTABLISHED: u8 = 1;
 }
+
+/// Bounds that the `checks` of the spec put on attributes of `map`.
+pub mod map_checks {
+    pub const ADDR_MIN_LEN: u16 = 4;
+    pub const ADDR_MAX_LEN: u16 = 16;
+    pub const HOLD_PACKETS_MIN: u32 = 1;
+    pub const HOLD_PACKETS_MAX: u32 = 10000;
+    pub const HOLD_BYTES_MIN: u32 = 1;
+    pub const HOLD_BYTES_MAX: u32 = 16777216;
+    pub const FROM_MIN_LEN: u16 = 4;
+    pub const FROM_MAX_LEN: u16 = 16;
+}
+
+/// Validation of the attributes of `map` that requests carry.
+pub mod map_policy {
+    pub const SPID: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::SPID,
+        kind: super::AttrKind::U32,
+        checks: super::Checks::NONE,
+    };
+    pub const ADDR: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::ADDR,
+        kind: super::AttrKind::Binary,
+        checks: super::Checks {
+            min: None,
+            max: None,
+            min_len: Some(super::map_checks::ADDR_MIN_LEN),
+            max_len: Some(super::map_checks::ADDR_MAX_LEN),
+        },
+    };
+    pub const REPLACE: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::REPLACE,
+        kind: super::AttrKind::Flag,
+        checks: super::Checks::NONE,
+    };
+    pub const PENDING: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::PENDING,
+        kind: super::AttrKind::U8,
+        checks: super::Checks::NONE,
+    };
+    pub const HOLD_PACKETS: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::HOLD_PACKETS,
+        kind: super::AttrKind::U32,
+        checks: super::Checks {
+            min: Some(super::map_checks::HOLD_PACKETS_MIN as u64),
+            max: Some(super::map_checks::HOLD_PACKETS_MAX as u64),
+            min_len: None,
+            max_len: None,
+        },
+    };
+    pub const HOLD_BYTES: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::HOLD_BYTES,
+        kind: super::AttrKind::U32,
+        checks: super::Checks {
+            min: Some(super::map_checks::HOLD_BYTES_MIN as u64),
+            max: Some(super::map_checks::HOLD_BYTES_MAX as u64),
+            min_len: None,
+            max_len: None,
+        },
+    };
+    pub const MAPPING: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::MAPPING,
+        kind: super::AttrKind::Nest(&super::map_entry_policy::ALL),
+        checks: super::Checks::NONE,
+    };
+    pub const REQID: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::REQID,
+        kind: super::AttrKind::U32,
+        checks: super::Checks::NONE,
+    };
+    pub const PREFIX_LEN: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::PREFIX_LEN,
+        kind: super::AttrKind::U8,
+        checks: super::Checks::NONE,
+    };
+    pub const FROM: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::FROM,
+        kind: super::AttrKind::Binary,
+        checks: super::Checks {
+            min: None,
+            max: None,
+            min_len: Some(super::map_checks::FROM_MIN_LEN),
+            max_len: Some(super::map_checks::FROM_MAX_LEN),
+        },
+    };
+    pub const FROM_PREFIX_LEN: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::FROM_PREFIX_LEN,
+        kind: super::AttrKind::U8,
+        checks: super::Checks::NONE,
+    };
+}
+
+/// Validation of the attributes of `map-entry` that requests carry.
+pub mod map_entry_policy {
+    /// Every attribute of the set: the policy of a nest of it.
+    pub const ALL: [super::AttrPolicy; 9] = [
+        super::map_policy::SPID,
+        super::map_policy::REQID,
+        super::map_policy::ADDR,
+        super::map_policy::PREFIX_LEN,
+        super::map_policy::FROM,
+        super::map_policy::FROM_PREFIX_LEN,
+        super::map_policy::PENDING,
+        super::map_policy::HOLD_PACKETS,
+        super::map_policy::HOLD_BYTES,
+    ];
+}
+
+/// The type of a request attribute, as the netlink core validates it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AttrKind {
+    U8,
+    U16,
+    U32,
+    U64,
+    /// ynl `uint`: 4 or 8 bytes.
+    Uint,
+    Flag,
+    /// NUL-terminated.
+    String,
+    Binary,
+    /// The attributes the nest may carry; any other is refused.
+    Nest(&'static [AttrPolicy]),
+}
+
+/// The spec's `checks` of an attribute: bounds of an integer's value
+/// (`min`, `max`) or of a payload's length (`min-len`, `max-len`;
+/// `exact-len` is both).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Checks {
+    pub min: Option<u64>,
+    pub max: Option<u64>,
+    pub min_len: Option<u16>,
+    pub max_len: Option<u16>,
+}
+
+impl Checks {
+    /// No checks beyond the type's.
+    pub const NONE: Self = Self { min: None, max: None, min_len: None, max_len: None };
+}
+
+/// How the netlink core validates an attribute of a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AttrPolicy {
+    pub attr: u16,
+    pub kind: AttrKind,
+    pub checks: Checks,
+}
+
+/// A request operation: its do and dump, each with the attributes its
+/// request may carry (`None`: the operation has no do, or no dump).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OpSpec {
+    pub op: Op,
+    pub cmd: u8,
+    /// `flags: [admin-perm]`.
+    pub admin_perm: bool,
+    /// `flags: [uns-admin-perm]`.
+    pub uns_admin_perm: bool,
+    pub do_attrs: Option<&'static [AttrPolicy]>,
+    pub dump_attrs: Option<&'static [AttrPolicy]>,
+}
+
+/// The operations a request can name (those with a do or a dump).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Op {
+    /// Create a mapping.  Fails with EEXIST if one exists for the key,
+    /// unless the replace flag is given.  Fails if policies of the key
+    /// exist but none can carry the mapping's flows.
+    MapNew,
+    /// Delete the mapping of a spid or reqid (ENOENT if there is none).
+    MapDel,
+    /// Get one mapping, or dump all of the namespace's mappings.
+    MapGet,
+    /// Delete all mappings of the namespace.
+    Flush,
+    /// Replace the namespace's whole set of mappings, atomically: the
+    /// packet path sees the old set or the new one, never a mix.  The new
+    /// set is the mapping attributes of the request (none: no mappings).
+    /// Every entry is checked before anything changes; a refused entry
+    /// refuses the request, and the extack message starts with "entry N: "
+    /// (N counts mapping attributes from 1).  A mapping whose key,
+    /// address, prefix, from, pending mode and hold limits stay the same
+    /// keeps its counters and hold queue.  Duplicate keys are refused.
+    MapSet,
+}
+
+/// The request operations, in command order.
+pub const OPS: [OpSpec; 5] = [
+    OpSpec {
+        op: Op::MapNew,
+        cmd: cmd::MAP_NEW,
+        admin_perm: true,
+        uns_admin_perm: false,
+        do_attrs: Some(&[
+            map_policy::SPID,
+            map_policy::REQID,
+            map_policy::ADDR,
+            map_policy::PREFIX_LEN,
+            map_policy::FROM,
+            map_policy::FROM_PREFIX_LEN,
+            map_policy::REPLACE,
+            map_policy::PENDING,
+            map_policy::HOLD_PACKETS,
+            map_policy::HOLD_BYTES,
+        ]),
+        dump_attrs: None,
+    },
+    OpSpec {
+        op: Op::MapDel,
+        cmd: cmd::MAP_DEL,
+        admin_perm: true,
+        uns_admin_perm: false,
+        do_attrs: Some(&[
+            map_policy::SPID,
+            map_policy::REQID,
+        ]),
+        dump_attrs: None,
+    },
+    OpSpec {
+        op: Op::MapGet,
+        cmd: cmd::MAP_GET,
+        admin_perm: false,
+        uns_admin_perm: false,
+        do_attrs: Some(&[
+            map_policy::SPID,
+            map_policy::REQID,
+        ]),
+        dump_attrs: Some(&[]),
+    },
+    OpSpec {
+        op: Op::Flush,
+        cmd: cmd::FLUSH,
+        admin_perm: true,
+        uns_admin_perm: false,
+        do_attrs: Some(&[]),
+        dump_attrs: None,
+    },
+    OpSpec {
+        op: Op::MapSet,
+        cmd: cmd::MAP_SET,
+        admin_perm: true,
+        uns_admin_perm: false,
+        do_attrs: Some(&[
+            map_policy::MAPPING,
+        ]),
+        dump_attrs: None,
+    },
+];

@@ -240,9 +240,8 @@ pub fn format_save(maps: &[Mapping]) -> Result<String, String> {
 mod tests {
     use super::*;
     use crate::proto::tests::{sample_hold_mapping_attrs, sample_mapping_attrs};
-    use crate::proto::{Attr, Request, Target};
+    use crate::proto::{nlas, MapAttr, Request, Target};
     use crate::uapi::{map_attr, pending_mode};
-    use netlink_packet_core::NlasIterator;
 
     fn entry(spid: u32, addr: &str) -> MapEntry {
         MapEntry::new(Key::Spid(spid), Target::addr(addr))
@@ -585,19 +584,14 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         let parsed = parse_restore("x.conf", text.as_bytes()).unwrap();
         let (lines, entries): (Vec<usize>, Vec<MapEntry>) = parsed.into_iter().unzip();
         let b = Request::MapSet { entries }.encode(30, 1);
-        let keys: Vec<Key> = NlasIterator::new(&b[20..])
+        let keys: Vec<Key> = nlas::<MapAttr>(&b[20..])
+            .unwrap()
+            .iter()
             .map(|nest| {
-                let nest = nest.unwrap();
-                let inner: Vec<Attr> = NlasIterator::new(nest.value())
-                    .map(|a| {
-                        let a = a.unwrap();
-                        Attr {
-                            kind: a.kind(),
-                            value: a.value().to_vec(),
-                        }
-                    })
-                    .collect();
-                Mapping::from_attrs(&inner).unwrap().key
+                let MapAttr::Mapping(inner) = nest else {
+                    panic!("not a mapping: {nest:?}")
+                };
+                Mapping::from_attrs(inner).unwrap().key
             })
             .collect();
         assert_eq!(keys, [Key::Spid(313), Key::Spid(9), Key::Spid(305)]);
@@ -609,16 +603,8 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         assert_eq!(map_attr::MAPPING, 11);
     }
 
-    fn attrs_of(b: &[u8]) -> Vec<Attr> {
-        NlasIterator::new(b)
-            .map(|a| {
-                let a = a.unwrap();
-                Attr {
-                    kind: a.kind(),
-                    value: a.value().to_vec(),
-                }
-            })
-            .collect()
+    fn attrs_of(b: &[u8]) -> Vec<MapAttr> {
+        nlas(b).unwrap()
     }
 
     /// The mapping as the kernel reports the entry it was given: the
@@ -628,7 +614,10 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
             entries: vec![e.clone()],
         }
         .msg();
-        Mapping::from_attrs(&attrs_of(&msg.attrs[0].value)).unwrap()
+        let MapAttr::Mapping(inner) = &msg.attrs[0] else {
+            panic!("not a mapping: {:?}", msg.attrs[0])
+        };
+        Mapping::from_attrs(inner).unwrap()
     }
 
     /// The entry of the words of a `map` line.

@@ -14,10 +14,8 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::proto::{
-    Key, MapEntry, Prefix, Target, HOLD_BYTES_MAX, HOLD_PACKETS_MAX, PENDING_MODES,
-};
-use crate::uapi::pending_mode;
+use crate::proto::{Key, MapEntry, Prefix, Target, PENDING_MODES};
+use crate::uapi::{map_checks, pending_mode};
 
 /// What the user asked for, validated, before any netlink is spoken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -502,10 +500,12 @@ fn parse_pending(value: &str) -> Result<u8, UsageError> {
 
 /// The hold limit `key` if given: only with pending hold, and a number
 /// within 1..=max (the spec's bounds; the kernel checks them too).
+/// A hold limit within `bounds`, the spec's checks of its attribute (the
+/// kernel refuses others too).
 fn hold_limit(
     kv: &HashMap<&'static str, String>,
     key: &str,
-    max: u32,
+    bounds: (u32, u32),
     pending: Option<u8>,
 ) -> Result<Option<u32>, UsageError> {
     let Some(value) = kv.get(key) else {
@@ -514,7 +514,9 @@ fn hold_limit(
     if pending != Some(pending_mode::HOLD) {
         return usage(format!("'{key}' is only valid with 'pending hold'"));
     }
-    Ok(Some(number(key, value, 1, max.into())? as u32))
+    Ok(Some(
+        number(key, value, bounds.0.into(), bounds.1.into())? as u32
+    ))
 }
 
 fn required<'a>(
@@ -536,8 +538,18 @@ pub fn parse_map(words: &[String]) -> Result<Command, UsageError> {
     let key = required_key(&kv)?;
     let target = parse_target(&kv)?;
     let pending = kv.get("pending").map(|v| parse_pending(v)).transpose()?;
-    let hold_packets = hold_limit(&kv, HOLD_PACKETS.name, HOLD_PACKETS_MAX, pending)?;
-    let hold_bytes = hold_limit(&kv, HOLD_BYTES.name, HOLD_BYTES_MAX, pending)?;
+    let hold_packets = hold_limit(
+        &kv,
+        HOLD_PACKETS.name,
+        (map_checks::HOLD_PACKETS_MIN, map_checks::HOLD_PACKETS_MAX),
+        pending,
+    )?;
+    let hold_bytes = hold_limit(
+        &kv,
+        HOLD_BYTES.name,
+        (map_checks::HOLD_BYTES_MIN, map_checks::HOLD_BYTES_MAX),
+        pending,
+    )?;
     Ok(Command::Map {
         entry: MapEntry {
             key,

@@ -729,6 +729,25 @@ mod tests {
         )
     }
 
+    #[test]
+    fn map_help_states_the_specs_hold_bounds() {
+        // The help is a doc comment, which cannot name the constants.
+        use uapi::map_checks::*;
+        let mut cmd = Args::command();
+        let help = cmd
+            .find_subcommand_mut("map")
+            .expect("map")
+            .render_long_help()
+            .to_string();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        for bounds in [
+            format!("hold-packets packets ({HOLD_PACKETS_MIN}-{HOLD_PACKETS_MAX}, default"),
+            format!("packet memory ({HOLD_BYTES_MIN}-{HOLD_BYTES_MAX}, default"),
+        ] {
+            assert!(help.contains(&bounds), "{bounds:?} not in {help}");
+        }
+    }
+
     fn usage_error(args: &str) -> (String, &'static str) {
         match parse(args) {
             Parsed::Usage(e, usage) => (e.0, usage),

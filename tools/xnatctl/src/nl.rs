@@ -4,14 +4,14 @@ use std::os::fd::AsRawFd;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context};
-use netlink_packet_core::NLM_F_DUMP_INTR;
-use netlink_packet_generic::ctrl::GenlCtrl;
+use netlink_packet_core::{ParseableParametrized, NLM_F_DUMP_INTR};
+use netlink_packet_generic::GenlHeader;
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
 use crate::error::Error;
 use crate::proto::{
-    encode_get_family, parse_buffer, parse_events, split_messages, Event, Family, Reply, Request,
-    XnatMsg,
+    encode_get_family, parse_events, parse_message, split_messages, CtrlMsg, Event, Family, Reply,
+    Request, XnatMsg,
 };
 
 pub struct Conn {
@@ -20,10 +20,10 @@ pub struct Conn {
     pub family: Family,
 }
 
-/// What one request brought back: the family's messages, raw and decoded.
-struct Exchange {
-    raw: Vec<Vec<u8>>,
-    msgs: Vec<XnatMsg>,
+/// What one request brought back: the messages of the family asked,
+/// decoded.
+struct Exchange<F> {
+    msgs: Vec<F>,
     interrupted: bool,
 }
 
@@ -60,32 +60,19 @@ impl Conn {
     /// The id and groups of a family, by name; NotLoaded if it is unknown.
     fn resolve(&mut self, name: &str) -> Result<Family, Error> {
         let seq = self.next_seq();
-        let ex = match self.exchange(&encode_get_family(Some(name), seq), seq, false) {
+        let ex = match self.exchange::<CtrlMsg>(&encode_get_family(Some(name), seq), seq, false) {
             Err(Error::Kernel {
                 errno: libc::ENOENT,
                 ..
             }) => return Err(Error::NotLoaded),
             r => r?,
         };
-        let raw = ex
-            .raw
+        let msg = ex
+            .msgs
             .first()
             .ok_or_else(|| anyhow!("the genetlink controller sent no family"))?;
-        let family = match parse_buffer::<GenlCtrl>(raw) {
-            Ok(msgs) => msgs.into_iter().find_map(|(_, r)| match r {
-                Reply::Msg(ctrl) => Family::from_ctrl(&ctrl.nlas),
-                _ => None,
-            }),
-            // An attribute newer than netlink-packet-generic: read it raw.
-            Err(_) => parse_buffer::<XnatMsg>(raw)
-                .context("cannot decode the genetlink controller's reply")?
-                .into_iter()
-                .find_map(|(_, r)| match r {
-                    Reply::Msg(m) => Family::from_raw(&m.attrs),
-                    _ => None,
-                }),
-        };
-        Ok(family.ok_or_else(|| anyhow!("the genetlink controller's reply has no family id"))?)
+        Ok(Family::from_ctrl(&msg.attrs)
+            .ok_or_else(|| anyhow!("the genetlink controller's reply has no family id"))?)
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -96,12 +83,14 @@ impl Conn {
     /// Send one request and collect the messages answering it, until its
     /// ACK (or error) or, for a dump, NLMSG_DONE.  A dump may span many
     /// receive buffers.
-    fn exchange(&mut self, bytes: &[u8], seq: u32, dump: bool) -> Result<Exchange, Error> {
+    fn exchange<F>(&mut self, bytes: &[u8], seq: u32, dump: bool) -> Result<Exchange<F>, Error>
+    where
+        F: ParseableParametrized<[u8], GenlHeader> + std::fmt::Debug,
+    {
         self.sock
             .send(bytes, 0)
             .context("cannot send to the kernel")?;
         let mut ex = Exchange {
-            raw: Vec::new(),
             msgs: Vec::new(),
             interrupted: false,
         };
@@ -111,19 +100,14 @@ impl Conn {
                 .recv_from_full()
                 .context("cannot receive from the kernel")?;
             for raw in split_messages(&buf).context("bad reply from the kernel")? {
-                let (header, reply) = parse_buffer::<XnatMsg>(raw)
-                    .context("bad reply from the kernel")?
-                    .pop()
-                    .expect("one message");
+                let (header, reply) =
+                    parse_message::<F>(raw).context("bad reply from the kernel")?;
                 if header.sequence_number != seq {
                     continue; // not ours (e.g. a notification)
                 }
                 ex.interrupted |= header.flags & NLM_F_DUMP_INTR != 0;
                 match reply {
-                    Reply::Msg(m) => {
-                        ex.raw.push(raw.to_vec());
-                        ex.msgs.push(m);
-                    }
+                    Reply::Msg(m) => ex.msgs.push(m),
                     Reply::Ack if !dump => return Ok(ex),
                     Reply::Done if dump => return Ok(ex),
                     Reply::Error { errno, extack } => return Err(Error::Kernel { errno, extack }),
@@ -321,18 +305,16 @@ mod tests {
 
         let seq = c.next_seq();
         let ex = c
-            .exchange(&encode_get_family(None, seq), seq, true)
+            .exchange::<CtrlMsg>(&encode_get_family(None, seq), seq, true)
             .unwrap();
         let names: Vec<String> = ex
-            .raw
+            .msgs
             .iter()
-            .flat_map(|raw| parse_buffer::<GenlCtrl>(raw).unwrap())
-            .filter_map(|(_, r)| match r {
-                Reply::Msg(m) => m.nlas.into_iter().find_map(|a| match a {
-                    netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs::FamilyName(n) => Some(n),
+            .filter_map(|m| {
+                m.attrs.iter().find_map(|a| match a {
+                    crate::proto::CtrlAttr::FamilyName(n) => Some(n.clone()),
                     _ => None,
-                }),
-                _ => None,
+                })
             })
             .collect();
         assert!(names.iter().any(|n| n == "nlctrl"), "{names:?}");
@@ -407,7 +389,7 @@ mod tests {
                 assert!(fits_sndbuf(len, c.sndbuf().unwrap()));
                 // Sent whole: the controller answers (the family, or a
                 // refusal of the unknown attributes), not EMSGSIZE.
-                match c.exchange(&msg, seq, false) {
+                match c.exchange::<CtrlMsg>(&msg, seq, false) {
                     Ok(_) | Err(Error::Kernel { .. }) => {}
                     Err(e) => panic!(
                         "a {len}-byte request: {}",

@@ -6,9 +6,9 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{
-    DecodeError, Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload, Nla, NlasIterator,
-    ParseableParametrized, NLA_F_NESTED, NLM_F_ACK, NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP,
-    NLM_F_REQUEST,
+    DecodeError, DefaultNla, Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload, Nla,
+    NlaBuffer, NlasIterator, Parseable, ParseableParametrized, NLA_F_NESTED, NLM_F_ACK,
+    NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_REQUEST,
 };
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
@@ -30,42 +30,343 @@ pub const SA_STATES: [(&str, u8); 2] = [
     ("established", sa_state::ESTABLISHED),
 ];
 
-/// The bounds of the hold limits (map attributes hold-packets and
-/// hold-bytes), as the spec gives them; the kernel refuses others too.
-pub const HOLD_PACKETS_MAX: u32 = 10_000;
-pub const HOLD_BYTES_MAX: u32 = 16 * 1024 * 1024;
-
-/// A raw attribute: type and value.  Decoded attributes have their type
-/// without the NLA_F_* flag bits; one built by [`Attr::nest`] has
-/// NLA_F_NESTED set in it, and is emitted so.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Attr {
-    pub kind: u16,
-    pub value: Vec<u8>,
+/// Decodes a run of attributes into `T`, one per attribute, in order.
+pub fn nlas<T>(buf: &[u8]) -> Result<Vec<T>, DecodeError>
+where
+    T: for<'a> Parseable<NlaBuffer<&'a [u8]>>,
+{
+    NlasIterator::new(buf)
+        .map(|nla| nla.and_then(|nla| T::parse(&nla)))
+        .collect()
 }
 
-impl Attr {
-    /// The nest `kind` holding `attrs`, with NLA_F_NESTED set in its type:
-    /// the kernel's strict validation refuses a nest without it.
-    pub fn nest(kind: u16, attrs: &[Attr]) -> Attr {
-        let mut value = vec![0u8; attrs.buffer_len()];
-        attrs.emit(&mut value);
-        Attr {
-            kind: kind | NLA_F_NESTED,
-            value,
+/// The payload of a nest of `attrs`.
+fn nest_value<T: Nla>(attrs: &[T]) -> Vec<u8> {
+    let mut value = vec![0u8; attrs.buffer_len()];
+    attrs.emit(&mut value);
+    value
+}
+
+/// The payload of an attribute kept as it came.
+fn other_payload(nla: &DefaultNla) -> Vec<u8> {
+    let mut v = vec![0; nla.value_len()];
+    nla.emit_value(&mut v);
+    v
+}
+
+/// Implements `Nla` for an attribute enum from its `kind_bits` (the type,
+/// with NLA_F_NESTED where it nests) and its `payload`.
+macro_rules! nla_by_payload {
+    ($t:ty) => {
+        impl Nla for $t {
+            fn value_len(&self) -> usize {
+                self.payload().len()
+            }
+            fn kind(&self) -> u16 {
+                self.kind_bits()
+            }
+            fn emit_value(&self, buffer: &mut [u8]) {
+                buffer.copy_from_slice(&self.payload());
+            }
+        }
+    };
+}
+
+/// An attribute of the spec's `map` set (requests, replies and
+/// notifications), decoded once; one of another type, from a newer
+/// module, is kept as it came in `Other`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapAttr {
+    Spid(u32),
+    Addr(IpAddr),
+    State(u8),
+    Selector(Vec<SelectorAttr>),
+    Stats(Vec<StatsAttr>),
+    Replace,
+    Pending(u8),
+    HoldPackets(u32),
+    HoldBytes(u32),
+    SaState(u8),
+    /// A map-set entry: the attributes of a map-new request but replace.
+    Mapping(Vec<MapAttr>),
+    Reqid(u32),
+    PrefixLen(u8),
+    From(IpAddr),
+    FromPrefixLen(u8),
+    Policy(u32),
+    Reason(String),
+    Other(DefaultNla),
+}
+
+impl MapAttr {
+    /// The type, NLA_F_NESTED set on nests: the kernel's strict
+    /// validation refuses a nest without it.
+    fn kind_bits(&self) -> u16 {
+        match self {
+            MapAttr::Spid(_) => map_attr::SPID,
+            MapAttr::Addr(_) => map_attr::ADDR,
+            MapAttr::State(_) => map_attr::STATE,
+            MapAttr::Selector(_) => map_attr::SELECTOR | NLA_F_NESTED,
+            MapAttr::Stats(_) => map_attr::STATS | NLA_F_NESTED,
+            MapAttr::Replace => map_attr::REPLACE,
+            MapAttr::Pending(_) => map_attr::PENDING,
+            MapAttr::HoldPackets(_) => map_attr::HOLD_PACKETS,
+            MapAttr::HoldBytes(_) => map_attr::HOLD_BYTES,
+            MapAttr::SaState(_) => map_attr::SA_STATE,
+            MapAttr::Mapping(_) => map_attr::MAPPING | NLA_F_NESTED,
+            MapAttr::Reqid(_) => map_attr::REQID,
+            MapAttr::PrefixLen(_) => map_attr::PREFIX_LEN,
+            MapAttr::From(_) => map_attr::FROM,
+            MapAttr::FromPrefixLen(_) => map_attr::FROM_PREFIX_LEN,
+            MapAttr::Policy(_) => map_attr::POLICY,
+            MapAttr::Reason(_) => map_attr::REASON,
+            MapAttr::Other(nla) => nla.kind(),
+        }
+    }
+
+    fn payload(&self) -> Vec<u8> {
+        match self {
+            MapAttr::Spid(n)
+            | MapAttr::HoldPackets(n)
+            | MapAttr::HoldBytes(n)
+            | MapAttr::Reqid(n)
+            | MapAttr::Policy(n) => n.to_ne_bytes().to_vec(),
+            MapAttr::Addr(a) | MapAttr::From(a) => ip_bytes(a),
+            MapAttr::State(n)
+            | MapAttr::Pending(n)
+            | MapAttr::SaState(n)
+            | MapAttr::PrefixLen(n)
+            | MapAttr::FromPrefixLen(n) => vec![*n],
+            MapAttr::Selector(attrs) => nest_value(attrs),
+            MapAttr::Stats(attrs) => nest_value(attrs),
+            MapAttr::Mapping(attrs) => nest_value(attrs),
+            MapAttr::Replace => vec![],
+            MapAttr::Reason(s) => [s.as_bytes(), &[0]].concat(),
+            MapAttr::Other(nla) => other_payload(nla),
         }
     }
 }
 
-impl Nla for Attr {
-    fn value_len(&self) -> usize {
-        self.value.len()
+nla_by_payload!(MapAttr);
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for MapAttr {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        let v = buf.value();
+        Ok(match buf.kind() {
+            map_attr::SPID => MapAttr::Spid(u32::from_ne_bytes(fixed("spid", v)?)),
+            map_attr::REQID => MapAttr::Reqid(u32::from_ne_bytes(fixed("reqid", v)?)),
+            map_attr::ADDR => MapAttr::Addr(ip("addr", v, None)?),
+            map_attr::PREFIX_LEN => MapAttr::PrefixLen(fixed::<1>("prefix-len", v)?[0]),
+            map_attr::FROM => MapAttr::From(ip("from", v, None)?),
+            map_attr::FROM_PREFIX_LEN => {
+                MapAttr::FromPrefixLen(fixed::<1>("from-prefix-len", v)?[0])
+            }
+            map_attr::STATE => MapAttr::State(fixed::<1>("state", v)?[0]),
+            map_attr::REASON => MapAttr::Reason(string(v)),
+            map_attr::PENDING => MapAttr::Pending(fixed::<1>("pending", v)?[0]),
+            map_attr::HOLD_PACKETS => {
+                MapAttr::HoldPackets(u32::from_ne_bytes(fixed("hold-packets", v)?))
+            }
+            map_attr::HOLD_BYTES => MapAttr::HoldBytes(u32::from_ne_bytes(fixed("hold-bytes", v)?)),
+            map_attr::POLICY => MapAttr::Policy(u32::from_ne_bytes(fixed("policy", v)?)),
+            map_attr::SA_STATE => MapAttr::SaState(fixed::<1>("sa-state", v)?[0]),
+            map_attr::REPLACE => MapAttr::Replace,
+            map_attr::SELECTOR => MapAttr::Selector(nlas(v)?),
+            map_attr::STATS => MapAttr::Stats(nlas(v)?),
+            map_attr::MAPPING => MapAttr::Mapping(nlas(v)?),
+            _ => MapAttr::Other(DefaultNla::parse(buf)?),
+        })
     }
-    fn kind(&self) -> u16 {
-        self.kind
+}
+
+/// An attribute of the spec's `selector` set.  The addresses stay bytes:
+/// how to read them depends on the family, another attribute.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SelectorAttr {
+    Family(u16),
+    Daddr(Vec<u8>),
+    Saddr(Vec<u8>),
+    PrefixlenD(u8),
+    PrefixlenS(u8),
+    Proto(u8),
+    /// Network byte order, as the spec's big-endian ports.
+    Dport(u16),
+    DportMask(u16),
+    Sport(u16),
+    SportMask(u16),
+    Ifindex(i32),
+    Priority(u32),
+    Index(u32),
+    Other(DefaultNla),
+}
+
+impl SelectorAttr {
+    fn kind_bits(&self) -> u16 {
+        match self {
+            SelectorAttr::Family(_) => selector_attr::FAMILY,
+            SelectorAttr::Daddr(_) => selector_attr::DADDR,
+            SelectorAttr::Saddr(_) => selector_attr::SADDR,
+            SelectorAttr::PrefixlenD(_) => selector_attr::PREFIXLEN_D,
+            SelectorAttr::PrefixlenS(_) => selector_attr::PREFIXLEN_S,
+            SelectorAttr::Proto(_) => selector_attr::PROTO,
+            SelectorAttr::Dport(_) => selector_attr::DPORT,
+            SelectorAttr::DportMask(_) => selector_attr::DPORT_MASK,
+            SelectorAttr::Sport(_) => selector_attr::SPORT,
+            SelectorAttr::SportMask(_) => selector_attr::SPORT_MASK,
+            SelectorAttr::Ifindex(_) => selector_attr::IFINDEX,
+            SelectorAttr::Priority(_) => selector_attr::PRIORITY,
+            SelectorAttr::Index(_) => selector_attr::INDEX,
+            SelectorAttr::Other(nla) => nla.kind(),
+        }
     }
-    fn emit_value(&self, buffer: &mut [u8]) {
-        buffer.copy_from_slice(&self.value);
+
+    fn payload(&self) -> Vec<u8> {
+        match self {
+            SelectorAttr::Family(n) => n.to_ne_bytes().to_vec(),
+            SelectorAttr::Daddr(v) | SelectorAttr::Saddr(v) => v.clone(),
+            SelectorAttr::PrefixlenD(n) | SelectorAttr::PrefixlenS(n) | SelectorAttr::Proto(n) => {
+                vec![*n]
+            }
+            SelectorAttr::Dport(n)
+            | SelectorAttr::DportMask(n)
+            | SelectorAttr::Sport(n)
+            | SelectorAttr::SportMask(n) => n.to_be_bytes().to_vec(),
+            SelectorAttr::Ifindex(n) => n.to_ne_bytes().to_vec(),
+            SelectorAttr::Priority(n) | SelectorAttr::Index(n) => n.to_ne_bytes().to_vec(),
+            SelectorAttr::Other(nla) => other_payload(nla),
+        }
+    }
+}
+
+nla_by_payload!(SelectorAttr);
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for SelectorAttr {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        let v = buf.value();
+        Ok(match buf.kind() {
+            selector_attr::FAMILY => {
+                SelectorAttr::Family(u16::from_ne_bytes(fixed("selector.family", v)?))
+            }
+            selector_attr::DADDR => SelectorAttr::Daddr(v.to_vec()),
+            selector_attr::SADDR => SelectorAttr::Saddr(v.to_vec()),
+            selector_attr::PREFIXLEN_D => {
+                SelectorAttr::PrefixlenD(fixed::<1>("prefixlen-d", v)?[0])
+            }
+            selector_attr::PREFIXLEN_S => {
+                SelectorAttr::PrefixlenS(fixed::<1>("prefixlen-s", v)?[0])
+            }
+            selector_attr::PROTO => SelectorAttr::Proto(fixed::<1>("proto", v)?[0]),
+            selector_attr::DPORT => SelectorAttr::Dport(u16::from_be_bytes(fixed("dport", v)?)),
+            selector_attr::DPORT_MASK => {
+                SelectorAttr::DportMask(u16::from_be_bytes(fixed("dport-mask", v)?))
+            }
+            selector_attr::SPORT => SelectorAttr::Sport(u16::from_be_bytes(fixed("sport", v)?)),
+            selector_attr::SPORT_MASK => {
+                SelectorAttr::SportMask(u16::from_be_bytes(fixed("sport-mask", v)?))
+            }
+            selector_attr::IFINDEX => {
+                SelectorAttr::Ifindex(i32::from_ne_bytes(fixed("ifindex", v)?))
+            }
+            selector_attr::PRIORITY => {
+                SelectorAttr::Priority(u32::from_ne_bytes(fixed("priority", v)?))
+            }
+            selector_attr::INDEX => SelectorAttr::Index(u32::from_ne_bytes(fixed("index", v)?)),
+            _ => SelectorAttr::Other(DefaultNla::parse(buf)?),
+        })
+    }
+}
+
+/// A counter of the spec's `stats` set (ynl `uint`), by its type; one of
+/// another type, from a newer module, is kept as it came in `Other`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StatsAttr {
+    Counter(Counter, u64),
+    Other(DefaultNla),
+}
+
+/// The counters of the `stats` set, named as the spec names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Counter {
+    Flows,
+    FailClosedDrops,
+    PendingRefused,
+    PendingDrops,
+    Held,
+    Released,
+    HoldOverflowDrops,
+    HoldTimeoutDrops,
+    HoldErrorDrops,
+    HoldQueued,
+    PendingNonblockDrops,
+}
+
+impl Counter {
+    const ALL: [Counter; 11] = [
+        Counter::Flows,
+        Counter::FailClosedDrops,
+        Counter::PendingRefused,
+        Counter::PendingDrops,
+        Counter::Held,
+        Counter::Released,
+        Counter::HoldOverflowDrops,
+        Counter::HoldTimeoutDrops,
+        Counter::HoldErrorDrops,
+        Counter::HoldQueued,
+        Counter::PendingNonblockDrops,
+    ];
+
+    /// The attribute type and the name decode errors give.
+    fn attr(self) -> (u16, &'static str) {
+        match self {
+            Counter::Flows => (stats_attr::FLOWS, "stats.flows"),
+            Counter::FailClosedDrops => (stats_attr::FAIL_CLOSED_DROPS, "stats.fail-closed-drops"),
+            Counter::PendingRefused => (stats_attr::PENDING_REFUSED, "stats.pending-refused"),
+            Counter::PendingDrops => (stats_attr::PENDING_DROPS, "stats.pending-drops"),
+            Counter::Held => (stats_attr::HELD, "stats.held"),
+            Counter::Released => (stats_attr::RELEASED, "stats.released"),
+            Counter::HoldOverflowDrops => {
+                (stats_attr::HOLD_OVERFLOW_DROPS, "stats.hold-overflow-drops")
+            }
+            Counter::HoldTimeoutDrops => {
+                (stats_attr::HOLD_TIMEOUT_DROPS, "stats.hold-timeout-drops")
+            }
+            Counter::HoldErrorDrops => (stats_attr::HOLD_ERROR_DROPS, "stats.hold-error-drops"),
+            Counter::HoldQueued => (stats_attr::HOLD_QUEUED, "stats.hold-queued"),
+            Counter::PendingNonblockDrops => (
+                stats_attr::PENDING_NONBLOCK_DROPS,
+                "stats.pending-nonblock-drops",
+            ),
+        }
+    }
+}
+
+impl StatsAttr {
+    fn kind_bits(&self) -> u16 {
+        match self {
+            StatsAttr::Counter(c, _) => c.attr().0,
+            StatsAttr::Other(nla) => nla.kind(),
+        }
+    }
+
+    /// Always the 8-byte width, which every reader of a `uint` takes.
+    fn payload(&self) -> Vec<u8> {
+        match self {
+            StatsAttr::Counter(_, n) => n.to_ne_bytes().to_vec(),
+            StatsAttr::Other(nla) => other_payload(nla),
+        }
+    }
+}
+
+nla_by_payload!(StatsAttr);
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for StatsAttr {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        Ok(
+            match Counter::ALL.into_iter().find(|c| c.attr().0 == buf.kind()) {
+                Some(c) => StatsAttr::Counter(c, uint(c.attr().1, buf.value())?),
+                None => StatsAttr::Other(DefaultNla::parse(buf)?),
+            },
+        )
     }
 }
 
@@ -73,7 +374,7 @@ impl Nla for Attr {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct XnatMsg {
     pub cmd: u8,
-    pub attrs: Vec<Attr>,
+    pub attrs: Vec<MapAttr>,
 }
 
 impl GenlFamily for XnatMsg {
@@ -101,20 +402,9 @@ impl ParseableParametrized<[u8], GenlHeader> for XnatMsg {
     fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
         Ok(XnatMsg {
             cmd: header.cmd,
-            attrs: parse_attrs(buf)?,
+            attrs: nlas(buf)?,
         })
     }
-}
-
-fn parse_attrs(buf: &[u8]) -> Result<Vec<Attr>, DecodeError> {
-    NlasIterator::new(buf)
-        .map(|nla| {
-            nla.map(|nla| Attr {
-                kind: nla.kind(),
-                value: nla.value().to_vec(),
-            })
-        })
-        .collect()
 }
 
 /// A request to the module.
@@ -166,14 +456,10 @@ impl Key {
         }
     }
 
-    fn attr(self) -> Attr {
-        let kind = match self {
-            Key::Spid(_) => map_attr::SPID,
-            Key::Reqid(_) => map_attr::REQID,
-        };
-        Attr {
-            kind,
-            value: self.value().to_ne_bytes().to_vec(),
+    fn attr(self) -> MapAttr {
+        match self {
+            Key::Spid(n) => MapAttr::Spid(n),
+            Key::Reqid(n) => MapAttr::Reqid(n),
         }
     }
 }
@@ -257,26 +543,14 @@ impl Target {
     /// addr, then prefix-len, from and from-prefix-len where the target
     /// is more than one address for any source.  A shorter `to` without
     /// `from` is sent as it is, for the kernel to refuse with its reason.
-    fn attrs(&self, attrs: &mut Vec<Attr>) {
-        attrs.push(Attr {
-            kind: map_attr::ADDR,
-            value: ip_bytes(&self.to.addr),
-        });
+    fn attrs(&self, attrs: &mut Vec<MapAttr>) {
+        attrs.push(MapAttr::Addr(self.to.addr));
         if self.from.is_some() || !self.to.is_host() {
-            attrs.push(Attr {
-                kind: map_attr::PREFIX_LEN,
-                value: vec![self.to.len],
-            });
+            attrs.push(MapAttr::PrefixLen(self.to.len));
         }
         if let Some(from) = self.from {
-            attrs.push(Attr {
-                kind: map_attr::FROM,
-                value: ip_bytes(&from.addr),
-            });
-            attrs.push(Attr {
-                kind: map_attr::FROM_PREFIX_LEN,
-                value: vec![from.len],
-            });
+            attrs.push(MapAttr::From(from.addr));
+            attrs.push(MapAttr::FromPrefixLen(from.len));
         }
     }
 }
@@ -331,34 +605,17 @@ impl MapEntry {
     /// The attributes of the mapping: the key, the target, then pending
     /// and the hold limits where given; `replace` (map-new's) goes after
     /// the target.
-    fn attrs(&self, replace: bool) -> Vec<Attr> {
+    fn attrs(&self, replace: bool) -> Vec<MapAttr> {
         let mut attrs = vec![self.key.attr()];
         self.target.attrs(&mut attrs);
         // Generic netlink refuses NLM_F_REPLACE/EXCL/CREATE in new
         // families; the spec carries the intent as a flag attribute.
         if replace {
-            attrs.push(Attr {
-                kind: map_attr::REPLACE,
-                value: vec![],
-            });
+            attrs.push(MapAttr::Replace);
         }
-        if let Some(mode) = self.pending {
-            attrs.push(Attr {
-                kind: map_attr::PENDING,
-                value: vec![mode],
-            });
-        }
-        for (kind, limit) in [
-            (map_attr::HOLD_PACKETS, self.hold_packets),
-            (map_attr::HOLD_BYTES, self.hold_bytes),
-        ] {
-            if let Some(n) = limit {
-                attrs.push(Attr {
-                    kind,
-                    value: n.to_ne_bytes().to_vec(),
-                });
-            }
-        }
+        attrs.extend(self.pending.map(MapAttr::Pending));
+        attrs.extend(self.hold_packets.map(MapAttr::HoldPackets));
+        attrs.extend(self.hold_bytes.map(MapAttr::HoldBytes));
         attrs
     }
 
@@ -398,7 +655,7 @@ impl Request {
                 cmd::MAP_SET,
                 entries
                     .iter()
-                    .map(|e| Attr::nest(map_attr::MAPPING, &e.attrs(false)))
+                    .map(|e| MapAttr::Mapping(e.attrs(false)))
                     .collect(),
             ),
         };
@@ -470,6 +727,76 @@ pub fn encode_get_family(name: Option<&str>, seq: u32) -> Vec<u8> {
     encode(genl, flags, seq)
 }
 
+/// A message of the genetlink controller (nlctrl).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CtrlMsg {
+    pub attrs: Vec<CtrlAttr>,
+}
+
+impl ParseableParametrized<[u8], GenlHeader> for CtrlMsg {
+    fn parse_with_param(buf: &[u8], _: GenlHeader) -> Result<Self, DecodeError> {
+        Ok(CtrlMsg { attrs: nlas(buf)? })
+    }
+}
+
+/// An attribute of a controller reply, as far as xnatctl reads one; the
+/// others, newer ones included, are kept as they came, so that a newer
+/// kernel's reply still decodes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CtrlAttr {
+    FamilyId(u16),
+    FamilyName(String),
+    McastGroups(Vec<McastGroup>),
+    Other(DefaultNla),
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for CtrlAttr {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        const CTRL_ATTR_FAMILY_ID: u16 = 1;
+        const CTRL_ATTR_FAMILY_NAME: u16 = 2;
+        const CTRL_ATTR_MCAST_GROUPS: u16 = 7;
+        let v = buf.value();
+        Ok(match buf.kind() {
+            CTRL_ATTR_FAMILY_ID => CtrlAttr::FamilyId(u16::from_ne_bytes(fixed("family-id", v)?)),
+            CTRL_ATTR_FAMILY_NAME => CtrlAttr::FamilyName(string(v)),
+            CTRL_ATTR_MCAST_GROUPS => CtrlAttr::McastGroups(nlas(v)?),
+            _ => CtrlAttr::Other(DefaultNla::parse(buf)?),
+        })
+    }
+}
+
+/// One group of CTRL_ATTR_MCAST_GROUPS (a nest whose type is its index).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct McastGroup(pub Vec<McastGrpAttr>);
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for McastGroup {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        Ok(McastGroup(nlas(buf.value())?))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum McastGrpAttr {
+    Name(String),
+    Id(u32),
+    Other(DefaultNla),
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for McastGrpAttr {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        const CTRL_ATTR_MCAST_GRP_NAME: u16 = 1;
+        const CTRL_ATTR_MCAST_GRP_ID: u16 = 2;
+        let v = buf.value();
+        Ok(match buf.kind() {
+            CTRL_ATTR_MCAST_GRP_NAME => McastGrpAttr::Name(string(v)),
+            CTRL_ATTR_MCAST_GRP_ID => {
+                McastGrpAttr::Id(u32::from_ne_bytes(fixed("mcast-grp-id", v)?))
+            }
+            _ => McastGrpAttr::Other(DefaultNla::parse(buf)?),
+        })
+    }
+}
+
 /// What the controller told about the family.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Family {
@@ -479,61 +806,20 @@ pub struct Family {
 }
 
 impl Family {
-    pub fn from_ctrl(nlas: &[GenlCtrlAttrs]) -> Option<Family> {
-        let mut fam = Family::default();
-        for nla in nlas {
-            match nla {
-                GenlCtrlAttrs::FamilyId(id) => fam.id = *id,
-                GenlCtrlAttrs::McastGroups(groups) => {
-                    for g in groups {
-                        let mut name = None;
-                        let mut id = None;
-                        for a in g {
-                            use netlink_packet_generic::ctrl::nlas::McastGrpAttrs;
-                            match a {
-                                McastGrpAttrs::Name(n) => name = Some(n.clone()),
-                                McastGrpAttrs::Id(i) => id = Some(*i),
-                            }
-                        }
-                        if let (Some(n), Some(i)) = (name, id) {
-                            fam.mcast_groups.push((n, i));
-                        }
-                    }
-                }
-                _ => {}
-            }
-        }
-        (fam.id != 0).then_some(fam)
-    }
-
-    /// The same from undecoded attributes, for a controller reply that
-    /// netlink-packet-generic cannot decode (an attribute newer than it).
-    pub fn from_raw(attrs: &[Attr]) -> Option<Family> {
-        const CTRL_ATTR_FAMILY_ID: u16 = 1;
-        const CTRL_ATTR_MCAST_GROUPS: u16 = 7;
-        const CTRL_ATTR_MCAST_GRP_NAME: u16 = 1;
-        const CTRL_ATTR_MCAST_GRP_ID: u16 = 2;
+    /// The family a controller reply tells, if it has an id.
+    pub fn from_ctrl(attrs: &[CtrlAttr]) -> Option<Family> {
         let mut fam = Family::default();
         for a in attrs {
-            match a.kind {
-                CTRL_ATTR_FAMILY_ID => {
-                    fam.id = u16::from_ne_bytes(a.value.get(..2)?.try_into().ok()?)
-                }
-                CTRL_ATTR_MCAST_GROUPS => {
-                    for g in parse_attrs(&a.value).ok()? {
+            match a {
+                CtrlAttr::FamilyId(id) => fam.id = *id,
+                CtrlAttr::McastGroups(groups) => {
+                    for g in groups {
                         let (mut name, mut id) = (None, None);
-                        for ga in parse_attrs(&g.value).ok()? {
-                            match ga.kind {
-                                CTRL_ATTR_MCAST_GRP_NAME => {
-                                    let v = ga.value.split(|b| *b == 0).next()?;
-                                    name = Some(String::from_utf8_lossy(v).into_owned())
-                                }
-                                CTRL_ATTR_MCAST_GRP_ID => {
-                                    id = Some(u32::from_ne_bytes(
-                                        ga.value.get(..4)?.try_into().ok()?,
-                                    ))
-                                }
-                                _ => {}
+                        for ga in &g.0 {
+                            match ga {
+                                McastGrpAttr::Name(n) => name = Some(n.clone()),
+                                McastGrpAttr::Id(i) => id = Some(*i),
+                                McastGrpAttr::Other(_) => {}
                             }
                         }
                         if let (Some(n), Some(i)) = (name, id) {
@@ -541,7 +827,7 @@ impl Family {
                         }
                     }
                 }
-                _ => {}
+                CtrlAttr::FamilyName(_) | CtrlAttr::Other(_) => {}
             }
         }
         (fam.id != 0).then_some(fam)
@@ -701,33 +987,29 @@ impl Mapping {
 
     /// Decode the attributes of a map-get reply or notification.  Unknown
     /// attributes are skipped so that a newer module stays readable.
-    pub fn from_attrs(attrs: &[Attr]) -> Result<Mapping, DecodeError> {
+    pub fn from_attrs(attrs: &[MapAttr]) -> Result<Mapping, DecodeError> {
         let mut m = Mapping::new(Key::Spid(0));
         let (mut spid, mut reqid) = (None, None);
         for a in attrs {
-            let v = a.value.as_slice();
-            match a.kind {
-                map_attr::SPID => spid = Some(u32::from_ne_bytes(fixed("spid", v)?)),
-                map_attr::REQID => reqid = Some(u32::from_ne_bytes(fixed("reqid", v)?)),
-                map_attr::ADDR => m.addr = Some(ip("addr", v, None)?),
-                map_attr::PREFIX_LEN => m.prefix_len = Some(fixed::<1>("prefix-len", v)?[0]),
-                map_attr::FROM => m.from = Some(ip("from", v, None)?),
-                map_attr::FROM_PREFIX_LEN => {
-                    m.from_prefix_len = Some(fixed::<1>("from-prefix-len", v)?[0])
-                }
-                map_attr::STATE => m.state = Some(fixed::<1>("state", v)?[0]),
-                map_attr::REASON => m.reason = Some(string(v)),
-                map_attr::PENDING => m.pending = Some(fixed::<1>("pending", v)?[0]),
-                map_attr::HOLD_PACKETS => {
-                    m.hold_packets = Some(u32::from_ne_bytes(fixed("hold-packets", v)?))
-                }
-                map_attr::HOLD_BYTES => {
-                    m.hold_bytes = Some(u32::from_ne_bytes(fixed("hold-bytes", v)?))
-                }
-                map_attr::POLICY => m.policies.push(u32::from_ne_bytes(fixed("policy", v)?)),
-                map_attr::SELECTOR => m.selector = Some(Selector::parse(v)?),
-                map_attr::STATS => m.stats = Stats::parse(v)?,
-                _ => {}
+            match a {
+                MapAttr::Spid(n) => spid = Some(*n),
+                MapAttr::Reqid(n) => reqid = Some(*n),
+                MapAttr::Addr(addr) => m.addr = Some(*addr),
+                MapAttr::PrefixLen(n) => m.prefix_len = Some(*n),
+                MapAttr::From(addr) => m.from = Some(*addr),
+                MapAttr::FromPrefixLen(n) => m.from_prefix_len = Some(*n),
+                MapAttr::State(n) => m.state = Some(*n),
+                MapAttr::Reason(r) => m.reason = Some(r.clone()),
+                MapAttr::Pending(n) => m.pending = Some(*n),
+                MapAttr::HoldPackets(n) => m.hold_packets = Some(*n),
+                MapAttr::HoldBytes(n) => m.hold_bytes = Some(*n),
+                MapAttr::Policy(n) => m.policies.push(*n),
+                MapAttr::Selector(sel) => m.selector = Some(Selector::from_attrs(sel)?),
+                MapAttr::Stats(st) => m.stats = Stats::from_attrs(st),
+                MapAttr::Replace
+                | MapAttr::SaState(_)
+                | MapAttr::Mapping(_)
+                | MapAttr::Other(_) => {}
             }
         }
         // A reqid names the mapping even beside a spid: the spec gives
@@ -770,36 +1052,30 @@ fn string(v: &[u8]) -> String {
 }
 
 impl Selector {
-    fn parse(buf: &[u8]) -> Result<Selector, DecodeError> {
-        let attrs = parse_attrs(buf)?;
+    fn from_attrs(attrs: &[SelectorAttr]) -> Result<Selector, DecodeError> {
         let mut s = Selector::default();
         // The family decides how to read the addresses: find it first.
-        for a in &attrs {
-            if a.kind == selector_attr::FAMILY {
-                s.family = u16::from_ne_bytes(fixed("selector.family", &a.value)?);
+        for a in attrs {
+            if let SelectorAttr::Family(f) = a {
+                s.family = *f;
             }
         }
         let fam = Some(s.family);
-        for a in &attrs {
-            let v = a.value.as_slice();
-            match a.kind {
-                selector_attr::DADDR => s.daddr = Some(ip("selector.daddr", v, fam)?),
-                selector_attr::SADDR => s.saddr = Some(ip("selector.saddr", v, fam)?),
-                selector_attr::PREFIXLEN_D => s.prefixlen_d = fixed::<1>("prefixlen-d", v)?[0],
-                selector_attr::PREFIXLEN_S => s.prefixlen_s = fixed::<1>("prefixlen-s", v)?[0],
-                selector_attr::PROTO => s.proto = fixed::<1>("proto", v)?[0],
-                selector_attr::DPORT => s.dport = u16::from_be_bytes(fixed("dport", v)?),
-                selector_attr::DPORT_MASK => {
-                    s.dport_mask = u16::from_be_bytes(fixed("dport-mask", v)?)
-                }
-                selector_attr::SPORT => s.sport = u16::from_be_bytes(fixed("sport", v)?),
-                selector_attr::SPORT_MASK => {
-                    s.sport_mask = u16::from_be_bytes(fixed("sport-mask", v)?)
-                }
-                selector_attr::IFINDEX => s.ifindex = i32::from_ne_bytes(fixed("ifindex", v)?),
-                selector_attr::PRIORITY => s.priority = u32::from_ne_bytes(fixed("priority", v)?),
-                selector_attr::INDEX => s.index = Some(u32::from_ne_bytes(fixed("index", v)?)),
-                _ => {}
+        for a in attrs {
+            match a {
+                SelectorAttr::Daddr(v) => s.daddr = Some(ip("selector.daddr", v, fam)?),
+                SelectorAttr::Saddr(v) => s.saddr = Some(ip("selector.saddr", v, fam)?),
+                SelectorAttr::PrefixlenD(n) => s.prefixlen_d = *n,
+                SelectorAttr::PrefixlenS(n) => s.prefixlen_s = *n,
+                SelectorAttr::Proto(n) => s.proto = *n,
+                SelectorAttr::Dport(n) => s.dport = *n,
+                SelectorAttr::DportMask(n) => s.dport_mask = *n,
+                SelectorAttr::Sport(n) => s.sport = *n,
+                SelectorAttr::SportMask(n) => s.sport_mask = *n,
+                SelectorAttr::Ifindex(n) => s.ifindex = *n,
+                SelectorAttr::Priority(n) => s.priority = *n,
+                SelectorAttr::Index(n) => s.index = Some(*n),
+                SelectorAttr::Family(_) | SelectorAttr::Other(_) => {}
             }
         }
         Ok(s)
@@ -807,35 +1083,28 @@ impl Selector {
 }
 
 impl Stats {
-    fn parse(buf: &[u8]) -> Result<Stats, DecodeError> {
+    fn from_attrs(attrs: &[StatsAttr]) -> Stats {
         let mut s = Stats::default();
-        for a in parse_attrs(buf)? {
-            let (field, name) = match a.kind {
-                stats_attr::FLOWS => (&mut s.flows, "stats.flows"),
-                stats_attr::FAIL_CLOSED_DROPS => {
-                    (&mut s.fail_closed_drops, "stats.fail-closed-drops")
-                }
-                stats_attr::PENDING_REFUSED => (&mut s.pending_refused, "stats.pending-refused"),
-                stats_attr::PENDING_DROPS => (&mut s.pending_drops, "stats.pending-drops"),
-                stats_attr::PENDING_NONBLOCK_DROPS => (
-                    &mut s.pending_nonblock_drops,
-                    "stats.pending-nonblock-drops",
-                ),
-                stats_attr::HELD => (&mut s.held, "stats.held"),
-                stats_attr::RELEASED => (&mut s.released, "stats.released"),
-                stats_attr::HOLD_OVERFLOW_DROPS => {
-                    (&mut s.hold_overflow_drops, "stats.hold-overflow-drops")
-                }
-                stats_attr::HOLD_TIMEOUT_DROPS => {
-                    (&mut s.hold_timeout_drops, "stats.hold-timeout-drops")
-                }
-                stats_attr::HOLD_ERROR_DROPS => (&mut s.hold_error_drops, "stats.hold-error-drops"),
-                stats_attr::HOLD_QUEUED => (&mut s.hold_queued, "stats.hold-queued"),
-                _ => continue,
+        for a in attrs {
+            let StatsAttr::Counter(c, n) = a else {
+                continue;
             };
-            *field = Some(uint(name, &a.value)?);
+            let field = match c {
+                Counter::Flows => &mut s.flows,
+                Counter::FailClosedDrops => &mut s.fail_closed_drops,
+                Counter::PendingRefused => &mut s.pending_refused,
+                Counter::PendingDrops => &mut s.pending_drops,
+                Counter::PendingNonblockDrops => &mut s.pending_nonblock_drops,
+                Counter::Held => &mut s.held,
+                Counter::Released => &mut s.released,
+                Counter::HoldOverflowDrops => &mut s.hold_overflow_drops,
+                Counter::HoldTimeoutDrops => &mut s.hold_timeout_drops,
+                Counter::HoldErrorDrops => &mut s.hold_error_drops,
+                Counter::HoldQueued => &mut s.hold_queued,
+            };
+            *field = Some(*n);
         }
-        Ok(s)
+        s
     }
 }
 
@@ -868,18 +1137,20 @@ impl Event {
                 let spid = msg
                     .attrs
                     .iter()
-                    .find(|a| a.kind == map_attr::SPID)
+                    .find_map(|a| match a {
+                        MapAttr::Spid(n) => Some(*n),
+                        _ => None,
+                    })
                     .ok_or_else(|| DecodeError::from("sa-ntf without spid attribute"))?;
-                let spid = u32::from_ne_bytes(fixed("spid", &spid.value)?);
                 let state = msg
                     .attrs
                     .iter()
-                    .find(|a| a.kind == map_attr::SA_STATE)
+                    .find_map(|a| match a {
+                        MapAttr::SaState(n) => Some(*n),
+                        _ => None,
+                    })
                     .ok_or_else(|| DecodeError::from("sa-ntf without sa-state attribute"))?;
-                Some(Event::Sa {
-                    spid,
-                    state: fixed::<1>("sa-state", &state.value)?[0],
-                })
+                Some(Event::Sa { spid, state })
             }
             _ => None,
         })
@@ -900,8 +1171,8 @@ pub fn parse_events(
         if u16::from_ne_bytes([raw[4], raw[5]]) != family_id {
             continue;
         }
-        let ev = parse_buffer::<XnatMsg>(raw).and_then(|mut msgs| match msgs.pop() {
-            Some((_, Reply::Msg(m))) => Event::from_msg(&m),
+        let ev = parse_message::<XnatMsg>(raw).and_then(|(_, reply)| match reply {
+            Reply::Msg(m) => Event::from_msg(&m),
             _ => Ok(None),
         });
         match ev {
@@ -951,41 +1222,87 @@ pub fn split_messages(buf: &[u8]) -> Result<Vec<&[u8]>, DecodeError> {
 }
 
 /// Split a receive buffer into its netlink messages and decode each.
+#[cfg(test)]
 pub fn parse_buffer<F>(buf: &[u8]) -> Result<Vec<(NetlinkHeader, Reply<F>)>, DecodeError>
 where
     F: ParseableParametrized<[u8], GenlHeader> + std::fmt::Debug,
 {
-    let mut out = Vec::new();
-    for raw in split_messages(buf)? {
-        let msg = NetlinkMessage::<GenlMessage<F>>::deserialize(raw)?;
-        let reply = match msg.payload {
-            NetlinkPayload::InnerMessage(genl) => Reply::Msg(genl.payload),
-            NetlinkPayload::Error(e) => match e.code {
-                None => Reply::Ack,
-                Some(code) => Reply::Error {
-                    errno: code.get().abs(),
-                    extack: error_extack(msg.header.flags, &e.header),
-                },
-            },
-            NetlinkPayload::Done(d) if d.code < 0 => Reply::Error {
-                errno: -d.code,
-                extack: if msg.header.flags & NLM_F_ACK_TLVS != 0 {
-                    extack_msg(&d.extended_ack)
-                } else {
-                    None
-                },
-            },
-            NetlinkPayload::Done(_) => Reply::Done,
-            _ => Reply::Other,
-        };
-        out.push((msg.header, reply));
+    split_messages(buf)?
+        .into_iter()
+        .map(parse_message)
+        .collect()
+}
+
+/// A generic netlink message's header and attributes, undecoded: decoded
+/// as `F` by [`parse_message`] itself, as netlink-packet-core would prefix
+/// the error of a malformed attribute with words of its own.
+#[derive(Debug)]
+struct GenlPayload {
+    header: GenlHeader,
+    attrs: Vec<u8>,
+}
+
+impl ParseableParametrized<[u8], GenlHeader> for GenlPayload {
+    fn parse_with_param(buf: &[u8], header: GenlHeader) -> Result<Self, DecodeError> {
+        Ok(GenlPayload {
+            header,
+            attrs: buf.to_vec(),
+        })
     }
-    Ok(out)
+}
+
+/// Decode one netlink message (one of [`split_messages`]).
+pub fn parse_message<F>(raw: &[u8]) -> Result<(NetlinkHeader, Reply<F>), DecodeError>
+where
+    F: ParseableParametrized<[u8], GenlHeader> + std::fmt::Debug,
+{
+    let msg = NetlinkMessage::<GenlMessage<GenlPayload>>::deserialize(raw)?;
+    let reply = match msg.payload {
+        NetlinkPayload::InnerMessage(genl) => {
+            let GenlPayload { header, attrs } = genl.payload;
+            Reply::Msg(F::parse_with_param(&attrs, header)?)
+        }
+        NetlinkPayload::Error(e) => match e.code {
+            None => Reply::Ack,
+            Some(code) => Reply::Error {
+                errno: code.get().abs(),
+                extack: error_extack(msg.header.flags, &e.header),
+            },
+        },
+        NetlinkPayload::Done(d) if d.code < 0 => Reply::Error {
+            errno: -d.code,
+            extack: if msg.header.flags & NLM_F_ACK_TLVS != 0 {
+                extack_msg(&d.extended_ack)
+            } else {
+                None
+            },
+        },
+        NetlinkPayload::Done(_) => Reply::Done,
+        _ => Reply::Other,
+    };
+    Ok((msg.header, reply))
 }
 
 #[cfg(test)]
 pub mod tests {
     use super::*;
+
+    /// The attributes of a `map` message's payload.
+    pub fn parse_attrs(b: &[u8]) -> Result<Vec<MapAttr>, DecodeError> {
+        nlas(b)
+    }
+
+    impl Selector {
+        fn parse(b: &[u8]) -> Result<Selector, DecodeError> {
+            Selector::from_attrs(&nlas(b)?)
+        }
+    }
+
+    impl Stats {
+        fn parse(b: &[u8]) -> Result<Stats, DecodeError> {
+            Ok(Stats::from_attrs(&nlas(b)?))
+        }
+    }
 
     /// Append one attribute (header, value, padding) to `buf`.
     pub fn put(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
@@ -1316,7 +1633,7 @@ pub mod tests {
 
     /// The entries of a map-set request, decoded back from its bytes:
     /// each top-level attribute must be a `mapping` with NLA_F_NESTED set.
-    fn decode_map_set(b: &[u8]) -> Vec<Vec<Attr>> {
+    fn decode_map_set(b: &[u8]) -> Vec<Vec<MapAttr>> {
         let r = parse_buffer::<XnatMsg>(b).unwrap();
         assert_eq!(r.len(), 1);
         let Reply::Msg(msg) = &r[0].1 else {
@@ -1327,18 +1644,18 @@ pub mod tests {
             .map(|nla| nla.unwrap())
             .collect();
         assert_eq!(raw.len(), msg.attrs.len());
-        for (nla, attr) in raw.iter().zip(&msg.attrs) {
-            assert!(nla.nested_flag(), "mapping without NLA_F_NESTED");
-            assert_eq!(attr.kind, map_attr::MAPPING);
-        }
-        msg.attrs
-            .iter()
-            .map(|a| {
+        raw.iter()
+            .zip(&msg.attrs)
+            .map(|(nla, attr)| {
+                assert!(nla.nested_flag(), "mapping without NLA_F_NESTED");
                 // No flag bits inside: the inner attributes are plain.
-                for nla in NlasIterator::new(&a.value) {
-                    assert!(!nla.unwrap().nested_flag());
+                for inner in NlasIterator::new(nla.value()) {
+                    assert!(!inner.unwrap().nested_flag());
                 }
-                parse_attrs(&a.value).unwrap()
+                let MapAttr::Mapping(inner) = attr else {
+                    panic!("not a mapping: {attr:?}")
+                };
+                inner.clone()
             })
             .collect()
     }
@@ -1400,18 +1717,18 @@ pub mod tests {
         let back: Vec<MapEntry> = decoded
             .iter()
             .map(|attrs| {
-                assert!(attrs.iter().all(|a| a.kind != map_attr::REPLACE));
+                assert!(attrs.iter().all(|a| *a != MapAttr::Replace));
                 MapEntry::from_mapping(&Mapping::from_attrs(attrs).unwrap()).unwrap()
             })
             .collect();
         assert_eq!(back, entries);
         assert_eq!(
-            decoded[1].iter().map(|a| a.kind).collect::<Vec<_>>(),
+            decoded[1].iter().map(Nla::kind).collect::<Vec<_>>(),
             [map_attr::SPID, map_attr::ADDR]
         );
-        assert_eq!(decoded[1][1].value.len(), 16);
+        assert_eq!(decoded[1][1].value_len(), 16);
         assert_eq!(
-            decoded[2].iter().map(|a| a.kind).collect::<Vec<_>>(),
+            decoded[2].iter().map(Nla::kind).collect::<Vec<_>>(),
             [map_attr::SPID, map_attr::ADDR, map_attr::PENDING]
         );
         assert_eq!(req.contents(), "3 mappings");
@@ -1620,17 +1937,71 @@ pub mod tests {
     }
 
     #[test]
+    fn typed_attributes_round_trip() {
+        // Each attribute emits what the kernel sends and reads back the
+        // same; one of an unknown type passes through as it came.
+        let sel = vec![
+            SelectorAttr::Family(AF_INET),
+            SelectorAttr::Daddr(vec![10, 0, 0, 0]),
+            SelectorAttr::Saddr(vec![10, 20, 30, 2]),
+            SelectorAttr::PrefixlenD(8),
+            SelectorAttr::PrefixlenS(32),
+            SelectorAttr::Proto(6),
+            SelectorAttr::Dport(443),
+            SelectorAttr::DportMask(0xffff),
+            SelectorAttr::Sport(0),
+            SelectorAttr::SportMask(0),
+            SelectorAttr::Ifindex(-1),
+            SelectorAttr::Priority(100),
+            SelectorAttr::Index(305),
+            SelectorAttr::Other(DefaultNla::new(99, vec![1, 2, 3])),
+        ];
+        let stats: Vec<StatsAttr> = Counter::ALL
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| StatsAttr::Counter(c, (i as u64) << 33))
+            .collect();
+        let attrs = vec![
+            MapAttr::Spid(305),
+            MapAttr::Reqid(7),
+            MapAttr::Addr("10.20.30.0".parse().unwrap()),
+            MapAttr::PrefixLen(24),
+            MapAttr::From("2001:db8::".parse().unwrap()),
+            MapAttr::FromPrefixLen(64),
+            MapAttr::State(1),
+            MapAttr::Reason("no policy".into()),
+            MapAttr::Pending(2),
+            MapAttr::HoldPackets(10),
+            MapAttr::HoldBytes(1 << 20),
+            MapAttr::Policy(321),
+            MapAttr::SaState(1),
+            MapAttr::Replace,
+            MapAttr::Selector(sel),
+            MapAttr::Stats(stats),
+            MapAttr::Mapping(vec![
+                MapAttr::Spid(9),
+                MapAttr::Addr("10.9.0.9".parse().unwrap()),
+            ]),
+            MapAttr::Other(DefaultNla::new(98, vec![4; 5])),
+        ];
+        let bytes = nest_value(&attrs);
+        assert_eq!(parse_attrs(&bytes).unwrap(), attrs);
+        // Every type of the sets has its variant: none came back as Other.
+        assert_eq!(Counter::ALL.len() as u16, stats_attr::MAX);
+        assert_eq!(attrs.len() as u16 - 1, map_attr::MAX);
+    }
+
+    #[test]
     fn bad_lengths_are_errors() {
         let mut a = Vec::new();
         put(&mut a, map_attr::SPID, &[1, 0]);
-        let attrs = parse_attrs(&a).unwrap();
-        let e = Mapping::from_attrs(&attrs).unwrap_err().to_string();
+        let e = parse_attrs(&a).unwrap_err().to_string();
         assert_eq!(e, "attribute spid has unexpected length 2");
 
         let mut a = Vec::new();
         put(&mut a, map_attr::SPID, &1u32.to_ne_bytes());
         put(&mut a, map_attr::ADDR, &[1, 2, 3, 4, 5]);
-        let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
+        let e = parse_attrs(&a).unwrap_err();
         assert_eq!(e.to_string(), "attribute addr has unexpected length 5");
 
         let mut st = Vec::new();
@@ -1655,7 +2026,7 @@ pub mod tests {
         let mut a = Vec::new();
         put(&mut a, map_attr::SPID, &1u32.to_ne_bytes());
         put(&mut a, map_attr::PENDING, &0u32.to_ne_bytes());
-        let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
+        let e = parse_attrs(&a).unwrap_err();
         assert_eq!(e.to_string(), "attribute pending has unexpected length 4");
 
         for (kind, name) in [
@@ -1665,7 +2036,7 @@ pub mod tests {
             let mut a = Vec::new();
             put(&mut a, map_attr::SPID, &1u32.to_ne_bytes());
             put(&mut a, kind, &100u64.to_ne_bytes());
-            let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
+            let e = parse_attrs(&a).unwrap_err();
             assert_eq!(
                 e.to_string(),
                 format!("attribute {name} has unexpected length 8")
@@ -1991,7 +2362,7 @@ pub mod tests {
         ] {
             let mut a = sample_inactive_reqid_attrs();
             put(&mut a, kind, &[0; 2]);
-            let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
+            let e = parse_attrs(&a).unwrap_err();
             assert_eq!(
                 e.to_string(),
                 format!("attribute {name} has unexpected length 2")
@@ -2161,23 +2532,26 @@ pub mod tests {
         put(&mut a, 2, b"xfrm_nat\0");
         put(&mut a, 7, &grps);
         let buf = nlmsg(0x10, 0, 1, 1, &a);
-        let r = parse_buffer::<GenlCtrl>(&buf).unwrap();
+        let r = parse_buffer::<CtrlMsg>(&buf).unwrap();
         let Reply::Msg(ctrl) = &r[0].1 else {
             panic!("no ctrl message")
         };
-        let fam = Family::from_ctrl(&ctrl.nlas).unwrap();
+        let fam = Family::from_ctrl(&ctrl.attrs).unwrap();
         assert_eq!(fam.id, 30);
         assert_eq!(fam.mcast_group(uapi::MCGRP_EVENTS), Some(11));
         assert_eq!(fam.mcast_group("nope"), None);
 
-        // The raw fallback reads the same, and skips what it does not know.
+        // An attribute newer than this xnatctl is kept aside, and the
+        // reply reads the same.
         put(&mut a, 99, &[0; 4]);
         let buf = nlmsg(0x10, 0, 1, 1, &a);
-        assert!(parse_buffer::<GenlCtrl>(&buf).is_err());
-        let r = parse_buffer::<XnatMsg>(&buf).unwrap();
-        let Reply::Msg(raw) = &r[0].1 else {
-            panic!("no raw message")
+        let r = parse_buffer::<CtrlMsg>(&buf).unwrap();
+        let Reply::Msg(ctrl) = &r[0].1 else {
+            panic!("no ctrl message")
         };
-        assert_eq!(Family::from_raw(&raw.attrs), Some(fam));
+        assert!(ctrl
+            .attrs
+            .contains(&CtrlAttr::Other(DefaultNla::new(99, vec![0; 4]))));
+        assert_eq!(Family::from_ctrl(&ctrl.attrs), Some(fam));
     }
 }
