@@ -65,7 +65,7 @@ outdir=$(cd "$outdir" && pwd)
 script=$outdir/guest-cmd.sh
 {
 	echo "cd $(printf %q "$top")"
-	for v in XNAT_KO XNAT_CTL XNAT_INSTALL_ROOT XNAT_KMEMLEAK_AGE XNAT_TOOLS KSERIES V; do
+	for v in XNAT_KO XNAT_CTL XNAT_INSTALL_ROOT XNAT_KMEMLEAK_AGE XNAT_TIME_SCALE XNAT_TOOLS KSERIES V; do
 		[ -z "${!v:-}" ] || echo "export $v=$(printf %q "${!v}")"
 	done
 	printf 'exec'

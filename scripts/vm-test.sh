@@ -8,13 +8,14 @@
 # non-zero if a test failed, or if a VM died before reporting every test
 # (the missing ones are then reported as failures).
 #
-# XNAT_VM_JOBS guests (default 2) boot at once and take tests from one shared
-# queue, in list order, so that the long tests spread over both.  One guest
-# under TCG keeps about one host core busy: its tests are mostly one shell
-# pipeline at a time.  Each guest has its own namespaces, module and kernel
-# log, so tests stay as isolated as in one boot; vm.tap lists every test in
-# list order whichever guest ran it, and OUTDIR/guest-K/ keeps each guest's
-# logs.  XNAT_VM_JOBS=1 runs everything in one boot, in OUTDIR itself.
+# XNAT_VM_JOBS guests (default 2; 1 on a debug kernel, see below) boot at
+# once and take tests from one shared queue, in list order, so that the long
+# tests spread over both.  One guest of the base kernel under TCG keeps about
+# one host core busy: its tests are mostly one shell pipeline at a time.
+# Each guest has its own namespaces, module and kernel log, so tests stay as
+# isolated as in one boot; vm.tap lists every test in list order whichever
+# guest ran it, and OUTDIR/guest-K/ keeps each guest's logs.
+# XNAT_VM_JOBS=1 runs everything in one boot, in OUTDIR itself.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,13 +42,24 @@ for t in "${tests[@]}"; do
 	seen[$n]=1
 done
 
+# A debug kernel (KASAN, lockdep, kmemleak) under TCG keeps both host cores
+# busy by itself and runs the tests 3-10 times slower: one guest at a time,
+# and every limit of a test (its timeout, its waits in lib.sh) 4 times as
+# long.  Limits bound hangs; no test asserts speed with them.
+debug=
+if [ -d "$kernel" ] && grep -q '^CONFIG_KASAN=y' "$kernel/.config" 2>/dev/null; then
+	debug=1
+fi
+export XNAT_TIME_SCALE=${XNAT_TIME_SCALE:-${debug:+4}}
+XNAT_TIME_SCALE=${XNAT_TIME_SCALE:-1}
+
 # The VM's time limit: every test's own limit, plus boot and per-test
 # overhead (cleanup, kmemleak scans under a debug kernel).
 limit=${XNAT_VM_TIMEOUT:-}
 if [ -z "$limit" ]; then
 	limit=180
 	for t in "${tests[@]}"; do
-		[ -r "$t" ] && limit=$((limit + $(test_timeout "$t" 120) + 30))
+		[ -r "$t" ] && limit=$((limit + ($(test_timeout "$t" 120) + 30) * XNAT_TIME_SCALE))
 	done
 fi
 
@@ -132,7 +144,7 @@ tap_block() {
 		{ on = 0 }' "$1" 2>/dev/null
 }
 
-jobs=${XNAT_VM_JOBS:-2}
+jobs=${XNAT_VM_JOBS:-$([ -n "$debug" ] && echo 1 || echo 2)}
 [ "$jobs" -le "${#tests[@]}" ] || jobs=${#tests[@]}
 [ "$jobs" -ge 1 ] || jobs=1
 

@@ -128,7 +128,7 @@ assert_at_least() {
 # depends on the kernel's speed (the debug kernel under TCG is ten times
 # slower).
 wait_for() {
-	local limit=$1 what=$2 end
+	local limit=$(($1 * ${XNAT_TIME_SCALE:-1})) what=$2 end
 	shift 2
 	# By the clock: a slow CMD (a python client under TCG) must not stretch
 	# the limit.  EPOCHREALTIME in microseconds.

@@ -133,7 +133,7 @@ for t in "${tests[@]}"; do
 		continue
 	fi
 
-	limit=$(test_timeout "$t" 120)
+	limit=$(($(test_timeout "$t" 120) * ${XNAT_TIME_SCALE:-1}))
 	begin=$(mark "begin $n $name")
 	start=$(date +%s)
 	# timeout puts the test in a process group of its own; whatever the
