@@ -4,6 +4,7 @@
 #include <net/netns/generic.h>
 #include <net/dst.h>
 #include <net/netfilter/nf_conntrack_labels.h>
+#include <net/netfilter/nf_nat.h>
 #include "xnat_helpers.h"
 
 /* Without labels the module cannot mark the NAT bindings it makes, and its
@@ -176,14 +177,39 @@ bool xnat_sk_fullsock(const struct sock *sk)
 	return sk_fullsock(sk);
 }
 
-void xnat_read_lock_bh(rwlock_t *lock)
+unsigned char xnat_sk_state(const struct sock *sk)
 {
-	read_lock_bh(lock);
+	return READ_ONCE(sk->sk_state);
 }
 
-void xnat_read_unlock_bh(rwlock_t *lock)
+u16 xnat_sk_protocol(const struct sock *sk)
 {
-	read_unlock_bh(lock);
+	return sk->sk_protocol;
+}
+
+void xnat_sk_callback_read_lock(struct sock *sk)
+{
+	read_lock_bh(&sk->sk_callback_lock);
+}
+
+void xnat_sk_callback_read_unlock(struct sock *sk)
+{
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+struct socket *xnat_sk_socket(const struct sock *sk)
+{
+	return sk->sk_socket;
+}
+
+struct file *xnat_socket_file(const struct socket *sock)
+{
+	return sock->file;
+}
+
+unsigned int xnat_file_flags(const struct file *file)
+{
+	return READ_ONCE(file->f_flags);
 }
 
 void xnat_rcu_read_lock(void)
@@ -382,4 +408,45 @@ unsigned int xnat_param_max_mappings(void)
 unsigned long xnat_param_max_hold_bytes(void)
 {
 	return READ_ONCE(max_hold_bytes);
+}
+
+static const size_t xnat_layout_table[] = {
+	sizeof(struct sk_buff),
+	offsetof(struct sk_buff, len),
+	sizeof(struct genl_info),
+	offsetof(struct genl_info, genlhdr),
+	sizeof(struct genl_family),
+	offsetof(struct genl_family, split_ops),
+	offsetof(struct genl_family, mcgrps),
+	offsetof(struct genl_family, module),
+	sizeof(struct nf_hook_ops),
+	offsetof(struct nf_hook_ops, priority),
+	sizeof(struct pernet_operations),
+	offsetof(struct pernet_operations, size),
+	sizeof(struct xfrm_mgr),
+	offsetof(struct xfrm_mgr, notify_policy),
+	offsetof(struct nf_conn, tuplehash),
+	offsetof(struct nf_conn, status),
+	sizeof(struct nf_conntrack_tuple_hash),
+	sizeof(struct nf_nat_range2),
+	offsetof(struct nf_nat_range2, max_addr),
+	sizeof(struct flowi),
+	offsetof(struct flowi4, saddr),
+	offsetof(struct flowi6, saddr),
+	offsetof(struct km_event, event),
+	offsetof(struct km_event, net),
+	offsetof(struct xfrm_policy, index),
+	sizeof(struct xfrm_state),
+	offsetof(struct xfrm_state, id.daddr),
+	offsetof(struct xfrm_state, id.proto),
+	offsetof(struct xfrm_state, props.saddr),
+	offsetof(struct xfrm_state, props.reqid),
+	offsetof(struct xfrm_state, props.family),
+	offsetof(struct xfrm_state, props.mode),
+};
+
+const size_t *xnat_layout(size_t *len)
+{
+	*len = ARRAY_SIZE(xnat_layout_table);
+	return xnat_layout_table;
 }

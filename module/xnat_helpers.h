@@ -25,8 +25,18 @@ void xnat_sock_hold(struct sock *sk);
 void xnat_sock_put(struct sock *sk);
 struct net *xnat_sock_net(const struct sock *sk);
 bool xnat_sk_fullsock(const struct sock *sk);
-void xnat_read_lock_bh(rwlock_t *lock);
-void xnat_read_unlock_bh(rwlock_t *lock);
+/*
+ * Fields of struct sock, socket and file go through the C compiler: on a
+ * debug (KASAN, lockdep) 7.3 tree, bindgen put sk_callback_lock at 0x3a0
+ * where the kernel has it at 0x3e0.
+ */
+unsigned char xnat_sk_state(const struct sock *sk);
+u16 xnat_sk_protocol(const struct sock *sk);
+void xnat_sk_callback_read_lock(struct sock *sk);
+void xnat_sk_callback_read_unlock(struct sock *sk);
+struct socket *xnat_sk_socket(const struct sock *sk);
+struct file *xnat_socket_file(const struct socket *sock);
+unsigned int xnat_file_flags(const struct file *file);
 
 struct net *xnat_xp_net(const struct xfrm_policy *xp);
 struct net *xnat_xs_net(const struct xfrm_state *x);
@@ -91,5 +101,12 @@ void xnat_extack_set_msg(struct netlink_ext_ack *extack, const char *msg);
 
 unsigned int xnat_param_max_mappings(void);
 unsigned long xnat_param_max_hold_bytes(void);
+
+/*
+ * Offsets and sizes of what the Rust side reads or writes in place, as the
+ * C compiler lays them out: net/layout.rs compares bindgen's with them when
+ * the module loads (in the order of its table).
+ */
+const size_t *xnat_layout(size_t *len);
 
 #endif

@@ -48,6 +48,7 @@ struct XfrmNatModule {
 
 impl kernel::Module for XfrmNatModule {
     fn init(module: &'static ThisModule) -> Result<Self> {
+        net::layout::check()?;
         let rcu = net::rcu::BarrierOnDrop;
         let aborts = nat::Aborts::new()?;
         let pernet = state::Pernet::register()?;

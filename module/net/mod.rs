@@ -20,6 +20,7 @@ pub mod bh_lock;
 pub mod compat;
 pub mod conntrack;
 pub mod genetlink;
+pub mod layout;
 pub mod netfilter;
 pub mod output;
 pub mod param;

@@ -53,8 +53,8 @@ impl SkBuff {
         // SAFETY: `sk` is valid while the skb is.  A SYN-SENT socket is a
         // full socket, so reading `sk_protocol` after the state is sound.
         let connecting = unsafe {
-            u32::from((*sk).__sk_common.skc_state) == bindings::TCP_SYN_SENT
-                && u32::from((*sk).sk_protocol) == bindings::IPPROTO_TCP
+            u32::from(bindings::xnat_sk_state(sk)) == bindings::TCP_SYN_SENT
+                && u32::from(bindings::xnat_sk_protocol(sk)) == bindings::IPPROTO_TCP
         };
         if !connecting {
             return None;
@@ -77,24 +77,21 @@ impl SkBuff {
         if sk.is_null() || !unsafe { bindings::xnat_sk_fullsock(sk) } {
             return false;
         }
-        // SAFETY: `sk` is a valid full socket.  `sk_callback_lock` is what
-        // `sock_orphan()` takes to clear `sk_socket`: while it is held and
-        // `sk_socket` is set, the socket's file has not been released.
-        let lock = unsafe { core::ptr::addr_of_mut!((*sk).sk_callback_lock) };
-        // SAFETY: `lock` is the socket's initialised rwlock.
-        unsafe { bindings::xnat_read_lock_bh(lock) };
+        // SAFETY: `sk` is a valid full socket, whose `sk_callback_lock` is
+        // what `sock_orphan()` takes to clear `sk_socket`: while it is held
+        // and `sk_socket` is set, the socket's file has not been released.
+        unsafe { bindings::xnat_sk_callback_read_lock(sk) };
         // SAFETY: Under the lock (see above), `sk_socket` and, when set, its
         // `file` are valid.  `f_flags` changes under `fcntl()` without this
-        // lock; a racing change may be missed or seen, either is fine.
+        // lock (the helper reads it once); a racing change may be missed or
+        // seen, either is fine.
         let nonblocking = unsafe {
-            let sock = (*sk).sk_socket;
-            !sock.is_null()
-                && !(*sock).file.is_null()
-                && core::ptr::read_volatile(core::ptr::addr_of!((*(*sock).file).f_flags)) & bindings::XNAT_O_NONBLOCK
-                    != 0
+            let sock = bindings::xnat_sk_socket(sk);
+            let file = if sock.is_null() { core::ptr::null_mut() } else { bindings::xnat_socket_file(sock) };
+            !file.is_null() && bindings::xnat_file_flags(file) & bindings::XNAT_O_NONBLOCK != 0
         };
         // SAFETY: Taken above.
-        unsafe { bindings::xnat_read_unlock_bh(lock) };
+        unsafe { bindings::xnat_sk_callback_read_unlock(sk) };
         nonblocking
     }
 
