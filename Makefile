@@ -13,6 +13,7 @@
 # KDIR=/path/to/linux builds the module against (and `check` boots) that tree
 # instead of the test kernel.  VARIANT=debug picks the debug test kernel for
 # kernel/module/vm-test/demo.  T="00-boot 01-module-load" limits the VM tests.
+# XNAT_VM_JOBS=N runs them in N guests at once (default 2; 1 on a debug kernel).
 #
 # KSERIES=7.3 does all of the above on Linux 7.3 (Debian's trixie-backports
 # source, clang-19, bindgen 0.71) instead of 6.12 LTS, the default:
