@@ -11,7 +11,8 @@
 # XNAT_VM_JOBS guests (default 2; 1 on a debug kernel, see below) boot at
 # once and take tests from one shared queue, in list order, so that the long
 # tests spread over both.  One guest of the base kernel under TCG keeps about
-# one host core busy: its tests are mostly one shell pipeline at a time.
+# one host core busy: its tests are mostly one shell pipeline at a time.  So
+# each of these guests has one vCPU (see run_queued).
 # Each guest has its own namespaces, module and kernel log, so tests stay as
 # isolated as in one boot; vm.tap lists every test in list order whichever
 # guest ran it, and OUTDIR/guest-K/ keeps each guest's logs.
@@ -68,6 +69,12 @@ fi
 run_queued() {
 	local n=$1 k pids=() rcs=() g i t name block who worst=0
 	mkdir -p "$out/queue"
+	# One vCPU each: two 2-vCPU guests on 2 cores ran each test about 2.5
+	# times slower than one guest alone (a vCPU thread preempted while its
+	# guest waits on it), a net loss; two 1-vCPU guests run each test about
+	# as fast as one guest alone.  The single-guest runs (XNAT_VM_JOBS=1,
+	# check-debug, stress) keep two vCPUs for cross-CPU races.
+	export XNAT_VM_CPUS=${XNAT_VM_CPUS:-1}
 	for ((k = 1; k <= n; k++)); do
 		g=$out/guest-$k
 		mkdir -p "$g"
