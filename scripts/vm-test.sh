@@ -47,12 +47,11 @@ done
 # busy by itself and runs the tests 3-10 times slower: one guest at a time,
 # and every limit of a test (its timeout, its waits in lib.sh) 4 times as
 # long.  Limits bound hangs; no test asserts speed with them.
-debug=
+default_jobs=2 default_scale=1
 if [ -d "$kernel" ] && grep -q '^CONFIG_KASAN=y' "$kernel/.config" 2>/dev/null; then
-	debug=1
+	default_jobs=1 default_scale=4
 fi
-export XNAT_TIME_SCALE=${XNAT_TIME_SCALE:-${debug:+4}}
-XNAT_TIME_SCALE=${XNAT_TIME_SCALE:-1}
+export XNAT_TIME_SCALE=${XNAT_TIME_SCALE:-$default_scale}
 
 # The VM's time limit: every test's own limit, plus boot and per-test
 # overhead (cleanup, kmemleak scans under a debug kernel).
@@ -151,7 +150,7 @@ tap_block() {
 		{ on = 0 }' "$1" 2>/dev/null
 }
 
-jobs=${XNAT_VM_JOBS:-$([ -n "$debug" ] && echo 1 || echo 2)}
+jobs=${XNAT_VM_JOBS:-$default_jobs}
 [ "$jobs" -le "${#tests[@]}" ] || jobs=${#tests[@]}
 [ "$jobs" -ge 1 ] || jobs=1
 

@@ -159,7 +159,9 @@ impl PolicyStore {
 /// The do or dump of the operation the core dispatched `cmd` to, with the
 /// attributes its request may carry.
 fn find_op(ops: &[OpSpec], cmd: u8, dump: bool) -> Option<(Op, &'static [AttrPolicy])> {
-    ops.iter().find(|o| o.cmd == cmd).and_then(|o| Some((o.op, if dump { o.dump_attrs } else { o.do_attrs }?)))
+    let o = ops.iter().find(|o| o.cmd == cmd)?;
+    let attrs = if dump { o.dump_attrs } else { o.do_attrs }?;
+    Some((o.op, attrs))
 }
 
 impl<F: Family> Registration<F> {
