@@ -7,6 +7,15 @@
 
 IKE_REQID=7
 
+# What the WAN may carry while an IKE daemon runs, stops and starts: ESP,
+# IKE (UDP 500 and 4500), neighbour discovery, and an ICMP port unreachable
+# that quotes an IKE datagram: a daemon that stops sends its deletes, and the
+# peer's answer can arrive after the socket closed.  A pcap-filter
+# expression; the quoted datagram's ports follow a 20-byte IPv4 header.
+IKE_WAN_TRAFFIC='esp or udp port 500 or udp port 4500 or arp or icmp6 or
+ (icmp[icmptype] == icmp-unreach and icmp[icmpcode] == 3 and icmp[17] == 17 and
+  (icmp[28:2] == 500 or icmp[28:2] == 4500 or icmp[30:2] == 500 or icmp[30:2] == 4500))'
+
 
 # trap_reqid: the reqid of the home box's out policy's template.
 trap_reqid() {
@@ -93,7 +102,7 @@ first_flow_hold() {
 # refused).  For a libreswan whose trap policy has no reqid (4.10, Debian
 # 12's), see libreswan_trap_without_reqid.
 ike_restart_scenario() {
-	local daemon=$1 fam=$2 mode=${3:-eagain} idx1 idx2 reqid flows plain
+	local daemon=$1 fam=$2 mode=${3:-eagain} idx1 idx2 reqid flows plain others
 	case $mode in eagain | hold) ;; *) fail "ike_restart_scenario: mode eagain or hold" ;; esac
 	howto_setup "$fam"
 	ike_topology_flush
@@ -155,8 +164,9 @@ ike_restart_scenario() {
 	capture_stop wan
 	plain=$(capture_count wan "host $OFFICE_HOST or host $MAPPED or host $LAN_HOST")
 	[ "$plain" = 0 ] || fail "plaintext on the WAN: $(capture_show wan "host $OFFICE_HOST or host $MAPPED or host $LAN_HOST" | head -n 20)"
-	assert_eq 0 "$(capture_count wan "not esp and not udp port 500 and not udp port 4500 and not arp and not icmp6")" \
-		"packets on the WAN other than ESP and IKE"
+	others=$(capture_count wan "not ($IKE_WAN_TRAFFIC)")
+	[ "$others" = 0 ] ||
+		fail "$others packet(s) on the WAN other than ESP and IKE: $(capture_show wan "not ($IKE_WAN_TRAFFIC)" | head -n 20)"
 	assert_ge 8 "$(capture_count wan "esp and src host $HOME_WAN and dst host $GW_WAN")" "ESP packets to the office gateway"
 }
 
