@@ -21,6 +21,7 @@ impl xfrm::PolicyEvents for PolicyEvents {
         // resyncs, and scheduling it is safe against the namespace's exit
         // (`Entry::schedule`).
         if let Some(ns) = NetState::of(net, &guard) {
+            ns.xfrm_event();
             ns.jobs.fetch_or(JOB_RESYNC, Ordering::Relaxed);
             ns.schedule();
         }
@@ -40,6 +41,7 @@ impl xfrm::PolicyEvents for PolicyEvents {
     fn sa_changed(net: &Net, change: SaChange) {
         let guard = ReadGuard::new();
         let Some(ns) = NetState::of(net, &guard) else { return };
+        ns.xfrm_event();
         match change {
             SaChange::Installed(key) => {
                 ns.sa_installs.fetch_add(1, Ordering::Relaxed);
@@ -49,6 +51,7 @@ impl xfrm::PolicyEvents for PolicyEvents {
                 ns.schedule();
             }
             SaChange::RequestGone(key) => ns.sa_requests.lock().expired(&key),
+            SaChange::Other => (),
         }
     }
 }

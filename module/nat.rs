@@ -202,13 +202,24 @@ impl Hook for SnatHook {
         let Some(ns) = NetState::of(state.net(), &guard) else { return Verdict::Accept };
         let Some(table) = ns.snapshot(&guard) else { return Verdict::Accept };
         let flow = original_flow(ct, state);
-        let Some(mapping) = table.lookup(family, &flow) else { return Verdict::Accept };
+        let Some(found) = table.find(family, &flow) else { return Verdict::Accept };
+        let mapping = found.mapping;
         let nat = mapping.translate(&flow.saddr);
         let sa_generation = ns.sa_generation();
         // The NAT core looks the translated flow up after us, but turns a
         // pending SA into EREMOTE (or a hang, for TCP).  Looking it up here
-        // first (once per new flow) also sends the key manager its ACQUIRE.
-        let pending = xfrm::lookup_with_source(state.net(), skb, family, &nat).is_err_and(|e| xfrm::sa_pending(&e));
+        // first also sends the key manager its ACQUIRE.  Once a lookup has
+        // shown that the policy's SAs serve all the binding's flows, new
+        // flows skip it until the next SPD or SAD event: one SPD lookup per
+        // new flow, the NAT core's, while the SA is there.
+        let epoch = ns.xfrm_epoch();
+        let pending = !found.sa_known_ready(epoch)
+            && xfrm::lookup_with_source(state.net(), skb, family, &nat, |bundle| {
+                if bundle.policy() == Some(found.policy) {
+                    found.learn_sa_ready(epoch, bundle.sas());
+                }
+            })
+            .is_err_and(|e| xfrm::sa_pending(&e));
         // In hold mode a new flow also queues behind held packets, so that
         // they leave in the order they came.
         let hold = mapping.stats.hold.as_ref().filter(|q| pending || !q.is_empty());

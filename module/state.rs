@@ -45,6 +45,8 @@ pub(crate) struct NetState {
     pub(crate) jobs: AtomicU32,
     /// SAs installed so far; see [`NetState::sa_generation`].
     pub(crate) sa_installs: AtomicU64,
+    /// SPD and SAD events so far; see [`NetState::xfrm_epoch`].
+    xfrm_events: AtomicU64,
     /// Open SA requests of mapped policies, for SA events.
     #[pin]
     pub(crate) sa_requests: SpinLockBh<PendingSas>,
@@ -151,6 +153,7 @@ impl NetState {
             mappings <- crate::new_rcu_mutex!(Config { dead: false }, "xfrm_nat_mappings"),
             jobs: AtomicU32::new(0),
             sa_installs: AtomicU64::new(0),
+            xfrm_events: AtomicU64::new(0),
             sa_requests <- crate::new_spinlock_bh!(PendingSas::default(), "xfrm_nat_sa_requests"),
         }? Error)
     }
@@ -172,6 +175,22 @@ impl NetState {
     /// the work's look at the queue against the second read.)
     pub(crate) fn sa_generation(&self) -> u64 {
         self.sa_installs.load(Ordering::Relaxed)
+    }
+
+    /// The epoch of what the packet path learns about SAs from its SPD
+    /// lookups (`Found::learn_sa_ready`): any SPD or SAD event of the
+    /// namespace ends it, as it may have taken an SA away or changed which
+    /// policy a flow gets.  Read before the lookup that learns, so that an
+    /// event during the lookup voids what it learned.
+    pub(crate) fn xfrm_epoch(&self) -> u64 {
+        self.xfrm_events.load(Ordering::Acquire)
+    }
+
+    /// Called by the key-manager sink for every SPD and SAD event of the
+    /// namespace, after the core applied it: a lookup that starts after
+    /// this sees the change.
+    pub(crate) fn xfrm_event(&self) {
+        self.xfrm_events.fetch_add(1, Ordering::AcqRel);
     }
 
     /// The next SA event to announce, if any.

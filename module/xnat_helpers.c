@@ -31,6 +31,35 @@ struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb)
 	return skb_dst(skb) ? skb_dst(skb)->xfrm : NULL;
 }
 
+struct xfrm_state *xnat_dst_xfrm(const struct dst_entry *dst)
+{
+	return dst->xfrm;
+}
+
+struct dst_entry *xnat_xfrm_dst_child(const struct dst_entry *dst)
+{
+	return xfrm_dst_child(dst);
+}
+
+int xnat_xfrm_dst_num_pols(const struct dst_entry *dst)
+{
+	return ((const struct xfrm_dst *)dst)->num_pols;
+}
+
+const struct xfrm_policy *xnat_xfrm_dst_policy(const struct dst_entry *dst)
+{
+	return ((const struct xfrm_dst *)dst)->pols[0];
+}
+
+bool xnat_xs_has_security(const struct xfrm_state *x)
+{
+#ifdef CONFIG_SECURITY_NETWORK_XFRM
+	return x->security;
+#else
+	return false;
+#endif
+}
+
 u16 xnat_ipcb_flags(const struct sk_buff *skb)
 {
 	return IPCB(skb)->flags;
@@ -436,6 +465,14 @@ static const size_t xnat_layout_table[] = {
 	offsetof(struct km_event, event),
 	offsetof(struct km_event, net),
 	offsetof(struct xfrm_policy, index),
+	offsetof(struct xfrm_policy, priority),
+	offsetof(struct xfrm_policy, selector),
+	offsetof(struct xfrm_policy, type),
+	offsetof(struct xfrm_policy, xfrm_nr),
+	offsetof(struct xfrm_policy, xfrm_vec),
+	sizeof(struct xfrm_tmpl),
+	offsetof(struct xfrm_tmpl, reqid),
+	sizeof(struct xfrm_selector),
 	sizeof(struct xfrm_state),
 	offsetof(struct xfrm_state, id.daddr),
 	offsetof(struct xfrm_state, id.proto),
@@ -443,6 +480,9 @@ static const size_t xnat_layout_table[] = {
 	offsetof(struct xfrm_state, props.reqid),
 	offsetof(struct xfrm_state, props.family),
 	offsetof(struct xfrm_state, props.mode),
+	offsetof(struct xfrm_state, sel),
+	offsetof(struct xfrm_state, mark),
+	offsetof(struct xfrm_state, km.state),
 };
 
 const size_t *xnat_layout(size_t *len)

@@ -16,6 +16,11 @@
 struct nf_conn *xnat_nf_ct_get(const struct sk_buff *skb, enum ip_conntrack_info *ctinfo);
 bool xnat_ct_has_label(const struct nf_conn *ct, unsigned int bit);
 struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb);
+struct xfrm_state *xnat_dst_xfrm(const struct dst_entry *dst);
+struct dst_entry *xnat_xfrm_dst_child(const struct dst_entry *dst);
+int xnat_xfrm_dst_num_pols(const struct dst_entry *dst);
+const struct xfrm_policy *xnat_xfrm_dst_policy(const struct dst_entry *dst);
+bool xnat_xs_has_security(const struct xfrm_state *x);
 u16 xnat_ipcb_flags(const struct sk_buff *skb);
 u16 xnat_ip6cb_flags(const struct sk_buff *skb);
 int xnat_dev_ifindex(const struct net_device *dev);

@@ -278,7 +278,8 @@ nonblock_dropped() {
 
 # pending_scenario FAMILY: the mapped policy has no SA and nothing answers
 # ACQUIRE; eagain mode refuses at once, the SA added by hand lets the next
-# send through, drop mode drops silently.
+# send through; once the SA goes, or for a flow outside a narrower SA's
+# selector, eagain refuses again; drop mode drops silently.
 pending_scenario() {
 	local fam=$1 out secs limit
 	howto_setup "$fam"
@@ -331,6 +332,26 @@ pending_scenario() {
 	exchange lan tcp after-sa-tcp
 	assert_eq "$MAPPED" "$(office_sources)" "sources seen by the office"
 	assert_ge 2 "$(sa_packets home "$HOME_WAN" "$GW_WAN" 0x1000)" "packets through the new SA"
+
+	# New flows skip the module's own SPD lookup once one has shown that
+	# the SA serves all the policy's flows; any SA event voids that.
+	log "the SA goes, the mapping stays: the next new flow is refused at once again"
+	sa_del
+	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 sa-gone --timeout 2 2>&1) &&
+		fail "UDP send succeeded after the SA went: $out"
+	assert_contains "$out" "errno EAGAIN" "UDP sendto once the SA went"
+	assert_eq 4 "$(mapping_field "$SPID" pending_refused)" "refused flows, with the one after the SA went"
+
+	local outside=${OFFICE_HOST%1}99
+	log "an SA whose selector is narrower than the policy (to $OFFICE_HOST only) carries its flows; a flow to $outside, which the policy covers, is refused"
+	run_in home ip xfrm state add src "$HOME_WAN" dst "$GW_WAN" proto esp spi 0x1000 reqid 1 \
+		mode tunnel aead "rfc4106(gcm(aes))" "$KEY_OUT" 128 sel src "$MAPPED/$HOSTLEN" dst "$OFFICE_HOST/$HOSTLEN"
+	exchange home udp narrow-sa-1
+	exchange home udp narrow-sa-2
+	out=$(run_in home $PEER udp-send "$outside" 5001 outside-sa --timeout 2 2>&1) &&
+		fail "UDP send to $outside succeeded with no SA for it: $out"
+	assert_contains "$out" "errno EAGAIN" "UDP sendto $outside, outside the SA's selector"
+	assert_eq 5 "$(mapping_field "$SPID" pending_refused)" "refused flows, with the one outside the SA's selector"
 
 	log "drop mode: the send succeeds, the packet goes nowhere, counted"
 	run_in home ip xfrm state delete src "$HOME_WAN" dst "$GW_WAN" proto esp spi 0x1000

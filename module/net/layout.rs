@@ -17,7 +17,7 @@ use kernel::prelude::*;
 use crate::bindings;
 
 /// The fields, in the order of `xnat_layout_table` in `xnat_helpers.c`.
-const FIELDS: [(&str, usize); 32] = [
+const FIELDS: [(&str, usize); 43] = [
     ("sizeof(struct sk_buff)", size_of::<bindings::sk_buff>()),
     ("sk_buff.len", offset_of!(bindings::sk_buff, len)),
     ("sizeof(struct genl_info)", size_of::<bindings::genl_info>()),
@@ -43,6 +43,14 @@ const FIELDS: [(&str, usize); 32] = [
     ("km_event.event", offset_of!(bindings::km_event, event)),
     ("km_event.net", offset_of!(bindings::km_event, net)),
     ("xfrm_policy.index", offset_of!(bindings::xfrm_policy, index)),
+    ("xfrm_policy.priority", offset_of!(bindings::xfrm_policy, priority)),
+    ("xfrm_policy.selector", offset_of!(bindings::xfrm_policy, selector)),
+    ("xfrm_policy.type", offset_of!(bindings::xfrm_policy, type_)),
+    ("xfrm_policy.xfrm_nr", offset_of!(bindings::xfrm_policy, xfrm_nr)),
+    ("xfrm_policy.xfrm_vec", offset_of!(bindings::xfrm_policy, xfrm_vec)),
+    ("sizeof(struct xfrm_tmpl)", size_of::<bindings::xfrm_tmpl>()),
+    ("xfrm_tmpl.reqid", offset_of!(bindings::xfrm_tmpl, reqid)),
+    ("sizeof(struct xfrm_selector)", size_of::<bindings::xfrm_selector>()),
     ("sizeof(struct xfrm_state)", size_of::<bindings::xfrm_state>()),
     ("xfrm_state.id.daddr", offset_of!(bindings::xfrm_state, id.daddr)),
     ("xfrm_state.id.proto", offset_of!(bindings::xfrm_state, id.proto)),
@@ -50,6 +58,9 @@ const FIELDS: [(&str, usize); 32] = [
     ("xfrm_state.props.reqid", offset_of!(bindings::xfrm_state, props.reqid)),
     ("xfrm_state.props.family", offset_of!(bindings::xfrm_state, props.family)),
     ("xfrm_state.props.mode", offset_of!(bindings::xfrm_state, props.mode)),
+    ("xfrm_state.sel", offset_of!(bindings::xfrm_state, sel)),
+    ("xfrm_state.mark", offset_of!(bindings::xfrm_state, mark)),
+    ("xfrm_state.km.state", offset_of!(bindings::xfrm_state, km.state)),
 ];
 
 /// Fails with `EINVAL`, naming the first field, if bindgen and the C

@@ -11,6 +11,7 @@ use crate::logic::addr::{Addr, Family};
 use crate::logic::policy::{Reqids, SeenPolicy};
 use crate::logic::sa::SaKey;
 use crate::logic::selector::{DestSelector, Selector};
+use crate::logic::table::SaScope;
 use crate::net::pernet::Net;
 use crate::net::output::OutputContext;
 use crate::net::skb::{OwnedSkb, SkBuff};
@@ -40,36 +41,106 @@ impl Policy {
     /// family is one xfrm_nat knows.
     pub fn seen(&self) -> Option<SeenPolicy> {
         let p = self.raw();
-        let s = &p.selector;
         let templates = p.xfrm_vec.iter().take(usize::from(p.xfrm_nr));
-        Some(SeenPolicy {
-            index: p.index,
-            reqids: Reqids::new(templates.map(|t| t.reqid)),
-            family: Family::from_af(s.family)?,
-            selector: Selector {
-                saddr: addr_of(&s.saddr),
-                dest: DestSelector {
-                    daddr: addr_of(&s.daddr),
-                    dport: s.dport,
-                    dport_mask: s.dport_mask,
-                    sport: s.sport,
-                    sport_mask: s.sport_mask,
-                    ifindex: s.ifindex,
-                    prefixlen_d: s.prefixlen_d,
-                    prefixlen_s: s.prefixlen_s,
-                    proto: s.proto,
-                },
-            },
-            priority: self.raw().priority,
+        let (family, selector) = selector_of(&p.selector)?;
+        Some(SeenPolicy { index: p.index, reqids: Reqids::new(templates.map(|t| t.reqid)), family, selector, priority: p.priority })
+    }
+}
+
+/// A selector of a family xfrm_nat knows.
+fn selector_of(s: &bindings::xfrm_selector) -> Option<(Family, Selector)> {
+    let selector = Selector {
+        saddr: addr_of(&s.saddr),
+        dest: DestSelector {
+            daddr: addr_of(&s.daddr),
+            dport: s.dport,
+            dport_mask: s.dport_mask,
+            sport: s.sport,
+            sport_mask: s.sport_mask,
+            ifindex: s.ifindex,
+            prefixlen_d: s.prefixlen_d,
+            prefixlen_s: s.prefixlen_s,
+            proto: s.proto,
+        },
+    };
+    Some((Family::from_af(s.family)?, selector))
+}
+
+/// The route an SPD lookup returned for a flow that a policy applies to:
+/// a chain of `struct xfrm_dst`, one per SA, ending in the plain route.
+///
+/// # Invariants
+///
+/// Only made for a reference held by the lookup's caller, whose first
+/// `dst_entry` has an SA (`dst->xfrm`), for the life of the `&Bundle`.
+#[repr(transparent)]
+pub struct Bundle(Opaque<bindings::dst_entry>);
+
+impl Bundle {
+    fn as_ptr(&self) -> *const bindings::dst_entry {
+        self.0.get()
+    }
+
+    /// The index of the policy the bundle was made for, if it was made for
+    /// one main policy (no sub policy).
+    pub fn policy(&self) -> Option<u32> {
+        // SAFETY: A bundle (type invariant) is a `struct xfrm_dst`.
+        if unsafe { bindings::xnat_xfrm_dst_num_pols(self.as_ptr()) } != 1 {
+            return None;
+        }
+        // SAFETY: As above; the bundle holds a reference on its policies.
+        let xp = unsafe { bindings::xnat_xfrm_dst_policy(self.as_ptr()) };
+        // SAFETY: Held by the bundle for as long as `self` lives.
+        (!xp.is_null()).then(|| unsafe { &*xp.cast::<Policy>() }).map(|p| p.raw().index)
+    }
+
+    /// Which flows of the policy each SA of the bundle serves, outermost
+    /// first.
+    pub fn sas(&self) -> impl Iterator<Item = SaScope> + '_ {
+        let mut dst = self.as_ptr();
+        core::iter::from_fn(move || {
+            if dst.is_null() {
+                return None;
+            }
+            // SAFETY: `dst` is the bundle's first route or a child of a
+            // route of it; each holds a reference on its child and its SA.
+            let x = unsafe { bindings::xnat_dst_xfrm(dst) };
+            if x.is_null() {
+                return None;
+            }
+            // SAFETY: As above.
+            dst = unsafe { bindings::xnat_xfrm_dst_child(dst) };
+            // SAFETY: The route holds the state for as long as `self` lives.
+            Some(sa_scope(unsafe { &*x }))
         })
+    }
+}
+
+/// Which flows the SAD's lookup would give SA `x`.  In tunnel and BEET
+/// mode its endpoints come from the policy's template, so only its selector
+/// (if it has one), its mark and its security context tell flows apart.
+fn sa_scope(x: &bindings::xfrm_state) -> SaScope {
+    let mode = u32::from(x.props.mode);
+    let template_endpoints = mode == bindings::XFRM_MODE_TUNNEL || mode == bindings::XFRM_MODE_BEET;
+    // SAFETY: A live state.
+    if !template_endpoints || x.mark.m != 0 || unsafe { bindings::xnat_xs_has_security(x) } {
+        return SaScope::SomeFlows;
+    }
+    if x.sel.family == 0 {
+        return SaScope::EveryFlow;
+    }
+    match selector_of(&x.sel) {
+        Some((family, selector)) => SaScope::Selected(family, selector),
+        None => SaScope::SomeFlows,
     }
 }
 
 /// Looks the packet's flow up in the SPD as if its source were `saddr`, as
 /// the NAT core will after source NAT, and reports the lookup's error if it
 /// fails: `EREMOTE` or `EAGAIN` mean a policy applies whose SA is not there
-/// yet (the lookup has asked the key manager for one, by ACQUIRE).
-pub fn lookup_with_source(net: &Net, skb: &SkBuff, family: Family, saddr: &Addr) -> Result {
+/// yet (the lookup has asked the key manager for one, by ACQUIRE).  If it
+/// found a bundle, `inspect` sees it before it is released.
+pub fn lookup_with_source(net: &Net, skb: &SkBuff, family: Family, saddr: &Addr, inspect: impl FnOnce(&Bundle)) -> Result {
     // Not decodable: leave the verdict to the NAT core's own lookup.
     let Ok(mut fl) = decode_flow(net, skb, family) else { return Ok(()) };
     // Writing union fields is safe; `family` says which one is in use.
@@ -86,6 +157,12 @@ pub fn lookup_with_source(net: &Net, skb: &SkBuff, family: Family, saddr: &Addr)
         bindings::xfrm_lookup(net.as_ptr(), orig, &fl, skb.raw_sk(), 0)
     };
     let dst = kernel::error::from_err_ptr(dst)?;
+    // SAFETY: A route we hold (see above), or null.
+    if !dst.is_null() && !unsafe { bindings::xnat_dst_xfrm(dst) }.is_null() {
+        // SAFETY: A route with an SA is a bundle.  INVARIANT: Our reference
+        // outlives the call.
+        inspect(unsafe { &*dst.cast::<Bundle>() });
+    }
     // SAFETY: We own this reference (see above); null is allowed.
     unsafe { bindings::dst_release(dst) };
     Ok(())
@@ -198,6 +275,8 @@ pub enum SaChange {
     Installed(SaKey),
     /// A larval state (an unanswered ACQUIRE) expired or was deleted.
     RequestGone(SaKey),
+    /// Anything else: an SA may be gone (deleted, expired, flushed).
+    Other,
 }
 
 /// Receives SPD and SAD events.  All are called in atomic context (inside
@@ -290,8 +369,14 @@ impl<E: PolicyEvents> KeyManager<E> {
     /// Called by the xfrm core only (`xfrm_mgr.notify`), in atomic context,
     /// with a valid event and a null or valid, held state.
     unsafe extern "C" fn notify(x: *mut bindings::xfrm_state, c: *const bindings::km_event) -> ffi::c_int {
-        // A flush has no state; nothing waits for a flushed SA.
+        // A flush has no state, and carries its namespace.
         if x.is_null() {
+            // SAFETY: The core passes a valid event.
+            let net = unsafe { (*c).net };
+            if !net.is_null() {
+                // SAFETY: The namespace being flushed is live.
+                E::sa_changed(unsafe { Net::from_raw(net) }, SaChange::Other);
+            }
             return 0;
         }
         // SAFETY: The core passes a valid, held state and a valid event.
@@ -301,7 +386,7 @@ impl<E: PolicyEvents> KeyManager<E> {
         let change = match event {
             bindings::XFRM_MSG_NEWSA | bindings::XFRM_MSG_UPDSA if valid => SaChange::Installed(sa_key(x)),
             bindings::XFRM_MSG_EXPIRE | bindings::XFRM_MSG_DELSA if larval => SaChange::RequestGone(sa_key(x)),
-            _ => return 0,
+            _ => SaChange::Other,
         };
         // SAFETY: A state's namespace outlives the state.
         let net = unsafe { bindings::xnat_xs_net(x) };

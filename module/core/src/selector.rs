@@ -87,6 +87,28 @@ impl Selector {
         nat.in_prefix(&self.saddr, self.dest.prefixlen_s)
     }
 
+    /// Whether every flow of a mapping of `nat`/`nat_len` that a policy
+    /// of destination selector `policy` carries also matches this selector.
+    /// `xfrm_state_find()` passes over an SA whose selector does not match
+    /// the flow, so an SA whose selector covers its policy's serves every
+    /// flow of the policy, not only the one it was found for.
+    pub fn covers_flows_of(&self, policy: &DestSelector, nat: &Addr, nat_len: u8) -> bool {
+        let s = &self.dest;
+        let within = |outer: &Addr, outer_len: u8, inner: &Addr, inner_len: u8| {
+            outer_len <= inner_len && inner.in_prefix(outer, outer_len)
+        };
+        // Only the bits the policy fixes can be relied on in a flow.
+        let ports = |port: u16, mask: u16, inner_port: u16, inner_mask: u16| {
+            mask & !inner_mask == 0 && (port ^ inner_port) & mask == 0
+        };
+        within(&self.saddr, s.prefixlen_s, nat, nat_len)
+            && within(&s.daddr, s.prefixlen_d, &policy.daddr, policy.prefixlen_d)
+            && ports(s.dport, s.dport_mask, policy.dport, policy.dport_mask)
+            && ports(s.sport, s.sport_mask, policy.sport, policy.sport_mask)
+            && (s.proto == 0 || s.proto == policy.proto)
+            && (s.ifindex == 0 || s.ifindex == policy.ifindex)
+    }
+
     /// Whether the prefix lengths are possible in `family`.
     pub fn is_valid_for(&self, family: Family) -> bool {
         self.dest.prefixlen_d <= family.max_prefix() && self.dest.prefixlen_s <= family.max_prefix()

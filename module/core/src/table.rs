@@ -24,10 +24,11 @@
 
 use core::cmp::Reverse;
 use core::fmt;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::addr::{Addr, Family};
 use super::policy::{self, PolicyInfo, SeenPolicy, Unfit};
-use super::selector::Flow;
+use super::selector::{Flow, Selector};
 use super::vec::{self, AllocError, Vec};
 
 /// What a mapping does with a new flow while its policy's SA is pending
@@ -280,6 +281,64 @@ pub struct Table<S> {
     nat_lens: Vec<(Family, u8)>,
     /// Binding positions by policy index.
     by_policy: Vec<u32>,
+    /// Per binding, what the packet path learned of its policy's SAs
+    /// ([`Found::sa_known_ready`]).
+    sa_ready: Vec<SaReadiness>,
+}
+
+/// Whether a binding's policy has SAs that serve all its flows, as last
+/// learned by the packet path: the xfrm epoch it was learned in, plus one;
+/// 0 for nothing learned.  The epoch is a counter of SPD and SAD events
+/// the caller keeps: readiness learned in one epoch holds until the next
+/// event, which may have taken an SA or changed which policy applies.
+struct SaReadiness(AtomicU64);
+
+/// Which flows of its policy an SA serves, as the SAD's lookup
+/// (`xfrm_state_find()`) goes.
+#[derive(Clone, Copy, Debug)]
+pub enum SaScope {
+    /// All of them: it has no selector.
+    EveryFlow,
+    /// Those its selector, of this family, matches.
+    Selected(Family, Selector),
+    /// Some, chosen by more than its selector (e.g. its endpoints are the
+    /// flow's, in transport mode, or it needs a mark).
+    SomeFlows,
+}
+
+/// A binding that [`Table::find`] chose for a flow.
+pub struct Found<'a, S> {
+    /// The mapping.
+    pub mapping: &'a Mapping<S>,
+    /// The bound policy's index.
+    pub policy: u32,
+    selector: &'a super::selector::DestSelector,
+    ready: &'a SaReadiness,
+}
+
+impl<S> Found<'_, S> {
+    /// Whether the packet path learned, in xfrm epoch `epoch`, that the
+    /// policy's SAs serve all its flows of this mapping: a new flow then
+    /// needs no SPD lookup of its own to tell that the SA is not pending.
+    pub fn sa_known_ready(&self, epoch: u64) -> bool {
+        self.ready.0.load(Ordering::Acquire) == epoch.wrapping_add(1)
+    }
+
+    /// Records what an SPD lookup of one flow found, begun in xfrm epoch
+    /// `epoch`: a bundle of the bound policy whose SAs serve `sas`.
+    /// Readiness is learned only if each of them serves all the flows of
+    /// this binding; a later event moves the epoch on and voids it.
+    pub fn learn_sa_ready(&self, epoch: u64, sas: impl IntoIterator<Item = SaScope>) {
+        let m = self.mapping;
+        let serves_all = sas.into_iter().all(|sa| match sa {
+            SaScope::EveryFlow => true,
+            SaScope::Selected(family, s) => family == m.family && s.covers_flows_of(self.selector, &m.nat, m.nat_len),
+            SaScope::SomeFlows => false,
+        });
+        if serves_all {
+            self.ready.0.store(epoch.wrapping_add(1), Ordering::Release);
+        }
+    }
 }
 
 impl<S: Clone> Table<S> {
@@ -294,6 +353,7 @@ impl<S: Clone> Table<S> {
             by_nat: Vec::new(),
             nat_lens: Vec::new(),
             by_policy: Vec::new(),
+            sa_ready: Vec::new(),
         }
     }
 
@@ -404,7 +464,11 @@ impl<S: Clone> Table<S> {
                 vec::push(&mut nat_lens, (m.family, m.nat_len))?;
             }
         }
-        Ok(Self { mappings, status, bindings, by_dest, groups, by_nat, nat_lens, by_policy })
+        let mut sa_ready = vec::with_capacity(bindings.len())?;
+        for _ in bindings.iter() {
+            vec::push(&mut sa_ready, SaReadiness(AtomicU64::new(0)))?;
+        }
+        Ok(Self { mappings, status, bindings, by_dest, groups, by_nat, nat_lens, by_policy, sa_ready })
     }
 
     fn entry(&self, slot: usize) -> Entry<'_, S> {
@@ -423,7 +487,12 @@ impl<S: Clone> Table<S> {
     /// longest destination prefix, then the lowest key (spid keys first),
     /// then the lowest policy index.
     pub fn lookup(&self, family: Family, flow: &Flow) -> Option<&Mapping<S>> {
-        let mut best: Option<&Binding> = None;
+        self.find(family, flow).map(|f| f.mapping)
+    }
+
+    /// As [`Table::lookup`], with the binding chosen.
+    pub fn find(&self, family: Family, flow: &Flow) -> Option<Found<'_, S>> {
+        let mut best: Option<usize> = None;
         for g in self.groups.iter().filter(|g| g.family == family) {
             let key = flow.daddr.masked(g.prefix_len);
             let hash = dest_hash(&key);
@@ -438,13 +507,16 @@ impl<S: Clone> Table<S> {
                 // Groups come longest prefix first and runs are sorted by
                 // the tie-breaks, so only a strictly lower priority beats
                 // `best`.
-                if best.is_none_or(|bb| b.policy.priority < bb.policy.priority) {
-                    best = Some(b);
+                if best.is_none_or(|bb| b.policy.priority < self.bindings[bb].policy.priority) {
+                    best = Some(k.binding as usize);
                 }
                 break;
             }
         }
-        best.map(|b| &self.mappings[b.mapping as usize])
+        best.map(|i| {
+            let b = &self.bindings[i];
+            Found { mapping: &self.mappings[b.mapping as usize], policy: b.index, selector: &b.policy.selector, ready: &self.sa_ready[i] }
+        })
     }
 
     /// The mappings whose address or prefix contains `nat`: in key order

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use xfrm_nat_core::addr::{Addr, Family};
 use xfrm_nat_core::policy::{PolicyInfo, Reqids, SeenPolicy, Unfit};
 use xfrm_nat_core::selector::{DestSelector, Flow, Selector, IPPROTO_ICMP};
-use xfrm_nat_core::table::{Inactive, MapKey, Mapping, Table};
+use xfrm_nat_core::table::{Inactive, MapKey, Mapping, SaScope, Table};
 
 fn v4(s: &str) -> Addr {
     let ip: std::net::Ipv4Addr = s.parse().unwrap();
@@ -659,4 +659,74 @@ fn edited_feeds_the_next_build() {
     assert!(!t.get(spid(305)).unwrap().same_binding(&t2.get(spid(305)).unwrap()));
     assert!(t.get(spid(321)).unwrap().same_binding(&t2.get(spid(321)).unwrap()));
     assert!(!t.get(spid(313)).unwrap().same_binding(&t3.get(spid(313)).unwrap()));
+}
+
+/// An SA selector from `saddr`/`plen_s` to `daddr`/`plen_d`.
+fn sa_selector(saddr: Addr, plen_s: u8, daddr: Addr, plen_d: u8) -> Selector {
+    Selector { saddr, dest: DestSelector { prefixlen_s: plen_s, daddr, prefixlen_d: plen_d, ..Default::default() } }
+}
+
+fn v4_sa(s: Selector) -> SaScope {
+    SaScope::Selected(Family::V4, s)
+}
+
+#[test]
+fn sa_readiness_is_learned_only_from_sas_that_serve_every_flow_of_the_binding() {
+    let t = howto();
+    let f = flow(v4("10.0.0.1"), 17, 40000, 5001);
+    fn found<'a>(t: &'a Table<Arc<()>>, f: &Flow) -> xfrm_nat_core::table::Found<'a, Arc<()>> {
+        t.find(Family::V4, f).expect("mapped")
+    }
+    assert_eq!(found(&t, &f).policy, 305);
+    assert!(!found(&t, &f).sa_known_ready(0), "nothing learned in a new table");
+
+    // Narrower than the policy's 10.0.0.0/8: another flow of the policy
+    // would not find this SA.
+    found(&t, &f).learn_sa_ready(0, [v4_sa(sa_selector(v4("10.20.30.2"), 32, v4("10.0.0.0"), 16))]);
+    assert!(!found(&t, &f).sa_known_ready(0), "an SA for 10.0.0.0/16 does not serve 10.0.0.0/8");
+    // A selector that pins a port the policy leaves open.
+    let port = Selector { dest: DestSelector { dport: 5001u16.to_be(), dport_mask: 0xffff, proto: 17, ..sa_selector(v4("10.20.30.2"), 32, v4("10.0.0.0"), 8).dest }, ..sa_selector(v4("10.20.30.2"), 32, v4("10.0.0.0"), 8) };
+    found(&t, &f).learn_sa_ready(0, [v4_sa(port)]);
+    assert!(!found(&t, &f).sa_known_ready(0), "an SA for UDP port 5001 does not serve every flow");
+    // An SA that the SAD picks per flow, e.g. in transport mode.
+    found(&t, &f).learn_sa_ready(0, [SaScope::SomeFlows]);
+    assert!(!found(&t, &f).sa_known_ready(0));
+    // A selector of the other family (an IPv6 SA of an IPv4 policy).
+    found(&t, &f).learn_sa_ready(0, [SaScope::Selected(Family::V6, sa_selector(v6("::"), 0, v6("::"), 0))]);
+    assert!(!found(&t, &f).sa_known_ready(0));
+    // One of two SAs of the bundle is narrow: not learned.
+    found(&t, &f).learn_sa_ready(0, [SaScope::EveryFlow, v4_sa(sa_selector(v4("10.20.30.0"), 24, v4("10.1.0.0"), 16))]);
+    assert!(!found(&t, &f).sa_known_ready(0));
+    // A source prefix that leaves out the mapping's address.
+    found(&t, &f).learn_sa_ready(0, [v4_sa(sa_selector(v4("10.20.31.0"), 24, v4("10.0.0.0"), 8))]);
+    assert!(!found(&t, &f).sa_known_ready(0));
+
+    // Wider, or no selector at all (what IKE daemons install in tunnel mode).
+    found(&t, &f).learn_sa_ready(0, [v4_sa(sa_selector(v4("10.20.0.0"), 16, v4("0.0.0.0"), 0))]);
+    assert!(found(&t, &f).sa_known_ready(0));
+    assert!(!found(&t, &f).sa_known_ready(1), "an SPD or SAD event since voids it");
+    found(&t, &f).learn_sa_ready(7, [SaScope::EveryFlow]);
+    assert!(found(&t, &f).sa_known_ready(7));
+    assert!(!found(&t, &f).sa_known_ready(0));
+
+    // Per binding: the other mapping's binding learned nothing.
+    let g = flow(v6("fd00:10::1"), 6, 40000, 22);
+    assert!(!t.find(Family::V6, &g).expect("mapped").sa_known_ready(7));
+    // And per table: a rebuilt snapshot starts from nothing.
+    assert!(!found(&howto(), &f).sa_known_ready(7));
+}
+
+#[test]
+fn a_netmap_binding_needs_sas_for_its_whole_prefix() {
+    let t = Table::build(
+        vec![netmap(spid(305), Family::V4, v4("10.20.30.0"), 24, v4("192.168.1.0"))],
+        &[policy(305, v4("10.20.30.0"), 24, v4("10.0.0.0"), 8, 0)],
+    )
+    .unwrap();
+    let f = flow(v4("10.0.0.1"), 17, 40000, 5001);
+    let found = t.find(Family::V4, &f).expect("mapped");
+    found.learn_sa_ready(3, [v4_sa(sa_selector(v4("10.20.30.17"), 32, v4("10.0.0.0"), 8))]);
+    assert!(!found.sa_known_ready(3), "an SA of one translated source does not serve the others");
+    found.learn_sa_ready(3, [v4_sa(sa_selector(v4("10.20.30.0"), 24, v4("10.0.0.0"), 8))]);
+    assert!(found.sa_known_ready(3));
 }
