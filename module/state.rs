@@ -125,14 +125,18 @@ fn policies_for(net: &Net, mappings: &[Mapping<Shared>]) -> Result<KVVec<SeenPol
     }
     spids.sort_unstable();
     reqids.sort_unstable();
-    // One test for both walks, so that they agree on what they count.
+    // One test for both walks, so that they agree on what they count;
+    // cheap for the policies it passes over, which are most of a large SPD.
     let named = |p: &xfrm::Policy| {
-        p.seen().filter(|s| {
-            p.is_main()
-                && s.index & 7 == XFRM_POLICY_OUT
-                && (spids.binary_search(&s.index).is_ok()
-                    || s.reqids.as_slice().iter().any(|r| reqids.binary_search(r).is_ok()))
-        })
+        let index = p.index();
+        let is_named = p.is_main()
+            && index & 7 == XFRM_POLICY_OUT
+            && (spids.binary_search(&index).is_ok() || p.template_reqids().any(|r| reqids.binary_search(&r).is_ok()));
+        if is_named {
+            p.seen()
+        } else {
+            None
+        }
     };
     let mut count = 0usize;
     xfrm::for_each_policy(net, |p| count += usize::from(named(p).is_some()));
@@ -199,14 +203,17 @@ impl NetState {
     }
 }
 
-/// Whether a publication announces a mapping that did not change.
+/// What a publication announces.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Announce {
-    /// Only mappings that are new, deleted or changed; nothing is published
-    /// if none is (a resync that found nothing new).
+    /// The mappings that are new, deleted or changed, found by comparing
+    /// the snapshots; nothing is published if none is (a resync that found
+    /// nothing new).
     Changes,
-    /// Also this key's, which a request named.
-    AlsoKey(MapKey),
+    /// This key's, which a request named, whether or not it changed, and
+    /// no other: the request changed no other mapping (map or unmap of one
+    /// key, see [`Table::with_one`]), so the snapshots are not compared.
+    OnlyKey(MapKey),
 }
 
 /// Whether `new` differs from `old` in what users see of it.
@@ -253,22 +260,34 @@ impl Entry<NetState> {
         let cur = w.current().unwrap_or(&empty);
         // Collected first: `cur` cannot be read after `publish`.
         let mut deleted = KVec::new();
-        for e in cur.entries() {
-            if next.get(e.key).is_none() {
-                deleted.push(e.key, GFP_KERNEL)?;
-            }
-        }
         let mut changed = KVec::new();
-        for e in next.entries() {
-            let named = announce == Announce::AlsoKey(e.key);
-            if named || cur.get(e.key).is_none_or(|old| differs(&old, &e)) {
-                changed.push(e.key, GFP_KERNEL)?;
-            }
-        }
         let mut unbound = KVec::new();
-        for index in cur.bound_policies() {
-            if !next.binds_policy(index) && unbound.last() != Some(&index) {
-                unbound.push(index, GFP_KERNEL)?;
+        if let Announce::OnlyKey(key) = announce {
+            match (cur.get(key), next.get(key)) {
+                (_, Some(_)) => changed.push(key, GFP_KERNEL)?,
+                (Some(_), None) => deleted.push(key, GFP_KERNEL)?,
+                (None, None) => (),
+            }
+            for b in cur.get(key).iter().flat_map(|e| e.bindings) {
+                if !next.binds_policy(b.index) {
+                    unbound.push(b.index, GFP_KERNEL)?;
+                }
+            }
+        } else {
+            for e in cur.entries() {
+                if next.get(e.key).is_none() {
+                    deleted.push(e.key, GFP_KERNEL)?;
+                }
+            }
+            for e in next.entries() {
+                if cur.get(e.key).is_none_or(|old| differs(&old, &e)) {
+                    changed.push(e.key, GFP_KERNEL)?;
+                }
+            }
+            for index in cur.bound_policies() {
+                if !next.binds_policy(index) && unbound.last() != Some(&index) {
+                    unbound.push(index, GFP_KERNEL)?;
+                }
             }
         }
         if announce == Announce::Changes && deleted.is_empty() && changed.is_empty() {
@@ -305,13 +324,14 @@ impl Entry<NetState> {
         let limits = NetLimits { mappings: param::max_mappings(), hold_bytes: param::max_hold_bytes() };
         request::check_limits(&req, others.count(), held, &limits)?;
         let new = mapping_for(&req, old.map(|e| e.mapping))?;
-        let mut next = cur.edited(|m| (m.key != req.key).then(|| m.clone()))?;
-        vec::push(&mut next, new)?;
-        let next = self.build(next)?;
+        // The other mappings' bindings are current (SPD changes resync
+        // them), so only the new one's policies are looked for.
+        let policies = policies_for(self.net(), core::slice::from_ref(&new))?;
+        let next = cur.with_one(req.key, Some(new), &policies)?;
         if let Some(Inactive::Unfit(why)) = next.get(req.key).and_then(|e| e.inactive) {
             return Err(Refusal::Unfit(why).into());
         }
-        self.commit(&mut w, next, notify, Announce::AlsoKey(req.key))
+        self.commit(&mut w, next, notify, Announce::OnlyKey(req.key))
     }
 
     /// Replaces the whole mapping set with `reqs`, in one snapshot (map-set
@@ -364,8 +384,8 @@ impl Entry<NetState> {
         if cur.get(key).is_none() {
             return Err(Refusal::NotMapped(key).into());
         }
-        let next = self.build(cur.edited(|m| (m.key != key).then(|| m.clone()))?)?;
-        self.commit(&mut w, next, notify, Announce::Changes)
+        let next = cur.with_one(key, None, &[])?;
+        self.commit(&mut w, next, notify, Announce::OnlyKey(key))
     }
 
     /// Deletes all mappings.

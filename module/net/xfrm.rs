@@ -37,6 +37,17 @@ impl Policy {
         u32::from(self.raw().type_) == bindings::XFRM_POLICY_TYPE_MAIN
     }
 
+    /// The policy's index: its direction in the low 3 bits.
+    pub fn index(&self) -> u32 {
+        self.raw().index
+    }
+
+    /// The reqids of its templates, in template order.
+    pub fn template_reqids(&self) -> impl Iterator<Item = u32> + '_ {
+        let p = self.raw();
+        p.xfrm_vec.iter().take(usize::from(p.xfrm_nr)).map(|t| t.reqid)
+    }
+
     /// Index, family, selector, priority and template reqids, if the
     /// family is one xfrm_nat knows.
     pub fn seen(&self) -> Option<SeenPolicy> {

@@ -17,10 +17,25 @@ use xfrm_nat_core::stats::Stats;
 use xfrm_nat_core::table::{Binding, Inactive, MapKey, Mapping, Table};
 use xfrm_nat_core::vec::AllocError;
 
+type BenchMapping = Mapping<Arc<[u64; 2]>>;
+
 /// `n` mappings to distinct /24 office networks under 10/8, each with its
 /// own NAT address, like many road-warrior policies on one gateway, and
 /// some to /16 and /32 networks so that several prefix lengths are in use.
 fn table(n: u32) -> Result<Table<Arc<[u64; 2]>>, AllocError> {
+    let (ms, ps) = contents(n);
+    Table::build(ms, &ps)
+}
+
+/// The policies of `table(n)`, and `extra`.
+fn table_policies(n: u32, extra: &SeenPolicy) -> Vec<SeenPolicy> {
+    let mut ps = contents(n).1;
+    ps.push(*extra);
+    ps
+}
+
+/// The mappings and policies of `table(n)`.
+fn contents(n: u32) -> (Vec<BenchMapping>, Vec<SeenPolicy>) {
     let mut ms = Vec::new();
     let mut ps = Vec::new();
     for i in 0..n {
@@ -39,7 +54,7 @@ fn table(n: u32) -> Result<Table<Arc<[u64; 2]>>, AllocError> {
         let key = if i % 2 == 0 { MapKey::Spid(index) } else { MapKey::Reqid(1 + i) };
         ms.push(Mapping { key, family: Family::V4, nat, nat_len: 32, from: None, pending: Default::default(), stats: Arc::new([0; 2]) });
     }
-    Table::build(ms, &ps)
+    (ms, ps)
 }
 
 fn flows(n: u32) -> Vec<Flow> {
@@ -98,13 +113,50 @@ fn main() -> Result<(), AllocError> {
     // One binding: the policy's selector and priority.
     let binding = size_of::<Binding>();
     // Index: an 8-byte destination and a 4-byte policy entry per binding,
-    // a 4-byte address entry per mapping.  Counters: the kernel's `Arc`
+    // a 4-byte address entry per mapping; and the binding's 8-byte SA
+    // readiness.  Counters: the kernel's `Arc`
     // puts a 4-byte refcount before them (padded to their alignment),
     // served from the smallest kmalloc cache that fits.
     let counters = slab_size(4usize.next_multiple_of(align_of::<Stats>()) + size_of::<Stats>());
-    let per = mapping + status + binding + 16 + counters;
+    let per = mapping + status + binding + 24 + counters;
     println!(
-        "memory per mapping with one binding: {mapping} (snapshot entry) + {status} (status) + {binding} (binding) + 16 (indexes) + {counters} (counters, slab) = {per} bytes"
+        "memory per mapping with one binding: {mapping} (snapshot entry) + {status} (status) + {binding} (binding) + 24 (indexes, SA readiness) + {counters} (counters, slab) = {per} bytes"
     );
+    one_mapping_edits()?;
+    Ok(())
+}
+
+/// What a writer does to map one more key into a table of n: rebuild the
+/// whole table, or `with_one`.  Best of 5.
+fn one_mapping_edits() -> Result<(), AllocError> {
+    println!();
+    println!("map one more key into a table of n mappings, best of 5 runs, ms");
+    println!("{:>8}  {:>10}  {:>10}  {:>8}", "mappings", "rebuild", "with_one", "ratio");
+    for n in [1u32, 100, 1_000, 10_000] {
+        let t = table(n)?;
+        let nat = Addr::v4([100, 127, 0, 1]);
+        let dest = DestSelector { prefixlen_s: 32, daddr: Addr::v4([12, 0, 0, 0]), prefixlen_d: 24, ..Default::default() };
+        let p = SeenPolicy { index: 7993, family: Family::V4, selector: Selector { saddr: nat, dest }, priority: 0, reqids: Reqids::new([7993]) };
+        let m = Mapping { key: MapKey::Spid(7993), family: Family::V4, nat, nat_len: 32, from: None, pending: Default::default(), stats: Arc::new([0; 2]) };
+        let best = |f: &mut dyn FnMut() -> Result<Table<Arc<[u64; 2]>>, AllocError>| -> Result<f64, AllocError> {
+            let mut best = f64::MAX;
+            for _ in 0..5 {
+                let start = Instant::now();
+                black_box(f()?);
+                best = best.min(start.elapsed().as_secs_f64() * 1e3);
+            }
+            Ok(best)
+        };
+        // The rebuild needs every policy; the table keeps none, so they
+        // are made again, outside the timing.
+        let policies = table_policies(n, &p);
+        let rebuild = best(&mut || {
+            let mut ms = t.edited(|m| Some(m.clone()))?;
+            ms.push(m.clone());
+            Table::build(ms, &policies)
+        })?;
+        let one = best(&mut || t.with_one(m.key, Some(m.clone()), std::slice::from_ref(&p)))?;
+        println!("{n:>8}  {rebuild:>10.3}  {one:>10.3}  {:>8.1}", rebuild / one);
+    }
     Ok(())
 }

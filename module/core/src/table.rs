@@ -6,8 +6,9 @@
 //! and the *bindings*: the (mapping, policy) pairs of each mapping's key
 //! whose policy can carry the mapping's flows.  A spid mapping has at most
 //! one binding, a reqid mapping one per outbound policy with a template of
-//! that reqid.  Writers compute them from one SPD walk per change
-//! ([`Table::build`]).  Two indexes serve the packet path:
+//! that reqid.  Writers compute them from an SPD walk ([`Table::build`]);
+//! a writer that changes one mapping walks for that key only and keeps the
+//! others' ([`Table::with_one`]).  Two indexes serve the packet path:
 //!
 //! * the *destination index*: the bindings grouped by the destination
 //!   prefix length of their policy's selector; within a group, entries of a
@@ -19,8 +20,10 @@
 //!   prefix, to find the mapping behind a NATed conntrack entry on the
 //!   fail-closed path.
 //!
-//! Writers rebuild the indexes on every change, in O(n log n);
-//! configuration changes are rare next to lookups.
+//! [`Table::build`] sorts the indexes, in O(n log n); [`Table::with_one`]
+//! merges one mapping's entries into copies of them, in O(n).  Each
+//! binding also has a slot where the packet path records what it learned of
+//! the policy's SAs ([`Found::sa_known_ready`]).
 
 use core::cmp::Reverse;
 use core::fmt;
@@ -438,6 +441,105 @@ impl<S: Clone> Table<S> {
         by_dest.sort_unstable_by_key(|k| dest_sort_key(&mappings, &bindings[k.binding as usize], k.hash));
         by_policy.sort_unstable_by_key(|&i| bindings[i as usize].index);
 
+        let mut by_nat = vec::with_capacity(n)?;
+        for i in 0..n {
+            vec::push(&mut by_nat, i as u32)?;
+        }
+        by_nat.sort_unstable_by_key(|&i| nat_sort_key(&mappings[i as usize]));
+        Self::assemble(mappings, status, bindings, by_dest, by_policy, by_nat)
+    }
+
+    /// This table with the mapping of `key` replaced by `new`, or removed
+    /// if `new` is `None`.  The other mappings keep their bindings, and
+    /// `new` binds the policies of `policies` that its key names, so the
+    /// result is the table that [`Table::build`] makes of the edited
+    /// mappings and the policies this one was built with, plus those: in
+    /// O(n), with no sort but the new mapping's own, for the writer that
+    /// changes one mapping of many.
+    pub fn with_one(&self, key: MapKey, new: Option<Mapping<S>>, policies: &[SeenPolicy]) -> Result<Self, AllocError> {
+        let one = match new {
+            Some(m) => {
+                let mut v = vec::with_capacity(1)?;
+                vec::push(&mut v, Mapping { key, ..m })?;
+                Some(Self::build(v, policies)?)
+            }
+            None => None,
+        };
+        let old = self.slot_of(key);
+        // The key's slot, in this table and in the new one.
+        let at = self.mappings.partition_point(|m| m.key < key);
+        let (added, removed) = (usize::from(one.is_some()), usize::from(old.is_some()));
+        // The bindings of the slot: [cut, cut + gone) here, [cut, cut +
+        // fresh) in the new table; positions after them shift.
+        let cut = self.status.get(at).map_or(self.bindings.len(), |st| st.first as usize);
+        let gone = old.map_or(0, |o| self.status[o].count as usize);
+        let fresh = one.as_ref().map_or(0, |t| t.bindings.len());
+        let new_slot = |s: u32| if (s as usize) < at { s } else { (s as usize + added - removed) as u32 };
+        let new_pos = |b: u32| match b as usize {
+            b if b < cut => Some(b as u32),
+            b if b < cut + gone => None,
+            b => Some((b - gone + fresh) as u32),
+        };
+
+        let n = self.mappings.len() + added - removed;
+        let mut mappings = vec::with_capacity(n)?;
+        let mut status = vec::with_capacity(n)?;
+        let mut bindings = vec::with_capacity(self.bindings.len() - gone + fresh)?;
+        for (m, st) in self.mappings[..at].iter().zip(&self.status[..at]) {
+            vec::push(&mut mappings, m.clone())?;
+            vec::push(&mut status, *st)?;
+        }
+        for b in &self.bindings[..cut] {
+            vec::push(&mut bindings, *b)?;
+        }
+        if let Some(t) = &one {
+            vec::push(&mut mappings, t.mappings[0].clone())?;
+            vec::push(&mut status, Status { first: cut as u32, ..t.status[0] })?;
+            for b in t.bindings.iter() {
+                vec::push(&mut bindings, Binding { mapping: at as u32, ..*b })?;
+            }
+        }
+        let rest = at + removed;
+        for (m, st) in self.mappings[rest..].iter().zip(&self.status[rest..]) {
+            vec::push(&mut mappings, m.clone())?;
+            vec::push(&mut status, Status { first: (st.first as usize - gone + fresh) as u32, ..*st })?;
+        }
+        for b in &self.bindings[cut + gone..] {
+            vec::push(&mut bindings, Binding { mapping: new_slot(b.mapping), ..*b })?;
+        }
+
+        let (none_dest, none_pol) = (&[][..], &[][..]);
+        let (one_dest, one_pol) = one.as_ref().map_or((none_dest, none_pol), |t| (&t.by_dest[..], &t.by_policy[..]));
+        let by_dest = merge(
+            self.by_dest.iter().filter_map(|k| Some(DestKey { binding: new_pos(k.binding)?, ..*k })),
+            one_dest.iter().map(|k| DestKey { binding: k.binding + cut as u32, ..*k }),
+            bindings.len(),
+            |k| dest_sort_key(&mappings, &bindings[k.binding as usize], k.hash),
+        )?;
+        let by_policy = merge(
+            self.by_policy.iter().filter_map(|&b| new_pos(b)),
+            one_pol.iter().map(|&b| b + cut as u32),
+            bindings.len(),
+            |&b| bindings[b as usize].index,
+        )?;
+        let by_nat = merge(
+            self.by_nat.iter().filter(|&&s| Some(s as usize) != old).map(|&s| new_slot(s)),
+            one.iter().map(|_| at as u32),
+            n,
+            |&s| nat_sort_key(&mappings[s as usize]),
+        )?;
+        Self::assemble(mappings, status, bindings, by_dest, by_policy, by_nat)
+    }
+
+    /// A table from its sorted parts, with what follows from them.
+    fn assemble(
+        mappings: Vec<Mapping<S>>,
+        status: Vec<Status>,
+        bindings: Vec<Binding>,
+        by_dest: Vec<DestKey>,
+        by_policy: Vec<u32>,
+        by_nat: Vec<u32>,
+    ) -> Result<Self, AllocError> {
         let mut groups = Vec::new();
         let mut start = 0;
         while start < by_dest.len() {
@@ -449,15 +551,6 @@ impl<S: Clone> Table<S> {
             vec::push(&mut groups, Group { family: group.0, prefix_len: group.1, start: start as u32, end: end as u32 })?;
             start = end;
         }
-
-        let mut by_nat = vec::with_capacity(n)?;
-        for i in 0..n {
-            vec::push(&mut by_nat, i as u32)?;
-        }
-        by_nat.sort_unstable_by_key(|&i| {
-            let m = &mappings[i as usize];
-            (m.family, m.nat, m.nat_len, m.key)
-        });
         let mut nat_lens: Vec<(Family, u8)> = Vec::new();
         for m in mappings.iter() {
             if !nat_lens.contains(&(m.family, m.nat_len)) {
@@ -627,6 +720,33 @@ fn unfit_index(u: &Unfit) -> u32 {
     match *u {
         Unfit::FamilyMismatch { index, .. } | Unfit::SourceNotSelected { index, .. } => index,
     }
+}
+
+/// Sort key of the address index.
+fn nat_sort_key<S>(m: &Mapping<S>) -> (Family, Addr, u8, MapKey) {
+    (m.family, m.nat, m.nat_len, m.key)
+}
+
+/// Merges `a` and `b`, each sorted by `key`, into one sorted vector of
+/// room `len`.
+fn merge<T: Copy, K: Ord>(
+    a: impl Iterator<Item = T>,
+    b: impl Iterator<Item = T>,
+    len: usize,
+    key: impl Fn(&T) -> K,
+) -> Result<Vec<T>, AllocError> {
+    let mut out = vec::with_capacity(len)?;
+    let mut b = b.peekable();
+    for x in a {
+        while let Some(y) = b.next_if(|y| key(y) < key(&x)) {
+            vec::push(&mut out, y)?;
+        }
+        vec::push(&mut out, x)?;
+    }
+    for y in b {
+        vec::push(&mut out, y)?;
+    }
+    Ok(out)
 }
 
 fn group_of<S>(mappings: &[Mapping<S>], b: &Binding) -> (Family, u8) {

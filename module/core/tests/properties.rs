@@ -1079,6 +1079,28 @@ proptest! {
         check_table(&t, &ms, &ps, &seeds, &[])?;
     }
 
+    /// `with_one` (map or unmap of one key, without a rebuild) answers
+    /// like a scan over the edited mappings, as `build` does, repeatedly:
+    /// each table is the next one's base.  The new mapping is bound to the
+    /// policies its key names (what a writer's SPD walk for that key
+    /// finds); the others keep theirs.
+    #[test]
+    fn one_mapping_edits_like_linear_scan(ms in mappings(24), ps in policies(24), seeds in vec(flow_seed(), 1..12),
+                                          edits in vec((any::<Index>(), map_key(), proptest::option::weighted(0.7, mapping_spec())), 1..6)) {
+        let mut t = Table::build(ms.clone(), &ps).unwrap();
+        let mut cur = ms.clone();
+        for (pick, fresh, spec) in edits {
+            // An existing key half the time (replace or unmap), else a new one.
+            let key = if !cur.is_empty() && pick.index(2) == 0 { cur[pick.index(cur.len())].key } else { fresh };
+            cur.retain(|m| m.key != key);
+            let new = spec.map(|sp| make_mapping(key, sp));
+            let named: Vec<_> = ps.iter().filter(|p| key.names(p)).copied().collect();
+            t = t.with_one(key, new.clone(), &named).unwrap();
+            cur.extend(new);
+            check_table(&t, &cur, &ps, &seeds, &[key])?;
+        }
+    }
+
     /// A reqid mapping follows its policies when they are re-added under
     /// new indexes: it binds the same selectors; a spid mapping loses its
     /// policy.
