@@ -20,9 +20,10 @@
 #   nft       nft -f of one rule "snat ip to ip daddr map @m" and an interval
 #             map of N elements NET : ADDR
 # and per tool: the install time, the dump time (xnatctl show, iptables -t
-# nat -S, nft list ruleset), and new NATed flows/s from the LAN host through
+# nat -S, nft list ruleset), new NATed flows/s from the LAN host through
 # the tunnel (a new source port per datagram, counted by the office host's
-# UDP counters).  At the largest N also unmapped traffic (LAN host -> the
+# UDP counters), and the time to add one more to the N (xnatctl map of a
+# policy outside the N, iptables -A, nft add element).  At the largest N also unmapped traffic (LAN host -> the
 # router, no policy): new flows/s and one flow's packets/s, with the N
 # mappings/rules/elements loaded, with xfrm-nat after a flush (0 mappings,
 # its hooks stay registered) and with no NAT at all.
@@ -93,6 +94,7 @@ xfrm state add src $GW_WAN dst $HOME_WAN proto esp spi 0x2000 reqid 1 mode tunne
 		up_lines lan0 "$LAN_GW/$PLEN" wan0 "$HOME_WAN/$PLEN" via "$ROUTER_HOME"
 		echo "$sas"
 		echo "xfrm policy add src $MAPPED/32 dst $OFFICE_NET dir out index $SPID tmpl src $HOME_WAN dst $GW_WAN $pol"
+		echo "xfrm policy add src $ONE_MORE_SRC/32 dst $ONE_MORE_DST dir out index $ONE_MORE_SPID tmpl src $HOME_WAN dst $GW_WAN $pol"
 		for d in in fwd; do echo "xfrm policy add src $OFFICE_NET dst $MAPPED/32 dir $d tmpl src $GW_WAN dst $HOME_WAN $pol"; done
 	} | ip -n "$p-home" -batch - || fail "topology $p: home"
 	{
@@ -174,6 +176,16 @@ dump() {
 	xfrm-nat) timed x-home "$XNAT_CTL" show ;;
 	iptables) timed i-home iptables -t nat -S ;;
 	nft) timed n-home nft list ruleset ;;
+	esac
+}
+# One mapping, rule or element more than the N, added to them: its
+# policy (outside the N's indexes and networks) is in every home box.
+ONE_MORE_SPID=7993 ONE_MORE_SRC=100.127.0.1 ONE_MORE_DST=12.0.0.0/24
+add_one() { # TOOL: prints the seconds
+	case $1 in
+	xfrm-nat) timed x-home "$XNAT_CTL" map "spid=$ONE_MORE_SPID" to "$ONE_MORE_SRC" ;;
+	iptables) timed i-home iptables -t nat -A POSTROUTING -d "$ONE_MORE_DST" -j SNAT --to-source "$ONE_MORE_SRC" ;;
+	nft) timed n-home nft add element ip bench snat_by_dst "{ $ONE_MORE_DST : $ONE_MORE_SRC }" ;;
 	esac
 }
 # clear TOOL: back to no mapping, rule or table (xfrm-nat keeps its hooks).
@@ -318,10 +330,12 @@ for n in "${NS[@]}"; do
 			fi
 			td=$(dump "$t")
 			flows "$p" "$OFFICE_HOST" office new
+			t1=$(add_one "$t")
 			sample install_s "$t" "$n" "$r" "$ti"
 			sample dump_s "$t" "$n" "$r" "$td"
+			sample add_one_s "$t" "$n" "$r" "$t1"
 			sample flows_per_s "$t" "$n" "$r" "$RATE" "$SENT" "$RECV" "$DUR"
-			say "N=$n round $r $t: install $ti s, dump $td s, new NATed flows $RATE/s (sent $SENT, received $RECV in ${DUR%???} s)"
+			say "N=$n round $r $t: install $ti s, dump $td s, add one $t1 s, new NATed flows $RATE/s (sent $SENT, received $RECV in ${DUR%???} s)"
 			[ "$n" != "$maxn" ] || unmapped "$t" "$t" "$n" "$r"
 			clear_tool "$t"
 		done

@@ -96,6 +96,7 @@ def table(summary, meta):
     rows = [
         ("install_s", "install, s", "s"),
         ("dump_s", "dump, s", "s"),
+        ("add_one_s", "add one to the N, s", "s"),
         ("flows_per_s", "new NATed flows/s", "r"),
     ]
     for measure, label, kind in rows:

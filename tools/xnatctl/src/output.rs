@@ -117,39 +117,43 @@ fn port(out: &mut String, what: &str, port: u16, mask: u16) {
 /// `10.20.30.2/32 -> 10.0.0.0/8 proto any`, with ports only if masked (for
 /// ICMP the selector's ports are type and code), and the output interface.
 pub fn format_selector(s: &Selector, ifname: impl Fn(i32) -> String) -> String {
-    let mut out = format!(
-        "{}/{} -> {}/{} proto {}",
+    let mut out = String::new();
+    write_selector(&mut out, s, ifname);
+    out
+}
+
+/// [`format_selector`], appended to `out`.
+fn write_selector(out: &mut String, s: &Selector, ifname: impl Fn(i32) -> String) {
+    write!(
+        out,
+        "{}/{} -> {}/{} proto ",
         sel_addr(s.saddr, s.family),
         s.prefixlen_s,
         sel_addr(s.daddr, s.family),
-        s.prefixlen_d,
-        proto_name(s.proto)
-    );
+        s.prefixlen_d
+    )
+    .unwrap();
+    out.push_str(&proto_name(s.proto));
     let (sp, dp) = if s.proto == 1 || s.proto == 58 {
         ("type", "code")
     } else {
         ("sport", "dport")
     };
-    port(&mut out, sp, s.sport, s.sport_mask);
-    port(&mut out, dp, s.dport, s.dport_mask);
+    port(out, sp, s.sport, s.sport_mask);
+    port(out, dp, s.dport, s.dport_mask);
     if s.ifindex != 0 {
         write!(out, " dev {}", ifname(s.ifindex)).unwrap();
     }
-    out
-}
-
-fn opt<T: ToString>(v: Option<T>) -> String {
-    v.map_or_else(|| "-".to_string(), |v| v.to_string())
 }
 
 /// The ADDRESS cell of `show`: the address of a one-address mapping,
 /// `from 192.168.1.0/24 to 10.20.30.0/24` for a prefix mapping, as `map`
 /// takes them.
-pub fn address_cell(m: &Mapping) -> String {
+fn write_address(out: &mut String, m: &Mapping) {
     match m.target() {
-        None => "-".into(),
-        Some(t) if t.from.is_none() && t.to.is_host() => t.to.addr.to_string(),
-        Some(t) => t.to_string(),
+        None => out.push('-'),
+        Some(t) if t.from.is_none() && t.to.is_host() => write!(out, "{}", t.to.addr).unwrap(),
+        Some(t) => write!(out, "{t}").unwrap(),
     }
 }
 
@@ -207,59 +211,99 @@ const COLUMNS: [Column; 18] = [
 ];
 
 /// The table `show` prints.  Empty when there are no mappings.
+///
+/// The cells of all rows are written into one string and kept as offsets,
+/// and the rows are padded by hand: a table of 10,000 mappings is 180,000
+/// cells, and a string each, with `format!`'s padding, cost more than the
+/// dump and its decoding together.
 pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String {
     if maps.is_empty() {
         return String::new();
     }
-    let header = COLUMNS.each_ref().map(|c| c.header.to_string());
-    let rows: Vec<[String; COLUMNS.len()]> = maps
-        .iter()
-        .map(|m| {
-            [
-                m.key.to_string(),
-                address_cell(m),
-                state_name(m.state),
-                pending_cell(m),
-                policies_text(&m.policies),
-                m.selector
-                    .as_ref()
-                    .map_or_else(|| "-".into(), |s| format_selector(s, &ifname)),
-                opt(m.stats.flows),
-                opt(m.stats.fail_closed_drops),
-                opt(m.stats.pending_refused),
-                opt(m.stats.pending_drops),
-                opt(m.stats.pending_nonblock_drops),
-                opt(m.stats.held),
-                opt(m.stats.released),
-                opt(m.stats.hold_overflow_drops),
-                opt(m.stats.hold_timeout_drops),
-                opt(m.stats.hold_error_drops),
-                opt(m.stats.hold_queued),
-                opt(m.reason.as_deref()),
-            ]
-        })
-        .collect();
-    let mut width = COLUMNS.each_ref().map(|c| c.header.len());
-    for row in &rows {
-        for (w, cell) in width.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
+    const N: usize = COLUMNS.len();
+    let mut cells = String::with_capacity(maps.len() * 96);
+    // Where each cell ends in `cells`, row after row, the headers first.
+    let mut ends: Vec<usize> = Vec::with_capacity((maps.len() + 1) * N);
+    for c in &COLUMNS {
+        cells.push_str(c.header);
+        ends.push(cells.len());
     }
-    let mut out = String::new();
-    for row in std::iter::once(&header).chain(&rows) {
-        let mut line = String::new();
-        for (i, ((cell, w), column)) in row.iter().zip(width).zip(&COLUMNS).enumerate() {
-            if i > 0 {
-                line.push_str("  ");
-            }
-            if column.right {
-                write!(line, "{cell:>w$}").unwrap();
-            } else {
-                write!(line, "{cell:<w$}").unwrap();
-            }
+    for m in maps {
+        write!(cells, "{}", m.key).unwrap();
+        ends.push(cells.len());
+        write_address(&mut cells, m);
+        ends.push(cells.len());
+        cells.push_str(&state_name(m.state));
+        ends.push(cells.len());
+        cells.push_str(&pending_cell(m));
+        ends.push(cells.len());
+        if m.policies.is_empty() {
+            cells.push('-');
         }
-        out.push_str(line.trim_end());
-        out.push('\n');
+        for (i, p) in m.policies.iter().enumerate() {
+            write!(cells, "{}{p}", if i > 0 { "," } else { "" }).unwrap();
+        }
+        ends.push(cells.len());
+        match &m.selector {
+            Some(s) => write_selector(&mut cells, s, &ifname),
+            None => cells.push('-'),
+        }
+        ends.push(cells.len());
+        let st = &m.stats;
+        for v in [
+            st.flows,
+            st.fail_closed_drops,
+            st.pending_refused,
+            st.pending_drops,
+            st.pending_nonblock_drops,
+            st.held,
+            st.released,
+            st.hold_overflow_drops,
+            st.hold_timeout_drops,
+            st.hold_error_drops,
+            st.hold_queued,
+        ] {
+            match v {
+                Some(v) => write!(cells, "{v}").unwrap(),
+                None => cells.push('-'),
+            }
+            ends.push(cells.len());
+        }
+        cells.push_str(m.reason.as_deref().unwrap_or("-"));
+        ends.push(cells.len());
+    }
+    let cell = |k: usize| &cells[k.checked_sub(1).map_or(0, |p| ends[p])..ends[k]];
+    let width_of = |s: &str| {
+        if s.is_ascii() {
+            s.len()
+        } else {
+            s.chars().count()
+        }
+    };
+    let mut width = [0; N];
+    for k in 0..ends.len() {
+        width[k % N] = width[k % N].max(width_of(cell(k)));
+    }
+    let line_len: usize = width.iter().sum::<usize>() + 2 * (N - 1) + 1;
+    let mut out = String::with_capacity(line_len * ends.len() / N);
+    let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
+    for k in 0..ends.len() {
+        let (c, text) = (k % N, cell(k));
+        if c > 0 {
+            out.push_str("  ");
+        }
+        let fill = width[c] - width_of(text);
+        if COLUMNS[c].right {
+            pad(&mut out, fill);
+            out.push_str(text);
+        } else {
+            out.push_str(text);
+            pad(&mut out, fill);
+        }
+        if c == N - 1 {
+            out.truncate(out.trim_end().len());
+            out.push('\n');
+        }
     }
     out
 }
