@@ -52,9 +52,8 @@ impl Policy {
     /// family is one xfrm_nat knows.
     pub fn seen(&self) -> Option<SeenPolicy> {
         let p = self.raw();
-        let templates = p.xfrm_vec.iter().take(usize::from(p.xfrm_nr));
         let (family, selector) = selector_of(&p.selector)?;
-        Some(SeenPolicy { index: p.index, reqids: Reqids::new(templates.map(|t| t.reqid)), family, selector, priority: p.priority })
+        Some(SeenPolicy { index: p.index, reqids: Reqids::new(self.template_reqids()), family, selector, priority: p.priority })
     }
 }
 

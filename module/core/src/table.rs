@@ -508,8 +508,8 @@ impl<S: Clone> Table<S> {
             vec::push(&mut bindings, Binding { mapping: new_slot(b.mapping), ..*b })?;
         }
 
-        let (none_dest, none_pol) = (&[][..], &[][..]);
-        let (one_dest, one_pol) = one.as_ref().map_or((none_dest, none_pol), |t| (&t.by_dest[..], &t.by_policy[..]));
+        let one_dest = one.as_ref().map_or(&[][..], |t| &t.by_dest[..]);
+        let one_pol = one.as_ref().map_or(&[][..], |t| &t.by_policy[..]);
         let by_dest = merge(
             self.by_dest.iter().filter_map(|k| Some(DestKey { binding: new_pos(k.binding)?, ..*k })),
             one_dest.iter().map(|k| DestKey { binding: k.binding + cut as u32, ..*k }),

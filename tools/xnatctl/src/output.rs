@@ -159,11 +159,19 @@ fn write_address(out: &mut String, m: &Mapping) {
 
 /// The bound policies' indexes, `305,313`; `-` for none.
 pub fn policies_text(policies: &[u32]) -> String {
+    let mut out = String::new();
+    write_policies(&mut out, policies);
+    out
+}
+
+/// [`policies_text`], appended to `out`.
+fn write_policies(out: &mut String, policies: &[u32]) {
     if policies.is_empty() {
-        return "-".into();
+        out.push('-');
     }
-    let texts: Vec<String> = policies.iter().map(u32::to_string).collect();
-    texts.join(",")
+    for (i, p) in policies.iter().enumerate() {
+        write!(out, "{}{p}", if i > 0 { "," } else { "" }).unwrap();
+    }
 }
 
 /// A column of `show`'s table: its header, and whether its cells are
@@ -237,12 +245,7 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
         ends.push(cells.len());
         cells.push_str(&pending_cell(m));
         ends.push(cells.len());
-        if m.policies.is_empty() {
-            cells.push('-');
-        }
-        for (i, p) in m.policies.iter().enumerate() {
-            write!(cells, "{}{p}", if i > 0 { "," } else { "" }).unwrap();
-        }
+        write_policies(&mut cells, &m.policies);
         ends.push(cells.len());
         match &m.selector {
             Some(s) => write_selector(&mut cells, s, &ifname),
