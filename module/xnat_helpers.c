@@ -3,6 +3,7 @@
 #include <net/ipv6.h>
 #include <net/netns/generic.h>
 #include <net/dst.h>
+#include <net/netfilter/nf_conntrack_ecache.h>
 #include <net/netfilter/nf_conntrack_labels.h>
 #include <net/netfilter/nf_nat.h>
 #include "xnat_helpers.h"
@@ -24,6 +25,17 @@ bool xnat_ct_has_label(const struct nf_conn *ct, unsigned int bit)
 	struct nf_conn_labels *labels = nf_ct_labels_find(ct);
 
 	return labels && test_bit(bit, labels->bits);
+}
+
+int xnat_ct_set_label(struct nf_conn *ct, unsigned int bit)
+{
+	struct nf_conn_labels *labels = nf_ct_labels_find(ct);
+
+	if (!labels)
+		return -ENOSPC;
+	if (!test_and_set_bit(bit, labels->bits))
+		nf_conntrack_event_cache(IPCT_LABEL, ct);
+	return 0;
 }
 
 struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb)

@@ -11,6 +11,10 @@ use crate::net::pernet::Net;
 
 /// A conntrack label: one of the 128 bits that `conntrack -L -o labels`
 /// prints and nftables' `ct label` matches.
+///
+/// # Invariants
+///
+/// The bit is below 128, within every labels extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Label(u32);
 
@@ -25,15 +29,6 @@ impl Label {
         }
     }
 
-    /// The label as `nf_connlabels_replace` takes it: four 32-bit words.
-    fn words(self) -> [u32; 4] {
-        let mut w = [0u32; 4];
-        // The invariant keeps the index below 4.
-        if let Some(word) = w.get_mut((self.0 / 32) as usize) {
-            *word = 1 << (self.0 % 32);
-        }
-        w
-    }
 }
 
 /// Makes conntrack give every new entry of a namespace room for labels
@@ -185,10 +180,11 @@ impl Conn {
     /// `ENOSPC` when the entry has no room for labels (it was made before
     /// any [`LabelsInUse`] of its namespace existed).
     pub fn add_label(&self, label: Label) -> Result {
-        let words = label.words();
-        // SAFETY: Valid entry; `words` serves as both the new bits and the
-        // mask of the bits to change, four words as the call is told.
-        to_result(unsafe { bindings::nf_connlabels_replace(self.0.get(), words.as_ptr(), words.as_ptr(), 4) })
+        // One atomic bit set: `nf_connlabels_replace` would rewrite all four
+        // words of the labels, per new flow.
+        // SAFETY: Valid entry; the bit is below 128 by `Label`'s invariant,
+        // so within the extension's bits.
+        to_result(unsafe { bindings::xnat_ct_set_label(self.0.get(), label.0) })
     }
 
     /// Binds the connection's source NAT to `addr` (ports kept when

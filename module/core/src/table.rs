@@ -253,22 +253,36 @@ struct DestKey {
 /// A cheap, fixed hash of a masked destination; collisions only lengthen a
 /// run that is checked against the bindings anyway.
 fn dest_hash(a: &Addr) -> u32 {
-    let mut h: u64 = 0;
-    for w in a.0.chunks_exact(8) {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(w);
-        h = (h ^ u64::from_ne_bytes(word)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
-        h ^= h >> 29;
-    }
-    (h >> 32) as u32
+    // Straight-line on purpose: the packet path calls this per new flow,
+    // and the kernel's build leaves an array iterator out of line.
+    let mix = |h: u64, word: u64| {
+        let h = (h ^ word).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^ (h >> 29)
+    };
+    let bits = u128::from_le_bytes(a.0);
+    (mix(mix(0, bits as u64), (bits >> 64) as u64) >> 32) as u32
 }
 
+/// The bindings of one (family, destination prefix length): a run of the
+/// destination index, sorted by hash, and a bucket index over the run.
 #[derive(Clone, Copy, Debug)]
 struct Group {
     family: Family,
     prefix_len: u8,
     start: u32,
-    end: u32,
+    /// The run is cut into `1 << bucket_bits` buckets by the hash's top
+    /// bits, at most one per entry, so a lookup scans about one entry
+    /// instead of searching the run.
+    bucket_bits: u8,
+    /// Where the group's `(1 << bucket_bits) + 1` bucket bounds begin in
+    /// [`Table::bucket_bounds`].
+    buckets: u32,
+}
+
+impl Group {
+    fn bucket_of(&self, hash: u32) -> usize {
+        hash.checked_shr(32 - u32::from(self.bucket_bits)).unwrap_or(0) as usize
+    }
 }
 
 /// An immutable set of mappings with their bindings and lookup indexes.
@@ -278,6 +292,9 @@ pub struct Table<S> {
     bindings: Vec<Binding>,
     by_dest: Vec<DestKey>,
     groups: Vec<Group>,
+    /// Per group, per bucket, where its entries begin in the group's run;
+    /// one more bound ends the last bucket.
+    bucket_bounds: Vec<u32>,
     /// Mapping positions by (family, nat, nat_len).
     by_nat: Vec<u32>,
     /// The (family, nat_len) pairs in use, for the address index.
@@ -353,6 +370,7 @@ impl<S: Clone> Table<S> {
             bindings: Vec::new(),
             by_dest: Vec::new(),
             groups: Vec::new(),
+            bucket_bounds: Vec::new(),
             by_nat: Vec::new(),
             nat_lens: Vec::new(),
             by_policy: Vec::new(),
@@ -541,6 +559,7 @@ impl<S: Clone> Table<S> {
         by_nat: Vec<u32>,
     ) -> Result<Self, AllocError> {
         let mut groups = Vec::new();
+        let mut bucket_bounds = Vec::new();
         let mut start = 0;
         while start < by_dest.len() {
             let group = group_of(&mappings, &bindings[by_dest[start].binding as usize]);
@@ -548,7 +567,24 @@ impl<S: Clone> Table<S> {
             while end < by_dest.len() && group_of(&mappings, &bindings[by_dest[end].binding as usize]) == group {
                 end += 1;
             }
-            vec::push(&mut groups, Group { family: group.0, prefix_len: group.1, start: start as u32, end: end as u32 })?;
+            let g = Group {
+                family: group.0,
+                prefix_len: group.1,
+                start: start as u32,
+                bucket_bits: (end - start).checked_ilog2().unwrap_or(0).min(20) as u8,
+                buckets: bucket_bounds.len() as u32,
+            };
+            // The run is sorted by hash, so each bucket's entries are
+            // contiguous and the buckets come in order.
+            let run = &by_dest[start..end];
+            let mut at = 0;
+            for bucket in 0..=(1usize << g.bucket_bits) {
+                while at < run.len() && g.bucket_of(run[at].hash) < bucket {
+                    at += 1;
+                }
+                vec::push(&mut bucket_bounds, at as u32)?;
+            }
+            vec::push(&mut groups, g)?;
             start = end;
         }
         let mut nat_lens: Vec<(Family, u8)> = Vec::new();
@@ -561,7 +597,7 @@ impl<S: Clone> Table<S> {
         for _ in bindings.iter() {
             vec::push(&mut sa_ready, SaReadiness(AtomicU64::new(0)))?;
         }
-        Ok(Self { mappings, status, bindings, by_dest, groups, by_nat, nat_lens, by_policy, sa_ready })
+        Ok(Self { mappings, status, bindings, by_dest, groups, bucket_bounds, by_nat, nat_lens, by_policy, sa_ready })
     }
 
     fn entry(&self, slot: usize) -> Entry<'_, S> {
@@ -585,30 +621,48 @@ impl<S: Clone> Table<S> {
 
     /// As [`Table::lookup`], with the binding chosen.
     pub fn find(&self, family: Family, flow: &Flow) -> Option<Found<'_, S>> {
-        let mut best: Option<usize> = None;
-        for g in self.groups.iter().filter(|g| g.family == family) {
+        // Called per new flow on the packet path: plain loops, and lookups
+        // by `get` (the indexes are consistent by construction; a miss
+        // only skips an entry), which the kernel's build keeps inline.
+        let mut best: Option<(&Binding, usize)> = None;
+        for g in &self.groups {
+            if g.family != family {
+                continue;
+            }
             let key = flow.daddr.masked(g.prefix_len);
             let hash = dest_hash(&key);
-            let run = &self.by_dest[g.start as usize..g.end as usize];
-            let first = run.partition_point(|k| k.hash < hash);
-            for k in run[first..].iter().take_while(|k| k.hash == hash) {
-                let b = &self.bindings[k.binding as usize];
+            let bound = |b: usize| self.bucket_bounds.get(g.buckets as usize + b).map(|&at| g.start as usize + at as usize);
+            let bucket = g.bucket_of(hash);
+            let (Some(lo), Some(hi)) = (bound(bucket), bound(bucket + 1)) else { continue };
+            let run = self.by_dest.get(lo..hi).unwrap_or_default();
+            let mut next = run.partition_point(|k| k.hash < hash);
+            while let Some(k) = run.get(next) {
+                if k.hash != hash {
+                    break;
+                }
+                next += 1;
+                let i = k.binding as usize;
+                let Some(b) = self.bindings.get(i) else { continue };
                 let s = &b.policy.selector;
-                if s.dest_prefix() != key || !s.matches_flow(flow) || !self.mappings[b.mapping as usize].admits(&flow.saddr) {
+                let admits = || self.mappings.get(b.mapping as usize).is_some_and(|m| m.admits(&flow.saddr));
+                if s.dest_prefix() != key || !s.matches_flow(flow) || !admits() {
                     continue;
                 }
                 // Groups come longest prefix first and runs are sorted by
                 // the tie-breaks, so only a strictly lower priority beats
                 // `best`.
-                if best.is_none_or(|bb| b.policy.priority < self.bindings[bb].policy.priority) {
-                    best = Some(k.binding as usize);
+                if best.is_none_or(|(bb, _)| b.policy.priority < bb.policy.priority) {
+                    best = Some((b, i));
                 }
                 break;
             }
         }
-        best.map(|i| {
-            let b = &self.bindings[i];
-            Found { mapping: &self.mappings[b.mapping as usize], policy: b.index, selector: &b.policy.selector, ready: &self.sa_ready[i] }
+        let (b, i) = best?;
+        Some(Found {
+            mapping: self.mappings.get(b.mapping as usize)?,
+            policy: b.index,
+            selector: &b.policy.selector,
+            ready: self.sa_ready.get(i)?,
         })
     }
 

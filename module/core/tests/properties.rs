@@ -965,13 +965,21 @@ impl HoldModel {
 proptest! {
     #![proptest_config(config())]
 
-    /// `masked` and `in_prefix` keep/compare exactly the first `len` bits.
+    /// `masked`, `in_prefix` and `splice` keep/compare exactly the first
+    /// `len` bits.
     #[test]
     fn prefixes_are_leading_bits(a in any::<[u8; 16]>(), b in any::<[u8; 16]>(), keep in 0usize..=128, len in any::<u8>()) {
         let a = Addr(a);
         let b = splice(Family::V6, &a, &Addr(b), keep);
         prop_assert_eq!(a.masked(len), ref_masked(&a, len));
         prop_assert_eq!(b.in_prefix(&a, len), ref_in_prefix(&b, &a, len));
+        let mut spliced = b;
+        for i in 0..usize::from(len).min(128) {
+            if bit(&a, i) != bit(&spliced, i) {
+                spliced.0[i / 8] ^= 0x80 >> (i % 8);
+            }
+        }
+        prop_assert_eq!(a.splice(len, &b), spliced);
     }
 
     /// `DestSelector::matches_flow` is the reference matcher.
