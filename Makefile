@@ -50,7 +50,7 @@ kdir = $(if $(KDIR),echo '$(KDIR)',scripts/build-kernel.sh $(VARIANT) | tail -n1
 	dkms-source dkms-install dkms-uninstall
 
 help:
-	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli senders uapi-check unsafe-check host-test vm-test bench check check-debug demo stress install uninstall dkms-install dkms-uninstall clean"
+	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli senders uapi-check unsafe-check host-test vm-test bench bench-insns check check-debug demo stress install uninstall dkms-install dkms-uninstall clean"
 
 deps:
 	scripts/install-deps.sh
@@ -120,8 +120,10 @@ host-test:
 # flows/s and unmapped traffic for 1 to 10,000 mappings/rules/elements, in
 # rounds; table, samples and SVG plots in $(XNAT_CACHE)/results/bench.
 # BENCH_ROUNDS, BENCH_SECONDS, BENCH_NS, BENCH_PLOTS=DIR (a second copy of
-# the plots, e.g. Documentation/perf) tune it.
-.PHONY: bench-host bench-vm
+# the plots, e.g. Documentation/perf) tune it.  bench-insns (not part of
+# bench): guest instructions per new NATed flow for the three, counted by a
+# QEMU plugin in one boot (tests/bench/run-insns.sh), by kernel function.
+.PHONY: bench-host bench-vm bench-insns
 bench: bench-host bench-vm
 
 bench-host:
@@ -129,6 +131,9 @@ bench-host:
 
 bench-vm: module cli
 	@kdir=$$($(kdir)); tests/bench/run.sh "$$kdir"
+
+bench-insns: module cli
+	@kdir=$$($(kdir)); tests/bench/run-insns.sh "$$kdir"
 
 # Only the VM tests (build the module and the CLI first).
 vm-test:

@@ -12,6 +12,9 @@
 #               other guests may share (the work queue of scripts/vm-test.sh)
 #   -t SECONDS  give up and kill the VM after this long (default 600)
 #
+# XNAT_VM_MEMORY and XNAT_VM_CPUS size the VM (2G, 2); XNAT_VM_QEMU_OPTS
+# adds QEMU options.
+#
 # The guest sees the host's root read-only (with throw-away overlays on /etc,
 # /tmp, /var, ...), so the repository and anything built in it are visible at
 # the same paths.  CMD runs as root in the repository, with XNAT_KO,
@@ -87,6 +90,8 @@ vng_args=(
 	--verbose         # the kernel console, to stderr: panics land in console.log
 	--exec "bash $script"
 )
+# More QEMU options, e.g. the TCG plugin of make bench-insns.
+[ -z "${XNAT_VM_QEMU_OPTS:-}" ] || vng_args+=(--qemu-opts="$XNAT_VM_QEMU_OPTS")
 
 log "booting $image (TCG, limit ${limit} s)"
 start=$(date +%s)

@@ -1,0 +1,264 @@
+#!/usr/bin/env bash
+# The in-VM set-up shared by bench.sh (time) and insns.sh (instructions):
+# the three copies of the HOWTO's topology, the configuration files for N,
+# and the measures.  Sourced with `out` (the results directory, holding
+# bin/ and bench.env) and BENCH_DIR (tests/bench) set.
+# shellcheck disable=SC2154
+. "$BENCH_DIR/../lib.sh"
+. "$BENCH_DIR/../howto.sh"
+# shellcheck disable=SC1091
+[ ! -f "$out/bench.env" ] || . "$out/bench.env"
+SECS=${BENCH_SECONDS:-2}
+ROUNDS=${BENCH_ROUNDS:-5}
+NS=(${BENCH_NS:-1 100 1000 10000})
+TOOLS=(xfrm-nat iptables nft)
+FLOWGEN=$out/bin/flowgen
+SAMPLES=$out/samples.csv
+T_START=$EPOCHREALTIME
+
+require_root
+require_cmd ip nft iptables iptables-restore awk
+require_module
+require_ctl
+[ -x "$FLOWGEN" ] || fail "no $FLOWGEN (tests/bench/run.sh builds it)"
+tmpdir
+howto_vars 4
+
+elapsed() { printf '%4d s' $(((${EPOCHREALTIME/./} - ${T_START/./}) / 1000000)); }
+say() { printf '[bench %s] %s\n' "$(elapsed)" "$*"; }
+
+# ---------------------------------------------------------------- topology
+
+# Under TCG a process start costs about 0.1-0.2 s: the set-up goes through
+# `ip -batch` and the measures read counters without starting any.
+
+# up_lines IF ADDR [IF ADDR]... [via GW]: `ip -batch` lines that bring lo
+# and the interfaces up with their addresses, and add a default route.
+up_lines() {
+	echo "link set lo up"
+	while [ $# -ge 2 ] && [ "$1" != via ]; do
+		printf 'link set %s up\naddr add %s dev %s\n' "$1" "$2" "$1"
+		shift 2
+	done
+	[ "${1:-}" != via ] || echo "route add default via $2"
+}
+
+# topo P: the HOWTO's five namespaces as P-lan, P-home, P-router, P-gw,
+# P-office, with the static SAs and the policy pairs of tests/howto.sh,
+# and UDP sinks on port 5001 at the office host and the router.
+topo() {
+	local p=$1 ns d
+	ip -batch - <<-EOF || fail "topology $p: namespaces and links"
+		netns add $p-lan
+		netns add $p-home
+		netns add $p-router
+		netns add $p-gw
+		netns add $p-office
+		link add eth0 netns $p-lan type veth peer name lan0 netns $p-home
+		link add wan0 netns $p-home type veth peer name r-home netns $p-router
+		link add r-gw netns $p-router type veth peer name wan0 netns $p-gw
+		link add lan0 netns $p-gw type veth peer name eth0 netns $p-office
+	EOF
+	local pol="proto esp reqid 1 mode tunnel" sas
+	sas="xfrm state add src $HOME_WAN dst $GW_WAN proto esp spi 0x1000 reqid 1 mode tunnel aead rfc4106(gcm(aes)) $KEY_OUT 128
+xfrm state add src $GW_WAN dst $HOME_WAN proto esp spi 0x2000 reqid 1 mode tunnel aead rfc4106(gcm(aes)) $KEY_IN 128"
+	up_lines eth0 "$LAN_HOST/$PLEN" via "$LAN_GW" | ip -n "$p-lan" -batch - || fail "topology $p: lan"
+	up_lines r-home "$ROUTER_HOME/$PLEN" r-gw "$ROUTER_GW/$PLEN" | ip -n "$p-router" -batch - || fail "topology $p: router"
+	up_lines eth0 "$OFFICE_HOST/$OFFICE_PLEN" via "$OFFICE_GW" | ip -n "$p-office" -batch - || fail "topology $p: office"
+	{
+		up_lines lan0 "$LAN_GW/$PLEN" wan0 "$HOME_WAN/$PLEN" via "$ROUTER_HOME"
+		echo "$sas"
+		echo "xfrm policy add src $MAPPED/32 dst $OFFICE_NET dir out index $SPID tmpl src $HOME_WAN dst $GW_WAN $pol"
+		echo "xfrm policy add src $ONE_MORE_SRC/32 dst $ONE_MORE_DST dir out index $ONE_MORE_SPID tmpl src $HOME_WAN dst $GW_WAN $pol"
+		for d in in fwd; do echo "xfrm policy add src $OFFICE_NET dst $MAPPED/32 dir $d tmpl src $GW_WAN dst $HOME_WAN $pol"; done
+	} | ip -n "$p-home" -batch - || fail "topology $p: home"
+	{
+		up_lines wan0 "$GW_WAN/$PLEN" lan0 "$OFFICE_GW/$OFFICE_PLEN" via "$ROUTER_GW"
+		echo "$sas"
+		for d in in fwd; do echo "xfrm policy add src $MAPPED/32 dst $OFFICE_NET dir $d tmpl src $HOME_WAN dst $GW_WAN $pol"; done
+		echo "xfrm policy add src $OFFICE_NET dst $MAPPED/32 dir out tmpl src $GW_WAN dst $HOME_WAN $pol"
+	} | ip -n "$p-gw" -batch - || fail "topology $p: gw"
+	for ns in router gw; do run_in "$p-$ns" sysctl -qw net.ipv4.ip_forward=1; done
+	# Unreplied UDP entries go after 5 s (default 30), so that the
+	# conntrack table of one round does not weigh on the next.
+	run_in "$p-home" sysctl -qw net.ipv4.ip_forward=1 net.netfilter.nf_conntrack_udp_timeout=5
+	for ns in office router; do
+		ip netns exec "$p-$ns" "$FLOWGEN" sink 5001 >/dev/null &
+		SINK[$p-$ns]=$!
+	done
+	SPORT[$p]=0
+}
+
+# Policy k >= 1 of the N: index, NAT address, destination network.
+# k = 0 is the HOWTO's policy 305 (10.20.30.2/32 -> 10.0.0.0/8).
+policies_batch() { # FROM TO: `ip -batch` lines for k in [FROM, TO)
+	awk -v a="$1" -v b="$2" -v s="$HOME_WAN" -v d="$GW_WAN" 'BEGIN {
+		for (k = (a < 1 ? 1 : a); k < b; k++)
+			printf "xfrm policy add src 100.64.%d.%d/32 dst 11.%d.%d.0/24 dir out index %d tmpl src %s dst %s proto esp reqid 1 mode tunnel\n",
+				int(k / 256), k % 256, int(k / 256), k % 256, 8 * (1000 + k) + 1, s, d }'
+}
+
+# The three configuration files for N.
+make_files() {
+	local n=$1
+	awk -v n="$n" -v spid="$SPID" -v m="$MAPPED" 'BEGIN {
+		for (k = 1; k < n; k++) printf "map spid=%d to 100.64.%d.%d\n", 8 * (1000 + k) + 1, int(k / 256), k % 256
+		printf "map spid=%d to %s\n", spid, m }' >"$XNAT_TMP/xnat-$n.conf"
+	awk -v n="$n" -v net="$OFFICE_NET" -v m="$MAPPED" 'BEGIN {
+		print "*nat"; print ":PREROUTING ACCEPT [0:0]"; print ":INPUT ACCEPT [0:0]"
+		print ":OUTPUT ACCEPT [0:0]"; print ":POSTROUTING ACCEPT [0:0]"
+		for (k = 1; k < n; k++)
+			printf "-A POSTROUTING -d 11.%d.%d.0/24 -j SNAT --to-source 100.64.%d.%d\n", int(k / 256), k % 256, int(k / 256), k % 256
+		printf "-A POSTROUTING -d %s -j SNAT --to-source %s\n", net, m
+		print "COMMIT" }' >"$XNAT_TMP/ipt-$n.rules"
+	awk -v n="$n" -v net="$OFFICE_NET" -v m="$MAPPED" 'BEGIN {
+		print "table ip bench {"
+		print "\tmap snat_by_dst {"; print "\t\ttype ipv4_addr : ipv4_addr"; print "\t\tflags interval"
+		printf "\t\telements = {"
+		for (k = 1; k < n; k++) printf " 11.%d.%d.0/24 : 100.64.%d.%d,\n", int(k / 256), k % 256, int(k / 256), k % 256
+		printf " %s : %s }\n", net, m; print "\t}"
+		print "\tchain post {"; print "\t\ttype nat hook postrouting priority srcnat; policy accept;"
+		print "\t\tsnat ip to ip daddr map @snat_by_dst"; print "\t}"; print "}" }' >"$XNAT_TMP/nft-$n.nft"
+}
+
+# bring_up: the module loaded and the three copies of the topology up,
+# their sinks listening.
+bring_up() {
+	# Room for the entries of a round (up to ~100,000 live, and expired
+	# ones until the garbage collector gets to them), in short hash chains.
+	sysctl -qw net.netfilter.nf_conntrack_max=1048576 net.netfilter.nf_conntrack_buckets=262144
+	load_module
+	declare -gA SPORT=() SINK=()
+	local p ns
+	for p in x i n; do topo "$p"; done
+	for ns in "${!SINK[@]}"; do
+		wait_for 30 "the sink in $ns" sink_in "$ns"
+	done
+}
+# The sinks' /proc/PID/net is their namespace's once ip netns exec has
+# entered it.
+sink_in() { [ "$(stat -Lc %i "/proc/${SINK[$1]}/ns/net")" = "$(stat -Lc %i "/run/netns/$1")" ]; }
+
+# ---------------------------------------------------------------- measures
+
+# usecs: $EPOCHREALTIME in microseconds; secs US: microseconds as seconds.
+usecs() { echo "${EPOCHREALTIME/./}"; }
+secs() { printf '%d.%06d' $(($1 / 1000000)) $(($1 % 1000000)); }
+
+# timed NS CMD...: seconds CMD took in NS (the namespace switch and the
+# shell are outside the measured span).  Fails if CMD fails.
+timed() {
+	local ns=$1
+	shift
+	run_in "$ns" bash -c 's=${EPOCHREALTIME/./}; "$@" >/dev/null || exit 1; e=${EPOCHREALTIME/./}
+		printf "%d.%06d\n" $(((e - s) / 1000000)) $(((e - s) % 1000000))' timed "$@" ||
+		fail "in $ns: $* failed"
+}
+
+# Tool-specific steps; P is the tool's copy of the topology.
+prefix() { case $1 in xfrm-nat) echo x ;; iptables) echo i ;; nft | none) echo n ;; esac; }
+install() { # TOOL N: prints the seconds
+	case $1 in
+	xfrm-nat) timed x-home "$XNAT_CTL" restore "$XNAT_TMP/xnat-$2.conf" ;;
+	iptables) timed i-home iptables-restore "$XNAT_TMP/ipt-$2.rules" ;;
+	nft) timed n-home nft -f "$XNAT_TMP/nft-$2.nft" ;;
+	esac
+}
+dump() {
+	case $1 in
+	xfrm-nat) timed x-home "$XNAT_CTL" show ;;
+	iptables) timed i-home iptables -t nat -S ;;
+	nft) timed n-home nft list ruleset ;;
+	esac
+}
+# One mapping, rule or element more than the N, added to them: its
+# policy (outside the N's indexes and networks) is in every home box.
+ONE_MORE_SPID=7993 ONE_MORE_SRC=100.127.0.1 ONE_MORE_DST=12.0.0.0/24
+add_one() { # TOOL: prints the seconds
+	case $1 in
+	xfrm-nat) timed x-home "$XNAT_CTL" map "spid=$ONE_MORE_SPID" to "$ONE_MORE_SRC" ;;
+	iptables) timed i-home iptables -t nat -A POSTROUTING -d "$ONE_MORE_DST" -j SNAT --to-source "$ONE_MORE_SRC" ;;
+	nft) timed n-home nft add element ip bench snat_by_dst "{ $ONE_MORE_DST : $ONE_MORE_SRC }" ;;
+	esac
+}
+# clear TOOL: back to no mapping, rule or table (xfrm-nat keeps its hooks).
+clear_tool() {
+	case $1 in
+	xfrm-nat) run_in x-home "$XNAT_CTL" flush ;;
+	iptables) run_in i-home nft flush ruleset ;;
+	nft) run_in n-home nft flush ruleset ;;
+	esac
+}
+# loaded TOOL: how many mappings/rules/elements the kernel holds.
+loaded() {
+	case $1 in
+	xfrm-nat) run_in x-home "$XNAT_CTL" save | grep -c '^map' ;;
+	iptables) run_in i-home iptables -t nat -S POSTROUTING | grep -c -- '-j SNAT' ;;
+	nft) run_in n-home nft list map ip bench snat_by_dst | grep -v 'type ' | grep -o ' : ' | wc -l ;;
+	esac
+}
+
+# udp_rx NS: sets RX to the UDP datagrams that reached NS (delivered,
+# dropped at a full socket, or to no socket), from the counters that its
+# sink process sees (/proc/PID/net is the process's namespace's).
+udp_rx() {
+	local -a f h=() v=()
+	local i
+	while read -ra f; do
+		[ "${f[0]}" = Udp: ] || continue
+		if [ ${#h[@]} = 0 ]; then h=("${f[@]}"); else v=("${f[@]}"); fi
+	done <"/proc/${SINK[$1]}/net/snmp"
+	RX=0
+	for i in "${!h[@]}"; do
+		case ${h[i]} in InDatagrams | InErrors | NoPorts) RX=$((RX + v[i])) ;; esac
+	done
+}
+
+# send P DST SECS MODE: the LAN host of P sends to DST:5001 (new flows: to
+# 5001-5004); sets SENT, DUR (in microseconds) and SPORT[P], where the next
+# new flow starts in flowgen's cycle of tuples.
+send() {
+	local o w
+	o=$(run_in "$1-lan" "$FLOWGEN" send "$2" 5001 "$3" "$4" "${SPORT[$1]}")
+	read -r w SENT w w w DUR w SPORT[$1] w <<<"$o"
+	DUR=${DUR/./}000
+	DUR=$((10#$DUR))
+	case $o in *errno*) say "  sender errors ($1 $2 $4): $o" ;; esac
+}
+
+# flows P DST RECV MODE: a warm-up of 0.3 s, then SECS seconds of the LAN
+# host sending to DST (MODE new: a new flow per datagram; one: one
+# flow); sets RATE (datagrams received per second), SENT, RECV, DUR.
+flows() {
+	local p=$1 dst=$2 recv=$3 mode=$4 b
+	send "$p" "$dst" 0.3 "$mode"
+	sleep 0.2
+	udp_rx "$p-$recv"
+	b=$RX
+	send "$p" "$dst" "$SECS" "$mode"
+	sleep 0.3
+	udp_rx "$p-$recv"
+	RECV=$((RX - b))
+	RATE=$((RECV * 1000000 / DUR))
+	DUR=$(secs "$DUR")
+	[ "$RECV" -gt 0 ] || fail "no datagram of $p-lan -> $dst reached $p-$recv (sent $SENT): setup broken"
+}
+
+# sample MEASURE TOOL N ROUND VALUE [SENT RECV SECONDS]
+sample() {
+	echo "$1,$2,$3,$4,$5,${6:-},${7:-},${8:-}" >>"$SAMPLES"
+}
+
+# unmapped TOOL LABEL N ROUND: new flows/s and one flow's packets/s from the
+# LAN host to the router (no policy, no mapping, no rule matches).
+unmapped() {
+	local p
+	p=$(prefix "$1")
+	flows "$p" "$ROUTER_HOME" router new
+	sample unmapped_new_per_s "$2" "$3" "$4" "$RATE" "$SENT" "$RECV" "$DUR"
+	local r1=$RATE
+	flows "$p" "$ROUTER_HOME" router one
+	sample unmapped_one_pps "$2" "$3" "$4" "$RATE" "$SENT" "$RECV" "$DUR"
+	say "  unmapped, $2 at $3: new flows $r1/s, one flow $RATE pkt/s"
+}
+

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""Report of `make bench-insns`: guest instructions per new NATed flow.
+
+    insns.py OUTDIR [--top K]
+
+Reads OUTDIR/windows.txt and OUTDIR/kallsyms (written by insns.sh in the
+guest) and OUTDIR/tb.N (written by tbcount.c).  Prints, per N, each tool's
+instructions per flow sent (min/median/max over the rounds) and its ratio
+to nft's median, then the kernel functions whose cost per flow differs most
+between the tools.  Lower is better; a ratio above 1.00 means more work per
+flow than nft.
+"""
+import argparse
+import bisect
+import collections
+import statistics
+import sys
+
+
+def load_symbols(path):
+    syms = []
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) < 3 or p[1] not in "tTwW" or int(p[0], 16) == 0:
+                continue
+            syms.append((int(p[0], 16), p[2] + (" " + p[3] if len(p) > 3 else "")))
+    syms.sort()
+    return [a for a, _ in syms], [s for _, s in syms]
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("outdir")
+    ap.add_argument("--top", type=int, default=25)
+    a = ap.parse_args()
+    addrs, names = load_symbols(f"{a.outdir}/kallsyms")
+    cache = {}
+
+    def symbol(va):
+        s = cache.get(va)
+        if s is None:
+            if va < 1 << 63:
+                s = "[user space]"
+            else:
+                i = bisect.bisect_right(addrs, va) - 1
+                s = names[i] if i >= 0 else "[unknown]"
+            cache[va] = s
+        return s
+
+    # (n, tool) -> per-round instructions per flow; per-symbol sums.
+    per_round = collections.defaultdict(list)
+    by_symbol = collections.defaultdict(collections.Counter)
+    flows = collections.Counter()
+    with open(f"{a.outdir}/windows.txt") as f:
+        windows = [line.split() for line in f if line.strip()]
+    if not windows:
+        sys.exit("insns.py: no window in windows.txt")
+    for tool, n, _round, dump, sent, _recv in windows:
+        n, sent = int(n), int(sent)
+        if sent == 0:
+            sys.exit(f"insns.py: {tool} at N={n} sent nothing")
+        counts = collections.Counter()
+        with open(f"{a.outdir}/tb.{dump}") as f:
+            for line in f:
+                va, insns, runs = line.split()
+                counts[symbol(int(va, 16))] += int(insns) * int(runs)
+        per_round[(n, tool)].append(sum(counts.values()) / sent)
+        by_symbol[(n, tool)].update(counts)
+        flows[(n, tool)] += sent
+
+    tools = list(dict.fromkeys(w[0] for w in windows))
+    ns = sorted({k[0] for k in per_round})
+    print("Guest instructions per new NATed flow (whole path: sender, both gateways, receiver)")
+    print(f"{'N':>6} {'tool':<9} {'flows':>7} {'min':>9} {'median':>9} {'max':>9} {'vs nft':>7}")
+    for n in ns:
+        ref = statistics.median(per_round[(n, "nft")]) if (n, "nft") in per_round else None
+        for t in tools:
+            v = per_round.get((n, t))
+            if not v:
+                continue
+            med = statistics.median(v)
+            ratio = f"{med / ref:.3f}" if ref else "-"
+            print(f"{n:>6} {t:<9} {flows[(n, t)]:>7} {min(v):>9.0f} {med:>9.0f} {max(v):>9.0f} {ratio:>7}")
+    for n in ns:
+        present = [t for t in tools if (n, t) in by_symbol]
+        rows = []
+        for s in set().union(*(by_symbol[(n, t)] for t in present)):
+            v = [by_symbol[(n, t)][s] / flows[(n, t)] for t in present]
+            rows.append((max(v) - min(v), s, v))
+        rows.sort(reverse=True)
+        print(f"\nN={n}: functions whose instructions per flow differ most between the tools")
+        print(f"{'':<60}" + "".join(f"{t:>10}" for t in present))
+        for _, s, v in rows[: a.top]:
+            print(f"{s[:60]:<60}" + "".join(f"{x:>10.1f}" for x in v))
+
+
+if __name__ == "__main__":
+    main()
