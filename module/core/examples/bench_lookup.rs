@@ -114,9 +114,10 @@ fn main() -> Result<(), AllocError> {
     let binding = size_of::<Binding>();
     // Index: an 8-byte destination and a 4-byte policy entry per binding,
     // at most one 4-byte destination bucket bound per binding, a 4-byte
-    // address entry per mapping; and the binding's 8-byte SA readiness.  Counters: the kernel's `Arc`
-    // puts a 4-byte refcount before them (padded to their alignment),
-    // served from the smallest kmalloc cache that fits.
+    // address entry per mapping; and the binding's 8-byte SA readiness.
+    // Counters: the kernel's `Arc` puts a 4-byte refcount before them
+    // (padded to their alignment), served from the smallest kmalloc cache
+    // that fits.
     let counters = slab_size(4usize.next_multiple_of(align_of::<Stats>()) + size_of::<Stats>());
     let per = mapping + status + binding + 28 + counters;
     println!(

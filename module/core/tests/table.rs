@@ -607,9 +607,10 @@ fn memory_per_mapping_stays_under_256_bytes() {
     // A mapping in the snapshot (in the module, the counters' handle and
     // the optional hold queue's), its status (bindings and inactive
     // reason), one binding with its index entries (8 bytes by destination,
-    // at most 4 of destination bucket bounds, 4 by policy) and its SA readiness (8 bytes, an atomic the packet path
-    // learns into), its address index entry (4 bytes) and its counters as
-    // the module allocates them: behind a 4-byte refcount padded to their
+    // at most 4 of destination bucket bounds, 4 by policy) and its SA
+    // readiness (8 bytes, an atomic the packet path learns into), its
+    // address index entry (4 bytes) and its counters as the module
+    // allocates them: behind a 4-byte refcount padded to their
     // alignment, from the smallest kmalloc cache that fits.  The hold
     // queue is only allocated for hold-mode mappings.
     //
