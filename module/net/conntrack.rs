@@ -28,7 +28,6 @@ impl Label {
             None
         }
     }
-
 }
 
 /// Makes conntrack give every new entry of a namespace room for labels
