@@ -645,7 +645,9 @@ impl<S: Clone> Table<S> {
                 let Some(b) = self.bindings.get(i) else { continue };
                 let s = &b.policy.selector;
                 let admits = || self.mappings.get(b.mapping as usize).is_some_and(|m| m.admits(&flow.saddr));
-                if s.dest_prefix() != key || !s.matches_flow(flow) || !admits() {
+                // The group's prefix length is the selector's, so
+                // `matches_flow` also rules out a hash collision.
+                if !s.matches_flow(flow) || !admits() {
                     continue;
                 }
                 // Groups come longest prefix first and runs are sorted by
