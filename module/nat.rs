@@ -10,7 +10,7 @@ use crate::hold::{Held, Kept};
 use crate::logic::addr::Family;
 use crate::logic::request::PendingMode;
 use crate::logic::selector::Flow;
-use crate::net::conntrack::{Conn, Direction, Label, LabelsInUse};
+use crate::net::conntrack::{Conn, Direction, Label};
 use crate::net::netfilter::{self, Hook, HookPoint, HookState, Verdict, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
 use crate::net::pernet::{Net, NetBound};
 use crate::net::rcu::{Global, Publication, ReadGuard};
@@ -67,9 +67,6 @@ pub(crate) struct Hooks<'net> {
     _snat6: netfilter::Registration<'net, SnatHook>,
     _guard4: netfilter::Registration<'net, FailClosedHook>,
     _guard6: netfilter::Registration<'net, FailClosedHook>,
-    /// Taken before the hooks, so every entry they can bind has room for
-    /// the label.
-    _labels: LabelsInUse<'net>,
 }
 
 /// Our SNAT runs just before iptables' and nftables' srcnat (priority 100),
@@ -82,13 +79,11 @@ pub(crate) const FAIL_CLOSED_PRIORITY: i32 = NF_IP_PRI_NAT_SRC + 1;
 impl<'net> Hooks<'net> {
     fn register(net: &'net Net) -> Result<Self> {
         let at = |family, priority| HookPoint { family, hooknum: NF_INET_POST_ROUTING, priority };
-        let labels = LabelsInUse::new(net, BINDING_LABEL)?;
         Ok(Self {
             _snat4: netfilter::Registration::nat(net, at(Family::V4, SNAT_PRIORITY))?,
             _snat6: netfilter::Registration::nat(net, at(Family::V6, SNAT_PRIORITY))?,
             _guard4: netfilter::Registration::hook(net, at(Family::V4, FAIL_CLOSED_PRIORITY))?,
             _guard6: netfilter::Registration::hook(net, at(Family::V6, FAIL_CLOSED_PRIORITY))?,
-            _labels: labels,
         })
     }
 }
@@ -227,9 +222,10 @@ impl Hook for SnatHook {
             return refuse_pending(skb, mapping.pending, &mapping.stats);
         }
         // Labelled before it is bound: a binding without the label would
-        // not be guarded once its mapping goes.  An entry without room for
-        // labels predates the hooks; dropping its first packet frees it,
-        // and the sender's retry gets an entry that has room.
+        // not be guarded once its mapping goes.  An entry that cannot take
+        // the label (no memory, or confirmed before the hooks saw it) is
+        // left unbound and its packet dropped: untranslated, it would leave
+        // outside the tunnel.
         if ct.add_label(BINDING_LABEL).is_err() {
             return Verdict::DropSilently;
         }

@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Conntrack entries and source NAT bindings.
 
-use core::marker::PhantomData;
-
 use kernel::{error::to_result, ffi, prelude::*, types::Opaque};
 
 use crate::bindings;
@@ -27,43 +25,6 @@ impl Label {
         } else {
             None
         }
-    }
-}
-
-/// Makes conntrack give every new entry of a namespace room for labels
-/// (`nf_connlabels_get`), while it lives.  Borrows the namespace, like
-/// `net::netfilter::Registration`.
-///
-/// # Invariants
-///
-/// `net` is live for `'net`, which `self` cannot outlive, and `self` holds
-/// one labels reference of it.
-pub struct LabelsInUse<'net> {
-    net: *mut bindings::net,
-    _net: PhantomData<&'net Net>,
-}
-
-// SAFETY: The reference is only dropped, which any thread may do.
-unsafe impl Send for LabelsInUse<'_> {}
-// SAFETY: Shared access does nothing.
-unsafe impl Sync for LabelsInUse<'_> {}
-
-impl<'net> LabelsInUse<'net> {
-    /// Takes a labels reference of `net` for `label`.
-    pub fn new(net: &'net Net, label: Label) -> Result<Self> {
-        // SAFETY: `net` is a live namespace; the bit is in range (invariant
-        // of `Label`).
-        to_result(unsafe { bindings::nf_connlabels_get(net.as_ptr(), label.0) })?;
-        // INVARIANT: Taken above; `net` is borrowed for `'net`.
-        Ok(Self { net: net.as_ptr(), _net: PhantomData })
-    }
-}
-
-impl Drop for LabelsInUse<'_> {
-    fn drop(&mut self) {
-        // SAFETY: The reference taken in `new`, on a live namespace
-        // (invariant).
-        unsafe { bindings::nf_connlabels_put(self.net) };
     }
 }
 
@@ -175,15 +136,39 @@ impl Conn {
         unsafe { bindings::xnat_ct_has_label(self.0.get(), label.0) }
     }
 
-    /// Sets `label` on the connection, keeping its other labels.  Fails with
-    /// `ENOSPC` when the entry has no room for labels (it was made before
-    /// any [`LabelsInUse`] of its namespace existed).
+    /// Sets `label` on the connection, keeping its other labels.  An entry
+    /// without labels gets room for them first: only the entries the
+    /// module binds pay for the extension, not every entry of the
+    /// namespace, as `nf_connlabels_get` would make them.  Conntrack lets
+    /// an entry's extensions grow only until it is confirmed, so a
+    /// confirmed entry without labels fails with `ENOSPC`; no memory for
+    /// them fails with `ENOMEM`.
+    ///
+    /// Must be called where [`Conn::setup_snat`] may be: from a NAT hook
+    /// function, for a new connection, which leaves an unconfirmed entry to
+    /// the CPU that runs the hook.
     pub fn add_label(&self, label: Label) -> Result {
+        let ct = self.0.get();
         // One atomic bit set: `nf_connlabels_replace` would rewrite all four
         // words of the labels, per new flow.
         // SAFETY: Valid entry; the bit is below 128 by `Label`'s invariant,
         // so within the extension's bits.
-        to_result(unsafe { bindings::xnat_ct_set_label(self.0.get(), label.0) })
+        match to_result(unsafe { bindings::xnat_ct_set_label(ct, label.0) }) {
+            Err(e) if e == ENOSPC => (),
+            done => return done,
+        }
+        // SAFETY: Valid entry; reads one bit of its status word.
+        if unsafe { bindings::xnat_ct_is_confirmed(ct) } {
+            return Err(ENOSPC);
+        }
+        // SAFETY: Valid entry, unconfirmed, so only this CPU reaches it (see
+        // above) and its extensions may move, as the NAT core's masquerade
+        // adds its own extension from the same hook.
+        if !unsafe { bindings::xnat_ct_labels_ext_add(ct) } {
+            return Err(ENOMEM);
+        }
+        // SAFETY: As the first call; the extension is there now.
+        to_result(unsafe { bindings::xnat_ct_set_label(ct, label.0) })
     }
 
     /// Binds the connection's source NAT to `addr` (ports kept when
