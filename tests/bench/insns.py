@@ -71,7 +71,15 @@ def main():
 
     tools = list(dict.fromkeys(w[0] for w in windows))
     ns = sorted({k[0] for k in per_round})
-    print("Guest instructions per new NATed flow (whole path: sender, both gateways, receiver)")
+    try:
+        with open(f"{a.outdir}/traffic") as f:
+            traffic = f.read().strip()
+    except FileNotFoundError:
+        traffic = "mapped"
+    if traffic == "unmapped":
+        print("Guest instructions per new unmapped flow (LAN host -> router, outside every mapping; whole path)")
+    else:
+        print("Guest instructions per new NATed flow (whole path: sender, both gateways, receiver)")
     print(f"{'N':>6} {'tool':<9} {'flows':>7} {'min':>9} {'median':>9} {'max':>9} {'vs nft':>7}")
     for n in ns:
         ref = statistics.median(per_round[(n, "nft")]) if (n, "nft") in per_round else None

@@ -15,12 +15,22 @@
 # OUTDIR/kallsyms names the addresses.  Counts, not time: the load on the
 # host does not change them, but whatever else the guest runs meanwhile
 # (the conntrack garbage collector, timers) lands in the window it falls in.
+# With BENCH_TRAFFIC=unmapped the flows go to the router instead, outside
+# every policy, mapping, rule and element: what each tool costs the rest of
+# the traffic.
 set -euo pipefail
 out=${1:?usage: insns.sh OUTDIR}
 BENCH_DIR=$(dirname "$0")
 . "$BENCH_DIR/common.sh"
 
-say "kernel $(uname -r); rounds $ROUNDS, $SECS s per window, N in ${NS[*]}"
+traffic=${BENCH_TRAFFIC:-mapped}
+case $traffic in
+mapped) dst=$OFFICE_HOST sink=office ;;
+unmapped) dst=$ROUTER_HOME sink=router ;;
+*) fail "BENCH_TRAFFIC must be mapped or unmapped, not '$traffic'" ;;
+esac
+echo "$traffic" >"$out/traffic"
+say "kernel $(uname -r); rounds $ROUNDS, $SECS s per window, N in ${NS[*]}, $traffic flows"
 bring_up
 
 : >"$out/windows.txt"
@@ -43,16 +53,16 @@ for n in "${NS[@]}"; do
 			t=${TOOLS[(r - 1 + j) % ${#TOOLS[@]}]}
 			p=$(prefix "$t")
 			# Warm-up: the first flows after a pause fill caches and slabs.
-			send "$p" "$OFFICE_HOST" 0.3 new
+			send "$p" "$dst" 0.3 new
 			dump=$((dump + 2))
 			sleep 0.2
-			udp_rx "$p-office"
+			udp_rx "$p-$sink"
 			b=$RX
-			send "$p" "$OFFICE_HOST" "$SECS" new
+			send "$p" "$dst" "$SECS" new
 			dump=$((dump + 2))
 			sleep 0.3
-			udp_rx "$p-office"
-			[ "$RX" -gt "$b" ] || fail "no datagram of $p-lan reached $p-office (sent $SENT): setup broken"
+			udp_rx "$p-$sink"
+			[ "$RX" -gt "$b" ] || fail "no datagram of $p-lan reached $p-$sink (sent $SENT): setup broken"
 			echo "$t $n $r $((dump - 1)) $SENT $((RX - b))" >>"$out/windows.txt"
 			say "N=$n round $r $t: sent $SENT, received $((RX - b))"
 		done

@@ -14,7 +14,9 @@
 # $XNAT_CACHE/qemu-plugin/VERSION/.
 #
 # Environment: BENCH_ROUNDS (default 3), BENCH_SECONDS (default 2) per
-# window, BENCH_NS (default "1 10000"), BENCH_RESULTS (default
+# window, BENCH_NS (default "1 10000"), BENCH_TRAFFIC (mapped, the
+# default: new NATed flows into the tunnel; unmapped: new flows to the
+# router, outside every mapping), BENCH_RESULTS (default
 # $XNAT_CACHE/results/bench-insns), DEBIAN_MIRROR.
 set -uo pipefail
 
@@ -30,6 +32,7 @@ die() { echo "[bench-insns] error: $*" >&2; exit 2; }
 for v in BENCH_ROUNDS BENCH_SECONDS; do
 	[[ ${!v:-1} =~ ^[1-9][0-9]*$ ]] || die "$v must be a positive integer, got '${!v}'"
 done
+case ${BENCH_TRAFFIC:-mapped} in mapped | unmapped) ;; *) die "BENCH_TRAFFIC must be mapped or unmapped, got '$BENCH_TRAFFIC'" ;; esac
 qemu-system-x86_64 -help 2>/dev/null | grep -q -- '^-plugin' || die "this QEMU has no TCG plugin support (-plugin)"
 
 # The plugin header of the installed QEMU's version.
@@ -63,6 +66,7 @@ mark=$(nm "$out/bin/flowgen" | awk '$3 == "window_mark" { print $1 }')
 	echo "BENCH_ROUNDS=${BENCH_ROUNDS:-3}"
 	echo "BENCH_SECONDS=${BENCH_SECONDS:-2}"
 	echo "BENCH_NS='${BENCH_NS:-1 10000}'"
+	echo "BENCH_TRAFFIC=${BENCH_TRAFFIC:-mapped}"
 } >"$out/bench.env"
 
 echo "[bench-insns] kernel $kernel; results in $out"
