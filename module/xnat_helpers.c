@@ -44,10 +44,11 @@ bool xnat_ct_is_confirmed(const struct nf_conn *ct)
 }
 
 /* nf_ct_labels_ext_add() without its test of labels_used, which
- * nf_connlabels_get() would set for the whole namespace. */
-bool xnat_ct_labels_ext_add(struct nf_conn *ct)
+ * nf_connlabels_get() would set for the whole namespace.  An entry that has
+ * labels keeps them; xnat_ct_set_label() tells whether there are any. */
+void xnat_ct_labels_ext_add(struct nf_conn *ct)
 {
-	return nf_ct_ext_add(ct, NF_CT_EXT_LABELS, GFP_ATOMIC);
+	nf_ct_ext_add(ct, NF_CT_EXT_LABELS, GFP_ATOMIC);
 }
 
 struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb)

@@ -17,7 +17,7 @@ struct nf_conn *xnat_nf_ct_get(const struct sk_buff *skb, enum ip_conntrack_info
 bool xnat_ct_has_label(const struct nf_conn *ct, unsigned int bit);
 int xnat_ct_set_label(struct nf_conn *ct, unsigned int bit);
 bool xnat_ct_is_confirmed(const struct nf_conn *ct);
-bool xnat_ct_labels_ext_add(struct nf_conn *ct);
+void xnat_ct_labels_ext_add(struct nf_conn *ct);
 struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb);
 struct xfrm_state *xnat_dst_xfrm(const struct dst_entry *dst);
 struct dst_entry *xnat_xfrm_dst_child(const struct dst_entry *dst);

@@ -140,34 +140,28 @@ impl Conn {
     /// without labels gets room for them first: only the entries the
     /// module binds pay for the extension, not every entry of the
     /// namespace, as `nf_connlabels_get` would make them.  Conntrack lets
-    /// an entry's extensions grow only until it is confirmed, so a
-    /// confirmed entry without labels fails with `ENOSPC`; no memory for
-    /// them fails with `ENOMEM`.
+    /// an entry's extensions grow only until it is confirmed, so an entry
+    /// without labels that is confirmed, or that finds no memory for them,
+    /// fails with `ENOSPC`.
     ///
     /// Must be called where [`Conn::setup_snat`] may be: from a NAT hook
     /// function, for a new connection, which leaves an unconfirmed entry to
     /// the CPU that runs the hook.
     pub fn add_label(&self, label: Label) -> Result {
         let ct = self.0.get();
+        // SAFETY: Valid entry; reads one bit of its status word.
+        if !unsafe { bindings::xnat_ct_is_confirmed(ct) } {
+            // Does nothing if the entry has labels already; without memory
+            // the entry stays without, which the bit set below reports.
+            // SAFETY: Valid entry, unconfirmed, so only this CPU reaches it
+            // (see above) and its extensions may move, as the NAT core's
+            // masquerade adds its own extension from the same hook.
+            unsafe { bindings::xnat_ct_labels_ext_add(ct) };
+        }
         // One atomic bit set: `nf_connlabels_replace` would rewrite all four
         // words of the labels, per new flow.
         // SAFETY: Valid entry; the bit is below 128 by `Label`'s invariant,
         // so within the extension's bits.
-        match to_result(unsafe { bindings::xnat_ct_set_label(ct, label.0) }) {
-            Err(e) if e == ENOSPC => (),
-            done => return done,
-        }
-        // SAFETY: Valid entry; reads one bit of its status word.
-        if unsafe { bindings::xnat_ct_is_confirmed(ct) } {
-            return Err(ENOSPC);
-        }
-        // SAFETY: Valid entry, unconfirmed, so only this CPU reaches it (see
-        // above) and its extensions may move, as the NAT core's masquerade
-        // adds its own extension from the same hook.
-        if !unsafe { bindings::xnat_ct_labels_ext_add(ct) } {
-            return Err(ENOMEM);
-        }
-        // SAFETY: As the first call; the extension is there now.
         to_result(unsafe { bindings::xnat_ct_set_label(ct, label.0) })
     }
 
