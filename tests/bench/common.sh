@@ -43,6 +43,23 @@ up_lines() {
 	[ "${1:-}" != via ] || echo "route add default via $2"
 }
 
+# Fixed MAC addresses for the veths, and permanent neighbour entries for
+# them: the load is one-way UDP, which never confirms a neighbour, so
+# learned entries would go stale and be probed again in the middle of a
+# window (neigh_resolve_output in the counts), in each copy of the
+# topology at its own times.
+MAC_LAN_HOST=02:00:00:00:01:01 MAC_LAN_GW=02:00:00:00:01:02
+MAC_HOME_WAN=02:00:00:00:02:01 MAC_ROUTER_HOME=02:00:00:00:02:02
+MAC_ROUTER_GW=02:00:00:00:03:01 MAC_GW_WAN=02:00:00:00:03:02
+MAC_OFFICE_GW=02:00:00:00:04:01 MAC_OFFICE_HOST=02:00:00:00:04:02
+
+# neigh_line IF NAME: the `ip -batch` line that pins the address $NAME to
+# the MAC $MAC_NAME on IF.
+neigh_line() {
+	local addr=$2 mac=MAC_$2
+	printf 'neigh replace %s lladdr %s dev %s nud permanent\n' "${!addr}" "${!mac}" "$1"
+}
+
 # topo P: the HOWTO's five namespaces as P-lan, P-home, P-router, P-gw,
 # P-office, with the static SAs and the policy pairs of tests/howto.sh,
 # and UDP sinks on port 5001 at the office host and the router.
@@ -54,19 +71,31 @@ topo() {
 		netns add $p-router
 		netns add $p-gw
 		netns add $p-office
-		link add eth0 netns $p-lan type veth peer name lan0 netns $p-home
-		link add wan0 netns $p-home type veth peer name r-home netns $p-router
-		link add r-gw netns $p-router type veth peer name wan0 netns $p-gw
-		link add lan0 netns $p-gw type veth peer name eth0 netns $p-office
+		link add eth0 netns $p-lan address $MAC_LAN_HOST type veth peer name lan0 netns $p-home address $MAC_LAN_GW
+		link add wan0 netns $p-home address $MAC_HOME_WAN type veth peer name r-home netns $p-router address $MAC_ROUTER_HOME
+		link add r-gw netns $p-router address $MAC_ROUTER_GW type veth peer name wan0 netns $p-gw address $MAC_GW_WAN
+		link add lan0 netns $p-gw address $MAC_OFFICE_GW type veth peer name eth0 netns $p-office address $MAC_OFFICE_HOST
 	EOF
 	local pol="proto esp reqid 1 mode tunnel" sas
 	sas="xfrm state add src $HOME_WAN dst $GW_WAN proto esp spi 0x1000 reqid 1 mode tunnel aead rfc4106(gcm(aes)) $KEY_OUT 128
 xfrm state add src $GW_WAN dst $HOME_WAN proto esp spi 0x2000 reqid 1 mode tunnel aead rfc4106(gcm(aes)) $KEY_IN 128"
-	up_lines eth0 "$LAN_HOST/$PLEN" via "$LAN_GW" | ip -n "$p-lan" -batch - || fail "topology $p: lan"
-	up_lines r-home "$ROUTER_HOME/$PLEN" r-gw "$ROUTER_GW/$PLEN" | ip -n "$p-router" -batch - || fail "topology $p: router"
-	up_lines eth0 "$OFFICE_HOST/$OFFICE_PLEN" via "$OFFICE_GW" | ip -n "$p-office" -batch - || fail "topology $p: office"
+	{
+		up_lines eth0 "$LAN_HOST/$PLEN" via "$LAN_GW"
+		neigh_line eth0 LAN_GW
+	} | ip -n "$p-lan" -batch - || fail "topology $p: lan"
+	{
+		up_lines r-home "$ROUTER_HOME/$PLEN" r-gw "$ROUTER_GW/$PLEN"
+		neigh_line r-home HOME_WAN
+		neigh_line r-gw GW_WAN
+	} | ip -n "$p-router" -batch - || fail "topology $p: router"
+	{
+		up_lines eth0 "$OFFICE_HOST/$OFFICE_PLEN" via "$OFFICE_GW"
+		neigh_line eth0 OFFICE_GW
+	} | ip -n "$p-office" -batch - || fail "topology $p: office"
 	{
 		up_lines lan0 "$LAN_GW/$PLEN" wan0 "$HOME_WAN/$PLEN" via "$ROUTER_HOME"
+		neigh_line lan0 LAN_HOST
+		neigh_line wan0 ROUTER_HOME
 		echo "$sas"
 		echo "xfrm policy add src $MAPPED/32 dst $OFFICE_NET dir out index $SPID tmpl src $HOME_WAN dst $GW_WAN $pol"
 		echo "xfrm policy add src $ONE_MORE_SRC/32 dst $ONE_MORE_DST dir out index $ONE_MORE_SPID tmpl src $HOME_WAN dst $GW_WAN $pol"
@@ -74,6 +103,8 @@ xfrm state add src $GW_WAN dst $HOME_WAN proto esp spi 0x2000 reqid 1 mode tunne
 	} | ip -n "$p-home" -batch - || fail "topology $p: home"
 	{
 		up_lines wan0 "$GW_WAN/$PLEN" lan0 "$OFFICE_GW/$OFFICE_PLEN" via "$ROUTER_GW"
+		neigh_line wan0 ROUTER_GW
+		neigh_line lan0 OFFICE_HOST
 		echo "$sas"
 		for d in in fwd; do echo "xfrm policy add src $MAPPED/32 dst $OFFICE_NET dir $d tmpl src $HOME_WAN dst $GW_WAN $pol"; done
 		echo "xfrm policy add src $OFFICE_NET dst $MAPPED/32 dir out tmpl src $GW_WAN dst $HOME_WAN $pol"

@@ -13,7 +13,9 @@ flow than nft.
 import argparse
 import bisect
 import collections
+import re
 import statistics
+import subprocess
 import sys
 
 
@@ -27,6 +29,19 @@ def load_symbols(path):
             syms.append((int(p[0], 16), p[2] + (" " + p[3] if len(p) > 3 else "")))
     syms.sort()
     return [a for a, _ in syms], [s for _, s in syms]
+
+
+def readable(names):
+    """Rust symbols (`_R...`) demangled by c++filt (binutils), short: no
+    crate hashes nor module paths, e.g. `<SnatHook as Hook>::hook`; the
+    names as they are where c++filt is missing."""
+    rust = sorted({n.split(" ")[0] for n in names if n.startswith("_R")})
+    try:
+        out = subprocess.run(["c++filt"], input="\n".join(rust), capture_output=True, text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    short = lambda d: re.sub(r"\b[a-z_][a-z0-9_]*::", "", re.sub(r"\[[0-9a-f]+\]", "", d))
+    return {m: short(d) for m, d in zip(rust, out.splitlines())}
 
 
 def main():
@@ -97,10 +112,15 @@ def main():
             v = [by_symbol[(n, t)][s] / flows[(n, t)] for t in present]
             rows.append((max(v) - min(v), s, v))
         rows.sort(reverse=True)
+        demangled = readable(s for _, s, _ in rows[: a.top])
         print(f"\nN={n}: functions whose instructions per flow differ most between the tools")
         print(f"{'':<60}" + "".join(f"{t:>10}" for t in present))
         for _, s, v in rows[: a.top]:
-            print(f"{s[:60]:<60}" + "".join(f"{x:>10.1f}" for x in v))
+            name, _, module = s.partition(" ")
+            s = demangled.get(name, name) + (" " + module if module else "")
+            if len(s) > 60:  # the end of a path says most
+                s = "..." + s[-57:]
+            print(f"{s:<60}" + "".join(f"{x:>10.1f}" for x in v))
 
 
 if __name__ == "__main__":
