@@ -121,6 +121,16 @@ def main():
             if len(s) > 60:  # the end of a path says most
                 s = "..." + s[-57:]
             print(f"{s:<60}" + "".join(f"{x:>10.1f}" for x in v))
+        # What the NAT tools' own code takes: the module's functions, and
+        # nf_tables' (which also runs iptables-nft's rules) with xtables'.
+        groups = {
+            "functions of the module (xfrm_nat)": lambda s: s.endswith(" [xfrm_nat]"),
+            "functions of nf_tables and xtables (nft_*, xt_*)": lambda s: s.startswith(("nft_", "__nft_", "xt_")),
+        }
+        print()
+        for label, member in groups.items():
+            v = [sum(c for s, c in by_symbol[(n, t)].items() if member(s)) / flows[(n, t)] for t in present]
+            print(f"{label:<60}" + "".join(f"{x:>10.1f}" for x in v))
 
 
 if __name__ == "__main__":
