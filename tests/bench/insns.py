@@ -7,8 +7,8 @@ Reads OUTDIR/windows.txt and OUTDIR/kallsyms (written by insns.sh in the
 guest) and OUTDIR/tb.N (written by tbcount.c).  Prints, per N, each tool's
 instructions per flow sent (min/median/max over the rounds) and its ratio
 to nft's median, then the kernel functions whose cost per flow differs most
-between the tools.  Lower is better; a ratio above 1.00 means more work per
-flow than nft.
+between the tools, and the sums of the tools' own functions.  Lower is
+better; a ratio above 1.00 means more work per flow than nft.
 """
 import argparse
 import bisect
