@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Module-local bindings to the C API (see `Kbuild` and `bindings_helper.h`).
+// Older compilers (Debian 13's rustc 1.85) do not know every lint named below.
+#![allow(unknown_lints)]
 #![allow(
     dead_code,
     improper_ctypes,
@@ -12,7 +14,6 @@
     missing_docs,
     clippy::all
 )]
-#![allow(unknown_lints)]
 
 use kernel::ffi;
 
