@@ -206,6 +206,13 @@ load_module() {
 	if [ -n "$XNAT_INSTALL_ROOT" ]; then
 		out=$(modprobe xfrm_nat "$@" 2>&1) || fail "modprobe xfrm_nat failed: $out"
 	else
+		# insmod resolves no dependencies: where conntrack and NAT are
+		# modules (a distribution's kernel), load them first, as modprobe
+		# would for an installed module.
+		local dep
+		for dep in $(modinfo -F depends "$XNAT_KO" | tr , ' '); do
+			out=$(modprobe "$dep" 2>&1) || fail "modprobe $dep (a dependency of $XNAT_KO) failed: $out"
+		done
 		out=$(insmod "$XNAT_KO" "$@" 2>&1) || fail "insmod $XNAT_KO failed: $out"
 	fi
 	on_exit "grep -q '^xfrm_nat ' /proc/modules && rmmod xfrm_nat"
