@@ -13,6 +13,9 @@
 # /tmp, plus the checkout and $XNAT_CACHE bind-mounted at their own paths
 # (XNAT_ENV_BIND="DIR..." adds more).  The mounts end with CMD, so nothing
 # outlives it and removing the cache never reaches through a mount.
+# XNAT_ENV_OVERLAY=DIR runs CMD on an overlay of the root instead, whose
+# changes go to DIR/upper: packages installed there (the .deb tests) leave
+# the cached root as it was.
 #
 # The root is $XNAT_CACHE/debian13/root-KEY, KEY a hash of its recipe (the
 # package lists and the provisioning steps): a change there makes a new
@@ -40,7 +43,7 @@ pkgs=(
 	# Debian packaging (make deb) and DKMS
 	debhelper dh-dkms dkms dpkg-dev fakeroot lintian cargo
 	# the VM: QEMU and virtme-ng boot the stock image with this root
-	qemu-system-x86 virtme-ng busybox udev
+	qemu-system-x86 virtme-ng busybox-static udev
 	# what the tests run in the guest
 	iproute2 iputils-ping nftables iptables tcpdump procps util-linux curl
 	strongswan-charon strongswan-swanctl libnss3-tools python3-yaml
@@ -64,6 +67,29 @@ provision_libreswan() {
 		dpkg-deb -f libreswan_*.deb Version >/opt/xnat/libreswan/.version
 		rm -f libreswan_*.deb
 		/opt/xnat/libreswan/usr/libexec/ipsec/pluto --version >/dev/null'
+}
+
+# The kernel's own netlink client (tools/net/ynl) and its schemas, from the
+# stock kernel's source, for tests/vm/16-ynl.sh in the guest.
+provision_ynl() {
+	local r=$1
+	chroot "$r" sh -euc '
+		rm -rf /opt/xnat/linux-source && mkdir -p /opt/xnat/linux-source
+		tar -xf /usr/src/linux-source-*.tar.xz -C /opt/xnat/linux-source --strip-components=1 \
+			--wildcards "*/tools/net/ynl/*" "*/Documentation/netlink/*"
+		test -f /opt/xnat/linux-source/tools/net/ynl/pyynl/cli.py ||
+			test -f /opt/xnat/linux-source/tools/net/ynl/cli.py'
+}
+
+# A second kernel's headers for the DKMS rebuild check (tests/package.sh):
+# the cloud flavour of the stock version, kept as .deb files (with the one
+# package they need that the root lacks) in /opt/xnat/debs.
+provision_second_headers() {
+	local r=$1 krel=$2
+	chroot "$r" sh -euc '
+		mkdir -p /opt/xnat/debs && cd /opt/xnat/debs && rm -f ./*.deb
+		apt-get download -q "linux-headers-${1%-amd64}-cloud-amd64" \
+			"linux-base-${1%-amd64}-cloud-amd64" >/dev/null' - "$krel"
 }
 
 create() {
@@ -95,6 +121,7 @@ create() {
 	cp /etc/resolv.conf "$tmp/etc/resolv.conf"
 	chroot "$tmp" apt-get update -q >/dev/null || die "apt-get update in $tmp failed"
 	provision_libreswan "$tmp" || die "libreswan could not be unpacked into $tmp/opt/xnat/libreswan"
+	provision_ynl "$tmp" || die "no tools/net/ynl in the stock kernel's source"
 
 	local image headers source krel vi vh vs
 	image=$(chroot "$tmp" dpkg-query -W -f='${Depends}' linux-image-amd64 |
@@ -110,6 +137,7 @@ create() {
 		die "the stock kernel's packages differ in version: $image $vi, $headers $vh, $source $vs"
 	grep -qx 'CONFIG_RUST=y' "$tmp/usr/src/$headers/.config" ||
 		die "$image is built without CONFIG_RUST: no Rust module can load into it"
+	provision_second_headers "$tmp" "$krel" || die "no cloud-flavour headers of $krel in trixie-backports"
 	printf 'KREL=%s\nVERSION=%s\nSOURCE=%s\n' "$krel" "$vi" "$source" >"$tmp/etc/xnat-stock-kernel"
 	log "stock kernel $krel ($vi), $(chroot "$tmp" rustc --version)"
 	touch "$tmp/.xnat-ready"
@@ -117,15 +145,21 @@ create() {
 	echo "$root"
 }
 
-# run CMD...: CMD in the root, in a mount namespace of its own.
+# run CMD...: CMD in the root (or an overlay of it), in a mount namespace
+# of its own.
 run() {
 	[ -f "$root/.xnat-ready" ] || create >/dev/null
-	local binds=("$top" "$XNAT_CACHE")
+	local binds=("$top" "$XNAT_CACHE") overlay=${XNAT_ENV_OVERLAY:-}
 	# shellcheck disable=SC2206 # a list of directories
 	binds+=(${XNAT_ENV_BIND:-})
+	[ -z "$overlay" ] || mkdir -p "$overlay/upper" "$overlay/work" "$overlay/merged"
 	exec unshare --mount --propagation private -- bash -euc '
-		root=$1; shift
-		nb=$1; shift
+		root=$1 overlay=$2 nb=$3
+		shift 3
+		if [ -n "$overlay" ]; then
+			mount -t overlay overlay -o "lowerdir=$root,upperdir=$overlay/upper,workdir=$overlay/work" "$overlay/merged"
+			root=$overlay/merged
+		fi
 		mount -t proc proc "$root/proc"
 		mount --rbind /sys "$root/sys"
 		mount --rbind /dev "$root/dev"
@@ -140,12 +174,12 @@ run() {
 		exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
 			PATH=/usr/sbin:/usr/bin:/sbin:/bin XNAT_CACHE="$XNAT_CACHE" \
 			XNAT_TOOLS=/opt/xnat "$@"
-	' - "$root" "${#binds[@]}" "${binds[@]}" "$@"
+	' - "$root" "$overlay" "${#binds[@]}" "${binds[@]}" "$@"
 }
 
 # The root is keyed by what goes into it, not by the rest of this script.
 recipe=2
-key=$( { echo "$recipe" "$mirror"; declare -f provision_libreswan; printf '%s\n' "${pkgs[@]}" "${kernel_pkgs[@]}"; } | sha256sum | cut -c1-12)
+key=$( { echo "$recipe" "$mirror"; declare -f provision_libreswan provision_ynl provision_second_headers; printf '%s\n' "${pkgs[@]}" "${kernel_pkgs[@]}"; } | sha256sum | cut -c1-12)
 root=$XNAT_CACHE/debian13/root-$key
 
 case ${1:-create} in

@@ -23,7 +23,7 @@
 # the same paths.  With -k stock, it sees the Debian 13 root instead, with
 # the repository, $XNAT_CACHE and the -o/-w directories at their host paths;
 # QEMU and virtme-ng are then Debian 13's, run in that root.  CMD runs as root in the repository, with XNAT_KO,
-# XNAT_CTL, XNAT_INSTALL_ROOT and KSERIES passed through when set.  Exits with CMD's
+# XNAT_CTL, XNAT_INSTALL_ROOT, XNAT_INSTALLED and KSERIES passed through when set.  Exits with CMD's
 # exit status, or 124 when the VM had to be killed.
 set -euo pipefail
 
@@ -54,8 +54,8 @@ if [ "$kernel" = stock ]; then
 	[ -f "$env_root$image" ] || die "no stock kernel image at $env_root$image"
 	[ -x "$env_root/usr/bin/vng" ] || die "virtme-ng is missing from $env_root"
 	vng=("$top/scripts/debian-env.sh" run vng)
-	# The guest's tools (libreswan) are those of the root.
-	export XNAT_TOOLS=/opt/xnat
+	# The guest's tools (libreswan, the kernel's ynl) are those of the root.
+	export XNAT_TOOLS=/opt/xnat XNAT_KSRC=/opt/xnat/linux-source
 else
 	# vng and the virtme-* programs it starts by name must be the project's
 	# own (scripts/install-deps.sh), never a copy some other install left
@@ -88,7 +88,7 @@ outdir=$(cd "$outdir" && pwd)
 script=$outdir/guest-cmd.sh
 {
 	echo "cd $(printf %q "$top")"
-	for v in XNAT_KO XNAT_CTL XNAT_INSTALL_ROOT XNAT_KMEMLEAK_AGE XNAT_TIME_SCALE XNAT_TOOLS KSERIES V; do
+	for v in XNAT_KO XNAT_CTL XNAT_INSTALL_ROOT XNAT_INSTALLED XNAT_KSRC XNAT_KMEMLEAK_AGE XNAT_TIME_SCALE XNAT_TOOLS KSERIES V; do
 		[ -z "${!v:-}" ] || echo "export $v=$(printf %q "${!v}")"
 	done
 	printf 'exec'

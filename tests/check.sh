@@ -3,15 +3,30 @@
 #
 #   tests/check.sh [base|debug] [STAGE...]
 #
-# Stages, in order (default: all): deps kernel module cli uapi-check
-# unsafe-check host-test vm-test, then for base only: install (the host checks of
-# tests/install.sh against the "dist" kernel, which builds IPsec and
-# netfilter as modules) and vm-dist (tests/vm-dist/ and a few of tests/vm/
-# on that kernel, with the module installed and loaded by modprobe).  Each
-# build step and each test is one TAP line, numbered across the run; host
-# tests are cargo's individual tests; VM tests are those of tests/vm/ run in
-# one boot of the test kernel.  Ends with the plan and
-# one line "N passed, N failed, N skipped"; exits 1 if anything failed.
+# Stages, in order (default: all of the run's):
+#
+#   Linux 6.12 (KSERIES=6.12, the default), and any debug run: deps kernel
+#   module cli uapi-check unsafe-check host-test vm-test, then for base only
+#   install (the host checks of tests/install.sh against the test kernel).
+#   The 6.12 test kernel is built by the project: Debian ships no 6.12 kernel
+#   with Rust.
+#
+#   Linux 7.3 (KSERIES=7.3), base: Debian 13's own kernel, as it ships,
+#   instead of a test kernel: deps env (the Debian 13 root of
+#   scripts/debian-env.sh, and the Rust metadata its headers lack) module
+#   (against those headers, with Debian's toolchain) symbols cli uapi-check
+#   unsafe-check host-test vm-test (every test of tests/vm/, the stock image
+#   booted with the root as the guest's), then package (make deb, lintian,
+#   and apt install of the packages on an overlay of the root, as a user
+#   does: DKMS builds the module, also for a second kernel's headers) and
+#   vm-package (that root booted: tests/vm-dist/ and a few of tests/vm/ with
+#   the packaged module, loaded by modprobe), and the packages' removal.
+#   make check-debug KSERIES=7.3 still builds a 7.3 debug kernel.
+#
+# Each build step and each test is one TAP line, numbered across the run;
+# host tests are cargo's individual tests; VM tests are those of tests/vm/
+# run in boots of the kernel.  Ends with the plan and one line "N passed, N
+# failed, N skipped"; exits 1 if anything failed.
 #
 # Environment: KDIR (build the module against, and boot, that tree instead of
 # the test kernel), KSERIES (the test kernel's series, 6.12 or 7.3; see
@@ -25,20 +40,29 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 variant=${1:-base}
 shift || true
 case $variant in base | debug) ;; *) echo "usage: $0 [base|debug] [STAGE...]" >&2; exit 2 ;; esac
-all_stages=(deps kernel module cli uapi-check unsafe-check host-test vm-test)
-[ "$variant" != base ] || all_stages+=(install vm-dist)
-stages=("$@")
-[ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
-
 XNAT_CACHE=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}
 export KSERIES=${KSERIES:-6.12}
+kdir=${KDIR:-}
+# The stock kernel stands in for the 7.3 test kernels wherever no debug
+# kernel is needed.
+stock=
+[ "$variant" != base ] || [ "$KSERIES" != 7.3 ] || [ -n "$kdir" ] || stock=1
+if [ -n "$stock" ]; then
+	all_stages=(deps env module symbols cli uapi-check unsafe-check host-test vm-test package vm-package)
+else
+	all_stages=(deps kernel module cli uapi-check unsafe-check host-test vm-test)
+	[ "$variant" != base ] || all_stages+=(install)
+fi
+stages=("$@")
+[ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
 case $KSERIES in
 6.12) out=${XNAT_RESULTS:-$XNAT_CACHE/results/$variant} ;;
 *) out=${XNAT_RESULTS:-$XNAT_CACHE/results/$variant-$KSERIES} ;;
 esac
 t0=${XNAT_T0:-$(date +%s)}
 crates=(module/core tools/xnatctl)
-kdir=${KDIR:-}
+# What the VM boots: the kernel tree, or "stock" (scripts/vm-run.sh -k).
+vmkernel=
 
 rm -rf "$out"
 mkdir -p "$out"
@@ -85,29 +109,69 @@ step() {
 
 mk() { make --no-print-directory -s -C "$top" "$@"; }
 
-# The kernel tree to build against and boot: KDIR if given, else the test kernel.
+# The kernel tree to build against and boot: KDIR if given, else the test
+# kernel; for the stock kernel, its headers in the Debian 13 root.
 need_kdir() {
-	[ -z "$kdir" ] || return 0
+	if [ -n "$stock" ]; then
+		[ -n "$kdir" ] || stock_env >/dev/null 2>&1 || return 1
+		return 0
+	fi
+	[ -z "$kdir" ] || { vmkernel=${vmkernel:-$kdir}; return 0; }
 	kdir=$(mk kernel VARIANT="$variant" 2>/dev/null | tail -n1)
+	vmkernel=$kdir
 	[ -d "$kdir" ]
+}
+
+denv() { "$top/scripts/debian-env.sh" "$@"; }
+
+# stock_env: the Debian 13 root (made on first use), and the stock kernel's
+# headers in it, given the Rust metadata they lack (module/rust-meta.sh, the
+# step DKMS runs too); sets kdir (a path inside the root) and vmkernel.
+env_root= krel=
+stock_env() {
+	env_root=$(denv create | tail -n1) && [ -f "$env_root/etc/xnat-stock-kernel" ] || return 1
+	krel=$(sed -n 's/^KREL=//p' "$env_root/etc/xnat-stock-kernel")
+	echo "stock kernel: $krel ($(sed -n 's/^VERSION=//p' "$env_root/etc/xnat-stock-kernel"))"
+	denv run "$top/module/rust-meta.sh" "/usr/src/linux-headers-$krel" || return 1
+	kdir=/usr/src/linux-headers-$krel
+	vmkernel=stock
 }
 
 stage_kernel() {
 	if [ -n "$kdir" ]; then
 		say "# kernel: using KDIR=$kdir"
+		vmkernel=$kdir
 		return
 	fi
 	step kernel mk kernel VARIANT="$variant" || return
 	kdir=$(tail -n1 "$out/kernel.log")
+	vmkernel=$kdir
 	say "# kernel tree: $kdir"
 }
 
+stage_env() {
+	step env stock_env || return
+	say "# $(grep -m1 '^stock kernel' "$out/env.log"); headers at $kdir in $env_root"
+}
+
+# The module links against the stock vmlinux and its modules as they are.
+stage_symbols() {
+	need_kdir || { result fail "build: symbols"; say "# no Debian 13 root (the env step failed)"; return; }
+	step symbols "$top/tests/symbols.sh" "$top/module/xfrm_nat.ko" "$env_root" "$krel" &&
+		say "# $(tail -n1 "$out/symbols.log")"
+}
+
 stage_module() {
-	need_kdir || { result fail "build: module"; say "# no kernel tree (the kernel step failed)"; return; }
+	need_kdir || { result fail "build: module"; say "# no kernel tree (the kernel or env step failed)"; return; }
 	step module build_module
 }
 build_module() {
-	mk module KDIR="$kdir" || return
+	if [ -n "$stock" ]; then
+		# Debian's toolchain, in the Debian 13 root: the headers are there.
+		denv run make --no-print-directory -s -C "$top" module KDIR="$kdir" || return
+	else
+		mk module KDIR="$kdir" || return
+	fi
 	[ -f "$top/module/xfrm_nat.ko" ] || { echo "make module did not produce module/xfrm_nat.ko"; return 1; }
 }
 
@@ -153,7 +217,7 @@ stage_vm_test() {
 	# guest shares its file system); a failure fails those tests, not all.
 	step senders mk senders || true
 	# shellcheck disable=SC2086 # T is a list of test names
-	vm_run "$kdir" "$out/vm" "" ${T:-}
+	vm_run "$vmkernel" "$out/vm" "" ${T:-}
 }
 
 # vm_run KERNEL OUTDIR LABEL [TEST...]: one boot, one TAP line per test,
@@ -189,54 +253,62 @@ vm_run() {
 	say "# $name (boot and all tests): $(($(date +%s) - start)) s; logs in $vmout"
 }
 
-# The distribution-like kernel (modules for IPsec and netfilter), for the
-# install stages; built on first use, like the others.
-distk=
-need_distk() {
-	[ -z "$distk" ] || return 0
-	if [ -f "$out/kernel-dist.log" ]; then
-		distk=$(tail -n1 "$out/kernel-dist.log")
-		[ -d "$distk" ] && return 0
-		return 1
-	fi
-	step kernel-dist mk kernel VARIANT=dist || return 1
-	distk=$(tail -n1 "$out/kernel-dist.log")
-	say "# dist kernel tree: $distk"
-}
-
 stage_install() {
 	local c
-	need_distk || { result fail "install"; say "# not run: no dist kernel tree"; return; }
+	need_kdir || { result fail "install"; say "# not run: no kernel tree"; return; }
 	kind=install
 	for c in layout unit dkms uninstall; do
-		step "$c" "$top/tests/install.sh" "$distk" "$out/install" "$c" || [ "$c" != layout ] || break
+		step "$c" "$top/tests/install.sh" "$kdir" "$out/install" "$c" || [ "$c" != layout ] || break
 	done
 	kind=build
 }
 
-# Tests of tests/vm/ that also run on the dist kernel: the HOWTO, both
-# families, the pending and hold modes and save/restore, with the module
-# that make install laid out, loaded by modprobe.
-dist_vm_tests=(10-howto-ipv4 11-howto-ipv6 20-sa-pending-ipv4 25-hold-ipv4 34-save-restore)
+# The Debian packages: built and linted in the Debian 13 root, then
+# installed with apt on an overlay of it (tests/package.sh), which the
+# vm-package stage boots.
+stage_package() {
+	local c
+	need_kdir || { result fail "package"; say "# not run: no Debian 13 root (the env step failed)"; return; }
+	step deb mk deb || return
+	kind=package
+	for c in lintian install rebuild; do
+		step "$c" "$top/tests/package.sh" "$out/package" "$c" || [ "$c" != install ] || break
+	done
+	kind=build
+}
 
-stage_vm_dist() {
+# Tests of tests/vm/ that also run with the packaged module: the HOWTO, both
+# families, the pending and hold modes and save/restore, loaded by modprobe.
+package_vm_tests=(10-howto-ipv4 11-howto-ipv6 20-sa-pending-ipv4 25-hold-ipv4 34-save-restore)
+
+stage_vm_package() {
 	local t list=()
-	if ! need_distk || ! [ -f "$out/install/stage/lib/modules/$(cat "$distk/include/config/kernel.release")/updates/xfrm_nat.ko" ]; then
-		result fail "vm-dist"
-		say "# not run: no dist kernel, or the install stage did not lay out the module"
+	if ! [ -f "$out/package/installed" ]; then
+		result fail "vm-package"
+		say "# not run: the packages were not installed (package stage)"
 		return
 	fi
 	for t in "$top"/tests/vm-dist/*.sh; do list+=("$t"); done
-	for t in "${dist_vm_tests[@]}"; do list+=("$top/tests/vm/$t.sh"); done
-	XNAT_INSTALL_ROOT=$out/install/stage vm_run "$distk" "$out/vm-dist" "dist kernel" "${list[@]}"
+	for t in "${package_vm_tests[@]}"; do list+=("$top/tests/vm/$t.sh"); done
+	XNAT_ENV_OVERLAY=$out/package/overlay XNAT_INSTALLED=package \
+		vm_run stock "$out/vm-package" "packaged module" "${list[@]}"
+	kind=package
+	step remove "$top/tests/package.sh" "$out/package" remove
+	kind=build
 }
 
 say "TAP version 13"
-say "# xfrm-nat check ($variant kernel${kdir:+ at $kdir}${kdir:-, Linux $KSERIES}), logs in $out"
+if [ -n "$stock" ]; then
+	say "# xfrm-nat check (Debian 13's stock Linux $KSERIES kernel), logs in $out"
+else
+	say "# xfrm-nat check ($variant kernel${kdir:+ at $kdir}${kdir:-, Linux $KSERIES}), logs in $out"
+fi
 for s in "${stages[@]}"; do
 	case $s in
 	deps) step deps mk deps || break ;; # nothing else can work without them
 	kernel) stage_kernel ;;
+	env) stage_env ;;
+	symbols) stage_symbols ;;
 	module) stage_module ;;
 	cli) step cli mk cli ;;
 	uapi-check) step uapi-check mk uapi-check ;;
@@ -244,7 +316,8 @@ for s in "${stages[@]}"; do
 	host-test) for c in "${crates[@]}"; do host_test "$c"; done ;;
 	vm-test) stage_vm_test ;;
 	install) stage_install ;;
-	vm-dist) stage_vm_dist ;;
+	package) stage_package ;;
+	vm-package) stage_vm_package ;;
 	*) result fail "unknown stage '$s'" ;;
 	esac
 done

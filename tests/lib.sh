@@ -13,14 +13,23 @@
 #             a `make install DESTDIR=` tree: the runner installs its module
 #             into the guest's module tree (install_staged_module), and the
 #             tests load it with modprobe and use its xnatctl
+#   XNAT_INSTALLED
+#             "package": the guest's root has the Debian packages installed
+#             (xfrm-nat-dkms built the module with DKMS, xnatctl is in
+#             /usr/sbin), as on a user's machine; the tests use those
 
 REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 XNAT_KO=${XNAT_KO:-$REPO/module/xfrm_nat.ko}
 XNAT_CTL=${XNAT_CTL:-$REPO/tools/xnatctl/target/release/xnatctl}
 XNAT_INSTALL_ROOT=${XNAT_INSTALL_ROOT:-}
+XNAT_INSTALLED=${XNAT_INSTALLED:-}
 if [ -n "$XNAT_INSTALL_ROOT" ]; then
 	XNAT_CTL=$XNAT_INSTALL_ROOT/usr/local/sbin/xnatctl
+elif [ "$XNAT_INSTALLED" = package ]; then
+	XNAT_CTL=/usr/sbin/xnatctl
 fi
+# installed: the tests use an installed module (modprobe), not $XNAT_KO.
+installed() { [ -n "$XNAT_INSTALL_ROOT" ] || [ -n "$XNAT_INSTALLED" ]; }
 KSFT_FAIL=1
 KSFT_SKIP=4
 
@@ -156,9 +165,9 @@ require_cmd() {
 # The module and the CLI are build products: their absence is a failure of
 # the build, not a reason to skip.
 require_module() {
-	if [ -n "$XNAT_INSTALL_ROOT" ]; then
+	if installed; then
 		modinfo -n xfrm_nat >/dev/null 2>&1 ||
-			fail "xfrm_nat is not in the module tree of $(uname -r) (install_staged_module did not run?)"
+			fail "xfrm_nat is not in the module tree of $(uname -r) (not installed, or install_staged_module did not run)"
 		return
 	fi
 	[ -f "$XNAT_KO" ] || fail "module not found at $XNAT_KO (run 'make module', or set XNAT_KO)"
@@ -203,7 +212,7 @@ load_module() {
 	require_module
 	module_loaded && fail "xfrm_nat is already loaded before the test loads it"
 	local out
-	if [ -n "$XNAT_INSTALL_ROOT" ]; then
+	if installed; then
 		out=$(modprobe xfrm_nat "$@" 2>&1) || fail "modprobe xfrm_nat failed: $out"
 	else
 		# insmod resolves no dependencies: where conntrack and NAT are

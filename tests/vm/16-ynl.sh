@@ -9,24 +9,29 @@ require_root
 require_cmd python3
 require_module
 
-ksrc=$(ls -d "${XNAT_CACHE:-$HOME/.cache/xfrm-nat}"/src/linux-*/ 2>/dev/null | head -n1)
-[ -n "$ksrc" ] && [ -f "$ksrc/tools/net/ynl/cli.py" ] ||
-	fail "tools/net/ynl/cli.py not found in the kernel source under ~/.cache/xfrm-nat/src (make kernel extracts it)"
+# XNAT_KSRC: a kernel source with tools/net/ynl (the Debian 13 guest has the
+# stock kernel's, scripts/debian-env.sh); else the one make kernel extracted.
+ksrc=${XNAT_KSRC:-$(ls -d "${XNAT_CACHE:-$HOME/.cache/xfrm-nat}"/src/linux-*/ 2>/dev/null | head -n1)}
+# Linux 6.16 moved the client from tools/net/ynl/ to tools/net/ynl/pyynl/.
+ynl_dir=$ksrc/tools/net/ynl
+[ ! -f "$ynl_dir/pyynl/cli.py" ] || ynl_dir=$ynl_dir/pyynl
+[ -n "$ksrc" ] && [ -f "$ynl_dir/cli.py" ] ||
+	fail "tools/net/ynl's cli.py not found in the kernel source at '${ksrc:-nowhere}' (make kernel extracts it under ~/.cache/xfrm-nat/src; XNAT_KSRC names another)"
 spec=$REPO/Documentation/netlink/specs/xfrm_nat.yaml
 ynl() {
-	python3 "$ksrc/tools/net/ynl/cli.py" --spec "$spec" \
+	python3 "$ynl_dir/cli.py" --spec "$spec" \
 		--schema "$ksrc/Documentation/netlink/genetlink.yaml" "$@"
 }
 
 netns_create y
 load_module
-ynl_in() { run_in y python3 "$ksrc/tools/net/ynl/cli.py" --spec "$spec" \
+ynl_in() { run_in y python3 "$ynl_dir/cli.py" --spec "$spec" \
 	--schema "$ksrc/Documentation/netlink/genetlink.yaml" "$@"; }
 
 # Listen to the events group while changing the mappings, with ynl's
 # library (cli.py --subscribe only reads after a fixed sleep).
 tmpdir
-run_in y python3 - "$ksrc/tools/net/ynl" "$spec" "$ksrc/Documentation/netlink/genetlink.yaml" \
+run_in y python3 - "$ynl_dir" "$spec" "$ksrc/Documentation/netlink/genetlink.yaml" \
 	"$XNAT_TMP/ready" >"$XNAT_TMP/events" 2>&1 <<'PY' &
 import sys, time
 sys.path.insert(0, sys.argv[1])
