@@ -53,7 +53,7 @@ help:
 	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli senders uapi-check unsafe-check host-test vm-test bench bench-insns check check-debug demo stress install uninstall dkms-install dkms-uninstall clean"
 
 deps:
-	scripts/install-deps.sh
+	scripts/install-deps.sh $(VARIANT)
 
 # What is installed, where it was found, and what is missing (a few seconds).
 doctor:

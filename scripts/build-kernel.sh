@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Build the test kernel (variant "base", "debug" or "dist") outside the
-# repository.  "dist" builds IPsec and netfilter as modules, as distributions
-# do; the install tests boot it.
+# Build the test kernel (variant "base" or "debug") outside the repository.
+# Tests of what distributions do (netfilter and IPsec as modules, an
+# installed module) boot Debian 13's own kernel instead (scripts/vm-run.sh
+# -k stock).
 #
-#   [KSERIES=6.12|7.3] scripts/build-kernel.sh [base|debug|dist]
+#   [KSERIES=6.12|7.3] scripts/build-kernel.sh [base|debug]
 #
 # KSERIES picks the kernel: 6.12 (default) from Debian's linux-source-6.12
 # package, built with the default LLVM (LLVM=1, clang 14) and bindgen 0.70
@@ -34,8 +35,7 @@ die() { printf '[kernel] error: %s\n' "$*" >&2; exit 1; }
 case $variant in
 base) fragments=("$top/tests/kernel/base.config") ;;
 debug) fragments=("$top/tests/kernel/base.config" "$top/tests/kernel/debug.config") ;;
-dist) fragments=("$top/tests/kernel/base.config" "$top/tests/kernel/dist.config") ;;
-*) die "unknown variant '$variant' (base, debug or dist)" ;;
+*) die "unknown variant '$variant' (base or debug)" ;;
 esac
 
 # llvm: the kernel's LLVM= (1: clang, ld.lld... from PATH; -19: clang-19...);
@@ -103,7 +103,7 @@ kmake -s olddefconfig >/dev/null
 
 # merge_config only warns when Kconfig drops an option; a dropped option here
 # means a test would silently run without the feature it tests.
-# A later fragment overrides an earlier one (dist turns base's =y into =m).
+# A later fragment overrides an earlier one.
 # "# CONFIG_X is not set" is checked too; an option the kernel does not have
 # at all counts as not set (tests/kernel/7.3.config lists those it dropped).
 declare -A wanted=()

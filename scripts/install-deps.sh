@@ -8,15 +8,22 @@
 # in $XNAT_TOOLS/bin, virtme-ng's venv in $XNAT_TOOLS/venv.  Each is checked
 # by running it from there, so a copy elsewhere on PATH cannot stand in.
 #
-# Two kernel series are supported (KSERIES in scripts/build-kernel.sh):
-# 6.12, built with bookworm's default LLVM 14 and bindgen 0.70
-# ($XNAT_TOOLS/bin/bindgen), and 7.3, which needs LLVM >= 17 (clang-19 from
-# bookworm) and bindgen >= 0.71.1 ($XNAT_TOOLS/bindgen-0.71/bin/bindgen).  The
-# two bindgens stay apart: the cached 6.12 kernels are keyed by bindgen's
-# version.  7.3's source comes from Debian's trixie-backports, fetched by
-# scripts/fetch-kernel-source.sh into $XNAT_CACHE without touching apt's
-# configuration.
+#   scripts/install-deps.sh [VARIANT]
+#
+# The 6.12 test kernel is built with bookworm's default LLVM 14 and bindgen
+# 0.70 ($XNAT_TOOLS/bin/bindgen).  Linux 7.3 runs as Debian 13 ships it
+# (scripts/debian-env.sh makes that root with mmdebstrap, installed here);
+# only its debug kernel (KSERIES=7.3 and VARIANT debug) is built by the
+# project, which needs LLVM >= 17 (clang-19 from bookworm), bindgen >=
+# 0.71.1 ($XNAT_TOOLS/bindgen-0.71/bin/bindgen) and the 7.3 source, fetched
+# from trixie-backports by scripts/fetch-kernel-source.sh into $XNAT_CACHE
+# without touching apt's configuration: those come only then.  The two
+# bindgens stay apart: the cached kernels are keyed by bindgen's version.
 set -euo pipefail
+
+variant=${1:-base}
+build73=
+[ "${KSERIES:-6.12}" != 7.3 ] || [ "$variant" = base ] || build73=1
 
 XNAT_CACHE=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}
 XNAT_TOOLS=${XNAT_TOOLS:-$XNAT_CACHE}
@@ -34,8 +41,8 @@ command -v apt-get >/dev/null || die "apt-get not found: only Debian 12 is suppo
 debs=(
 	# kernel build
 	clang lld llvm libclang-dev bc bison flex libelf-dev libssl-dev cpio kmod
-	# kernel 7.3 build (LLVM >= 17)
-	clang-19 lld-19 llvm-19 libclang-19-dev debian-archive-keyring
+	# the Debian 13 root of the stock kernel's tests (scripts/debian-env.sh)
+	mmdebstrap debian-archive-keyring
 	xz-utils make gcc python3-yaml python3-jsonschema python3-venv
 	# VM harness
 	qemu-system-x86 udev
@@ -78,6 +85,9 @@ apt_install() {
 	apt-get install -y -q --no-install-recommends "$@"
 }
 
+# A 7.3 kernel built here (the debug one) needs LLVM >= 17.
+[ -z "$build73" ] || debs+=(clang-19 lld-19 llvm-19 libclang-19-dev)
+
 todo=$(missing_debs "${debs[@]}")
 if [ -n "$todo" ]; then
 	log "installing Debian packages: $(echo $todo)"
@@ -110,14 +120,15 @@ if ! "$bindgen" --version >/dev/null 2>&1; then
 	cargo install -q --locked --force --root "$XNAT_TOOLS" bindgen-cli --version "$BINDGEN_VERSION"
 fi
 bindgen7=$XNAT_TOOLS/bindgen-0.71/bin/bindgen
-if ! "$bindgen7" --version >/dev/null 2>&1; then
-	command -v cargo >/dev/null || die "cargo not found (rustup's toolchain builds bindgen-cli)"
-	log "building bindgen-cli $BINDGEN7_VERSION for 7.3 (cargo, into $XNAT_TOOLS/bindgen-0.71)"
-	cargo install -q --locked --force --root "$XNAT_TOOLS/bindgen-0.71" bindgen-cli --version "$BINDGEN7_VERSION"
+if [ -n "$build73" ]; then
+	if ! "$bindgen7" --version >/dev/null 2>&1; then
+		command -v cargo >/dev/null || die "cargo not found (rustup's toolchain builds bindgen-cli)"
+		log "building bindgen-cli $BINDGEN7_VERSION for 7.3 (cargo, into $XNAT_TOOLS/bindgen-0.71)"
+		cargo install -q --locked --force --root "$XNAT_TOOLS/bindgen-0.71" bindgen-cli --version "$BINDGEN7_VERSION"
+	fi
+	# Debian's linux-source-7.3, into $XNAT_CACHE (cached: instant once there).
+	"$(dirname "$0")/fetch-kernel-source.sh" 7.3 >/dev/null
 fi
-
-# Debian's linux-source-7.3, into $XNAT_CACHE (cached: instant once there).
-"$(dirname "$0")/fetch-kernel-source.sh" 7.3 >/dev/null
 
 # libreswan (pluto, for tests/vm/47-48): Debian's package conflicts with
 # strongSwan's (strongswan-libcharon, strongswan-starter, which the other IKE
@@ -173,4 +184,4 @@ for p in "$venv"/bin/vng "$venv"/bin/virtme*; do
 	[ -x "$p" ] && ln -sf "$p" "$bin/$(basename "$p")"
 done
 
-log "toolchain ready: $(/usr/bin/rustc --version), $("$bindgen" --version) (6.12), $("$bindgen7" --version) (7.3), $(clang-19 --version | head -n1), virtme-ng $("$bin/vng" --version 2>/dev/null | head -1), libreswan $(cat "$lsw/.version"), in $XNAT_TOOLS"
+log "toolchain ready: $(/usr/bin/rustc --version), $("$bindgen" --version) (6.12)${build73:+, $("$bindgen7" --version) and $(clang-19 --version | head -n1) (7.3)}, mmdebstrap $(mmdebstrap --version | awk '{print $2}'), virtme-ng $("$bin/vng" --version 2>/dev/null | head -1), libreswan $(cat "$lsw/.version"), in $XNAT_TOOLS"

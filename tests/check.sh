@@ -19,7 +19,7 @@
 #   booted with the root as the guest's), then package (make deb, lintian,
 #   and apt install of the packages on an overlay of the root, as a user
 #   does: DKMS builds the module, also for a second kernel's headers) and
-#   vm-package (that root booted: tests/vm-dist/ and a few of tests/vm/ with
+#   vm-package (that root booted: tests/vm-installed/ and a few of tests/vm/ with
 #   the packaged module, loaded by modprobe), and the packages' removal.
 #   make check-debug KSERIES=7.3 still builds a 7.3 debug kernel.
 #
@@ -288,7 +288,7 @@ stage_vm_package() {
 		say "# not run: the packages were not installed (package stage)"
 		return
 	fi
-	for t in "$top"/tests/vm-dist/*.sh; do list+=("$t"); done
+	for t in "$top"/tests/vm-installed/*.sh; do list+=("$t"); done
 	for t in "${package_vm_tests[@]}"; do list+=("$top/tests/vm/$t.sh"); done
 	XNAT_ENV_OVERLAY=$out/package/overlay XNAT_INSTALLED=package \
 		vm_run stock "$out/vm-package" "packaged module" "${list[@]}"
@@ -305,7 +305,7 @@ else
 fi
 for s in "${stages[@]}"; do
 	case $s in
-	deps) step deps mk deps || break ;; # nothing else can work without them
+	deps) step deps mk deps VARIANT="$variant" || break ;; # nothing else can work without them
 	kernel) stage_kernel ;;
 	env) stage_env ;;
 	symbols) stage_symbols ;;

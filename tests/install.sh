@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Host checks of what an operator installs, against a kernel tree that
-# builds IPsec and netfilter as modules (the "dist" test kernel).
+# Host checks of what `make install` lays out, against a kernel tree (the
+# 6.12 test kernel; Debian 13's stock kernel is checked through the Debian
+# packages, tests/package.sh).
 #
 #   tests/install.sh KDIR OUTDIR layout|unit|dkms|uninstall
 #
 # layout     make install DESTDIR=OUTDIR/stage lays out exactly the expected
 #            files, a second install keeps an edited /etc/xfrm-nat.conf
-#            (the VM tests of tests/vm-dist/ then use OUTDIR/stage)
+#            (tests/vm-installed/ can boot with OUTDIR/stage: XNAT_INSTALL_ROOT)
 # unit       systemd-analyze verify accepts the installed unit, with its
 #            ExecStart= binaries and man page found in the stage
 # dkms       Debian's dkms adds and builds the DKMS source tree against KDIR,

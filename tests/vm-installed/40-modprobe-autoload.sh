@@ -43,6 +43,15 @@ for m in nf_conntrack nf_nat xfrm_nat; do
 	loaded "$m" || fail "$m is not loaded after modprobe xfrm_nat"
 done
 assert_contains "$(families)" "xfrm_nat" "generic netlink families after modprobe"
+# An out-of-tree module, signed by no key the kernel trusts (Debian's kernel
+# checks signatures without enforcing them): it loads, and taints the
+# kernel with O (4096) and E (8192), as Documentation/xfrm_nat.rst says.
+tainted=$(cat /proc/sys/kernel/tainted)
+log "kernel taint after loading: $tainted; signer: $(modinfo -F signer xfrm_nat || true)"
+[ $((tainted & 4096)) != 0 ] || fail "taint $tainted lacks O (out-of-tree module)"
+if grep -qx 'CONFIG_MODULE_SIG=y' "/boot/config-$(uname -r)" 2>/dev/null; then
+	[ $((tainted & 8192)) != 0 ] || fail "taint $tainted lacks E (unsigned module) on a kernel that checks signatures"
+fi
 out=$(modprobe -r xfrm_nat 2>&1) || fail "modprobe -r xfrm_nat: $out"
 ! loaded xfrm_nat || fail "xfrm_nat is still loaded after modprobe -r"
 
