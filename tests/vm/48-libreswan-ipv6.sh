@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# An IKE daemon restart, libreswan: pluto (Debian 12's libreswan, unpacked by
-# make deps into $XNAT_TOOLS/libreswan, as its package conflicts with
-# strongSwan's) on the home box (auto=ondemand, reqid=7 pinned in the conn)
-# and on the office gateway; the mapping names the policy by reqid.  As
-# tests/vm/45-46, with what libreswan 4.10 changes: its on-demand trap policy
-# has a template of reqid 0, so the reqid mapping is inactive (asserted, with
-# its reason) until the SA is up, and whack --initiate starts the negotiation
+# An IKE daemon restart, libreswan: pluto (Debian's libreswan: 4.10 with
+# the 6.12 test kernel, 5.2 in the Debian 13 guest; unpacked into
+# $XNAT_TOOLS/libreswan, as its package conflicts with strongSwan's) on the
+# home box (auto=ondemand, reqid=7 pinned in the conn) and on the office
+# gateway; the mapping names the policy by reqid.  As tests/vm/45-46, with
+# what libreswan 4.10 and 5.2 change: the on-demand trap policy has a
+# template of reqid 0, so the reqid mapping is inactive (asserted, with its
+# reason) until the SA is up, and whack --initiate starts the negotiation
 # (see libreswan_trap_without_reqid in tests/ike.sh); the SA's policy, updated
 # in place, is bound; pluto restarts, the policy comes back under a new index,
 # the mapping follows it.  Only ESP and IKE on the WAN.  IPv6.
