@@ -53,4 +53,8 @@ deps=$(modinfo -F depends "$ko")
 for d in ${deps//,/ }; do
 	modinfo -b "$root" -k "$krel" -n "$d" >/dev/null 2>&1 || fail "depends on $d, which $krel does not ship"
 done
+# The layout checks (module/net/layout.rs against the C shim) run when the
+# module loads, on this config: say which xfrm layout that is.
+sub=$(grep -E '^(# )?CONFIG_XFRM_SUB_POLICY[ =]' "$root/usr/src/linux-headers-$krel/.config" || echo "CONFIG_XFRM_SUB_POLICY absent")
+echo "config: $sub (struct xfrm_policy's layout the module's load-time check sees)"
 echo "ok: $total symbols resolved by $krel's exports, vermagic '$have', depends on ${deps:-nothing} (shipped)"
