@@ -9,6 +9,8 @@
 #                       completions, systemd unit; DESTDIR= and PREFIX= as usual
 #   make uninstall      the reverse
 #   make dkms-install   register the module with DKMS (rebuilt for every new kernel)
+#   make deb            Debian packages xfrm-nat-dkms and xnatctl, built with dpkg-buildpackage
+#                       in the Debian 13 root, into ~/.cache/xfrm-nat/deb
 #
 # KDIR=/path/to/linux builds the module against (and `check` boots) that tree
 # instead of the test kernel.  VARIANT=debug picks the debug test kernel for
@@ -233,3 +235,29 @@ dkms-install: dkms-source
 dkms-uninstall:
 	dkms remove xfrm-nat/$(VERSION) --all
 	rm -rf $(DKMS_SRC)
+
+# ------------------------------------------------------------------- deb
+# dpkg-buildpackage in the Debian 13 root (scripts/debian-env.sh), on a copy
+# of the work tree's files, tracked or new but not ignored: the checkout's
+# build products neither go in nor get cleaned.  Crates are fetched into
+# $(DEB_DIR)/cargo and kept.  Cargo gets the host's CA bundle, as the root
+# gets the host's resolv.conf: it trusts what the host trusts (a proxy's CA).
+# The root has no build-essential (its gcc and make are all the build uses),
+# so the Build-Depends are checked without it (-I) rather than by
+# dpkg-buildpackage.  DEB_BUILD_OPTIONS (nocheck...) is passed on.
+DEB_DIR := $(XNAT_CACHE)/deb
+HOST_CA := /etc/ssl/certs/ca-certificates.crt
+.PHONY: deb
+deb:
+	@src=$(DEB_DIR)/build/xfrm-nat-$(VERSION); \
+	rm -rf $(DEB_DIR)/build && mkdir -p "$$src" $(DEB_DIR)/cargo; \
+	git ls-files -z --cached --others --exclude-standard | \
+		while IFS= read -r -d '' f; do [ ! -e "$$f" ] || printf '%s\0' "$$f"; done | \
+		tar --null -T - -cf - | tar -C "$$src" -xf -; \
+	ca=; if [ -r $(HOST_CA) ]; then cp $(HOST_CA) $(DEB_DIR)/cargo/host-ca.crt; \
+		ca=CARGO_HTTP_CAINFO=$(DEB_DIR)/cargo/host-ca.crt; fi; \
+	scripts/debian-env.sh run env CARGO_HOME=$(DEB_DIR)/cargo $$ca DEB_BUILD_OPTIONS="$(DEB_BUILD_OPTIONS)" \
+		sh -c 'cd "$$1" && dpkg-checkbuilddeps -I && dpkg-buildpackage -b -us -uc -d' - "$$src"; \
+	cd $(DEB_DIR); rm -f ./*.deb ./*.changes ./*.buildinfo; \
+	mv build/*.deb build/*.changes build/*.buildinfo .; rm -rf build; \
+	echo "deb: built in $(DEB_DIR):"; ls -1 $(DEB_DIR)/*.deb $(DEB_DIR)/*.changes $(DEB_DIR)/*.buildinfo

@@ -87,7 +87,9 @@ rebuild)
 	echo "dkms status: $state"
 	grep -q "^xfrm-nat/$upstream, $cloud, x86_64: installed" <<<"$state" ||
 		fail "installing $cloud's headers did not get xfrm-nat built and installed for it"
-	vermagic=$(in_root modinfo -k "$cloud" -F vermagic xfrm_nat)
+	# By path: with no image of that kernel there is no modules.dep, so
+	# DKMS runs no depmod and modinfo cannot find the module by name.
+	vermagic=$(in_root sh -c 'modinfo -F vermagic /lib/modules/$1/updates/dkms/xfrm_nat.ko*' - "$cloud")
 	[ "${vermagic%% *}" = "$cloud" ] || fail "the module built for $cloud has vermagic '$vermagic'"
 	in_root test -f "/usr/src/linux-headers-$cloud/rust/libkernel.rmeta" ||
 		fail "DKMS built for $cloud without laying out its Rust metadata"

@@ -1309,9 +1309,7 @@ pub mod tests {
         buf.extend_from_slice(&((value.len() + 4) as u16).to_ne_bytes());
         buf.extend_from_slice(&kind.to_ne_bytes());
         buf.extend_from_slice(value);
-        while !buf.len().is_multiple_of(4) {
-            buf.push(0);
-        }
+        buf.resize(buf.len().next_multiple_of(4), 0);
     }
 
     /// A whole netlink message with a genl header, as the kernel sends it.
