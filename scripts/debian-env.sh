@@ -15,7 +15,9 @@
 # outlives it and removing the cache never reaches through a mount.
 # XNAT_ENV_OVERLAY=DIR runs CMD on an overlay of the root instead, whose
 # changes go to DIR/upper: packages installed there (the .deb tests) leave
-# the cached root as it was.
+# the cached root as it was.  With XNAT_ENV_OVERLAY_RO=1 that overlay is
+# mounted read-only (no upper directory of its own), so several CMDs, the
+# guests of one VM test run, can share it at once.
 #
 # The root is $XNAT_CACHE/debian13/root-KEY, KEY a hash of its recipe (the
 # package lists and the provisioning steps): a change there makes a new
@@ -152,11 +154,17 @@ run() {
 	local binds=("$top" "$XNAT_CACHE") overlay=${XNAT_ENV_OVERLAY:-}
 	# shellcheck disable=SC2206 # a list of directories
 	binds+=(${XNAT_ENV_BIND:-})
+	local ro=${XNAT_ENV_OVERLAY_RO:-}
 	[ -z "$overlay" ] || mkdir -p "$overlay/upper" "$overlay/work" "$overlay/merged"
 	exec unshare --mount --propagation private -- bash -euc '
-		root=$1 overlay=$2 nb=$3
-		shift 3
-		if [ -n "$overlay" ]; then
+		root=$1 overlay=$2 ro=$3 nb=$4
+		shift 4
+		if [ -n "$overlay" ] && [ -n "$ro" ]; then
+			# Each CMD its own mount point: the merged directory is shared.
+			merged=$(mktemp -d "$overlay/ro.XXXXXX")
+			mount -t overlay overlay -o "lowerdir=$overlay/upper:$root" "$merged"
+			root=$merged
+		elif [ -n "$overlay" ]; then
 			mount -t overlay overlay -o "lowerdir=$root,upperdir=$overlay/upper,workdir=$overlay/work" "$overlay/merged"
 			root=$overlay/merged
 		fi
@@ -165,7 +173,7 @@ run() {
 		mount --rbind /dev "$root/dev"
 		mount -t tmpfs tmpfs "$root/tmp"
 		mount -t tmpfs tmpfs "$root/run"
-		cp /etc/resolv.conf "$root/etc/resolv.conf"
+		[ -n "$ro" ] || cp /etc/resolv.conf "$root/etc/resolv.conf"
 		for ((i = 0; i < nb; i++)); do
 			d=$1; shift
 			mkdir -p "$root$d"
@@ -174,7 +182,7 @@ run() {
 		exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
 			PATH=/usr/sbin:/usr/bin:/sbin:/bin XNAT_CACHE="$XNAT_CACHE" \
 			XNAT_TOOLS=/opt/xnat "$@"
-	' - "$root" "$overlay" "${#binds[@]}" "${binds[@]}" "$@"
+	' - "$root" "$overlay" "$ro" "${#binds[@]}" "${binds[@]}" "$@"
 }
 
 # The root is keyed by what goes into it, not by the rest of this script.

@@ -112,7 +112,12 @@ vng_args=(
 # vng 1.42 on the host's root finds it only when told (Debian 13's needs not).
 [ "$kernel" = stock ] || vng_args+=(--append "root=/dev/root")
 # The root of a stock boot sees these directories only when bound into it.
-[ "$kernel" != stock ] || export XNAT_ENV_BIND="$outdir${shared:+ $shared}"
+# An overlay of the root (the packages' tests) is only read: the guest
+# writes to virtme-ng's tmpfs overlays, and guests boot it side by side.
+if [ "$kernel" = stock ]; then
+	export XNAT_ENV_BIND="$outdir${shared:+ $shared}"
+	[ -z "${XNAT_ENV_OVERLAY:-}" ] || export XNAT_ENV_OVERLAY_RO=1
+fi
 # More QEMU options, e.g. the TCG plugin of make bench-insns.
 [ -z "${XNAT_VM_QEMU_OPTS:-}" ] || vng_args+=(--qemu-opts="$XNAT_VM_QEMU_OPTS")
 
