@@ -16,6 +16,8 @@
 # rebuild  a second kernel's headers (the cloud flavour of the same
 #          version, whose headers lack the Rust metadata as all Debian's do)
 #          get the module built by DKMS's own hook, Rust metadata included
+#          (the stock headers of `install` already have theirs, from the
+#          env stage of make check: this is where DKMS builds it)
 # remove   `apt-get purge` of both removes the module from every kernel,
 #          and xnatctl
 #
