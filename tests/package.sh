@@ -44,8 +44,24 @@ ctl_deb=$(ls "$debs"/xnatctl_*_amd64.deb 2>/dev/null | tail -n1)
 version=$(dpkg-deb -f "$dkms_deb" Version)
 upstream=${version%%-*}
 
-# dkms_state KREL: what dkms status says of xfrm-nat for KREL.
-dkms_state() { in_root dkms status -m xfrm-nat -k "$1" 2>&1; }
+# apt LOG ARG...: apt-get ARG... in the overlay, its output in OUTDIR/LOG
+# and the end of it here; fails the check if apt does.
+apt() {
+	local log=$out/$1
+	shift
+	in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get -y -q "$@" 2>&1' - "$@" |
+		tee "$log" | tail -n 20
+	[ "${PIPESTATUS[0]}" = 0 ] || fail "apt-get $* failed (log: $log)"
+}
+
+# dkms_installed KREL: dkms status says xfrm-nat is installed for KREL.
+dkms_installed() {
+	local state
+	state=$(in_root dkms status -m xfrm-nat -k "$1" 2>&1)
+	echo "dkms status: $state"
+	grep -q "^xfrm-nat/$upstream, $1, x86_64: installed" <<<"$state" ||
+		fail "dkms does not say xfrm-nat/$upstream is installed for $1"
+}
 
 case $check in
 lintian)
@@ -57,13 +73,8 @@ lintian)
 install)
 	rm -rf "$out/overlay" "$out/installed"
 	mkdir -p "$out"
-	in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q "$@" 2>&1' - "$dkms_deb" "$ctl_deb" |
-		tee "$out/apt-install.log" | tail -n 25
-	[ "${PIPESTATUS[0]}" = 0 ] || fail "apt-get install of the packages failed (log: $out/apt-install.log)"
-	state=$(dkms_state "$krel")
-	echo "dkms status: $state"
-	grep -q "^xfrm-nat/$upstream, $krel, x86_64: installed" <<<"$state" ||
-		fail "dkms does not say xfrm-nat/$upstream is installed for $krel"
+	apt apt-install.log install "$dkms_deb" "$ctl_deb"
+	dkms_installed "$krel"
 	path=$(in_root modinfo -k "$krel" -n xfrm_nat) || fail "modinfo -k $krel finds no xfrm_nat"
 	case $path in /lib/modules/"$krel"/updates/dkms/xfrm_nat.ko*) ;; *) fail "xfrm_nat is at $path, not in updates/dkms" ;; esac
 	vermagic=$(in_root modinfo -k "$krel" -F vermagic xfrm_nat)
@@ -82,13 +93,9 @@ rebuild)
 	ls "$root"/opt/xnat/debs/linux-headers-"$cloud"_*.deb >/dev/null 2>&1 ||
 		fail "no linux-headers-$cloud .deb in $root/opt/xnat/debs"
 	start=$(date +%s)
-	in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get install -y -q /opt/xnat/debs/*.deb 2>&1' |
-		tee "$out/apt-rebuild.log" | tail -n 15
-	[ "${PIPESTATUS[0]}" = 0 ] || fail "apt-get install of $cloud's headers failed (log: $out/apt-rebuild.log)"
-	state=$(dkms_state "$cloud")
-	echo "dkms status: $state"
-	grep -q "^xfrm-nat/$upstream, $cloud, x86_64: installed" <<<"$state" ||
-		fail "installing $cloud's headers did not get xfrm-nat built and installed for it"
+	headers=("$root"/opt/xnat/debs/*.deb)
+	apt apt-rebuild.log install "${headers[@]#"$root"}"
+	dkms_installed "$cloud"
 	# By path: with no image of that kernel there is no modules.dep, so
 	# DKMS runs no depmod and modinfo cannot find the module by name.
 	vermagic=$(in_root sh -c 'modinfo -F vermagic /lib/modules/$1/updates/dkms/xfrm_nat.ko*' - "$cloud")
@@ -99,9 +106,7 @@ rebuild)
 	;;
 remove)
 	[ -f "$out/installed" ] || fail "the packages are not installed: run the install check first"
-	in_root sh -c 'DEBIAN_FRONTEND=noninteractive apt-get purge -y -q xfrm-nat-dkms xnatctl 2>&1' |
-		tee "$out/apt-remove.log" | tail -n 15
-	[ "${PIPESTATUS[0]}" = 0 ] || fail "apt-get purge failed (log: $out/apt-remove.log)"
+	apt apt-remove.log purge xfrm-nat-dkms xnatctl
 	left=$(in_root sh -c 'find /lib/modules -name "xfrm_nat.ko*"; dkms status -m xfrm-nat; ls /usr/sbin/xnatctl /usr/src/xfrm-nat-* 2>/dev/null' || true)
 	[ -z "$left" ] || fail "after purge, still there: $left"
 	echo "ok: purge removed the module from every kernel, DKMS's record and xnatctl"
