@@ -103,6 +103,14 @@ create() {
 	[ -r "$keyring" ] || die "$keyring missing (package debian-archive-keyring)"
 	local tmp=$root.tmp
 	mkdir -p "$(dirname "$root")"
+	# One maker at a time (the guests of a VM run may all ask at once); a
+	# second one finds the root made when it gets the lock.
+	exec 9>"$root.lock"
+	flock 9
+	if [ -f "$root/.xnat-ready" ]; then
+		echo "$root"
+		return
+	fi
 	if ! [ -f "$tmp/.xnat-bootstrapped" ]; then
 		rm -rf "$tmp"
 		log "creating the Debian 13 root in $root (mmdebstrap, $mirror)"
