@@ -42,6 +42,14 @@ want=$(sed -n 's/^CONFIG_RUSTC_VERSION_TEXT="\(.*\)"$/\1/p' "$conf")
 have=$("$rustc" --version 2>/dev/null) || die "$rustc not found: install the rustc that built the kernel ($want)"
 [ "$want" = "$have" ] || die "the kernel was built by '$want', but $rustc is '$have': a Rust module needs the same compiler"
 
+# The kernel crate's bindings are bindgen's output: the same bindgen, where
+# the kernel records which (7.x does).
+want=$(sed -n 's/^CONFIG_BINDGEN_VERSION_TEXT="\(.*\)"$/\1/p' "$conf")
+if [ -n "$want" ]; then
+	bg=$("$bindgen" --version 2>/dev/null) || die "$bindgen not found: install $want"
+	[ "$bg" = "$want" ] || die "the kernel's bindings were made by '$want', but $bindgen is '$bg'"
+fi
+
 stamp=$kdir/rust/.xnat-rust-meta
 id="$(sha256sum "$conf" | cut -c1-16) $have"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$id" ] && [ -f "$kdir/rust/libkernel.rmeta" ]; then
