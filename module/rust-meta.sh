@@ -17,8 +17,9 @@
 # module built against them.
 #
 # The source must be the very version of the headers (Debian's linux-source
-# package of the image's version), and the rustc on PATH (or RUSTC) the one
-# named by the headers' CONFIG_RUSTC_VERSION_TEXT; both are checked.  Once
+# package of the image's version), the rustc on PATH (or RUSTC) the one
+# named by the headers' CONFIG_RUSTC_VERSION_TEXT, and bindgen (or BINDGEN)
+# the one of CONFIG_BINDGEN_VERSION_TEXT; all three are checked.  Once
 # done, KDIR/rust/.xnat-rust-meta records for which config and compiler, and
 # a second run is instant.  Run it as root for a tree under /usr/src; DKMS
 # runs it before each build (dkms.conf).
