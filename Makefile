@@ -52,7 +52,7 @@ kdir = $(if $(KDIR),echo '$(KDIR)',scripts/build-kernel.sh $(VARIANT) | tail -n1
 	dkms-source dkms-install dkms-uninstall
 
 help:
-	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli senders uapi-check unsafe-check host-test vm-test bench bench-insns check check-debug demo stress install uninstall dkms-install dkms-uninstall clean"
+	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli senders uapi-check unsafe-check host-test vm-test bench bench-insns check check-debug demo stress install uninstall dkms-install dkms-uninstall deb clean"
 
 deps:
 	scripts/install-deps.sh $(VARIANT)
