@@ -17,10 +17,12 @@
 # kernel/module/vm-test/demo.  T="00-boot 01-module-load" limits the VM tests.
 # XNAT_VM_JOBS=N runs them in N guests at once (default 2; 1 on a debug kernel).
 #
-# KSERIES=7.3 does all of the above on Linux 7.3 (Debian's trixie-backports
-# source, clang-19, bindgen 0.71) instead of 6.12 LTS, the default:
-#   make check KSERIES=7.3         logs in ~/.cache/xfrm-nat/results/base-7.3
-#   make check-debug KSERIES=7.3   logs in ~/.cache/xfrm-nat/results/debug-7.3
+# KSERIES=7.3 works on Linux 7.3 instead of 6.12 LTS, the default:
+#   make check KSERIES=7.3         Debian 13's own kernel, as it ships, and the
+#                                  Debian packages; logs in ~/.cache/xfrm-nat/results/base-7.3
+#   make check-debug KSERIES=7.3   a 7.3 debug kernel built from Debian's
+#                                  trixie-backports source (clang-19, bindgen 0.71)
+# (make kernel/module KSERIES=7.3 build and use a 7.3 test kernel likewise.)
 # (KVER is taken: it names the kernel release `make install` installs for.)
 
 SHELL := /bin/bash

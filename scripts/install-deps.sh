@@ -11,19 +11,21 @@
 #   scripts/install-deps.sh [VARIANT]
 #
 # The 6.12 test kernel is built with bookworm's default LLVM 14 and bindgen
-# 0.70 ($XNAT_TOOLS/bin/bindgen).  Linux 7.3 runs as Debian 13 ships it
-# (scripts/debian-env.sh makes that root with mmdebstrap, installed here);
-# only its debug kernel (KSERIES=7.3 and VARIANT debug) is built by the
-# project, which needs LLVM >= 17 (clang-19 from bookworm), bindgen >=
-# 0.71.1 ($XNAT_TOOLS/bindgen-0.71/bin/bindgen) and the 7.3 source, fetched
-# from trixie-backports by scripts/fetch-kernel-source.sh into $XNAT_CACHE
-# without touching apt's configuration: those come only then.  The two
-# bindgens stay apart: the cached kernels are keyed by bindgen's version.
+# 0.70 ($XNAT_TOOLS/bin/bindgen).  make check KSERIES=7.3 runs Debian 13's
+# own kernel (scripts/debian-env.sh makes that root with mmdebstrap,
+# installed here), and asks for VARIANT "stock".  A 7.3 kernel built by the
+# project (make kernel KSERIES=7.3, the debug one of make check-debug)
+# needs LLVM >= 17 (clang-19 from bookworm), bindgen >= 0.71.1
+# ($XNAT_TOOLS/bindgen-0.71/bin/bindgen) and the 7.3 source, fetched from
+# trixie-backports by scripts/fetch-kernel-source.sh into $XNAT_CACHE
+# without touching apt's configuration: those come with KSERIES=7.3 and any
+# other VARIANT.  The two bindgens stay apart: the cached kernels are keyed
+# by bindgen's version.
 set -euo pipefail
 
 variant=${1:-base}
 build73=
-[ "${KSERIES:-6.12}" != 7.3 ] || [ "$variant" = base ] || build73=1
+[ "${KSERIES:-6.12}" != 7.3 ] || [ "$variant" = stock ] || build73=1
 
 XNAT_CACHE=${XNAT_CACHE:-$HOME/.cache/xfrm-nat}
 XNAT_TOOLS=${XNAT_TOOLS:-$XNAT_CACHE}

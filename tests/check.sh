@@ -55,6 +55,9 @@ else
 fi
 stages=("$@")
 [ ${#stages[@]} -gt 0 ] || stages=("${all_stages[@]}")
+# What make deps installs: no 7.3 kernel build tools for the stock kernel.
+deps_variant=$variant
+[ -z "$stock" ] || deps_variant=stock
 case $KSERIES in
 6.12) out=${XNAT_RESULTS:-$XNAT_CACHE/results/$variant} ;;
 *) out=${XNAT_RESULTS:-$XNAT_CACHE/results/$variant-$KSERIES} ;;
@@ -324,7 +327,7 @@ else
 fi
 for s in "${stages[@]}"; do
 	case $s in
-	deps) step deps mk deps VARIANT="$variant" || break ;; # nothing else can work without them
+	deps) step deps mk deps VARIANT="$deps_variant" || break ;; # nothing else can work without them
 	kernel) stage_kernel ;;
 	env) stage_env ;;
 	symbols) stage_symbols ;;
