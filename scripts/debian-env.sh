@@ -52,7 +52,6 @@ pkgs=(
 	python3-jsonschema systemd
 )
 
-
 # The guest's libreswan: trixie's package conflicts with strongSwan's, so it
 # is unpacked (dpkg -x) into /opt/xnat/libreswan, its libraries installed;
 # tests/libreswan.sh runs pluto from there, as on the host.

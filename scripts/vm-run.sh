@@ -22,9 +22,10 @@
 # /tmp, /var, ...), so the repository and anything built in it are visible at
 # the same paths.  With -k stock, it sees the Debian 13 root instead, with
 # the repository, $XNAT_CACHE and the -o/-w directories at their host paths;
-# QEMU and virtme-ng are then Debian 13's, run in that root.  CMD runs as root in the repository, with XNAT_KO,
-# XNAT_CTL, XNAT_INSTALL_ROOT, XNAT_INSTALLED and KSERIES passed through when set.  Exits with CMD's
-# exit status, or 124 when the VM had to be killed.
+# QEMU and virtme-ng are then Debian 13's, run in that root.  CMD runs as
+# root in the repository, with XNAT_KO, XNAT_CTL, XNAT_INSTALL_ROOT,
+# XNAT_INSTALLED, XNAT_KSRC and KSERIES passed through when set.  Exits with
+# CMD's exit status, or 124 when the VM had to be killed.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)

@@ -1,6 +1,7 @@
 # shellcheck shell=bash
-# The HOWTO's topology (../shared/seed): a home worker's LAN and home box,
-# a router standing for the Internet, the office gateway and an office host.
+# The home-worker topology this project grew from: a home worker's LAN and
+# home box, a router standing for the Internet, the office gateway and an
+# office host.
 #
 #   lan --- home ===(WAN)=== router ===(WAN)=== gw --- office
 #           LAN 1  WAN 2.2            100.1.1.1    office net 10/8
