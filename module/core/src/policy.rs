@@ -137,3 +137,42 @@ impl fmt::Display for Unfit {
         }
     }
 }
+
+/// An outbound policy of any type (main or sub) as a competitor for the
+/// flows of the policies that mappings bind: what [`super::table::Table`]
+/// needs to tell whether the SPD could give a translated flow to another
+/// policy than the bound one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Rival {
+    /// Its index.
+    pub index: u32,
+    /// Its selector's family; `None` for one xfrm_nat does not know, taken
+    /// as matching anything.
+    pub family: Option<Family>,
+    /// Its selector.
+    pub selector: Selector,
+    /// It matches only flows with a mark, or only lookups made for an xfrm
+    /// interface (an `if_id`): which flows it gets depends on more than
+    /// their addresses.
+    pub keyed: bool,
+}
+
+impl Rival {
+    /// Whether some flow from `nat`/`nat_len` to a destination of
+    /// `dest` could match the rival's selector.  Ports, protocol and
+    /// device are not looked at, so this may say yes where the SPD would
+    /// not: the caller takes a yes as "ask the SPD".
+    pub fn may_match(&self, family: Family, nat: &Addr, nat_len: u8, dest: &DestSelector) -> bool {
+        let Some(own) = self.family else { return true };
+        let s = &self.selector;
+        own == family
+            && prefixes_meet(&s.saddr, s.dest.prefixlen_s, nat, nat_len)
+            && prefixes_meet(&s.dest.daddr, s.dest.prefixlen_d, &dest.daddr, dest.prefixlen_d)
+    }
+}
+
+/// Whether two prefixes share an address: one contains the other.
+fn prefixes_meet(a: &Addr, a_len: u8, b: &Addr, b_len: u8) -> bool {
+    let len = a_len.min(b_len);
+    a.masked(len) == b.masked(len)
+}

@@ -30,7 +30,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::addr::{Addr, Family};
-use super::policy::{self, PolicyInfo, SeenPolicy, Unfit};
+use super::policy::{self, PolicyInfo, Rival, SeenPolicy, Unfit};
 use super::selector::{Flow, Selector};
 use super::vec::{self, AllocError, Vec};
 
@@ -190,6 +190,11 @@ pub struct Binding {
     pub index: u32,
     /// What the lookup needs of the policy.
     pub policy: PolicyInfo,
+    /// No other outbound policy could take a translated flow of the
+    /// binding, and the policy needs no mark or interface: the SPD gives
+    /// every such flow this policy, unless the flow's socket has a policy
+    /// of its own (see [`Table::judge_sole`]).
+    sole: bool,
 }
 
 /// What a writer compares to tell whether a mapping changed: the policies
@@ -304,6 +309,10 @@ pub struct Table<S> {
     /// Per binding, what the packet path learned of its policy's SAs
     /// ([`Found::sa_known_ready`]).
     sa_ready: Vec<SaReadiness>,
+    /// The caller's count of SPD changes when it walked the SPD for
+    /// [`Table::judge_sole`]: the judgement holds only while no change
+    /// came since.
+    spd_generation: u64,
 }
 
 /// Whether a binding's policy has SAs that serve all its flows, as last
@@ -334,6 +343,9 @@ pub struct Found<'a, S> {
     pub policy: u32,
     selector: &'a super::selector::DestSelector,
     ready: &'a SaReadiness,
+    /// See [`Binding`]: the policy is the only one the SPD could give the
+    /// translated flow, as of the table's SPD generation.
+    pub sole: bool,
 }
 
 impl<S> Found<'_, S> {
@@ -375,6 +387,7 @@ impl<S: Clone> Table<S> {
             nat_lens: Vec::new(),
             by_policy: Vec::new(),
             sa_ready: Vec::new(),
+            spd_generation: 0,
         }
     }
 
@@ -401,7 +414,7 @@ impl<S: Clone> Table<S> {
                 return Ok(());
             }
             match policy::fit(p, m.family, &m.nat, m.nat_len) {
-                Ok(info) => vec::push(bindings, Binding { mapping: slot as u32, index: p.index, policy: info }),
+                Ok(info) => vec::push(bindings, Binding { mapping: slot as u32, index: p.index, policy: info, sole: false }),
                 Err(why) => {
                     // The lowest index is the reason shown: stable across walks.
                     let keep = unfit[slot].is_some_and(|u| unfit_index(&u) < p.index);
@@ -546,7 +559,10 @@ impl<S: Clone> Table<S> {
             n,
             |&s| nat_sort_key(&mappings[s as usize]),
         )?;
-        Self::assemble(mappings, status, bindings, by_dest, by_policy, by_nat)
+        let mut t = Self::assemble(mappings, status, bindings, by_dest, by_policy, by_nat)?;
+        // The other bindings keep their judgement, and its generation.
+        t.spd_generation = self.spd_generation;
+        Ok(t)
     }
 
     /// A table from its sorted parts, with what follows from them.
@@ -597,7 +613,7 @@ impl<S: Clone> Table<S> {
         for _ in bindings.iter() {
             vec::push(&mut sa_ready, SaReadiness(AtomicU64::new(0)))?;
         }
-        Ok(Self { mappings, status, bindings, by_dest, groups, bucket_bounds, by_nat, nat_lens, by_policy, sa_ready })
+        Ok(Self { mappings, status, bindings, by_dest, groups, bucket_bounds, by_nat, nat_lens, by_policy, sa_ready, spd_generation: 0 })
     }
 
     fn entry(&self, slot: usize) -> Entry<'_, S> {
@@ -665,6 +681,7 @@ impl<S: Clone> Table<S> {
             policy: b.index,
             selector: &b.policy.selector,
             ready: self.sa_ready.get(i)?,
+            sole: b.sole,
         })
     }
 
@@ -715,6 +732,60 @@ impl<S: Clone> Table<S> {
     /// Whether some mapping binds the policy of `index`.
     pub fn binds_policy(&self, index: u32) -> bool {
         self.by_policy.binary_search_by_key(&index, |&i| self.bindings[i as usize].index).is_ok()
+    }
+
+    /// Whether the mapping of `key` binds the policy of `index`: the SPD
+    /// chose a policy for a flow, and the mapping may translate it only
+    /// if the policy is one of its own.
+    pub fn binds(&self, key: MapKey, index: u32) -> bool {
+        self.get(key).is_some_and(|e| e.bindings.iter().any(|b| b.index == index))
+    }
+
+    /// Judges, for the bindings of `only` (or of every mapping), whether
+    /// their policy is the sole one the SPD could give their translated
+    /// flows, from `rivals`, the namespace's outbound policies of every
+    /// type, walked at SPD generation `generation`: it is if the policy
+    /// needs no mark or interface and no other rival may match a flow from
+    /// the mapping's addresses to the policy's destinations.  Socket
+    /// policies are not in the SPD; the packet path looks at those.
+    ///
+    /// Past [`Self::SOLE_BUDGET`] comparisons no binding is sole: the
+    /// packet path then asks the SPD for every new flow, which is right,
+    /// only slower.
+    pub fn judge_sole(&mut self, rivals: &[Rival], only: Option<MapKey>, generation: u64) {
+        let range = match only {
+            Some(key) => match self.slot_of(key) {
+                Some(slot) => {
+                    let st = self.status[slot];
+                    st.first as usize..(st.first + st.count) as usize
+                }
+                None => 0..0,
+            },
+            None => 0..self.bindings.len(),
+        };
+        let affordable = rivals.len().saturating_mul(range.len()) <= Self::SOLE_BUDGET;
+        // The others were judged at the table's generation: the table is
+        // as current as the older judgement.
+        let others = self.bindings.len() - range.len();
+        self.spd_generation = if others > 0 { self.spd_generation.min(generation) } else { generation };
+        for b in &mut self.bindings[range] {
+            let m = &self.mappings[b.mapping as usize];
+            let own = |r: &&Rival| r.index == b.index;
+            let unkeyed = rivals.iter().find(own).is_some_and(|r| !r.keyed);
+            b.sole = affordable
+                && unkeyed
+                && !rivals
+                    .iter()
+                    .any(|r| r.index != b.index && r.may_match(m.family, &m.nat, m.nat_len, &b.policy.selector));
+        }
+    }
+
+    /// The most rival-binding comparisons [`Self::judge_sole`] makes.
+    pub const SOLE_BUDGET: usize = 1 << 22;
+
+    /// The SPD generation of the last [`Self::judge_sole`], 0 if none.
+    pub fn spd_generation(&self) -> u64 {
+        self.spd_generation
     }
 
     fn slot_of(&self, key: MapKey) -> Option<usize> {

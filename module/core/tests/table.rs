@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use xfrm_nat_core::addr::{Addr, Family};
-use xfrm_nat_core::policy::{PolicyInfo, Reqids, SeenPolicy, Unfit};
+use xfrm_nat_core::policy::{PolicyInfo, Reqids, Rival, SeenPolicy, Unfit};
 use xfrm_nat_core::selector::{DestSelector, Flow, Selector, IPPROTO_ICMP};
 use xfrm_nat_core::table::{Inactive, MapKey, Mapping, SaScope, Table};
 
@@ -731,4 +731,70 @@ fn a_netmap_binding_needs_sas_for_its_whole_prefix() {
     assert!(!found.sa_known_ready(3), "an SA of one translated source does not serve the others");
     found.learn_sa_ready(3, [v4_sa(sa_selector(v4("10.20.30.0"), 24, v4("10.0.0.0"), 8))]);
     assert!(found.sa_known_ready(3));
+}
+
+/// A rival from a seen policy, keyed or not.
+fn rival(p: &SeenPolicy, keyed: bool) -> Rival {
+    Rival { index: p.index, family: Some(p.family), selector: p.selector, keyed }
+}
+
+fn sole(t: &Table<Arc<()>>, family: Family, f: &Flow) -> bool {
+    t.find(family, f).expect("a binding").sole
+}
+
+#[test]
+fn a_policy_is_sole_until_a_rival_may_take_its_translated_flows() {
+    let mapped = policy(305, v4("10.20.30.2"), 32, v4("10.0.0.0"), 8, 1);
+    let build = |rivals: &[Rival], generation| {
+        let mut t = Table::build(vec![mapping(spid(305), Family::V4, v4("10.20.30.2"))], &[mapped]).unwrap();
+        t.judge_sole(rivals, None, generation);
+        t
+    };
+    let to_office = flow(v4("10.0.0.1"), 17, 4000, 53);
+    let alone = build(&[rival(&mapped, false)], 7);
+    assert!(sole(&alone, Family::V4, &to_office));
+    assert_eq!(alone.spd_generation(), 7);
+
+    // A policy for other sources or other destinations does not compete.
+    let lan = policy(9, v4("192.168.1.0"), 24, v4("10.0.0.0"), 8, 2);
+    let elsewhere = policy(17, v4("0.0.0.0"), 0, v4("172.16.0.0"), 12, 2);
+    assert!(sole(&build(&[rival(&mapped, false), rival(&lan, false), rival(&elsewhere, false)], 1), Family::V4, &to_office));
+    // One for some of its destinations, from any source, does, whatever
+    // its priority: the SPD's order among equals is not the table's.
+    let one_host = policy(25, v4("0.0.0.0"), 0, v4("10.0.0.1"), 32, 2);
+    assert!(!sole(&build(&[rival(&mapped, false), rival(&one_host, false)], 1), Family::V4, &to_office));
+    // So does a full-tunnel policy of the translated address.
+    let full = policy(33, v4("10.20.30.0"), 24, v4("0.0.0.0"), 0, 3);
+    assert!(!sole(&build(&[rival(&mapped, false), rival(&full, false)], 1), Family::V4, &to_office));
+    // A policy of the other family does not.
+    let v6_full = Rival { family: Some(Family::V6), ..rival(&policy(41, v6("::"), 0, v6("::"), 0, 3), false) };
+    assert!(sole(&build(&[rival(&mapped, false), v6_full], 1), Family::V4, &to_office));
+    // One of a family xfrm_nat does not know may match anything.
+    let unknown = Rival { family: None, ..v6_full };
+    assert!(!sole(&build(&[rival(&mapped, false), unknown], 1), Family::V4, &to_office));
+    // A bound policy that needs a mark or an if_id, or that the walk did
+    // not see, is never sole.
+    assert!(!sole(&build(&[rival(&mapped, true)], 1), Family::V4, &to_office));
+    assert!(!sole(&build(&[], 1), Family::V4, &to_office));
+}
+
+#[test]
+fn with_one_keeps_the_older_judgement_of_the_others() {
+    let a = policy(305, v4("10.20.30.2"), 32, v4("10.0.0.0"), 8, 1);
+    let b = policy(313, v4("10.20.30.3"), 32, v4("172.16.0.0"), 12, 2);
+    let rivals = [rival(&a, false), rival(&b, false)];
+    let mut t = Table::build(vec![mapping(spid(305), Family::V4, v4("10.20.30.2"))], &[a]).unwrap();
+    t.judge_sole(&rivals, None, 4);
+    let mut t = t.with_one(spid(313), Some(mapping(spid(313), Family::V4, v4("10.20.30.3"))), &[b]).unwrap();
+    assert_eq!(t.spd_generation(), 4, "with_one keeps the generation");
+    t.judge_sole(&rivals, Some(spid(313)), 6);
+    assert_eq!(t.spd_generation(), 4, "the others were judged at 4");
+    assert!(sole(&t, Family::V4, &flow(v4("10.0.0.1"), 17, 1, 2)));
+    assert!(sole(&t, Family::V4, &flow(v4("172.16.0.1"), 17, 1, 2)));
+    assert!(t.binds(spid(313), 313) && !t.binds(spid(313), 305) && !t.binds(spid(999), 313));
+
+    // Alone in its table, a judgement sets the generation.
+    let mut only = Table::empty().with_one(spid(313), Some(mapping(spid(313), Family::V4, v4("10.20.30.3"))), &[b]).unwrap();
+    only.judge_sole(&rivals, Some(spid(313)), 6);
+    assert_eq!(only.spd_generation(), 6);
 }
