@@ -119,8 +119,9 @@ impl Held {
                 }
                 Err(_) => Err(()),
                 // Fail closed: the policy went, and the flow's route is
-                // plain now.  A translated packet never leaves in the clear.
-                Ok(()) if !skb.routed_into_xfrm() => Err(()),
+                // plain now.  A translated packet never leaves in the clear;
+                // an xfrm interface sends nothing without an SA.
+                Ok(()) if !skb.routed_into_xfrm() && xfrm::Egress::of_route(net, &skb) == xfrm::Egress::Stack => Err(()),
                 Ok(()) => output::send_rerouted(net, skb, self.family, &ctx).map_err(|_| ()),
             };
             drop(ctx);

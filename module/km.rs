@@ -21,7 +21,7 @@ impl xfrm::PolicyEvents for PolicyEvents {
         // resyncs, and scheduling it is safe against the namespace's exit
         // (`Entry::schedule`).
         if let Some(ns) = NetState::of(net, &guard) {
-            ns.xfrm_event();
+            ns.spd_changed();
             ns.jobs.fetch_or(JOB_RESYNC, Ordering::Relaxed);
             ns.schedule();
         }

@@ -16,7 +16,7 @@ use crate::net::pernet::{Net, NetBound};
 use crate::net::rcu::{Global, Publication, ReadGuard};
 use crate::net::skb::{OwnedSkb, SkBuff};
 use crate::net::work::{self, Workqueue};
-use crate::net::xfrm;
+use crate::net::xfrm::{self, SpdAnswer};
 use crate::snapshot::Stats;
 use crate::state::NetState;
 
@@ -99,11 +99,12 @@ impl NetBound for HooksOf {
     }
 }
 
-/// The flow as the selectors see it: conntrack's original tuple, leaving
-/// through the hook's output device.
-fn original_flow(ct: &Conn, state: &HookState<'_>) -> Flow {
-    let t = ct.tuple(Direction::Original);
-    Flow::from_tuple(t.src, t.dst, t.proto, t.src_port, t.dst_port, t.icmp_type, t.icmp_code, state.out_ifindex())
+/// The flow as the SPD will see it after source NAT, untranslated: the
+/// original source, and the destination after any destination NAT (the
+/// reply tuple's source), leaving through the hook's output device.
+fn flow_of(ct: &Conn, state: &HookState<'_>) -> Flow {
+    let (o, r) = (ct.tuple(Direction::Original), ct.tuple(Direction::Reply));
+    Flow::from_tuple(o.src, r.src, o.proto, o.src_port, r.src_port, o.icmp_type, o.icmp_code, state.out_ifindex())
 }
 
 /// A new flow of a mapping whose policy's SA is pending, in eagain or drop
@@ -196,25 +197,61 @@ impl Hook for SnatHook {
         let guard = ReadGuard::new();
         let Some(ns) = NetState::of(state.net(), &guard) else { return Verdict::Accept };
         let Some(table) = ns.snapshot(&guard) else { return Verdict::Accept };
-        let flow = original_flow(ct, state);
+        let flow = flow_of(ct, state);
         let Some(found) = table.find(family, &flow) else { return Verdict::Accept };
         let mapping = found.mapping;
         let nat = mapping.translate(&flow.saddr);
         let sa_generation = ns.sa_generation();
-        // The NAT core looks the translated flow up after us, but turns a
-        // pending SA into EREMOTE (or a hang, for TCP).  Looking it up here
-        // first also sends the key manager its ACQUIRE.  Once a lookup has
-        // shown that the policy's SAs serve all the binding's flows, new
-        // flows skip it until the next SPD or SAD event: one SPD lookup per
-        // new flow, the NAT core's, while the SA is there.
+        // The flow is translated only if the SPD, asked as the NAT core (or
+        // the xfrm interface the packet leaves by) will ask it after NAT,
+        // gives it a policy of this mapping: not if its socket bypasses
+        // the SPD (an IKE daemon's), a policy of higher precedence takes
+        // it, or a mark or if_id keeps the mapped policy from it.  The
+        // NAT core turns a pending SA into EREMOTE (or a hang, for TCP);
+        // asking first also sends the key manager its ACQUIRE.
+        //
+        // Once a lookup has shown that the policy's SAs serve all the
+        // binding's flows, and while the policy is the only one the SPD
+        // could give them, new flows skip this until the next SPD or SAD
+        // event: one SPD lookup per new flow, the NAT core's, while the SA
+        // is there.
+        let egress = state.egress();
         let epoch = ns.xfrm_epoch();
-        let pending = !found.sa_known_ready(epoch)
-            && xfrm::lookup_with_source(state.net(), skb, family, &nat, |bundle| {
-                if bundle.policy() == Some(found.policy) {
+        let known = egress == xfrm::Egress::Stack
+            && found.sole
+            && table.spd_generation() == ns.spd_generation()
+            && found.sa_known_ready(epoch)
+            && !skb.socket_has_out_policy();
+        let pending = !known && {
+            let answer = xfrm::ask_translated(state.net(), skb, family, &nat, egress, |bundle| {
+                let chosen = bundle.policy();
+                if chosen == Some(found.policy) {
                     found.learn_sa_ready(epoch, bundle.sas());
                 }
-            })
-            .is_err_and(|e| xfrm::sa_pending(&e));
+                chosen
+            });
+            match answer {
+                Ok(SpdAnswer::Bundle(Some(index))) if table.binds(mapping.key, index) => false,
+                // The kernel does not say which policy's SA is pending: the
+                // mapping's policy selects the flow, so it is taken as
+                // that one's, and the pending mode applies.  Once the SA
+                // is there, the bundle decides.
+                Ok(SpdAnswer::Pending) => true,
+                _ => {
+                    mapping.stats.declined.fetch_add(1, Ordering::Relaxed);
+                    return Verdict::Accept;
+                }
+            }
+        };
+        // Conntrack confirmed the entry before the hooks could translate
+        // it (it predates the namespace's first mapping): it cannot be
+        // translated now, and would leave untranslated for as long as its
+        // packets keep it alive.  The next packet starts afresh.
+        if ct.is_confirmed() {
+            ct.kill();
+            mapping.stats.stale_entries.fetch_add(1, Ordering::Relaxed);
+            return Verdict::DropSilently;
+        }
         // In hold mode a new flow also queues behind held packets, so that
         // they leave in the order they came.
         let hold = mapping.stats.hold.as_ref().filter(|q| pending || !q.is_empty());
@@ -223,9 +260,8 @@ impl Hook for SnatHook {
         }
         // Labelled before it is bound: a binding without the label would
         // not be guarded once its mapping goes.  An entry that cannot take
-        // the label (no memory, or confirmed before the hooks saw it) is
-        // left unbound and its packet dropped: untranslated, it would leave
-        // outside the tunnel.
+        // the label (no memory) is left unbound and its packet dropped:
+        // untranslated, it would leave outside the tunnel.
         if ct.add_label(BINDING_LABEL).is_err() {
             return Verdict::DropSilently;
         }
@@ -247,8 +283,8 @@ impl Hook for SnatHook {
 /// Drops packets of flows the module bound (their entries carry
 /// [`BINDING_LABEL`], whether or not their mapping still exists), or that
 /// are translated to a mapped address, that are about to leave without a
-/// bundle, e.g. because the policy went away under a live flow.  Costs a
-/// tunneled packet one pointer test.
+/// bundle or an xfrm interface, e.g. because the policy went away under a
+/// live flow.  Costs a tunneled packet one pointer test.
 pub(crate) struct FailClosedHook;
 
 impl Hook for FailClosedHook {
@@ -270,7 +306,12 @@ impl Hook for FailClosedHook {
         if !mapped && !ct.has_label(BINDING_LABEL) {
             return Verdict::Accept;
         }
-        if let Some(m) = table.and_then(|t| t.by_nat_addr(family, &nat, &original_flow(ct, state))) {
+        // An xfrm interface looks its packets up itself and sends nothing
+        // without an SA (`xfrmi_xmit2()`): the route to it is the tunnel.
+        if state.egress() != xfrm::Egress::Stack {
+            return Verdict::Accept;
+        }
+        if let Some(m) = table.and_then(|t| t.by_nat_addr(family, &nat, &flow_of(ct, state))) {
             m.stats.fail_closed_drops.fetch_add(1, Ordering::Relaxed);
         }
         Verdict::DropWithErrno(EHOSTUNREACH)

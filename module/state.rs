@@ -12,7 +12,7 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use kernel::{prelude::*, sync::Arc};
 
-use crate::logic::policy::{SeenPolicy, XFRM_POLICY_OUT};
+use crate::logic::policy::{Rival, SeenPolicy, XFRM_POLICY_OUT};
 use crate::logic::request::{self, MapKey, MapRequest, NetLimits, PendingMode, Refusal};
 use crate::logic::sa::{PendingSas, SaEvent};
 use crate::logic::table::{Entry as MapEntry, Inactive, Mapping, Table};
@@ -47,6 +47,8 @@ pub(crate) struct NetState {
     pub(crate) sa_installs: AtomicU64,
     /// SPD and SAD events so far; see [`NetState::xfrm_epoch`].
     xfrm_events: AtomicU64,
+    /// SPD events so far; see [`NetState::spd_generation`].
+    spd_changes: AtomicU64,
     /// Open SA requests of mapped policies, for SA events.
     #[pin]
     pub(crate) sa_requests: SpinLockBh<PendingSas>,
@@ -109,45 +111,73 @@ impl From<Refusal> for ChangeError {
 
 type Writer<'a> = RcuMutexGuard<'a, Snapshot, Config>;
 
-/// The outbound main policies of `net` that the keys of `mappings` name.
-///
-/// Two walks: one counts them, so that the second, which runs under the
-/// SPD's spinlock, has its room already.  A policy added between the walks
-/// may be left out; its addition scheduled a resync, which binds it.
-fn policies_for(net: &Net, mappings: &[Mapping<Shared>]) -> Result<KVVec<SeenPolicy>, ChangeError> {
-    let mut spids = KVVec::with_capacity(mappings.len(), GFP_KERNEL)?;
-    let mut reqids = KVVec::with_capacity(mappings.len(), GFP_KERNEL)?;
-    for m in mappings {
-        match m.key {
-            MapKey::Spid(v) => spids.push(v, GFP_KERNEL)?,
-            MapKey::Reqid(v) => reqids.push(v, GFP_KERNEL)?,
+/// What one walk of the SPD gives a snapshot: the outbound main policies
+/// that the keys of the mappings name, every outbound policy as a rival for
+/// their flows (`Table::judge_sole`), and the SPD generation before it.
+struct SpdWalk {
+    named: KVVec<SeenPolicy>,
+    rivals: KVVec<Rival>,
+    generation: u64,
+}
+
+impl SpdWalk {
+    /// Walks the SPD of `net` for `mappings`.
+    ///
+    /// Two walks: one counts, so that the second, which runs under the
+    /// SPD's spinlock, has its room already.  A policy added between the
+    /// walks may be left out; its addition scheduled a resync, which binds
+    /// it, and moved the SPD generation past `generation`.
+    fn of(net: &Net, ns: &NetState, mappings: &[Mapping<Shared>]) -> Result<Self, ChangeError> {
+        let generation = ns.spd_generation();
+        let mut spids = KVVec::with_capacity(mappings.len(), GFP_KERNEL)?;
+        let mut reqids = KVVec::with_capacity(mappings.len(), GFP_KERNEL)?;
+        for m in mappings {
+            match m.key {
+                MapKey::Spid(v) => spids.push(v, GFP_KERNEL)?,
+                MapKey::Reqid(v) => reqids.push(v, GFP_KERNEL)?,
+            }
         }
+        spids.sort_unstable();
+        reqids.sort_unstable();
+        // One test for both walks, so that they agree on what they count;
+        // cheap for the policies it passes over, which are most of a large SPD.
+        let named = |p: &xfrm::Policy| {
+            let index = p.index();
+            let is_named = p.is_main()
+                && (spids.binary_search(&index).is_ok() || p.template_reqids().any(|r| reqids.binary_search(&r).is_ok()));
+            if is_named {
+                p.seen()
+            } else {
+                None
+            }
+        };
+        let outbound = |p: &xfrm::Policy| p.index() & 7 == XFRM_POLICY_OUT;
+        let (mut n_named, mut n_rivals) = (0usize, 0usize);
+        xfrm::for_each_policy(net, |p| {
+            if outbound(p) {
+                n_rivals += 1;
+                n_named += usize::from(named(p).is_some());
+            }
+        });
+        let mut walk = Self {
+            named: KVVec::with_capacity(n_named, GFP_KERNEL_ACCOUNT)?,
+            rivals: KVVec::with_capacity(n_rivals, GFP_KERNEL_ACCOUNT)?,
+            generation,
+        };
+        xfrm::for_each_policy(net, |p| {
+            if !outbound(p) {
+                return;
+            }
+            // Within the capacity reserved above, push does not allocate.
+            if let Some(s) = named(p).filter(|_| walk.named.len() < walk.named.capacity()) {
+                let _ = walk.named.push(s, GFP_NOWAIT);
+            }
+            if walk.rivals.len() < walk.rivals.capacity() {
+                let _ = walk.rivals.push(p.rival(), GFP_NOWAIT);
+            }
+        });
+        Ok(walk)
     }
-    spids.sort_unstable();
-    reqids.sort_unstable();
-    // One test for both walks, so that they agree on what they count;
-    // cheap for the policies it passes over, which are most of a large SPD.
-    let named = |p: &xfrm::Policy| {
-        let index = p.index();
-        let is_named = p.is_main()
-            && index & 7 == XFRM_POLICY_OUT
-            && (spids.binary_search(&index).is_ok() || p.template_reqids().any(|r| reqids.binary_search(&r).is_ok()));
-        if is_named {
-            p.seen()
-        } else {
-            None
-        }
-    };
-    let mut count = 0usize;
-    xfrm::for_each_policy(net, |p| count += usize::from(named(p).is_some()));
-    let mut seen = KVVec::with_capacity(count, GFP_KERNEL_ACCOUNT)?;
-    xfrm::for_each_policy(net, |p| {
-        // Within the capacity reserved above, push does not allocate.
-        if let Some(s) = named(p).filter(|_| seen.len() < seen.capacity()) {
-            let _ = seen.push(s, GFP_NOWAIT);
-        }
-    });
-    Ok(seen)
 }
 
 impl NetState {
@@ -158,6 +188,7 @@ impl NetState {
             jobs: AtomicU32::new(0),
             sa_installs: AtomicU64::new(0),
             xfrm_events: AtomicU64::new(0),
+            spd_changes: AtomicU64::new(0),
             sa_requests <- crate::new_spinlock_bh!(PendingSas::default(), "xfrm_nat_sa_requests"),
         }? Error)
     }
@@ -195,6 +226,21 @@ impl NetState {
     /// this sees the change.
     pub(crate) fn xfrm_event(&self) {
         self.xfrm_events.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Counts SPD changes: a snapshot's judgement of which bound policies
+    /// are sole (`Table::judge_sole`) holds while this is the generation
+    /// it was made at.  Read before the walk that judges, so that a change
+    /// during the walk voids the judgement until the resync it schedules.
+    pub(crate) fn spd_generation(&self) -> u64 {
+        self.spd_changes.load(Ordering::Acquire)
+    }
+
+    /// Called by the key-manager sink for every SPD event, after the core
+    /// applied it.
+    pub(crate) fn spd_changed(&self) {
+        self.spd_changes.fetch_add(1, Ordering::AcqRel);
+        self.xfrm_event();
     }
 
     /// The next SA event to announce, if any.
@@ -247,8 +293,10 @@ impl Entry<NetState> {
 
     /// The snapshot of `mappings`, bound to the policies of the namespace.
     fn build(&self, mappings: vec::Vec<Mapping<Shared>>) -> Result<Snapshot, ChangeError> {
-        let policies = policies_for(self.net(), &mappings)?;
-        Ok(Table::build(mappings, &policies)?)
+        let spd = SpdWalk::of(self.net(), self, &mappings)?;
+        let mut t = Table::build(mappings, &spd.named)?;
+        t.judge_sole(&spd.rivals, None, spd.generation);
+        Ok(t)
     }
 
     /// Publishes `next` in place of the current snapshot, forgets the SA
@@ -326,8 +374,9 @@ impl Entry<NetState> {
         let new = mapping_for(&req, old.map(|e| e.mapping))?;
         // The other mappings' bindings are current (SPD changes resync
         // them), so only the new one's policies are looked for.
-        let policies = policies_for(self.net(), core::slice::from_ref(&new))?;
-        let next = cur.with_one(req.key, Some(new), &policies)?;
+        let spd = SpdWalk::of(self.net(), self, core::slice::from_ref(&new))?;
+        let mut next = cur.with_one(req.key, Some(new), &spd.named)?;
+        next.judge_sole(&spd.rivals, Some(req.key), spd.generation);
         if let Some(Inactive::Unfit(why)) = next.get(req.key).and_then(|e| e.inactive) {
             return Err(Refusal::Unfit(why).into());
         }

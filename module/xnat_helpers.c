@@ -100,6 +100,47 @@ int xnat_dev_ifindex(const struct net_device *dev)
 	return dev ? dev->ifindex : 0;
 }
 
+const char *xnat_dev_link_kind(const struct net_device *dev)
+{
+	return dev && dev->rtnl_link_ops ? dev->rtnl_link_ops->kind : NULL;
+}
+
+const void *xnat_netdev_priv(const struct net_device *dev)
+{
+	return netdev_priv(dev);
+}
+
+bool xnat_xp_has_security(const struct xfrm_policy *xp)
+{
+#ifdef CONFIG_SECURITY_NETWORK_XFRM
+	return xp->security;
+#else
+	return false;
+#endif
+}
+
+/* What xfrm_lookup_with_ifid() tests before it looks in the SPD. */
+bool xnat_sk_has_out_policy(const struct sock *sk)
+{
+	sk = sk_const_to_full_sk(sk);
+	return sk && sk_fullsock(sk) && rcu_access_pointer(sk->sk_policy[XFRM_POLICY_OUT]);
+}
+
+/* A reference to the skb's route, or NULL if it is being freed: a route
+ * held without a reference (a socket's or a forwarded packet's) may be,
+ * as nf_xfrm_me_harder() knows.  Called under rcu_read_lock(). */
+struct dst_entry *xnat_skb_dst_hold_safe(const struct sk_buff *skb)
+{
+	struct dst_entry *dst = skb_dst(skb);
+
+	return dst && dst_hold_safe(dst) ? dst : NULL;
+}
+
+bool xnat_ct_kill(struct nf_conn *ct)
+{
+	return nf_ct_kill(ct);
+}
+
 struct net *xnat_xp_net(const struct xfrm_policy *xp)
 {
 	return xp_net(xp);
@@ -495,6 +536,12 @@ static const size_t xnat_layout_table[] = {
 	offsetof(struct xfrm_policy, type),
 	offsetof(struct xfrm_policy, xfrm_nr),
 	offsetof(struct xfrm_policy, xfrm_vec),
+	offsetof(struct xfrm_policy, mark),
+	offsetof(struct xfrm_policy, if_id),
+	offsetof(struct xfrm_if, net),
+	offsetof(struct xfrm_if, p),
+	offsetof(struct xfrm_if_parms, if_id),
+	offsetof(struct xfrm_if_parms, collect_md),
 	sizeof(struct xfrm_tmpl),
 	offsetof(struct xfrm_tmpl, reqid),
 	sizeof(struct xfrm_selector),

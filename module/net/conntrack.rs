@@ -72,8 +72,6 @@ pub struct Tuple {
     pub proto: u8,
     /// Source port (`u.all`), network order.
     pub src_port: u16,
-    /// Destination port (`u.all`), network order.
-    pub dst_port: u16,
     /// ICMP type, meaningful for ICMP only.
     pub icmp_type: u8,
     /// ICMP code, meaningful for ICMP only.
@@ -109,17 +107,31 @@ impl Conn {
         // SAFETY: The entry is valid; see above for the tuple's stability.
         let t = unsafe { &(*self.0.get()).tuplehash[idx].tuple };
         // SAFETY: The port unions are plain integers in every variant.
-        let (src_port, dst_port, icmp_type, icmp_code) =
-            unsafe { (t.src.u.all, t.dst.u.all, t.dst.u.icmp.type_, t.dst.u.icmp.code) };
+        let (src_port, icmp_type, icmp_code) = unsafe { (t.src.u.all, t.dst.u.icmp.type_, t.dst.u.icmp.code) };
         Tuple {
             src: addr_of(&t.src.u3),
             dst: addr_of(&t.dst.u3),
             proto: t.dst.protonum,
             src_port,
-            dst_port,
             icmp_type,
             icmp_code,
         }
+    }
+
+    /// Whether the entry is confirmed: in the table, its NAT set for
+    /// good (`nf_nat_setup_info` leaves a confirmed entry as it is).
+    pub fn is_confirmed(&self) -> bool {
+        // SAFETY: Valid entry; reads one bit of its status word.
+        unsafe { bindings::xnat_ct_is_confirmed(self.0.get()) }
+    }
+
+    /// Removes the entry from the table, as if it had timed out: the
+    /// flow's next packet makes a new one.  Packets holding it keep it
+    /// until they are freed.
+    pub fn kill(&self) {
+        // SAFETY: Valid entry; `nf_ct_delete` copes with one deleted
+        // meanwhile (it reports that, which does not matter here).
+        unsafe { bindings::xnat_ct_kill(self.0.get()) };
     }
 
     /// Whether NAT changed the source of this connection.

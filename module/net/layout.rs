@@ -17,7 +17,7 @@ use kernel::prelude::*;
 use crate::bindings;
 
 /// The fields, in the order of `xnat_layout_table` in `xnat_helpers.c`.
-const FIELDS: [(&str, usize); 43] = [
+const FIELDS: [(&str, usize); 49] = [
     ("sizeof(struct sk_buff)", size_of::<bindings::sk_buff>()),
     ("sk_buff.len", offset_of!(bindings::sk_buff, len)),
     ("sizeof(struct genl_info)", size_of::<bindings::genl_info>()),
@@ -48,6 +48,12 @@ const FIELDS: [(&str, usize); 43] = [
     ("xfrm_policy.type", offset_of!(bindings::xfrm_policy, type_)),
     ("xfrm_policy.xfrm_nr", offset_of!(bindings::xfrm_policy, xfrm_nr)),
     ("xfrm_policy.xfrm_vec", offset_of!(bindings::xfrm_policy, xfrm_vec)),
+    ("xfrm_policy.mark", offset_of!(bindings::xfrm_policy, mark)),
+    ("xfrm_policy.if_id", offset_of!(bindings::xfrm_policy, if_id)),
+    ("xfrm_if.net", offset_of!(bindings::xfrm_if, net)),
+    ("xfrm_if.p", offset_of!(bindings::xfrm_if, p)),
+    ("xfrm_if_parms.if_id", offset_of!(bindings::xfrm_if_parms, if_id)),
+    ("xfrm_if_parms.collect_md", offset_of!(bindings::xfrm_if_parms, collect_md)),
     ("sizeof(struct xfrm_tmpl)", size_of::<bindings::xfrm_tmpl>()),
     ("xfrm_tmpl.reqid", offset_of!(bindings::xfrm_tmpl, reqid)),
     ("sizeof(struct xfrm_selector)", size_of::<bindings::xfrm_selector>()),

@@ -71,6 +71,13 @@ impl HookState<'_> {
         // SAFETY: `out` is null or a device live during the call.
         unsafe { bindings::xnat_dev_ifindex(self.0.out) }
     }
+
+    /// How the SPD will be asked about the packet, by the device it
+    /// leaves by.
+    pub fn egress(&self) -> crate::net::xfrm::Egress {
+        // SAFETY: `out` is null or a device live during the call.
+        unsafe { crate::net::xfrm::Egress::of_device(self.net(), self.0.out) }
+    }
 }
 
 /// A hook function.

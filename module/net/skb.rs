@@ -101,6 +101,15 @@ impl SkBuff {
         unsafe { bindings::xnat_skb_sk(self.0.get()) }
     }
 
+    /// Whether the packet's socket has an outbound policy of its own
+    /// (`setsockopt(IP_XFRM_POLICY)`, as IKE daemons set a bypass on
+    /// theirs), which the SPD lookup takes instead of the SPD's.
+    pub fn socket_has_out_policy(&self) -> bool {
+        // SAFETY: A non-null `sk` is valid while the skb is; the helper
+        // only tests the policy pointer, as the lookup does.
+        unsafe { bindings::xnat_sk_has_out_policy(self.raw_sk()) }
+    }
+
     /// The C pointer.
     pub(crate) fn as_ptr(&self) -> *mut bindings::sk_buff {
         self.0.get()

@@ -8,7 +8,7 @@ use kernel::{prelude::*, types::Opaque};
 
 use crate::bindings;
 use crate::logic::addr::{Addr, Family};
-use crate::logic::policy::{Reqids, SeenPolicy};
+use crate::logic::policy::{Reqids, Rival, SeenPolicy};
 use crate::logic::sa::SaKey;
 use crate::logic::selector::{DestSelector, Selector};
 use crate::logic::table::SaScope;
@@ -54,6 +54,18 @@ impl Policy {
         let p = self.raw();
         let (family, selector) = selector_of(&p.selector)?;
         Some(SeenPolicy { index: p.index, reqids: Reqids::new(self.template_reqids()), family, selector, priority: p.priority })
+    }
+
+    /// The policy as a rival for the flows of bound policies.
+    pub fn rival(&self) -> Rival {
+        let p = self.raw();
+        let (family, selector) = match selector_of(&p.selector) {
+            Some((family, selector)) => (Some(family), selector),
+            None => (None, Selector::default()),
+        };
+        // SAFETY: A live policy (see `raw`).
+        let labelled = unsafe { bindings::xnat_xp_has_security(self.0.get()) };
+        Rival { index: p.index, family, selector, keyed: p.mark.m != 0 || p.if_id != 0 || labelled }
     }
 }
 
@@ -145,37 +157,145 @@ fn sa_scope(x: &bindings::xfrm_state) -> SaScope {
     }
 }
 
-/// Looks the packet's flow up in the SPD as if its source were `saddr`, as
-/// the NAT core will after source NAT, and reports the lookup's error if it
-/// fails: `EREMOTE` or `EAGAIN` mean a policy applies whose SA is not there
-/// yet (the lookup has asked the key manager for one, by ACQUIRE).  If it
-/// found a bundle, `inspect` sees it before it is released.
-pub fn lookup_with_source(net: &Net, skb: &SkBuff, family: Family, saddr: &Addr, inspect: impl FnOnce(&Bundle)) -> Result {
-    // Not decodable: leave the verdict to the NAT core's own lookup.
-    let Ok(mut fl) = decode_flow(net, skb, family) else { return Ok(()) };
+/// Who asks the SPD about a packet that leaves by a device: the output
+/// path, or an xfrm interface, which looks its packets up itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Egress {
+    /// The output path (`nf_xfrm_me_harder()` after NAT): `if_id` 0, the
+    /// packet's socket and its own policy.
+    Stack,
+    /// An xfrm interface of the hook's namespace (`xfrmi_xmit()`): its
+    /// `if_id`, its link as the output device, no socket.
+    Interface {
+        /// The interface's `if_id`.
+        if_id: u32,
+        /// The ifindex of its underlying device, 0 for none.
+        link: i32,
+    },
+    /// An xfrm interface whose lookup cannot be foreseen: one in
+    /// collect_md mode, whose `if_id` a BPF program sets after the hooks,
+    /// or one whose packets are looked up in another namespace.
+    Unforeseen,
+}
+
+/// `rtnl_link_ops.kind` of xfrm interfaces.
+const XFRM_INTERFACE_KIND: &[u8] = b"xfrm";
+
+impl Egress {
+    /// How the SPD will be asked about a packet of `net` leaving by `dev`
+    /// (null or valid for the call).
+    ///
+    /// # Safety
+    ///
+    /// `dev` is null or a device that stays valid for the call.
+    pub unsafe fn of_device(net: &Net, dev: *const bindings::net_device) -> Self {
+        // SAFETY: `dev` is null or valid (the caller's promise); a kind is
+        // a string that lives as long as its link ops are registered,
+        // which a device of theirs keeps them.
+        let kind = unsafe { bindings::xnat_dev_link_kind(dev) };
+        // SAFETY: As above: a NUL-terminated string valid for the call.
+        if kind.is_null() || unsafe { core::ffi::CStr::from_ptr(kind.cast()) }.to_bytes() != XFRM_INTERFACE_KIND {
+            return Self::Stack;
+        }
+        // SAFETY: A device of kind "xfrm" is an xfrm interface, whose
+        // private area is its `struct xfrm_if`; it lives with the device.
+        let xi = unsafe { bindings::xnat_netdev_priv(dev) }.cast::<bindings::xfrm_if>();
+        // SAFETY: `xi` is valid (above); the fields are set at creation and
+        // changed only by `xfrmi_change()` under RTNL, each a word read
+        // once here, as `xfrmi_xmit()` reads them.
+        let (xi_net, p) = unsafe { (core::ptr::read_volatile(&raw const (*xi).net), core::ptr::read_volatile(&raw const (*xi).p)) };
+        if p.collect_md || xi_net != net.as_ptr() {
+            return Self::Unforeseen;
+        }
+        Self::Interface { if_id: p.if_id, link: p.link }
+    }
+}
+
+impl Egress {
+    /// As [`Egress::of_device`], for the device of the packet's route.
+    pub fn of_route(net: &Net, skb: &SkBuff) -> Self {
+        // SAFETY: Valid skb; its route, if any, holds its device.
+        let dev = unsafe { bindings::xnat_skb_dst_dev(skb.as_ptr()) };
+        // SAFETY: Null or held by the packet's route for the call.
+        unsafe { Self::of_device(net, dev) }
+    }
+}
+
+/// What the SPD gives a flow.
+pub enum SpdAnswer<R> {
+    /// A bundle, which the caller saw and made `R` of.
+    Bundle(R),
+    /// The plain route: no policy applies, or one (of the SPD or of the
+    /// flow's socket) lets it pass untransformed.
+    Plain,
+    /// A policy applies whose SA is not there yet: the lookup has asked
+    /// the key manager for one, by ACQUIRE.
+    Pending,
+}
+
+/// Asks the SPD about the packet's flow as if its source were `saddr`,
+/// exactly as it will be asked after source NAT: by `egress`, with the
+/// packet's mark and, from the output path, its socket.  If it gives a
+/// bundle, `inspect` sees it before it is released.  Errors are the
+/// lookup's but for a pending SA: e.g. `EPERM` for a blocking policy.
+///
+/// Must be called inside an RCU read-side critical section (as netfilter
+/// hooks are), for the route reference taken on the packet's route.
+pub fn ask_translated<R>(
+    net: &Net,
+    skb: &SkBuff,
+    family: Family,
+    saddr: &Addr,
+    egress: Egress,
+    inspect: impl FnOnce(&Bundle) -> R,
+) -> Result<SpdAnswer<R>> {
+    let mut fl = decode_flow(net, skb, family)?;
     // Writing union fields is safe; `family` says which one is in use.
     match family {
-        Family::V4 => {
-            fl.u.ip4.saddr = saddr.ne_words()[0];
-        }
+        Family::V4 => fl.u.ip4.saddr = saddr.ne_words()[0],
         Family::V6 => fl.u.ip6.saddr.in6_u.u6_addr8 = saddr.0,
     }
-    // SAFETY: Valid skb; the clone's reference goes to `xfrm_lookup`, which
-    // releases it on error and otherwise returns the reference we release.
-    let dst = unsafe {
-        let orig = bindings::xnat_skb_dst_clone(skb.as_ptr());
-        bindings::xfrm_lookup(net.as_ptr(), orig, &fl, skb.raw_sk(), 0)
+    let (sk, if_id) = match egress {
+        Egress::Stack => {
+            let sk = skb.raw_sk();
+            // As the NAT core: a socket of another namespace (the packet
+            // crossed a veth) has no say.
+            // SAFETY: A non-null `sk` is the skb's socket, valid with it.
+            let foreign = !sk.is_null() && unsafe { bindings::xnat_sock_net(sk) } != net.as_ptr();
+            (if foreign { core::ptr::null_mut() } else { sk }, 0)
+        }
+        Egress::Interface { if_id, link } => {
+            // `flowi_oif`, common to the union's members; writing is safe.
+            fl.u.__fl_common.flowic_oif = link;
+            (core::ptr::null_mut(), if_id)
+        }
+        Egress::Unforeseen => return Err(Error::from_errno(-(bindings::EOPNOTSUPP as i32))),
     };
-    let dst = kernel::error::from_err_ptr(dst)?;
-    // SAFETY: A route we hold (see above), or null.
-    if !dst.is_null() && !unsafe { bindings::xnat_dst_xfrm(dst) }.is_null() {
+    // SAFETY: Valid skb, inside RCU (the caller's promise).
+    let route = unsafe { bindings::xnat_skb_dst_hold_safe(skb.as_ptr()) };
+    if route.is_null() {
+        return Err(Error::from_errno(-(bindings::EHOSTUNREACH as i32)));
+    }
+    // SAFETY: `xfrm_lookup_with_ifid` takes our reference on `route`
+    // (released on error) and returns a reference we release below; `fl`
+    // and `sk` (null or the skb's socket) are valid for the call.
+    let dst = unsafe { bindings::xfrm_lookup_with_ifid(net.as_ptr(), route, &fl, sk, 0, if_id) };
+    let dst = match kernel::error::from_err_ptr(dst) {
+        Ok(dst) => dst,
+        Err(e) if sa_pending(&e) => return Ok(SpdAnswer::Pending),
+        Err(e) => return Err(e),
+    };
+    // SAFETY: A route we hold (see above).
+    let answer = if unsafe { bindings::xnat_dst_xfrm(dst) }.is_null() {
+        SpdAnswer::Plain
+    } else {
         // SAFETY: A route with an SA is a bundle.  INVARIANT: Our reference
         // outlives the call.
-        inspect(unsafe { &*dst.cast::<Bundle>() });
-    }
-    // SAFETY: We own this reference (see above); null is allowed.
+        SpdAnswer::Bundle(inspect(unsafe { &*dst.cast::<Bundle>() }))
+    };
+    // SAFETY: We own this reference (see above).
     unsafe { bindings::dst_release(dst) };
-    Ok(())
+    Ok(answer)
 }
 
 /// Whether an SPD lookup failed because a policy applies whose SA is not
