@@ -20,4 +20,19 @@ pub struct Stats {
     /// New flows of non-blocking local senders dropped while the SA was
     /// pending (eagain mode), which `EAGAIN` would have made spin.
     pub pending_nonblock_drops: AtomicU32,
+    /// New flows whose source the mapping admits and whose destination its
+    /// policy selects, but which the SPD, asked as the packet will be
+    /// asked after translation (its socket's policy, its mark, the xfrm
+    /// interface it leaves by, a policy of higher precedence), does not
+    /// give to a policy the mapping binds.  They are left untranslated:
+    /// e.g. an IKE daemon's own packets on a full-tunnel policy, which its
+    /// socket's bypass policy keeps out of the tunnel.
+    pub declined: AtomicU64,
+    /// Packets of flows that conntrack confirmed before they could be
+    /// translated (they began before the first mapping of the namespace,
+    /// e.g. while a filter-only ruleset kept conntrack active).  Conntrack
+    /// cannot translate a confirmed flow; its entry is removed and the
+    /// packet dropped, so that the flow's next packet starts a new flow
+    /// that is translated.
+    pub stale_entries: AtomicU64,
 }
