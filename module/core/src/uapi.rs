@@ -113,8 +113,23 @@ pub mod stats_attr {
     /// New flows of non-blocking local senders dropped (eagain mode)
     /// while the SA was pending, instead of refused with EAGAIN.
     pub const PENDING_NONBLOCK_DROPS: u16 = 11;
+    /// New flows whose source the mapping admits and whose destination
+    /// its policy selects, but which the SPD, asked as the packet will
+    /// be asked after translation (its socket's policy, its mark, the
+    /// xfrm interface it leaves by, a policy of higher precedence), does
+    /// not give to a policy the mapping binds.  They are left
+    /// untranslated: e.g. an IKE daemon's own packets on a full-tunnel
+    /// policy, which its socket's bypass policy keeps out of the tunnel.
+    pub const DECLINED: u16 = 12;
+    /// Packets of flows that conntrack confirmed before they could be
+    /// translated (they began before the first mapping of the
+    /// namespace, e.g. while a filter-only ruleset kept conntrack
+    /// active).  Conntrack cannot translate a confirmed flow; its entry
+    /// is removed and the packet dropped, so that the flow's next packet
+    /// starts a new flow that is translated.
+    pub const STALE_ENTRIES: u16 = 13;
     /// Highest attribute type.
-    pub const MAX: u16 = 11;
+    pub const MAX: u16 = 13;
 }
 
 /// Attributes of the `map` attribute set.

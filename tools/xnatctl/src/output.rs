@@ -197,7 +197,7 @@ const fn number(header: &'static str) -> Column {
 
 /// The columns of `show`'s table.  REASON comes last: it is free text of
 /// any length, and would push every column after it out of place.
-const COLUMNS: [Column; 18] = [
+const COLUMNS: [Column; 20] = [
     text("KEY"),
     text("ADDRESS"),
     text("STATE"),
@@ -205,7 +205,9 @@ const COLUMNS: [Column; 18] = [
     text("POLICIES"),
     text("SELECTOR"),
     number("FLOWS"),
+    number("DECLINED"),
     number("FC-DROPS"),
+    number("STALE"),
     number("REFUSED"),
     number("P-DROPS"),
     number("NB-DROPS"),
@@ -221,7 +223,7 @@ const COLUMNS: [Column; 18] = [
 /// The table `show` prints.  Empty when there are no mappings.
 ///
 /// The cells of all rows are written into one string and kept as offsets,
-/// and the rows are padded by hand: a table of 10,000 mappings is 180,000
+/// and the rows are padded by hand: a table of 10,000 mappings is 200,000
 /// cells, and a string each, with `format!`'s padding, cost more than the
 /// dump and its decoding together.
 pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String {
@@ -255,7 +257,9 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
         let st = &m.stats;
         for v in [
             st.flows,
+            st.declined,
             st.fail_closed_drops,
+            st.stale_entries,
             st.pending_refused,
             st.pending_drops,
             st.pending_nonblock_drops,
@@ -616,6 +620,7 @@ mod tests {
                 policies: vec![305],
                 stats: Stats {
                     flows: Some(12),
+                    declined: Some(2),
                     fail_closed_drops: Some(0),
                     pending_refused: Some(3),
                     ..zero_stats()
@@ -689,6 +694,7 @@ mod tests {
                 }),
                 stats: Stats {
                     flows: Some(40),
+                    stale_entries: Some(1),
                     pending_refused: Some(1),
                     pending_nonblock_drops: Some(2),
                     ..zero_stats()
@@ -710,7 +716,9 @@ mod tests {
     fn zero_stats() -> Stats {
         Stats {
             flows: Some(0),
+            declined: Some(0),
             fail_closed_drops: Some(0),
+            stale_entries: Some(0),
             pending_refused: Some(0),
             pending_drops: Some(0),
             pending_nonblock_drops: Some(0),
@@ -764,13 +772,13 @@ mod tests {
     fn table() {
         let t = format_table(&sample(), noif);
         let want = "\
-KEY        ADDRESS                               STATE     PENDING            POLICIES  SELECTOR                                            FLOWS  FC-DROPS  REFUSED  P-DROPS  NB-DROPS  HELD  RELEASED  H-OVERFLOW  H-TIMEOUT  H-ERROR  QUEUED  REASON
-spid 305   10.20.30.2                            active    eagain             305       10.20.30.2/32 -> 10.0.0.0/8 proto any                  12         0        3        0         0     0         0           0          0        0       0  -
-spid 313   10.20.30.3                            active    hold(100p/256KiB)  313       10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443      9         0        0        0         0    57        50           4          2        1       0  -
-spid 1009  2001:db8::2                           inactive  drop               -         -                                                       0         0        0  1234567         0     0         0           0          0        0       0  -
-spid 1017  192.0.2.7                             inactive  -                  -         -                                                       -         -        -        -         -     -         -           -          -        -       -  -
-reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337   10.20.30.0/24 -> 10.1.0.0/16 proto any                 40         0        1        0         2     0         0           0          0        0       0  -
-reqid 9    10.20.30.9                            inactive  eagain             -         -                                                       0         0        0        0         0     0         0           0          0        0       0  no IPv4 out policy with a template of reqid 9
+KEY        ADDRESS                               STATE     PENDING            POLICIES  SELECTOR                                            FLOWS  DECLINED  FC-DROPS  STALE  REFUSED  P-DROPS  NB-DROPS  HELD  RELEASED  H-OVERFLOW  H-TIMEOUT  H-ERROR  QUEUED  REASON
+spid 305   10.20.30.2                            active    eagain             305       10.20.30.2/32 -> 10.0.0.0/8 proto any                  12         2         0      0        3        0         0     0         0           0          0        0       0  -
+spid 313   10.20.30.3                            active    hold(100p/256KiB)  313       10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443      9         0         0      0        0        0         0    57        50           4          2        1       0  -
+spid 1009  2001:db8::2                           inactive  drop               -         -                                                       0         0         0      0        0  1234567         0     0         0           0          0        0       0  -
+spid 1017  192.0.2.7                             inactive  -                  -         -                                                       -         -         -      -        -        -         -     -         -           -          -        -       -  -
+reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337   10.20.30.0/24 -> 10.1.0.0/16 proto any                 40         0         0      1        1        0         2     0         0           0          0        0       0  -
+reqid 9    10.20.30.9                            inactive  eagain             -         -                                                       0         0         0      0        0        0         0     0         0           0          0        0       0  no IPv4 out policy with a template of reqid 9
 ";
         assert_eq!(t, want);
         assert_eq!(format_table(&[], noif), "");
@@ -820,7 +828,8 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",\"prefixlen_s\":32,",
             "\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100,\"index\":305},",
-            "\"stats\":{\"flows\":12,\"fail_closed_drops\":0,\"pending_refused\":3,",
+            "\"stats\":{\"flows\":12,\"declined\":2,\"fail_closed_drops\":0,",
+            "\"stale_entries\":0,\"pending_refused\":3,",
             "\"pending_drops\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":313,\"reqid\":null,\"addr\":\"10.20.30.3\",",
@@ -829,20 +838,24 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[313],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.3\",",
             "\"prefixlen_s\":32,\"dst\":\"172.16.0.0\",\"prefixlen_d\":12,\"proto\":6,\"sport\":0,",
             "\"sport_mask\":0,\"dport\":443,\"dport_mask\":65535,\"ifindex\":0,\"priority\":0,",
-            "\"index\":null},\"stats\":{\"flows\":9,\"fail_closed_drops\":0,\"pending_refused\":0,",
+            "\"index\":null},\"stats\":{\"flows\":9,\"declined\":0,\"fail_closed_drops\":0,",
+            "\"stale_entries\":0,\"pending_refused\":0,",
             "\"pending_drops\":0,\"pending_nonblock_drops\":0,\"held\":57,\"released\":50,",
             "\"hold_overflow_drops\":4,\"hold_timeout_drops\":2,\"hold_error_drops\":1,",
             "\"hold_queued\":0}},{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
-            "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":0,\"fail_closed_drops\":0,",
+            "\"policies\":[],\"selector\":null,",
+            "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
+            "\"stale_entries\":0,",
             "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_drops\":0,",
             "\"held\":0,\"released\":0,\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,",
             "\"hold_error_drops\":0,\"hold_queued\":0}},{\"spid\":1017,\"reqid\":null,",
             "\"addr\":\"192.0.2.7\",\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,",
             "\"state\":\"inactive\",\"reason\":null,\"pending\":null,\"hold_packets\":null,",
             "\"hold_bytes\":null,\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
-            "\"fail_closed_drops\":null,\"pending_refused\":null,\"pending_drops\":null,",
+            "\"declined\":null,\"fail_closed_drops\":null,",
+            "\"stale_entries\":null,\"pending_refused\":null,\"pending_drops\":null,",
             "\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}},{\"spid\":null,\"reqid\":7,",
@@ -852,14 +865,16 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.0\",\"prefixlen_s\":24,",
             "\"dst\":\"10.1.0.0\",\"prefixlen_d\":16,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,\"index\":321},",
-            "\"stats\":{\"flows\":40,\"fail_closed_drops\":0,\"pending_refused\":1,",
+            "\"stats\":{\"flows\":40,\"declined\":0,\"fail_closed_drops\":0,",
+            "\"stale_entries\":1,\"pending_refused\":1,",
             "\"pending_drops\":0,\"pending_nonblock_drops\":2,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":null,\"reqid\":9,\"addr\":\"10.20.30.9\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
             "\"reason\":\"no IPv4 out policy with a template of reqid 9\",\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
-            "\"stats\":{\"flows\":0,\"fail_closed_drops\":0,\"pending_refused\":0,",
+            "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
+            "\"stale_entries\":0,\"pending_refused\":0,",
             "\"pending_drops\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}}]\n"
@@ -889,8 +904,8 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
         assert_eq!(value[2]["selector"], Value::Null);
         assert_eq!(value[3]["pending"], Value::Null);
         assert_eq!(value[3]["stats"]["flows"], Value::Null);
-        // A reqid mapping: spid null, its prefixes, policies and the new
-        // counter; an inactive one's reason.
+        // A reqid mapping: spid null, its prefixes, policies and the newer
+        // counters; an inactive one's reason.
         assert_eq!(value[4]["spid"], Value::Null);
         assert_eq!(value[4]["reqid"], json!(7));
         assert_eq!(
@@ -904,6 +919,9 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
         assert_eq!(value[4]["policies"], json!([321, 337]));
         assert_eq!(value[4]["selector"]["index"], json!(321));
         assert_eq!(value[4]["stats"]["pending_nonblock_drops"], json!(2));
+        assert_eq!(value[0]["stats"]["declined"], json!(2));
+        assert_eq!(value[4]["stats"]["stale_entries"], json!(1));
+        assert_eq!(value[3]["stats"]["stale_entries"], Value::Null);
         assert_eq!(value[4]["reason"], Value::Null);
         assert_eq!(
             value[5]["reason"],
@@ -988,7 +1006,9 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",",
             "\"prefixlen_s\":32,\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,",
             "\"sport_mask\":0,\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100,",
-            "\"index\":null},\"stats\":{\"flows\":7,\"fail_closed_drops\":8589934592,",
+            "\"index\":null},\"stats\":{\"flows\":7,",
+            "\"declined\":null,\"fail_closed_drops\":8589934592,",
+            "\"stale_entries\":null,",
             "\"pending_refused\":3,\"pending_drops\":4294967301,",
             "\"pending_nonblock_drops\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
             "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}}}\n",
@@ -996,7 +1016,8 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"eagain\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
-            "\"fail_closed_drops\":null,\"pending_refused\":null,\"pending_drops\":null,",
+            "\"declined\":null,\"fail_closed_drops\":null,",
+            "\"stale_entries\":null,\"pending_refused\":null,\"pending_drops\":null,",
             "\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
@@ -1004,7 +1025,9 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "{\"event\":\"map\",\"mapping\":{\"spid\":313,\"reqid\":null,\"addr\":\"2001:db8::2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"hold\",\"hold_packets\":500,\"hold_bytes\":1048576,",
-            "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":4,\"fail_closed_drops\":0,",
+            "\"policies\":[],\"selector\":null,",
+            "\"stats\":{\"flows\":4,\"declined\":null,\"fail_closed_drops\":0,",
+            "\"stale_entries\":null,",
             "\"pending_refused\":0,\"pending_drops\":0,\"pending_nonblock_drops\":null,",
             "\"held\":40,\"released\":4294967297,\"hold_overflow_drops\":3,",
             "\"hold_timeout_drops\":2,\"hold_error_drops\":1,\"hold_queued\":5}}}\n",
@@ -1017,7 +1040,8 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[321,337],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.0\",",
             "\"prefixlen_s\":24,\"dst\":\"10.1.0.0\",\"prefixlen_d\":16,\"proto\":0,\"sport\":0,",
             "\"sport_mask\":0,\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,",
-            "\"index\":321},\"stats\":{\"flows\":40,\"fail_closed_drops\":null,",
+            "\"index\":321},\"stats\":{\"flows\":40,\"declined\":3,\"fail_closed_drops\":null,",
+            "\"stale_entries\":1,",
             "\"pending_refused\":null,\"pending_drops\":null,\"pending_nonblock_drops\":2,",
             "\"held\":null,\"released\":null,\"hold_overflow_drops\":null,",
             "\"hold_timeout_drops\":null,\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
@@ -1025,7 +1049,8 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
             "\"reason\":\"no IPv4 out policy with a template of reqid 9\",\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
-            "\"stats\":{\"flows\":null,\"fail_closed_drops\":null,\"pending_refused\":null,",
+            "\"stats\":{\"flows\":null,\"declined\":null,\"fail_closed_drops\":null,",
+            "\"stale_entries\":null,\"pending_refused\":null,",
             "\"pending_drops\":null,\"pending_nonblock_drops\":null,\"held\":null,",
             "\"released\":null,\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",

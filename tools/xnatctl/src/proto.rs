@@ -298,10 +298,12 @@ pub enum Counter {
     HoldErrorDrops,
     HoldQueued,
     PendingNonblockDrops,
+    Declined,
+    StaleEntries,
 }
 
 impl Counter {
-    const ALL: [Counter; 11] = [
+    const ALL: [Counter; 13] = [
         Counter::Flows,
         Counter::FailClosedDrops,
         Counter::PendingRefused,
@@ -313,6 +315,8 @@ impl Counter {
         Counter::HoldErrorDrops,
         Counter::HoldQueued,
         Counter::PendingNonblockDrops,
+        Counter::Declined,
+        Counter::StaleEntries,
     ];
 
     /// The attribute type and the name decode errors give.
@@ -336,6 +340,8 @@ impl Counter {
                 stats_attr::PENDING_NONBLOCK_DROPS,
                 "stats.pending-nonblock-drops",
             ),
+            Counter::Declined => (stats_attr::DECLINED, "stats.declined"),
+            Counter::StaleEntries => (stats_attr::STALE_ENTRIES, "stats.stale-entries"),
         }
     }
 }
@@ -919,7 +925,13 @@ pub struct Selector {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
 pub struct Stats {
     pub flows: Option<u64>,
+    /// New flows the mapping would take but the SPD, asked as after
+    /// translation, gives to no policy it binds: left untranslated.
+    pub declined: Option<u64>,
     pub fail_closed_drops: Option<u64>,
+    /// Packets of flows conntrack confirmed before they could be
+    /// translated, dropped with their entry so the next starts anew.
+    pub stale_entries: Option<u64>,
     pub pending_refused: Option<u64>,
     pub pending_drops: Option<u64>,
     /// New flows of non-blocking senders dropped in mode eagain, where
@@ -1091,7 +1103,9 @@ impl Stats {
             };
             let field = match c {
                 Counter::Flows => &mut s.flows,
+                Counter::Declined => &mut s.declined,
                 Counter::FailClosedDrops => &mut s.fail_closed_drops,
+                Counter::StaleEntries => &mut s.stale_entries,
                 Counter::PendingRefused => &mut s.pending_refused,
                 Counter::PendingDrops => &mut s.pending_drops,
                 Counter::PendingNonblockDrops => &mut s.pending_nonblock_drops,
@@ -1418,8 +1432,9 @@ pub mod tests {
 
     /// A reqid mapping as a module of the reqid spec reports it: reqid 7
     /// maps 192.168.1.0/24 1:1 into 10.20.30.0/24, binds policies 321 and
-    /// 337 (the selector is 321's, with its index), and has dropped 2 new
-    /// flows of non-blocking senders.
+    /// 337 (the selector is 321's, with its index), has dropped 2 new
+    /// flows of non-blocking senders, declined 3 new flows and dropped 1
+    /// packet of a flow conntrack had confirmed untranslated.
     pub fn sample_reqid_mapping_attrs() -> Vec<u8> {
         let mut sel = Vec::new();
         put(&mut sel, selector_attr::FAMILY, &AF_INET.to_ne_bytes());
@@ -1435,6 +1450,8 @@ pub mod tests {
             stats_attr::PENDING_NONBLOCK_DROPS,
             &2u64.to_ne_bytes(),
         );
+        put(&mut stats, stats_attr::DECLINED, &3u64.to_ne_bytes());
+        put(&mut stats, stats_attr::STALE_ENTRIES, &1u32.to_ne_bytes());
         let mut a = Vec::new();
         put(&mut a, map_attr::REQID, &7u32.to_ne_bytes());
         put(&mut a, map_attr::ADDR, &[10, 20, 30, 0]);
@@ -1862,7 +1879,9 @@ pub mod tests {
                 }),
                 stats: Stats {
                     flows: Some(7),
+                    declined: None,
                     fail_closed_drops: Some(1 << 33),
+                    stale_entries: None,
                     pending_refused: Some(3),
                     pending_drops: Some((1 << 32) + 5),
                     pending_nonblock_drops: None,
@@ -1891,7 +1910,9 @@ pub mod tests {
                 hold_bytes: Some(1 << 20),
                 stats: Stats {
                     flows: Some(4),
+                    declined: None,
                     fail_closed_drops: Some(0),
+                    stale_entries: None,
                     pending_refused: Some(0),
                     pending_drops: Some(0),
                     pending_nonblock_drops: None,
@@ -2328,6 +2349,8 @@ pub mod tests {
                 stats: Stats {
                     flows: Some(40),
                     pending_nonblock_drops: Some(2),
+                    declined: Some(3),
+                    stale_entries: Some(1),
                     ..Stats::default()
                 },
                 ..Mapping::new(Key::Reqid(7))
