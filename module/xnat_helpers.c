@@ -85,6 +85,15 @@ bool xnat_xs_has_security(const struct xfrm_state *x)
 #endif
 }
 
+bool xnat_xs_offloaded(const struct xfrm_state *x)
+{
+#ifdef CONFIG_XFRM_OFFLOAD
+	return READ_ONCE(x->xso.dev);
+#else
+	return false;
+#endif
+}
+
 u16 xnat_ipcb_flags(const struct sk_buff *skb)
 {
 	return IPCB(skb)->flags;

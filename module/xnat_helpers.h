@@ -24,6 +24,7 @@ struct dst_entry *xnat_xfrm_dst_child(const struct dst_entry *dst);
 int xnat_xfrm_dst_num_pols(const struct dst_entry *dst);
 const struct xfrm_policy *xnat_xfrm_dst_policy(const struct dst_entry *dst);
 bool xnat_xs_has_security(const struct xfrm_state *x);
+bool xnat_xs_offloaded(const struct xfrm_state *x);
 u16 xnat_ipcb_flags(const struct sk_buff *skb);
 u16 xnat_ip6cb_flags(const struct sk_buff *skb);
 int xnat_dev_ifindex(const struct net_device *dev);

@@ -48,6 +48,16 @@ impl Policy {
         p.xfrm_vec.iter().take(usize::from(p.xfrm_nr)).map(|t| t.reqid)
     }
 
+    /// Whether every template names both tunnel endpoints, so that the
+    /// SAs it resolves to do not depend on the flow's route.
+    pub fn templates_have_endpoints(&self) -> bool {
+        let p = self.raw();
+        p.xfrm_vec.iter().take(usize::from(p.xfrm_nr)).all(|t| {
+            let any = |a: &bindings::xfrm_address_t| addr_of(a).0 == [0; 16];
+            !any(&t.saddr) && !any(&t.id.daddr)
+        })
+    }
+
     /// Index, family, selector, priority and template reqids, if the
     /// family is one xfrm_nat knows.
     pub fn seen(&self) -> Option<SeenPolicy> {
@@ -106,6 +116,11 @@ impl Bundle {
     /// The index of the policy the bundle was made for, if it was made for
     /// one main policy (no sub policy).
     pub fn policy(&self) -> Option<u32> {
+        self.policy_ref().map(Policy::index)
+    }
+
+    /// The policy the bundle was made for, if one main policy.
+    fn policy_ref(&self) -> Option<&Policy> {
         // SAFETY: A bundle (type invariant) is a `struct xfrm_dst`.
         if unsafe { bindings::xnat_xfrm_dst_num_pols(self.as_ptr()) } != 1 {
             return None;
@@ -113,12 +128,16 @@ impl Bundle {
         // SAFETY: As above; the bundle holds a reference on its policies.
         let xp = unsafe { bindings::xnat_xfrm_dst_policy(self.as_ptr()) };
         // SAFETY: Held by the bundle for as long as `self` lives.
-        (!xp.is_null()).then(|| unsafe { &*xp.cast::<Policy>() }).map(|p| p.raw().index)
+        (!xp.is_null()).then(|| unsafe { &*xp.cast::<Policy>() })
     }
 
     /// Which flows of the policy each SA of the bundle serves, outermost
     /// first.
     pub fn sas(&self) -> impl Iterator<Item = SaScope> + '_ {
+        // A template without a local (or remote) address takes it from the
+        // route of each flow (`xfrm_tmpl_resolve_one()`): the SA found for
+        // one flow says nothing of the others.
+        let fixed = self.policy_ref().is_some_and(|p| p.templates_have_endpoints());
         let mut dst = self.as_ptr();
         core::iter::from_fn(move || {
             if dst.is_null() {
@@ -133,7 +152,7 @@ impl Bundle {
             // SAFETY: As above.
             dst = unsafe { bindings::xnat_xfrm_dst_child(dst) };
             // SAFETY: The route holds the state for as long as `self` lives.
-            Some(sa_scope(unsafe { &*x }))
+            Some(if fixed { sa_scope(unsafe { &*x }) } else { SaScope::SomeFlows })
         })
     }
 }
@@ -144,8 +163,11 @@ impl Bundle {
 fn sa_scope(x: &bindings::xfrm_state) -> SaScope {
     let mode = u32::from(x.props.mode);
     let template_endpoints = mode == bindings::XFRM_MODE_TUNNEL || mode == bindings::XFRM_MODE_BEET;
+    // An offloaded SA can go with its device without an event
+    // (`xfrm_dev_state_flush()` notifies no key manager).
     // SAFETY: A live state.
-    if !template_endpoints || x.mark.m != 0 || unsafe { bindings::xnat_xs_has_security(x) } {
+    let (labelled, offloaded) = unsafe { (bindings::xnat_xs_has_security(x), bindings::xnat_xs_offloaded(x)) };
+    if !template_endpoints || x.mark.m != 0 || labelled || offloaded {
         return SaScope::SomeFlows;
     }
     if x.sel.family == 0 {
