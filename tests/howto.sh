@@ -48,6 +48,16 @@ KEY_IN=0x89abcdef0123456789abcdef0123456789abcdef
 # howto_setup FAMILY [SRCLEN]: SRCLEN, the prefix length of the policies'
 # source selector around $MAPPED (default: the host, $HOSTLEN).
 howto_setup() {
+	howto_net "$@"
+	howto_sas
+	howto_policy_add
+	howto_return_policies "$MAPPED/$HOSTLEN" "$OFFICE_NET"
+	howto_servers
+}
+
+# howto_net FAMILY [SRCLEN]: the namespaces, links and routes of howto_setup,
+# without SAs, policies or servers.
+howto_net() {
 	howto_vars "$1"
 	HOSTLEN=${2:-$HOSTLEN}
 	netns_create lan home router gw office
@@ -63,15 +73,23 @@ howto_setup() {
 	run_in office ip -"$FAM" route add default via "$OFFICE_GW"
 	# The router knows only the two WAN links: plaintext to the office net
 	# has no way through, only ESP between the gateways does.
+}
 
-	# home -> gw SA and its mirror, plus policies on both ends.
-	xfrm_pair home "$HOME_WAN" "$GW_WAN" 0x1000 "$KEY_OUT"
-	xfrm_pair home "$GW_WAN" "$HOME_WAN" 0x2000 "$KEY_IN"
-	xfrm_pair gw "$HOME_WAN" "$GW_WAN" 0x1000 "$KEY_OUT"
-	xfrm_pair gw "$GW_WAN" "$HOME_WAN" 0x2000 "$KEY_IN"
-	howto_policy_add
-	howto_return_policies "$MAPPED/$HOSTLEN" "$OFFICE_NET"
+# howto_sas [REQID [SPI_OUT SPI_IN [HOME_ARG...]]]: the home -> gw SA and
+# its mirror on both ends (default reqid 1, SPIs 0x1000 and 0x2000);
+# HOME_ARGs go to the home box's two (e.g. "if_id 42").
+howto_sas() {
+	local reqid=${1:-1} out=${2:-0x1000} in=${3:-0x2000}
+	shift $(($# < 3 ? $# : 3))
+	xfrm_pair home "$HOME_WAN" "$GW_WAN" "$out" "$KEY_OUT" "$reqid" "$@"
+	xfrm_pair home "$GW_WAN" "$HOME_WAN" "$in" "$KEY_IN" "$reqid" "$@"
+	xfrm_pair gw "$HOME_WAN" "$GW_WAN" "$out" "$KEY_OUT" "$reqid"
+	xfrm_pair gw "$GW_WAN" "$HOME_WAN" "$in" "$KEY_IN" "$reqid"
+}
 
+# howto_servers: the office host's UDP (5001) and TCP (5002) servers, which
+# log to $XNAT_TMP/office.log.
+howto_servers() {
 	tmpdir
 	run_in office $PEER udp-server 5001 "$XNAT_TMP/office.log" &
 	on_exit "kill $!"
@@ -81,25 +99,30 @@ howto_setup() {
 	wait_for 30 "the office host's servers" test -e "$XNAT_TMP/office.log.ready-udp5001" -a -e "$XNAT_TMP/office.log.ready-tcp5002"
 }
 
-# howto_return_policies SRC DST: the rest of a tunnel's SPD for the flows
-# SRC -> DST besides the home box's out policy: home's in and fwd for the
-# replies, the office gateway's in, fwd and out.
+# howto_return_policies SRC DST [REQID [HOME_ARG...]]: the rest of a
+# tunnel's SPD for the flows SRC -> DST besides the home box's out policy:
+# home's in and fwd for the replies (with HOME_ARGs, e.g. "if_id 42"), the
+# office gateway's in, fwd and out.
 howto_return_policies() {
-	local src=$1 dst=$2 d
+	local src=$1 dst=$2 reqid=${3:-1} d
+	shift $(($# < 3 ? $# : 3))
 	for d in in fwd; do
-		run_in home ip xfrm policy add src "$dst" dst "$src" dir "$d" \
-			tmpl src "$GW_WAN" dst "$HOME_WAN" proto esp reqid 1 mode tunnel
+		run_in home ip xfrm policy add src "$dst" dst "$src" dir "$d" "$@" \
+			tmpl src "$GW_WAN" dst "$HOME_WAN" proto esp reqid "$reqid" mode tunnel
 		run_in gw ip xfrm policy add src "$src" dst "$dst" dir "$d" \
-			tmpl src "$HOME_WAN" dst "$GW_WAN" proto esp reqid 1 mode tunnel
+			tmpl src "$HOME_WAN" dst "$GW_WAN" proto esp reqid "$reqid" mode tunnel
 	done
 	run_in gw ip xfrm policy add src "$dst" dst "$src" dir out \
-		tmpl src "$GW_WAN" dst "$HOME_WAN" proto esp reqid 1 mode tunnel
+		tmpl src "$GW_WAN" dst "$HOME_WAN" proto esp reqid "$reqid" mode tunnel
 }
 
-# xfrm_pair NS SRC DST SPI KEY: one tunnel-mode ESP SA.
+# xfrm_pair NS SRC DST SPI KEY [REQID [ARG...]]: one tunnel-mode ESP SA
+# (default reqid 1); ARGs go to `ip xfrm state add` (e.g. "if_id 42").
 xfrm_pair() {
-	run_in "$1" ip xfrm state add src "$2" dst "$3" proto esp spi "$4" reqid 1 \
-		mode tunnel aead "rfc4106(gcm(aes))" "$5" 128
+	local ns=$1 src=$2 dst=$3 spi=$4 key=$5 reqid=${6:-1}
+	shift $(($# < 6 ? $# : 6))
+	run_in "$ns" ip xfrm state add src "$src" dst "$dst" proto esp spi "$spi" reqid "$reqid" \
+		mode tunnel aead "rfc4106(gcm(aes))" "$key" 128 "$@"
 }
 
 # The home box's out policy, at index $SPID.
@@ -152,13 +175,13 @@ print(" ".join(out))' "$@"
 }
 key_field_is() { [ "$(key_field "$1" "$2")" = "$3" ]; }
 
-# exchange NS PROTO TAG: one UDP or TCP exchange with the office host from
-# NS; fails the test unless the reply comes back.
+# exchange NS PROTO TAG [HOST]: one UDP or TCP exchange with the office
+# host (or HOST) from NS; fails the test unless the reply comes back.
 exchange() {
-	local out port=5001
+	local out port=5001 host=${4:-$OFFICE_HOST}
 	[ "$2" = tcp ] && port=5002
-	out=$(run_in "$1" $PEER "$2-send" "$OFFICE_HOST" "$port" "$3" --timeout 5 2>&1) ||
-		fail "$2 exchange '$3' from $1 to $OFFICE_HOST failed: $out"
+	out=$(run_in "$1" $PEER "$2-send" "$host" "$port" "$3" --timeout 5 2>&1) ||
+		fail "$2 exchange '$3' from $1 to $host failed: $out"
 	assert_contains "$out" "ok $3" "$2 reply to $1"
 }
 

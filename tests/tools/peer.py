@@ -7,6 +7,7 @@ and clients that report the exact errno of a failed call.
                                     (both create LOG.ready-{udp,tcp}PORT once bound)
   peer.py udp-send HOST PORT MSG [--timeout S] [--count N] [--interval S]
                     [--no-reply] [--keep-going] [--numbered] [--trace] [--stay S]
+                    [--bind ADDR:PORT] [--xfrm-bypass]
   peer.py tcp-send HOST PORT MSG [--timeout S] [--nonblock] [--trace]
   peer.py stamp OUT CMD [ARG...]    run CMD, append each line of its output
                                     to OUT after the wall-clock time it came
@@ -24,7 +25,9 @@ connect, "sent MSG T" after each send that succeeded, "connected T" when a
 connect completed and "reply T" when the reply came (T: time.time(), the
 clock of `date +%s.%N`).  --stay S keeps the UDP socket open S seconds after
 the last line (after "port N", its local port), e.g. while the test looks at
-what it has in flight.  stamp ends CMD when it is terminated.
+what it has in flight.  --bind binds the UDP socket first (an IPv6 ADDR in
+brackets); --xfrm-bypass gives it the allow policy IKE daemons put on their
+IKE sockets (xfrm_bypass.py).  stamp ends CMD when it is terminated.
 """
 import errno
 import signal
@@ -92,6 +95,13 @@ def report_errno(e, start):
 
 def udp_send(a):
     s = socket.socket(family_of(a.host), socket.SOCK_DGRAM)
+    if a.xfrm_bypass:
+        import xfrm_bypass
+
+        xfrm_bypass.bypass(s)
+    if a.bind:
+        addr, _, port = a.bind.rpartition(":")
+        s.bind((addr.strip("[]"), int(port)))
     # Sends on a blocking socket: with a timeout set, Python treats EAGAIN
     # as "buffer full" and polls and resends until the timeout.
     reply = None
@@ -206,6 +216,8 @@ def main():
         sp.add_argument("--numbered", action="store_true")
         sp.add_argument("--trace", action="store_true")
         sp.add_argument("--stay", type=float, default=0)
+        sp.add_argument("--bind")
+        sp.add_argument("--xfrm-bypass", action="store_true")
     sp = sub.add_parser("stamp")
     sp.add_argument("out")
     sp.add_argument("argv", nargs=argparse.REMAINDER)
