@@ -508,6 +508,7 @@ static const size_t xnat_layout_table[] = {
 	offsetof(struct xfrm_state, sel),
 	offsetof(struct xfrm_state, mark),
 	offsetof(struct xfrm_state, km.state),
+	offsetof(struct xfrm_state, type),
 };
 
 const size_t *xnat_layout(size_t *len)

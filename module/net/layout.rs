@@ -17,7 +17,7 @@ use kernel::prelude::*;
 use crate::bindings;
 
 /// The fields, in the order of `xnat_layout_table` in `xnat_helpers.c`.
-const FIELDS: [(&str, usize); 43] = [
+const FIELDS: [(&str, usize); 44] = [
     ("sizeof(struct sk_buff)", size_of::<bindings::sk_buff>()),
     ("sk_buff.len", offset_of!(bindings::sk_buff, len)),
     ("sizeof(struct genl_info)", size_of::<bindings::genl_info>()),
@@ -61,6 +61,7 @@ const FIELDS: [(&str, usize); 43] = [
     ("xfrm_state.sel", offset_of!(bindings::xfrm_state, sel)),
     ("xfrm_state.mark", offset_of!(bindings::xfrm_state, mark)),
     ("xfrm_state.km.state", offset_of!(bindings::xfrm_state, km.state)),
+    ("xfrm_state.type", offset_of!(bindings::xfrm_state, type_)),
 ];
 
 /// Fails with `EINVAL`, naming the first field, if bindgen and the C

@@ -392,7 +392,13 @@ impl<E: PolicyEvents> KeyManager<E> {
         // SAFETY: The core passes a valid, held state and a valid event.
         let (x, event) = unsafe { (&*x, (*c).event) };
         let valid = u32::from(x.km.state) == bindings::XFRM_STATE_VALID;
-        let larval = u32::from(x.km.state) == bindings::XFRM_STATE_ACQ;
+        // By the time a state's expiry or deletion is reported,
+        // `__xfrm_state_delete` has made it DEAD, whatever it was; but only
+        // `__xfrm_init_state`, which a larval state (made by
+        // `xfrm_state_find` for an ACQUIRE, or by `xfrm_find_acq`) never
+        // went through, sets its type, and nothing clears it before the
+        // state is freed.
+        let larval = x.type_.is_null();
         let change = match event {
             bindings::XFRM_MSG_NEWSA | bindings::XFRM_MSG_UPDSA if valid => SaChange::Installed(sa_key(x)),
             bindings::XFRM_MSG_EXPIRE | bindings::XFRM_MSG_DELSA if larval => SaChange::RequestGone(sa_key(x)),
