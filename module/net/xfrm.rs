@@ -285,6 +285,10 @@ pub enum SaChange {
     Installed(SaKey),
     /// A larval state (an unanswered ACQUIRE) expired or was deleted.
     RequestGone(SaKey),
+    /// The set of SAs is as it was: an SA's counters were reported
+    /// (`XFRM_MSG_NEWAE`, every few packets while `ip xfrm monitor`
+    /// listens) or its soft lifetime ran out (it still works).
+    Unchanged,
     /// Anything else: an SA may be gone (deleted, expired, flushed).
     Other,
 }
@@ -299,7 +303,7 @@ pub trait PolicyEvents: 'static {
     /// The kernel asks key managers for an SA for policy `spid` (ACQUIRE).
     fn sa_requested(net: &Net, spid: u32, request: SaKey);
 
-    /// An SA of `net` changed.
+    /// An SA of `net` changed, or was reported on ([`SaChange::Unchanged`]).
     fn sa_changed(net: &Net, change: SaChange);
 }
 
@@ -389,8 +393,10 @@ impl<E: PolicyEvents> KeyManager<E> {
             }
             return 0;
         }
-        // SAFETY: The core passes a valid, held state and a valid event.
-        let (x, event) = unsafe { (&*x, (*c).event) };
+        // SAFETY: The core passes a valid, held state and a valid event;
+        // `data` is read as `hard`, which it is for `XFRM_MSG_EXPIRE`
+        // (`km_state_expired`), and any bit pattern is a valid `u32`.
+        let (x, event, hard) = unsafe { (&*x, (*c).event, (*c).data.hard != 0) };
         let valid = u32::from(x.km.state) == bindings::XFRM_STATE_VALID;
         // By the time a state's expiry or deletion is reported,
         // `__xfrm_state_delete` has made it DEAD, whatever it was; but only
@@ -401,6 +407,8 @@ impl<E: PolicyEvents> KeyManager<E> {
         let larval = x.type_.is_null();
         let change = match event {
             bindings::XFRM_MSG_NEWSA | bindings::XFRM_MSG_UPDSA if valid => SaChange::Installed(sa_key(x)),
+            bindings::XFRM_MSG_NEWAE => SaChange::Unchanged,
+            bindings::XFRM_MSG_EXPIRE if !hard => SaChange::Unchanged,
             bindings::XFRM_MSG_EXPIRE | bindings::XFRM_MSG_DELSA if larval => SaChange::RequestGone(sa_key(x)),
             _ => SaChange::Other,
         };
