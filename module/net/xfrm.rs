@@ -440,19 +440,18 @@ impl<E: PolicyEvents> KeyManager<E> {
 
     /// # Safety
     ///
-    /// Called by the xfrm core only (`xfrm_mgr.compile_policy`), with a
-    /// valid `dir` out-parameter.
+    /// Called by the xfrm core only (`xfrm_mgr.compile_policy`).
     unsafe extern "C" fn compile_policy(
         _sk: *mut bindings::sock,
         _opt: ffi::c_int,
         _data: *mut u8,
         _len: ffi::c_int,
-        dir: *mut ffi::c_int,
+        _dir: *mut ffi::c_int,
     ) -> *mut bindings::xfrm_policy {
-        // A negative value makes the core try the next manager; -EINVAL is
-        // what it reports if none accepts, as without this manager.
-        // SAFETY: The core passes a valid out-parameter.
-        unsafe { *dir = -(bindings::EINVAL as ffi::c_int) };
+        // `*dir` is left as it is: `xfrm_user_policy()` starts it at
+        // -EINVAL and tries the next manager while it is negative, so the
+        // error of the manager before this one (or -EINVAL) is what
+        // setsockopt(IP_XFRM_POLICY) returns, as without this manager.
         core::ptr::null_mut()
     }
 }
