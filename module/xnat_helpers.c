@@ -479,6 +479,7 @@ static const size_t xnat_layout_table[] = {
 	offsetof(struct pernet_operations, size),
 	sizeof(struct xfrm_mgr),
 	offsetof(struct xfrm_mgr, notify_policy),
+	offsetof(struct xfrm_mgr, migrate),
 	offsetof(struct nf_conn, tuplehash),
 	offsetof(struct nf_conn, status),
 	sizeof(struct nf_conntrack_tuple_hash),

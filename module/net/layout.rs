@@ -17,7 +17,7 @@ use kernel::prelude::*;
 use crate::bindings;
 
 /// The fields, in the order of `xnat_layout_table` in `xnat_helpers.c`.
-const FIELDS: [(&str, usize); 44] = [
+const FIELDS: [(&str, usize); 45] = [
     ("sizeof(struct sk_buff)", size_of::<bindings::sk_buff>()),
     ("sk_buff.len", offset_of!(bindings::sk_buff, len)),
     ("sizeof(struct genl_info)", size_of::<bindings::genl_info>()),
@@ -32,6 +32,7 @@ const FIELDS: [(&str, usize); 44] = [
     ("pernet_operations.size", offset_of!(bindings::pernet_operations, size)),
     ("sizeof(struct xfrm_mgr)", size_of::<bindings::xfrm_mgr>()),
     ("xfrm_mgr.notify_policy", offset_of!(bindings::xfrm_mgr, notify_policy)),
+    ("xfrm_mgr.migrate", offset_of!(bindings::xfrm_mgr, migrate)),
     ("nf_conn.tuplehash", offset_of!(bindings::nf_conn, tuplehash)),
     ("nf_conn.status", offset_of!(bindings::nf_conn, status)),
     ("sizeof(struct nf_conntrack_tuple_hash)", size_of::<bindings::nf_conntrack_tuple_hash>()),

@@ -289,7 +289,8 @@ pub enum SaChange {
     /// (`XFRM_MSG_NEWAE`, every few packets while `ip xfrm monitor`
     /// listens) or its soft lifetime ran out (it still works).
     Unchanged,
-    /// Anything else: an SA may be gone (deleted, expired, flushed).
+    /// Anything else: an SA may be gone (deleted, expired, flushed, moved
+    /// by a migration).
     Other,
 }
 
@@ -339,13 +340,15 @@ impl<E: PolicyEvents> KeyManager<E> {
         let mgr = KBox::new(Opaque::new(bindings::xfrm_mgr::default()), GFP_KERNEL)?;
         let raw = mgr.get();
         // The core calls `acquire` and `compile_policy` without a NULL check,
-        // so they must be set; both decline.
+        // so they must be set; both decline.  `migrate` is only called with
+        // CONFIG_XFRM_MIGRATE, but the member is there without it.
         // SAFETY: `raw` is valid and not yet shared.
         unsafe {
             (*raw).notify_policy = Some(Self::notify_policy);
             (*raw).notify = Some(Self::notify);
             (*raw).acquire = Some(Self::acquire);
             (*raw).compile_policy = Some(Self::compile_policy);
+            (*raw).migrate = Some(Self::migrate);
             bindings::xfrm_register_km(raw);
         }
         // INVARIANT: Registered above.
@@ -453,6 +456,33 @@ impl<E: PolicyEvents> KeyManager<E> {
         // error of the manager before this one (or -EINVAL) is what
         // setsockopt(IP_XFRM_POLICY) returns, as without this manager.
         core::ptr::null_mut()
+    }
+
+    /// # Safety
+    ///
+    /// Called by the xfrm core only (`xfrm_mgr.migrate`, from
+    /// `km_migrate()` inside `rcu_read_lock`), with the namespace of the
+    /// migration.
+    unsafe extern "C" fn migrate(
+        _sel: *const bindings::xfrm_selector,
+        _dir: u8,
+        _type: u8,
+        _m: *const bindings::xfrm_migrate,
+        _num_migrate: ffi::c_int,
+        _k: *const bindings::xfrm_kmaddress,
+        net: *mut bindings::net,
+        _encap: *const bindings::xfrm_encap_tmpl,
+    ) -> ffi::c_int {
+        // `xfrm_migrate()` announces the migration after it moved the SAs
+        // and rewrote the policy's templates, none of which it reports to
+        // `notify` or `notify_policy`.
+        if !net.is_null() {
+            // SAFETY: The namespace of a migration in progress is live.
+            E::sa_changed(unsafe { Net::from_raw(net) }, SaChange::Other);
+        }
+        // Nonzero: this manager sends no MIGRATE message.  `km_migrate()`
+        // calls every manager whatever each returns.
+        -(bindings::EOPNOTSUPP as ffi::c_int)
     }
 }
 
