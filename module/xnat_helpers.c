@@ -311,11 +311,6 @@ bool xnat_mod_delayed_work(struct delayed_work *dwork, unsigned long delay)
 	return mod_delayed_work(XNAT_SYSTEM_WQ, dwork, delay);
 }
 
-bool xnat_queue_delayed_work(struct delayed_work *dwork, unsigned long delay)
-{
-	return queue_delayed_work(XNAT_SYSTEM_WQ, dwork, delay);
-}
-
 /*
  * A workqueue of the kind 6.12's flags 0 gave: per-CPU.  7.x asks for the
  * kind explicitly (WQ_PERCPU or WQ_UNBOUND) and warns when neither is given;

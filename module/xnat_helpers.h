@@ -80,7 +80,6 @@ bool xnat_queue_work(struct workqueue_struct *wq, struct work_struct *work);
 void xnat_init_delayed_work(struct delayed_work *dwork, work_func_t func);
 struct delayed_work *xnat_to_delayed_work(struct work_struct *work);
 bool xnat_mod_delayed_work(struct delayed_work *dwork, unsigned long delay);
-bool xnat_queue_delayed_work(struct delayed_work *dwork, unsigned long delay);
 struct workqueue_struct *xnat_alloc_workqueue(const char *name);
 
 struct sk_buff *xnat_genlmsg_new(size_t payload, gfp_t flags);
