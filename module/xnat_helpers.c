@@ -3,6 +3,7 @@
 #include <net/ipv6.h>
 #include <net/netns/generic.h>
 #include <net/dst.h>
+#include <net/tcp.h>
 #include <net/netfilter/nf_conntrack_ecache.h>
 #include <net/netfilter/nf_conntrack_labels.h>
 #include <net/netfilter/nf_nat.h>
@@ -211,6 +212,16 @@ struct sock *xnat_skb_sk(const struct sk_buff *skb)
 	return skb->sk;
 }
 
+int xnat_skb_network_offset(const struct sk_buff *skb)
+{
+	return skb_network_offset(skb);
+}
+
+const void *xnat_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer)
+{
+	return skb_header_pointer(skb, offset, len, buffer);
+}
+
 void xnat_sock_hold(struct sock *sk)
 {
 	sock_hold(sk);
@@ -239,6 +250,37 @@ unsigned char xnat_sk_state(const struct sock *sk)
 u16 xnat_sk_protocol(const struct sock *sk)
 {
 	return sk->sk_protocol;
+}
+
+__be16 xnat_inet_sport(const struct sock *sk)
+{
+	return inet_sk(sk)->inet_sport;
+}
+
+__be16 xnat_inet_dport(const struct sock *sk)
+{
+	return inet_sk(sk)->inet_dport;
+}
+
+/*
+ * tcp_abort() for one connect attempt: only while @sk is still in SYN-SENT
+ * with @isn as its initial sequence number (snd_una until the SYN is
+ * acknowledged; a new attempt on the socket starts from another), checked
+ * under the socket lock, so that a later attempt or a connection that got
+ * through is left alone.  tcp_abort() takes that lock itself (lock_sock()
+ * does not nest) and is all 7.x exports of it (not tcp_done*()), so the
+ * check and the abort take it in turn: a SYN-ACK to a retransmitted SYN in
+ * between, a window of microseconds, would still see its connection
+ * aborted.  Process context.
+ */
+int xnat_tcp_abort_connect(struct sock *sk, u32 isn, int err)
+{
+	bool same;
+
+	lock_sock(sk);
+	same = sk->sk_state == TCP_SYN_SENT && tcp_sk(sk)->snd_una == isn;
+	release_sock(sk);
+	return same ? tcp_abort(sk, err) : -ESRCH;
 }
 
 void xnat_sk_callback_read_lock(struct sock *sk)

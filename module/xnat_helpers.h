@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Out-of-line copies of the static inline functions and macros the Rust
- * side needs.  Each is a one-line wrapper; no logic lives here.
+ * side needs.  Each is a one-line wrapper; no logic lives here, but for
+ * xnat_tcp_abort_connect()'s check, which must run under the socket lock.
  */
 #ifndef XNAT_HELPERS_H
 #define XNAT_HELPERS_H
@@ -29,6 +30,8 @@ u16 xnat_ip6cb_flags(const struct sk_buff *skb);
 int xnat_dev_ifindex(const struct net_device *dev);
 struct dst_entry *xnat_skb_dst_clone(const struct sk_buff *skb);
 struct sock *xnat_skb_sk(const struct sk_buff *skb);
+int xnat_skb_network_offset(const struct sk_buff *skb);
+const void *xnat_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer);
 void xnat_sock_hold(struct sock *sk);
 void xnat_sock_put(struct sock *sk);
 struct net *xnat_sock_net(const struct sock *sk);
@@ -40,6 +43,9 @@ bool xnat_sk_fullsock(const struct sock *sk);
  */
 unsigned char xnat_sk_state(const struct sock *sk);
 u16 xnat_sk_protocol(const struct sock *sk);
+__be16 xnat_inet_sport(const struct sock *sk);
+__be16 xnat_inet_dport(const struct sock *sk);
+int xnat_tcp_abort_connect(struct sock *sk, u32 isn, int err);
 void xnat_sk_callback_read_lock(struct sock *sk);
 void xnat_sk_callback_read_unlock(struct sock *sk);
 struct socket *xnat_sk_socket(const struct sock *sk);
