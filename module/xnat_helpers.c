@@ -67,14 +67,19 @@ struct dst_entry *xnat_xfrm_dst_child(const struct dst_entry *dst)
 	return xfrm_dst_child(dst);
 }
 
+/*
+ * Only the routes of a bundle, which have an SA (dst->xfrm), are struct
+ * xfrm_dst, and callers pass only those, as the kernel's own users do; the
+ * test keeps any other route from being read as one (0, NULL).
+ */
 int xnat_xfrm_dst_num_pols(const struct dst_entry *dst)
 {
-	return ((const struct xfrm_dst *)dst)->num_pols;
+	return dst->xfrm ? ((const struct xfrm_dst *)dst)->num_pols : 0;
 }
 
 const struct xfrm_policy *xnat_xfrm_dst_policy(const struct dst_entry *dst)
 {
-	return ((const struct xfrm_dst *)dst)->pols[0];
+	return dst->xfrm ? ((const struct xfrm_dst *)dst)->pols[0] : NULL;
 }
 
 bool xnat_xs_has_security(const struct xfrm_state *x)
@@ -137,9 +142,12 @@ unsigned int xnat_skb_headroom(const struct sk_buff *skb)
 	return skb_headroom(skb);
 }
 
+/* 0 without a route or device: no link-layer header to make room for. */
 unsigned int xnat_skb_dst_hh_len(const struct sk_buff *skb)
 {
-	return skb_dst(skb)->dev->hard_header_len;
+	const struct dst_entry *dst = skb_dst(skb);
+
+	return dst && dst->dev ? dst->dev->hard_header_len : 0;
 }
 
 struct net_device *xnat_skb_dst_dev(const struct sk_buff *skb)
