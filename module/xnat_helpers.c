@@ -555,6 +555,14 @@ static const size_t xnat_layout_table[] = {
 	offsetof(struct xfrm_state, mark),
 	offsetof(struct xfrm_state, km.state),
 	offsetof(struct xfrm_state, type),
+	/* Made or embedded by the module itself. */
+	sizeof(struct delayed_work),
+	sizeof(struct work_struct),
+	sizeof(struct xfrm_policy_walk),
+	sizeof(struct nf_ct_iter_data),
+	sizeof(struct nf_hook_state),
+	sizeof(struct nla_policy),
+	sizeof(struct genl_split_ops),
 };
 
 const size_t *xnat_layout(size_t *len)
