@@ -30,6 +30,9 @@ impl xfrm::PolicyEvents for PolicyEvents {
     fn sa_requested(net: &Net, spid: u32, request: SaKey) {
         let guard = ReadGuard::new();
         let Some(ns) = NetState::of(net, &guard) else { return };
+        // An ACQUIRE shows that an SA the packet path may have counted on
+        // is missing, whichever policy it is for.
+        ns.xfrm_event();
         if !ns.snapshot(&guard).is_some_and(|t| t.binds_policy(spid)) {
             return;
         }
@@ -39,6 +42,11 @@ impl xfrm::PolicyEvents for PolicyEvents {
     }
 
     fn sa_changed(net: &Net, change: SaChange) {
+        // Counters and soft expiries come every few packets; they must not
+        // end what the packet path learned about SAs.
+        if let SaChange::Unchanged = change {
+            return;
+        }
         let guard = ReadGuard::new();
         let Some(ns) = NetState::of(net, &guard) else { return };
         ns.xfrm_event();
@@ -51,7 +59,7 @@ impl xfrm::PolicyEvents for PolicyEvents {
                 ns.schedule();
             }
             SaChange::RequestGone(key) => ns.sa_requests.lock().expired(&key),
-            SaChange::Other => (),
+            SaChange::Unchanged | SaChange::Other => (),
         }
     }
 }

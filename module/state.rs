@@ -214,16 +214,17 @@ impl NetState {
 
     /// The epoch of what the packet path learns about SAs from its SPD
     /// lookups (`Found::learn_sa_ready`): any SPD or SAD event of the
-    /// namespace ends it, as it may have taken an SA away or changed which
-    /// policy a flow gets.  Read before the lookup that learns, so that an
+    /// namespace that may change which SAs exist, and any ACQUIRE, ends it,
+    /// as it may have taken an SA away or changed which policy a flow gets.  Read before the lookup that learns, so that an
     /// event during the lookup voids what it learned.
     pub(crate) fn xfrm_epoch(&self) -> u64 {
         self.xfrm_events.load(Ordering::Acquire)
     }
 
     /// Called by the key-manager sink for every SPD and SAD event of the
-    /// namespace, after the core applied it: a lookup that starts after
-    /// this sees the change.
+    /// namespace but those that leave the SAs as they were, after the core
+    /// applied it, and for every ACQUIRE: a lookup that starts after this
+    /// sees the change.
     pub(crate) fn xfrm_event(&self) {
         self.xfrm_events.fetch_add(1, Ordering::AcqRel);
     }

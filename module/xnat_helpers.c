@@ -3,6 +3,7 @@
 #include <net/ipv6.h>
 #include <net/netns/generic.h>
 #include <net/dst.h>
+#include <net/tcp.h>
 #include <net/netfilter/nf_conntrack_ecache.h>
 #include <net/netfilter/nf_conntrack_labels.h>
 #include <net/netfilter/nf_nat.h>
@@ -66,14 +67,19 @@ struct dst_entry *xnat_xfrm_dst_child(const struct dst_entry *dst)
 	return xfrm_dst_child(dst);
 }
 
+/*
+ * Only the routes of a bundle, which have an SA (dst->xfrm), are struct
+ * xfrm_dst, and callers pass only those, as the kernel's own users do; the
+ * test keeps any other route from being read as one (0, NULL).
+ */
 int xnat_xfrm_dst_num_pols(const struct dst_entry *dst)
 {
-	return ((const struct xfrm_dst *)dst)->num_pols;
+	return dst->xfrm ? ((const struct xfrm_dst *)dst)->num_pols : 0;
 }
 
 const struct xfrm_policy *xnat_xfrm_dst_policy(const struct dst_entry *dst)
 {
-	return ((const struct xfrm_dst *)dst)->pols[0];
+	return dst->xfrm ? ((const struct xfrm_dst *)dst)->pols[0] : NULL;
 }
 
 bool xnat_xs_has_security(const struct xfrm_state *x)
@@ -186,9 +192,12 @@ unsigned int xnat_skb_headroom(const struct sk_buff *skb)
 	return skb_headroom(skb);
 }
 
+/* 0 without a route or device: no link-layer header to make room for. */
 unsigned int xnat_skb_dst_hh_len(const struct sk_buff *skb)
 {
-	return skb_dst(skb)->dev->hard_header_len;
+	const struct dst_entry *dst = skb_dst(skb);
+
+	return dst && dst->dev ? dst->dev->hard_header_len : 0;
 }
 
 struct net_device *xnat_skb_dst_dev(const struct sk_buff *skb)
@@ -261,6 +270,16 @@ struct sock *xnat_skb_sk(const struct sk_buff *skb)
 	return skb->sk;
 }
 
+int xnat_skb_network_offset(const struct sk_buff *skb)
+{
+	return skb_network_offset(skb);
+}
+
+const void *xnat_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer)
+{
+	return skb_header_pointer(skb, offset, len, buffer);
+}
+
 void xnat_sock_hold(struct sock *sk)
 {
 	sock_hold(sk);
@@ -289,6 +308,37 @@ unsigned char xnat_sk_state(const struct sock *sk)
 u16 xnat_sk_protocol(const struct sock *sk)
 {
 	return sk->sk_protocol;
+}
+
+__be16 xnat_inet_sport(const struct sock *sk)
+{
+	return inet_sk(sk)->inet_sport;
+}
+
+__be16 xnat_inet_dport(const struct sock *sk)
+{
+	return inet_sk(sk)->inet_dport;
+}
+
+/*
+ * tcp_abort() for one connect attempt: only while @sk is still in SYN-SENT
+ * with @isn as its initial sequence number (snd_una until the SYN is
+ * acknowledged; a new attempt on the socket starts from another), checked
+ * under the socket lock, so that a later attempt or a connection that got
+ * through is left alone.  tcp_abort() takes that lock itself (lock_sock()
+ * does not nest) and is all 7.x exports of it (not tcp_done*()), so the
+ * check and the abort take it in turn: a SYN-ACK to a retransmitted SYN in
+ * between, a window of microseconds, would still see its connection
+ * aborted.  Process context.
+ */
+int xnat_tcp_abort_connect(struct sock *sk, u32 isn, int err)
+{
+	bool same;
+
+	lock_sock(sk);
+	same = sk->sk_state == TCP_SYN_SENT && tcp_sk(sk)->snd_una == isn;
+	release_sock(sk);
+	return same ? tcp_abort(sk, err) : -ESRCH;
 }
 
 void xnat_sk_callback_read_lock(struct sock *sk)
@@ -359,11 +409,6 @@ struct delayed_work *xnat_to_delayed_work(struct work_struct *work)
 bool xnat_mod_delayed_work(struct delayed_work *dwork, unsigned long delay)
 {
 	return mod_delayed_work(XNAT_SYSTEM_WQ, dwork, delay);
-}
-
-bool xnat_queue_delayed_work(struct delayed_work *dwork, unsigned long delay)
-{
-	return queue_delayed_work(XNAT_SYSTEM_WQ, dwork, delay);
 }
 
 /*
@@ -529,6 +574,7 @@ static const size_t xnat_layout_table[] = {
 	offsetof(struct pernet_operations, size),
 	sizeof(struct xfrm_mgr),
 	offsetof(struct xfrm_mgr, notify_policy),
+	offsetof(struct xfrm_mgr, migrate),
 	offsetof(struct nf_conn, tuplehash),
 	offsetof(struct nf_conn, status),
 	sizeof(struct nf_conntrack_tuple_hash),
@@ -564,6 +610,15 @@ static const size_t xnat_layout_table[] = {
 	offsetof(struct xfrm_state, sel),
 	offsetof(struct xfrm_state, mark),
 	offsetof(struct xfrm_state, km.state),
+	offsetof(struct xfrm_state, type),
+	/* Made or embedded by the module itself. */
+	sizeof(struct delayed_work),
+	sizeof(struct work_struct),
+	sizeof(struct xfrm_policy_walk),
+	sizeof(struct nf_ct_iter_data),
+	sizeof(struct nf_hook_state),
+	sizeof(struct nla_policy),
+	sizeof(struct genl_split_ops),
 };
 
 const size_t *xnat_layout(size_t *len)

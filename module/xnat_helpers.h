@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Out-of-line copies of the static inline functions and macros the Rust
- * side needs.  Each is a one-line wrapper; no logic lives here.
+ * side needs.  Each is a one-line wrapper; no logic lives here, but for
+ * xnat_tcp_abort_connect()'s check, which must run under the socket lock.
  */
 #ifndef XNAT_HELPERS_H
 #define XNAT_HELPERS_H
@@ -36,6 +37,8 @@ struct dst_entry *xnat_skb_dst_hold_safe(const struct sk_buff *skb);
 bool xnat_ct_kill(struct nf_conn *ct);
 struct dst_entry *xnat_skb_dst_clone(const struct sk_buff *skb);
 struct sock *xnat_skb_sk(const struct sk_buff *skb);
+int xnat_skb_network_offset(const struct sk_buff *skb);
+const void *xnat_skb_header_pointer(const struct sk_buff *skb, int offset, int len, void *buffer);
 void xnat_sock_hold(struct sock *sk);
 void xnat_sock_put(struct sock *sk);
 struct net *xnat_sock_net(const struct sock *sk);
@@ -47,6 +50,9 @@ bool xnat_sk_fullsock(const struct sock *sk);
  */
 unsigned char xnat_sk_state(const struct sock *sk);
 u16 xnat_sk_protocol(const struct sock *sk);
+__be16 xnat_inet_sport(const struct sock *sk);
+__be16 xnat_inet_dport(const struct sock *sk);
+int xnat_tcp_abort_connect(struct sock *sk, u32 isn, int err);
 void xnat_sk_callback_read_lock(struct sock *sk);
 void xnat_sk_callback_read_unlock(struct sock *sk);
 struct socket *xnat_sk_socket(const struct sock *sk);
@@ -87,7 +93,6 @@ bool xnat_queue_work(struct workqueue_struct *wq, struct work_struct *work);
 void xnat_init_delayed_work(struct delayed_work *dwork, work_func_t func);
 struct delayed_work *xnat_to_delayed_work(struct work_struct *work);
 bool xnat_mod_delayed_work(struct delayed_work *dwork, unsigned long delay);
-bool xnat_queue_delayed_work(struct delayed_work *dwork, unsigned long delay);
 struct workqueue_struct *xnat_alloc_workqueue(const char *name);
 
 struct sk_buff *xnat_genlmsg_new(size_t payload, gfp_t flags);

@@ -17,7 +17,7 @@ use kernel::prelude::*;
 use crate::bindings;
 
 /// The fields, in the order of `xnat_layout_table` in `xnat_helpers.c`.
-const FIELDS: [(&str, usize); 49] = [
+const FIELDS: [(&str, usize); 58] = [
     ("sizeof(struct sk_buff)", size_of::<bindings::sk_buff>()),
     ("sk_buff.len", offset_of!(bindings::sk_buff, len)),
     ("sizeof(struct genl_info)", size_of::<bindings::genl_info>()),
@@ -32,6 +32,7 @@ const FIELDS: [(&str, usize); 49] = [
     ("pernet_operations.size", offset_of!(bindings::pernet_operations, size)),
     ("sizeof(struct xfrm_mgr)", size_of::<bindings::xfrm_mgr>()),
     ("xfrm_mgr.notify_policy", offset_of!(bindings::xfrm_mgr, notify_policy)),
+    ("xfrm_mgr.migrate", offset_of!(bindings::xfrm_mgr, migrate)),
     ("nf_conn.tuplehash", offset_of!(bindings::nf_conn, tuplehash)),
     ("nf_conn.status", offset_of!(bindings::nf_conn, status)),
     ("sizeof(struct nf_conntrack_tuple_hash)", size_of::<bindings::nf_conntrack_tuple_hash>()),
@@ -67,6 +68,15 @@ const FIELDS: [(&str, usize); 49] = [
     ("xfrm_state.sel", offset_of!(bindings::xfrm_state, sel)),
     ("xfrm_state.mark", offset_of!(bindings::xfrm_state, mark)),
     ("xfrm_state.km.state", offset_of!(bindings::xfrm_state, km.state)),
+    ("xfrm_state.type", offset_of!(bindings::xfrm_state, type_)),
+    // Made or embedded by the module itself.
+    ("sizeof(struct delayed_work)", size_of::<bindings::delayed_work>()),
+    ("sizeof(struct work_struct)", size_of::<bindings::work_struct>()),
+    ("sizeof(struct xfrm_policy_walk)", size_of::<bindings::xfrm_policy_walk>()),
+    ("sizeof(struct nf_ct_iter_data)", size_of::<bindings::nf_ct_iter_data>()),
+    ("sizeof(struct nf_hook_state)", size_of::<bindings::nf_hook_state>()),
+    ("sizeof(struct nla_policy)", size_of::<bindings::nla_policy>()),
+    ("sizeof(struct genl_split_ops)", size_of::<bindings::genl_split_ops>()),
 ];
 
 /// Fails with `EINVAL`, naming the first field, if bindgen and the C

@@ -186,8 +186,8 @@ impl<T: PernetState> Entry<T> {
         self.schedule_inner(None);
     }
 
-    /// Runs the work item after `delay` jiffies unless it is queued already;
-    /// as [`Entry::schedule`] otherwise.
+    /// Runs the work item within `delay` jiffies (sooner if it is queued
+    /// for sooner); as [`Entry::schedule`] otherwise.
     pub fn schedule_after(&self, delay: u64) {
         self.schedule_inner(Some(delay));
     }

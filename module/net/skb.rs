@@ -42,8 +42,8 @@ impl SkBuff {
         !unsafe { bindings::xnat_skb_dst_xfrm(self.0.get()) }.is_null()
     }
 
-    /// The local TCP socket that sent this packet while connecting (in
-    /// SYN-SENT), held.
+    /// The local TCP socket whose connect this packet is the SYN of (the
+    /// socket is in SYN-SENT), held, with that connect attempt.
     pub fn connecting_tcp_socket(&self) -> Option<HeldSock> {
         // SAFETY: Valid skb; a non-null `sk` is a socket the skb holds.
         let sk = unsafe { bindings::xnat_skb_sk(self.0.get()) };
@@ -59,10 +59,72 @@ impl SkBuff {
         if !connecting {
             return None;
         }
+        // The packet must be the socket's own SYN: a tunnel's packet (GRE,
+        // VXLAN) carries the socket of the packet it encapsulates.
+        let syn = self.tcp_syn()?;
+        // SAFETY: A full socket (see above), valid while the skb is.
+        let ports = unsafe { (bindings::xnat_inet_sport(sk), bindings::xnat_inet_dport(sk)) };
+        if ports != (syn.sport, syn.dport) {
+            return None;
+        }
         // SAFETY: `sk` is valid; the reference is dropped by `HeldSock`.
         unsafe { bindings::xnat_sock_hold(sk) };
         // INVARIANT: Held above.
-        Some(HeldSock(sk))
+        Some(HeldSock { sk, isn: syn.seq })
+    }
+
+    /// The ports (as in the header) and sequence number of a TCP SYN
+    /// without ACK, if the packet is one, over IPv4 or over IPv6 without
+    /// extension headers (as TCP sends a SYN).
+    fn tcp_syn(&self) -> Option<TcpSyn> {
+        const FRAG_OFFSET: u16 = 0x1fff;
+        const SYN: u8 = 0x02;
+        const ACK: u8 = 0x10;
+        let tcp = bindings::IPPROTO_TCP as u8;
+        // SAFETY: Valid skb.
+        let l3 = unsafe { bindings::xnat_skb_network_offset(self.0.get()) };
+        let [version] = self.read::<1>(l3)?;
+        let l4 = match version >> 4 {
+            4 => {
+                let ip = self.read::<20>(l3)?;
+                if ip[9] != tcp || u16::from_be_bytes([ip[6], ip[7]]) & FRAG_OFFSET != 0 {
+                    return None;
+                }
+                l3.checked_add(i32::from(ip[0] & 0xf) * 4)?
+            }
+            6 => {
+                let ip = self.read::<40>(l3)?;
+                if ip[6] != tcp {
+                    return None;
+                }
+                l3.checked_add(40)?
+            }
+            _ => return None,
+        };
+        let th = self.read::<20>(l4)?;
+        if th[13] & (SYN | ACK) != SYN {
+            return None;
+        }
+        Some(TcpSyn {
+            sport: u16::from_ne_bytes([th[0], th[1]]),
+            dport: u16::from_ne_bytes([th[2], th[3]]),
+            seq: u32::from_be_bytes([th[4], th[5], th[6], th[7]]),
+        })
+    }
+
+    /// `N` bytes of the packet from `offset`, if it has them.
+    fn read<const N: usize>(&self, offset: i32) -> Option<[u8; N]> {
+        let mut buf = [0u8; N];
+        let len = i32::try_from(N).ok()?;
+        // SAFETY: Valid skb; `buf` has room for the `len` bytes the call
+        // may copy into it.
+        let p = unsafe { bindings::xnat_skb_header_pointer(self.0.get(), offset, len, buf.as_mut_ptr().cast()) };
+        if p.is_null() {
+            return None;
+        }
+        // SAFETY: A non-null result points to `len` bytes: in the skb's
+        // linear data, valid while the skb is, or in `buf`.
+        Some(unsafe { p.cast::<[u8; N]>().read() })
     }
 
     /// Whether the packet was sent by a local socket whose file is in
@@ -70,6 +132,12 @@ impl SkBuff {
     /// "poll for room, then retry", so the caller must not answer it with
     /// `EAGAIN` for anything poll cannot see.  A per-call `MSG_DONTWAIT` on
     /// a blocking socket leaves no trace in the skb and is not seen.
+    ///
+    /// A full socket without a file counts as non-blocking: a kernel
+    /// socket (an MPTCP subflow, a tunnel's or a network file system's)
+    /// or one whose file was closed has no caller blocked in a system call
+    /// to hand `EAGAIN` to, and its connect must not be aborted; its
+    /// packet is better dropped, for the protocol to send again.
     pub fn sender_is_nonblocking(&self) -> bool {
         let sk = self.raw_sk();
         // SAFETY: A non-null `sk` is valid while the skb is; request and
@@ -88,7 +156,7 @@ impl SkBuff {
         let nonblocking = unsafe {
             let sock = bindings::xnat_sk_socket(sk);
             let file = if sock.is_null() { core::ptr::null_mut() } else { bindings::xnat_socket_file(sock) };
-            !file.is_null() && bindings::xnat_file_flags(file) & bindings::XNAT_O_NONBLOCK != 0
+            file.is_null() || bindings::xnat_file_flags(file) & bindings::XNAT_O_NONBLOCK != 0
         };
         // SAFETY: Taken above.
         unsafe { bindings::xnat_sk_callback_read_unlock(sk) };
@@ -136,30 +204,46 @@ impl SkBuff {
     }
 }
 
-/// A reference to a TCP socket.
+/// What a TCP SYN says of its connect.
+struct TcpSyn {
+    /// The ports, in network byte order.
+    sport: u16,
+    dport: u16,
+    /// The initial sequence number.
+    seq: u32,
+}
+
+/// A reference to a TCP socket, and the connect attempt it was taken for.
 ///
 /// # Invariants
 ///
-/// `self.0` is a socket on which `self` holds a reference.
-pub struct HeldSock(*mut bindings::sock);
+/// `sk` is a socket on which `self` holds a reference.
+pub struct HeldSock {
+    sk: *mut bindings::sock,
+    /// The initial sequence number of the attempt's SYN.
+    isn: u32,
+}
 
 // SAFETY: A socket reference may be dropped and used from any thread.
 unsafe impl Send for HeldSock {}
 
 impl HeldSock {
-    /// Aborts the connection with `errno` (positive): a `connect` in
-    /// progress returns it.  Takes the socket lock, so process context only.
+    /// Aborts the connect attempt with `errno` (positive), so that the
+    /// `connect` waiting for it returns that error, if the socket is still
+    /// making that attempt: a later attempt, or the connection if the
+    /// attempt got through meanwhile, is left alone.  Takes the socket
+    /// lock, so process context only.
     pub fn abort(self, errno: i32) {
-        // SAFETY: Held socket (type invariant); `tcp_abort` takes the socket
-        // lock itself and copes with a socket closed meanwhile.
-        unsafe { bindings::tcp_abort(self.0, errno) };
+        // SAFETY: Held socket (type invariant); the helper and `tcp_abort`
+        // take the socket lock and cope with a socket closed meanwhile.
+        unsafe { bindings::xnat_tcp_abort_connect(self.sk, self.isn, errno) };
     }
 }
 
 impl Drop for HeldSock {
     fn drop(&mut self) {
         // SAFETY: Drops the reference `self` holds.
-        unsafe { bindings::xnat_sock_put(self.0) };
+        unsafe { bindings::xnat_sock_put(self.sk) };
     }
 }
 

@@ -7,6 +7,7 @@
 //! cancel it on exit.
 
 use core::marker::PhantomData;
+use core::sync::atomic::{AtomicU64, Ordering};
 
 use kernel::{ffi, prelude::*, types::Opaque};
 
@@ -28,7 +29,8 @@ pub trait WorkHandler: Sync + 'static {
 }
 
 /// A `struct delayed_work` on the system workqueue that calls `T::run`,
-/// now or after a delay.
+/// now or after a delay; asked for several times, it runs by the earliest
+/// deadline asked for.
 ///
 /// Dropping does not cancel: the owner may be freed from an RCU callback,
 /// where `cancel_delayed_work_sync` must not be called.  The owner cancels
@@ -42,6 +44,10 @@ pub trait WorkHandler: Sync + 'static {
 pub struct Work<T: WorkHandler> {
     #[pin]
     work: Opaque<bindings::delayed_work>,
+    /// The earliest deadline (in [`jiffies`]) asked for since the work
+    /// last started, `u64::MAX` for none.  Lowered before the work is
+    /// armed for it, reset when the work starts.
+    armed: AtomicU64,
     _owner: PhantomData<T>,
 }
 
@@ -61,6 +67,7 @@ impl<T: WorkHandler> Work<T> {
         pin_init!(Self {
             // SAFETY: `INIT_DELAYED_WORK` initialises the work item in place.
             work <- Opaque::ffi_init(|slot| unsafe { bindings::xnat_init_delayed_work(slot, Some(Self::callback)) }),
+            armed: AtomicU64::new(u64::MAX),
             _owner: PhantomData,
         })
     }
@@ -68,17 +75,43 @@ impl<T: WorkHandler> Work<T> {
     /// Runs the work as soon as possible, also if it is waiting for a
     /// delay.  Safe in atomic context.
     pub fn schedule(&self) {
-        // SAFETY: Initialised (type invariant).
-        unsafe { bindings::xnat_mod_delayed_work(self.work.get(), 0) };
+        // Lowered first, so that a call for a later deadline after this
+        // leaves the run alone; armed in any case, as a timer already due
+        // may still wait for the timer wheel's granularity.
+        self.armed.fetch_min(jiffies(), Ordering::AcqRel);
+        self.queue_in(0);
     }
 
-    /// Runs the work after `delay` jiffies, unless it is queued already (for
-    /// now or for a time the caller knows to be earlier).  Safe in atomic
-    /// context.
+    /// Runs the work within `delay` jiffies: now, if it is queued for
+    /// later, it is queued for then instead.  Safe in atomic context.
     pub fn schedule_after(&self, delay: u64) {
+        let mut deadline = jiffies().saturating_add(delay);
+        // Only the caller that lowers the deadline arms the work: one that
+        // finds it as early already leaves it to the one that set it, who
+        // arms it or has (or the work started since and saw what this
+        // caller did before: the reset in `callback` reads this RMW).
+        if self.armed.fetch_min(deadline, Ordering::AcqRel) <= deadline {
+            return;
+        }
+        loop {
+            self.queue_in(deadline.saturating_sub(jiffies()));
+            // A caller that lowered the deadline further meanwhile may have
+            // armed the work before this call moved it later: then arm it
+            // again for that deadline.  Early runs are harmless; only a
+            // late one is not.
+            let now_armed = self.armed.load(Ordering::Acquire);
+            if now_armed >= deadline {
+                return;
+            }
+            deadline = now_armed;
+        }
+    }
+
+    /// Queues the work, or moves its timer, to `delay` jiffies from now.
+    fn queue_in(&self, delay: u64) {
         let delay = ffi::c_ulong::try_from(delay).unwrap_or(ffi::c_ulong::MAX);
         // SAFETY: Initialised (type invariant).
-        unsafe { bindings::xnat_queue_delayed_work(self.work.get(), delay) };
+        unsafe { bindings::xnat_mod_delayed_work(self.work.get(), delay) };
     }
 
     /// Cancels the work and waits for a running instance to finish.  May
@@ -100,6 +133,13 @@ impl<T: WorkHandler> Work<T> {
         // transparent), so stepping back by the field's offset stays inside
         // that `Work<T>`.
         let this = unsafe { kernel::container_of!(dwork.cast::<Opaque<bindings::delayed_work>>(), Self, work) };
+        // From here on a new deadline must arm the work again, however late:
+        // this run may not see what comes after it starts.  An RMW, so that
+        // the run sees what every caller that found the deadline early
+        // enough did before (all writes of `armed` are RMWs).
+        // SAFETY: `this` is the work item of a live `T`: owners cancel it
+        // before they go away.
+        unsafe { (*this).armed.swap(u64::MAX, Ordering::AcqRel) };
         // SAFETY: The work item belongs to a live `T`: owners cancel it before
         // they go away.
         let owner = unsafe { &*T::from_work(this) };

@@ -427,7 +427,12 @@ pub enum SaChange {
     Installed(SaKey),
     /// A larval state (an unanswered ACQUIRE) expired or was deleted.
     RequestGone(SaKey),
-    /// Anything else: an SA may be gone (deleted, expired, flushed).
+    /// The set of SAs is as it was: an SA's counters were reported
+    /// (`XFRM_MSG_NEWAE`, every few packets while `ip xfrm monitor`
+    /// listens) or its soft lifetime ran out (it still works).
+    Unchanged,
+    /// Anything else: an SA may be gone (deleted, expired, flushed, moved
+    /// by a migration).
     Other,
 }
 
@@ -441,7 +446,7 @@ pub trait PolicyEvents: 'static {
     /// The kernel asks key managers for an SA for policy `spid` (ACQUIRE).
     fn sa_requested(net: &Net, spid: u32, request: SaKey);
 
-    /// An SA of `net` changed.
+    /// An SA of `net` changed, or was reported on ([`SaChange::Unchanged`]).
     fn sa_changed(net: &Net, change: SaChange);
 }
 
@@ -477,13 +482,15 @@ impl<E: PolicyEvents> KeyManager<E> {
         let mgr = KBox::new(Opaque::new(bindings::xfrm_mgr::default()), GFP_KERNEL)?;
         let raw = mgr.get();
         // The core calls `acquire` and `compile_policy` without a NULL check,
-        // so they must be set; both decline.
+        // so they must be set; both decline.  `migrate` is only called with
+        // CONFIG_XFRM_MIGRATE, but the member is there without it.
         // SAFETY: `raw` is valid and not yet shared.
         unsafe {
             (*raw).notify_policy = Some(Self::notify_policy);
             (*raw).notify = Some(Self::notify);
             (*raw).acquire = Some(Self::acquire);
             (*raw).compile_policy = Some(Self::compile_policy);
+            (*raw).migrate = Some(Self::migrate);
             bindings::xfrm_register_km(raw);
         }
         // INVARIANT: Registered above.
@@ -531,12 +538,22 @@ impl<E: PolicyEvents> KeyManager<E> {
             }
             return 0;
         }
-        // SAFETY: The core passes a valid, held state and a valid event.
-        let (x, event) = unsafe { (&*x, (*c).event) };
+        // SAFETY: The core passes a valid, held state and a valid event;
+        // `data` is read as `hard`, which it is for `XFRM_MSG_EXPIRE`
+        // (`km_state_expired`), and any bit pattern is a valid `u32`.
+        let (x, event, hard) = unsafe { (&*x, (*c).event, (*c).data.hard != 0) };
         let valid = u32::from(x.km.state) == bindings::XFRM_STATE_VALID;
-        let larval = u32::from(x.km.state) == bindings::XFRM_STATE_ACQ;
+        // By the time a state's expiry or deletion is reported,
+        // `__xfrm_state_delete` has made it DEAD, whatever it was; but only
+        // `__xfrm_init_state`, which a larval state (made by
+        // `xfrm_state_find` for an ACQUIRE, or by `xfrm_find_acq`) never
+        // went through, sets its type, and nothing clears it before the
+        // state is freed.
+        let larval = x.type_.is_null();
         let change = match event {
             bindings::XFRM_MSG_NEWSA | bindings::XFRM_MSG_UPDSA if valid => SaChange::Installed(sa_key(x)),
+            bindings::XFRM_MSG_NEWAE => SaChange::Unchanged,
+            bindings::XFRM_MSG_EXPIRE if !hard => SaChange::Unchanged,
             bindings::XFRM_MSG_EXPIRE | bindings::XFRM_MSG_DELSA if larval => SaChange::RequestGone(sa_key(x)),
             _ => SaChange::Other,
         };
@@ -568,20 +585,46 @@ impl<E: PolicyEvents> KeyManager<E> {
 
     /// # Safety
     ///
-    /// Called by the xfrm core only (`xfrm_mgr.compile_policy`), with a
-    /// valid `dir` out-parameter.
+    /// Called by the xfrm core only (`xfrm_mgr.compile_policy`).
     unsafe extern "C" fn compile_policy(
         _sk: *mut bindings::sock,
         _opt: ffi::c_int,
         _data: *mut u8,
         _len: ffi::c_int,
-        dir: *mut ffi::c_int,
+        _dir: *mut ffi::c_int,
     ) -> *mut bindings::xfrm_policy {
-        // A negative value makes the core try the next manager; -EINVAL is
-        // what it reports if none accepts, as without this manager.
-        // SAFETY: The core passes a valid out-parameter.
-        unsafe { *dir = -(bindings::EINVAL as ffi::c_int) };
+        // `*dir` is left as it is: `xfrm_user_policy()` starts it at
+        // -EINVAL and tries the next manager while it is negative, so the
+        // error of the manager before this one (or -EINVAL) is what
+        // setsockopt(IP_XFRM_POLICY) returns, as without this manager.
         core::ptr::null_mut()
+    }
+
+    /// # Safety
+    ///
+    /// Called by the xfrm core only (`xfrm_mgr.migrate`, from
+    /// `km_migrate()` inside `rcu_read_lock`), with the namespace of the
+    /// migration.
+    unsafe extern "C" fn migrate(
+        _sel: *const bindings::xfrm_selector,
+        _dir: u8,
+        _type: u8,
+        _m: *const bindings::xfrm_migrate,
+        _num_migrate: ffi::c_int,
+        _k: *const bindings::xfrm_kmaddress,
+        net: *mut bindings::net,
+        _encap: *const bindings::xfrm_encap_tmpl,
+    ) -> ffi::c_int {
+        // `xfrm_migrate()` announces the migration after it moved the SAs
+        // and rewrote the policy's templates, none of which it reports to
+        // `notify` or `notify_policy`.
+        if !net.is_null() {
+            // SAFETY: The namespace of a migration in progress is live.
+            E::sa_changed(unsafe { Net::from_raw(net) }, SaChange::Other);
+        }
+        // Nonzero: this manager sends no MIGRATE message.  `km_migrate()`
+        // calls every manager whatever each returns.
+        -(bindings::EOPNOTSUPP as ffi::c_int)
     }
 }
 

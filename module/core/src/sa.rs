@@ -84,18 +84,29 @@ impl PendingSas {
     /// Notes an ACQUIRE for policy `spid`.  A new request of the same
     /// policy replaces an open one.  Returns whether there is something to
     /// announce.
+    ///
+    /// When the list is full, the oldest request that was announced and
+    /// not answered makes room.  Not every request that goes unanswered is
+    /// reported gone ([`PendingSas::expired`]): the kernel makes no larval
+    /// state when no key manager takes the ACQUIRE, and a flush of the SAD
+    /// reports no state.  Such a request would otherwise stay for good.
     pub fn acquired(&mut self, spid: u32, key: SaKey) -> bool {
         let request = Request { spid, key, seq: self.next_seq, announced: false, established: false };
         self.next_seq += 1;
-        let slot = match self.requests.iter().position(|r| r.is_some_and(|r| r.spid == spid)) {
-            Some(i) => i,
-            None => match self.requests.iter().position(Option::is_none) {
-                Some(i) => i,
-                None => return false,
-            },
+        let same = self.requests.iter().position(|r| r.is_some_and(|r| r.spid == spid));
+        let Some(slot) = same.or_else(|| self.requests.iter().position(Option::is_none)).or_else(|| self.oldest_stale())
+        else {
+            return false;
         };
         self.requests[slot] = Some(request);
         true
+    }
+
+    /// The slot of the oldest request whose "pending" event went out and
+    /// that no SA answered.
+    fn oldest_stale(&self) -> Option<usize> {
+        let stale = self.requests.iter().enumerate().filter_map(|(i, r)| Some((i, r.as_ref()?)));
+        stale.filter(|(_, r)| r.announced && !r.established).min_by_key(|(_, r)| r.seq).map(|(i, _)| i)
     }
 
     /// Notes an installed SA.  Returns whether it answered a request.

@@ -64,3 +64,38 @@ fn expiry_forgetting_and_capacity() {
     assert!(p.acquired(1, key([198, 51, 100, 1], 0)));
     assert_eq!(events(&mut p).len(), PendingSas::CAPACITY);
 }
+
+#[test]
+fn larval_expiry_frees_the_slot() {
+    let mut p = PendingSas::default();
+    for spid in 0..PendingSas::CAPACITY as u32 {
+        assert!(p.acquired(spid, key([198, 51, 100, 1], 7)));
+        assert_eq!(events(&mut p), [SaEvent::Pending(spid)]);
+        // The larval state of each ACQUIRE expires before the next one.
+        p.expired(&key([198, 51, 100, 1], 7));
+    }
+    let last = PendingSas::CAPACITY as u32;
+    assert!(p.acquired(last, key([198, 51, 100, 1], 7)));
+    assert_eq!(events(&mut p), [SaEvent::Pending(last)]);
+}
+
+#[test]
+fn full_of_announced_requests_makes_room_for_a_new_one() {
+    let mut p = PendingSas::default();
+    // Requests that no larval state stands for (no key manager took the
+    // ACQUIRE), so no expiry will come.
+    for spid in 0..PendingSas::CAPACITY as u32 {
+        assert!(p.acquired(spid, key([198, 51, 100, 1], spid + 1)));
+    }
+    assert_eq!(events(&mut p).len(), PendingSas::CAPACITY);
+    // One answered, its "established" event not announced yet: kept.
+    assert!(p.installed(&key([198, 51, 100, 1], 1)));
+    let new = 1000;
+    assert!(p.acquired(new, key([198, 51, 100, 2], 9)));
+    assert_eq!(events(&mut p), [SaEvent::Established(0), SaEvent::Pending(new)]);
+    // Spid 1, the oldest unanswered, made room: an SA for it is news to
+    // nobody; spid 2's is not.
+    assert!(!p.installed(&key([198, 51, 100, 1], 2)));
+    assert!(p.installed(&key([198, 51, 100, 1], 3)));
+    assert_eq!(events(&mut p), [SaEvent::Established(2)]);
+}
