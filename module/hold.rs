@@ -25,8 +25,31 @@ use crate::net::xfrm;
 #[pin_data]
 pub(crate) struct Held {
     family: Family,
+    order: Release,
     #[pin]
     queue: SpinLockBh<HoldQueue<OwnedSkb>>,
+}
+
+/// How a queue lets its packets go once SAs come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Release {
+    /// Oldest first, stopping at the first whose SA is still pending: the
+    /// packets of one mapping, which leave in the order they came.
+    InOrder,
+    /// Each as soon as its SA is there; those still waiting keep their
+    /// order: packets of unrelated flows, which must not wait for one
+    /// another (the namespace's queue of non-blocking senders).
+    EachReady,
+}
+
+/// What became of a packet the queue tried to send.
+enum Attempt {
+    /// Its SA is still pending: the packet, to queue again.
+    Pending(OwnedSkb),
+    /// Sent.
+    Sent,
+    /// Dropped.
+    Failed,
 }
 
 /// What [`Held::keep`] did with a packet.
@@ -50,11 +73,12 @@ pub(crate) struct HoldView {
 
 impl Held {
     /// A queue with its slots allocated (process context).
-    pub(crate) fn new(family: Family, limits: HoldLimits) -> Result<Arc<Self>> {
+    pub(crate) fn new(family: Family, limits: HoldLimits, order: Release) -> Result<Arc<Self>> {
         let queue = HoldQueue::new(limits).map_err(|_| ENOMEM)?;
         Arc::pin_init(
             pin_init!(Self {
                 family,
+                order,
                 queue <- crate::new_spinlock_bh!(queue, "xfrm_nat_hold"),
             }),
             // Charged to the requester, like the slots.
@@ -103,33 +127,82 @@ impl Held {
         }
     }
 
-    /// Sends queued packets, oldest first, until the queue is empty or the
-    /// SA of the oldest is still pending.  Returns the deadline of the
+    /// Sends what can go (see [`Release`]) and returns the deadline of the
     /// oldest packet left.
     pub(crate) fn release(&self, net: &Net) -> Option<u64> {
+        match self.order {
+            Release::InOrder => self.release_in_order(net),
+            Release::EachReady => self.release_each_ready(net),
+        }
+    }
+
+    /// Sends queued packets, oldest first, until the queue is empty or the
+    /// SA of the oldest is still pending.
+    fn release_in_order(&self, net: &Net) -> Option<u64> {
         loop {
-            let (mut skb, bytes, deadline) = self.queue.lock().pop()?;
-            let ctx = OutputContext::enter();
-            let sent = match xfrm::reroute(net, &mut skb, self.family, &ctx) {
-                Err(e) if xfrm::sa_pending(&e) => {
+            let (skb, bytes, deadline) = self.queue.lock().pop()?;
+            match self.attempt(net, skb) {
+                Attempt::Pending(skb) => {
                     let evicted = self.queue.lock().put_back(skb, bytes, deadline);
-                    drop(ctx);
                     drop(evicted);
                     return Some(deadline);
                 }
-                Err(_) => Err(()),
-                // Fail closed: the policy went, and the flow's route is
-                // plain now.  A translated packet never leaves in the clear;
-                // an xfrm interface sends nothing without an SA.
-                Ok(()) if !skb.routed_into_xfrm() && xfrm::Egress::of_route(net, &skb) == xfrm::Egress::Stack => Err(()),
-                Ok(()) => output::send_rerouted(net, skb, self.family, &ctx).map_err(|_| ()),
-            };
-            drop(ctx);
-            let mut q = self.queue.lock();
-            match sent {
-                Ok(()) => q.released(),
-                Err(()) => q.failed(),
+                Attempt::Sent => self.queue.lock().released(),
+                Attempt::Failed => self.queue.lock().failed(),
             }
+        }
+    }
+
+    /// Tries each packet queued now once; those still pending go back to
+    /// the head in their order, ahead of packets queued meanwhile, so that
+    /// deadlines stay in queueing order.
+    fn release_each_ready(&self, net: &Net) -> Option<u64> {
+        let n = self.queue.lock().len();
+        // Without memory for the list, the next run tries again.
+        let Ok(mut waiting) = KVec::with_capacity(n, GFP_KERNEL) else {
+            return self.queue.lock().next_deadline();
+        };
+        for _ in 0..n {
+            let Some((skb, bytes, deadline)) = self.queue.lock().pop() else { break };
+            match self.attempt(net, skb) {
+                // Within the capacity reserved above: does not allocate.
+                Attempt::Pending(skb) => {
+                    if waiting.push(Some((skb, bytes, deadline)), GFP_NOWAIT).is_err() {
+                        self.queue.lock().failed();
+                    }
+                }
+                Attempt::Sent => self.queue.lock().released(),
+                Attempt::Failed => self.queue.lock().failed(),
+            }
+        }
+        for (skb, bytes, deadline) in waiting.iter_mut().rev().filter_map(Option::take) {
+            let evicted = self.queue.lock().put_back(skb, bytes, deadline);
+            drop(evicted);
+        }
+        self.queue.lock().next_deadline()
+    }
+
+    /// Reroutes a packet into its bundle and sends it, unless its SA is
+    /// still pending.
+    fn attempt(&self, net: &Net, mut skb: OwnedSkb) -> Attempt {
+        let ctx = OutputContext::enter();
+        let sent = match xfrm::reroute(net, &mut skb, self.family, &ctx) {
+            Err(e) if xfrm::sa_pending(&e) => {
+                drop(ctx);
+                return Attempt::Pending(skb);
+            }
+            Err(_) => false,
+            // Fail closed: the policy went, and the flow's route is
+            // plain now.  A translated packet never leaves in the clear;
+            // an xfrm interface sends nothing without an SA.
+            Ok(()) if !skb.routed_into_xfrm() && xfrm::Egress::of_route(net, &skb) == xfrm::Egress::Stack => false,
+            Ok(()) => output::send_rerouted(net, skb, self.family, &ctx).is_ok(),
+        };
+        drop(ctx);
+        if sent {
+            Attempt::Sent
+        } else {
+            Attempt::Failed
         }
     }
 }

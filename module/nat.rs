@@ -107,25 +107,27 @@ fn flow_of(ct: &Conn, state: &HookState<'_>) -> Flow {
     Flow::from_tuple(o.src, r.src, o.proto, o.src_port, r.src_port, o.icmp_type, o.icmp_code, state.out_ifindex())
 }
 
-/// A new flow of a mapping whose policy's SA is pending, in eagain or drop
-/// mode.
+/// A new flow of a mapping without a hold queue whose policy's SA is
+/// pending: `None` if its packet should wait in the namespace's queue of
+/// non-blocking senders, else the verdict.
 ///
 /// In eagain mode only a blocking sender is refused with `EAGAIN`.  A
 /// non-blocking one (asyncio, Go, tokio, curl, Python sockets with a
 /// timeout) would poll, find the socket writable at once, and send again:
-/// a busy loop for as long as IKE takes.  Its packet is dropped instead,
-/// as a lossy path would: its call succeeds, a datagram is lost, and TCP
-/// retransmits the SYN, which gets through once the SA is up.
-fn refuse_pending<K>(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Verdict<K> {
+/// a busy loop for as long as IKE takes.  A kernel socket (an MPTCP
+/// subflow) has nobody waiting on it.  Dropping their packet would cost a
+/// connect its SYN retransmission, up to seconds after the SA came; so
+/// it waits, translated, and leaves as soon as the SA is installed.
+fn refuse_pending<K>(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Option<Verdict<K>> {
     match mode {
         // A hold-mode mapping always has its queue.
         PendingMode::Drop | PendingMode::Hold => {
             stats.pending_drops.fetch_add(1, Ordering::Relaxed);
-            Verdict::DropSilently
+            Some(Verdict::DropSilently)
         }
         PendingMode::Eagain if skb.sender_is_nonblocking() => {
             stats.pending_nonblock_drops.fetch_add(1, Ordering::Relaxed);
-            Verdict::DropSilently
+            None
         }
         PendingMode::Eagain => {
             stats.pending_refused.fetch_add(1, Ordering::Relaxed);
@@ -142,7 +144,7 @@ fn refuse_pending<K>(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Verdict<
                 }
                 drop(guard);
             }
-            Verdict::DropWithErrno(EAGAIN)
+            Some(Verdict::DropWithErrno(EAGAIN))
         }
     }
 }
@@ -254,10 +256,14 @@ impl Hook for SnatHook {
         }
         // In hold mode a new flow also queues behind held packets, so that
         // they leave in the order they came.
-        let hold = mapping.stats.hold.as_ref().filter(|q| pending || !q.is_empty());
-        if pending && hold.is_none() {
-            return refuse_pending(skb, mapping.pending, &mapping.stats);
-        }
+        let hold = match mapping.stats.hold.as_ref() {
+            Some(queue) => (pending || !queue.is_empty()).then_some(queue),
+            None if pending => match refuse_pending(skb, mapping.pending, &mapping.stats) {
+                Some(verdict) => return verdict,
+                None => Some(ns.nonblock_queue(family)),
+            },
+            None => None,
+        };
         // Labelled before it is bound: a binding without the label would
         // not be guarded once its mapping goes.  An entry that cannot take
         // the label (no memory) is left unbound and its packet dropped:

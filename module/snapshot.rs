@@ -4,7 +4,7 @@
 
 use kernel::{prelude::*, sync::Arc};
 
-use crate::hold::Held;
+use crate::hold::{Held, Release};
 use crate::logic::request::{MapRequest, PendingMode};
 use crate::logic::table::{Mapping, Table};
 
@@ -45,7 +45,7 @@ pub(crate) fn shared_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Res
     };
     let hold = match (req.pending, same_nat.and_then(|m| m.stats.hold.as_ref())) {
         (PendingMode::Hold, Some(h)) if h.view().limits == req.hold => Some(h.clone()),
-        (PendingMode::Hold, _) => Some(Held::new(req.family, req.hold)?),
+        (PendingMode::Hold, _) => Some(Held::new(req.family, req.hold, Release::InOrder)?),
         _ => None,
     };
     Ok(Shared { counters, hold })

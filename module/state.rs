@@ -12,6 +12,9 @@ use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 use kernel::{prelude::*, sync::Arc};
 
+use crate::hold::{Held, Release};
+use crate::logic::addr::Family;
+use crate::logic::hold::HoldLimits;
 use crate::logic::policy::{Rival, SeenPolicy, XFRM_POLICY_OUT};
 use crate::logic::request::{self, MapKey, MapRequest, NetLimits, PendingMode, Refusal};
 use crate::logic::sa::{PendingSas, SaEvent};
@@ -52,7 +55,15 @@ pub(crate) struct NetState {
     /// Open SA requests of mapped policies, for SA events.
     #[pin]
     pub(crate) sa_requests: SpinLockBh<PendingSas>,
+    /// Where the packets of non-blocking senders wait for a pending SA in
+    /// eagain mode, per family ([`NetState::nonblock_queue`]).
+    nonblock: [Arc<Held>; 2],
 }
+
+/// The bounds of a namespace's queue of non-blocking senders' packets, per
+/// family: each holds one packet per connect (a SYN) or datagram that met
+/// a pending SA, for as long as IKE takes.
+const NONBLOCK_LIMITS: HoldLimits = HoldLimits { packets: 64, bytes: 128 * 1024 };
 
 /// A namespace's state with what its pernet entry adds: the namespace, the
 /// work item, the hooks.
@@ -190,6 +201,10 @@ impl NetState {
             xfrm_events: AtomicU64::new(0),
             spd_changes: AtomicU64::new(0),
             sa_requests <- crate::new_spinlock_bh!(PendingSas::default(), "xfrm_nat_sa_requests"),
+            nonblock: [
+                Held::new(Family::V4, NONBLOCK_LIMITS, Release::EachReady)?,
+                Held::new(Family::V6, NONBLOCK_LIMITS, Release::EachReady)?,
+            ],
         }? Error)
     }
 
@@ -242,6 +257,16 @@ impl NetState {
     pub(crate) fn spd_changed(&self) {
         self.spd_changes.fetch_add(1, Ordering::AcqRel);
         self.xfrm_event();
+    }
+
+    /// The queue where packets of non-blocking senders of `family` wait
+    /// for a pending SA in eagain mode: `EAGAIN` would make such a sender
+    /// spin, and a drop would cost its connect a retransmission timeout.
+    pub(crate) fn nonblock_queue(&self, family: Family) -> &Arc<Held> {
+        match family {
+            Family::V4 => &self.nonblock[0],
+            Family::V6 => &self.nonblock[1],
+        }
     }
 
     /// The next SA event to announce, if any.
@@ -476,9 +501,9 @@ impl Entry<NetState> {
         // releasing runs the output path.
         let queues = {
             let w = self.mappings.lock();
-            let Some(cur) = w.current() else { return };
             let mut queues = KVec::new();
-            for h in cur.mappings().iter().filter_map(|m| m.stats.hold.as_ref()) {
+            let of_mappings = w.current().into_iter().flat_map(|cur| cur.mappings().iter().filter_map(|m| m.stats.hold.as_ref()));
+            for h in Iterator::chain(self.nonblock.iter(), of_mappings) {
                 if !h.is_empty() && queues.push(Arc::clone(h), GFP_KERNEL).is_err() {
                     // Without memory, serve the rest at the next run.
                     self.schedule_after(1);
