@@ -31,7 +31,7 @@ use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::addr::{Addr, Family};
 use super::policy::{self, PolicyInfo, Rival, SeenPolicy, Unfit};
-use super::selector::{Flow, Selector};
+use super::selector::{DestSelector, Flow, Selector};
 use super::vec::{self, AllocError, Vec};
 
 /// What a mapping does with a new flow while its policy's SA is pending
@@ -195,6 +195,13 @@ pub struct Binding {
     /// every such flow this policy, unless the flow's socket has a policy
     /// of its own (see [`Table::judge_sole`]).
     sole: bool,
+}
+
+impl Binding {
+    /// See [`Table::judge_sole`].
+    pub fn is_sole(&self) -> bool {
+        self.sole
+    }
 }
 
 /// What a writer compares to tell whether a mapping changed: the policies
@@ -749,9 +756,13 @@ impl<S: Clone> Table<S> {
     /// the mapping's addresses to the policy's destinations.  Socket
     /// policies are not in the SPD; the packet path looks at those.
     ///
-    /// Past [`Self::SOLE_BUDGET`] comparisons no binding is sole: the
-    /// packet path then asks the SPD for every new flow, which is right,
-    /// only slower.
+    /// Rivals are indexed by source prefix, so a binding looks only at
+    /// those whose source meets its own: about `log` of their number, for
+    /// the usual SPD.  Past [`Self::SOLE_BUDGET`] rivals looked at in all
+    /// (many policies from one source, such as `0.0.0.0/0`), or without
+    /// memory for the index, the bindings left are judged not sole: the
+    /// packet path then asks the SPD for each of their new flows, which is
+    /// right, only slower.
     pub fn judge_sole(&mut self, rivals: &[Rival], only: Option<MapKey>, generation: u64) {
         let range = match only {
             Some(key) => match self.slot_of(key) {
@@ -763,24 +774,21 @@ impl<S: Clone> Table<S> {
             },
             None => 0..self.bindings.len(),
         };
-        let affordable = rivals.len().saturating_mul(range.len()) <= Self::SOLE_BUDGET;
         // The others were judged at the table's generation: the table is
         // as current as the older judgement.
         let others = self.bindings.len() - range.len();
         self.spd_generation = if others > 0 { self.spd_generation.min(generation) } else { generation };
+        let index = RivalIndex::new(rivals);
+        let mut budget = Self::SOLE_BUDGET;
         for b in &mut self.bindings[range] {
             let m = &self.mappings[b.mapping as usize];
-            let own = |r: &&Rival| r.index == b.index;
-            let unkeyed = rivals.iter().find(own).is_some_and(|r| !r.keyed);
-            b.sole = affordable
-                && unkeyed
-                && !rivals
-                    .iter()
-                    .any(|r| r.index != b.index && r.may_match(m.family, &m.nat, m.nat_len, &b.policy.selector));
+            b.sole = index.as_ref().is_ok_and(|ix| {
+                ix.unkeyed(b.index) && !ix.any_meets(m.family, &m.nat, m.nat_len, &b.policy.selector, b.index, &mut budget)
+            });
         }
     }
 
-    /// The most rival-binding comparisons [`Self::judge_sole`] makes.
+    /// The most rivals [`Self::judge_sole`] looks at in one judgement.
     pub const SOLE_BUDGET: usize = 1 << 22;
 
     /// The SPD generation of the last [`Self::judge_sole`], 0 if none.
@@ -885,4 +893,76 @@ fn group_of<S>(mappings: &[Mapping<S>], b: &Binding) -> (Family, u8) {
 fn dest_sort_key<S>(mappings: &[Mapping<S>], b: &Binding, hash: u32) -> (Family, Reverse<u8>, u32, u32, MapKey, u32) {
     let m = &mappings[b.mapping as usize];
     (m.family, Reverse(b.policy.selector.prefixlen_d), hash, b.policy.priority, m.key, b.index)
+}
+
+/// The rivals of a judgement ([`Table::judge_sole`]), by source prefix and
+/// by index.
+struct RivalIndex<'a> {
+    rivals: &'a [Rival],
+    /// Known-family rivals by (family, source prefix, its length).
+    by_src: Vec<(Family, Addr, u8, u32)>,
+    /// (index, keyed) of every rival, by index.
+    by_index: Vec<(u32, bool)>,
+    /// A rival of a family xfrm_nat does not know: it may match anything.
+    wild: bool,
+}
+
+impl<'a> RivalIndex<'a> {
+    fn new(rivals: &'a [Rival]) -> Result<Self, AllocError> {
+        let mut by_src = vec::with_capacity(rivals.len())?;
+        let mut by_index = vec::with_capacity(rivals.len())?;
+        let mut wild = false;
+        for (i, r) in rivals.iter().enumerate() {
+            vec::push(&mut by_index, (r.index, r.keyed))?;
+            match r.family {
+                Some(f) => {
+                    let len = r.selector.dest.prefixlen_s;
+                    vec::push(&mut by_src, (f, r.selector.saddr.masked(len), len, i as u32))?;
+                }
+                None => wild = true,
+            }
+        }
+        by_src.sort_unstable();
+        by_index.sort_unstable();
+        Ok(Self { rivals, by_src, by_index, wild })
+    }
+
+    /// Whether the walk saw the policy of `index`, and it needs no mark,
+    /// interface or label.
+    fn unkeyed(&self, index: u32) -> bool {
+        let at = self.by_index.partition_point(|&(i, _)| i < index);
+        self.by_index.get(at).is_some_and(|&(i, keyed)| i == index && !keyed)
+    }
+
+    /// Whether a rival other than policy `own` may match a flow from
+    /// `nat`/`nat_len` to a destination of `dest`; true once `budget` runs
+    /// out.  Rivals whose source meets `nat`/`nat_len` either contain it
+    /// (one exact prefix per length up to `nat_len`) or lie inside it (a
+    /// run of the source order).
+    fn any_meets(&self, family: Family, nat: &Addr, nat_len: u8, dest: &DestSelector, own: u32, budget: &mut usize) -> bool {
+        if self.wild {
+            return true;
+        }
+        let mut meets = |from: usize, keep: &dyn Fn(&(Family, Addr, u8, u32)) -> bool| {
+            for e in self.by_src[from..].iter().take_while(|e| keep(e)) {
+                let Some(b) = budget.checked_sub(1) else { return true };
+                *budget = b;
+                let r = &self.rivals[e.3 as usize];
+                if r.index != own && r.may_match(family, nat, nat_len, dest) {
+                    return true;
+                }
+            }
+            false
+        };
+        let base = nat.masked(nat_len);
+        let inside = |e: &(Family, Addr, u8, u32)| e.0 == family && e.1.masked(nat_len) == base;
+        if meets(self.by_src.partition_point(|e| (e.0, e.1) < (family, base)), &inside) {
+            return true;
+        }
+        (0..nat_len).any(|len| {
+            let key = (family, nat.masked(len), len);
+            let exact = move |e: &(Family, Addr, u8, u32)| (e.0, e.1, e.2) == key;
+            meets(self.by_src.partition_point(|e| (e.0, e.1, e.2) < key), &exact)
+        })
+    }
 }

@@ -798,3 +798,51 @@ fn with_one_keeps_the_older_judgement_of_the_others() {
     only.judge_sole(&rivals, Some(spid(313)), 6);
     assert_eq!(only.spd_generation(), 6);
 }
+
+#[test]
+fn the_rival_index_judges_as_comparing_every_pair_would() {
+    // A small address pool, so that prefixes nest and meet often.
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = move |n: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % n
+    };
+    let (mut judged, mut sole) = (0, 0);
+    for _ in 0..200 {
+        let mut pick = |lens: &[u8]| {
+            let a = v4(&format!("10.{}.{}.{}", next(2), next(3) * 64, next(4)));
+            let len = lens[next(lens.len() as u64) as usize];
+            (a.masked(len), len)
+        };
+        let mut policies = Vec::new();
+        let mut rivals = Vec::new();
+        let mut mappings = Vec::new();
+        for k in 0..6u32 {
+            let (s, ls) = pick(&[0, 8, 16, 24, 26, 32]);
+            let (d, ld) = pick(&[0, 8, 16, 24, 32]);
+            let p = policy(8 * k + 1, s, ls, d, ld, 0);
+            rivals.push(rival(&p, k == 5));
+            policies.push(p);
+            // Mappings for the first three, translating into their source.
+            if k < 3 {
+                let len = ls.max(24);
+                mappings.push(Mapping { nat_len: len, ..mapping(spid(8 * k + 1), Family::V4, s.masked(len)) });
+            }
+        }
+        let mut t = Table::build(mappings, &policies).unwrap();
+        t.judge_sole(&rivals, None, 1);
+        for e in t.entries() {
+            for b in e.bindings {
+                let brute = rivals.iter().any(|r| r.index == b.index && !r.keyed)
+                    && !rivals.iter().any(|r| r.index != b.index && r.may_match(Family::V4, &e.nat, e.nat_len, &b.policy.selector));
+                assert_eq!(b.is_sole(), brute, "binding {} of {:?}", b.index, e.key);
+                judged += 1;
+                sole += usize::from(brute);
+            }
+        }
+    }
+    // Both answers, many times.
+    assert!(judged > 300 && sole > 30 && judged - sole > 30, "judged {judged}, sole {sole}");
+}
