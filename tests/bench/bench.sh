@@ -44,9 +44,19 @@ echo "measure,tool,n,round,value,sent,received,seconds" >"$SAMPLES"
 	echo "nft=$(nft -v)"
 	echo "rounds=$ROUNDS"
 	echo "seconds=$SECS"
+	echo "xfrm_monitor=${BENCH_XFRM_MONITOR:-0}"
 } >"$out/meta.txt"
 
 bring_up
+# With BENCH_XFRM_MONITOR=1, a listener on every xfrm group in each home
+# box, as `ip xfrm monitor` left running by an operator: the kernel then
+# sends an SA event (XFRM_MSG_NEWAE) every couple of packets per SA.
+if [ "${BENCH_XFRM_MONITOR:-0}" = 1 ]; then
+	for t in "${TOOLS[@]}"; do
+		ip netns exec "$(prefix "$t")-home" ip xfrm monitor >/dev/null 2>&1 &
+	done
+	say "ip xfrm monitor runs in each home box"
+fi
 # A namespace with no policy: xnatctl restore of mappings to absent
 # policies (inactive mappings), for comparison with the realistic case.
 netns_create xa

@@ -13,7 +13,9 @@
 # Environment: BENCH_ROUNDS (default 5), BENCH_SECONDS (default 2) per
 # traffic figure, BENCH_NS (default "1 100 1000 10000"), BENCH_RESULTS
 # (default $XNAT_CACHE/results/bench), BENCH_PLOTS a second directory for
-# the SVG plots (e.g. Documentation/perf).
+# the SVG plots (e.g. Documentation/perf), BENCH_XFRM_MONITOR=1 to keep an
+# `ip xfrm monitor` running in each home box (it makes the kernel send an
+# SA event every few packets).
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/../.." && pwd)
@@ -38,6 +40,7 @@ cc -O2 -Wall -o "$out/bin/flowgen" "$top/tests/bench/flowgen.c" || { echo "canno
 	echo "BENCH_ROUNDS=${BENCH_ROUNDS:-5}"
 	echo "BENCH_SECONDS=${BENCH_SECONDS:-2}"
 	echo "BENCH_NS='${BENCH_NS:-1 100 1000 10000}'"
+	echo "BENCH_XFRM_MONITOR=${BENCH_XFRM_MONITOR:-0}"
 } >"$out/bench.env"
 
 echo "[bench] kernel $kernel; results in $out"
