@@ -126,7 +126,7 @@ fn refuse_pending<K>(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Option<V
             Some(Verdict::DropSilently)
         }
         PendingMode::Eagain if skb.sender_is_nonblocking() => {
-            stats.pending_nonblock_drops.fetch_add(1, Ordering::Relaxed);
+            stats.pending_nonblock_held.fetch_add(1, Ordering::Relaxed);
             None
         }
         PendingMode::Eagain => {

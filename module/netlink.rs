@@ -228,7 +228,7 @@ fn put_mapping(a: &mut Attrs<'_>, e: &Entry<'_, Shared>) -> Result {
         a.put_uint(stats_attr::FAIL_CLOSED_DROPS, m.stats.fail_closed_drops.load(Relaxed))?;
         a.put_uint(stats_attr::PENDING_REFUSED, m.stats.pending_refused.load(Relaxed).into())?;
         a.put_uint(stats_attr::PENDING_DROPS, m.stats.pending_drops.load(Relaxed).into())?;
-        a.put_uint(stats_attr::PENDING_NONBLOCK_DROPS, m.stats.pending_nonblock_drops.load(Relaxed).into())?;
+        a.put_uint(stats_attr::PENDING_NONBLOCK_HELD, m.stats.pending_nonblock_held.load(Relaxed).into())?;
         a.put_uint(stats_attr::DECLINED, m.stats.declined.load(Relaxed))?;
         a.put_uint(stats_attr::STALE_ENTRIES, m.stats.stale_entries.load(Relaxed))?;
         let c = hold.as_ref().map(|h| h.counters).unwrap_or_default();

@@ -18,7 +18,7 @@
 #            the others report 1: Python's and Go's retries are inside)
 #   ref drp nb held
 #            what the mapping counted meanwhile: pending_refused,
-#            pending_drops, pending_nonblock_drops ("-" when xnatctl does
+#            pending_drops, pending_nonblock_held ("-" when xnatctl does
 #            not print it), held
 #   at       when the SA came, in seconds after the sender's start
 #   sa       for res=ok: seconds from the SA's arrival to the connect (TCP)
@@ -80,7 +80,7 @@ compat_mode() {
 compat_counters() {
 	# One line of JSON; no python3 (its start costs seconds under TCG).
 	xnat -j show "spid=$SPID" | awk '{
-		n = split("pending_refused pending_drops pending_nonblock_drops held", f, " ")
+		n = split("pending_refused pending_drops pending_nonblock_held held", f, " ")
 		for (i = 1; i <= n; i++) {
 			v = "-"
 			if (match($0, "\"" f[i] "\":[0-9]+")) { v = substr($0, RSTART, RLENGTH); sub(/.*:/, "", v) }

@@ -297,7 +297,7 @@ fast_limit() {
 # nonblock_dropped: whether the mapping of $SPID dropped a non-blocking
 # sender's packet while the SA was pending.
 nonblock_dropped() {
-	[ "$(mapping_field "$SPID" pending_nonblock_drops)" -ge 1 ]
+	[ "$(mapping_field "$SPID" pending_nonblock_held)" -ge 1 ]
 }
 
 # pending_scenario FAMILY: the mapped policy has no SA and nothing answers

@@ -137,7 +137,7 @@ impl SkBuff {
     /// socket (an MPTCP subflow, a tunnel's or a network file system's)
     /// or one whose file was closed has no caller blocked in a system call
     /// to hand `EAGAIN` to, and its connect must not be aborted; its
-    /// packet is better dropped, for the protocol to send again.
+    /// packet is better held until the SA is installed.
     pub fn sender_is_nonblocking(&self) -> bool {
         let sk = self.raw_sk();
         // SAFETY: A non-null `sk` is valid while the skb is; request and

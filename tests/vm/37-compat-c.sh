@@ -8,7 +8,7 @@
 # deletes it again before the next.  eagain: a blocking sender gets EAGAIN
 # at once (pending-refused); a non-blocking one is not refused (it would
 # spin: poll says writable) but dropped and counted in
-# pending-nonblock-drops, its call succeeds and its TCP connect completes
+# pending-nonblock-held, its call succeeds and its TCP connect completes
 # at the SYN retransmission after the SA came.  drop: silent drops, TCP
 # connects at the retransmission.  hold: the packet leaves when the SA
 # comes, the reply or connect follows at once.  Each flow completes once

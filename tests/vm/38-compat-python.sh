@@ -8,7 +8,7 @@
 # runs; each cell adds it 1.5 s after the sender's start and deletes it
 # before the next.  eagain: without a timeout EAGAIN at once
 # (pending-refused); with one, the datagram or SYN is dropped and counted
-# in pending-nonblock-drops, the call succeeds, the TCP connect completes
+# in pending-nonblock-held, the call succeeds, the TCP connect completes
 # at the SYN retransmission after the SA came, and no CPU is burnt (before,
 # one such UDP send spun for its whole timeout).  Each flow completes once
 # the SA is up, from the mapped address, in ESP.  IPv4.

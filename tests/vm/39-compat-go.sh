@@ -7,7 +7,7 @@
 # away: a Go exchange goes through the working SA first, then the SA is
 # deleted under the mapping; each cell adds it 1.5 s after the sender's
 # start.  eagain: the datagram or SYN is dropped and counted in
-# pending-nonblock-drops, the Write succeeds and the connect completes at the
+# pending-nonblock-held, the Write succeeds and the connect completes at the
 # SYN retransmission after the SA came; no CPU is burnt.  drop: the same,
 # counted in pending-drops; hold: released when the SA comes.  Each flow
 # completes once the SA is up, from the mapped address, in ESP.  IPv4.

@@ -5,7 +5,7 @@
 # The SA goes away: curl gets through the working SA first, then the SA
 # is deleted under the mapping; each cell adds it 1.5 s after curl's start
 # (once its SYN was caught).  eagain: the SYN is dropped and counted in
-# pending-nonblock-drops, and the connect completes at the SYN
+# pending-nonblock-held, and the connect completes at the SYN
 # retransmission after the SA came; drop: the same, counted in
 # pending-drops; hold: the SYN is released when the SA comes.  The request
 # reaches the server from the mapped address, in ESP.  CPU: curl's,

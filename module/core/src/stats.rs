@@ -17,9 +17,15 @@ pub struct Stats {
     pub pending_refused: AtomicU32,
     /// New flows dropped while the SA was pending (drop mode).
     pub pending_drops: AtomicU32,
-    /// New flows of non-blocking local senders dropped while the SA was
-    /// pending (eagain mode), which `EAGAIN` would have made spin.
-    pub pending_nonblock_drops: AtomicU32,
+    /// New flows of non-blocking local senders (`O_NONBLOCK`, or kernel
+    /// sockets, which nobody waits on) that met a pending SA in eagain
+    /// mode.  `EAGAIN` would make such a sender spin, and a drop would cost
+    /// it a retransmission timeout; instead its packet waits, translated,
+    /// in the namespace's queue for such packets (64 packets and 128 KiB
+    /// per address family) and leaves as soon as the SA is installed.  It
+    /// is dropped if that queue is full or no SA comes within
+    /// `net.core.xfrm_acq_expires`.
+    pub pending_nonblock_held: AtomicU32,
     /// New flows whose source the mapping admits and whose destination its
     /// policy selects, but which the SPD, asked as the packet will be
     /// asked after translation (its socket's policy, its mark, the xfrm

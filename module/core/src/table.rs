@@ -38,8 +38,9 @@ use super::vec::{self, AllocError, Vec};
 /// (being negotiated, or missing with nobody answering ACQUIRE).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum PendingMode {
-    /// Refuse with `EAGAIN` at a blocking local sender; drop the packets of
-    /// non-blocking senders and forwarded packets.
+    /// Refuse with `EAGAIN` at a blocking local sender; hold the packets of
+    /// non-blocking local senders, translated, in the namespace's queue for
+    /// them until the SA is installed; drop forwarded packets.
     #[default]
     Eagain,
     /// Drop silently.

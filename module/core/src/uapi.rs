@@ -110,9 +110,15 @@ pub mod stats_attr {
     pub const HOLD_ERROR_DROPS: u16 = 9;
     /// Packets in the hold queue now.
     pub const HOLD_QUEUED: u16 = 10;
-    /// New flows of non-blocking local senders dropped (eagain mode)
-    /// while the SA was pending, instead of refused with EAGAIN.
-    pub const PENDING_NONBLOCK_DROPS: u16 = 11;
+    /// New flows of non-blocking local senders (O_NONBLOCK, or kernel
+    /// sockets, which nobody waits on) that met a pending SA in eagain
+    /// mode.  EAGAIN would make such a sender spin, and a drop would
+    /// cost it a retransmission timeout; instead its packet waits,
+    /// translated, in the namespace's queue for such packets (64
+    /// packets and 128 KiB per address family) and leaves as soon as
+    /// the SA is installed.  It is dropped if that queue is full or no
+    /// SA comes within net.core.xfrm_acq_expires.
+    pub const PENDING_NONBLOCK_HELD: u16 = 11;
     /// New flows whose source the mapping admits and whose destination
     /// its policy selects, but which the SPD, asked as the packet will
     /// be asked after translation (its socket's policy, its mark, the
@@ -206,11 +212,16 @@ pub mod map_state {
 pub mod pending_mode {
     /// Refuse the packet: a blocking local sender gets EAGAIN from the
     /// very call (a TCP connect fails with EAGAIN).  A non-blocking
-    /// sender (O_NONBLOCK socket) would take EAGAIN as "poll, then
-    /// retry", find the socket writable and spin, so its packet is
-    /// dropped silently instead and counted in pending-nonblock-drops:
-    /// its call succeeds, and TCP's SYN retransmission connects once the
-    /// SA is up.  Forwarded packets are dropped.
+    /// local sender (O_NONBLOCK, or a kernel socket, which nobody waits
+    /// on) would take EAGAIN as "poll, then retry", find the socket
+    /// writable and spin, and a drop would cost it a retransmission
+    /// timeout; instead its packet waits, translated, in the
+    /// namespace's queue for such packets (64 packets and 128 KiB per
+    /// address family) and leaves as soon as the SA is installed
+    /// (counted in pending-nonblock-held): its call succeeds, and a TCP
+    /// connect completes then, not at a SYN retransmission.  It is
+    /// dropped if that queue is full or no SA comes within
+    /// net.core.xfrm_acq_expires.  Forwarded packets are dropped.
     pub const EAGAIN: u8 = 0;
     /// Drop the packet silently.
     pub const DROP: u8 = 1;

@@ -210,7 +210,7 @@ const COLUMNS: [Column; 20] = [
     number("STALE"),
     number("REFUSED"),
     number("P-DROPS"),
-    number("NB-DROPS"),
+    number("NB-HELD"),
     number("HELD"),
     number("RELEASED"),
     number("H-OVERFLOW"),
@@ -262,7 +262,7 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
             st.stale_entries,
             st.pending_refused,
             st.pending_drops,
-            st.pending_nonblock_drops,
+            st.pending_nonblock_held,
             st.held,
             st.released,
             st.hold_overflow_drops,
@@ -696,7 +696,7 @@ mod tests {
                     flows: Some(40),
                     stale_entries: Some(1),
                     pending_refused: Some(1),
-                    pending_nonblock_drops: Some(2),
+                    pending_nonblock_held: Some(2),
                     ..zero_stats()
                 },
                 ..Mapping::new(Key::Reqid(7))
@@ -721,7 +721,7 @@ mod tests {
             stale_entries: Some(0),
             pending_refused: Some(0),
             pending_drops: Some(0),
-            pending_nonblock_drops: Some(0),
+            pending_nonblock_held: Some(0),
             held: Some(0),
             released: Some(0),
             hold_overflow_drops: Some(0),
@@ -772,13 +772,13 @@ mod tests {
     fn table() {
         let t = format_table(&sample(), noif);
         let want = "\
-KEY        ADDRESS                               STATE     PENDING            POLICIES  SELECTOR                                            FLOWS  DECLINED  FC-DROPS  STALE  REFUSED  P-DROPS  NB-DROPS  HELD  RELEASED  H-OVERFLOW  H-TIMEOUT  H-ERROR  QUEUED  REASON
-spid 305   10.20.30.2                            active    eagain             305       10.20.30.2/32 -> 10.0.0.0/8 proto any                  12         2         0      0        3        0         0     0         0           0          0        0       0  -
-spid 313   10.20.30.3                            active    hold(100p/256KiB)  313       10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443      9         0         0      0        0        0         0    57        50           4          2        1       0  -
-spid 1009  2001:db8::2                           inactive  drop               -         -                                                       0         0         0      0        0  1234567         0     0         0           0          0        0       0  -
-spid 1017  192.0.2.7                             inactive  -                  -         -                                                       -         -         -      -        -        -         -     -         -           -          -        -       -  -
-reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337   10.20.30.0/24 -> 10.1.0.0/16 proto any                 40         0         0      1        1        0         2     0         0           0          0        0       0  -
-reqid 9    10.20.30.9                            inactive  eagain             -         -                                                       0         0         0      0        0        0         0     0         0           0          0        0       0  no IPv4 out policy with a template of reqid 9
+KEY        ADDRESS                               STATE     PENDING            POLICIES  SELECTOR                                            FLOWS  DECLINED  FC-DROPS  STALE  REFUSED  P-DROPS  NB-HELD  HELD  RELEASED  H-OVERFLOW  H-TIMEOUT  H-ERROR  QUEUED  REASON
+spid 305   10.20.30.2                            active    eagain             305       10.20.30.2/32 -> 10.0.0.0/8 proto any                  12         2         0      0        3        0        0     0         0           0          0        0       0  -
+spid 313   10.20.30.3                            active    hold(100p/256KiB)  313       10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443      9         0         0      0        0        0        0    57        50           4          2        1       0  -
+spid 1009  2001:db8::2                           inactive  drop               -         -                                                       0         0         0      0        0  1234567        0     0         0           0          0        0       0  -
+spid 1017  192.0.2.7                             inactive  -                  -         -                                                       -         -         -      -        -        -        -     -         -           -          -        -       -  -
+reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337   10.20.30.0/24 -> 10.1.0.0/16 proto any                 40         0         0      1        1        0        2     0         0           0          0        0       0  -
+reqid 9    10.20.30.9                            inactive  eagain             -         -                                                       0         0         0      0        0        0        0     0         0           0          0        0       0  no IPv4 out policy with a template of reqid 9
 ";
         assert_eq!(t, want);
         assert_eq!(format_table(&[], noif), "");
@@ -830,7 +830,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100,\"index\":305},",
             "\"stats\":{\"flows\":12,\"declined\":2,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":3,",
-            "\"pending_drops\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":313,\"reqid\":null,\"addr\":\"10.20.30.3\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"active\",",
@@ -840,7 +840,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"sport_mask\":0,\"dport\":443,\"dport_mask\":65535,\"ifindex\":0,\"priority\":0,",
             "\"index\":null},\"stats\":{\"flows\":9,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":0,",
-            "\"pending_drops\":0,\"pending_nonblock_drops\":0,\"held\":57,\"released\":50,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"held\":57,\"released\":50,",
             "\"hold_overflow_drops\":4,\"hold_timeout_drops\":2,\"hold_error_drops\":1,",
             "\"hold_queued\":0}},{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
@@ -848,7 +848,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,",
-            "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_drops\":0,",
+            "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_held\":0,",
             "\"held\":0,\"released\":0,\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,",
             "\"hold_error_drops\":0,\"hold_queued\":0}},{\"spid\":1017,\"reqid\":null,",
             "\"addr\":\"192.0.2.7\",\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,",
@@ -856,7 +856,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"hold_bytes\":null,\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
             "\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,\"pending_drops\":null,",
-            "\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
+            "\"pending_nonblock_held\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}},{\"spid\":null,\"reqid\":7,",
             "\"addr\":\"10.20.30.0\",\"prefix_len\":24,\"from\":\"192.168.1.0\",",
@@ -867,7 +867,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,\"index\":321},",
             "\"stats\":{\"flows\":40,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":1,\"pending_refused\":1,",
-            "\"pending_drops\":0,\"pending_nonblock_drops\":2,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":2,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":null,\"reqid\":9,\"addr\":\"10.20.30.9\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
@@ -875,7 +875,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":0,",
-            "\"pending_drops\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}}]\n"
         );
@@ -918,7 +918,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
         );
         assert_eq!(value[4]["policies"], json!([321, 337]));
         assert_eq!(value[4]["selector"]["index"], json!(321));
-        assert_eq!(value[4]["stats"]["pending_nonblock_drops"], json!(2));
+        assert_eq!(value[4]["stats"]["pending_nonblock_held"], json!(2));
         assert_eq!(value[0]["stats"]["declined"], json!(2));
         assert_eq!(value[4]["stats"]["stale_entries"], json!(1));
         assert_eq!(value[3]["stats"]["stale_entries"], Value::Null);
@@ -1010,7 +1010,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"declined\":null,\"fail_closed_drops\":8589934592,",
             "\"stale_entries\":null,",
             "\"pending_refused\":3,\"pending_drops\":4294967301,",
-            "\"pending_nonblock_drops\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
+            "\"pending_nonblock_held\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
             "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
@@ -1018,7 +1018,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
             "\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,\"pending_drops\":null,",
-            "\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
+            "\"pending_nonblock_held\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"unmap\",\"spid\":305}\n",
@@ -1028,7 +1028,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":4,\"declined\":null,\"fail_closed_drops\":0,",
             "\"stale_entries\":null,",
-            "\"pending_refused\":0,\"pending_drops\":0,\"pending_nonblock_drops\":null,",
+            "\"pending_refused\":0,\"pending_drops\":0,\"pending_nonblock_held\":null,",
             "\"held\":40,\"released\":4294967297,\"hold_overflow_drops\":3,",
             "\"hold_timeout_drops\":2,\"hold_error_drops\":1,\"hold_queued\":5}}}\n",
             "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"pending\"}\n",
@@ -1042,7 +1042,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"sport_mask\":0,\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,",
             "\"index\":321},\"stats\":{\"flows\":40,\"declined\":3,\"fail_closed_drops\":null,",
             "\"stale_entries\":1,",
-            "\"pending_refused\":null,\"pending_drops\":null,\"pending_nonblock_drops\":2,",
+            "\"pending_refused\":null,\"pending_drops\":null,\"pending_nonblock_held\":2,",
             "\"held\":null,\"released\":null,\"hold_overflow_drops\":null,",
             "\"hold_timeout_drops\":null,\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":9,\"addr\":\"fd00:2::9\",",
@@ -1051,7 +1051,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":null,\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,",
-            "\"pending_drops\":null,\"pending_nonblock_drops\":null,\"held\":null,",
+            "\"pending_drops\":null,\"pending_nonblock_held\":null,\"held\":null,",
             "\"released\":null,\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"unmap\",\"reqid\":7}\n",

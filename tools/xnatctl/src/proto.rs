@@ -297,7 +297,7 @@ pub enum Counter {
     HoldTimeoutDrops,
     HoldErrorDrops,
     HoldQueued,
-    PendingNonblockDrops,
+    PendingNonblockHeld,
     Declined,
     StaleEntries,
 }
@@ -314,7 +314,7 @@ impl Counter {
         Counter::HoldTimeoutDrops,
         Counter::HoldErrorDrops,
         Counter::HoldQueued,
-        Counter::PendingNonblockDrops,
+        Counter::PendingNonblockHeld,
         Counter::Declined,
         Counter::StaleEntries,
     ];
@@ -336,9 +336,9 @@ impl Counter {
             }
             Counter::HoldErrorDrops => (stats_attr::HOLD_ERROR_DROPS, "stats.hold-error-drops"),
             Counter::HoldQueued => (stats_attr::HOLD_QUEUED, "stats.hold-queued"),
-            Counter::PendingNonblockDrops => (
-                stats_attr::PENDING_NONBLOCK_DROPS,
-                "stats.pending-nonblock-drops",
+            Counter::PendingNonblockHeld => (
+                stats_attr::PENDING_NONBLOCK_HELD,
+                "stats.pending-nonblock-held",
             ),
             Counter::Declined => (stats_attr::DECLINED, "stats.declined"),
             Counter::StaleEntries => (stats_attr::STALE_ENTRIES, "stats.stale-entries"),
@@ -934,9 +934,10 @@ pub struct Stats {
     pub stale_entries: Option<u64>,
     pub pending_refused: Option<u64>,
     pub pending_drops: Option<u64>,
-    /// New flows of non-blocking senders dropped in mode eagain, where
-    /// EAGAIN would make them spin.
-    pub pending_nonblock_drops: Option<u64>,
+    /// New flows of non-blocking local senders held in mode eagain (in the
+    /// namespace's queue for them, until the SA is installed), where
+    /// EAGAIN would make them spin and a drop would cost a retransmission.
+    pub pending_nonblock_held: Option<u64>,
     pub held: Option<u64>,
     pub released: Option<u64>,
     pub hold_overflow_drops: Option<u64>,
@@ -1108,7 +1109,7 @@ impl Stats {
                 Counter::StaleEntries => &mut s.stale_entries,
                 Counter::PendingRefused => &mut s.pending_refused,
                 Counter::PendingDrops => &mut s.pending_drops,
-                Counter::PendingNonblockDrops => &mut s.pending_nonblock_drops,
+                Counter::PendingNonblockHeld => &mut s.pending_nonblock_held,
                 Counter::Held => &mut s.held,
                 Counter::Released => &mut s.released,
                 Counter::HoldOverflowDrops => &mut s.hold_overflow_drops,
@@ -1432,7 +1433,7 @@ pub mod tests {
 
     /// A reqid mapping as a module of the reqid spec reports it: reqid 7
     /// maps 192.168.1.0/24 1:1 into 10.20.30.0/24, binds policies 321 and
-    /// 337 (the selector is 321's, with its index), has dropped 2 new
+    /// 337 (the selector is 321's, with its index), has held 2 new
     /// flows of non-blocking senders, declined 3 new flows and dropped 1
     /// packet of a flow conntrack had confirmed untranslated.
     pub fn sample_reqid_mapping_attrs() -> Vec<u8> {
@@ -1447,7 +1448,7 @@ pub mod tests {
         put(&mut stats, stats_attr::FLOWS, &40u32.to_ne_bytes());
         put(
             &mut stats,
-            stats_attr::PENDING_NONBLOCK_DROPS,
+            stats_attr::PENDING_NONBLOCK_HELD,
             &2u64.to_ne_bytes(),
         );
         put(&mut stats, stats_attr::DECLINED, &3u64.to_ne_bytes());
@@ -1884,7 +1885,7 @@ pub mod tests {
                     stale_entries: None,
                     pending_refused: Some(3),
                     pending_drops: Some((1 << 32) + 5),
-                    pending_nonblock_drops: None,
+                    pending_nonblock_held: None,
                     held: Some(0),
                     released: Some(0),
                     hold_overflow_drops: Some(0),
@@ -1915,7 +1916,7 @@ pub mod tests {
                     stale_entries: None,
                     pending_refused: Some(0),
                     pending_drops: Some(0),
-                    pending_nonblock_drops: None,
+                    pending_nonblock_held: None,
                     held: Some(40),
                     released: Some((1 << 32) + 1),
                     hold_overflow_drops: Some(3),
@@ -2348,7 +2349,7 @@ pub mod tests {
                 }),
                 stats: Stats {
                     flows: Some(40),
-                    pending_nonblock_drops: Some(2),
+                    pending_nonblock_held: Some(2),
                     declined: Some(3),
                     stale_entries: Some(1),
                     ..Stats::default()
