@@ -9,10 +9,14 @@
 //! disabled per packet as on the output path).  Both take the queue's
 //! BH-safe spinlock only to move packets in and out.
 
+use core::sync::atomic::{AtomicU64, Ordering};
+
 use kernel::{prelude::*, sync::Arc};
 
 use crate::logic::addr::Family;
 use crate::logic::hold::{HoldCounters, HoldLimits, HoldQueue};
+use crate::logic::request::Refusal;
+use crate::net::param;
 use crate::net::bh_lock::SpinLockBh;
 use crate::net::output::{self, OutputContext};
 use crate::net::pernet::Net;
@@ -26,8 +30,42 @@ use crate::net::xfrm;
 pub(crate) struct Held {
     family: Family,
     order: Release,
+    /// What the queue counts against `max_hold_bytes_total`, if anything.
+    _reservation: Option<Reservation>,
     #[pin]
     queue: SpinLockBh<HoldQueue<OwnedSkb>>,
+}
+
+/// Bytes reserved by the hold queues of all namespaces, against
+/// `max_hold_bytes_total`.
+static RESERVED: AtomicU64 = AtomicU64::new(0);
+
+/// A share of `max_hold_bytes_total`, given back when dropped.  Each
+/// namespace's owner may reserve up to `max_hold_bytes` for its queues;
+/// held packets of forwarded flows are charged to no memory cgroup, so
+/// without this bound each network namespace a user creates would add
+/// that much.
+pub(crate) struct Reservation(u64);
+
+impl Reservation {
+    /// Reserves `bytes`, or says how far over the limit that would go.
+    pub(crate) fn take(bytes: u64) -> Result<Self, Refusal> {
+        let limit = param::max_hold_bytes_total();
+        let mut wanted = 0;
+        RESERVED
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |r| {
+                wanted = r.saturating_add(bytes);
+                (wanted <= limit).then_some(wanted)
+            })
+            .map_err(|_| Refusal::HoldMemoryTotal { wanted, limit })?;
+        Ok(Self(bytes))
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        RESERVED.fetch_sub(self.0, Ordering::AcqRel);
+    }
 }
 
 /// How a queue lets its packets go once SAs come.
@@ -73,12 +111,13 @@ pub(crate) struct HoldView {
 
 impl Held {
     /// A queue with its slots allocated (process context).
-    pub(crate) fn new(family: Family, limits: HoldLimits, order: Release) -> Result<Arc<Self>> {
+    pub(crate) fn new(family: Family, limits: HoldLimits, order: Release, reservation: Option<Reservation>) -> Result<Arc<Self>> {
         let queue = HoldQueue::new(limits).map_err(|_| ENOMEM)?;
         Arc::pin_init(
             pin_init!(Self {
                 family,
                 order,
+                _reservation: reservation,
                 queue <- crate::new_spinlock_bh!(queue, "xfrm_nat_hold"),
             }),
             // Charged to the requester, like the slots.

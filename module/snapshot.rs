@@ -4,8 +4,9 @@
 
 use kernel::{prelude::*, sync::Arc};
 
-use crate::hold::{Held, Release};
-use crate::logic::request::{MapRequest, PendingMode};
+use crate::hold::{Held, Release, Reservation};
+use crate::state::ChangeError;
+use crate::logic::request::{self, MapRequest, PendingMode};
 use crate::logic::table::{Mapping, Table};
 
 pub(crate) use crate::logic::stats::Stats;
@@ -36,7 +37,7 @@ pub(crate) type Snapshot = Table<Shared>;
 /// The shared part of a mapping made for `req` where `old` was: the
 /// counters stay while the translation does; the hold queue, whose packets
 /// are translated already, only if the translation and bounds do.
-pub(crate) fn shared_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Result<Shared> {
+pub(crate) fn shared_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Result<Shared, ChangeError> {
     let same_nat = old
         .filter(|m| m.family == req.family && m.nat == req.nat && m.nat_len == req.nat_len && m.from == req.from);
     let counters = match same_nat {
@@ -45,14 +46,17 @@ pub(crate) fn shared_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Res
     };
     let hold = match (req.pending, same_nat.and_then(|m| m.stats.hold.as_ref())) {
         (PendingMode::Hold, Some(h)) if h.view().limits == req.hold => Some(h.clone()),
-        (PendingMode::Hold, _) => Some(Held::new(req.family, req.hold, Release::InOrder)?),
+        (PendingMode::Hold, _) => {
+            let reservation = Reservation::take(request::hold_reservation(&req.hold))?;
+            Some(Held::new(req.family, req.hold, Release::InOrder, Some(reservation))?)
+        }
         _ => None,
     };
     Ok(Shared { counters, hold })
 }
 
 /// The mapping `req` makes where `old` was (see [`shared_for`]).
-pub(crate) fn mapping_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Result<Mapping<Shared>> {
+pub(crate) fn mapping_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Result<Mapping<Shared>, ChangeError> {
     Ok(Mapping {
         key: req.key,
         family: req.family,

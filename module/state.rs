@@ -202,8 +202,8 @@ impl NetState {
             spd_changes: AtomicU64::new(0),
             sa_requests <- crate::new_spinlock_bh!(PendingSas::default(), "xfrm_nat_sa_requests"),
             nonblock: [
-                Held::new(Family::V4, NONBLOCK_LIMITS, Release::EachReady)?,
-                Held::new(Family::V6, NONBLOCK_LIMITS, Release::EachReady)?,
+                Held::new(Family::V4, NONBLOCK_LIMITS, Release::EachReady, None)?,
+                Held::new(Family::V6, NONBLOCK_LIMITS, Release::EachReady, None)?,
             ],
         }? Error)
     }

@@ -549,6 +549,20 @@ static unsigned long max_hold_bytes = 64UL << 20;
 module_param(max_hold_bytes, ulong, 0644);
 MODULE_PARM_DESC(max_hold_bytes, "Bytes the hold queues of one network namespace may reserve");
 
+/*
+ * Held packets of forwarded flows belong to no socket and no memory cgroup:
+ * without a bound for all namespaces together, each user namespace could
+ * pin max_hold_bytes per network namespace it creates.
+ */
+static unsigned long max_hold_bytes_total = 256UL << 20;
+module_param(max_hold_bytes_total, ulong, 0644);
+MODULE_PARM_DESC(max_hold_bytes_total, "Bytes the hold queues of all network namespaces together may reserve");
+
+unsigned long xnat_param_max_hold_bytes_total(void)
+{
+	return READ_ONCE(max_hold_bytes_total);
+}
+
 unsigned int xnat_param_max_mappings(void)
 {
 	return READ_ONCE(max_mappings);

@@ -121,6 +121,7 @@ void xnat_extack_set_msg(struct netlink_ext_ack *extack, const char *msg);
 
 unsigned int xnat_param_max_mappings(void);
 unsigned long xnat_param_max_hold_bytes(void);
+unsigned long xnat_param_max_hold_bytes_total(void);
 
 /*
  * Offsets and sizes of what the Rust side reads or writes in place, as the

@@ -12,6 +12,14 @@ pub fn max_mappings() -> usize {
     usize::try_from(v).unwrap_or(usize::MAX)
 }
 
+/// `max_hold_bytes_total`: bytes the hold queues of all namespaces
+/// together may reserve.
+pub fn max_hold_bytes_total() -> u64 {
+    // SAFETY: As for `max_mappings`.
+    let v = unsafe { bindings::xnat_param_max_hold_bytes_total() };
+    u64::try_from(v).unwrap_or(u64::MAX)
+}
+
 /// `max_hold_bytes`: bytes the hold queues of one namespace may reserve.
 pub fn max_hold_bytes() -> u64 {
     // SAFETY: As for `max_mappings`.

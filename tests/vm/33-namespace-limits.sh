@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Per-namespace limits and memory accounting.  The module parameters
 # max_mappings and max_hold_bytes bound what a namespace's owner (root in a
-# user namespace included) can make the kernel keep; a request over a limit
+# user namespace included) can make the kernel keep, max_hold_bytes_total
+# what all namespaces' hold queues keep together; a request over a limit
 # is refused with the reason and changes nothing; each namespace has its
 # own budget; an unprivileged user cannot raise the limits; what a request
 # allocates is charged to the caller's memory cgroup.
@@ -57,6 +58,23 @@ assert_eq 3 "$(count h)" "mappings of h (two hold, one eagain)"
 out=$(ctl h map spid=17 to 10.6.0.17 pending hold hold-bytes 60000 hold-packets 10 replace 2>&1) ||
 	fail "a hold queue within the limit was refused: $out"
 echo $((64 << 20)) >$params/max_hold_bytes
+
+log "max_hold_bytes_total: the hold queues of all namespaces together"
+assert_eq $((256 << 20)) "$(cat $params/max_hold_bytes_total)" "default max_hold_bytes_total"
+# h reserves 2 x 265344 + 60320 now; a queue in another namespace that
+# would take the total over is refused there, and fits once h lets go.
+echo 800000 >$params/max_hold_bytes_total
+netns_create h2
+out=$(ctl h2 map spid=1 to 10.6.1.1 pending hold 2>&1) && fail "a hold queue over the total was accepted: $out"
+assert_contains "$out" "hold queues of all namespaces would reserve 856352 bytes, over max_hold_bytes_total=800000" "refusal of a queue over the total"
+assert_eq 0 "$(count h2)" "mappings of h2 after the refusal"
+ctl h2 map spid=1 to 10.6.1.1
+ctl h flush
+# The old snapshot, and the queues with it, go after an RCU grace period.
+wait_for 10 "h's queues given back" ctl h2 map spid=1 to 10.6.1.1 pending hold replace
+out=$(setpriv --reuid=nobody --regid=nogroup --clear-groups unshare -Ur sh -c "echo 999999999 >$params/max_hold_bytes_total" 2>&1) &&
+	fail "user-namespace root changed max_hold_bytes_total: $out"
+echo $((256 << 20)) >$params/max_hold_bytes_total
 
 log "memory cgroup: hold queues are charged to the caller"
 cg=/sys/fs/cgroup

@@ -94,6 +94,9 @@ pub enum Refusal {
     /// The namespace's hold queues would reserve `wanted` bytes, more than
     /// its limit.
     HoldMemory { wanted: u64, limit: u64 },
+    /// The hold queues of all namespaces together would reserve `wanted`
+    /// bytes, more than `limit` (`max_hold_bytes_total`).
+    HoldMemoryTotal { wanted: u64, limit: u64 },
     /// An unknown pending mode.
     PendingMode(u8),
     /// A hold limit without hold mode.
@@ -119,7 +122,7 @@ impl Refusal {
         match self {
             Self::Exists(_) => EEXIST,
             Self::NotMapped(_) => ENOENT,
-            Self::TooMany(_) | Self::HoldMemory { .. } => ENOSPC,
+            Self::TooMany(_) | Self::HoldMemory { .. } | Self::HoldMemoryTotal { .. } => ENOSPC,
             _ => EINVAL,
         }
     }
@@ -171,6 +174,9 @@ impl fmt::Display for Refusal {
             }
             Self::HoldMemory { wanted, limit } => {
                 write!(f, "hold queues would reserve {wanted} bytes, over max_hold_bytes={limit}")
+            }
+            Self::HoldMemoryTotal { wanted, limit } => {
+                write!(f, "hold queues of all namespaces would reserve {wanted} bytes, over max_hold_bytes_total={limit}")
             }
             Self::PendingMode(v) => write!(f, "unknown pending mode {v}"),
             Self::HoldLimitWithoutHold => write!(f, "hold limits need pending mode hold"),
