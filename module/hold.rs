@@ -21,7 +21,7 @@ use crate::net::bh_lock::SpinLockBh;
 use crate::net::output::{self, OutputContext};
 use crate::net::pernet::Net;
 use crate::net::skb::OwnedSkb;
-use crate::net::xfrm;
+use crate::net::xfrm::{self, SpdAnswer};
 
 /// The hold queue of one mapping in hold mode.  Shared by the snapshots
 /// that hold the mapping; packets still queued when the last goes are
@@ -231,11 +231,22 @@ impl Held {
                 return Attempt::Pending(skb);
             }
             Err(_) => false,
-            // Fail closed: the policy went, and the flow's route is
-            // plain now.  A translated packet never leaves in the clear;
-            // an xfrm interface sends nothing without an SA.
-            Ok(()) if !skb.routed_into_xfrm() && xfrm::Egress::of_route(net, &skb) == xfrm::Egress::Stack => false,
-            Ok(()) => output::send_rerouted(net, skb, self.family, &ctx).is_ok(),
+            Ok(()) if skb.routed_into_xfrm() => output::send_rerouted(net, skb, self.family, &ctx).is_ok(),
+            // Fail closed: the policy went, and the flow's route is plain
+            // now.  A translated packet never leaves in the clear.
+            Ok(()) => match xfrm::Egress::of_route(net, &skb) {
+                xfrm::Egress::Stack => false,
+                // An xfrm interface looks the packet up itself, and would
+                // drop it while the SA is pending: ask as it will.
+                egress => match xfrm::ask_spd(net, &skb, self.family, None, egress, |_| ()) {
+                    Ok(SpdAnswer::Pending) => {
+                        drop(ctx);
+                        return Attempt::Pending(skb);
+                    }
+                    Ok(SpdAnswer::Bundle(())) => output::send_rerouted(net, skb, self.family, &ctx).is_ok(),
+                    _ => false,
+                },
+            },
         };
         drop(ctx);
         if sent {

@@ -255,27 +255,28 @@ pub enum SpdAnswer<R> {
     Pending,
 }
 
-/// Asks the SPD about the packet's flow as if its source were `saddr`,
-/// exactly as it will be asked after source NAT: by `egress`, with the
-/// packet's mark and, from the output path, its socket.  If it gives a
+/// Asks the SPD about the packet's flow, as if its source were `saddr` if
+/// given, exactly as it will be asked after source NAT: by `egress`, with
+/// the packet's mark and, from the output path, its socket.  If it gives a
 /// bundle, `inspect` sees it before it is released.  Errors are the
 /// lookup's but for a pending SA: e.g. `EPERM` for a blocking policy.
 ///
 /// Must be called inside an RCU read-side critical section (as netfilter
 /// hooks are), for the route reference taken on the packet's route.
-pub fn ask_translated<R>(
+pub fn ask_spd<R>(
     net: &Net,
     skb: &SkBuff,
     family: Family,
-    saddr: &Addr,
+    saddr: Option<&Addr>,
     egress: Egress,
     inspect: impl FnOnce(&Bundle) -> R,
 ) -> Result<SpdAnswer<R>> {
     let mut fl = decode_flow(net, skb, family)?;
     // Writing union fields is safe; `family` says which one is in use.
-    match family {
-        Family::V4 => fl.u.ip4.saddr = saddr.ne_words()[0],
-        Family::V6 => fl.u.ip6.saddr.in6_u.u6_addr8 = saddr.0,
+    match (family, saddr) {
+        (Family::V4, Some(saddr)) => fl.u.ip4.saddr = saddr.ne_words()[0],
+        (Family::V6, Some(saddr)) => fl.u.ip6.saddr.in6_u.u6_addr8 = saddr.0,
+        (_, None) => (),
     }
     let (sk, if_id) = match egress {
         Egress::Stack => {
