@@ -21,8 +21,10 @@
 #            pending_drops, pending_nonblock_held ("-" when xnatctl does
 #            not print it), held
 #   at       when the SA came, in seconds after the sender's start
-#   sa       for res=ok: seconds from the SA's arrival to the connect (TCP)
-#            or the reply (UDP); "-" otherwise
+#   sa       for res=ok: seconds from the SA's installation (the return of
+#            `ip xfrm state add`, whose own start under TCG takes about a
+#            tenth of a second) to the connect (TCP) or the reply (UDP);
+#            "-" otherwise
 #   retry    for res other than ok: the same sender once the SA is up
 #            (ok: the next call goes through); "-" otherwise
 #   office   datagrams/connections of the cell (and its retry) that the
@@ -114,7 +116,7 @@ office_got() {
 # compat_cell KEY MODE CMD...: one cell; "@MSG@" in CMD stands for the
 # cell's tag (KEY-MODE, KEY-MODE-retry for the retry).
 compat_cell() {
-	local key=$1 mode=$2 tag out c0 c1 start tsa res conn t_ok i
+	local key=$1 mode=$2 tag out c0 c1 start tsa tsa_in res conn t_ok i
 	shift 2
 	tag="$key-$mode"
 	out=$XNAT_TMP/$tag.out
@@ -146,6 +148,7 @@ compat_cell() {
 	done
 	tsa=$EPOCHREALTIME
 	sa_add
+	tsa_in=$EPOCHREALTIME
 	COMPAT_SA=1
 	wait "$COMPAT_PID" || true
 	c1=$(compat_counters)
@@ -170,7 +173,7 @@ compat_cell() {
 	if [ "$res" = ok ]; then
 		conn=$(trace_time connected "$out")
 		t_ok=${conn:-$(awk -v s="$start" -v e="${CELL[$key/$mode/el]}" 'BEGIN { printf "%.6f", s + e }')}
-		CELL[$key/$mode/sa]=$(awk -v t="$t_ok" -v s="$tsa" 'BEGIN { printf "%.3f", t - s }')
+		CELL[$key/$mode/sa]=$(awk -v t="$t_ok" -v s="$tsa_in" 'BEGIN { printf "%.3f", t - s }')
 	else
 		# Once the SA is up, the same sender goes through.
 		_compat_run "$out.retry" "${@//@MSG@/$tag-retry}"

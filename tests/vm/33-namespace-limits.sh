@@ -66,7 +66,7 @@ assert_eq $((256 << 20)) "$(cat $params/max_hold_bytes_total)" "default max_hold
 echo 800000 >$params/max_hold_bytes_total
 netns_create h2
 out=$(ctl h2 map spid=1 to 10.6.1.1 pending hold 2>&1) && fail "a hold queue over the total was accepted: $out"
-assert_contains "$out" "hold queues of all namespaces would reserve 856352 bytes, over max_hold_bytes_total=800000" "refusal of a queue over the total"
+assert_contains "$out" "hold queues would reserve 856352 bytes, over max_hold_bytes_total=800000" "refusal of a queue over the total"
 assert_eq 0 "$(count h2)" "mappings of h2 after the refusal"
 ctl h2 map spid=1 to 10.6.1.1
 ctl h flush

@@ -176,7 +176,7 @@ impl fmt::Display for Refusal {
                 write!(f, "hold queues would reserve {wanted} bytes, over max_hold_bytes={limit}")
             }
             Self::HoldMemoryTotal { wanted, limit } => {
-                write!(f, "hold queues of all namespaces would reserve {wanted} bytes, over max_hold_bytes_total={limit}")
+                write!(f, "hold queues would reserve {wanted} bytes, over max_hold_bytes_total={limit}")
             }
             Self::PendingMode(v) => write!(f, "unknown pending mode {v}"),
             Self::HoldLimitWithoutHold => write!(f, "hold limits need pending mode hold"),
