@@ -214,13 +214,14 @@ host_test() {
 # on Debian 13's stock kernel, so that both series fit CI's time; 6.12 runs
 # those that load, unload and tear the module down under traffic (where
 # the code for 6.12 and 7.x differs: module/net/compat.rs, bh_lock.rs, the
-# C shim's workqueue), one of each pending mode, the netlink contract, and
+# C shim's workqueue), one of each pending mode, the netlink contract, the
+# key manager's reading of xfrm_state internals (62: larval states), and
 # the IKE daemons as Debian 12 ships them (strongSwan 5.9, libreswan 4.10).
 lts_vm_tests=(00-boot 01-module-load 10-howto-ipv4 11-howto-ipv6 12-fail-closed-ipv4
 	16-ynl 17-unload-live 18-policy-lifecycle 20-sa-pending-ipv4 22-monitor 25-hold-ipv4
 	27-hold-unload 30-rmmod-race 31-bindings-outlive-mapping-ipv4 33-namespace-limits
 	34-save-restore 45-strongswan-restart-ipv4 47-libreswan-ipv4 49-netmap-subnet
-	52-reqid-follow-ipv4)
+	52-reqid-follow-ipv4 62-acquire-expiry)
 
 stage_vm_test() {
 	if ! need_kdir; then
