@@ -215,6 +215,7 @@ host_test() {
 # those that load, unload and tear the module down under traffic (where
 # the code for 6.12 and 7.x differs: module/net/compat.rs, bh_lock.rs, the
 # C shim's workqueue), one of each pending mode, the netlink contract, the
+# key manager's reading of xfrm_state internals (62: larval states), the
 # IKE daemons as Debian 12 ships them (strongSwan 5.9, libreswan 4.10), and
 # the IPv4 field cases of the packet path (the SPD asked as after NAT: socket
 # policies, if_id, marks, precedence, conntrack entries, DNAT, routes, the
@@ -225,7 +226,7 @@ lts_vm_tests=(00-boot 01-module-load 10-howto-ipv4 11-howto-ipv6 12-fail-closed-
 	34-save-restore 45-strongswan-restart-ipv4 47-libreswan-ipv4 49-netmap-subnet
 	52-reqid-follow-ipv4 54-ike-bypass-ipv4 55-xfrm-interface-ipv4 56-mark-policy-ipv4
 	57-priority-unbound-ipv4 58-preexisting-flow-ipv4 59-dnat-ipv4 60-route-flush-ipv4
-	63-acquire-after-ready-ipv4)
+	62-acquire-expiry 63-acquire-after-ready-ipv4)
 
 stage_vm_test() {
 	if ! need_kdir; then
