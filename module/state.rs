@@ -364,7 +364,13 @@ impl Entry<NetState> {
                 }
             }
         }
-        if announce == Announce::Changes && deleted.is_empty() && changed.is_empty() {
+        // A resync that changed nothing users see still publishes when the
+        // SPD moved on: the snapshot's judgement of sole policies is only
+        // trusted at its own SPD generation (`Table::judge_sole`), so the
+        // packet path would otherwise ask the SPD for every new flow until
+        // the next visible change.
+        let same_spd = next.spd_generation() == cur.spd_generation();
+        if announce == Announce::Changes && deleted.is_empty() && changed.is_empty() && same_spd {
             return Ok(());
         }
         self.publish(w, next)?;
