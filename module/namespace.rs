@@ -61,5 +61,8 @@ impl PernetState for NetState {
             }
             *hooks = None;
         });
+        // Held packets hold routes and devices of the namespace, which is
+        // going; with the hooks gone, no more come.
+        ns.drop_nonblock_packets();
     }
 }

@@ -269,6 +269,14 @@ impl NetState {
         }
     }
 
+    /// Drops the packets waiting in the queues of non-blocking senders
+    /// (the namespace is going).
+    pub(crate) fn drop_nonblock_packets(&self) {
+        for q in self.nonblock.iter() {
+            q.expire(u64::MAX);
+        }
+    }
+
     /// The next SA event to announce, if any.
     pub(crate) fn next_sa_event(&self) -> Option<SaEvent> {
         self.sa_requests.lock().next_event()
