@@ -21,10 +21,12 @@
 #            pending_drops, pending_nonblock_held ("-" when xnatctl does
 #            not print it), held
 #   at       when the SA came, in seconds after the sender's start
-#   sa       for res=ok: seconds from the SA's installation (the return of
-#            `ip xfrm state add`, whose own start under TCG takes about a
-#            tenth of a second) to the connect (TCP) or the reply (UDP);
-#            "-" otherwise
+#   sa       for res=ok: seconds from the SA's arrival (the start of
+#            `ip xfrm state add`, which under TCG takes a tenth of a second
+#            or more to start and install it) to the connect (TCP) or the
+#            reply (UDP); "-" otherwise
+#   in       the same from the return of `ip xfrm state add`: negative when
+#            the connect or reply came before the command had returned
 #   retry    for res other than ok: the same sender once the SA is up
 #            (ok: the next call goes through); "-" otherwise
 #   office   datagrams/connections of the cell (and its retry) that the
@@ -169,11 +171,13 @@ compat_cell() {
 	CELL[$key/$mode/held]=$(_compat_delta "${a[3]}" "${b[3]}")
 	CELL[$key/$mode/at]=$(awk -v t="$tsa" -v s="$start" 'BEGIN { printf "%.2f", t - s }')
 	CELL[$key/$mode/sa]=-
+	CELL[$key/$mode/in]=-
 	CELL[$key/$mode/retry]=-
 	if [ "$res" = ok ]; then
 		conn=$(trace_time connected "$out")
 		t_ok=${conn:-$(awk -v s="$start" -v e="${CELL[$key/$mode/el]}" 'BEGIN { printf "%.6f", s + e }')}
-		CELL[$key/$mode/sa]=$(awk -v t="$t_ok" -v s="$tsa_in" 'BEGIN { printf "%.3f", t - s }')
+		CELL[$key/$mode/sa]=$(awk -v t="$t_ok" -v s="$tsa" 'BEGIN { printf "%.3f", t - s }')
+		CELL[$key/$mode/in]=$(awk -v t="$t_ok" -v s="$tsa_in" 'BEGIN { printf "%.3f", t - s }')
 	else
 		# Once the SA is up, the same sender goes through.
 		_compat_run "$out.retry" "${@//@MSG@/$tag-retry}"
@@ -190,7 +194,7 @@ compat_cell() {
 
 compat_line() {
 	local k=$1 f line="cell $1:"
-	for f in res el cpu calls ref drp nb held at sa retry office; do
+	for f in res el cpu calls ref drp nb held at sa in retry office; do
 		line+=" $f=${CELL[$k/$f]}"
 	done
 	echo "$line"

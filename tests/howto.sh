@@ -352,11 +352,13 @@ pending_scenario() {
 	t_done=$EPOCHREALTIME
 	assert_contains "$(cat "$XNAT_TMP/nonblock.out")" "ok" "non-blocking connect after the SA came"
 	log "non-blocking connect: $(cat "$XNAT_TMP/nonblock.out"), done $(fcalc "$t_done - $t_sa") s after the SA was added"
-	# The held SYN leaves with the SA; its first retransmission would come
-	# 1 s after it was sent, which was before the SA (a bound, not a
-	# benchmark: ten times as much on the debug kernel).
-	local sa_limit=0.7
-	[ ! -e /sys/kernel/debug/kmemleak ] || sa_limit=7
+	# The held SYN leaves with the SA.  TCP does not retransmit a SYN that
+	# is still in the host (held), so without the release the connect would
+	# wait for the held SYN to expire (net.core.xfrm_acq_expires, 30 s).  A
+	# bound, not a benchmark: the time includes starting `ip` under TCG;
+	# ten times as much on the debug kernel.
+	local sa_limit=2
+	[ ! -e /sys/kernel/debug/kmemleak ] || sa_limit=20
 	assert_below "$sa_limit" "$(fcalc "$t_done - $t_sa")" "seconds from the SA to the non-blocking connect's end"
 	exchange home udp after-sa
 	exchange lan tcp after-sa-tcp
