@@ -20,6 +20,7 @@ use crate::net::param;
 use crate::net::bh_lock::SpinLockBh;
 use crate::net::output::{self, OutputContext};
 use crate::net::pernet::Net;
+use crate::net::rcu::ReadGuard;
 use crate::net::skb::OwnedSkb;
 use crate::net::xfrm::{self, SpdAnswer};
 
@@ -238,7 +239,7 @@ impl Held {
                 xfrm::Egress::Stack => false,
                 // An xfrm interface looks the packet up itself, and would
                 // drop it while the SA is pending: ask as it will.
-                egress => match xfrm::ask_spd(net, &skb, self.family, None, egress, |_| ()) {
+                egress => match xfrm::ask_spd(&ReadGuard::new(), net, &skb, self.family, None, egress, |_| ()) {
                     Ok(SpdAnswer::Pending) => {
                         drop(ctx);
                         return Attempt::Pending(skb);

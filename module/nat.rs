@@ -225,7 +225,7 @@ impl Hook for SnatHook {
             && found.sa_known_ready(epoch)
             && !skb.socket_has_out_policy();
         let pending = !known && {
-            let answer = xfrm::ask_spd(state.net(), skb, family, Some(&nat), egress, |bundle| {
+            let answer = xfrm::ask_spd(&guard, state.net(), skb, family, Some(&nat), egress, |bundle| {
                 let chosen = bundle.policy();
                 if chosen == Some(found.policy) {
                     found.learn_sa_ready(epoch, bundle.sas());

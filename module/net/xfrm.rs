@@ -13,6 +13,7 @@ use crate::logic::sa::SaKey;
 use crate::logic::selector::{DestSelector, Selector};
 use crate::logic::table::SaScope;
 use crate::net::pernet::Net;
+use crate::net::rcu::ReadGuard;
 use crate::net::output::OutputContext;
 use crate::net::skb::{OwnedSkb, SkBuff};
 
@@ -223,8 +224,9 @@ impl Egress {
         // private area is its `struct xfrm_if`; it lives with the device.
         let xi = unsafe { bindings::xnat_netdev_priv(dev) }.cast::<bindings::xfrm_if>();
         // SAFETY: `xi` is valid (above); the fields are set at creation and
-        // changed only by `xfrmi_change()` under RTNL, each a word read
-        // once here, as `xfrmi_xmit()` reads them.
+        // changed only by `xfrmi_change()` under RTNL.  They are read once
+        // here without it, as `xfrmi_xmit()` reads them: a change racing
+        // the read may mix old and new values, which decide this one flow.
         let (xi_net, p) = unsafe { (core::ptr::read_volatile(&raw const (*xi).net), core::ptr::read_volatile(&raw const (*xi).p)) };
         if p.collect_md || xi_net != net.as_ptr() {
             return Self::Unforeseen;
@@ -261,9 +263,10 @@ pub enum SpdAnswer<R> {
 /// bundle, `inspect` sees it before it is released.  Errors are the
 /// lookup's but for a pending SA: e.g. `EPERM` for a blocking policy.
 ///
-/// Must be called inside an RCU read-side critical section (as netfilter
-/// hooks are), for the route reference taken on the packet's route.
+/// `_rcu` proves the read-side critical section in which a reference may
+/// be taken on the packet's route, which the packet may hold without one.
 pub fn ask_spd<R>(
+    _rcu: &ReadGuard,
     net: &Net,
     skb: &SkBuff,
     family: Family,
@@ -294,7 +297,7 @@ pub fn ask_spd<R>(
         }
         Egress::Unforeseen => return Err(Error::from_errno(-(bindings::EOPNOTSUPP as i32))),
     };
-    // SAFETY: Valid skb, inside RCU (the caller's promise).
+    // SAFETY: Valid skb, inside RCU (`_rcu`).
     let route = unsafe { bindings::xnat_skb_dst_hold_safe(skb.as_ptr()) };
     if route.is_null() {
         return Err(Error::from_errno(-(bindings::EHOSTUNREACH as i32)));
