@@ -233,7 +233,7 @@ impl Hook for SnatHook {
                 chosen
             });
             match answer {
-                Ok(SpdAnswer::Bundle(Some(index))) if table.binds(mapping.key, index) => false,
+                Ok(SpdAnswer::Bundle(Some(index))) if found.mapping_binds(index) => false,
                 // The kernel does not say which policy's SA is pending: the
                 // mapping's policy selects the flow, so it is taken as
                 // that one's, and the pending mode applies.  Once the SA

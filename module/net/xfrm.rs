@@ -233,9 +233,7 @@ impl Egress {
         }
         Self::Interface { if_id: p.if_id, link: p.link }
     }
-}
 
-impl Egress {
     /// As [`Egress::of_device`], for the device of the packet's route.
     pub fn of_route(net: &Net, skb: &SkBuff) -> Self {
         // SAFETY: Valid skb; its route, if any, holds its device.

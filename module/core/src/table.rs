@@ -354,9 +354,18 @@ pub struct Found<'a, S> {
     /// See [`Binding`]: the policy is the only one the SPD could give the
     /// translated flow, as of the table's SPD generation.
     pub sole: bool,
+    /// All the mapping's bindings, this one among them.
+    bindings: &'a [Binding],
 }
 
 impl<S> Found<'_, S> {
+    /// Whether the mapping binds the policy of `index`: the SPD chose a
+    /// policy for the flow, and the mapping may translate it only if the
+    /// policy is one of its own.
+    pub fn mapping_binds(&self, index: u32) -> bool {
+        self.bindings.iter().any(|b| b.index == index)
+    }
+
     /// Whether the packet path learned, in xfrm epoch `epoch`, that the
     /// policy's SAs serve all its flows of this mapping: a new flow then
     /// needs no SPD lookup of its own to tell that the SA is not pending.
@@ -684,7 +693,10 @@ impl<S: Clone> Table<S> {
             }
         }
         let (b, i) = best?;
+        let st = self.status.get(b.mapping as usize)?;
+        let first = st.first as usize;
         Some(Found {
+            bindings: self.bindings.get(first..first + st.count as usize)?,
             mapping: self.mappings.get(b.mapping as usize)?,
             policy: b.index,
             selector: &b.policy.selector,
