@@ -40,7 +40,7 @@ export XNAT_CACHE XNAT_TOOLS
 # Tools the project installs (vng, bindgen) and rustup's cargo, even when the
 # caller's PATH lacks them.
 export PATH := $(XNAT_TOOLS)/bin:$(HOME)/.cargo/bin:$(PATH)
-CRATES := module/core tools/xnatctl
+CRATES := module/logic tools/xnatctl
 CLI_MANIFEST := tools/xnatctl/Cargo.toml
 # The tree module/ was last built against, per checkout.
 MODULE_STAMP := $(XNAT_CACHE)/module-kdir.$(shell echo '$(CURDIR)' | sha256sum | cut -c1-8)
@@ -131,7 +131,7 @@ host-test:
 bench: bench-host bench-vm
 
 bench-host:
-	cargo run --quiet --release --manifest-path module/core/Cargo.toml --example bench_lookup
+	cargo run --quiet --release --manifest-path module/logic/Cargo.toml --example bench_lookup
 
 bench-vm: module cli
 	@kdir=$$($(kdir)); tests/bench/run.sh "$$kdir"

@@ -1,31 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The kernel-independent logic, shared with the host crate in `core/`
+//! The kernel-independent logic: the host crate in `logic/`
 //! (built there for `cargo test`, including property tests (proptest) in
-//! `core/tests/properties.rs`).
+//! `logic/tests/properties.rs`).
 // The files are the host crate's public API, of which the module uses part.
 #![allow(dead_code, unreachable_pub)]
 
-#[path = "core/src/addr.rs"]
+#[path = "logic/src/addr.rs"]
 pub(crate) mod addr;
-#[path = "core/src/fmt.rs"]
+#[path = "logic/src/fmt.rs"]
 pub(crate) mod fmt;
-#[path = "core/src/hold.rs"]
+#[path = "logic/src/hold.rs"]
 pub(crate) mod hold;
-#[path = "core/src/nla.rs"]
+#[path = "logic/src/nla.rs"]
 pub(crate) mod nla;
-#[path = "core/src/policy.rs"]
+#[path = "logic/src/policy.rs"]
 pub(crate) mod policy;
-#[path = "core/src/request.rs"]
+#[path = "logic/src/request.rs"]
 pub(crate) mod request;
-#[path = "core/src/sa.rs"]
+#[path = "logic/src/sa.rs"]
 pub(crate) mod sa;
-#[path = "core/src/selector.rs"]
+#[path = "logic/src/selector.rs"]
 pub(crate) mod selector;
-#[path = "core/src/stats.rs"]
+#[path = "logic/src/stats.rs"]
 pub(crate) mod stats;
-#[path = "core/src/table.rs"]
+#[path = "logic/src/table.rs"]
 pub(crate) mod table;
-#[path = "core/src/uapi.rs"]
+#[path = "logic/src/uapi.rs"]
 pub(crate) mod uapi;
-#[path = "core/src/vec.rs"]
+#[path = "logic/src/vec.rs"]
 pub(crate) mod vec;

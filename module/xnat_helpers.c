@@ -539,7 +539,7 @@ void xnat_extack_set_msg(struct netlink_ext_ack *extack, const char *msg)
 
 /*
  * Per-namespace limits, writable by root at any time (module/net/param.rs
- * reads them; the defaults are NetLimits::DEFAULT of module/core).
+ * reads them; the defaults are NetLimits::DEFAULT of module/logic).
  */
 static unsigned int max_mappings = 65536;
 module_param(max_mappings, uint, 0644);

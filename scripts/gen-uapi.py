@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: GPL-2.0
-"""Generate module/core/src/uapi.rs from the xfrm_nat netlink spec.
+"""Generate module/logic/src/uapi.rs from the xfrm_nat netlink spec.
 
 The YAML spec in Documentation/netlink/specs/xfrm_nat.yaml is the one
 contract between the kernel module and its users.  This script turns it into
@@ -34,7 +34,7 @@ except ImportError:  # pragma: no cover - environment problem
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_REL = "Documentation/netlink/specs/xfrm_nat.yaml"
-OUT_REL = "module/core/src/uapi.rs"
+OUT_REL = "module/logic/src/uapi.rs"
 
 # Width of the Rust integer for scalar netlink attribute types, used to pick
 # the type of an enum's constants from the attributes that carry it.

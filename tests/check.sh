@@ -63,7 +63,7 @@ case $KSERIES in
 *) out=${XNAT_RESULTS:-$XNAT_CACHE/results/$variant-$KSERIES} ;;
 esac
 t0=${XNAT_T0:-$(date +%s)}
-crates=(module/core tools/xnatctl)
+crates=(module/logic tools/xnatctl)
 # What the VM boots: the kernel tree, or "stock" (scripts/vm-run.sh -k).
 vmkernel=
 

@@ -20,7 +20,7 @@ sockets while they are subscribed.  Every so often a valid map-get dump
 checks that the family still answers.
 
 The family, its commands and attribute types come from the module's
-generated uapi (module/core/src/uapi.rs, made from the spec), parsed as
+generated uapi (module/logic/src/uapi.rs, made from the spec), parsed as
 tests/tools/genl_race.py does; the multicast group id from the controller.
 Only the family's own message type is ever sent (no other family gets
 garbage), apart from the controller lookups.
@@ -109,7 +109,7 @@ NLA_F_NET_BYTEORDER = 0x4000
 def uapi():
     """Family name and numbers from the generated uapi, as genl_race.py."""
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    text = open(os.path.join(top, "module/core/src/uapi.rs")).read()
+    text = open(os.path.join(top, "module/logic/src/uapi.rs")).read()
     consts = {}
     for mod, body in re.findall(r"pub mod (\w+) \{(.*?)\n\}", text, re.S):
         for name, value in re.findall(r"pub const (\w+): u\d+ = (\d+);", body):

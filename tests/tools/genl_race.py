@@ -7,7 +7,7 @@ Resolves the family, then loops map-new (replace), map-get, map-get dump
 and map-del of SPID -> ADDR until the family goes (an rmmod), resolves it
 again once it is back (an insmod), and so on, until SECONDS pass or
 STOPFILE exists.  The command numbers and attribute types come from the
-module's generated uapi (module/core/src/uapi.rs, made from the spec).
+module's generated uapi (module/logic/src/uapi.rs, made from the spec).
 
 Prints one line per module lifetime it saw:
   "life N answered A last_ok_to_gone_ms G"
@@ -38,7 +38,7 @@ NLMSG_DONE = 3
 def uapi():
     """Command and attribute numbers from the generated uapi."""
     top = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    text = open(os.path.join(top, "module/core/src/uapi.rs")).read()
+    text = open(os.path.join(top, "module/logic/src/uapi.rs")).read()
     consts = {}
     for mod, body in re.findall(r"pub mod (\w+) \{(.*?)\n\}", text, re.S):
         for name, value in re.findall(r"pub const (\w+): u\d+ = (\d+);", body):

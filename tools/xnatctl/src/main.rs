@@ -23,7 +23,7 @@ use anyhow::anyhow;
 use clap::{CommandFactory, Parser, Subcommand};
 
 // The numbers of the family, generated from the netlink spec.
-#[path = "../../../module/core/src/uapi.rs"]
+#[path = "../../../module/logic/src/uapi.rs"]
 #[allow(dead_code)]
 mod uapi;
 

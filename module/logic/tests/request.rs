@@ -2,12 +2,12 @@
 //! Validation of requests, whether a policy can carry a mapping's flows,
 //! and the words of refusals.
 
-use xfrm_nat_core::addr::{self, Addr, Family};
-use xfrm_nat_core::fmt::FixedBuf;
-use xfrm_nat_core::hold::HoldLimits;
-use xfrm_nat_core::policy::{self, PolicyInfo, Reqids, SeenPolicy, Unfit};
-use xfrm_nat_core::request::{self, MapAttrs, MapKey, MapRequest, PendingMode, Refusal};
-use xfrm_nat_core::selector::{DestSelector, Selector};
+use logic::addr::{self, Addr, Family};
+use logic::fmt::FixedBuf;
+use logic::hold::HoldLimits;
+use logic::policy::{self, PolicyInfo, Reqids, SeenPolicy, Unfit};
+use logic::request::{self, MapAttrs, MapKey, MapRequest, PendingMode, Refusal};
+use logic::selector::{DestSelector, Selector};
 
 const V4: [u8; 4] = [10, 20, 30, 2];
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The hold queue: order, bounds, deadlines and counters.
 
-use xfrm_nat_core::hold::{HoldCounters, HoldLimits, HoldQueue};
+use logic::hold::{HoldCounters, HoldLimits, HoldQueue};
 
 fn queue(packets: u32, bytes: u32) -> HoldQueue<u32> {
     HoldQueue::new(HoldLimits { packets, bytes }).unwrap()

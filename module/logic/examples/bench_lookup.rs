@@ -10,12 +10,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Instant;
 
-use xfrm_nat_core::addr::{Addr, Family};
-use xfrm_nat_core::policy::{Reqids, SeenPolicy};
-use xfrm_nat_core::selector::{DestSelector, Flow, Selector};
-use xfrm_nat_core::stats::Stats;
-use xfrm_nat_core::table::{Binding, Inactive, MapKey, Mapping, Table};
-use xfrm_nat_core::vec::AllocError;
+use logic::addr::{Addr, Family};
+use logic::policy::{Reqids, SeenPolicy};
+use logic::selector::{DestSelector, Flow, Selector};
+use logic::stats::Stats;
+use logic::table::{Binding, Inactive, MapKey, Mapping, Table};
+use logic::vec::AllocError;
 
 type BenchMapping = Mapping<Arc<[u64; 2]>>;
 

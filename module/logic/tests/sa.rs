@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Following ACQUIREs of mapped policies to their SAs.
 
-use xfrm_nat_core::addr::Addr;
-use xfrm_nat_core::sa::{PendingSas, SaEvent, SaKey};
+use logic::addr::Addr;
+use logic::sa::{PendingSas, SaEvent, SaKey};
 
 const AF_INET: u16 = 2;
 const ESP: u8 = 50;

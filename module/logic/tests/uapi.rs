@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The op table and policies generated from the spec say what the spec
-//! says, and what the module's handlers and the core's validation rely on.
+//! says, and what the module's handlers and the logic's validation rely on.
 
-use xfrm_nat_core::hold::HoldLimits;
-use xfrm_nat_core::request::{hold_limits, map_entry_attrs, Refusal};
-use xfrm_nat_core::uapi::{cmd, map_attr, map_checks, map_entry_policy, map_policy, AttrKind, AttrPolicy, Op, OPS};
+use logic::hold::HoldLimits;
+use logic::request::{hold_limits, map_entry_attrs, Refusal};
+use logic::uapi::{cmd, map_attr, map_checks, map_entry_policy, map_policy, AttrKind, AttrPolicy, Op, OPS};
 
-fn op(op: Op) -> &'static xfrm_nat_core::uapi::OpSpec {
+fn op(op: Op) -> &'static logic::uapi::OpSpec {
     OPS.iter().find(|o| o.op == op).expect("op in OPS")
 }
 
@@ -114,6 +114,6 @@ fn hold_bounds_are_the_specs_everywhere() {
 #[test]
 fn unchecked_attributes_have_no_bounds() {
     for a in [map_policy::SPID, map_policy::REQID, map_policy::PENDING, map_policy::PREFIX_LEN, map_policy::REPLACE] {
-        assert_eq!(a.checks, xfrm_nat_core::uapi::Checks::NONE, "{}", a.attr);
+        assert_eq!(a.checks, logic::uapi::Checks::NONE, "{}", a.attr);
     }
 }

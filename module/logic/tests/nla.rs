@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Reading attribute streams, and the entries of a map-set request.
 
-use xfrm_nat_core::nla::{self, Attrs};
-use xfrm_nat_core::addr::Addr;
-use xfrm_nat_core::request::{self, MapAttrs, MapKey, PendingMode, Refusal};
-use xfrm_nat_core::uapi::map_attr;
+use logic::nla::{self, Attrs};
+use logic::addr::Addr;
+use logic::request::{self, MapAttrs, MapKey, PendingMode, Refusal};
+use logic::uapi::map_attr;
 
 fn put(buf: &mut Vec<u8>, kind: u16, value: &[u8]) {
     let len = 4 + value.len();

@@ -4,10 +4,10 @@
 
 use std::sync::Arc;
 
-use xfrm_nat_core::addr::{Addr, Family};
-use xfrm_nat_core::policy::{PolicyInfo, Reqids, Rival, SeenPolicy, Unfit};
-use xfrm_nat_core::selector::{DestSelector, Flow, Selector, IPPROTO_ICMP};
-use xfrm_nat_core::table::{Inactive, MapKey, Mapping, SaScope, Table};
+use logic::addr::{Addr, Family};
+use logic::policy::{PolicyInfo, Reqids, Rival, SeenPolicy, Unfit};
+use logic::selector::{DestSelector, Flow, Selector, IPPROTO_ICMP};
+use logic::table::{Inactive, MapKey, Mapping, SaScope, Table};
 
 fn v4(s: &str) -> Addr {
     let ip: std::net::Ipv4Addr = s.parse().unwrap();
@@ -619,8 +619,8 @@ fn memory_per_mapping_stays_under_256_bytes() {
     // counters that no longer fit kmalloc-32 roughly doubled it.
     let mapping = std::mem::size_of::<Mapping<(Arc<()>, Option<Arc<()>>)>>();
     let status = 8 + std::mem::size_of::<Option<Inactive>>();
-    let binding = std::mem::size_of::<xfrm_nat_core::table::Binding>();
-    let stats = std::mem::size_of::<xfrm_nat_core::stats::Stats>();
+    let binding = std::mem::size_of::<logic::table::Binding>();
+    let stats = std::mem::size_of::<logic::stats::Stats>();
     let counters = [8, 16, 32, 64, 96, 128].into_iter().find(|&s| s >= 8 + stats).unwrap();
     let per_mapping = mapping + status + binding + 8 + 4 + 4 + 8 + 4 + counters;
     assert!(per_mapping < 256, "{per_mapping} bytes per mapping: {mapping} + {status} + {binding} + 28 + {counters}");
@@ -676,7 +676,7 @@ fn v4_sa(s: Selector) -> SaScope {
 fn sa_readiness_is_learned_only_from_sas_that_serve_every_flow_of_the_binding() {
     let t = howto();
     let f = flow(v4("10.0.0.1"), 17, 40000, 5001);
-    fn found<'a>(t: &'a Table<Arc<()>>, f: &Flow) -> xfrm_nat_core::table::Found<'a, Arc<()>> {
+    fn found<'a>(t: &'a Table<Arc<()>>, f: &Flow) -> logic::table::Found<'a, Arc<()>> {
         t.find(Family::V4, f).expect("mapped")
     }
     assert_eq!(found(&t, &f).policy, 305);

@@ -33,14 +33,14 @@ use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::test_runner::Config as ProptestConfig;
 
-use xfrm_nat_core::addr::{Addr, Family};
-use xfrm_nat_core::fmt::FixedBuf;
-use xfrm_nat_core::hold::{HoldCounters, HoldLimits, HoldQueue};
-use xfrm_nat_core::policy::{self, PolicyInfo, Reqids, SeenPolicy, Unfit};
-use xfrm_nat_core::request::{self, MapAttrs, MapKey, MapRequest, NetLimits, PendingMode, Refusal};
-use xfrm_nat_core::selector::{DestSelector, Flow, Selector, IPPROTO_ICMP, IPPROTO_ICMPV6};
-use xfrm_nat_core::table::{Entry, Inactive, Mapping, Table};
-use xfrm_nat_core::uapi::pending_mode;
+use logic::addr::{Addr, Family};
+use logic::fmt::FixedBuf;
+use logic::hold::{HoldCounters, HoldLimits, HoldQueue};
+use logic::policy::{self, PolicyInfo, Reqids, SeenPolicy, Unfit};
+use logic::request::{self, MapAttrs, MapKey, MapRequest, NetLimits, PendingMode, Refusal};
+use logic::selector::{DestSelector, Flow, Selector, IPPROTO_ICMP, IPPROTO_ICMPV6};
+use logic::table::{Entry, Inactive, Mapping, Table};
+use logic::uapi::pending_mode;
 
 fn config() -> ProptestConfig {
     let default = ProptestConfig::default();

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 //! Addresses to and from the C unions' 32-bit words.
 
-use xfrm_nat_core::addr::Addr;
+use logic::addr::Addr;
 
 #[test]
 fn words_are_the_bytes_in_memory_order() {
