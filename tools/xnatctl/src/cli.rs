@@ -2,12 +2,11 @@
 //! (`spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending eagain|drop|hold]
 //! [hold-packets N] [hold-bytes N] [replace]`).
 //!
-//! clap splits off the global flags before the subcommand, and the
-//! subcommand; the words after it, even those starting with '-' (`spid -1`),
-//! come here whole.  [`split_options`] picks out the flags among them, and
-//! the rest is parsed `ip`-style: each keyword takes its value either glued
-//! with `=` (`spid=305`) or as the next word (`spid 305`).  Messages quote
-//! user input through [`shown`], which shortens long input.
+//! `args` hands over the words after the subcommand, even those starting
+//! with '-' (`spid -1`), without the options among them.  They are parsed
+//! `ip`-style: each keyword takes its value either glued with `=`
+//! (`spid=305`) or as the next word (`spid 305`).  Messages quote user
+//! input through [`shown`], which shortens long input.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -103,78 +102,6 @@ pub fn shown(input: &str) -> Cow<'_, str> {
             input.chars().count()
         )),
     }
-}
-
-/// The options that clap would take anywhere on the command line, picked out
-/// of the words of a subcommand (which clap hands over whole, so that a
-/// value may start with '-').
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Options {
-    /// `-j`/`--json`.
-    pub json: bool,
-    /// `-p`/`--pretty`: JSON pretty-printed (only with `-j`, as `ip -p`).
-    pub pretty: bool,
-    /// `-t`/`--timestamp`: `monitor` stamps each event.
-    pub timestamp: bool,
-    /// `-n NETNS`/`--netns NETNS`: the network namespace /run/netns/NETNS.
-    pub netns: Option<String>,
-    /// `-h`/`--help`.
-    pub help: bool,
-}
-
-impl Options {
-    /// These options and `other`'s together: a flag is set if either sets
-    /// it; `-n` may be given once only.
-    pub fn merge(self, other: Options) -> Result<Options, UsageError> {
-        let netns = match (self.netns, other.netns) {
-            (Some(_), Some(_)) => return usage("'-n NETNS' given more than once"),
-            (a, b) => a.or(b),
-        };
-        Ok(Options {
-            json: self.json || other.json,
-            pretty: self.pretty || other.pretty,
-            timestamp: self.timestamp || other.timestamp,
-            netns,
-            help: self.help || other.help,
-        })
-    }
-}
-
-/// Splits the options out of `words`: `-j`, `--json`, `-p`, `--pretty`,
-/// `-t`, `--timestamp`, `-h`, `--help`, and `-n NETNS`, `--netns NETNS`,
-/// `--netns=NETNS` anywhere (no value of the grammar can be one of them),
-/// until a `--`, which is dropped; every other word, even one starting with
-/// '-', is left to the grammar (`spid -1` is the grammar's mistake, not an
-/// unknown option).
-pub fn split_options(words: &[String]) -> Result<(Vec<String>, Options), UsageError> {
-    fn set_netns(opts: &mut Options, name: &str) -> Result<(), UsageError> {
-        match opts.netns.replace(name.to_string()) {
-            Some(_) => usage("'-n NETNS' given more than once"),
-            None => Ok(()),
-        }
-    }
-    let mut opts = Options::default();
-    let mut rest = Vec::with_capacity(words.len());
-    let mut it = words.iter();
-    while let Some(word) = it.next() {
-        match word.as_str() {
-            "-j" | "--json" => opts.json = true,
-            "-p" | "--pretty" => opts.pretty = true,
-            "-t" | "--timestamp" => opts.timestamp = true,
-            "-h" | "--help" => opts.help = true,
-            "--" => break,
-            "-n" | "--netns" => match it.next() {
-                Some(name) => set_netns(&mut opts, name)?,
-                None => return usage(format!("missing value for '{word}' (NETNS)")),
-            },
-            w => match w.strip_prefix("--netns=") {
-                Some(name) => set_netns(&mut opts, name)?,
-                None => rest.push(word.clone()),
-            },
-        }
-    }
-    rest.extend(it.cloned());
-    Ok((rest, opts))
 }
 
 /// Where `ip netns` keeps the named network namespaces.
@@ -1188,107 +1115,6 @@ mod tests {
         assert_eq!(
             err(parse_monitor(&w("count -18446744073709551616"))),
             "count -18446744073709551616 is out of range (1-18446744073709551615)"
-        );
-    }
-
-    #[test]
-    fn options_among_the_words() {
-        let split = |s: &str| split_options(&w(s)).expect("options");
-        let (rest, opts) = split("spid -1 -j to 1.2.3.4 --json");
-        assert_eq!(rest, w("spid -1 to 1.2.3.4"));
-        assert_eq!(
-            opts,
-            Options {
-                json: true,
-                ..Options::default()
-            }
-        );
-        let (rest, opts) = split("spid 305 --help");
-        assert_eq!(rest, w("spid 305"));
-        assert_eq!(
-            opts,
-            Options {
-                help: true,
-                ..Options::default()
-            }
-        );
-        let (rest, opts) = split("-h -x --bogus -1");
-        assert_eq!(rest, w("-x --bogus -1"));
-        assert!(opts.help && !opts.json);
-        // After '--' nothing is an option.
-        let (rest, opts) = split("spid -- -j --help -n x --");
-        assert_eq!(rest, w("spid -j --help -n x --"));
-        assert_eq!(opts, Options::default());
-        // -p, -t and -n with its value.
-        for words in [
-            "count 3 -p -t -n lab",
-            "--pretty count 3 --timestamp --netns lab",
-            "-t count --netns=lab 3 -p",
-        ] {
-            let (rest, opts) = split(words);
-            assert_eq!(rest, w("count 3"), "{words}");
-            assert_eq!(
-                opts,
-                Options {
-                    pretty: true,
-                    timestamp: true,
-                    netns: Some("lab".into()),
-                    ..Options::default()
-                },
-                "{words}"
-            );
-        }
-        // -n takes the next word whatever it is.
-        let (rest, opts) = split("-n -j spid 9");
-        assert_eq!(
-            (rest, opts.netns, opts.json),
-            (w("spid 9"), Some("-j".into()), false)
-        );
-        let e = |s: &str| split_options(&w(s)).expect_err("a usage error").0;
-        assert_eq!(e("spid 9 -n"), "missing value for '-n' (NETNS)");
-        assert_eq!(e("--netns"), "missing value for '--netns' (NETNS)");
-        assert_eq!(
-            e("-n a spid 9 --netns=b"),
-            "'-n NETNS' given more than once"
-        );
-        // Before the command (clap) and among the words: once.
-        let before = Options {
-            netns: Some("a".into()),
-            json: true,
-            ..Options::default()
-        };
-        let after = split("-n b -p").1;
-        assert_eq!(
-            before.clone().merge(after).expect_err("twice").0,
-            "'-n NETNS' given more than once"
-        );
-        assert_eq!(
-            before.clone().merge(split("-p -t").1).expect("merge"),
-            Options {
-                netns: Some("a".into()),
-                json: true,
-                pretty: true,
-                timestamp: true,
-                help: false,
-            }
-        );
-        // A word starting with '-' that is no option is the grammar's.
-        assert_eq!(
-            err(parse_map(&split("-j spid -1 to 1.2.3.4").0)),
-            "spid -1 is out of range (0-4294967295)"
-        );
-        assert_eq!(
-            err(parse_map(&w("spid=305 to 1.2.3.4 --replace"))),
-            "unknown keyword '--replace' for 'map' \
-             (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)"
-        );
-        assert_eq!(
-            err(parse_map(&w("spid 305 to -1.2.3.4"))),
-            "'-1.2.3.4' is not an IPv4 or IPv6 address"
-        );
-        assert_eq!(
-            err(parse_map(&w("spid 305 to 1.2.3.4 pending -drop"))),
-            "unknown pending mode '-drop' (expected: eagain, drop, hold)"
         );
     }
 

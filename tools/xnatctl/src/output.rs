@@ -195,49 +195,113 @@ const fn number(header: &'static str) -> Column {
     }
 }
 
-/// The columns of `show`'s table.  REASON comes last: it is free text of
-/// any length, and would push every column after it out of place.
-const COLUMNS: [Column; 20] = [
+/// The columns of `show`'s table, as compact as `ip`'s: what a mapping is
+/// and whether it works.  The selector, the reason of an inactive mapping
+/// and the other counters go on lines of their own under the row (see
+/// [`format_table`]), so that neither free text nor a dozen counters push
+/// the columns apart.
+const COLUMNS: [Column; 6] = [
     text("KEY"),
     text("ADDRESS"),
     text("STATE"),
     text("PENDING"),
     text("POLICIES"),
-    text("SELECTOR"),
     number("FLOWS"),
-    number("DECLINED"),
-    number("FC-DROPS"),
-    number("STALE"),
-    number("REFUSED"),
-    number("P-DROPS"),
-    number("NB-HELD"),
-    number("HELD"),
-    number("RELEASED"),
-    number("H-OVERFLOW"),
-    number("H-TIMEOUT"),
-    number("H-ERROR"),
-    number("QUEUED"),
-    text("REASON"),
 ];
 
-/// The table `show` prints.  Empty when there are no mappings.
+/// What `show` prints of each mapping besides its row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// The row, and the kernel's reason under an inactive mapping's.
+    Brief,
+    /// Also the selector and every counter (`-s`, as `ip -s`).
+    Stats,
+}
+
+/// The lines of `show -s` that hold the counters of `st`, by the spec's
+/// names (as `-j` writes them, with '-' for '_'): the mapping's own, those
+/// of the pending modes, and those of mode hold.
+fn counter_lines(st: &Stats) -> [Vec<(&'static str, Option<u64>)>; 3] {
+    [
+        vec![
+            ("flows", st.flows),
+            ("declined", st.declined),
+            ("fail-closed-drops", st.fail_closed_drops),
+            ("stale-entries", st.stale_entries),
+        ],
+        vec![
+            ("pending-refused", st.pending_refused),
+            ("pending-drops", st.pending_drops),
+            ("pending-nonblock-held", st.pending_nonblock_held),
+        ],
+        vec![
+            ("held", st.held),
+            ("released", st.released),
+            ("hold-overflow-drops", st.hold_overflow_drops),
+            ("hold-timeout-drops", st.hold_timeout_drops),
+            ("hold-error-drops", st.hold_error_drops),
+            ("hold-queued", st.hold_queued),
+        ],
+    ]
+}
+
+/// How far the lines under a row are indented, as `ip` indents them.
+const INDENT: &str = "    ";
+
+/// The lines under the row of `m`: `reason "..."` if the kernel gave one,
+/// and with [`Detail::Stats`] `selector ...` (or `selector -`) and the
+/// counters as `name value` pairs (`-` for one the module does not report),
+/// all as `monitor` words them.
+fn write_detail(out: &mut String, m: &Mapping, detail: Detail, ifname: &impl Fn(i32) -> String) {
+    if let Some(reason) = &m.reason {
+        writeln!(out, "{INDENT}reason \"{reason}\"").unwrap();
+    }
+    if detail == Detail::Brief {
+        return;
+    }
+    out.push_str(INDENT);
+    out.push_str("selector ");
+    match &m.selector {
+        Some(s) => write_selector(out, s, ifname),
+        None => out.push('-'),
+    }
+    out.push('\n');
+    for line in counter_lines(&m.stats) {
+        out.push_str(INDENT);
+        for (i, (name, value)) in line.into_iter().enumerate() {
+            let sep = if i > 0 { " " } else { "" };
+            match value {
+                Some(v) => write!(out, "{sep}{name} {v}").unwrap(),
+                None => write!(out, "{sep}{name} -").unwrap(),
+            }
+        }
+        out.push('\n');
+    }
+}
+
+/// The table `show` prints: a row per mapping, each followed by the lines
+/// of `detail`.  Empty when there are no mappings.
 ///
 /// The cells of all rows are written into one string and kept as offsets,
-/// and the rows are padded by hand: a table of 10,000 mappings is 200,000
+/// and the rows are padded by hand: a table of 10,000 mappings is 60,000
 /// cells, and a string each, with `format!`'s padding, cost more than the
 /// dump and its decoding together.
-pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String {
+pub fn format_table(maps: &[Mapping], detail: Detail, ifname: impl Fn(i32) -> String) -> String {
     if maps.is_empty() {
         return String::new();
     }
     const N: usize = COLUMNS.len();
-    let mut cells = String::with_capacity(maps.len() * 96);
+    let mut cells = String::with_capacity(maps.len() * 48);
     // Where each cell ends in `cells`, row after row, the headers first.
     let mut ends: Vec<usize> = Vec::with_capacity((maps.len() + 1) * N);
+    // The lines under each row, and where each row's end in `details`.
+    let mut details = String::new();
+    let mut detail_ends: Vec<usize> = Vec::with_capacity(maps.len() + 1);
     for c in &COLUMNS {
         cells.push_str(c.header);
         ends.push(cells.len());
     }
+    detail_ends.push(0);
     for m in maps {
         write!(cells, "{}", m.key).unwrap();
         ends.push(cells.len());
@@ -249,35 +313,13 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
         ends.push(cells.len());
         write_policies(&mut cells, &m.policies);
         ends.push(cells.len());
-        match &m.selector {
-            Some(s) => write_selector(&mut cells, s, &ifname),
+        match m.stats.flows {
+            Some(v) => write!(cells, "{v}").unwrap(),
             None => cells.push('-'),
         }
         ends.push(cells.len());
-        let st = &m.stats;
-        for v in [
-            st.flows,
-            st.declined,
-            st.fail_closed_drops,
-            st.stale_entries,
-            st.pending_refused,
-            st.pending_drops,
-            st.pending_nonblock_held,
-            st.held,
-            st.released,
-            st.hold_overflow_drops,
-            st.hold_timeout_drops,
-            st.hold_error_drops,
-            st.hold_queued,
-        ] {
-            match v {
-                Some(v) => write!(cells, "{v}").unwrap(),
-                None => cells.push('-'),
-            }
-            ends.push(cells.len());
-        }
-        cells.push_str(m.reason.as_deref().unwrap_or("-"));
-        ends.push(cells.len());
+        write_detail(&mut details, m, detail, &ifname);
+        detail_ends.push(details.len());
     }
     let cell = |k: usize| &cells[k.checked_sub(1).map_or(0, |p| ends[p])..ends[k]];
     let width_of = |s: &str| {
@@ -292,7 +334,7 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
         width[k % N] = width[k % N].max(width_of(cell(k)));
     }
     let line_len: usize = width.iter().sum::<usize>() + 2 * (N - 1) + 1;
-    let mut out = String::with_capacity(line_len * ends.len() / N);
+    let mut out = String::with_capacity(line_len * ends.len() / N + details.len());
     let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
     for k in 0..ends.len() {
         let (c, text) = (k % N, cell(k));
@@ -310,6 +352,10 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
         if c == N - 1 {
             out.truncate(out.trim_end().len());
             out.push('\n');
+            let row = k / N;
+            if row > 0 {
+                out.push_str(&details[detail_ends[row - 1]..detail_ends[row]]);
+            }
         }
     }
     out
@@ -770,18 +816,53 @@ mod tests {
 
     #[test]
     fn table() {
-        let t = format_table(&sample(), noif);
         let want = "\
-KEY        ADDRESS                               STATE     PENDING            POLICIES  SELECTOR                                            FLOWS  DECLINED  FC-DROPS  STALE  REFUSED  P-DROPS  NB-HELD  HELD  RELEASED  H-OVERFLOW  H-TIMEOUT  H-ERROR  QUEUED  REASON
-spid 305   10.20.30.2                            active    eagain             305       10.20.30.2/32 -> 10.0.0.0/8 proto any                  12         2         0      0        3        0        0     0         0           0          0        0       0  -
-spid 313   10.20.30.3                            active    hold(100p/256KiB)  313       10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443      9         0         0      0        0        0        0    57        50           4          2        1       0  -
-spid 1009  2001:db8::2                           inactive  drop               -         -                                                       0         0         0      0        0  1234567        0     0         0           0          0        0       0  -
-spid 1017  192.0.2.7                             inactive  -                  -         -                                                       -         -         -      -        -        -        -     -         -           -          -        -       -  -
-reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337   10.20.30.0/24 -> 10.1.0.0/16 proto any                 40         0         0      1        1        0        2     0         0           0          0        0       0  -
-reqid 9    10.20.30.9                            inactive  eagain             -         -                                                       0         0         0      0        0        0        0     0         0           0          0        0       0  no IPv4 out policy with a template of reqid 9
+KEY        ADDRESS                               STATE     PENDING            POLICIES  FLOWS
+spid 305   10.20.30.2                            active    eagain             305          12
+spid 313   10.20.30.3                            active    hold(100p/256KiB)  313           9
+spid 1009  2001:db8::2                           inactive  drop               -             0
+spid 1017  192.0.2.7                             inactive  -                  -             -
+reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337      40
+reqid 9    10.20.30.9                            inactive  eagain             -             0
+    reason \"no IPv4 out policy with a template of reqid 9\"
 ";
-        assert_eq!(t, want);
-        assert_eq!(format_table(&[], noif), "");
+        assert_eq!(format_table(&sample(), Detail::Brief, noif), want);
+        let want = "\
+KEY        ADDRESS                               STATE     PENDING            POLICIES  FLOWS
+spid 305   10.20.30.2                            active    eagain             305          12
+    selector 10.20.30.2/32 -> 10.0.0.0/8 proto any
+    flows 12 declined 2 fail-closed-drops 0 stale-entries 0
+    pending-refused 3 pending-drops 0 pending-nonblock-held 0
+    held 0 released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
+spid 313   10.20.30.3                            active    hold(100p/256KiB)  313           9
+    selector 10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443
+    flows 9 declined 0 fail-closed-drops 0 stale-entries 0
+    pending-refused 0 pending-drops 0 pending-nonblock-held 0
+    held 57 released 50 hold-overflow-drops 4 hold-timeout-drops 2 hold-error-drops 1 hold-queued 0
+spid 1009  2001:db8::2                           inactive  drop               -             0
+    selector -
+    flows 0 declined 0 fail-closed-drops 0 stale-entries 0
+    pending-refused 0 pending-drops 1234567 pending-nonblock-held 0
+    held 0 released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
+spid 1017  192.0.2.7                             inactive  -                  -             -
+    selector -
+    flows - declined - fail-closed-drops - stale-entries -
+    pending-refused - pending-drops - pending-nonblock-held -
+    held - released - hold-overflow-drops - hold-timeout-drops - hold-error-drops - hold-queued -
+reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337      40
+    selector 10.20.30.0/24 -> 10.1.0.0/16 proto any
+    flows 40 declined 0 fail-closed-drops 0 stale-entries 1
+    pending-refused 1 pending-drops 0 pending-nonblock-held 2
+    held 0 released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
+reqid 9    10.20.30.9                            inactive  eagain             -             0
+    reason \"no IPv4 out policy with a template of reqid 9\"
+    selector -
+    flows 0 declined 0 fail-closed-drops 0 stale-entries 0
+    pending-refused 0 pending-drops 0 pending-nonblock-held 0
+    held 0 released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
+";
+        assert_eq!(format_table(&sample(), Detail::Stats, noif), want);
+        assert_eq!(format_table(&[], Detail::Stats, noif), "");
         assert_eq!(state_name(Some(9)), "unknown(9)");
         assert_eq!(pending_name(Some(9)), "unknown(9)");
         assert_eq!(pending_name(None), "-");

@@ -440,12 +440,12 @@ fn missing_namespace() {
         err,
         "xnatctl: 'a/b' is not a network namespace name \
          (a name in /run/netns, as 'ip netns list' prints it)\n\
-         usage: xnatctl [-j [-p]] show [spid=N|reqid=N]\n"
+         usage: xnatctl [-j [-p]] [-s] show [spid=N|reqid=N]\n"
     );
     let (code, _, err) = xnatctl("-n a monitor -n b");
     assert_eq!(code, 2);
     assert!(
-        err.starts_with("xnatctl: '-n NETNS' given more than once\n"),
+        err.starts_with("error: the argument '--netns <NETNS>' cannot be used multiple times\n"),
         "{err}"
     );
 }
@@ -457,6 +457,7 @@ fn help_tells_the_options() {
     assert_eq!(code, 0);
     for want in [
         "-p, --pretty",
+        "-s, --stats",
         "-t, --timestamp",
         "-n, --netns <NETNS>",
         "completion",
