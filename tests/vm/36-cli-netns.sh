@@ -39,7 +39,11 @@ assert_eq "[]" "$("$XNAT_CTL" -j show)" "mappings of the initial namespace at th
 ip -n lab link add xnatdummy0 type dummy
 run_in lab ip xfrm policy add src 10.20.30.2/32 dst 10.0.0.0/8 dev xnatdummy0 dir out index 305 \
 	tmpl src 200.2.2.2 dst 100.1.1.1 proto esp mode tunnel
-assert_contains "$("$XNAT_CTL" -n lab show spid 305)" "dev xnatdummy0" "interface name of lab's policy"
+# The selector and the counters come with -s, as with ip -s.
+assert_not_contains "$("$XNAT_CTL" -n lab show spid 305)" "xnatdummy0" "no selector without -s"
+assert_contains "$("$XNAT_CTL" -n lab show spid 305 -s)" \
+	"selector 10.20.30.2/32 -> 10.0.0.0/8 proto any dev xnatdummy0" "interface name of lab's policy"
+assert_contains "$("$XNAT_CTL" -n lab -s show spid 305)" "pending-refused 0 pending-drops 0" "counters with -s"
 
 log "-n of a namespace that does not exist, or that cannot be entered"
 rc=0
