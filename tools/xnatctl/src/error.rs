@@ -52,7 +52,7 @@ fn what(cmd: &Command) -> String {
         Command::Map { entry, .. } => format!("cannot map {} {}", entry.key, entry.target),
         Command::Unmap { key } => format!("cannot unmap {key}"),
         Command::Show { key: Some(key) } => format!("cannot show {key}"),
-        Command::Show { key: None } => "cannot list mappings".into(),
+        Command::Show { key: None } => "cannot show mappings".into(),
         Command::Flush => "cannot flush mappings".into(),
         Command::Monitor { .. } => "cannot monitor events".into(),
         Command::Save => "cannot save mappings".into(),
@@ -218,7 +218,7 @@ mod tests {
         );
         assert_eq!(
             kernel(libc::ENOMEM, None).message(&Command::Show { key: None }),
-            "cannot list mappings: Cannot allocate memory"
+            "cannot show mappings: Cannot allocate memory"
         );
         let e = Error::Other(anyhow::anyhow!("boom").context("receiving a reply"));
         assert_eq!(
