@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 
-use crate::cli::{self, shown, Command, UsageError};
+use crate::cli::{self, shown, UsageError};
 use crate::proto::{Key, MapEntry, Mapping, PENDING_MODES};
 
 /// The first line of what `save` prints.
@@ -75,11 +75,7 @@ pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, MapEntry)>, 
                 ),
             ));
         }
-        let Command::Map { entry, replace } =
-            cli::parse_map(rest).map_err(|e| at(name, line, e))?
-        else {
-            unreachable!("parse_map gives a map command")
-        };
+        let (entry, replace) = cli::parse_map_entry(rest).map_err(|e| at(name, line, e))?;
         if replace {
             return Err(at(
                 name,
@@ -99,16 +95,26 @@ pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, MapEntry)>, 
     Ok(entries)
 }
 
+/// A command of a batch file: one that changes the set.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Map { entry: MapEntry, replace: bool },
+    Unmap { key: Key },
+    Flush,
+}
+
 /// The commands of a batch file (`-f`), each with its line: `map` (with
 /// or without `replace`), `unmap` and `flush`.
-pub fn parse_batch(name: &str, text: &[u8]) -> Result<Vec<(usize, Command)>, UsageError> {
+pub fn parse_batch(name: &str, text: &[u8]) -> Result<Vec<(usize, Change)>, UsageError> {
     let mut cmds = Vec::new();
     for (line, words) in command_lines(name, text)? {
         let (command, rest) = words.split_first().expect("a command line has words");
         let cmd = match command.as_str() {
-            "map" => cli::parse_map(rest),
-            "unmap" => cli::parse_unmap(rest),
-            "flush" => cli::parse_flush(rest),
+            "map" => {
+                cli::parse_map_entry(rest).map(|(entry, replace)| Change::Map { entry, replace })
+            }
+            "unmap" => cli::parse_unmap_key(rest).map(|key| Change::Unmap { key }),
+            "flush" => cli::parse_flush(rest).map(|_| Change::Flush),
             _ => Err(UsageError(format!(
                 "unknown command '{}' in a batch file (expected: map, unmap, flush)",
                 shown(command)
@@ -138,7 +144,7 @@ pub enum Origin {
 pub fn apply(
     name: &str,
     current: Vec<MapEntry>,
-    cmds: &[(usize, Command)],
+    cmds: &[(usize, Change)],
 ) -> Result<Vec<(Origin, MapEntry)>, String> {
     let mut set: BTreeMap<Key, (Origin, MapEntry)> = current
         .into_iter()
@@ -146,7 +152,7 @@ pub fn apply(
         .collect();
     for (line, cmd) in cmds {
         match cmd {
-            Command::Map { entry, replace } => {
+            Change::Map { entry, replace } => {
                 let key = entry.key;
                 if !replace {
                     if let Some((origin, _)) = set.get(&key) {
@@ -162,13 +168,12 @@ pub fn apply(
                 }
                 set.insert(key, (Origin::Line(*line), entry.clone()));
             }
-            Command::Unmap { key } => {
+            Change::Unmap { key } => {
                 if set.remove(key).is_none() {
                     return Err(format!("{name}:{line}: {key} is not mapped"));
                 }
             }
-            Command::Flush => set.clear(),
-            other => unreachable!("not a command of a batch file: {other:?}"),
+            Change::Flush => set.clear(),
         }
     }
     Ok(set.into_values().collect())
@@ -388,18 +393,18 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         let got = parse_batch("cmds", text.as_bytes()).unwrap();
         let lines: Vec<usize> = got.iter().map(|(l, _)| *l).collect();
         assert_eq!(lines, [2, 3, 4, 6, 7]);
-        assert_eq!(got[0].1, Command::Unmap { key: Key::Spid(9) });
-        assert_eq!(got[3].1, Command::Flush);
+        assert_eq!(got[0].1, Change::Unmap { key: Key::Spid(9) });
+        assert_eq!(got[3].1, Change::Flush);
         assert_eq!(
             got[2].1,
-            Command::Map {
+            Change::Map {
                 entry: entry(305, "10.20.30.2"),
                 replace: true
             }
         );
         assert_eq!(
             got[4].1,
-            Command::Map {
+            Change::Map {
                 entry: hold(entry(313, "2001:db8::2"), None, Some(4096)),
                 replace: false
             }
@@ -433,7 +438,7 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         assert_eq!(parse_batch("cmds", b"# nothing\n").unwrap(), []);
     }
 
-    fn batch(text: &str) -> Vec<(usize, Command)> {
+    fn batch(text: &str) -> Vec<(usize, Change)> {
         parse_batch("cmds", text.as_bytes()).unwrap()
     }
 
@@ -623,10 +628,7 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
     /// The entry of the words of a `map` line.
     fn map_line(words: &str) -> MapEntry {
         let words: Vec<String> = words.split_whitespace().map(String::from).collect();
-        match cli::parse_map(&words).unwrap() {
-            Command::Map { entry, .. } => entry,
-            other => panic!("not a map command: {other:?}"),
-        }
+        cli::parse_map_entry(&words).unwrap().0
     }
 
     fn sample_maps() -> Vec<Mapping> {

@@ -461,6 +461,12 @@ fn required<'a>(
 /// eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]`; the hold
 /// limits only with `pending hold`.
 pub fn parse_map(words: &[String]) -> Result<Command, UsageError> {
+    let (entry, replace) = parse_map_entry(words)?;
+    Ok(Command::Map { entry, replace })
+}
+
+/// The mapping of `map`'s words, and whether they say `replace`.
+pub fn parse_map_entry(words: &[String]) -> Result<(MapEntry, bool), UsageError> {
     let kv = parse_words("map", words, &MAP_KEYWORDS)?;
     let key = required_key(&kv)?;
     let target = parse_target(&kv)?;
@@ -477,24 +483,26 @@ pub fn parse_map(words: &[String]) -> Result<Command, UsageError> {
         (map_checks::HOLD_BYTES_MIN, map_checks::HOLD_BYTES_MAX),
         pending,
     )?;
-    Ok(Command::Map {
-        entry: MapEntry {
-            key,
-            target,
-            pending,
-            hold_packets,
-            hold_bytes,
-        },
-        replace: kv.contains_key("replace"),
-    })
+    let entry = MapEntry {
+        key,
+        target,
+        pending,
+        hold_packets,
+        hold_bytes,
+    };
+    Ok((entry, kv.contains_key(REPLACE.name)))
 }
 
 /// `unmap spid=N|reqid=N`
 pub fn parse_unmap(words: &[String]) -> Result<Command, UsageError> {
-    let kv = parse_words("unmap", words, &KEY_KEYWORDS)?;
     Ok(Command::Unmap {
-        key: required_key(&kv)?,
+        key: parse_unmap_key(words)?,
     })
+}
+
+/// The key of `unmap`'s words.
+pub fn parse_unmap_key(words: &[String]) -> Result<Key, UsageError> {
+    required_key(&parse_words("unmap", words, &KEY_KEYWORDS)?)
 }
 
 /// `show [spid=N|reqid=N]`
