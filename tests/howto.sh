@@ -502,7 +502,8 @@ trace_count_ge() { [ "$(grep -c "^$1 " "$2" || true)" -ge "$3" ]; }
 
 # hold_scenario FAMILY: hold mode, the SA added by hand (nothing answers
 # ACQUIRE): held packets leave in order once it is there; the packet and
-# byte bounds; a TCP connect; the ACQUIRE lifetime.
+# byte bounds; a TCP connect; the ACQUIRE lifetime.  Each step is a phase
+# with its own TAP line; a step builds on the state the one before left.
 hold_scenario() {
 	local fam=$1 out c base sender tcp t0 tc tsa after limit expected i drop_at late_at
 	howto_setup "$fam"
@@ -510,7 +511,7 @@ hold_scenario() {
 	load_module
 	limit=$(release_limit)
 
-	log "hold mode and its limits; limits only with hold, and in range"
+	phase "hold mode and its limits; limits only with hold, and in range"
 	xnat map "spid=$SPID" to "$MAPPED" pending hold hold-packets 8
 	assert_eq "hold 8 262144" "$(mapping_fields "$SPID" pending hold_packets hold_bytes)" "mode, packet limit, byte limit (default)"
 	assert_fail xnat map "spid=$SPID" to "$MAPPED" pending drop hold-packets 5 replace
@@ -524,7 +525,7 @@ hold_scenario() {
 	monitor_start "$XNAT_TMP/monitor.log"
 	capture_start router r-home held
 
-	log "held: five datagrams and a forwarded one while the SA is missing; the sends succeed"
+	phase "held: five datagrams and a forwarded one while the SA is missing; the sends succeed"
 	run_in home $PEER udp-send "$OFFICE_HOST" 5001 hold --count 5 --interval 0.05 --numbered --trace --timeout 60 \
 		>"$XNAT_TMP/hold.out" 2>&1 &
 	sender=$!
@@ -544,7 +545,7 @@ hold_scenario() {
 	wait_for 10 "the monitor's 'sa pending'" sa_events_ge "$XNAT_TMP/monitor.log" pending "$SPID" 1
 	assert_eq 0 "$(sa_events "$XNAT_TMP/monitor.log" established "$SPID" | wc -l)" "'sa established' lines before the SA exists"
 
-	log "the SA arrives: the held packets leave in order, translated, in ESP"
+	phase "the SA arrives: the held packets leave in order, translated, in ESP"
 	capture_start router r-home released
 	sa_add
 	wait_for 30 "six datagrams at the office" office_count_ge hold 6
@@ -564,7 +565,7 @@ hold_scenario() {
 		"$(sa_events "$XNAT_TMP/monitor.log" pending "$SPID" | head -n1)" "time of 'sa pending' (before 'sa established')"
 	grep -E ' sa (pending|established) ' "$XNAT_TMP/monitor.log" | sed 's/^/#   /'
 
-	log "overflow: 12 datagrams for a queue of 8; the first 8 are released, in order"
+	phase "overflow: 12 datagrams for a queue of 8; the first 8 are released, in order"
 	sa_del
 	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 ovf --count 12 --interval 0.02 --numbered --no-reply 2>&1)
 	assert_contains "$out" "sent 12 failed 0" "sends beyond the bound (the sender is not told)"
@@ -578,7 +579,7 @@ hold_scenario() {
 	assert_eq "held=14 released=14 overflow=4 timeout=0 error=0 queued=0" "$(hold_counters "$SPID")" "hold counters after the release"
 	wait_for 10 "the second 'sa established'" sa_events_ge "$XNAT_TMP/monitor.log" established "$SPID" 2
 
-	log "TCP: a blocking connect while the SA is missing completes as soon as it arrives"
+	phase "TCP: a blocking connect while the SA is missing completes as soon as it arrives"
 	sa_del
 	base=$(hold_counters "$SPID")
 	capture_start office eth0 syn "tcp port 5002"
@@ -613,7 +614,7 @@ hold_scenario() {
 		awk '$1 == "TcpExtTCPSpuriousRtxHostQueues" { print $2 }')"
 	wait_for 10 "the third 'sa established'" sa_events_ge "$XNAT_TMP/monitor.log" established "$SPID" 3
 
-	log "timeout: a held packet is dropped when the ACQUIRE lifetime (2 s here) runs out"
+	phase "timeout: a held packet is dropped when the ACQUIRE lifetime (2 s here) runs out"
 	run_in home sysctl -qw net.core.xfrm_acq_expires=2
 	sa_del
 	base=$(hold_counters "$SPID")
@@ -631,7 +632,7 @@ hold_scenario() {
 	exchange home udp after-timeout
 	assert_eq 0 "$(office_count late)" "timed-out datagrams at the office"
 
-	log "fail closed: a held packet whose policy went meanwhile is dropped on release, not sent in the clear"
+	phase "fail closed: a held packet whose policy went meanwhile is dropped on release, not sent in the clear"
 	run_in home sysctl -qw net.core.xfrm_acq_expires=30
 	sa_del
 	base=$(hold_counters "$SPID")
@@ -655,7 +656,7 @@ hold_scenario() {
 	wait_for 30 "the mapping to be active again" mapping_state_is active
 	exchange home udp after-orphan
 
-	log "the byte bound: a queue of at most 1 byte holds nothing"
+	phase "the byte bound: a queue of at most 1 byte holds nothing"
 	sa_del
 	xnat map "spid=$SPID" to "$MAPPED" pending hold hold-packets 8 hold-bytes 1 replace
 	assert_eq "hold 8 1" "$(mapping_fields "$SPID" pending hold_packets hold_bytes)" "limits after replace"
