@@ -306,7 +306,7 @@ stage_package() {
 	kind=build
 }
 
-# Tests of tests/vm/ that also run with the packaged module: the HOWTO, both
+# Tests of tests/vm/ that also run with the packaged module: the reference scenario, both
 # families, the pending and hold modes and save/restore, loaded by modprobe.
 package_vm_tests=(10-howto-ipv4 10-howto-ipv6 20-sa-pending-ipv4 25-hold-ipv4 34-save-restore)
 
