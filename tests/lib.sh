@@ -448,6 +448,9 @@ phase() {
 	_xnat_phase=$1
 	log "$1"
 	trap _xnat_run_exit EXIT
+	# The runner's timeout ends a test with SIGTERM: the phase it cut short
+	# then reports as failed.
+	trap 'exit 143' TERM
 }
 
 # _xnat_phase_end RESULT: reports the current phase, if any, as RESULT (ok,
