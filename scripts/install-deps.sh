@@ -132,7 +132,7 @@ if [ -n "$build73" ]; then
 	"$(dirname "$0")/fetch-kernel-source.sh" 7.3 >/dev/null
 fi
 
-# libreswan (pluto, for tests/vm/47-48): Debian's package conflicts with
+# libreswan (pluto, for tests/vm/47-libreswan): Debian's package conflicts with
 # strongSwan's (strongswan-libcharon, strongswan-starter, which the other IKE
 # tests need), so it is not installed: its .deb is fetched with apt-get
 # download and unpacked with dpkg -x into $XNAT_TOOLS/libreswan.  Nothing of

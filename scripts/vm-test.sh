@@ -26,15 +26,17 @@ shift 2
 # shellcheck source=tests/lib.sh
 . "$top/tests/lib.sh"
 
+# A scenario file for both families is two tests (tests/lib.sh, vm_tests).
 if [ $# = 0 ]; then
-	tests=("$top"/tests/vm/*.sh)
+	paths=("$top"/tests/vm/*.sh)
 else
-	tests=()
+	paths=()
 	for t in "$@"; do
 		case $t in */*) ;; *) t=$top/tests/vm/${t%.sh}.sh ;; esac
-		tests+=("$t")
+		paths+=("$t")
 	done
 fi
+mapfile -t tests < <(vm_tests "${paths[@]}")
 # A test runs once: the queue knows tests by name.
 declare -A seen=()
 for t in "${tests[@]}"; do
@@ -59,7 +61,8 @@ limit=${XNAT_VM_TIMEOUT:-}
 if [ -z "$limit" ]; then
 	limit=180
 	for t in "${tests[@]}"; do
-		[ -r "$t" ] && limit=$((limit + ($(test_timeout "$t" 120) + 30) * XNAT_TIME_SCALE))
+		vm_test_source "$t"
+		[ -r "$VM_TEST_FILE" ] && limit=$((limit + ($(test_timeout "$t" 120) + 30) * XNAT_TIME_SCALE))
 	done
 fi
 
@@ -130,9 +133,11 @@ run_queued() {
 }
 
 # tap_block TAP NAME I: NAME's result line in TAP, renumbered I, with the
-# comment lines that follow it.
+# indented subtest (its phases) that precedes it and the comment lines that
+# follow it.
 tap_block() {
 	awk -v name="$2" -v i="$3" '
+		/^    / { sub_ = sub_ $0 "\n"; on = 0; next }
 		/^(not )?ok [0-9]+ - / {
 			rest = $0
 			sub(/^(not )?ok [0-9]+ - /, "", rest)
@@ -142,12 +147,14 @@ tap_block() {
 				not = ($0 ~ /^not /) ? "not " : ""
 				line = $0
 				sub(/^(not )?ok [0-9]+ /, "", line)
+				printf "%s", sub_
 				print not "ok " i " " line
 			}
+			sub_ = ""
 			next
 		}
 		/^#/ && on { print; next }
-		{ on = 0 }' "$1" 2>/dev/null
+		{ on = 0; sub_ = "" }' "$1" 2>/dev/null
 }
 
 jobs=${XNAT_VM_JOBS:-$default_jobs}
@@ -159,7 +166,7 @@ mkdir -p "$out"
 rc=0
 if [ "$jobs" = 1 ]; then
 	"$top/scripts/vm-run.sh" -k "$kernel" -o "$out" -t "$limit" -- \
-		bash tests/run-in-guest.sh "$out" "$@" || rc=$?
+		bash tests/run-in-guest.sh "$out" "${tests[@]}" || rc=$?
 else
 	run_queued "$jobs" || rc=$?
 fi

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # The compatibility matrix of the pending modes (tests/vm/37-41): real
 # senders (C, Python, Go, curl) against a mapping whose policy stays while
-# its SA is missing, in each pending mode, on the HOWTO's topology (IPv4).
+# its SA is missing, in each pending mode, on the reference topology (IPv4).
 # Source after lib.sh and howto.sh.
 #
 # A cell is one sender run from the home box while the out SA is missing;
@@ -47,7 +47,7 @@ declare -gA CELL=()
 COMPAT_KEYS=()
 COMPAT_FAILS=()
 
-# compat_setup: the HOWTO's topology, the module, the mapping (eagain), the
+# compat_setup: the reference topology, the module, the mapping (eagain), the
 # out SA present, and a capture of the WAN for the whole test.
 compat_setup() {
 	howto_setup 4

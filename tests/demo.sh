@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `make demo`: the HOWTO's scenario, narrated, inside the test VM
-# (scripts/vm-run.sh).  A home worker's LAN and home box must appear as the
+# `make demo`: the reference scenario (Documentation/reference-scenario.rst),
+# narrated, inside the test VM (scripts/vm-run.sh).  A home worker's LAN and home box must appear as the
 # office-internal 10.20.30.2 inside the IPsec tunnel to the office's 10/8.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"

@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# The home-worker topology this project grew from: a home worker's LAN and
+# The reference scenario this project grew from, described with its
+# addresses in Documentation/reference-scenario.rst: a home worker's LAN and
 # home box, a router standing for the Internet, the office gateway and an
 # office host.
 #
@@ -9,9 +10,9 @@
 # The office host's own link is a /24 inside 10/8, so that it sends replies
 # for 10.20.30.2 to its gateway rather than looking for it on the link.
 #
-# howto_setup FAMILY (4 or 6) builds it with static SAs and the policies of
-# the HOWTO: out policy index $SPID "$MAPPED/32 -> office net" from home, ESP
-# tunnel $HOME_WAN <-> $GW_WAN.  Captures on the router see only the outer
+# howto_setup FAMILY (4 or 6) builds it with static SAs and its policies:
+# out policy index $SPID "$MAPPED/32 -> office net" from home, ESP tunnel
+# $HOME_WAN <-> $GW_WAN.  Captures on the router see only the outer
 # packets, so they show what really crosses the Internet.
 # Source after lib.sh.
 
@@ -55,24 +56,66 @@ howto_setup() {
 	howto_servers
 }
 
-# howto_net FAMILY [SRCLEN]: the namespaces, links and routes of howto_setup,
-# without SAs, policies or servers.
+# Fixed MAC addresses for the veths, one per address of the topology, so
+# that a neighbour entry can be pinned to them (howto_neigh_line).
+MAC_LAN_HOST=02:00:00:00:01:01 MAC_LAN_GW=02:00:00:00:01:02
+MAC_HOME_WAN=02:00:00:00:02:01 MAC_ROUTER_HOME=02:00:00:00:02:02
+MAC_ROUTER_GW=02:00:00:00:03:01 MAC_GW_WAN=02:00:00:00:03:02
+MAC_OFFICE_GW=02:00:00:00:04:01 MAC_OFFICE_HOST=02:00:00:00:04:02
+
+# howto_net FAMILY [SRCLEN [COPY]]: the namespaces, links and routes of
+# howto_setup, without SAs, policies or servers.  With COPY, the namespaces
+# are COPY-lan, COPY-home, ..., so that several copies of the topology can
+# stand side by side (tests/bench).  Under TCG a process start costs about
+# 0.1-0.2 s, so each namespace is set up by one `ip -batch`.
 howto_net() {
 	howto_vars "$1"
 	HOSTLEN=${2:-$HOSTLEN}
-	netns_create lan home router gw office
-	veth_pair lan eth0 "$LAN_HOST/$PLEN" home lan0 "$LAN_GW/$PLEN"
-	veth_pair home wan0 "$HOME_WAN/$PLEN" router r-home "$ROUTER_HOME/$PLEN"
-	veth_pair router r-gw "$ROUTER_GW/$PLEN" gw wan0 "$GW_WAN/$PLEN"
-	veth_pair gw lan0 "$OFFICE_GW/$OFFICE_PLEN" office eth0 "$OFFICE_HOST/$OFFICE_PLEN"
-	local ns
-	for ns in home router gw; do forwarding "$ns"; done
-	run_in lan ip -"$FAM" route add default via "$LAN_GW"
-	run_in home ip -"$FAM" route add default via "$ROUTER_HOME"
-	run_in gw ip -"$FAM" route add default via "$ROUTER_GW"
-	run_in office ip -"$FAM" route add default via "$OFFICE_GW"
+	local p=${3:+$3-} ns
+	ip -batch - <<-EOF || fail "the topology's namespaces and links"
+		netns add ${p}lan
+		netns add ${p}home
+		netns add ${p}router
+		netns add ${p}gw
+		netns add ${p}office
+		link add eth0 netns ${p}lan address $MAC_LAN_HOST type veth peer name lan0 netns ${p}home address $MAC_LAN_GW
+		link add wan0 netns ${p}home address $MAC_HOME_WAN type veth peer name r-home netns ${p}router address $MAC_ROUTER_HOME
+		link add r-gw netns ${p}router address $MAC_ROUTER_GW type veth peer name wan0 netns ${p}gw address $MAC_GW_WAN
+		link add lan0 netns ${p}gw address $MAC_OFFICE_GW type veth peer name eth0 netns ${p}office address $MAC_OFFICE_HOST
+	EOF
+	for ns in lan home router gw office; do on_exit "ip netns del '$p$ns'"; done
+	howto_up "${p}lan" eth0 "$LAN_HOST/$PLEN" via "$LAN_GW"
+	howto_up "${p}home" lan0 "$LAN_GW/$PLEN" wan0 "$HOME_WAN/$PLEN" via "$ROUTER_HOME"
+	howto_up "${p}router" r-home "$ROUTER_HOME/$PLEN" r-gw "$ROUTER_GW/$PLEN"
+	howto_up "${p}gw" wan0 "$GW_WAN/$PLEN" lan0 "$OFFICE_GW/$OFFICE_PLEN" via "$ROUTER_GW"
+	howto_up "${p}office" eth0 "$OFFICE_HOST/$OFFICE_PLEN" via "$OFFICE_GW"
+	for ns in home router gw; do forwarding "$p$ns"; done
 	# The router knows only the two WAN links: plaintext to the office net
 	# has no way through, only ESP between the gateways does.
+}
+
+# howto_up NS IF ADDR [IF ADDR]... [via GW]: lo and the interfaces of NS up
+# with their addresses (IPv6 ones without duplicate address detection, so
+# that they are usable at once), and a default route via GW.
+howto_up() {
+	local ns=$1 nodad=
+	shift
+	[ "$FAM" != 6 ] || nodad=nodad
+	{
+		echo "link set lo up"
+		while [ $# -ge 2 ] && [ "$1" != via ]; do
+			printf 'link set %s up\naddr add %s dev %s %s\n' "$1" "$2" "$1" "$nodad"
+			shift 2
+		done
+		[ "${1:-}" != via ] || echo "route add default via $2"
+	} | ip -"$FAM" -n "$ns" -batch - || fail "the topology's addresses and routes in $ns"
+}
+
+# howto_neigh_line IF NAME: the `ip -batch` line that pins the address
+# $NAME to its MAC $MAC_NAME on IF.
+howto_neigh_line() {
+	local addr=$2 mac=MAC_$2
+	printf 'neigh replace %s lladdr %s dev %s nud permanent\n' "${!addr}" "${!mac}" "$1"
 }
 
 # howto_sas [REQID [SPI_OUT SPI_IN [HOME_ARG...]]]: the home -> gw SA and
@@ -185,7 +228,7 @@ exchange() {
 	assert_contains "$out" "ok $3" "$2 reply to $1"
 }
 
-# howto_scenario FAMILY: the HOWTO end to end, for the tests of both families.
+# howto_scenario FAMILY: the reference scenario end to end.
 howto_scenario() {
 	howto_setup "$1"
 	load_module
@@ -502,7 +545,8 @@ trace_count_ge() { [ "$(grep -c "^$1 " "$2" || true)" -ge "$3" ]; }
 
 # hold_scenario FAMILY: hold mode, the SA added by hand (nothing answers
 # ACQUIRE): held packets leave in order once it is there; the packet and
-# byte bounds; a TCP connect; the ACQUIRE lifetime.
+# byte bounds; a TCP connect; the ACQUIRE lifetime.  Each step is a phase
+# with its own TAP line; a step builds on the state the one before left.
 hold_scenario() {
 	local fam=$1 out c base sender tcp t0 tc tsa after limit expected i drop_at late_at
 	howto_setup "$fam"
@@ -510,7 +554,7 @@ hold_scenario() {
 	load_module
 	limit=$(release_limit)
 
-	log "hold mode and its limits; limits only with hold, and in range"
+	phase "hold mode and its limits; limits only with hold, and in range"
 	xnat map "spid=$SPID" to "$MAPPED" pending hold hold-packets 8
 	assert_eq "hold 8 262144" "$(mapping_fields "$SPID" pending hold_packets hold_bytes)" "mode, packet limit, byte limit (default)"
 	assert_fail xnat map "spid=$SPID" to "$MAPPED" pending drop hold-packets 5 replace
@@ -524,7 +568,7 @@ hold_scenario() {
 	monitor_start "$XNAT_TMP/monitor.log"
 	capture_start router r-home held
 
-	log "held: five datagrams and a forwarded one while the SA is missing; the sends succeed"
+	phase "held: five datagrams and a forwarded one while the SA is missing; the sends succeed"
 	run_in home $PEER udp-send "$OFFICE_HOST" 5001 hold --count 5 --interval 0.05 --numbered --trace --timeout 60 \
 		>"$XNAT_TMP/hold.out" 2>&1 &
 	sender=$!
@@ -544,7 +588,7 @@ hold_scenario() {
 	wait_for 10 "the monitor's 'sa pending'" sa_events_ge "$XNAT_TMP/monitor.log" pending "$SPID" 1
 	assert_eq 0 "$(sa_events "$XNAT_TMP/monitor.log" established "$SPID" | wc -l)" "'sa established' lines before the SA exists"
 
-	log "the SA arrives: the held packets leave in order, translated, in ESP"
+	phase "the SA arrives: the held packets leave in order, translated, in ESP"
 	capture_start router r-home released
 	sa_add
 	wait_for 30 "six datagrams at the office" office_count_ge hold 6
@@ -564,7 +608,7 @@ hold_scenario() {
 		"$(sa_events "$XNAT_TMP/monitor.log" pending "$SPID" | head -n1)" "time of 'sa pending' (before 'sa established')"
 	grep -E ' sa (pending|established) ' "$XNAT_TMP/monitor.log" | sed 's/^/#   /'
 
-	log "overflow: 12 datagrams for a queue of 8; the first 8 are released, in order"
+	phase "overflow: 12 datagrams for a queue of 8; the first 8 are released, in order"
 	sa_del
 	out=$(run_in home $PEER udp-send "$OFFICE_HOST" 5001 ovf --count 12 --interval 0.02 --numbered --no-reply 2>&1)
 	assert_contains "$out" "sent 12 failed 0" "sends beyond the bound (the sender is not told)"
@@ -578,7 +622,7 @@ hold_scenario() {
 	assert_eq "held=14 released=14 overflow=4 timeout=0 error=0 queued=0" "$(hold_counters "$SPID")" "hold counters after the release"
 	wait_for 10 "the second 'sa established'" sa_events_ge "$XNAT_TMP/monitor.log" established "$SPID" 2
 
-	log "TCP: a blocking connect while the SA is missing completes as soon as it arrives"
+	phase "TCP: a blocking connect while the SA is missing completes as soon as it arrives"
 	sa_del
 	base=$(hold_counters "$SPID")
 	capture_start office eth0 syn "tcp port 5002"
@@ -613,7 +657,7 @@ hold_scenario() {
 		awk '$1 == "TcpExtTCPSpuriousRtxHostQueues" { print $2 }')"
 	wait_for 10 "the third 'sa established'" sa_events_ge "$XNAT_TMP/monitor.log" established "$SPID" 3
 
-	log "timeout: a held packet is dropped when the ACQUIRE lifetime (2 s here) runs out"
+	phase "timeout: a held packet is dropped when the ACQUIRE lifetime (2 s here) runs out"
 	run_in home sysctl -qw net.core.xfrm_acq_expires=2
 	sa_del
 	base=$(hold_counters "$SPID")
@@ -631,7 +675,7 @@ hold_scenario() {
 	exchange home udp after-timeout
 	assert_eq 0 "$(office_count late)" "timed-out datagrams at the office"
 
-	log "fail closed: a held packet whose policy went meanwhile is dropped on release, not sent in the clear"
+	phase "fail closed: a held packet whose policy went meanwhile is dropped on release, not sent in the clear"
 	run_in home sysctl -qw net.core.xfrm_acq_expires=30
 	sa_del
 	base=$(hold_counters "$SPID")
@@ -655,7 +699,7 @@ hold_scenario() {
 	wait_for 30 "the mapping to be active again" mapping_state_is active
 	exchange home udp after-orphan
 
-	log "the byte bound: a queue of at most 1 byte holds nothing"
+	phase "the byte bound: a queue of at most 1 byte holds nothing"
 	sa_del
 	xnat map "spid=$SPID" to "$MAPPED" pending hold hold-packets 8 hold-bytes 1 replace
 	assert_eq "hold 8 1" "$(mapping_fields "$SPID" pending hold_packets hold_bytes)" "limits after replace"

@@ -2,7 +2,7 @@
 # An IKE daemon restarts on the home box: the mapping names its policies by
 # the reqid pinned in its configuration, and follows them as they come back
 # under new indexes.  strongSwan's charon (tests/strongswan.sh) or libreswan's
-# pluto (tests/libreswan.sh) on both ends of the HOWTO topology.
+# pluto (tests/libreswan.sh) on both ends of the reference topology.
 # Source after lib.sh, howto.sh, strongswan.sh and libreswan.sh.
 
 IKE_REQID=7

@@ -17,6 +17,10 @@
 #             "package": the guest's root has the Debian packages installed
 #             (xfrm-nat-dkms built the module with DKMS, xnatctl is in
 #             /usr/sbin), as on a user's machine; the tests use those
+#   XNAT_FAMILY
+#             4 or 6, for a scenario file of both families (test_family)
+#   XNAT_SUBTAP
+#             where a test's phases report (phase), set by the runner
 
 REPO=${REPO:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}
 XNAT_KO=${XNAT_KO:-$REPO/module/xfrm_nat.ko}
@@ -187,6 +191,11 @@ on_exit() {
 _xnat_run_exit() {
 	local rc=$? c
 	set +e
+	case $rc in
+	0) _xnat_phase_end ok ;;
+	"$KSFT_SKIP") _xnat_phase_end skip ;;
+	*) _xnat_phase_end "not ok" ;;
+	esac
 	for c in "${_xnat_exit_cmds[@]}"; do
 		eval "$c" >/dev/null 2>&1
 	done
@@ -369,9 +378,91 @@ capture_show() {
 
 # ---------------------------------------------------------------- runner support
 
-# test_timeout FILE [DEFAULT]: the "# timeout: N" of a test file, else DEFAULT.
+# test_timeout TEST [DEFAULT]: the "# timeout: N" of a test's file, else
+# DEFAULT.  TEST as for vm_test_source.
 test_timeout() {
 	local t
-	t=$(sed -n 's/^# *timeout: *\([0-9][0-9]*\) *$/\1/p' "$1" | head -n1)
+	vm_test_source "$1"
+	t=$(sed -n 's/^# *timeout: *\([0-9][0-9]*\) *$/\1/p' "$VM_TEST_FILE" 2>/dev/null | head -n1)
 	echo "${t:-${2:-120}}"
+}
+
+# A scenario that runs alike over IPv4 and IPv6 is one file, DIR/NAME.sh,
+# with a "# families: 4 6" line; it stands for two tests, DIR/NAME-ipv4.sh
+# and DIR/NAME-ipv6.sh, each with its own TAP line and its own name for T=,
+# that run the file with XNAT_FAMILY set (test_family).
+
+# test_families FILE: the families a test file names, or nothing.
+test_families() {
+	sed -n 's/^# *families: *\([46 ]*\)$/\1/p' "$1" 2>/dev/null | head -n1
+}
+
+# vm_tests PATH...: the tests the PATHs stand for, one a line: a scenario
+# file with a families line stands for one test per family, a test name of
+# such a file (which does not exist as a file) or any other file for itself.
+vm_tests() {
+	local t f
+	for t in "$@"; do
+		f=
+		[ ! -e "$t" ] || f=$(test_families "$t")
+		if [ -z "$f" ]; then
+			echo "$t"
+			continue
+		fi
+		for f in $f; do echo "${t%.sh}-ipv$f.sh"; done
+	done
+}
+
+# vm_test_source TEST: sets VM_TEST_FILE to the file that runs TEST (a path
+# as vm_tests prints them) and VM_TEST_FAMILY to the family it runs with,
+# empty for a test that is a file of its own.
+vm_test_source() {
+	local t=$1 f
+	VM_TEST_FILE=$t VM_TEST_FAMILY=
+	[ ! -e "$t" ] || return 0
+	case $t in *-ipv4.sh | *-ipv6.sh) ;; *) return 0 ;; esac
+	f=${t%.sh}
+	f=${f##*-ipv}
+	case " $(test_families "${t%-ipv?.sh}.sh") " in
+	*" $f "*) VM_TEST_FILE=${t%-ipv?.sh}.sh VM_TEST_FAMILY=$f ;;
+	esac
+}
+
+# test_family: the address family a scenario file runs for (4 or 6).
+test_family() {
+	case ${XNAT_FAMILY:-} in
+	4 | 6) echo "$XNAT_FAMILY" ;;
+	*) fail "no address family: run NAME-ipv4 or NAME-ipv6 through tests/run-in-guest.sh, or set XNAT_FAMILY=4 or 6" ;;
+	esac
+}
+
+# A test may be split into phases, each with a TAP line of its own (in
+# vm.tap, a subtest of the test's line).  The runner names the file the
+# lines go to in XNAT_SUBTAP; without it, phases are only logged.
+_xnat_phase= _xnat_phases=0
+
+# phase TITLE: what follows, up to the next phase or the end of the test, is
+# the phase TITLE; the one before it passed.
+phase() {
+	_xnat_phase_end ok
+	_xnat_phase=$1
+	log "$1"
+	trap _xnat_run_exit EXIT
+	# The runner's timeout ends a test with SIGTERM: the phase it cut short
+	# then reports as failed.
+	trap 'exit 143' TERM
+}
+
+# _xnat_phase_end RESULT: reports the current phase, if any, as RESULT (ok,
+# "not ok" or skip).
+_xnat_phase_end() {
+	[ -n "$_xnat_phase" ] || return 0
+	_xnat_phases=$((_xnat_phases + 1))
+	if [ -n "${XNAT_SUBTAP:-}" ]; then
+		case $1 in
+		skip) echo "ok $_xnat_phases - $_xnat_phase # SKIP" ;;
+		*) echo "$1 $_xnat_phases - $_xnat_phase" ;;
+		esac >>"$XNAT_SUBTAP"
+	fi
+	_xnat_phase=
 }

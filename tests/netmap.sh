@@ -7,7 +7,7 @@
 #   lan2 (L2) --- home lan1 (the gateway address again, a host route to L2)
 #
 # The home box's out policy (index $SPID) selects src $TO_NET dst
-# $OFFICE_NET, static SAs as in the HOWTO.
+# $OFFICE_NET, static SAs as in the reference scenario.
 # Source after lib.sh and howto.sh.
 
 netmap_vars() {

@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# The scenario of tests 52/53: a reqid mapping on the HOWTO's topology.
+# The scenario of tests/vm/52-reqid-follow: a reqid mapping on the reference topology.
 # Source after lib.sh and howto.sh (key_field).
 
 # out_index SRC DST: the index of the home box's out policy SRC -> DST.

@@ -3,7 +3,9 @@
 #
 #   tests/run-in-guest.sh OUTDIR [--queue DIR] [TEST...]
 #
-# TESTs are files or names under tests/vm/ (default: tests/vm/*.sh, sorted).
+# TESTs are files or names under tests/vm/ (default: tests/vm/*.sh, sorted);
+# a scenario file for both address families is two tests, NAME-ipv4 and
+# NAME-ipv6 (tests/lib.sh, vm_tests), and NAME alone stands for both.
 # With --queue, several guests share the list: a guest runs a test only if it
 # is the first to create DIR/NAME (mkdir is atomic on the host behind 9p), and
 # writes its plan line last, once it knows how many it ran.
@@ -31,15 +33,16 @@ kmemleak=/sys/kernel/debug/kmemleak
 
 progress() { printf '[vm] %s\n' "$*"; }
 
-tests=()
+paths=()
 if [ $# = 0 ]; then
-	for t in "$top"/tests/vm/*.sh; do [ -e "$t" ] && tests+=("$t"); done
+	for t in "$top"/tests/vm/*.sh; do [ -e "$t" ] && paths+=("$t"); done
 else
 	for t in "$@"; do
 		case $t in */*) ;; *) t=$top/tests/vm/${t%.sh}.sh ;; esac
-		tests+=("$t")
+		paths+=("$t")
 	done
 fi
+mapfile -t tests < <(vm_tests "${paths[@]}")
 
 mkdir -p "$out/logs"
 tap=$out/vm.tap
@@ -126,7 +129,8 @@ for t in "${tests[@]}"; do
 	log=$out/logs/$name.log
 	problems=
 
-	if ! [ -r "$t" ]; then
+	vm_test_source "$t"
+	if ! [ -r "$VM_TEST_FILE" ]; then
 		emit "not ok $n - $name"
 		emit "# no such test: $t"
 		failed=$((failed + 1))
@@ -138,7 +142,10 @@ for t in "${tests[@]}"; do
 	start=$(date +%s)
 	# timeout puts the test in a process group of its own; whatever the
 	# test leaves running in it is killed afterwards.
-	(cd "$top" && exec timeout -k 10 "$limit" bash "$t") >"$log" 2>&1 </dev/null &
+	subtap=$out/logs/$name.phases
+	: >"$subtap"
+	(cd "$top" && XNAT_FAMILY=$VM_TEST_FAMILY XNAT_SUBTAP=$subtap exec timeout -k 10 "$limit" bash "$VM_TEST_FILE") \
+		>"$log" 2>&1 </dev/null &
 	tpid=$!
 	wait "$tpid"
 	rc=$?
@@ -166,6 +173,12 @@ for t in "${tests[@]}"; do
 	bad=$(grep -E -- "$bad_kernel_re" <<<"$klog")
 	[ -z "$bad" ] || problems+="kernel log has errors: $(head -n1 <<<"$bad")"$'\n'
 
+	# The phases' lines, as a TAP subtest just before the test's own line.
+	if [ -s "$subtap" ]; then
+		emit "    # Subtest: $name"
+		sed 's/^/    /' "$subtap" >>"$tap"
+		emit "    1..$(wc -l <"$subtap")"
+	fi
 	if [ -z "$problems" ] && [ "$rc" = 0 ]; then
 		emit "ok $n - $name"
 		progress "$name: ok (${secs} s)"

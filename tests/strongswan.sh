@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# strongswan_scenario FAMILY [MODE]: the HOWTO topology with strongSwan's
+# strongswan_scenario FAMILY [MODE]: the reference topology with strongSwan's
 # charon on the home box (trap policy, start_action = trap) and on the office
 # gateway instead of static SAs; the trap policy's index is mapped in MODE,
 # eagain (the default) or hold.

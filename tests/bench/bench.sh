@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # In-VM part of `make bench` (started by tests/bench/run.sh through
 # scripts/vm-run.sh): xfrm-nat side by side with iptables and nftables,
-# each on its own copy of the HOWTO's topology (tests/howto.sh: same
+# each on its own copy of the reference topology (tests/howto.sh: same
 # addresses, static SAs and policies), in one boot.
 #
 #   bash tests/bench/bench.sh OUTDIR
@@ -11,7 +11,7 @@
 # measures and prints, and fails only when the setup itself is broken.
 #
 # For N in BENCH_NS (default 1 100 1000 10000), the home box of each copy
-# has N out policies: the HOWTO's (index 305, 10.20.30.2/32 -> 10.0.0.0/8)
+# has N out policies: the reference scenario's (index 305, 10.20.30.2/32 -> 10.0.0.0/8)
 # and N-1 others (index 8*(1000+k)+1, 100.64.x.y/32 -> 11.x.y.0/24).  Then
 # in rounds, the tools in turn (the order rotates each round):
 #   xfrm-nat  xnatctl restore of N mappings, one per policy (policies exist)

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The in-VM set-up shared by bench.sh (time) and insns.sh (instructions):
-# the three copies of the HOWTO's topology, the configuration files for N,
-# and the measures.  Sourced with `out` (the results directory, holding
-# bin/ and bench.env) and BENCH_DIR (tests/bench) set.
+# three copies of the reference scenario's topology (tests/howto.sh), the
+# configuration files for N, and the measures.  Sourced with `out` (the
+# results directory, holding bin/ and bench.env) and BENCH_DIR
+# (tests/bench) set.
 # shellcheck disable=SC2154
 . "$BENCH_DIR/../lib.sh"
 . "$BENCH_DIR/../howto.sh"
@@ -32,87 +33,45 @@ say() { printf '[bench %s] %s\n' "$(elapsed)" "$*"; }
 # Under TCG a process start costs about 0.1-0.2 s: the set-up goes through
 # `ip -batch` and the measures read counters without starting any.
 
-# up_lines IF ADDR [IF ADDR]... [via GW]: `ip -batch` lines that bring lo
-# and the interfaces up with their addresses, and add a default route.
-up_lines() {
-	echo "link set lo up"
-	while [ $# -ge 2 ] && [ "$1" != via ]; do
-		printf 'link set %s up\naddr add %s dev %s\n' "$1" "$2" "$1"
-		shift 2
-	done
-	[ "${1:-}" != via ] || echo "route add default via $2"
-}
+# The load is one-way UDP, which never confirms a neighbour, so learned
+# entries would go stale and be probed again in the middle of a window
+# (neigh_resolve_output in the counts), in each copy of the topology at its
+# own times: every neighbour entry is pinned (howto_neigh_line).
 
-# Fixed MAC addresses for the veths, and permanent neighbour entries for
-# them: the load is one-way UDP, which never confirms a neighbour, so
-# learned entries would go stale and be probed again in the middle of a
-# window (neigh_resolve_output in the counts), in each copy of the
-# topology at its own times.
-MAC_LAN_HOST=02:00:00:00:01:01 MAC_LAN_GW=02:00:00:00:01:02
-MAC_HOME_WAN=02:00:00:00:02:01 MAC_ROUTER_HOME=02:00:00:00:02:02
-MAC_ROUTER_GW=02:00:00:00:03:01 MAC_GW_WAN=02:00:00:00:03:02
-MAC_OFFICE_GW=02:00:00:00:04:01 MAC_OFFICE_HOST=02:00:00:00:04:02
-
-# neigh_line IF NAME: the `ip -batch` line that pins the address $NAME to
-# the MAC $MAC_NAME on IF.
-neigh_line() {
-	local addr=$2 mac=MAC_$2
-	printf 'neigh replace %s lladdr %s dev %s nud permanent\n' "${!addr}" "${!mac}" "$1"
-}
-
-# topo P: the HOWTO's five namespaces as P-lan, P-home, P-router, P-gw,
-# P-office, with the static SAs and the policy pairs of tests/howto.sh,
-# and UDP sinks on port 5001 at the office host and the router.
+# topo P: the five namespaces of tests/howto.sh (howto_net) as P-lan,
+# P-home, P-router, P-gw, P-office, with the static SAs and the policy
+# pairs of tests/howto.sh, and UDP sinks on port 5001 at the office host
+# and the router.
 topo() {
 	local p=$1 ns d
-	ip -batch - <<-EOF || fail "topology $p: namespaces and links"
-		netns add $p-lan
-		netns add $p-home
-		netns add $p-router
-		netns add $p-gw
-		netns add $p-office
-		link add eth0 netns $p-lan address $MAC_LAN_HOST type veth peer name lan0 netns $p-home address $MAC_LAN_GW
-		link add wan0 netns $p-home address $MAC_HOME_WAN type veth peer name r-home netns $p-router address $MAC_ROUTER_HOME
-		link add r-gw netns $p-router address $MAC_ROUTER_GW type veth peer name wan0 netns $p-gw address $MAC_GW_WAN
-		link add lan0 netns $p-gw address $MAC_OFFICE_GW type veth peer name eth0 netns $p-office address $MAC_OFFICE_HOST
-	EOF
+	howto_net 4 "" "$p"
 	local pol="proto esp reqid 1 mode tunnel" sas
 	sas="xfrm state add src $HOME_WAN dst $GW_WAN proto esp spi 0x1000 reqid 1 mode tunnel aead rfc4106(gcm(aes)) $KEY_OUT 128
 xfrm state add src $GW_WAN dst $HOME_WAN proto esp spi 0x2000 reqid 1 mode tunnel aead rfc4106(gcm(aes)) $KEY_IN 128"
+	howto_neigh_line eth0 LAN_GW | ip -n "$p-lan" -batch - || fail "topology $p: lan"
 	{
-		up_lines eth0 "$LAN_HOST/$PLEN" via "$LAN_GW"
-		neigh_line eth0 LAN_GW
-	} | ip -n "$p-lan" -batch - || fail "topology $p: lan"
-	{
-		up_lines r-home "$ROUTER_HOME/$PLEN" r-gw "$ROUTER_GW/$PLEN"
-		neigh_line r-home HOME_WAN
-		neigh_line r-gw GW_WAN
+		howto_neigh_line r-home HOME_WAN
+		howto_neigh_line r-gw GW_WAN
 	} | ip -n "$p-router" -batch - || fail "topology $p: router"
+	howto_neigh_line eth0 OFFICE_GW | ip -n "$p-office" -batch - || fail "topology $p: office"
 	{
-		up_lines eth0 "$OFFICE_HOST/$OFFICE_PLEN" via "$OFFICE_GW"
-		neigh_line eth0 OFFICE_GW
-	} | ip -n "$p-office" -batch - || fail "topology $p: office"
-	{
-		up_lines lan0 "$LAN_GW/$PLEN" wan0 "$HOME_WAN/$PLEN" via "$ROUTER_HOME"
-		neigh_line lan0 LAN_HOST
-		neigh_line wan0 ROUTER_HOME
+		howto_neigh_line lan0 LAN_HOST
+		howto_neigh_line wan0 ROUTER_HOME
 		echo "$sas"
 		echo "xfrm policy add src $MAPPED/32 dst $OFFICE_NET dir out index $SPID tmpl src $HOME_WAN dst $GW_WAN $pol"
 		echo "xfrm policy add src $ONE_MORE_SRC/32 dst $ONE_MORE_DST dir out index $ONE_MORE_SPID tmpl src $HOME_WAN dst $GW_WAN $pol"
 		for d in in fwd; do echo "xfrm policy add src $OFFICE_NET dst $MAPPED/32 dir $d tmpl src $GW_WAN dst $HOME_WAN $pol"; done
 	} | ip -n "$p-home" -batch - || fail "topology $p: home"
 	{
-		up_lines wan0 "$GW_WAN/$PLEN" lan0 "$OFFICE_GW/$OFFICE_PLEN" via "$ROUTER_GW"
-		neigh_line wan0 ROUTER_GW
-		neigh_line lan0 OFFICE_HOST
+		howto_neigh_line wan0 ROUTER_GW
+		howto_neigh_line lan0 OFFICE_HOST
 		echo "$sas"
 		for d in in fwd; do echo "xfrm policy add src $MAPPED/32 dst $OFFICE_NET dir $d tmpl src $HOME_WAN dst $GW_WAN $pol"; done
 		echo "xfrm policy add src $OFFICE_NET dst $MAPPED/32 dir out tmpl src $GW_WAN dst $HOME_WAN $pol"
 	} | ip -n "$p-gw" -batch - || fail "topology $p: gw"
-	for ns in router gw; do run_in "$p-$ns" sysctl -qw net.ipv4.ip_forward=1; done
 	# Unreplied UDP entries go after 5 s (default 30), so that the
 	# conntrack table of one round does not weigh on the next.
-	run_in "$p-home" sysctl -qw net.ipv4.ip_forward=1 net.netfilter.nf_conntrack_udp_timeout=5
+	run_in "$p-home" sysctl -qw net.netfilter.nf_conntrack_udp_timeout=5
 	for ns in office router; do
 		ip netns exec "$p-$ns" "$FLOWGEN" sink 5001 >/dev/null &
 		SINK[$p-$ns]=$!
@@ -121,7 +80,7 @@ xfrm state add src $GW_WAN dst $HOME_WAN proto esp spi 0x2000 reqid 1 mode tunne
 }
 
 # Policy k >= 1 of the N: index, NAT address, destination network.
-# k = 0 is the HOWTO's policy 305 (10.20.30.2/32 -> 10.0.0.0/8).
+# k = 0 is the reference scenario's policy 305 (10.20.30.2/32 -> 10.0.0.0/8).
 policies_batch() { # FROM TO: `ip -batch` lines for k in [FROM, TO)
 	awk -v a="$1" -v b="$2" -v s="$HOME_WAN" -v d="$GW_WAN" 'BEGIN {
 		for (k = (a < 1 ? 1 : a); k < b; k++)

@@ -2,7 +2,7 @@
 # In-VM part of `make bench-insns` (started by tests/bench/run-insns.sh,
 # under QEMU with the tbcount plugin): the guest instructions that new
 # NATed flows cost with xfrm-nat, iptables and nftables, on the same three
-# copies of the HOWTO's topology as bench.sh.
+# copies of the reference topology as bench.sh.
 #
 #   bash tests/bench/insns.sh OUTDIR
 #

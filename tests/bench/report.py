@@ -84,7 +84,7 @@ def table(summary, meta):
     ns = sorted({n for m in ("install_s", "dump_s", "flows_per_s") for t in summary.get(m, {}).values() for n in t})
     rounds = meta.get("rounds", "?")
     lines.append(f"xfrm-nat vs iptables ({meta.get('iptables', 'iptables')}) and nft ({meta.get('nft', 'nft')})")
-    lines.append(f"one VM run ({meta.get('vm_seconds', '?')} s) of {meta.get('commit', '?')}: kernel {meta.get('kernel', '?')}, "
+    lines.append(f"one VM run ({meta.get('vm_seconds', '?')} s) of {meta.get('commit', '?')} on {meta.get('date', '?')}: kernel {meta.get('kernel', '?')}, "
                  f"QEMU TCG, {meta.get('cpus', '?')} vCPUs, {rounds} rounds, {meta.get('seconds', '?')} s per traffic figure")
     lines.append("cells: median [min-max] of the rounds; ratios: xfrm-nat median / the other's median")
     lines.append("(times: below 1 means xfrm-nat is faster; rates: above 1 means xfrm-nat is faster)")

@@ -54,6 +54,7 @@ echo "[bench] VM run: $secs s, exit status $rc"
 {
 	echo "vm_seconds=$secs"
 	echo "commit=$(git -C "$top" describe --always --dirty 2>/dev/null || echo unknown)"
+	echo "date=$(date -u +%F)"
 } >>"$out/meta.txt" 2>/dev/null
 [ "$rc" = 0 ] || { echo "[bench] the VM part failed (logs: $out/output.log, console.log); no table" >&2; exit 1; }
 args=("$out" --svg "$out")

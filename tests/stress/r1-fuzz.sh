@@ -3,7 +3,7 @@
 # STRESS_SECONDS (and at least 500 messages): random and mutated requests
 # of every operation, malformed attributes and headers, random flags, with
 # subscribe/unsubscribe churn of the events group; as root in the home box
-# of the HOWTO topology (its real policy index and address among the
+# of the reference topology (its real policy index and address among the
 # values, traffic running) and, at the same time, as an unprivileged user
 # in another namespace, whose mappings must not change.  Afterwards the
 # module still works: a real mapping carries traffic into the tunnel, and

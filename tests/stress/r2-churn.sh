@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stress 2: mapping churn under IPsec traffic.  In the HOWTO topology (the
+# Stress 2: mapping churn under IPsec traffic.  In the reference topology (the
 # policy selects $MAPPED and $MAPPED2), with ping, UDP and TCP running from
 # the LAN and the home box (long flows and a stream of new ones), the
 # mapping is made, unmapped, replaced between the two addresses and pending

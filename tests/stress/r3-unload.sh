@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Stress 3: load/unload cycles under traffic and requests.  Each cycle
-# loads the module, maps the HOWTO's policy and a second policy whose SA is
+# loads the module, maps the reference scenario's policy and a second policy whose SA is
 # missing in hold mode, passes pings (and every fifth cycle a UDP or TCP
 # exchange) through the tunnel, has three datagrams held (sent by the home
 # box, or every other cycle forwarded from the LAN), and unloads the module

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Stress 5: policy churn under NATed flows.  In the HOWTO topology (the
+# Stress 5: policy churn under NATed flows.  In the reference topology (the
 # policy selects $MAPPED and $MAPPED2), with ping and UDP flows bound by
 # the module running from the LAN and the home box and new flows starting
 # all the time, for STRESS_SECONDS (at least 10 steps) the mapped policy is

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# An IKE daemon restart, strongSwan, hold mode: as 45-strongswan-restart-ipv4,
+# An IKE daemon restart, strongSwan, hold mode: as 45-strongswan-restart (IPv4),
 # the reqid mapping in hold mode: the very first datagram, before and after
 # charon's restart (the trap policy under a new index, asserted), waits while
 # the negotiation it starts runs and is delivered from 10.20.30.2; counted

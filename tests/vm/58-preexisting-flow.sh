@@ -6,7 +6,8 @@
 # any more: the module must remove it and drop the packet (counted as
 # stale_entries), so that the next echo request starts a new, translated
 # flow; not drop the ping's packets for as long as it keeps its entry
-# alive.  IPv6.
+# alive.
+# families: 4 6
 # timeout: 150
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -14,4 +15,4 @@ set -euo pipefail
 
 field_require nft ping
 
-preexisting_scenario 6
+preexisting_scenario "$(test_family)"

@@ -3,7 +3,8 @@
 # (fail-closed) for their whole life, whatever happens to their mapping:
 # after unmap (also of the last mapping), address replace and flush (with
 # a masquerade rule on the WAN), deleting the policy under the live flows
-# sends nothing in the clear (IPv6).
+# sends nothing in the clear.
+# families: 4 6
 # timeout: 240
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -14,4 +15,4 @@ require_cmd ip tcpdump python3 ping nft
 require_module
 require_ctl
 
-binding_scenario 6
+binding_scenario "$(test_family)"

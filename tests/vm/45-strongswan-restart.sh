@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # An IKE daemon restart, strongSwan: charon on the home box (a trap policy
-# fd00:20::2/128 === fd00:10::/48, start_action = trap, reqid = 7 pinned in swanctl.conf)
+# 10.20.30.2/32 === 10.0.0.0/8 or fd00:20::2/128 === fd00:10::/48,
+# start_action = trap, reqid = 7 pinned in swanctl.conf)
 # and on the office gateway; the mapping names the policy by reqid.  The first
 # send gets EAGAIN, the CHILD_SA comes up, the office sees the mapped source.
 # charon restarts: its trap policy comes back under a new index (asserted),
 # the reqid mapping binds it by itself, a spid mapping of the old index stays
 # inactive with its reason; the next first send gets EAGAIN, the CHILD_SA comes
 # up again, traffic flows from the mapped source.  Only ESP and IKE on the
-# WAN.  IPv6.
+# WAN.
+# families: 4 6
 # timeout: 600
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -22,4 +24,4 @@ require_cmd ip python3 unshare tcpdump timeout swanctl
 require_module
 require_ctl
 
-ike_restart_scenario strongswan 6
+ike_restart_scenario strongswan "$(test_family)"

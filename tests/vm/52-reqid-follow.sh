@@ -6,6 +6,7 @@
 # inactive with its reason; a spid mapping wins over a reqid mapping on the
 # policy it names; a policy of the other family with the same reqid is not
 # bound.  Real packets: the office sees the mapped source, the WAN only ESP.
+# families: 4 6
 # timeout: 300
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -17,4 +18,4 @@ require_cmd ip tcpdump python3
 require_module
 require_ctl
 
-reqid_follow_scenario 4
+reqid_follow_scenario "$(test_family)"

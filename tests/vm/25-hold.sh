@@ -7,7 +7,8 @@
 # and hold-bytes packets are dropped and counted; a blocking TCP connect
 # completes right after the SA arrives (its first SYN is the one answered);
 # a held packet dies with the ACQUIRE lifetime (net.core.xfrm_acq_expires).
-# IPv6.
+# Each of these is a phase with its own TAP line.
+# families: 4 6
 # timeout: 240
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -18,4 +19,4 @@ require_cmd ip tcpdump python3 timeout
 require_module
 require_ctl
 
-hold_scenario 6
+hold_scenario "$(test_family)"

@@ -3,7 +3,8 @@
 # ACQUIRE), eagain mode refuses new flows at once: UDP sendto and TCP
 # connect (blocking and non-blocking) fail with EAGAIN, ACQUIRE is sent;
 # once the SA is added the next send goes through.  Drop mode drops
-# silently.  IPv6.
+# silently.
+# families: 4 6
 # timeout: 240
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -14,4 +15,4 @@ require_cmd ip python3
 require_module
 require_ctl
 
-pending_scenario 6
+pending_scenario "$(test_family)"

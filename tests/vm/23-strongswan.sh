@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Against a real IKE daemon: strongSwan's charon on the home box (a trap
-# policy fd00:20::2/128 === fd00:10::/48, start_action = trap) and on the office
+# policy 10.20.30.2/32 === 10.0.0.0/8 or fd00:20::2/128 === fd00:10::/48,
+# start_action = trap) and on the office
 # gateway.  With the trap policy's index mapped in eagain mode, the first UDP
 # send fails with EAGAIN and triggers the negotiation; once the CHILD_SA is up
-# sends succeed and the office host sees fd00:20::2.  IPv6.
+# sends succeed and the office host sees the mapped source.
+# families: 4 6
 # timeout: 240
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
@@ -16,4 +18,4 @@ require_cmd ip python3 unshare swanctl
 require_module
 require_ctl
 
-strongswan_scenario 6
+strongswan_scenario "$(test_family)"
