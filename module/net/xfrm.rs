@@ -353,9 +353,10 @@ pub fn acquire_lifetime(net: &Net) -> u64 {
 pub fn reroute(net: &Net, skb: &mut OwnedSkb, family: Family, _ctx: &OutputContext) -> Result {
     let fl = decode_flow(net, skb, family)?;
     let raw = skb.as_ptr();
-    // The packet's route is its own reference (`OwnedSkb::pin_route`) and
-    // not a bundle (the hook only keeps packets routed in the clear).
-    // SAFETY: Owned skb with a held route.
+    // The packet's route is its own reference (`OwnedSkb`'s invariant,
+    // from `StolenSkb::pin_route`) and not a bundle (the hook only keeps
+    // packets routed in the clear).
+    // SAFETY: Owned skb with a held route (type invariant).
     let route = unsafe { bindings::xnat_skb_dst_clone(raw) };
     if route.is_null() {
         return Err(Error::from_errno(-(bindings::EHOSTUNREACH as i32)));
@@ -371,7 +372,10 @@ pub fn reroute(net: &Net, skb: &mut OwnedSkb, family: Family, _ctx: &OutputConte
     // The device the packet was about to leave by may have gone while it
     // was kept; from here on it leaves by the bundle's, which the bundle
     // holds (as `ip_output()` sets it from the route).
-    // SAFETY: Owned skb; `dst` is a reference we own, given to the skb.
+    // INVARIANT: The skb's route stays one it holds: `dst` is a reference
+    // we own, given to the skb.
+    // SAFETY: Owned skb; `dst`, non-null (an error is returned above), is
+    // a reference we own, given to the skb.
     unsafe {
         bindings::xnat_skb_dst_replace(raw, dst);
         bindings::xnat_skb_set_dev(raw, bindings::xnat_skb_dst_dev(raw));
