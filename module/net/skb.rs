@@ -164,7 +164,7 @@ impl SkBuff {
     }
 
     /// The socket that sent the packet, if local (null otherwise).
-    pub(crate) fn raw_sk(&self) -> *mut bindings::sock {
+    pub(in crate::net) fn raw_sk(&self) -> *mut bindings::sock {
         // SAFETY: Valid skb.
         unsafe { bindings::xnat_skb_sk(self.0.get()) }
     }
@@ -179,7 +179,7 @@ impl SkBuff {
     }
 
     /// The C pointer.
-    pub(crate) fn as_ptr(&self) -> *mut bindings::sk_buff {
+    pub(in crate::net) fn as_ptr(&self) -> *mut bindings::sk_buff {
         self.0.get()
     }
 
@@ -334,7 +334,7 @@ unsafe impl Send for OwnedSkb {}
 
 impl OwnedSkb {
     /// Gives up ownership, to the C function the pointer is passed to.
-    pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
+    pub(in crate::net) fn into_raw(self) -> *mut bindings::sk_buff {
         let ptr = self.0.as_ptr();
         core::mem::forget(self);
         ptr

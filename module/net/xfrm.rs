@@ -192,6 +192,7 @@ impl Bundle {
         // SAFETY: As above; the bundle holds a reference on its policies.
         let xp = unsafe { bindings::xnat_xfrm_dst_policy(self.as_ptr()) };
         // SAFETY: Held by the bundle for as long as `self` lives.
+        // INVARIANT: Likewise, for the reference, which borrows `self`.
         (!xp.is_null()).then(|| unsafe { &*xp.cast::<Policy>() })
     }
 
@@ -542,6 +543,7 @@ pub fn for_each_policy<F: FnMut(&Policy)>(net: &Net, mut f: F) {
         // SAFETY: `data` is the `&mut F` passed below, live for the walk.
         let f = unsafe { &mut *data.cast::<F>() };
         // SAFETY: The walk holds the SPD lock, so `xp` is live for the call.
+        // INVARIANT: Likewise; `f` cannot keep the reference beyond it.
         f(unsafe { &*xp.cast::<Policy>() });
         0
     }
@@ -698,7 +700,8 @@ impl<E: PolicyEvents> KeyManager<E> {
         if !x.is_null() && !xp.is_null() {
             // SAFETY: The core passes the larval state it just made and the
             // held policy it is for, live for the call; the policy's
-            // namespace is live.
+            // namespace is live.  INVARIANT: The `&Policy` lives only in
+            // this block.
             unsafe {
                 let policy = &*xp.cast::<Policy>();
                 E::sa_requested(Net::from_raw(bindings::xnat_xp_net(xp)), policy.index(), SaState::from_raw(x).key());
