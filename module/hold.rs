@@ -21,7 +21,7 @@ use crate::net::bh_lock::SpinLockBh;
 use crate::net::output::{self, OutputContext};
 use crate::net::pernet::Net;
 use crate::net::rcu::ReadGuard;
-use crate::net::skb::OwnedSkb;
+use crate::net::skb::{OwnedSkb, StolenSkb};
 use crate::net::xfrm::{self, SpdAnswer};
 
 /// The hold queue of one mapping in hold mode.  Shared by the snapshots
@@ -141,11 +141,12 @@ impl Held {
     /// Translates a packet whose connection the caller just bound, and
     /// queues it until `deadline` (jiffies).  Called from the NAT lookup
     /// function's context.
-    pub(crate) fn keep(&self, mut skb: OwnedSkb, deadline: u64) -> Kept {
-        if output::apply_source_nat(&mut skb).is_err() || !skb.pin_route() {
+    pub(crate) fn keep(&self, skb: StolenSkb<'_>, deadline: u64) -> Kept {
+        let translated = skb.pin_route().and_then(|mut skb| output::apply_source_nat(&mut skb).is_ok().then_some(skb));
+        let Some(skb) = translated else {
             self.queue.lock().failed();
             return Kept::Dropped;
-        }
+        };
         let bytes = skb.truesize();
         let mut q = self.queue.lock();
         let first = q.is_empty();

@@ -14,13 +14,11 @@ use crate::net::conntrack::{Conn, Direction, Label};
 use crate::net::netfilter::{self, Hook, HookPoint, HookState, Verdict, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
 use crate::net::pernet::{Net, NetBound};
 use crate::net::rcu::{Global, Publication, ReadGuard};
-use crate::net::skb::{OwnedSkb, SkBuff};
+use crate::net::skb::{SkBuff, StolenSkb};
 use crate::net::work::{self, Workqueue};
 use crate::net::xfrm::{self, SpdAnswer};
 use crate::snapshot::Stats;
 use crate::state::NetState;
-
-const NF_ACCEPT: u32 = crate::bindings::NF_ACCEPT;
 
 /// The conntrack label of every NAT binding the module makes: bit 127, the
 /// last, to keep clear of labels numbered from 0 in connlabel.conf.  It
@@ -173,7 +171,7 @@ pub(crate) struct SnatHook;
 impl Hook for SnatHook {
     type Kept = HoldFor;
 
-    fn keep(kept: HoldFor, skb: OwnedSkb, state: &HookState<'_>) {
+    fn keep(kept: HoldFor, skb: StolenSkb<'_>, state: &HookState<'_>) {
         let lifetime = xfrm::acquire_lifetime(state.net());
         match kept.queue.keep(skb, work::jiffies().saturating_add(lifetime)) {
             Kept::Queued { first } => {
@@ -271,9 +269,8 @@ impl Hook for SnatHook {
         if ct.add_label(BINDING_LABEL).is_err() {
             return Verdict::DropSilently;
         }
-        let verdict = ct.setup_snat(family, &nat);
-        if verdict != NF_ACCEPT {
-            return Verdict::Raw(verdict);
+        if let Err(verdict) = ct.setup_snat(family, &nat) {
+            return Verdict::Kernel(verdict);
         }
         mapping.stats.flows.fetch_add(1, Ordering::Relaxed);
         if let Some(queue) = hold {

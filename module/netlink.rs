@@ -2,14 +2,14 @@
 //! The `xfrm_nat` generic netlink family
 //! (Documentation/netlink/specs/xfrm_nat.yaml).
 
-use kernel::{c_str, prelude::*, str::CStr};
+use kernel::prelude::*;
 
 use crate::logic::nla;
 use crate::logic::request::{self, MapAttrs, Refusal};
 use crate::logic::sa::SaEvent;
 use crate::logic::table::{Entry, MapKey};
 use crate::logic::uapi::{self, cmd, map_attr, map_state, sa_state, selector_attr, stats_attr, Op, OpSpec};
-use crate::net::genetlink::{self, Attrs, Dump, Info};
+use crate::net::genetlink::{self, Attrs, Dump, Info, Name};
 use crate::net::pernet::Net;
 use crate::net::rcu::{Global, Publication, ReadGuard};
 use crate::net::Gfp;
@@ -46,10 +46,10 @@ impl Published {
 
 impl genetlink::Family for XfrmNat {
     type State = NetState;
-    const NAME: &'static CStr = c_str!("xfrm_nat");
+    const NAME: Name = Name::new(uapi::FAMILY_NAME);
     const VERSION: u8 = crate::logic::uapi::FAMILY_VERSION;
     const OPS: &'static [OpSpec] = &uapi::OPS;
-    const MCGRPS: &'static [&'static CStr] = &[c_str!("events")];
+    const MCGRPS: &'static [Name] = &[Name::new(uapi::MCGRP_EVENTS)];
 
     // The matches name every operation of the spec: one added there does
     // not build until it is handled here.

@@ -125,8 +125,8 @@ unsigned long xnat_param_max_hold_bytes_total(void);
 
 /*
  * Offsets and sizes of what the Rust side reads or writes in place, as the
- * C compiler lays them out: net/layout.rs compares bindgen's with them when
- * the module loads (in the order of its table).
+ * C compiler lays them out, in the order of the list in xnat_layout.h:
+ * net/layout.rs compares bindgen's with them when the module loads.
  */
 const size_t *xnat_layout(size_t *len);
 

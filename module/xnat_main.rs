@@ -14,8 +14,9 @@ mod km;
 mod logic;
 mod namespace;
 mod nat;
-// The `net` layer is written as the public API it would have in
-// rust/kernel/net, hence `pub` items that this crate does not re-export.
+// The `net` layer is written as a public API, sound for any caller, hence
+// `pub` items that this crate does not re-export; net/mod.rs says which of
+// the crate's types it still uses.
 #[allow(unreachable_pub)]
 mod net;
 mod netlink;

@@ -4,24 +4,12 @@
 //! this file only `bh_lock.rs` tests it (7.x's `Backend` trait has two more
 //! methods, which an `impl` cannot leave out, nor have on 6.12).
 
-use kernel::str::CStr;
-
 /// What `kernel::static_lock_class!()` gives, and lock constructors take:
 /// a plain reference on 6.12, pinned on 7.x.
 #[cfg(not(xnat_kernel_7))]
 pub type StaticLockClass = &'static kernel::sync::LockClassKey;
 #[cfg(xnat_kernel_7)]
 pub type StaticLockClass = core::pin::Pin<&'static kernel::sync::LockClassKey>;
-
-/// The bytes of `s`, with its NUL.  6.12 has the kernel's own `CStr`
-/// (`as_bytes_with_nul`); 7.x uses `core::ffi::CStr` (`to_bytes_with_nul`).
-pub fn cstr_bytes_with_nul(s: &CStr) -> &[u8] {
-    #[cfg(not(xnat_kernel_7))]
-    let bytes = s.as_bytes_with_nul();
-    #[cfg(xnat_kernel_7)]
-    let bytes = s.to_bytes_with_nul();
-    bytes
-}
 
 /// `kernel::prelude::module!` with one author.  6.12 spells the key
 /// `author: "..."`; 7.x only accepts a list, `authors: ["..."]`.  Same

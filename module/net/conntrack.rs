@@ -5,6 +5,7 @@ use kernel::{error::to_result, ffi, prelude::*, types::Opaque};
 
 use crate::bindings;
 use crate::logic::addr::{Addr, Family};
+use crate::net::netfilter::KernelVerdict;
 use crate::net::pernet::Net;
 
 /// A conntrack label: one of the 128 bits that `conntrack -L -o labels`
@@ -178,13 +179,14 @@ impl Conn {
     }
 
     /// Binds the connection's source NAT to `addr` (ports kept when
-    /// possible).  Returns the netfilter verdict of `nf_nat_setup_info`.
+    /// possible).  Fails with the verdict of `nf_nat_setup_info` when it
+    /// is not `NF_ACCEPT` (a drop), which the hook returns for its packet.
     ///
     /// Must be called from a NAT hook function for a new connection whose
     /// source manipulation is not set up yet; the NAT core guarantees that
     /// for functions registered with
     /// [`crate::net::netfilter::Registration::nat`].
-    pub fn setup_snat(&self, family: Family, addr: &Addr) -> u32 {
+    pub fn setup_snat(&self, family: Family, addr: &Addr) -> Result<(), KernelVerdict> {
         let mut range = bindings::nf_nat_range2::default();
         range.flags = bindings::NF_NAT_RANGE_MAP_IPS as u32;
         let mut words = addr.ne_words();
@@ -195,7 +197,13 @@ impl Conn {
         range.max_addr.all = words;
         // SAFETY: Valid, unconfirmed entry owned by this CPU (see above);
         // `range` is a valid range for the call.
-        unsafe { bindings::nf_nat_setup_info(self.0.get(), &range, bindings::nf_nat_manip_type_NF_NAT_MANIP_SRC) }
+        let verdict =
+            unsafe { bindings::nf_nat_setup_info(self.0.get(), &range, bindings::nf_nat_manip_type_NF_NAT_MANIP_SRC) };
+        if verdict == bindings::NF_ACCEPT {
+            Ok(())
+        } else {
+            Err(KernelVerdict::from_kernel(verdict))
+        }
     }
 }
 

@@ -4,7 +4,7 @@
 
 use core::marker::PhantomData;
 
-use kernel::{error::from_result, error::to_result, prelude::*, str::CStr, types::Opaque};
+use kernel::{error::from_result, error::to_result, prelude::*, types::Opaque};
 
 use crate::bindings;
 use crate::logic::fmt::FixedBuf;
@@ -19,7 +19,7 @@ pub trait Family: 'static {
     type State: pernet::PernetState;
 
     /// The family name.
-    const NAME: &'static CStr;
+    const NAME: Name;
     /// The family version.
     const VERSION: u8;
     /// Its operations, as the spec gives them: each do and dump of these
@@ -27,7 +27,7 @@ pub trait Family: 'static {
     /// [`Family::dumpit`] by its [`Op`].
     const OPS: &'static [OpSpec];
     /// Its multicast groups, by name; referred to by position.
-    const MCGRPS: &'static [&'static CStr];
+    const MCGRPS: &'static [Name];
 
     /// Handles a do-request of `op`, with the state of the requester's
     /// namespace.
@@ -61,9 +61,44 @@ unsafe impl<F: Family> Send for Registration<F> {}
 // SAFETY: Shared access only sends multicasts, which the core serialises.
 unsafe impl<F: Family> Sync for Registration<F> {}
 
-fn copy_name(dst: &mut [ffi::c_char], name: &CStr) {
-    for (d, s) in dst.iter_mut().zip(super::compat::cstr_bytes_with_nul(name)) {
-        *d = *s as ffi::c_char;
+/// `GENL_NAMSIZ`: the room for a family or multicast group name, NUL
+/// included.
+const NAME_SIZE: usize = bindings::GENL_NAMSIZ as usize;
+
+/// A family or multicast group name, NUL-terminated in the array the
+/// genetlink core copies it from.
+///
+/// # Invariants
+///
+/// The array holds at most `NAME_SIZE - 1` non-NUL bytes, then NULs.
+#[derive(Clone, Copy)]
+pub struct Name([ffi::c_char; NAME_SIZE]);
+
+impl Name {
+    /// The name `name`.  Meant for a `const` item, as the trait's
+    /// [`Family::NAME`] and [`Family::MCGRPS`] are: there a name that does
+    /// not fit `GENL_NAMSIZ` with its NUL, or holds a NUL, fails the
+    /// build, where the core would cut it or take it as shorter.  Outside
+    /// a `const` context, `build_error!` makes such a call fail to link;
+    /// `#[inline]` keeps the function from being compiled on its own,
+    /// where the unreachable `build_error!` calls would be linked in.
+    #[inline]
+    pub const fn new(name: &str) -> Self {
+        let bytes = name.as_bytes();
+        if bytes.len() >= NAME_SIZE {
+            kernel::build_error!("genetlink name too long: GENL_NAMSIZ is 16 bytes, NUL included");
+        }
+        let mut out = [0; NAME_SIZE];
+        let mut i = 0;
+        while i < bytes.len() {
+            if bytes[i] == 0 {
+                kernel::build_error!("genetlink name with a NUL inside");
+            }
+            out[i] = bytes[i] as ffi::c_char;
+            i += 1;
+        }
+        // INVARIANT: Checked above; the rest of `out` is NULs.
+        Self(out)
     }
 }
 
@@ -202,7 +237,7 @@ impl<F: Family> Registration<F> {
         let mut mcgrps = KVec::with_capacity(F::MCGRPS.len(), GFP_KERNEL)?;
         for name in F::MCGRPS {
             let mut g = bindings::genl_multicast_group::default();
-            copy_name(&mut g.name, name);
+            g.name = name.0;
             mcgrps.push(g, GFP_KERNEL)?;
         }
 
@@ -211,7 +246,7 @@ impl<F: Family> Registration<F> {
         // SAFETY: `raw` is valid and not yet shared; the arrays it points to
         // move into `Self` with it and are heap buffers that do not move.
         unsafe {
-            copy_name(&mut (*raw).name, F::NAME);
+            (*raw).name = F::NAME.0;
             (*raw).version = u32::from(F::VERSION);
             (*raw).set_netnsok(1);
             (*raw).split_ops = ops.as_ptr();
@@ -413,6 +448,12 @@ impl<'a> Info<'a> {
 }
 
 /// Writes attributes into a message being built.
+///
+/// # Invariants
+///
+/// `skb` is a netlink message under construction, after a genetlink
+/// header, that the [`Message`] or [`Dump`] this writer was made from owns
+/// or fills, and that nothing else writes for `'a`.
 pub struct Attrs<'a> {
     skb: *mut bindings::sk_buff,
     _life: PhantomData<&'a mut bindings::sk_buff>,
@@ -510,6 +551,8 @@ impl Message {
 
     /// The attribute writer.
     pub fn attrs(&mut self) -> Attrs<'_> {
+        // INVARIANT: A message we own (type invariant), borrowed mutably for
+        // the writer's life.
         Attrs { skb: self.skb, _life: PhantomData }
     }
 
@@ -531,6 +574,12 @@ impl Drop for Message {
 
 /// A dump in progress: one call fills one skb; a cursor survives between
 /// calls.
+///
+/// # Invariants
+///
+/// For `'a`, `skb` is the skb this call of the dump fills, which nothing
+/// else writes meanwhile, and `cb` the dump's valid callback, whose request
+/// starts with a genetlink header and whose `args` are the dumper's.
 pub struct Dump<'a> {
     skb: *mut bindings::sk_buff,
     cb: *mut bindings::netlink_callback,
@@ -540,8 +589,11 @@ pub struct Dump<'a> {
 impl Dump<'_> {
     /// # Safety
     ///
-    /// `skb` and `cb` must be valid for the lifetime.
+    /// `skb` and `cb` must be what the netlink core passes a genetlink
+    /// family's `dumpit`, valid for the lifetime.
     unsafe fn from_raw(skb: *mut bindings::sk_buff, cb: *mut bindings::netlink_callback) -> Self {
+        // INVARIANT: The caller's promise; the core hands the skb to one
+        // `dumpit` call at a time, and genetlink requests carry the header.
         Self { skb, cb, _life: PhantomData }
     }
 
@@ -585,6 +637,8 @@ impl Dump<'_> {
         if hdr.is_null() {
             return Ok(false);
         }
+        // INVARIANT: The skb this call fills (type invariant), after the
+        // header put above; `self` is borrowed mutably for the writer's life.
         let mut attrs = Attrs { skb: self.skb, _life: PhantomData };
         match fill(&mut attrs) {
             Ok(()) => {

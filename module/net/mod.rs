@@ -13,8 +13,37 @@
 //! comes in a [`pernet::Entry`] that knows its namespace, owns its work
 //! item and keeps what borrows the namespace (hook registrations, which
 //! cannot outlive it); a genetlink family owns the pernet subsystem its
-//! requests act on.  Each file covers one C subsystem and is written so
-//! that it could move to `rust/kernel/net/`.
+//! requests act on.  Each file covers one C subsystem.
+//!
+//! Safe items are sound for every caller, not only for the module's own
+//! use of them: a packet a hook keeps is a [`skb::StolenSkb`], bound to the
+//! hook call (whose RCU section its route may be lent for), until
+//! `pin_route` makes an [`skb::OwnedSkb`], the only kind that
+//! [`xfrm::reroute`] and [`output::send_rerouted`] take; a hook cannot
+//! return a verdict that takes a packet it does not own
+//! ([`netfilter::KernelVerdict`]); kernel objects other CPUs write are
+//! read field by field through raw pointers.
+//!
+//! Not a layer independent of this module, though: it uses types of the
+//! kernel-independent crate `logic` (`crate::logic`), which has no kernel
+//! dependency and no `unsafe`, where a copy of its own would be the same
+//! type twice:
+//! - `logic::addr::{Addr, Family}` (conntrack, netfilter, output, xfrm):
+//!   plain values, an address and the two families;
+//! - `logic::fmt::FixedBuf` (genetlink): formatting into a fixed buffer,
+//!   for extack messages and string attributes;
+//! - `logic::uapi::{AttrKind, AttrPolicy, Checks, Op, OpSpec}` (genetlink):
+//!   the generated description of the family's operations and policies,
+//!   from which the family is registered;
+//! - `logic::policy::{Reqids, Rival, SeenPolicy}`, `logic::sa::SaKey`,
+//!   `logic::selector::{DestSelector, Selector}` and
+//!   `logic::table::SaScope` (xfrm): what the policy walk, the key manager
+//!   and an SPD answer report, built where the C structures are read.
+//!
+//! `param` reads this module's own parameters, which `xnat_helpers.c`
+//! defines.  Moving a file to `rust/kernel/net/` would take replacing those
+//! by types of its own; nothing here depends on the module's state, hooks
+//! or netlink family (`crate::state`, `crate::nat` and so on).
 
 pub mod bh_lock;
 pub mod compat;

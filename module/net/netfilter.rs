@@ -13,7 +13,7 @@ use kernel::{error::to_result, prelude::*, types::Opaque};
 use crate::bindings;
 use crate::logic::addr::Family;
 use crate::net::pernet::Net;
-use crate::net::skb::{OwnedSkb, SkBuff};
+use crate::net::skb::{SkBuff, StolenSkb};
 
 /// What a hook decides for a packet.  `K` is what a hook that keeps
 /// packets ([`Hook::keep`]) needs to know to keep one.
@@ -25,8 +25,8 @@ pub enum Verdict<K = core::convert::Infallible> {
     DropWithErrno(i32),
     /// Drop the packet without telling a local sender: its call succeeds.
     DropSilently,
-    /// A verdict computed by the C side, passed through.
-    Raw(u32),
+    /// A verdict a kernel call gave for this packet, passed on.
+    Kernel(KernelVerdict),
     /// Take the packet over: it is handed to [`Hook::keep`] with the value,
     /// and a local sender's call succeeds.
     Keep(K),
@@ -42,7 +42,34 @@ impl<K> Verdict<K> {
             // The callback frees or hands over the packet: see
             // `Registration::callback`.
             Self::DropSilently | Self::Keep(_) => bindings::NF_STOLEN,
-            Self::Raw(v) => v,
+            Self::Kernel(KernelVerdict(v)) => v,
+        }
+    }
+}
+
+/// A verdict the kernel gave for a packet, for the hook to return as its
+/// own.  Only `net/` makes one, from the return value of a kernel call on
+/// the hook's packet (e.g. [`crate::net::conntrack::Conn::setup_snat`]):
+/// a safe hook cannot return `NF_STOLEN`, which would leak the packet, or
+/// `NF_QUEUE` without owning the packet.
+///
+/// # Invariants
+///
+/// The verdict (its low byte) is `NF_ACCEPT` or `NF_DROP`: the packet
+/// stays the caller's, to pass on or free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KernelVerdict(u32);
+
+impl KernelVerdict {
+    /// The verdict `raw` that a kernel call returned; one that would take
+    /// the packet over (none of the calls `net/` passes on returns such)
+    /// is taken as a drop.
+    pub(in crate::net) fn from_kernel(raw: u32) -> Self {
+        match raw & bindings::NF_VERDICT_MASK {
+            // INVARIANT: Checked by the match.
+            bindings::NF_ACCEPT | bindings::NF_DROP => Self(raw),
+            // INVARIANT: A plain drop.
+            _ => Self(bindings::NF_DROP),
         }
     }
 }
@@ -91,9 +118,10 @@ pub trait Hook: 'static {
     fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict<Self::Kept>;
 
     /// Takes over a packet for which [`Hook::hook`] returned
-    /// [`Verdict::Keep`], right after it, in the same context.  The
+    /// [`Verdict::Keep`], right after it, in the same context; to keep it
+    /// beyond the call, pin its route ([`StolenSkb::pin_route`]).  The
     /// default drops it.
-    fn keep(kept: Self::Kept, skb: OwnedSkb, state: &HookState<'_>) {
+    fn keep(kept: Self::Kept, skb: StolenSkb<'_>, state: &HookState<'_>) {
         let _ = (kept, state);
         drop(skb);
     }
@@ -215,12 +243,15 @@ impl<'net, H: Hook> Registration<'net, H> {
         // success.  The borrow `skbref` ended with `H::hook`.
         match (verdict, core::ptr::NonNull::new(skb)) {
             (Verdict::DropSilently, Some(skb)) => {
-                // SAFETY: The skb is ours with this verdict.
-                drop(unsafe { OwnedSkb::from_raw(skb) });
+                // SAFETY: The skb is ours with this verdict; it is dropped
+                // within the hook's RCU section, which its route may need.
+                drop(unsafe { StolenSkb::from_raw(skb) });
             }
             (Verdict::Keep(kept), Some(skb)) => {
-                // SAFETY: As above.
-                H::keep(kept, unsafe { OwnedSkb::from_raw(skb) }, &state);
+                // SAFETY: As above; `H::keep`, generic over the lifetime,
+                // cannot keep the `StolenSkb` beyond the call, which is
+                // inside the hook's RCU section.
+                H::keep(kept, unsafe { StolenSkb::from_raw(skb) }, &state);
             }
             _ => (),
         }

@@ -77,7 +77,7 @@ pub fn send_rerouted(net: &Net, skb: OwnedSkb, family: Family, _ctx: &OutputCont
     state.pf = nfproto(family);
     state.net = net.as_ptr();
     state.sk = skb.raw_sk();
-    // SAFETY: Owned, valid skb with a route (set by `reroute`).
+    // SAFETY: Owned, valid skb with a route it holds (type invariant).
     state.out = unsafe { bindings::xnat_skb_dst_dev(skb.as_ptr()) };
     // `state` is the post-routing hook the packet would have passed, and
     // `_ctx` gives `nf_confirm` a hook's context (BH disabled, RCU held).

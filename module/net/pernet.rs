@@ -207,7 +207,9 @@ impl<T: PernetState> Entry<T> {
     }
 }
 
-impl<T: PernetState> WorkHandler for Entry<T> {
+// SAFETY: `Entry<T>` has one `Work<Self>`, its `work` field, which
+// `from_work` maps back to the entry with `container_of!`.
+unsafe impl<T: PernetState> WorkHandler for Entry<T> {
     fn run(&self) {
         T::run(self);
     }
@@ -330,8 +332,9 @@ impl<T: PernetState> Registration<T> {
                     // INVARIANT: This namespace's exit retires the entry.
                     net: net.as_ptr(),
                     exiting: AtomicBool::new(false),
-                    // SAFETY: `exit_callback` cancels the work for good
-                    // before the entry is retired.
+                    // SAFETY: Initialised as the entry's `work` field, which
+                    // `Entry::from_work` maps back to; `exit_callback`
+                    // cancels the work for good before the entry is retired.
                     work <- unsafe { Work::new() },
                     bound <- new_mutex!(None, "xfrm_nat_pernet_bound"),
                     state <- state,

@@ -164,7 +164,7 @@ impl SkBuff {
     }
 
     /// The socket that sent the packet, if local (null otherwise).
-    pub(crate) fn raw_sk(&self) -> *mut bindings::sock {
+    pub(in crate::net) fn raw_sk(&self) -> *mut bindings::sock {
         // SAFETY: Valid skb.
         unsafe { bindings::xnat_skb_sk(self.0.get()) }
     }
@@ -179,7 +179,7 @@ impl SkBuff {
     }
 
     /// The C pointer.
-    pub(crate) fn as_ptr(&self) -> *mut bindings::sk_buff {
+    pub(in crate::net) fn as_ptr(&self) -> *mut bindings::sk_buff {
         self.0.get()
     }
 
@@ -247,30 +247,94 @@ impl Drop for HeldSock {
     }
 }
 
-/// A packet the module owns, e.g. one a hook kept (`NF_STOLEN`): freed on
-/// drop unless handed back to the stack.
+/// A packet a hook took over (`NF_STOLEN`), for the rest of the hook call
+/// `'hook`.  It is owned, but its route may be one the output path lent it
+/// only for the RCU read-side section the hook runs in (a "noref" dst),
+/// so it cannot outlive the call: [`StolenSkb::pin_route`] makes of it an
+/// [`OwnedSkb`], which can.  Freed on drop.
 ///
 /// # Invariants
 ///
-/// `self.0` is a valid skb that nothing else frees or uses concurrently.
+/// `ptr` is a valid skb that nothing else frees or uses concurrently, and
+/// its route, if any, is live for `'hook`.
+pub struct StolenSkb<'hook> {
+    ptr: core::ptr::NonNull<bindings::sk_buff>,
+    _hook: core::marker::PhantomData<&'hook ()>,
+}
+
+impl<'hook> StolenSkb<'hook> {
+    /// # Safety
+    ///
+    /// The caller transfers its ownership of the valid skb `ptr` (a hook:
+    /// it returns `NF_STOLEN` and no longer touches it), and `'hook` ends
+    /// no later than the RCU read-side section the skb's route was set in.
+    pub(in crate::net) unsafe fn from_raw(ptr: core::ptr::NonNull<bindings::sk_buff>) -> Self {
+        // INVARIANT: Ownership and the route's life are the caller's promise.
+        Self { ptr, _hook: core::marker::PhantomData }
+    }
+
+    /// Makes the packet hold a reference to its route, so that it may be
+    /// kept beyond the hook.  `None`, with the packet freed, if it has no
+    /// route or the route is going away.
+    ///
+    /// `skb_dst_force` is valid only in the read-side section the route was
+    /// lent for; the proof of that is `'hook`, not a [`ReadGuard`]: a guard
+    /// taken later (in a work item, say) is another section, in which a
+    /// lent route may be freed already.
+    ///
+    /// [`ReadGuard`]: crate::net::rcu::ReadGuard
+    pub fn pin_route(self) -> Option<OwnedSkb> {
+        let ptr = self.ptr;
+        core::mem::forget(self);
+        // SAFETY: Owned, valid skb whose route, if any, is live for `'hook`,
+        // which has not ended: the call is in the section it was lent for.
+        if unsafe { bindings::xnat_skb_dst_force(ptr.as_ptr()) } {
+            // INVARIANT: Owned (passed on from `self`); `skb_dst_force`
+            // returns true when the skb holds a reference on a route.
+            Some(OwnedSkb(ptr))
+        } else {
+            // SAFETY: Owned; `kfree_skb` drops a route whichever kind it is.
+            unsafe { bindings::xnat_kfree_skb(ptr.as_ptr()) };
+            None
+        }
+    }
+}
+
+impl core::ops::Deref for StolenSkb<'_> {
+    type Target = SkBuff;
+
+    fn deref(&self) -> &SkBuff {
+        // SAFETY: Valid for as long as `self` owns it.
+        unsafe { SkBuff::from_raw(self.ptr.as_ptr()) }
+    }
+}
+
+impl Drop for StolenSkb<'_> {
+    fn drop(&mut self) {
+        // SAFETY: Owned (type invariant); `kfree_skb` is callable from
+        // softirq context, and its `skb_dst_drop` releases a route only if
+        // the skb holds a reference on it, not a lent one.
+        unsafe { bindings::xnat_kfree_skb(self.ptr.as_ptr()) };
+    }
+}
+
+/// A packet the module owns and may keep as long as it likes: one a hook
+/// kept, with its route pinned ([`StolenSkb::pin_route`]), the only way to
+/// get one.  Freed on drop unless handed back to the stack.
+///
+/// # Invariants
+///
+/// `self.0` is a valid skb that nothing else frees or uses concurrently,
+/// with a route on which it holds a reference.
 pub struct OwnedSkb(core::ptr::NonNull<bindings::sk_buff>);
 
-// SAFETY: An skb that nobody else uses may be handled and freed on any CPU,
-// in process or softirq context.
+// SAFETY: An skb that nobody else uses, whose route is its own reference,
+// may be handled and freed on any CPU, in process or softirq context.
 unsafe impl Send for OwnedSkb {}
 
 impl OwnedSkb {
-    /// # Safety
-    ///
-    /// The caller transfers its ownership of the valid skb `ptr` (for a
-    /// hook: it returns `NF_STOLEN` and no longer touches it).
-    pub(crate) unsafe fn from_raw(ptr: core::ptr::NonNull<bindings::sk_buff>) -> Self {
-        // INVARIANT: Ownership is transferred by the caller.
-        Self(ptr)
-    }
-
     /// Gives up ownership, to the C function the pointer is passed to.
-    pub(crate) fn into_raw(self) -> *mut bindings::sk_buff {
+    pub(in crate::net) fn into_raw(self) -> *mut bindings::sk_buff {
         let ptr = self.0.as_ptr();
         core::mem::forget(self);
         ptr
@@ -280,15 +344,6 @@ impl OwnedSkb {
     pub fn truesize(&self) -> u32 {
         // SAFETY: Owned, valid skb (type invariant).
         unsafe { bindings::xnat_skb_truesize(self.0.as_ptr()) }
-    }
-
-    /// Makes the packet hold a reference to its route, which the output
-    /// path may lend it only for the RCU read-side section: required before
-    /// keeping it beyond the hook.  Fails if the route is going away.
-    pub fn pin_route(&mut self) -> bool {
-        // SAFETY: Owned, valid skb; called in the hook's RCU section, where
-        // a borrowed route is still live.
-        unsafe { bindings::xnat_skb_dst_force(self.0.as_ptr()) }
     }
 }
 

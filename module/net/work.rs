@@ -13,8 +13,16 @@ use kernel::{ffi, prelude::*, types::Opaque};
 
 use crate::bindings;
 
-/// Runs a work item's job.
-pub trait WorkHandler: Sync + 'static {
+/// Runs a work item's job: the owner of a [`Work`] field.
+///
+/// # Safety
+///
+/// Implementers embed exactly one `Work<Self>` in `Self`, and
+/// [`WorkHandler::from_work`], given a pointer to that field of a `Self`,
+/// returns a pointer to that `Self` (the field's `container_of`), as
+/// upstream's `HasWork::work_container_of` does: [`Work`]'s callback
+/// dereferences the result as a live `Self`.
+pub unsafe trait WorkHandler: Sync + 'static {
     /// The job; runs in process context and may sleep.
     fn run(&self);
 
@@ -22,7 +30,8 @@ pub trait WorkHandler: Sync + 'static {
     ///
     /// # Safety
     ///
-    /// `work` must be the [`Work`] field of a live `Self`.
+    /// `work` must point to the [`Work`] field of a `Self` (see the
+    /// trait's safety section).
     unsafe fn from_work(work: *const Work<Self>) -> *const Self
     where
         Self: Sized;
@@ -61,8 +70,10 @@ impl<T: WorkHandler> Work<T> {
     ///
     /// # Safety
     ///
-    /// The owner must call [`Work::cancel_sync`], after which it no longer
-    /// schedules the work, before the work item is dropped.
+    /// The work item must be initialised as the `Work<T>` field of a `T`
+    /// (the field that `T::from_work` maps back to its `T`), and that `T`
+    /// must call [`Work::cancel_sync`], after which it no longer schedules
+    /// the work, before the work item is dropped.
     pub unsafe fn new() -> impl PinInit<Self> {
         pin_init!(Self {
             // SAFETY: `INIT_DELAYED_WORK` initialises the work item in place.
@@ -140,8 +151,9 @@ impl<T: WorkHandler> Work<T> {
         // SAFETY: `this` is the work item of a live `T`: owners cancel it
         // before they go away.
         unsafe { (*this).armed.swap(u64::MAX, Ordering::AcqRel) };
-        // SAFETY: The work item belongs to a live `T`: owners cancel it before
-        // they go away.
+        // SAFETY: `this` is the work field of a `T` (`Work::new`'s contract),
+        // which `T::from_work` maps to that `T` (the trait's contract); the
+        // `T` is live: owners cancel the work before they go away.
         let owner = unsafe { &*T::from_work(this) };
         owner.run();
     }

@@ -17,70 +17,133 @@ use crate::net::rcu::ReadGuard;
 use crate::net::output::OutputContext;
 use crate::net::skb::{OwnedSkb, SkBuff};
 
+/// Reads one field of a kernel object that other CPUs may write, once, as
+/// `READ_ONCE()` does: through a raw pointer to the field, never through a
+/// reference to the object (whose refcount, lock, lifetime counters and
+/// state other CPUs write meanwhile), as `kernel::net::phy` reads
+/// `struct phy_device`.  A racing write may leave a field wider than a word
+/// torn; callers read fields that are fixed once the object is published,
+/// or where a torn value decides one event or flow only (said where read).
+///
+/// # Safety
+///
+/// `field` points to a field of an object that is live for the call.
+unsafe fn read_once<T: Copy>(field: *const T) -> T {
+    // SAFETY: Valid for reads (the caller's promise); a volatile read is not
+    // elided, repeated or merged with others.
+    unsafe { core::ptr::read_volatile(field) }
+}
+
+/// The number of elements of the array `_array` points to.
+fn array_len<T, const N: usize>(_array: *const [T; N]) -> usize {
+    N
+}
+
 /// An xfrm policy (`struct xfrm_policy`).
+///
+/// # Invariants
+///
+/// A `&Policy` is only made for a policy that is live (held by the SPD
+/// walk's lock, the caller's reference or a bundle's) for the reference's
+/// life.
 #[repr(transparent)]
 pub struct Policy(Opaque<bindings::xfrm_policy>);
 
+/// The address `a`, a copy [`read_once`] made of a kernel object's field.
 fn addr_of(a: &bindings::xfrm_address_t) -> Addr {
     // SAFETY: Every bit pattern of the union is a valid `[u32; 4]`.
     Addr::from_ne_words(unsafe { a.a6 })
 }
 
 impl Policy {
-    fn raw(&self) -> &bindings::xfrm_policy {
-        // SAFETY: A `&Policy` is only made for a policy that is live and
-        // held (walk lock or caller's reference) for the reference's life.
-        unsafe { &*self.0.get() }
+    fn as_ptr(&self) -> *const bindings::xfrm_policy {
+        self.0.get()
     }
 
     /// Whether this is a main-type (not sub) policy.
     pub fn is_main(&self) -> bool {
-        u32::from(self.raw().type_) == bindings::XFRM_POLICY_TYPE_MAIN
+        // SAFETY: A live policy (type invariant); the type is set before it
+        // is inserted.
+        u32::from(unsafe { read_once(&raw const (*self.as_ptr()).type_) }) == bindings::XFRM_POLICY_TYPE_MAIN
     }
 
     /// The policy's index: its direction in the low 3 bits.
     pub fn index(&self) -> u32 {
-        self.raw().index
+        // SAFETY: As above; the index is set when it is inserted, before the
+        // SPD or a bundle has it.
+        unsafe { read_once(&raw const (*self.as_ptr()).index) }
+    }
+
+    /// Its templates, in order.
+    fn templates(&self) -> impl Iterator<Item = *const bindings::xfrm_tmpl> + '_ {
+        let p = self.as_ptr();
+        // SAFETY: A live policy (type invariant); the number of templates is
+        // set before it is inserted.
+        let nr = usize::from(unsafe { read_once(&raw const (*p).xfrm_nr) });
+        // SAFETY: As above; only the field's address is taken.
+        let vec = unsafe { &raw const (*p).xfrm_vec };
+        // With `i` below the array's length, each pointer is to an element.
+        (0..nr.min(array_len(vec))).map(move |i| vec.cast::<bindings::xfrm_tmpl>().wrapping_add(i))
     }
 
     /// The reqids of its templates, in template order.
     pub fn template_reqids(&self) -> impl Iterator<Item = u32> + '_ {
-        let p = self.raw();
-        p.xfrm_vec.iter().take(usize::from(p.xfrm_nr)).map(|t| t.reqid)
+        // SAFETY: A template of a live policy (`templates`); a reqid is set
+        // before the policy is inserted.
+        self.templates().map(|t| unsafe { read_once(&raw const (*t).reqid) })
     }
 
     /// Whether every template names both tunnel endpoints, so that the
     /// SAs it resolves to do not depend on the flow's route.
     pub fn templates_have_endpoints(&self) -> bool {
-        let p = self.raw();
-        p.xfrm_vec.iter().take(usize::from(p.xfrm_nr)).all(|t| {
+        self.templates().all(|t| {
+            // SAFETY: A template of a live policy (`templates`).  A
+            // migration (`xfrm_policy_migrate()`) rewrites the endpoints
+            // under the policy's lock, which this does not take: a torn
+            // address decides for this one look.
+            let (saddr, daddr) = unsafe { (read_once(&raw const (*t).saddr), read_once(&raw const (*t).id.daddr)) };
             let any = |a: &bindings::xfrm_address_t| addr_of(a).0 == [0; 16];
-            !any(&t.saddr) && !any(&t.id.daddr)
+            !any(&saddr) && !any(&daddr)
         })
+    }
+
+    /// The selector, priority, mark mask and interface id: fixed once the
+    /// policy is inserted (an update inserts a new policy).
+    fn match_fields(&self) -> (bindings::xfrm_selector, u32, u32, u32) {
+        let p = self.as_ptr();
+        // SAFETY: A live policy (type invariant).
+        unsafe {
+            (
+                read_once(&raw const (*p).selector),
+                read_once(&raw const (*p).priority),
+                read_once(&raw const (*p).mark.m),
+                read_once(&raw const (*p).if_id),
+            )
+        }
     }
 
     /// Index, family, selector, priority and template reqids, if the
     /// family is one xfrm_nat knows.
     pub fn seen(&self) -> Option<SeenPolicy> {
-        let p = self.raw();
-        let (family, selector) = selector_of(&p.selector)?;
-        Some(SeenPolicy { index: p.index, reqids: Reqids::new(self.template_reqids()), family, selector, priority: p.priority })
+        let (sel, priority, _, _) = self.match_fields();
+        let (family, selector) = selector_of(&sel)?;
+        Some(SeenPolicy { index: self.index(), reqids: Reqids::new(self.template_reqids()), family, selector, priority })
     }
 
     /// The policy as a rival for the flows of bound policies.
     pub fn rival(&self) -> Rival {
-        let p = self.raw();
-        let (family, selector) = match selector_of(&p.selector) {
+        let (sel, _, mark_mask, if_id) = self.match_fields();
+        let (family, selector) = match selector_of(&sel) {
             Some((family, selector)) => (Some(family), selector),
             None => (None, Selector::default()),
         };
-        // SAFETY: A live policy (see `raw`).
+        // SAFETY: A live policy (type invariant).
         let labelled = unsafe { bindings::xnat_xp_has_security(self.0.get()) };
-        Rival { index: p.index, family, selector, keyed: p.mark.m != 0 || p.if_id != 0 || labelled }
+        Rival { index: self.index(), family, selector, keyed: mark_mask != 0 || if_id != 0 || labelled }
     }
 }
 
-/// A selector of a family xfrm_nat knows.
+/// A selector of a family xfrm_nat knows, from a copy [`read_once`] made.
 fn selector_of(s: &bindings::xfrm_selector) -> Option<(Family, Selector)> {
     let selector = Selector {
         saddr: addr_of(&s.saddr),
@@ -129,6 +192,7 @@ impl Bundle {
         // SAFETY: As above; the bundle holds a reference on its policies.
         let xp = unsafe { bindings::xnat_xfrm_dst_policy(self.as_ptr()) };
         // SAFETY: Held by the bundle for as long as `self` lives.
+        // INVARIANT: Likewise, for the reference, which borrows `self`.
         (!xp.is_null()).then(|| unsafe { &*xp.cast::<Policy>() })
     }
 
@@ -153,30 +217,95 @@ impl Bundle {
             // SAFETY: As above.
             dst = unsafe { bindings::xnat_xfrm_dst_child(dst) };
             // SAFETY: The route holds the state for as long as `self` lives.
-            Some(if fixed { sa_scope(unsafe { &*x }) } else { SaScope::SomeFlows })
+            Some(if fixed { unsafe { SaState::from_raw(x) }.scope() } else { SaScope::SomeFlows })
         })
     }
 }
 
-/// Which flows the SAD's lookup would give SA `x`.  In tunnel and BEET
-/// mode its endpoints come from the policy's template, so only its selector
-/// (if it has one), its mark and its security context tell flows apart.
-fn sa_scope(x: &bindings::xfrm_state) -> SaScope {
-    let mode = u32::from(x.props.mode);
-    let template_endpoints = mode == bindings::XFRM_MODE_TUNNEL || mode == bindings::XFRM_MODE_BEET;
-    // An offloaded SA can go with its device without an event
-    // (`xfrm_dev_state_flush()` notifies no key manager).
-    // SAFETY: A live state.
-    let (labelled, offloaded) = unsafe { (bindings::xnat_xs_has_security(x), bindings::xnat_xs_offloaded(x)) };
-    if !template_endpoints || x.mark.m != 0 || labelled || offloaded {
-        return SaScope::SomeFlows;
+/// An xfrm state, an SA (`struct xfrm_state`), read field by field.
+///
+/// # Invariants
+///
+/// A `&SaState` is only made for a state that is live (held by the caller
+/// or by a route) for the reference's life.
+#[repr(transparent)]
+struct SaState(Opaque<bindings::xfrm_state>);
+
+impl SaState {
+    /// # Safety
+    ///
+    /// `x` must point to a state that stays live for `'a`.
+    unsafe fn from_raw<'a>(x: *const bindings::xfrm_state) -> &'a Self {
+        // SAFETY: Transparent wrapper; validity is the caller's promise.
+        // INVARIANT: Likewise.
+        unsafe { &*x.cast::<Self>() }
     }
-    if x.sel.family == 0 {
-        return SaScope::EveryFlow;
+
+    fn as_ptr(&self) -> *const bindings::xfrm_state {
+        self.0.get()
     }
-    match selector_of(&x.sel) {
-        Some((family, selector)) => SaScope::Selected(family, selector),
-        None => SaScope::SomeFlows,
+
+    /// The SA's identity: fixed from its creation (an update that changes
+    /// it makes a new state).
+    fn key(&self) -> SaKey {
+        let x = self.as_ptr();
+        // SAFETY: A live state (type invariant).
+        unsafe {
+            SaKey {
+                family: read_once(&raw const (*x).props.family),
+                proto: read_once(&raw const (*x).id.proto),
+                mode: read_once(&raw const (*x).props.mode),
+                reqid: read_once(&raw const (*x).props.reqid),
+                daddr: addr_of(&read_once(&raw const (*x).id.daddr)),
+                saddr: addr_of(&read_once(&raw const (*x).props.saddr)),
+            }
+        }
+    }
+
+    /// Whether the SA is usable (`XFRM_STATE_VALID`), as its state read
+    /// now says; the state changes under the SA's lock, not taken here.
+    fn is_valid(&self) -> bool {
+        // SAFETY: A live state (type invariant).
+        u32::from(unsafe { read_once(&raw const (*self.as_ptr()).km.state) }) == bindings::XFRM_STATE_VALID
+    }
+
+    /// Whether the state is larval: only `__xfrm_init_state`, which a
+    /// larval state (made by `xfrm_state_find` for an ACQUIRE, or by
+    /// `xfrm_find_acq`) never went through, sets its type, and nothing
+    /// clears it before the state is freed.
+    fn is_larval(&self) -> bool {
+        // SAFETY: A live state (type invariant).
+        unsafe { read_once(&raw const (*self.as_ptr()).type_) }.is_null()
+    }
+
+    /// Which flows the SAD's lookup would give the SA.  In tunnel and BEET
+    /// mode its endpoints come from the policy's template, so only its
+    /// selector (if it has one), its mark and its security context tell
+    /// flows apart.
+    fn scope(&self) -> SaScope {
+        let x = self.as_ptr();
+        // SAFETY: A live state (type invariant).  An update
+        // (`xfrm_state_update()`) may rewrite the selector and mark under
+        // the SA's lock, not taken here: a torn value decides for this one
+        // bundle.
+        let (mode, mark_mask, sel) =
+            unsafe { (read_once(&raw const (*x).props.mode), read_once(&raw const (*x).mark.m), read_once(&raw const (*x).sel)) };
+        let mode = u32::from(mode);
+        let template_endpoints = mode == bindings::XFRM_MODE_TUNNEL || mode == bindings::XFRM_MODE_BEET;
+        // An offloaded SA can go with its device without an event
+        // (`xfrm_dev_state_flush()` notifies no key manager).
+        // SAFETY: A live state.
+        let (labelled, offloaded) = unsafe { (bindings::xnat_xs_has_security(x), bindings::xnat_xs_offloaded(x)) };
+        if !template_endpoints || mark_mask != 0 || labelled || offloaded {
+            return SaScope::SomeFlows;
+        }
+        if sel.family == 0 {
+            return SaScope::EveryFlow;
+        }
+        match selector_of(&sel) {
+            Some((family, selector)) => SaScope::Selected(family, selector),
+            None => SaScope::SomeFlows,
+        }
     }
 }
 
@@ -353,9 +482,10 @@ pub fn acquire_lifetime(net: &Net) -> u64 {
 pub fn reroute(net: &Net, skb: &mut OwnedSkb, family: Family, _ctx: &OutputContext) -> Result {
     let fl = decode_flow(net, skb, family)?;
     let raw = skb.as_ptr();
-    // The packet's route is its own reference (`OwnedSkb::pin_route`) and
-    // not a bundle (the hook only keeps packets routed in the clear).
-    // SAFETY: Owned skb with a held route.
+    // The packet's route is its own reference (`OwnedSkb`'s invariant,
+    // from `StolenSkb::pin_route`) and not a bundle (the hook only keeps
+    // packets routed in the clear).
+    // SAFETY: Owned skb with a held route (type invariant).
     let route = unsafe { bindings::xnat_skb_dst_clone(raw) };
     if route.is_null() {
         return Err(Error::from_errno(-(bindings::EHOSTUNREACH as i32)));
@@ -371,7 +501,10 @@ pub fn reroute(net: &Net, skb: &mut OwnedSkb, family: Family, _ctx: &OutputConte
     // The device the packet was about to leave by may have gone while it
     // was kept; from here on it leaves by the bundle's, which the bundle
     // holds (as `ip_output()` sets it from the route).
-    // SAFETY: Owned skb; `dst` is a reference we own, given to the skb.
+    // INVARIANT: The skb's route stays one it holds: `dst` is a reference
+    // we own, given to the skb.
+    // SAFETY: Owned skb; `dst`, non-null (an error is returned above), is
+    // a reference we own, given to the skb.
     unsafe {
         bindings::xnat_skb_dst_replace(raw, dst);
         bindings::xnat_skb_set_dev(raw, bindings::xnat_skb_dst_dev(raw));
@@ -410,6 +543,7 @@ pub fn for_each_policy<F: FnMut(&Policy)>(net: &Net, mut f: F) {
         // SAFETY: `data` is the `&mut F` passed below, live for the walk.
         let f = unsafe { &mut *data.cast::<F>() };
         // SAFETY: The walk holds the SPD lock, so `xp` is live for the call.
+        // INVARIANT: Likewise; `f` cannot keep the reference beyond it.
         f(unsafe { &*xp.cast::<Policy>() });
         0
     }
@@ -450,17 +584,6 @@ pub trait PolicyEvents: 'static {
 
     /// An SA of `net` changed, or was reported on ([`SaChange::Unchanged`]).
     fn sa_changed(net: &Net, change: SaChange);
-}
-
-fn sa_key(x: &bindings::xfrm_state) -> SaKey {
-    SaKey {
-        family: x.props.family,
-        proto: x.id.proto,
-        mode: x.props.mode,
-        reqid: x.props.reqid,
-        daddr: addr_of(&x.id.daddr),
-        saddr: addr_of(&x.props.saddr),
-    }
 }
 
 /// A registered key manager that only listens.
@@ -540,23 +663,21 @@ impl<E: PolicyEvents> KeyManager<E> {
             }
             return 0;
         }
-        // SAFETY: The core passes a valid, held state and a valid event;
-        // `data` is read as `hard`, which it is for `XFRM_MSG_EXPIRE`
-        // (`km_state_expired`), and any bit pattern is a valid `u32`.
-        let (x, event, hard) = unsafe { (&*x, (*c).event, (*c).data.hard != 0) };
-        let valid = u32::from(x.km.state) == bindings::XFRM_STATE_VALID;
+        // SAFETY: The core passes a valid, held state, live for the call,
+        // and a valid event; `data` is read as `hard`, which it is for
+        // `XFRM_MSG_EXPIRE` (`km_state_expired`), and any bit pattern is a
+        // valid `u32`.
+        let (state, event, hard) = unsafe { (SaState::from_raw(x), (*c).event, (*c).data.hard != 0) };
         // By the time a state's expiry or deletion is reported,
-        // `__xfrm_state_delete` has made it DEAD, whatever it was; but only
-        // `__xfrm_init_state`, which a larval state (made by
-        // `xfrm_state_find` for an ACQUIRE, or by `xfrm_find_acq`) never
-        // went through, sets its type, and nothing clears it before the
-        // state is freed.
-        let larval = x.type_.is_null();
+        // `__xfrm_state_delete` has made it DEAD, whatever it was; whether
+        // it was larval its type still says.
         let change = match event {
-            bindings::XFRM_MSG_NEWSA | bindings::XFRM_MSG_UPDSA if valid => SaChange::Installed(sa_key(x)),
+            bindings::XFRM_MSG_NEWSA | bindings::XFRM_MSG_UPDSA if state.is_valid() => SaChange::Installed(state.key()),
             bindings::XFRM_MSG_NEWAE => SaChange::Unchanged,
             bindings::XFRM_MSG_EXPIRE if !hard => SaChange::Unchanged,
-            bindings::XFRM_MSG_EXPIRE | bindings::XFRM_MSG_DELSA if larval => SaChange::RequestGone(sa_key(x)),
+            bindings::XFRM_MSG_EXPIRE | bindings::XFRM_MSG_DELSA if state.is_larval() => {
+                SaChange::RequestGone(state.key())
+            }
             _ => SaChange::Other,
         };
         // SAFETY: A state's namespace outlives the state.
@@ -578,8 +699,13 @@ impl<E: PolicyEvents> KeyManager<E> {
     ) -> ffi::c_int {
         if !x.is_null() && !xp.is_null() {
             // SAFETY: The core passes the larval state it just made and the
-            // held policy it is for; the policy's namespace is live.
-            unsafe { E::sa_requested(Net::from_raw(bindings::xnat_xp_net(xp)), (*xp).index, sa_key(&*x)) };
+            // held policy it is for, live for the call; the policy's
+            // namespace is live.  INVARIANT: The `&Policy` lives only in
+            // this block.
+            unsafe {
+                let policy = &*xp.cast::<Policy>();
+                E::sa_requested(Net::from_raw(bindings::xnat_xp_net(xp)), policy.index(), SaState::from_raw(x).key());
+            }
         }
         // Nonzero: this manager does not negotiate SAs.
         -(bindings::EOPNOTSUPP as ffi::c_int)
