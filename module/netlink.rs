@@ -8,7 +8,8 @@ use crate::logic::nla;
 use crate::logic::request::{self, MapAttrs, Refusal};
 use crate::logic::sa::SaEvent;
 use crate::logic::table::{Entry, MapKey};
-use crate::logic::uapi::{self, cmd, map_attr, map_state, sa_state, selector_attr, stats_attr, Op, OpSpec};
+use crate::logic::stats::Counter;
+use crate::logic::uapi::{self, cmd, map_attr, map_state, sa_state, selector_attr, Op, OpSpec};
 use crate::net::genetlink::{self, Attrs, Dump, Info};
 use crate::net::pernet::Net;
 use crate::net::rcu::{Global, Publication, ReadGuard};
@@ -179,7 +180,6 @@ fn put_key(a: &mut Attrs<'_>, key: MapKey) -> Result {
 }
 
 fn put_mapping(a: &mut Attrs<'_>, e: &Entry<'_, Shared>) -> Result {
-    use core::sync::atomic::Ordering::Relaxed;
     let m = e.mapping;
     let hold = m.stats.hold.as_ref().map(|h| h.view());
     put_key(a, m.key)?;
@@ -224,20 +224,22 @@ fn put_mapping(a: &mut Attrs<'_>, e: &Entry<'_, Shared>) -> Result {
         })?;
     }
     a.nest(map_attr::STATS, |a| {
-        a.put_uint(stats_attr::FLOWS, m.stats.flows.load(Relaxed))?;
-        a.put_uint(stats_attr::FAIL_CLOSED_DROPS, m.stats.fail_closed_drops.load(Relaxed))?;
-        a.put_uint(stats_attr::PENDING_REFUSED, m.stats.pending_refused.load(Relaxed).into())?;
-        a.put_uint(stats_attr::PENDING_DROPS, m.stats.pending_drops.load(Relaxed).into())?;
-        a.put_uint(stats_attr::PENDING_NONBLOCK_HELD, m.stats.pending_nonblock_held.load(Relaxed).into())?;
-        a.put_uint(stats_attr::DECLINED, m.stats.declined.load(Relaxed))?;
-        a.put_uint(stats_attr::STALE_ENTRIES, m.stats.stale_entries.load(Relaxed))?;
         let c = hold.as_ref().map(|h| h.counters).unwrap_or_default();
-        a.put_uint(stats_attr::HELD, c.held)?;
-        a.put_uint(stats_attr::RELEASED, c.released)?;
-        a.put_uint(stats_attr::HOLD_OVERFLOW_DROPS, c.overflow_drops)?;
-        a.put_uint(stats_attr::HOLD_TIMEOUT_DROPS, c.timeout_drops)?;
-        a.put_uint(stats_attr::HOLD_ERROR_DROPS, c.error_drops)?;
-        a.put_uint(stats_attr::HOLD_QUEUED, hold.as_ref().map_or(0, |h| h.queued as u64))
+        for counter in Counter::ALL {
+            // The mapping's own counters, else those its hold queue keeps
+            // (`stats::in_hold_queue`); 0 without a queue.
+            let v = match counter {
+                Counter::Held => c.held,
+                Counter::Released => c.released,
+                Counter::HoldOverflowDrops => c.overflow_drops,
+                Counter::HoldTimeoutDrops => c.timeout_drops,
+                Counter::HoldErrorDrops => c.error_drops,
+                Counter::HoldQueued => hold.as_ref().map_or(0, |h| h.queued as u64),
+                other => m.stats.get(other).unwrap_or(0),
+            };
+            a.put_uint(counter.attr(), v)?;
+        }
+        Ok(())
     })
 }
 

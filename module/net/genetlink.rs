@@ -177,11 +177,13 @@ impl<F: Family> Registration<F> {
                 let Some(attrs) = attrs else { continue };
                 let mut o = bindings::genl_split_ops::default();
                 o.cmd = op.cmd;
-                // The spec says admin-perm, the only permission flag that
-                // 6.12's genetlink schema knows; the module means the
-                // namespace's admin, as the spec's doc says.
-                if op.admin_perm || op.uns_admin_perm {
-                    o.flags = bindings::GENL_UNS_ADMIN_PERM as u8;
+                // The spec's flags: uns-admin-perm is CAP_NET_ADMIN in the
+                // user namespace that owns the network namespace.
+                if op.admin_perm {
+                    o.flags |= bindings::GENL_ADMIN_PERM as u8;
+                }
+                if op.uns_admin_perm {
+                    o.flags |= bindings::GENL_UNS_ADMIN_PERM as u8;
                 }
                 // Writing a union field is safe; the CAP flag picks the
                 // variant the core will read.

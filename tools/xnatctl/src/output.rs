@@ -5,35 +5,31 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use crate::proto::{Event, Key, Mapping, Selector, Stats, AF_INET6, PENDING_MODES, SA_STATES};
-use crate::uapi::map_state;
+use crate::proto::{Event, Key, Mapping, Selector, Stats, AF_INET6};
+use crate::uapi::{map_state, name_of, pending_mode, sa_state, Counter};
 
-pub fn state_name(state: Option<u8>) -> String {
-    match state {
-        Some(map_state::ACTIVE) => "active".into(),
-        Some(map_state::INACTIVE) => "inactive".into(),
-        Some(n) => format!("unknown({n})"),
+/// The spec's name of a value of `value`'s enum (`name`, generated), or
+/// `unknown(N)` for one of a newer module; `-` if none was reported.
+fn enum_name(value: Option<u8>, names: &[(&'static str, u8)]) -> String {
+    match value {
+        Some(n) => name_of(names, n).map_or_else(|| format!("unknown({n})"), Into::into),
         None => "-".into(),
     }
+}
+
+/// The spec's name of a map state (uapi::map_state).
+pub fn state_name(state: Option<u8>) -> String {
+    enum_name(state, &map_state::NAMES)
 }
 
 /// The spec's name of a pending mode (uapi::pending_mode).
 pub fn pending_name(pending: Option<u8>) -> String {
-    match pending {
-        Some(n) => match PENDING_MODES.iter().find(|(_, mode)| *mode == n) {
-            Some((name, _)) => (*name).into(),
-            None => format!("unknown({n})"),
-        },
-        None => "-".into(),
-    }
+    enum_name(pending, &pending_mode::NAMES)
 }
 
 /// The spec's name of an SA state of sa-ntf (uapi::sa_state).
 pub fn sa_state_name(state: u8) -> String {
-    match SA_STATES.iter().find(|(_, s)| *s == state) {
-        Some((name, _)) => (*name).into(),
-        None => format!("unknown({state})"),
-    }
+    enum_name(Some(state), &sa_state::NAMES)
 }
 
 /// A byte count in the largest binary unit that divides it: `256KiB`,
@@ -188,37 +184,26 @@ const fn text(header: &'static str) -> Column {
     }
 }
 
-const fn number(header: &'static str) -> Column {
-    Column {
-        header,
-        right: true,
-    }
-}
-
-/// The columns of `show`'s table.  REASON comes last: it is free text of
-/// any length, and would push every column after it out of place.
-const COLUMNS: [Column; 20] = [
+/// The columns of `show`'s table: these, then a column per counter
+/// ([`Counter`], headed by its name in the spec), then REASON, last as it
+/// is free text of any length, and would push every column after it out
+/// of place.
+const LEAD: [Column; 6] = [
     text("KEY"),
     text("ADDRESS"),
     text("STATE"),
     text("PENDING"),
     text("POLICIES"),
     text("SELECTOR"),
-    number("FLOWS"),
-    number("DECLINED"),
-    number("FC-DROPS"),
-    number("STALE"),
-    number("REFUSED"),
-    number("P-DROPS"),
-    number("NB-HELD"),
-    number("HELD"),
-    number("RELEASED"),
-    number("H-OVERFLOW"),
-    number("H-TIMEOUT"),
-    number("H-ERROR"),
-    number("QUEUED"),
-    text("REASON"),
 ];
+const REASON: Column = text("REASON");
+
+/// The headers of the columns, and whether each is right-aligned.
+fn columns() -> Vec<(String, bool)> {
+    let lead = LEAD.iter().map(|c| (c.header.to_string(), c.right));
+    let counters = Counter::ALL.iter().map(|c| (c.name().to_ascii_uppercase(), true));
+    lead.chain(counters).chain([(REASON.header.to_string(), REASON.right)]).collect()
+}
 
 /// The table `show` prints.  Empty when there are no mappings.
 ///
@@ -230,12 +215,13 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
     if maps.is_empty() {
         return String::new();
     }
-    const N: usize = COLUMNS.len();
+    let columns = columns();
+    let n = columns.len();
     let mut cells = String::with_capacity(maps.len() * 96);
     // Where each cell ends in `cells`, row after row, the headers first.
-    let mut ends: Vec<usize> = Vec::with_capacity((maps.len() + 1) * N);
-    for c in &COLUMNS {
-        cells.push_str(c.header);
+    let mut ends: Vec<usize> = Vec::with_capacity((maps.len() + 1) * n);
+    for (header, _) in &columns {
+        cells.push_str(header);
         ends.push(cells.len());
     }
     for m in maps {
@@ -254,22 +240,7 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
             None => cells.push('-'),
         }
         ends.push(cells.len());
-        let st = &m.stats;
-        for v in [
-            st.flows,
-            st.declined,
-            st.fail_closed_drops,
-            st.stale_entries,
-            st.pending_refused,
-            st.pending_drops,
-            st.pending_nonblock_held,
-            st.held,
-            st.released,
-            st.hold_overflow_drops,
-            st.hold_timeout_drops,
-            st.hold_error_drops,
-            st.hold_queued,
-        ] {
+        for (_, v) in m.stats.iter() {
             match v {
                 Some(v) => write!(cells, "{v}").unwrap(),
                 None => cells.push('-'),
@@ -287,27 +258,27 @@ pub fn format_table(maps: &[Mapping], ifname: impl Fn(i32) -> String) -> String 
             s.chars().count()
         }
     };
-    let mut width = [0; N];
+    let mut width = vec![0; n];
     for k in 0..ends.len() {
-        width[k % N] = width[k % N].max(width_of(cell(k)));
+        width[k % n] = width[k % n].max(width_of(cell(k)));
     }
-    let line_len: usize = width.iter().sum::<usize>() + 2 * (N - 1) + 1;
-    let mut out = String::with_capacity(line_len * ends.len() / N);
+    let line_len: usize = width.iter().sum::<usize>() + 2 * (n - 1) + 1;
+    let mut out = String::with_capacity(line_len * ends.len() / n);
     let pad = |out: &mut String, n: usize| out.extend(std::iter::repeat_n(' ', n));
     for k in 0..ends.len() {
-        let (c, text) = (k % N, cell(k));
+        let (c, text) = (k % n, cell(k));
         if c > 0 {
             out.push_str("  ");
         }
         let fill = width[c] - width_of(text);
-        if COLUMNS[c].right {
+        if columns[c].1 {
             pad(&mut out, fill);
             out.push_str(text);
         } else {
             out.push_str(text);
             pad(&mut out, fill);
         }
-        if c == N - 1 {
+        if c == n - 1 {
             out.truncate(out.trim_end().len());
             out.push('\n');
         }
@@ -618,13 +589,7 @@ mod tests {
                     ..Selector::default()
                 }),
                 policies: vec![305],
-                stats: Stats {
-                    flows: Some(12),
-                    declined: Some(2),
-                    fail_closed_drops: Some(0),
-                    pending_refused: Some(3),
-                    ..zero_stats()
-                },
+                stats: zero_stats().with(&[(Counter::Flows, 12), (Counter::Declined, 2), (Counter::FailClosedDrops, 0), (Counter::PendingRefused, 3)]),
                 ..Mapping::new(Key::Spid(305))
             },
             // Hold mode with the kernel's default limits.
@@ -646,26 +611,14 @@ mod tests {
                     ..Selector::default()
                 }),
                 policies: vec![313],
-                stats: Stats {
-                    flows: Some(9),
-                    held: Some(57),
-                    released: Some(50),
-                    hold_overflow_drops: Some(4),
-                    hold_timeout_drops: Some(2),
-                    hold_error_drops: Some(1),
-                    hold_queued: Some(0),
-                    ..zero_stats()
-                },
+                stats: zero_stats().with(&[(Counter::Flows, 9), (Counter::Held, 57), (Counter::Released, 50), (Counter::HoldOverflowDrops, 4), (Counter::HoldTimeoutDrops, 2), (Counter::HoldErrorDrops, 1), (Counter::HoldQueued, 0)]),
                 ..Mapping::new(Key::Spid(313))
             },
             Mapping {
                 addr: Some("2001:db8::2".parse().unwrap()),
                 state: Some(map_state::INACTIVE),
                 pending: Some(pending_mode::DROP),
-                stats: Stats {
-                    pending_drops: Some(1234567),
-                    ..zero_stats()
-                },
+                stats: zero_stats().with(&[(Counter::PendingDrops, 1234567)]),
                 ..Mapping::new(Key::Spid(1009))
             },
             // From a module that reports neither pending mode nor counters.
@@ -692,13 +645,7 @@ mod tests {
                     index: Some(321),
                     ..Selector::default()
                 }),
-                stats: Stats {
-                    flows: Some(40),
-                    stale_entries: Some(1),
-                    pending_refused: Some(1),
-                    pending_nonblock_held: Some(2),
-                    ..zero_stats()
-                },
+                stats: zero_stats().with(&[(Counter::Flows, 40), (Counter::StaleEntries, 1), (Counter::PendingRefused, 1), (Counter::PendingNonblockHeld, 2)]),
                 ..Mapping::new(Key::Reqid(7))
             },
             Mapping {
@@ -714,21 +661,7 @@ mod tests {
 
     /// Every counter reported, as 0.
     fn zero_stats() -> Stats {
-        Stats {
-            flows: Some(0),
-            declined: Some(0),
-            fail_closed_drops: Some(0),
-            stale_entries: Some(0),
-            pending_refused: Some(0),
-            pending_drops: Some(0),
-            pending_nonblock_held: Some(0),
-            held: Some(0),
-            released: Some(0),
-            hold_overflow_drops: Some(0),
-            hold_timeout_drops: Some(0),
-            hold_error_drops: Some(0),
-            hold_queued: Some(0),
-        }
+        Stats::default().with(&Counter::ALL.map(|c| (c, 0)))
     }
 
     #[test]
@@ -772,13 +705,13 @@ mod tests {
     fn table() {
         let t = format_table(&sample(), noif);
         let want = "\
-KEY        ADDRESS                               STATE     PENDING            POLICIES  SELECTOR                                            FLOWS  DECLINED  FC-DROPS  STALE  REFUSED  P-DROPS  NB-HELD  HELD  RELEASED  H-OVERFLOW  H-TIMEOUT  H-ERROR  QUEUED  REASON
-spid 305   10.20.30.2                            active    eagain             305       10.20.30.2/32 -> 10.0.0.0/8 proto any                  12         2         0      0        3        0        0     0         0           0          0        0       0  -
-spid 313   10.20.30.3                            active    hold(100p/256KiB)  313       10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443      9         0         0      0        0        0        0    57        50           4          2        1       0  -
-spid 1009  2001:db8::2                           inactive  drop               -         -                                                       0         0         0      0        0  1234567        0     0         0           0          0        0       0  -
-spid 1017  192.0.2.7                             inactive  -                  -         -                                                       -         -         -      -        -        -        -     -         -           -          -        -       -  -
-reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337   10.20.30.0/24 -> 10.1.0.0/16 proto any                 40         0         0      1        1        0        2     0         0           0          0        0       0  -
-reqid 9    10.20.30.9                            inactive  eagain             -         -                                                       0         0         0      0        0        0        0     0         0           0          0        0       0  no IPv4 out policy with a template of reqid 9
+KEY        ADDRESS                               STATE     PENDING            POLICIES  SELECTOR                                            FLOWS  DECLINED  FAIL-CLOSED-DROPS  STALE-ENTRIES  PENDING-REFUSED  PENDING-DROPS  PENDING-NONBLOCK-HELD  PENDING-NONBLOCK-DROPS  HELD  RELEASED  HOLD-OVERFLOW-DROPS  HOLD-TIMEOUT-DROPS  HOLD-ERROR-DROPS  HOLD-QUEUED  REASON
+spid 305   10.20.30.2                            active    eagain             305       10.20.30.2/32 -> 10.0.0.0/8 proto any                  12         2                  0              0                3              0                      0                       0     0         0                    0                   0                 0            0  -
+spid 313   10.20.30.3                            active    hold(100p/256KiB)  313       10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443      9         0                  0              0                0              0                      0                       0    57        50                    4                   2                 1            0  -
+spid 1009  2001:db8::2                           inactive  drop               -         -                                                       0         0                  0              0                0        1234567                      0                       0     0         0                    0                   0                 0            0  -
+spid 1017  192.0.2.7                             inactive  -                  -         -                                                       -         -                  -              -                -              -                      -                       -     -         -                    -                   -                 -            -  -
+reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337   10.20.30.0/24 -> 10.1.0.0/16 proto any                 40         0                  0              1                1              0                      2                       0     0         0                    0                   0                 0            0  -
+reqid 9    10.20.30.9                            inactive  eagain             -         -                                                       0         0                  0              0                0              0                      0                       0     0         0                    0                   0                 0            0  no IPv4 out policy with a template of reqid 9
 ";
         assert_eq!(t, want);
         assert_eq!(format_table(&[], noif), "");
@@ -830,7 +763,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100,\"index\":305},",
             "\"stats\":{\"flows\":12,\"declined\":2,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":3,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":313,\"reqid\":null,\"addr\":\"10.20.30.3\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"active\",",
@@ -840,7 +773,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"sport_mask\":0,\"dport\":443,\"dport_mask\":65535,\"ifindex\":0,\"priority\":0,",
             "\"index\":null},\"stats\":{\"flows\":9,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":0,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"held\":57,\"released\":50,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"held\":57,\"released\":50,",
             "\"hold_overflow_drops\":4,\"hold_timeout_drops\":2,\"hold_error_drops\":1,",
             "\"hold_queued\":0}},{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
@@ -848,7 +781,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,",
-            "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_held\":0,",
+            "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,",
             "\"held\":0,\"released\":0,\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,",
             "\"hold_error_drops\":0,\"hold_queued\":0}},{\"spid\":1017,\"reqid\":null,",
             "\"addr\":\"192.0.2.7\",\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,",
@@ -856,7 +789,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"hold_bytes\":null,\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
             "\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,\"pending_drops\":null,",
-            "\"pending_nonblock_held\":null,\"held\":null,\"released\":null,",
+            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}},{\"spid\":null,\"reqid\":7,",
             "\"addr\":\"10.20.30.0\",\"prefix_len\":24,\"from\":\"192.168.1.0\",",
@@ -867,7 +800,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,\"index\":321},",
             "\"stats\":{\"flows\":40,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":1,\"pending_refused\":1,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":2,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":2,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":null,\"reqid\":9,\"addr\":\"10.20.30.9\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
@@ -875,7 +808,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":0,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}}]\n"
         );
@@ -1010,7 +943,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"declined\":null,\"fail_closed_drops\":8589934592,",
             "\"stale_entries\":null,",
             "\"pending_refused\":3,\"pending_drops\":4294967301,",
-            "\"pending_nonblock_held\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
+            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
             "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
@@ -1018,7 +951,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
             "\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,\"pending_drops\":null,",
-            "\"pending_nonblock_held\":null,\"held\":null,\"released\":null,",
+            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"unmap\",\"spid\":305}\n",
@@ -1028,7 +961,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":4,\"declined\":null,\"fail_closed_drops\":0,",
             "\"stale_entries\":null,",
-            "\"pending_refused\":0,\"pending_drops\":0,\"pending_nonblock_held\":null,",
+            "\"pending_refused\":0,\"pending_drops\":0,\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,",
             "\"held\":40,\"released\":4294967297,\"hold_overflow_drops\":3,",
             "\"hold_timeout_drops\":2,\"hold_error_drops\":1,\"hold_queued\":5}}}\n",
             "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"pending\"}\n",
@@ -1042,7 +975,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"sport_mask\":0,\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,",
             "\"index\":321},\"stats\":{\"flows\":40,\"declined\":3,\"fail_closed_drops\":null,",
             "\"stale_entries\":1,",
-            "\"pending_refused\":null,\"pending_drops\":null,\"pending_nonblock_held\":2,",
+            "\"pending_refused\":null,\"pending_drops\":null,\"pending_nonblock_held\":2,\"pending_nonblock_drops\":null,",
             "\"held\":null,\"released\":null,\"hold_overflow_drops\":null,",
             "\"hold_timeout_drops\":null,\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":9,\"addr\":\"fd00:2::9\",",
@@ -1051,7 +984,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":null,\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,",
-            "\"pending_drops\":null,\"pending_nonblock_held\":null,\"held\":null,",
+            "\"pending_drops\":null,\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":null,",
             "\"released\":null,\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"unmap\",\"reqid\":7}\n",

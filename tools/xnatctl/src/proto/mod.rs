@@ -6,375 +6,26 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::{
-    DecodeError, DefaultNla, Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload, Nla,
-    NlaBuffer, NlasIterator, Parseable, ParseableParametrized, NLA_F_NESTED, NLM_F_ACK,
+    DecodeError, DefaultNla, Emitable, NetlinkHeader, NetlinkMessage, NetlinkPayload,
+    NlaBuffer, NlasIterator, Parseable, ParseableParametrized, NLM_F_ACK,
     NLM_F_ACK_TLVS, NLM_F_CAPPED, NLM_F_DUMP, NLM_F_REQUEST,
 };
 use netlink_packet_generic::ctrl::nlas::GenlCtrlAttrs;
 use netlink_packet_generic::ctrl::{GenlCtrl, GenlCtrlCmd};
 use netlink_packet_generic::{GenlFamily, GenlHeader, GenlMessage};
 
-use crate::uapi::{self, cmd, map_attr, pending_mode, sa_state, selector_attr, stats_attr};
+use crate::uapi::{self, cmd, pending_mode, Counter};
 
-/// The pending modes (uapi::pending_mode) by the names the command line and
-/// `show` use, which are the spec's.
-pub const PENDING_MODES: [(&str, u8); 3] = [
-    ("eagain", pending_mode::EAGAIN),
-    ("drop", pending_mode::DROP),
-    ("hold", pending_mode::HOLD),
-];
+mod attrs;
+mod codec;
 
-/// The SA states (uapi::sa_state) of sa-ntf by the spec's names.
-pub const SA_STATES: [(&str, u8); 2] = [
-    ("pending", sa_state::PENDING),
-    ("established", sa_state::ESTABLISHED),
-];
+pub use attrs::{MapAttr, SelectorAttr, StatsAttr};
+pub use codec::nlas;
+use codec::{fixed, string};
 
-/// Decodes a run of attributes into `T`, one per attribute, in order.
-pub fn nlas<T>(buf: &[u8]) -> Result<Vec<T>, DecodeError>
-where
-    T: for<'a> Parseable<NlaBuffer<&'a [u8]>>,
-{
-    NlasIterator::new(buf)
-        .map(|nla| nla.and_then(|nla| T::parse(&nla)))
-        .collect()
-}
-
-/// The payload of a nest of `attrs`.
-fn nest_value<T: Nla>(attrs: &[T]) -> Vec<u8> {
-    let mut value = vec![0u8; attrs.buffer_len()];
-    attrs.emit(&mut value);
-    value
-}
-
-/// The payload of an attribute kept as it came.
-fn other_payload(nla: &DefaultNla) -> Vec<u8> {
-    let mut v = vec![0; nla.value_len()];
-    nla.emit_value(&mut v);
-    v
-}
-
-/// Implements `Nla` for an attribute enum from its `kind_bits` (the type,
-/// with NLA_F_NESTED where it nests) and its `payload`.
-macro_rules! nla_by_payload {
-    ($t:ty) => {
-        impl Nla for $t {
-            fn value_len(&self) -> usize {
-                self.payload().len()
-            }
-            fn kind(&self) -> u16 {
-                self.kind_bits()
-            }
-            fn emit_value(&self, buffer: &mut [u8]) {
-                buffer.copy_from_slice(&self.payload());
-            }
-        }
-    };
-}
-
-/// An attribute of the spec's `map` set (requests, replies and
-/// notifications), decoded once; one of another type, from a newer
-/// module, is kept as it came in `Other`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MapAttr {
-    Spid(u32),
-    Addr(IpAddr),
-    State(u8),
-    Selector(Vec<SelectorAttr>),
-    Stats(Vec<StatsAttr>),
-    Replace,
-    Pending(u8),
-    HoldPackets(u32),
-    HoldBytes(u32),
-    SaState(u8),
-    /// A map-set entry: the attributes of a map-new request but replace.
-    Mapping(Vec<MapAttr>),
-    Reqid(u32),
-    PrefixLen(u8),
-    From(IpAddr),
-    FromPrefixLen(u8),
-    Policy(u32),
-    Reason(String),
-    Other(DefaultNla),
-}
-
-impl MapAttr {
-    /// The type, NLA_F_NESTED set on nests: the kernel's strict
-    /// validation refuses a nest without it.
-    fn kind_bits(&self) -> u16 {
-        match self {
-            MapAttr::Spid(_) => map_attr::SPID,
-            MapAttr::Addr(_) => map_attr::ADDR,
-            MapAttr::State(_) => map_attr::STATE,
-            MapAttr::Selector(_) => map_attr::SELECTOR | NLA_F_NESTED,
-            MapAttr::Stats(_) => map_attr::STATS | NLA_F_NESTED,
-            MapAttr::Replace => map_attr::REPLACE,
-            MapAttr::Pending(_) => map_attr::PENDING,
-            MapAttr::HoldPackets(_) => map_attr::HOLD_PACKETS,
-            MapAttr::HoldBytes(_) => map_attr::HOLD_BYTES,
-            MapAttr::SaState(_) => map_attr::SA_STATE,
-            MapAttr::Mapping(_) => map_attr::MAPPING | NLA_F_NESTED,
-            MapAttr::Reqid(_) => map_attr::REQID,
-            MapAttr::PrefixLen(_) => map_attr::PREFIX_LEN,
-            MapAttr::From(_) => map_attr::FROM,
-            MapAttr::FromPrefixLen(_) => map_attr::FROM_PREFIX_LEN,
-            MapAttr::Policy(_) => map_attr::POLICY,
-            MapAttr::Reason(_) => map_attr::REASON,
-            MapAttr::Other(nla) => nla.kind(),
-        }
-    }
-
-    fn payload(&self) -> Vec<u8> {
-        match self {
-            MapAttr::Spid(n)
-            | MapAttr::HoldPackets(n)
-            | MapAttr::HoldBytes(n)
-            | MapAttr::Reqid(n)
-            | MapAttr::Policy(n) => n.to_ne_bytes().to_vec(),
-            MapAttr::Addr(a) | MapAttr::From(a) => ip_bytes(a),
-            MapAttr::State(n)
-            | MapAttr::Pending(n)
-            | MapAttr::SaState(n)
-            | MapAttr::PrefixLen(n)
-            | MapAttr::FromPrefixLen(n) => vec![*n],
-            MapAttr::Selector(attrs) => nest_value(attrs),
-            MapAttr::Stats(attrs) => nest_value(attrs),
-            MapAttr::Mapping(attrs) => nest_value(attrs),
-            MapAttr::Replace => vec![],
-            MapAttr::Reason(s) => [s.as_bytes(), &[0]].concat(),
-            MapAttr::Other(nla) => other_payload(nla),
-        }
-    }
-}
-
-nla_by_payload!(MapAttr);
-
-impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for MapAttr {
-    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
-        let v = buf.value();
-        Ok(match buf.kind() {
-            map_attr::SPID => MapAttr::Spid(u32::from_ne_bytes(fixed("spid", v)?)),
-            map_attr::REQID => MapAttr::Reqid(u32::from_ne_bytes(fixed("reqid", v)?)),
-            map_attr::ADDR => MapAttr::Addr(ip("addr", v, None)?),
-            map_attr::PREFIX_LEN => MapAttr::PrefixLen(fixed::<1>("prefix-len", v)?[0]),
-            map_attr::FROM => MapAttr::From(ip("from", v, None)?),
-            map_attr::FROM_PREFIX_LEN => {
-                MapAttr::FromPrefixLen(fixed::<1>("from-prefix-len", v)?[0])
-            }
-            map_attr::STATE => MapAttr::State(fixed::<1>("state", v)?[0]),
-            map_attr::REASON => MapAttr::Reason(string(v)),
-            map_attr::PENDING => MapAttr::Pending(fixed::<1>("pending", v)?[0]),
-            map_attr::HOLD_PACKETS => {
-                MapAttr::HoldPackets(u32::from_ne_bytes(fixed("hold-packets", v)?))
-            }
-            map_attr::HOLD_BYTES => MapAttr::HoldBytes(u32::from_ne_bytes(fixed("hold-bytes", v)?)),
-            map_attr::POLICY => MapAttr::Policy(u32::from_ne_bytes(fixed("policy", v)?)),
-            map_attr::SA_STATE => MapAttr::SaState(fixed::<1>("sa-state", v)?[0]),
-            map_attr::REPLACE => MapAttr::Replace,
-            map_attr::SELECTOR => MapAttr::Selector(nlas(v)?),
-            map_attr::STATS => MapAttr::Stats(nlas(v)?),
-            map_attr::MAPPING => MapAttr::Mapping(nlas(v)?),
-            _ => MapAttr::Other(DefaultNla::parse(buf)?),
-        })
-    }
-}
-
-/// An attribute of the spec's `selector` set.  The addresses stay bytes:
-/// how to read them depends on the family, another attribute.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SelectorAttr {
-    Family(u16),
-    Daddr(Vec<u8>),
-    Saddr(Vec<u8>),
-    PrefixlenD(u8),
-    PrefixlenS(u8),
-    Proto(u8),
-    /// Network byte order, as the spec's big-endian ports.
-    Dport(u16),
-    DportMask(u16),
-    Sport(u16),
-    SportMask(u16),
-    Ifindex(i32),
-    Priority(u32),
-    Index(u32),
-    Other(DefaultNla),
-}
-
-impl SelectorAttr {
-    fn kind_bits(&self) -> u16 {
-        match self {
-            SelectorAttr::Family(_) => selector_attr::FAMILY,
-            SelectorAttr::Daddr(_) => selector_attr::DADDR,
-            SelectorAttr::Saddr(_) => selector_attr::SADDR,
-            SelectorAttr::PrefixlenD(_) => selector_attr::PREFIXLEN_D,
-            SelectorAttr::PrefixlenS(_) => selector_attr::PREFIXLEN_S,
-            SelectorAttr::Proto(_) => selector_attr::PROTO,
-            SelectorAttr::Dport(_) => selector_attr::DPORT,
-            SelectorAttr::DportMask(_) => selector_attr::DPORT_MASK,
-            SelectorAttr::Sport(_) => selector_attr::SPORT,
-            SelectorAttr::SportMask(_) => selector_attr::SPORT_MASK,
-            SelectorAttr::Ifindex(_) => selector_attr::IFINDEX,
-            SelectorAttr::Priority(_) => selector_attr::PRIORITY,
-            SelectorAttr::Index(_) => selector_attr::INDEX,
-            SelectorAttr::Other(nla) => nla.kind(),
-        }
-    }
-
-    fn payload(&self) -> Vec<u8> {
-        match self {
-            SelectorAttr::Family(n) => n.to_ne_bytes().to_vec(),
-            SelectorAttr::Daddr(v) | SelectorAttr::Saddr(v) => v.clone(),
-            SelectorAttr::PrefixlenD(n) | SelectorAttr::PrefixlenS(n) | SelectorAttr::Proto(n) => {
-                vec![*n]
-            }
-            SelectorAttr::Dport(n)
-            | SelectorAttr::DportMask(n)
-            | SelectorAttr::Sport(n)
-            | SelectorAttr::SportMask(n) => n.to_be_bytes().to_vec(),
-            SelectorAttr::Ifindex(n) => n.to_ne_bytes().to_vec(),
-            SelectorAttr::Priority(n) | SelectorAttr::Index(n) => n.to_ne_bytes().to_vec(),
-            SelectorAttr::Other(nla) => other_payload(nla),
-        }
-    }
-}
-
-nla_by_payload!(SelectorAttr);
-
-impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for SelectorAttr {
-    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
-        let v = buf.value();
-        Ok(match buf.kind() {
-            selector_attr::FAMILY => {
-                SelectorAttr::Family(u16::from_ne_bytes(fixed("selector.family", v)?))
-            }
-            selector_attr::DADDR => SelectorAttr::Daddr(v.to_vec()),
-            selector_attr::SADDR => SelectorAttr::Saddr(v.to_vec()),
-            selector_attr::PREFIXLEN_D => {
-                SelectorAttr::PrefixlenD(fixed::<1>("prefixlen-d", v)?[0])
-            }
-            selector_attr::PREFIXLEN_S => {
-                SelectorAttr::PrefixlenS(fixed::<1>("prefixlen-s", v)?[0])
-            }
-            selector_attr::PROTO => SelectorAttr::Proto(fixed::<1>("proto", v)?[0]),
-            selector_attr::DPORT => SelectorAttr::Dport(u16::from_be_bytes(fixed("dport", v)?)),
-            selector_attr::DPORT_MASK => {
-                SelectorAttr::DportMask(u16::from_be_bytes(fixed("dport-mask", v)?))
-            }
-            selector_attr::SPORT => SelectorAttr::Sport(u16::from_be_bytes(fixed("sport", v)?)),
-            selector_attr::SPORT_MASK => {
-                SelectorAttr::SportMask(u16::from_be_bytes(fixed("sport-mask", v)?))
-            }
-            selector_attr::IFINDEX => {
-                SelectorAttr::Ifindex(i32::from_ne_bytes(fixed("ifindex", v)?))
-            }
-            selector_attr::PRIORITY => {
-                SelectorAttr::Priority(u32::from_ne_bytes(fixed("priority", v)?))
-            }
-            selector_attr::INDEX => SelectorAttr::Index(u32::from_ne_bytes(fixed("index", v)?)),
-            _ => SelectorAttr::Other(DefaultNla::parse(buf)?),
-        })
-    }
-}
-
-/// A counter of the spec's `stats` set (ynl `uint`), by its type; one of
-/// another type, from a newer module, is kept as it came in `Other`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StatsAttr {
-    Counter(Counter, u64),
-    Other(DefaultNla),
-}
-
-/// The counters of the `stats` set, named as the spec names them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Counter {
-    Flows,
-    FailClosedDrops,
-    PendingRefused,
-    PendingDrops,
-    Held,
-    Released,
-    HoldOverflowDrops,
-    HoldTimeoutDrops,
-    HoldErrorDrops,
-    HoldQueued,
-    PendingNonblockHeld,
-    Declined,
-    StaleEntries,
-}
-
-impl Counter {
-    const ALL: [Counter; 13] = [
-        Counter::Flows,
-        Counter::FailClosedDrops,
-        Counter::PendingRefused,
-        Counter::PendingDrops,
-        Counter::Held,
-        Counter::Released,
-        Counter::HoldOverflowDrops,
-        Counter::HoldTimeoutDrops,
-        Counter::HoldErrorDrops,
-        Counter::HoldQueued,
-        Counter::PendingNonblockHeld,
-        Counter::Declined,
-        Counter::StaleEntries,
-    ];
-
-    /// The attribute type and the name decode errors give.
-    fn attr(self) -> (u16, &'static str) {
-        match self {
-            Counter::Flows => (stats_attr::FLOWS, "stats.flows"),
-            Counter::FailClosedDrops => (stats_attr::FAIL_CLOSED_DROPS, "stats.fail-closed-drops"),
-            Counter::PendingRefused => (stats_attr::PENDING_REFUSED, "stats.pending-refused"),
-            Counter::PendingDrops => (stats_attr::PENDING_DROPS, "stats.pending-drops"),
-            Counter::Held => (stats_attr::HELD, "stats.held"),
-            Counter::Released => (stats_attr::RELEASED, "stats.released"),
-            Counter::HoldOverflowDrops => {
-                (stats_attr::HOLD_OVERFLOW_DROPS, "stats.hold-overflow-drops")
-            }
-            Counter::HoldTimeoutDrops => {
-                (stats_attr::HOLD_TIMEOUT_DROPS, "stats.hold-timeout-drops")
-            }
-            Counter::HoldErrorDrops => (stats_attr::HOLD_ERROR_DROPS, "stats.hold-error-drops"),
-            Counter::HoldQueued => (stats_attr::HOLD_QUEUED, "stats.hold-queued"),
-            Counter::PendingNonblockHeld => (
-                stats_attr::PENDING_NONBLOCK_HELD,
-                "stats.pending-nonblock-held",
-            ),
-            Counter::Declined => (stats_attr::DECLINED, "stats.declined"),
-            Counter::StaleEntries => (stats_attr::STALE_ENTRIES, "stats.stale-entries"),
-        }
-    }
-}
-
-impl StatsAttr {
-    fn kind_bits(&self) -> u16 {
-        match self {
-            StatsAttr::Counter(c, _) => c.attr().0,
-            StatsAttr::Other(nla) => nla.kind(),
-        }
-    }
-
-    /// Always the 8-byte width, which every reader of a `uint` takes.
-    fn payload(&self) -> Vec<u8> {
-        match self {
-            StatsAttr::Counter(_, n) => n.to_ne_bytes().to_vec(),
-            StatsAttr::Other(nla) => other_payload(nla),
-        }
-    }
-}
-
-nla_by_payload!(StatsAttr);
-
-impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for StatsAttr {
-    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
-        Ok(
-            match Counter::ALL.into_iter().find(|c| c.attr().0 == buf.kind()) {
-                Some(c) => StatsAttr::Counter(c, uint(c.attr().1, buf.value())?),
-                None => StatsAttr::Other(DefaultNla::parse(buf)?),
-            },
-        )
-    }
-}
+/// The pending modes by the spec's names, which the command line and
+/// `show` use.
+pub use crate::uapi::pending_mode::NAMES as PENDING_MODES;
 
 /// A message of the xfrm_nat family: command and top-level attributes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -639,13 +290,6 @@ impl MapEntry {
             hold_packets: m.hold_packets.filter(|_| hold),
             hold_bytes: m.hold_bytes.filter(|_| hold),
         })
-    }
-}
-
-fn ip_bytes(addr: &IpAddr) -> Vec<u8> {
-    match addr {
-        IpAddr::V4(a) => a.octets().to_vec(),
-        IpAddr::V6(a) => a.octets().to_vec(),
     }
 }
 
@@ -921,62 +565,13 @@ pub struct Selector {
     pub index: Option<u32>,
 }
 
-/// The field names are the keys of `"stats"` in `show -j` and `monitor -j`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
-pub struct Stats {
-    pub flows: Option<u64>,
-    /// New flows the mapping would take but the SPD, asked as after
-    /// translation, gives to no policy it binds: left untranslated.
-    pub declined: Option<u64>,
-    pub fail_closed_drops: Option<u64>,
-    /// Packets of flows conntrack confirmed before they could be
-    /// translated, dropped with their entry so the next starts anew.
-    pub stale_entries: Option<u64>,
-    pub pending_refused: Option<u64>,
-    pub pending_drops: Option<u64>,
-    /// New flows of non-blocking local senders held in mode eagain (in the
-    /// namespace's queue for them, until the SA is installed), where
-    /// EAGAIN would make them spin and a drop would cost a retransmission.
-    pub pending_nonblock_held: Option<u64>,
-    pub held: Option<u64>,
-    pub released: Option<u64>,
-    pub hold_overflow_drops: Option<u64>,
-    pub hold_timeout_drops: Option<u64>,
-    pub hold_error_drops: Option<u64>,
-    /// A gauge: packets in the hold queue when the kernel answered.
-    pub hold_queued: Option<u64>,
-}
+/// The counters of a mapping (uapi::Counter), by [`Counter::index`]; what
+/// the module did not report is None.  A gauge among them, hold-queued,
+/// is the packets in the hold queue when the kernel answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Stats([Option<u64>; Counter::COUNT]);
 
-pub const AF_INET: u16 = libc::AF_INET as u16;
-pub const AF_INET6: u16 = libc::AF_INET6 as u16;
-
-fn bad(what: &str, len: usize) -> DecodeError {
-    DecodeError::from(format!("attribute {what} has unexpected length {len}"))
-}
-
-fn fixed<const N: usize>(what: &str, v: &[u8]) -> Result<[u8; N], DecodeError> {
-    v.try_into().map_err(|_| bad(what, v.len()))
-}
-
-/// ynl `uint`: 4 or 8 bytes, host order.
-fn uint(what: &str, v: &[u8]) -> Result<u64, DecodeError> {
-    match v.len() {
-        4 => Ok(u32::from_ne_bytes(fixed(what, v)?) as u64),
-        8 => Ok(u64::from_ne_bytes(fixed(what, v)?)),
-        n => Err(bad(what, n)),
-    }
-}
-
-/// 4 or 16 bytes, network order.  An AF_INET address in a 16-byte field
-/// (xfrm_address_t) uses the first 4 bytes.
-fn ip(what: &str, v: &[u8], family: Option<u16>) -> Result<IpAddr, DecodeError> {
-    match (v.len(), family) {
-        (4, _) => Ok(IpAddr::V4(Ipv4Addr::from(fixed::<4>(what, v)?))),
-        (16, Some(AF_INET)) => Ok(IpAddr::V4(Ipv4Addr::from(fixed::<4>(what, &v[..4])?))),
-        (16, _) => Ok(IpAddr::V6(Ipv6Addr::from(fixed::<16>(what, v)?))),
-        (n, _) => Err(bad(what, n)),
-    }
-}
+pub use codec::{AF_INET, AF_INET6};
 
 impl Mapping {
     /// A mapping of `key` of which nothing else is known.
@@ -1057,27 +652,14 @@ impl Mapping {
     }
 }
 
-/// A NUL-terminated string attribute; the kernel's text, so invalid UTF-8
-/// is shown rather than refused.
-fn string(v: &[u8]) -> String {
-    let v = v.split(|b| *b == 0).next().unwrap_or(v);
-    String::from_utf8_lossy(v).into_owned()
-}
-
 impl Selector {
     fn from_attrs(attrs: &[SelectorAttr]) -> Result<Selector, DecodeError> {
         let mut s = Selector::default();
-        // The family decides how to read the addresses: find it first.
-        for a in attrs {
-            if let SelectorAttr::Family(f) = a {
-                s.family = *f;
-            }
-        }
-        let fam = Some(s.family);
         for a in attrs {
             match a {
-                SelectorAttr::Daddr(v) => s.daddr = Some(ip("selector.daddr", v, fam)?),
-                SelectorAttr::Saddr(v) => s.saddr = Some(ip("selector.saddr", v, fam)?),
+                SelectorAttr::Family(f) => s.family = *f,
+                SelectorAttr::Daddr(v) => s.daddr = Some(*v),
+                SelectorAttr::Saddr(v) => s.saddr = Some(*v),
                 SelectorAttr::PrefixlenD(n) => s.prefixlen_d = *n,
                 SelectorAttr::PrefixlenS(n) => s.prefixlen_s = *n,
                 SelectorAttr::Proto(n) => s.proto = *n,
@@ -1088,7 +670,7 @@ impl Selector {
                 SelectorAttr::Ifindex(n) => s.ifindex = *n,
                 SelectorAttr::Priority(n) => s.priority = *n,
                 SelectorAttr::Index(n) => s.index = Some(*n),
-                SelectorAttr::Family(_) | SelectorAttr::Other(_) => {}
+                SelectorAttr::Other(_) => {}
             }
         }
         Ok(s)
@@ -1099,27 +681,43 @@ impl Stats {
     fn from_attrs(attrs: &[StatsAttr]) -> Stats {
         let mut s = Stats::default();
         for a in attrs {
-            let StatsAttr::Counter(c, n) = a else {
-                continue;
-            };
-            let field = match c {
-                Counter::Flows => &mut s.flows,
-                Counter::Declined => &mut s.declined,
-                Counter::FailClosedDrops => &mut s.fail_closed_drops,
-                Counter::StaleEntries => &mut s.stale_entries,
-                Counter::PendingRefused => &mut s.pending_refused,
-                Counter::PendingDrops => &mut s.pending_drops,
-                Counter::PendingNonblockHeld => &mut s.pending_nonblock_held,
-                Counter::Held => &mut s.held,
-                Counter::Released => &mut s.released,
-                Counter::HoldOverflowDrops => &mut s.hold_overflow_drops,
-                Counter::HoldTimeoutDrops => &mut s.hold_timeout_drops,
-                Counter::HoldErrorDrops => &mut s.hold_error_drops,
-                Counter::HoldQueued => &mut s.hold_queued,
-            };
-            *field = Some(*n);
+            if let StatsAttr::Counter(c, n) = a {
+                s.0[c.index()] = Some(*n);
+            }
         }
         s
+    }
+
+    /// The value of `counter`, None if the module did not report it.
+    pub fn get(&self, counter: Counter) -> Option<u64> {
+        self.0[counter.index()]
+    }
+
+    /// These counters set to these values.
+    #[cfg(test)]
+    pub fn with(mut self, values: &[(Counter, u64)]) -> Stats {
+        for (c, v) in values {
+            self.0[c.index()] = Some(*v);
+        }
+        self
+    }
+
+    /// Every counter with its value, in the spec's order.
+    pub fn iter(&self) -> impl Iterator<Item = (Counter, Option<u64>)> + '_ {
+        Counter::ALL.into_iter().map(|c| (c, self.get(c)))
+    }
+}
+
+/// The keys are the counters' names as identifiers ([`Counter::key`]),
+/// in the spec's order; an unreported counter is null.
+impl serde::Serialize for Stats {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = ser.serialize_map(Some(Counter::COUNT))?;
+        for (c, v) in self.iter() {
+            map.serialize_entry(c.key(), &v)?;
+        }
+        map.end()
     }
 }
 
@@ -1300,7 +898,10 @@ where
 
 #[cfg(test)]
 pub mod tests {
+    use super::codec::nest_value;
+    use netlink_packet_core::Nla;
     use super::*;
+    use crate::uapi::{map_attr, sa_state, selector_attr, stats_attr};
 
     /// The attributes of a `map` message's payload.
     pub fn parse_attrs(b: &[u8]) -> Result<Vec<MapAttr>, DecodeError> {
@@ -1878,21 +1479,7 @@ pub mod tests {
                     priority: 100,
                     ..Selector::default()
                 }),
-                stats: Stats {
-                    flows: Some(7),
-                    declined: None,
-                    fail_closed_drops: Some(1 << 33),
-                    stale_entries: None,
-                    pending_refused: Some(3),
-                    pending_drops: Some((1 << 32) + 5),
-                    pending_nonblock_held: None,
-                    held: Some(0),
-                    released: Some(0),
-                    hold_overflow_drops: Some(0),
-                    hold_timeout_drops: Some(0),
-                    hold_error_drops: Some(0),
-                    hold_queued: Some(0),
-                },
+                stats: Stats::default().with(&[(Counter::Flows, 7), (Counter::FailClosedDrops, 1 << 33), (Counter::PendingRefused, 3), (Counter::PendingDrops, (1 << 32) + 5), (Counter::Held, 0), (Counter::Released, 0), (Counter::HoldOverflowDrops, 0), (Counter::HoldTimeoutDrops, 0), (Counter::HoldErrorDrops, 0), (Counter::HoldQueued, 0)]),
                 ..Mapping::new(Key::Spid(305))
             }
         );
@@ -1909,28 +1496,14 @@ pub mod tests {
                 pending: Some(pending_mode::HOLD),
                 hold_packets: Some(500),
                 hold_bytes: Some(1 << 20),
-                stats: Stats {
-                    flows: Some(4),
-                    declined: None,
-                    fail_closed_drops: Some(0),
-                    stale_entries: None,
-                    pending_refused: Some(0),
-                    pending_drops: Some(0),
-                    pending_nonblock_held: None,
-                    held: Some(40),
-                    released: Some((1 << 32) + 1),
-                    hold_overflow_drops: Some(3),
-                    hold_timeout_drops: Some(2),
-                    hold_error_drops: Some(1),
-                    hold_queued: Some(5),
-                },
+                stats: Stats::default().with(&[(Counter::Flows, 4), (Counter::FailClosedDrops, 0), (Counter::PendingRefused, 0), (Counter::PendingDrops, 0), (Counter::Held, 40), (Counter::Released, (1 << 32) + 1), (Counter::HoldOverflowDrops, 3), (Counter::HoldTimeoutDrops, 2), (Counter::HoldErrorDrops, 1), (Counter::HoldQueued, 5)]),
                 ..Mapping::new(Key::Spid(313))
             }
         );
     }
 
     #[test]
-    fn selector_v6_ports_and_padded_v4() {
+    fn selector_v6_ports() {
         let mut sel = Vec::new();
         put(&mut sel, selector_attr::FAMILY, &AF_INET6.to_ne_bytes());
         let d: Ipv6Addr = "2001:db8:1::".parse().unwrap();
@@ -1945,15 +1518,6 @@ pub mod tests {
         let s = Selector::parse(&sel).unwrap();
         assert_eq!(s.daddr, Some(IpAddr::V6(d)));
         assert_eq!((s.dport, s.dport_mask, s.ifindex), (443, 0xffff, -1));
-
-        // AF_INET in a 16-byte xfrm_address_t.
-        let mut sel = Vec::new();
-        put(&mut sel, selector_attr::FAMILY, &AF_INET.to_ne_bytes());
-        let mut x = [0u8; 16];
-        x[..4].copy_from_slice(&[192, 0, 2, 1]);
-        put(&mut sel, selector_attr::SADDR, &x);
-        let s = Selector::parse(&sel).unwrap();
-        assert_eq!(s.saddr, Some("192.0.2.1".parse().unwrap()));
     }
 
     #[test]
@@ -1962,8 +1526,8 @@ pub mod tests {
         // same; one of an unknown type passes through as it came.
         let sel = vec![
             SelectorAttr::Family(AF_INET),
-            SelectorAttr::Daddr(vec![10, 0, 0, 0]),
-            SelectorAttr::Saddr(vec![10, 20, 30, 2]),
+            SelectorAttr::Daddr("10.0.0.0".parse().unwrap()),
+            SelectorAttr::Saddr("10.20.30.2".parse().unwrap()),
             SelectorAttr::PrefixlenD(8),
             SelectorAttr::PrefixlenS(32),
             SelectorAttr::Proto(6),
@@ -2347,13 +1911,12 @@ pub mod tests {
                     index: Some(321),
                     ..Selector::default()
                 }),
-                stats: Stats {
-                    flows: Some(40),
-                    pending_nonblock_held: Some(2),
-                    declined: Some(3),
-                    stale_entries: Some(1),
-                    ..Stats::default()
-                },
+                stats: Stats::default().with(&[
+                    (Counter::Flows, 40),
+                    (Counter::PendingNonblockHeld, 2),
+                    (Counter::Declined, 3),
+                    (Counter::StaleEntries, 1)
+                ]),
                 ..Mapping::new(Key::Reqid(7))
             }
         );
