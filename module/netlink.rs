@@ -9,8 +9,8 @@ use crate::logic::request::{self, MapAttrs, Refusal};
 use crate::logic::sa::SaEvent;
 use crate::logic::table::{Entry, MapKey};
 use crate::logic::stats::Counter;
-use crate::logic::uapi::{self, cmd, map_attr, map_state, sa_state, selector_attr, Op, OpSpec};
-use crate::net::genetlink::{self, Attrs, Dump, Info};
+use crate::logic::uapi::{self, cmd, map_attr, map_entry_policy, map_state, sa_state, selector_attr, Op, OpSpec};
+use crate::net::genetlink::{self, Attrs, Dump, Info, OpPolicy, Policy};
 use crate::net::pernet::Net;
 use crate::net::rcu::{Global, Publication, ReadGuard};
 use crate::net::Gfp;
@@ -19,6 +19,26 @@ use crate::state::{ChangeError, Event, NetState, Ns, Pernet};
 
 /// The family.
 pub(crate) struct XfrmNat;
+
+/// The policy of the do or dump of `$cmd`, from the spec's attributes of
+/// its request; `$nests`: the policy of each nest among them.
+macro_rules! request_policy {
+    ($name:ident = $cmd:expr, $dump:expr, $nests:expr) => {
+        static $name: Policy<{ genetlink::policy_len(genetlink::attrs_of(&uapi::OPS, $cmd, $dump)) }> =
+            Policy::new(genetlink::attrs_of(&uapi::OPS, $cmd, $dump), $nests);
+    };
+}
+
+/// A mapping of map-set.
+static MAP_ENTRY: Policy<{ genetlink::policy_len(&map_entry_policy::ALL) }> = Policy::new(&map_entry_policy::ALL, &[]);
+request_policy!(MAP_NEW = cmd::MAP_NEW, false, &[]);
+request_policy!(MAP_DEL = cmd::MAP_DEL, false, &[]);
+request_policy!(MAP_GET = cmd::MAP_GET, false, &[]);
+request_policy!(MAP_SET = cmd::MAP_SET, false, &[(map_attr::MAPPING, MAP_ENTRY.as_ref())]);
+
+// An operation of the spec that gains request attributes does not build
+// until its policy is listed in `POLICIES`.
+const _: () = assert!(genetlink::policies_cover(&uapi::OPS, <XfrmNat as genetlink::Family>::POLICIES));
 
 /// The registration type.
 pub(crate) type Registration = genetlink::Registration<XfrmNat>;
@@ -50,6 +70,12 @@ impl genetlink::Family for XfrmNat {
     const NAME: &'static CStr = c_str!("xfrm_nat");
     const VERSION: u8 = crate::logic::uapi::FAMILY_VERSION;
     const OPS: &'static [OpSpec] = &uapi::OPS;
+    const POLICIES: &'static [OpPolicy] = &[
+        OpPolicy { cmd: cmd::MAP_NEW, dump: false, policy: MAP_NEW.as_ref() },
+        OpPolicy { cmd: cmd::MAP_DEL, dump: false, policy: MAP_DEL.as_ref() },
+        OpPolicy { cmd: cmd::MAP_GET, dump: false, policy: MAP_GET.as_ref() },
+        OpPolicy { cmd: cmd::MAP_SET, dump: false, policy: MAP_SET.as_ref() },
+    ];
     const MCGRPS: &'static [&'static CStr] = &[c_str!("events")];
 
     // The matches name every operation of the spec: one added there does

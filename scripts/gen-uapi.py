@@ -187,15 +187,25 @@ pub enum AttrKind {
 /// `exact-len` is both).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Checks {
-    pub min: Option<u64>,
-    pub max: Option<u64>,
+    /// `min` and `max`; the one not given is the type's bound.
+    pub range: Option<Range>,
     pub min_len: Option<u16>,
     pub max_len: Option<u16>,
 }
 
+/// The bounds of an integer attribute's value.  Laid out as the kernel's
+/// `struct netlink_range_validation`, so that a policy built at compile
+/// time can point to the bounds in these tables.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub min: u64,
+    pub max: u64,
+}
+
 impl Checks {
     /// No checks beyond the type's.
-    pub const NONE: Self = Self { min: None, max: None, min_len: None, max_len: None };
+    pub const NONE: Self = Self { range: None, min_len: None, max_len: None };
 }
 
 /// How the netlink core validates an attribute of a request.
@@ -298,17 +308,23 @@ def rust_checks(set_name, a):
         return "super::Checks::NONE"
     mod = "super::%s_checks::%s" % (lower(set_name), upper(a["name"]))
 
-    def opt(key, cast):
+    def opt(key):
         if key not in checks:
             return "None"
-        return "Some(%s_%s%s)" % (mod, upper(key), cast)
+        return "Some(%s_%s)" % (mod, upper(key))
 
-    wide = "" if INT_TYPES.get(a.get("type"), ("u64",))[0] == "u64" else " as u64"
-    min_len = opt("exact-len", "") if "exact-len" in checks else opt("min-len", "")
-    max_len = opt("exact-len", "") if "exact-len" in checks else opt("max-len", "")
+    rtype, top = INT_TYPES.get(a.get("type"), ("u64", 0xFFFFFFFFFFFFFFFF))
+    wide = "" if rtype == "u64" else " as u64"
+    if "min" in checks or "max" in checks:
+        lo = "%s_MIN%s" % (mod, wide) if "min" in checks else "0"
+        hi = "%s_MAX%s" % (mod, wide) if "max" in checks else "%d" % top
+        rng = "Some(super::Range { min: %s, max: %s })" % (lo, hi)
+    else:
+        rng = "None"
+    min_len = opt("exact-len") if "exact-len" in checks else opt("min-len")
+    max_len = opt("exact-len") if "exact-len" in checks else opt("max-len")
     return "super::Checks {\n%s\n        }" % "\n".join(
-        "            %s: %s," % f
-        for f in (("min", opt("min", wide)), ("max", opt("max", wide)), ("min_len", min_len), ("max_len", max_len)))
+        "            %s: %s," % f for f in (("range", rng), ("min_len", min_len), ("max_len", max_len)))
 
 
 def policies(spec, sets, op_requests):

@@ -300,8 +300,7 @@ pub mod map_policy {
         attr: super::map_attr::ADDR,
         kind: super::AttrKind::Binary,
         checks: super::Checks {
-            min: None,
-            max: None,
+            range: None,
             min_len: Some(super::map_checks::ADDR_MIN_LEN),
             max_len: Some(super::map_checks::ADDR_MAX_LEN),
         },
@@ -320,8 +319,7 @@ pub mod map_policy {
         attr: super::map_attr::HOLD_PACKETS,
         kind: super::AttrKind::U32,
         checks: super::Checks {
-            min: Some(super::map_checks::HOLD_PACKETS_MIN as u64),
-            max: Some(super::map_checks::HOLD_PACKETS_MAX as u64),
+            range: Some(super::Range { min: super::map_checks::HOLD_PACKETS_MIN as u64, max: super::map_checks::HOLD_PACKETS_MAX as u64 }),
             min_len: None,
             max_len: None,
         },
@@ -330,8 +328,7 @@ pub mod map_policy {
         attr: super::map_attr::HOLD_BYTES,
         kind: super::AttrKind::U32,
         checks: super::Checks {
-            min: Some(super::map_checks::HOLD_BYTES_MIN as u64),
-            max: Some(super::map_checks::HOLD_BYTES_MAX as u64),
+            range: Some(super::Range { min: super::map_checks::HOLD_BYTES_MIN as u64, max: super::map_checks::HOLD_BYTES_MAX as u64 }),
             min_len: None,
             max_len: None,
         },
@@ -355,8 +352,7 @@ pub mod map_policy {
         attr: super::map_attr::FROM,
         kind: super::AttrKind::Binary,
         checks: super::Checks {
-            min: None,
-            max: None,
+            range: None,
             min_len: Some(super::map_checks::FROM_MIN_LEN),
             max_len: Some(super::map_checks::FROM_MAX_LEN),
         },
@@ -406,15 +402,25 @@ pub enum AttrKind {
 /// `exact-len` is both).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Checks {
-    pub min: Option<u64>,
-    pub max: Option<u64>,
+    /// `min` and `max`; the one not given is the type's bound.
+    pub range: Option<Range>,
     pub min_len: Option<u16>,
     pub max_len: Option<u16>,
 }
 
+/// The bounds of an integer attribute's value.  Laid out as the kernel's
+/// `struct netlink_range_validation`, so that a policy built at compile
+/// time can point to the bounds in these tables.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub min: u64,
+    pub max: u64,
+}
+
 impl Checks {
     /// No checks beyond the type's.
-    pub const NONE: Self = Self { min: None, max: None, min_len: None, max_len: None };
+    pub const NONE: Self = Self { range: None, min_len: None, max_len: None };
 }
 
 /// How the netlink core validates an attribute of a request.

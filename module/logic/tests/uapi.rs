@@ -4,7 +4,7 @@
 
 use logic::hold::HoldLimits;
 use logic::request::{hold_limits, map_entry_attrs, Refusal};
-use logic::uapi::{cmd, map_attr, map_checks, map_entry_policy, map_policy, AttrKind, AttrPolicy, Op, OPS};
+use logic::uapi::{cmd, map_attr, map_checks, map_entry_policy, map_policy, AttrKind, AttrPolicy, Op, Range, OPS};
 
 fn op(op: Op) -> &'static logic::uapi::OpSpec {
     OPS.iter().find(|o| o.op == op).expect("op in OPS")
@@ -127,7 +127,7 @@ fn addresses_are_4_to_16_bytes() {
     for a in [map_policy::ADDR, map_policy::FROM] {
         assert_eq!(a.kind, AttrKind::Binary);
         assert_eq!((a.checks.min_len, a.checks.max_len), (Some(4), Some(16)));
-        assert_eq!((a.checks.min, a.checks.max), (None, None));
+        assert_eq!(a.checks.range, None);
     }
 }
 
@@ -135,8 +135,8 @@ fn addresses_are_4_to_16_bytes() {
 fn hold_bounds_are_the_specs_everywhere() {
     assert_eq!((map_checks::HOLD_PACKETS_MIN, map_checks::HOLD_PACKETS_MAX), (1, 10_000));
     assert_eq!((map_checks::HOLD_BYTES_MIN, map_checks::HOLD_BYTES_MAX), (1, 16 << 20));
-    assert_eq!((map_policy::HOLD_PACKETS.checks.min, map_policy::HOLD_PACKETS.checks.max), (Some(1), Some(10_000)));
-    assert_eq!((map_policy::HOLD_BYTES.checks.min, map_policy::HOLD_BYTES.checks.max), (Some(1), Some(16 << 20)));
+    assert_eq!(map_policy::HOLD_PACKETS.checks.range, Some(Range { min: 1, max: 10_000 }));
+    assert_eq!(map_policy::HOLD_BYTES.checks.range, Some(Range { min: 1, max: 16 << 20 }));
     assert_eq!((HoldLimits::MIN_PACKETS, HoldLimits::MAX_PACKETS), (1, 10_000));
     let max = HoldLimits::MAX_PACKETS;
     assert!(hold_limits(Some(max), None).is_ok());
