@@ -501,6 +501,74 @@ def counters(sets):
     return out
 
 
+# The marker of each attribute type (`uapi::kind`), by which the module
+# puts and gets an attribute's value with the spec's width and byte order.
+KIND_MARKER = {
+    ("u8", None): "U8", ("u16", None): "U16", ("u16", "big-endian"): "U16Be",
+    ("u32", None): "U32", ("s32", None): "S32", ("uint", None): "Uint",
+    ("binary", None): "Binary", ("string", None): "String", ("flag", None): "Flag",
+}
+TYPED_HEAD = """
+/// An attribute of the spec, with the type of its value: `K` is a marker
+/// of [`kind`], the attribute's spec type and byte order.
+pub struct Attr<K> {
+    pub id: u16,
+    kind: core::marker::PhantomData<K>,
+}
+
+impl<K> Attr<K> {
+    const fn new(id: u16) -> Self {
+        Self { id, kind: core::marker::PhantomData }
+    }
+}
+
+impl<K> Clone for Attr<K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Attr<K> {}
+
+/// The spec's attribute types, as markers of [`Attr`].
+pub mod kind {
+    pub struct U8;
+    pub struct U16;
+    /// A u16 in network byte order.
+    pub struct U16Be;
+    pub struct U32;
+    pub struct S32;
+    /// ynl `uint`: 4 or 8 bytes.
+    pub struct Uint;
+    pub struct Binary;
+    /// NUL-terminated.
+    pub struct String;
+    pub struct Flag;
+}""".lstrip("\n").split("\n")
+
+
+def typed_attrs(sets):
+    """`<set>` modules: each attribute of a set as an [`Attr`] typed by
+    its spec type (nests are left out: they have no value of their own)."""
+    out = [""] + TYPED_HEAD
+    for aset in sets.values():
+        if "subset-of" in aset or not aset.get("attributes"):
+            continue
+        out.append("")
+        out.append("/// The attributes of `%s` with the types of their values." % aset["name"])
+        out.append("pub mod %s {" % lower(aset["name"]))
+        for a in aset["attributes"]:
+            if a.get("type") == "nest":
+                continue
+            key = (a.get("type"), a.get("byte-order"))
+            if key not in KIND_MARKER:
+                raise SpecError("attribute %s.%s: no kind for %s %s" % (aset["name"], a["name"], key[0], key[1] or ""))
+            out.append("    pub const %s: super::Attr<super::kind::%s> = super::Attr::new(super::%s_attr::%s);"
+                       % (upper(a["name"]), KIND_MARKER[key], lower(aset["name"]), upper(a["name"])))
+        out.append("}")
+    return out
+
+
 def c_header(c_consts, spec_rel):
     """module/xnat_uapi.h: the spec's constants, for the C helpers."""
     out = ["/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */",
@@ -755,6 +823,7 @@ def gen(spec, spec_rel):
     out.extend(POLICY_TYPES)
     out.extend(ops_out)
     out.extend(counters(sets))
+    out.extend(typed_attrs(sets))
     return "\n".join(out) + "\n", c_header(c_consts, spec_rel), cli_attrs(spec, sets, spec_rel)
 
 

@@ -692,3 +692,93 @@ impl Counter {
         Self::ALL.into_iter().find(|c| c.attr() == attr)
     }
 }
+
+/// An attribute of the spec, with the type of its value: `K` is a marker
+/// of [`kind`], the attribute's spec type and byte order.
+pub struct Attr<K> {
+    pub id: u16,
+    kind: core::marker::PhantomData<K>,
+}
+
+impl<K> Attr<K> {
+    const fn new(id: u16) -> Self {
+        Self { id, kind: core::marker::PhantomData }
+    }
+}
+
+impl<K> Clone for Attr<K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Attr<K> {}
+
+/// The spec's attribute types, as markers of [`Attr`].
+pub mod kind {
+    pub struct U8;
+    pub struct U16;
+    /// A u16 in network byte order.
+    pub struct U16Be;
+    pub struct U32;
+    pub struct S32;
+    /// ynl `uint`: 4 or 8 bytes.
+    pub struct Uint;
+    pub struct Binary;
+    /// NUL-terminated.
+    pub struct String;
+    pub struct Flag;
+}
+
+/// The attributes of `selector` with the types of their values.
+pub mod selector {
+    pub const FAMILY: super::Attr<super::kind::U16> = super::Attr::new(super::selector_attr::FAMILY);
+    pub const DADDR: super::Attr<super::kind::Binary> = super::Attr::new(super::selector_attr::DADDR);
+    pub const SADDR: super::Attr<super::kind::Binary> = super::Attr::new(super::selector_attr::SADDR);
+    pub const PREFIXLEN_D: super::Attr<super::kind::U8> = super::Attr::new(super::selector_attr::PREFIXLEN_D);
+    pub const PREFIXLEN_S: super::Attr<super::kind::U8> = super::Attr::new(super::selector_attr::PREFIXLEN_S);
+    pub const PROTO: super::Attr<super::kind::U8> = super::Attr::new(super::selector_attr::PROTO);
+    pub const DPORT: super::Attr<super::kind::U16Be> = super::Attr::new(super::selector_attr::DPORT);
+    pub const DPORT_MASK: super::Attr<super::kind::U16Be> = super::Attr::new(super::selector_attr::DPORT_MASK);
+    pub const SPORT: super::Attr<super::kind::U16Be> = super::Attr::new(super::selector_attr::SPORT);
+    pub const SPORT_MASK: super::Attr<super::kind::U16Be> = super::Attr::new(super::selector_attr::SPORT_MASK);
+    pub const IFINDEX: super::Attr<super::kind::S32> = super::Attr::new(super::selector_attr::IFINDEX);
+    pub const PRIORITY: super::Attr<super::kind::U32> = super::Attr::new(super::selector_attr::PRIORITY);
+    pub const INDEX: super::Attr<super::kind::U32> = super::Attr::new(super::selector_attr::INDEX);
+}
+
+/// The attributes of `stats` with the types of their values.
+pub mod stats {
+    pub const FLOWS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::FLOWS);
+    pub const DECLINED: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::DECLINED);
+    pub const FAIL_CLOSED_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::FAIL_CLOSED_DROPS);
+    pub const STALE_ENTRIES: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::STALE_ENTRIES);
+    pub const PENDING_REFUSED: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::PENDING_REFUSED);
+    pub const PENDING_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::PENDING_DROPS);
+    pub const PENDING_NONBLOCK_HELD: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::PENDING_NONBLOCK_HELD);
+    pub const PENDING_NONBLOCK_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::PENDING_NONBLOCK_DROPS);
+    pub const HELD: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HELD);
+    pub const RELEASED: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::RELEASED);
+    pub const HOLD_OVERFLOW_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HOLD_OVERFLOW_DROPS);
+    pub const HOLD_TIMEOUT_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HOLD_TIMEOUT_DROPS);
+    pub const HOLD_ERROR_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HOLD_ERROR_DROPS);
+    pub const HOLD_QUEUED: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HOLD_QUEUED);
+}
+
+/// The attributes of `map` with the types of their values.
+pub mod map {
+    pub const SPID: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::SPID);
+    pub const ADDR: super::Attr<super::kind::Binary> = super::Attr::new(super::map_attr::ADDR);
+    pub const STATE: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::STATE);
+    pub const REPLACE: super::Attr<super::kind::Flag> = super::Attr::new(super::map_attr::REPLACE);
+    pub const PENDING: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::PENDING);
+    pub const HOLD_PACKETS: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::HOLD_PACKETS);
+    pub const HOLD_BYTES: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::HOLD_BYTES);
+    pub const SA_STATE: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::SA_STATE);
+    pub const REQID: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::REQID);
+    pub const PREFIX_LEN: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::PREFIX_LEN);
+    pub const FROM: super::Attr<super::kind::Binary> = super::Attr::new(super::map_attr::FROM);
+    pub const FROM_PREFIX_LEN: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::FROM_PREFIX_LEN);
+    pub const POLICY: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::POLICY);
+    pub const REASON: super::Attr<super::kind::String> = super::Attr::new(super::map_attr::REASON);
+}
