@@ -2,14 +2,13 @@
 //! The packet path: choosing the SNAT of a new flow, and keeping NATed flows
 //! from leaving without IPsec; and the registration of those hooks.
 
-use core::sync::atomic::Ordering;
-
 use kernel::{c_str, prelude::*, sync::Arc};
 
 use crate::hold::{Held, Kept};
 use crate::logic::addr::Family;
 use crate::logic::request::PendingMode;
 use crate::logic::selector::Flow;
+use crate::logic::stats::Counter;
 use crate::net::conntrack::{Conn, Direction, Label};
 use crate::net::netfilter::{self, Hook, HookPoint, HookState, Verdict, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
 use crate::net::pernet::{Net, NetBound};
@@ -29,10 +28,10 @@ pub(crate) const BINDING_LABEL: Label = match Label::new(127) {
     None => panic!("no such label"),
 };
 
-/// `EHOSTUNREACH`: what a local sender gets for a fail-closed drop.
-const EHOSTUNREACH: i32 = 113;
-/// `EAGAIN`: what a local sender gets while the SA is pending.
-const EAGAIN: i32 = 11;
+/// What a local sender gets for a fail-closed drop.
+const EHOSTUNREACH: i32 = crate::bindings::EHOSTUNREACH as i32;
+/// What a local sender gets while the SA is pending.
+const EAGAIN: i32 = crate::bindings::EAGAIN as i32;
 
 /// Where connects refused while the SA is pending are aborted: in process
 /// context, as aborting takes the socket lock, which the connecting task
@@ -120,15 +119,15 @@ fn refuse_pending<K>(skb: &SkBuff, mode: PendingMode, stats: &Stats) -> Option<V
     match mode {
         // A hold-mode mapping always has its queue.
         PendingMode::Drop | PendingMode::Hold => {
-            stats.pending_drops.fetch_add(1, Ordering::Relaxed);
+            stats.count(Counter::PendingDrops);
             Some(Verdict::DropSilently)
         }
         PendingMode::Eagain if skb.sender_is_nonblocking() => {
-            stats.pending_nonblock_held.fetch_add(1, Ordering::Relaxed);
+            stats.count(Counter::PendingNonblockHeld);
             None
         }
         PendingMode::Eagain => {
-            stats.pending_refused.fetch_add(1, Ordering::Relaxed);
+            stats.count(Counter::PendingRefused);
             // A blocking TCP connect ignores the error of its SYN and would
             // wait for the retransmit timer; abort it so that connect()
             // fails now.
@@ -162,6 +161,10 @@ pub(crate) struct HoldFor {
     /// [`NetState::sa_generation`] before the SPD lookup: if an SA came
     /// since, the release that it triggered may have missed this packet.
     sa_generation: u64,
+    /// The counters of the mapping, if `queue` is the namespace's queue of
+    /// non-blocking senders, whose own counters nobody sees: its drops
+    /// are counted to the mapping.
+    nonblock_of: Option<Arc<Stats>>,
 }
 
 /// The NAT lookup function: called by the NAT core once per new connection
@@ -181,8 +184,12 @@ impl Hook for SnatHook {
                     ns.packet_held(first, sa_ready, lifetime);
                 }
             }
-            // Counted by the queue when it was full.
-            Kept::Dropped => (),
+            // A mapping's hold queue counts its drops itself.
+            Kept::Dropped => {
+                if let Some(stats) = kept.nonblock_of {
+                    stats.count(Counter::PendingNonblockDrops);
+                }
+            }
         }
     }
 
@@ -238,7 +245,7 @@ impl Hook for SnatHook {
                 // is there, the bundle decides.
                 Ok(SpdAnswer::Pending) => true,
                 _ => {
-                    mapping.stats.declined.fetch_add(1, Ordering::Relaxed);
+                    mapping.stats.count(Counter::Declined);
                     return Verdict::Accept;
                 }
             }
@@ -249,18 +256,18 @@ impl Hook for SnatHook {
         // packets keep it alive.  The next packet starts afresh.
         if ct.is_confirmed() {
             ct.kill();
-            mapping.stats.stale_entries.fetch_add(1, Ordering::Relaxed);
+            mapping.stats.count(Counter::StaleEntries);
             return Verdict::DropSilently;
         }
         // In hold mode a new flow also queues behind held packets, so that
         // they leave in the order they came.
-        let hold = match mapping.stats.hold.as_ref() {
-            Some(queue) => (pending || !queue.is_empty()).then_some(queue),
+        let (hold, nonblock) = match mapping.stats.hold.as_ref() {
+            Some(queue) => ((pending || !queue.is_empty()).then_some(queue), false),
             None if pending => match refuse_pending(skb, mapping.pending, &mapping.stats) {
                 Some(verdict) => return verdict,
-                None => Some(ns.nonblock_queue(family)),
+                None => (Some(ns.nonblock_queue(family)), true),
             },
-            None => None,
+            None => (None, false),
         };
         // Labelled before it is bound: a binding without the label would
         // not be guarded once its mapping goes.  An entry that cannot take
@@ -272,10 +279,11 @@ impl Hook for SnatHook {
         if let Err(verdict) = ct.setup_snat(family, &nat) {
             return Verdict::Kernel(verdict);
         }
-        mapping.stats.flows.fetch_add(1, Ordering::Relaxed);
+        mapping.stats.count(Counter::Flows);
         if let Some(queue) = hold {
             // `keep` translates it, as the NAT core would after us.
-            return Verdict::Keep(HoldFor { queue: queue.clone(), sa_ready: !pending, sa_generation });
+            let nonblock_of = nonblock.then(|| mapping.stats.counters.clone());
+            return Verdict::Keep(HoldFor { queue: queue.clone(), sa_ready: !pending, sa_generation, nonblock_of });
         }
         // After this, the NAT core's nf_xfrm_me_harder() looks the NATed flow
         // up in the SPD and routes it into the policy's bundle.
@@ -315,7 +323,7 @@ impl Hook for FailClosedHook {
             return Verdict::Accept;
         }
         if let Some(m) = table.and_then(|t| t.by_nat_addr(family, &nat, &flow_of(ct, state))) {
-            m.stats.fail_closed_drops.fetch_add(1, Ordering::Relaxed);
+            m.stats.count(Counter::FailClosedDrops);
         }
         Verdict::DropWithErrno(EHOSTUNREACH)
     }

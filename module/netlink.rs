@@ -8,8 +8,9 @@ use crate::logic::nla;
 use crate::logic::request::{self, MapAttrs, Refusal};
 use crate::logic::sa::SaEvent;
 use crate::logic::table::{Entry, MapKey};
-use crate::logic::uapi::{self, cmd, map_attr, map_state, sa_state, selector_attr, stats_attr, Op, OpSpec};
-use crate::net::genetlink::{self, Attrs, Dump, Info, Name};
+use crate::logic::stats::Counter;
+use crate::logic::uapi::{self, cmd, kind, map, map_attr, map_entry_policy, map_state, sa_state, selector, Attr, Op, OpSpec};
+use crate::net::genetlink::{self, Attrs, Dump, Info, Name, OpPolicy, Policy};
 use crate::net::pernet::Net;
 use crate::net::rcu::{Global, Publication, ReadGuard};
 use crate::net::Gfp;
@@ -18,6 +19,26 @@ use crate::state::{ChangeError, Event, NetState, Ns, Pernet};
 
 /// The family.
 pub(crate) struct XfrmNat;
+
+/// The policy of the do or dump of `$cmd`, from the spec's attributes of
+/// its request; `$nests`: the policy of each nest among them.
+macro_rules! request_policy {
+    ($name:ident = $cmd:expr, $dump:expr, $nests:expr) => {
+        static $name: Policy<{ genetlink::policy_len(genetlink::attrs_of(&uapi::OPS, $cmd, $dump)) }> =
+            Policy::new(genetlink::attrs_of(&uapi::OPS, $cmd, $dump), $nests);
+    };
+}
+
+/// A mapping of map-set.
+static MAP_ENTRY: Policy<{ genetlink::policy_len(&map_entry_policy::ALL) }> = Policy::new(&map_entry_policy::ALL, &[]);
+request_policy!(MAP_NEW = cmd::MAP_NEW, false, &[]);
+request_policy!(MAP_DEL = cmd::MAP_DEL, false, &[]);
+request_policy!(MAP_GET = cmd::MAP_GET, false, &[]);
+request_policy!(MAP_SET = cmd::MAP_SET, false, &[(map_attr::MAPPING, MAP_ENTRY.as_ref())]);
+
+// An operation of the spec that gains request attributes does not build
+// until its policy is listed in `POLICIES`.
+const _: () = assert!(genetlink::policies_cover(&uapi::OPS, <XfrmNat as genetlink::Family>::POLICIES));
 
 /// The registration type.
 pub(crate) type Registration = genetlink::Registration<XfrmNat>;
@@ -49,6 +70,12 @@ impl genetlink::Family for XfrmNat {
     const NAME: Name = Name::new(uapi::FAMILY_NAME);
     const VERSION: u8 = crate::logic::uapi::FAMILY_VERSION;
     const OPS: &'static [OpSpec] = &uapi::OPS;
+    const POLICIES: &'static [OpPolicy] = &[
+        OpPolicy { cmd: cmd::MAP_NEW, dump: false, policy: MAP_NEW.as_ref() },
+        OpPolicy { cmd: cmd::MAP_DEL, dump: false, policy: MAP_DEL.as_ref() },
+        OpPolicy { cmd: cmd::MAP_GET, dump: false, policy: MAP_GET.as_ref() },
+        OpPolicy { cmd: cmd::MAP_SET, dump: false, policy: MAP_SET.as_ref() },
+    ];
     const MCGRPS: &'static [Name] = &[Name::new(uapi::MCGRP_EVENTS)];
 
     // The matches name every operation of the spec: one added there does
@@ -57,17 +84,17 @@ impl genetlink::Family for XfrmNat {
         let result = match op {
             Op::MapNew => {
                 let req = request::map_request(MapAttrs {
-                    spid: info.attr_u32(map_attr::SPID),
-                    reqid: info.attr_u32(map_attr::REQID),
-                    addr: info.attr_bytes(map_attr::ADDR),
-                    prefix_len: info.attr_u8(map_attr::PREFIX_LEN),
-                    from: info.attr_bytes(map_attr::FROM),
-                    from_prefix_len: info.attr_u8(map_attr::FROM_PREFIX_LEN),
-                    pending: info.attr_u8(map_attr::PENDING),
-                    hold_packets: info.attr_u32(map_attr::HOLD_PACKETS),
-                    hold_bytes: info.attr_u32(map_attr::HOLD_BYTES),
+                    spid: value(info, map::SPID),
+                    reqid: value(info, map::REQID),
+                    addr: value(info, map::ADDR),
+                    prefix_len: value(info, map::PREFIX_LEN),
+                    from: value(info, map::FROM),
+                    from_prefix_len: value(info, map::FROM_PREFIX_LEN),
+                    pending: value(info, map::PENDING),
+                    hold_packets: value(info, map::HOLD_PACKETS),
+                    hold_bytes: value(info, map::HOLD_BYTES),
                 });
-                let replace = info.attr_flag(map_attr::REPLACE);
+                let replace = value(info, map::REPLACE).is_some();
                 match req {
                     Ok(req) => state.map(req, replace, notify),
                     Err(r) => Err(ChangeError::Refused(r)),
@@ -116,7 +143,7 @@ impl genetlink::Family for XfrmNat {
 
 /// The key a map-del or map-get request names.
 fn key_of(info: &Info<'_>) -> Result<MapKey, Refusal> {
-    request::map_key(info.attr_u32(map_attr::SPID), info.attr_u32(map_attr::REQID))
+    request::map_key(value(info, map::SPID), value(info, map::REQID))
 }
 
 /// Reads the entries of a map-set request and applies them.
@@ -173,72 +200,157 @@ fn get(state: &Ns, info: &mut Info<'_>) -> Result {
 
 fn put_key(a: &mut Attrs<'_>, key: MapKey) -> Result {
     match key {
-        MapKey::Spid(v) => a.put_u32(map_attr::SPID, v),
-        MapKey::Reqid(v) => a.put_u32(map_attr::REQID, v),
+        MapKey::Spid(v) => put(a, map::SPID, v),
+        MapKey::Reqid(v) => put(a, map::REQID, v),
     }
 }
 
 fn put_mapping(a: &mut Attrs<'_>, e: &Entry<'_, Shared>) -> Result {
-    use core::sync::atomic::Ordering::Relaxed;
     let m = e.mapping;
     let hold = m.stats.hold.as_ref().map(|h| h.view());
     put_key(a, m.key)?;
-    a.put_bytes(map_attr::ADDR, m.nat.bytes(m.family))?;
+    put(a, map::ADDR, m.nat.bytes(m.family))?;
     if let Some(from) = &m.from {
-        a.put_u8(map_attr::PREFIX_LEN, m.nat_len)?;
-        a.put_bytes(map_attr::FROM, from.bytes(m.family))?;
-        a.put_u8(map_attr::FROM_PREFIX_LEN, m.nat_len)?;
+        put(a, map::PREFIX_LEN, m.nat_len)?;
+        put(a, map::FROM, from.bytes(m.family))?;
+        put(a, map::FROM_PREFIX_LEN, m.nat_len)?;
     }
     let state = if e.is_active() { map_state::ACTIVE } else { map_state::INACTIVE };
-    a.put_u8(map_attr::STATE, state)?;
+    put(a, map::STATE, state)?;
     if let Some(why) = &e.inactive {
-        a.put_string(map_attr::REASON, why)?;
+        put(a, map::REASON, why)?;
     }
-    a.put_u8(map_attr::PENDING, m.pending.to_wire())?;
+    put(a, map::PENDING, m.pending.to_wire())?;
     if let Some(h) = &hold {
-        a.put_u32(map_attr::HOLD_PACKETS, h.limits.packets)?;
-        a.put_u32(map_attr::HOLD_BYTES, h.limits.bytes)?;
+        put(a, map::HOLD_PACKETS, h.limits.packets)?;
+        put(a, map::HOLD_BYTES, h.limits.bytes)?;
     }
     for b in e.bindings {
-        a.put_u32(map_attr::POLICY, b.index)?;
+        put(a, map::POLICY, b.index)?;
     }
     if let Some(b) = e.bindings.first() {
         let s = &b.policy.selector;
         a.nest(map_attr::SELECTOR, |a| {
-            a.put_u16(selector_attr::FAMILY, m.family.af())?;
-            a.put_bytes(selector_attr::DADDR, s.daddr.bytes(m.family))?;
+            put(a, selector::FAMILY, m.family.af())?;
+            put(a, selector::DADDR, s.daddr.bytes(m.family))?;
             // The mapping keeps no source selector: the policy admits the
             // mapped address or prefix, so this is the selector's source
             // prefix.
-            a.put_bytes(selector_attr::SADDR, m.nat.masked(s.prefixlen_s).bytes(m.family))?;
-            a.put_u8(selector_attr::PREFIXLEN_D, s.prefixlen_d)?;
-            a.put_u8(selector_attr::PREFIXLEN_S, s.prefixlen_s)?;
-            a.put_u8(selector_attr::PROTO, s.proto)?;
-            a.put_u16(selector_attr::DPORT, s.dport)?;
-            a.put_u16(selector_attr::DPORT_MASK, s.dport_mask)?;
-            a.put_u16(selector_attr::SPORT, s.sport)?;
-            a.put_u16(selector_attr::SPORT_MASK, s.sport_mask)?;
-            a.put_s32(selector_attr::IFINDEX, s.ifindex)?;
-            a.put_u32(selector_attr::PRIORITY, b.policy.priority)?;
-            a.put_u32(selector_attr::INDEX, b.index)
+            put(a, selector::SADDR, m.nat.masked(s.prefixlen_s).bytes(m.family))?;
+            put(a, selector::PREFIXLEN_D, s.prefixlen_d)?;
+            put(a, selector::PREFIXLEN_S, s.prefixlen_s)?;
+            put(a, selector::PROTO, s.proto)?;
+            put(a, selector::DPORT, s.dport)?;
+            put(a, selector::DPORT_MASK, s.dport_mask)?;
+            put(a, selector::SPORT, s.sport)?;
+            put(a, selector::SPORT_MASK, s.sport_mask)?;
+            put(a, selector::IFINDEX, s.ifindex)?;
+            put(a, selector::PRIORITY, b.policy.priority)?;
+            put(a, selector::INDEX, b.index)
         })?;
     }
     a.nest(map_attr::STATS, |a| {
-        a.put_uint(stats_attr::FLOWS, m.stats.flows.load(Relaxed))?;
-        a.put_uint(stats_attr::FAIL_CLOSED_DROPS, m.stats.fail_closed_drops.load(Relaxed))?;
-        a.put_uint(stats_attr::PENDING_REFUSED, m.stats.pending_refused.load(Relaxed).into())?;
-        a.put_uint(stats_attr::PENDING_DROPS, m.stats.pending_drops.load(Relaxed).into())?;
-        a.put_uint(stats_attr::PENDING_NONBLOCK_HELD, m.stats.pending_nonblock_held.load(Relaxed).into())?;
-        a.put_uint(stats_attr::DECLINED, m.stats.declined.load(Relaxed))?;
-        a.put_uint(stats_attr::STALE_ENTRIES, m.stats.stale_entries.load(Relaxed))?;
         let c = hold.as_ref().map(|h| h.counters).unwrap_or_default();
-        a.put_uint(stats_attr::HELD, c.held)?;
-        a.put_uint(stats_attr::RELEASED, c.released)?;
-        a.put_uint(stats_attr::HOLD_OVERFLOW_DROPS, c.overflow_drops)?;
-        a.put_uint(stats_attr::HOLD_TIMEOUT_DROPS, c.timeout_drops)?;
-        a.put_uint(stats_attr::HOLD_ERROR_DROPS, c.error_drops)?;
-        a.put_uint(stats_attr::HOLD_QUEUED, hold.as_ref().map_or(0, |h| h.queued as u64))
+        for counter in Counter::ALL {
+            // The mapping's own counters, else those its hold queue keeps
+            // (`stats::in_hold_queue`); 0 without a queue.
+            let v = match counter {
+                Counter::Held => c.held,
+                Counter::Released => c.released,
+                Counter::HoldOverflowDrops => c.overflow_drops,
+                Counter::HoldTimeoutDrops => c.timeout_drops,
+                Counter::HoldErrorDrops => c.error_drops,
+                Counter::HoldQueued => hold.as_ref().map_or(0, |h| h.queued as u64),
+                other => m.stats.get(other).unwrap_or(0),
+            };
+            a.put_uint(counter.attr(), v)?;
+        }
+        Ok(())
     })
+}
+
+/// How a value of an attribute of spec type `Self` (a [`kind`]) is put in
+/// a message and read from a request: the width and byte order are the
+/// spec's, not chosen at each use.
+trait Wire {
+    type Value<'v>;
+    fn put(a: &mut Attrs<'_>, id: u16, v: Self::Value<'_>) -> Result;
+    /// The value of a request attribute (validated as this type by the
+    /// policy).
+    fn get<'a>(info: &Info<'a>, id: u16) -> Option<Self::Value<'a>>;
+}
+
+/// Puts `v` as `attr`.
+fn put<K: Wire>(a: &mut Attrs<'_>, attr: Attr<K>, v: K::Value<'_>) -> Result {
+    K::put(a, attr.id, v)
+}
+
+/// The value of `attr` in the request, if it has one.
+fn value<'a, K: Wire>(info: &Info<'a>, attr: Attr<K>) -> Option<K::Value<'a>> {
+    K::get(info, attr.id)
+}
+
+/// An integer type of attribute, with the methods of `Attrs` and `Info`
+/// that put and read it; without a reader, one the module only sends.
+macro_rules! integer {
+    ($kind:ty, $value:ty, $put:ident $(, $get:ident)?) => {
+        impl Wire for $kind {
+            type Value<'v> = $value;
+            fn put(a: &mut Attrs<'_>, id: u16, v: $value) -> Result {
+                a.$put(id, v)
+            }
+            fn get(info: &Info<'_>, id: u16) -> Option<$value> {
+                integer!(@get info, id $(, $get)?)
+            }
+        }
+    };
+    (@get $info:ident, $id:ident, $get:ident) => {
+        $info.$get($id)
+    };
+    (@get $info:ident, $id:ident) => {{
+        let _ = ($info, $id);
+        None
+    }};
+}
+
+integer!(kind::U8, u8, put_u8, attr_u8);
+integer!(kind::U32, u32, put_u32, attr_u32);
+integer!(kind::U16, u16, put_u16);
+// The value is the raw big-endian field (`__be16`), as the selector keeps
+// it: its bytes go out as they are.
+integer!(kind::U16Be, u16, put_u16);
+integer!(kind::S32, i32, put_s32);
+
+impl Wire for kind::Binary {
+    type Value<'v> = &'v [u8];
+    fn put(a: &mut Attrs<'_>, id: u16, v: &[u8]) -> Result {
+        a.put_bytes(id, v)
+    }
+    fn get<'a>(info: &Info<'a>, id: u16) -> Option<&'a [u8]> {
+        info.attr_bytes(id)
+    }
+}
+
+/// Present or not: `Some(())` if the request has it.
+impl Wire for kind::Flag {
+    type Value<'v> = ();
+    fn put(a: &mut Attrs<'_>, id: u16, (): ()) -> Result {
+        a.put_bytes(id, &[])
+    }
+    fn get(info: &Info<'_>, id: u16) -> Option<()> {
+        info.attr_flag(id).then_some(())
+    }
+}
+
+
+impl Wire for kind::String {
+    type Value<'v> = &'v dyn core::fmt::Display;
+    fn put(a: &mut Attrs<'_>, id: u16, v: &dyn core::fmt::Display) -> Result {
+        a.put_string(id, v)
+    }
+    fn get<'a>(_: &Info<'a>, _: u16) -> Option<&'a dyn core::fmt::Display> {
+        None
+    }
 }
 
 /// Multicasts `event` to listeners in `net`.  `table` is the snapshot after
@@ -279,8 +391,8 @@ pub(crate) fn notify_sa(net: &Net, event: SaEvent) {
     };
     let built = reg.message(cmd::SA_NTF, Gfp::Atomic).and_then(|mut msg| {
         let mut a = msg.attrs();
-        a.put_u32(map_attr::SPID, spid)?;
-        a.put_u8(map_attr::SA_STATE, state)?;
+        put(&mut a, map::SPID, spid)?;
+        put(&mut a, map::SA_STATE, state)?;
         drop(a);
         Ok(msg)
     });

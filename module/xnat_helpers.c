@@ -8,6 +8,7 @@
 #include <net/netfilter/nf_conntrack_labels.h>
 #include <net/netfilter/nf_nat.h>
 #include "xnat_helpers.h"
+#include "xnat_uapi.h"
 
 /* Without labels the module cannot mark the NAT bindings it makes, and its
  * fail-closed guarantee for them would not hold (Documentation/xfrm_nat.rst).
@@ -539,13 +540,14 @@ void xnat_extack_set_msg(struct netlink_ext_ack *extack, const char *msg)
 
 /*
  * Per-namespace limits, writable by root at any time (module/net/param.rs
- * reads them; the defaults are NetLimits::DEFAULT of module/logic).
+ * reads them).  The defaults are the spec's, as NetLimits::DEFAULT of
+ * module/logic (xnat_uapi.h is generated from the spec).
  */
-static unsigned int max_mappings = 65536;
+static unsigned int max_mappings = XNAT_MAX_MAPPINGS;
 module_param(max_mappings, uint, 0644);
 MODULE_PARM_DESC(max_mappings, "Mappings per network namespace (at most 65536)");
 
-static unsigned long max_hold_bytes = 64UL << 20;
+static unsigned long max_hold_bytes = XNAT_MAX_HOLD_BYTES_DEFAULT;
 module_param(max_hold_bytes, ulong, 0644);
 MODULE_PARM_DESC(max_hold_bytes, "Bytes the hold queues of one network namespace may reserve");
 
@@ -554,7 +556,7 @@ MODULE_PARM_DESC(max_hold_bytes, "Bytes the hold queues of one network namespace
  * without a bound for all namespaces together, each user namespace could
  * pin max_hold_bytes per network namespace it creates.
  */
-static unsigned long max_hold_bytes_total = 256UL << 20;
+static unsigned long max_hold_bytes_total = XNAT_MAX_HOLD_BYTES_TOTAL_DEFAULT;
 module_param(max_hold_bytes_total, ulong, 0644);
 MODULE_PARM_DESC(max_hold_bytes_total, "Bytes the hold queues of all network namespaces together may reserve");
 

@@ -19,6 +19,20 @@ Numbering follows the ynl rules for genetlink specs:
   * enum entries: from `value-start` (default 0), `value:` restarts the count;
     flags entries are bit numbers counted the same way and rendered as masks.
 
+It also writes, from the same spec:
+  * the name of every enum value (`NAMES`, `name()`, `from_name()`), which
+    xnatctl prints and parses;
+  * `Counter`, the counters of the set whose attributes are all `uint`
+    (`stats`): the module's counters, their emission and xnatctl's
+    decoding, JSON keys and column headers all iterate over it, so that a
+    counter is added by adding it to the spec and counting it;
+  * the spec's `const` definitions (the module parameters' defaults) as
+    Rust constants, and as C macros in module/xnat_uapi.h for the
+    `module_param()`s of module/xnat_helpers.c;
+  * tools/xnatctl/src/proto/attrs.rs: xnatctl's codec of every attribute
+    set, an enum per set with a variant per attribute, of the Rust type of
+    the attribute's spec type and byte order.
+
 Usage: scripts/gen-uapi.py [--spec FILE] [--out FILE] [--check]
 """
 
@@ -35,6 +49,8 @@ except ImportError:  # pragma: no cover - environment problem
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SPEC_REL = "Documentation/netlink/specs/xfrm_nat.yaml"
 OUT_REL = "module/logic/src/uapi.rs"
+C_OUT_REL = "module/xnat_uapi.h"
+CLI_OUT_REL = "tools/xnatctl/src/proto/attrs.rs"
 
 # Width of the Rust integer for scalar netlink attribute types, used to pick
 # the type of an enum's constants from the attributes that carry it.
@@ -118,6 +134,7 @@ def id_consts(elems, what, rtype, limit, max_doc):
     """Body of a module of ids numbered from 1 (operations, attributes)."""
     items = number([(e["name"], e) for e in elems], 1, what)
     check_unique([upper(n) for n, _, _ in items], what)
+    check_unique([v for _, v, _ in items], "value of %s" % what)
     body = []
     for name, val, elem in items:
         if not 0 < val <= limit:
@@ -170,15 +187,25 @@ pub enum AttrKind {
 /// `exact-len` is both).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Checks {
-    pub min: Option<u64>,
-    pub max: Option<u64>,
+    /// `min` and `max`; the one not given is the type's bound.
+    pub range: Option<Range>,
     pub min_len: Option<u16>,
     pub max_len: Option<u16>,
 }
 
+/// The bounds of an integer attribute's value.  Laid out as the kernel's
+/// `struct netlink_range_validation`, so that a policy built at compile
+/// time can point to the bounds in these tables.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub min: u64,
+    pub max: u64,
+}
+
 impl Checks {
     /// No checks beyond the type's.
-    pub const NONE: Self = Self { min: None, max: None, min_len: None, max_len: None };
+    pub const NONE: Self = Self { range: None, min_len: None, max_len: None };
 }
 
 /// How the netlink core validates an attribute of a request.
@@ -187,6 +214,16 @@ pub struct AttrPolicy {
     pub attr: u16,
     pub kind: AttrKind,
     pub checks: Checks,
+}
+
+/// The spec's name of `value` in an enum's `NAMES`.
+pub fn name_of<T: PartialEq>(names: &[(&'static str, T)], value: T) -> Option<&'static str> {
+    names.iter().find(|(_, v)| *v == value).map(|(n, _)| *n)
+}
+
+/// The value an enum's `NAMES` names `name`.
+pub fn value_of<T: Copy>(names: &[(&str, T)], name: &str) -> Option<T> {
+    names.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
 
 /// A request operation: its do and dump, each with the attributes its
@@ -271,17 +308,23 @@ def rust_checks(set_name, a):
         return "super::Checks::NONE"
     mod = "super::%s_checks::%s" % (lower(set_name), upper(a["name"]))
 
-    def opt(key, cast):
+    def opt(key):
         if key not in checks:
             return "None"
-        return "Some(%s_%s%s)" % (mod, upper(key), cast)
+        return "Some(%s_%s)" % (mod, upper(key))
 
-    wide = "" if INT_TYPES.get(a.get("type"), ("u64",))[0] == "u64" else " as u64"
-    min_len = opt("exact-len", "") if "exact-len" in checks else opt("min-len", "")
-    max_len = opt("exact-len", "") if "exact-len" in checks else opt("max-len", "")
+    rtype, top = INT_TYPES.get(a.get("type"), ("u64", 0xFFFFFFFFFFFFFFFF))
+    wide = "" if rtype == "u64" else " as u64"
+    if "min" in checks or "max" in checks:
+        lo = "%s_MIN%s" % (mod, wide) if "min" in checks else "0"
+        hi = "%s_MAX%s" % (mod, wide) if "max" in checks else "%d" % top
+        rng = "Some(super::Range { min: %s, max: %s })" % (lo, hi)
+    else:
+        rng = "None"
+    min_len = opt("exact-len") if "exact-len" in checks else opt("min-len")
+    max_len = opt("exact-len") if "exact-len" in checks else opt("max-len")
     return "super::Checks {\n%s\n        }" % "\n".join(
-        "            %s: %s," % f
-        for f in (("min", opt("min", wide)), ("max", opt("max", wide)), ("min_len", min_len), ("max_len", max_len)))
+        "            %s: %s," % f for f in (("range", rng), ("min_len", min_len), ("max_len", max_len)))
 
 
 def policies(spec, sets, op_requests):
@@ -388,8 +431,300 @@ def op_table(spec, sets):
     return out, policies(spec, sets, requests)
 
 
+def enum_names(items, rtype):
+    """The names of an enum's values, as the spec spells them."""
+    out = ["    /// Every value with its name in the spec, in value order; see"]
+    out.append("    /// [`super::name_of`] and [`super::value_of`].")
+    out.append("    pub const NAMES: [(&str, %s); %d] = [" % (rtype, len(items)))
+    out.extend('        ("%s", %s),' % (n, upper(n)) for n, _, _ in items)
+    out.append("    ];")
+    return out
+
+
+def counter_set(sets):
+    """The attribute set whose attributes are all single `uint`s without
+    checks: the counters.  At most one, so that `Counter` is unambiguous."""
+    found = [a for a in sets.values()
+             if "subset-of" not in a and a.get("attributes")
+             and all(x.get("type") == "uint" and not x.get("multi-attr") and not x.get("checks")
+                     for x in a["attributes"])]
+    if len(found) > 1:
+        raise SpecError("more than one counter set: %s" % ", ".join(a["name"] for a in found))
+    return found[0] if found else None
+
+
+def counters(sets):
+    aset = counter_set(sets)
+    if aset is None:
+        return []
+    items = number([(a["name"], a) for a in aset["attributes"]], 1, "attribute of %s" % aset["name"])
+    mod = "%s_attr" % lower(aset["name"])
+    out = ["", "/// The counters: the attributes of `%s`, in attribute order." % aset["name"]]
+    out.append("#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]")
+    out.append("pub enum Counter {")
+    for name, _, a in items:
+        out.extend(doc_lines(a.get("doc"), "    "))
+        out.append("    %s," % camel(name))
+    out.append("}")
+    out.append("")
+    out.append("impl Counter {")
+    out.append("    /// How many there are.")
+    out.append("    pub const COUNT: usize = %d;" % len(items))
+    out.append("    /// All of them, in attribute order.")
+    out.append("    pub const ALL: [Counter; Self::COUNT] = [")
+    out.extend("        Counter::%s," % camel(n) for n, _, _ in items)
+    out.append("    ];")
+    out.append("")
+    for fn, doc, val in (
+        ("attr", "Its attribute type.", lambda n: "%s::%s" % (mod, upper(n))),
+        ("name", "Its name in the spec.", lambda n: '"%s"' % n),
+        ("key", "Its name as an identifier (the spec's, `-` as `_`).", lambda n: '"%s"' % lower(n)),
+    ):
+        rtype = "u16" if fn == "attr" else "&'static str"
+        out.append("    /// %s" % doc)
+        out.append("    pub const fn %s(self) -> %s {" % (fn, rtype))
+        out.append("        match self {")
+        out.extend("            Counter::%s => %s," % (camel(n), val(n)) for n, _, _ in items)
+        out.append("        }")
+        out.append("    }")
+        out.append("")
+    out.append("    /// Its position in [`Counter::ALL`].")
+    out.append("    pub const fn index(self) -> usize {")
+    out.append("        self as usize")
+    out.append("    }")
+    out.append("")
+    out.append("    /// The counter of attribute type `attr`.")
+    out.append("    pub fn of_attr(attr: u16) -> Option<Counter> {")
+    out.append("        Self::ALL.into_iter().find(|c| c.attr() == attr)")
+    out.append("    }")
+    out.append("}")
+    return out
+
+
+# The marker of each attribute type (`uapi::kind`), by which the module
+# puts and gets an attribute's value with the spec's width and byte order.
+KIND_MARKER = {
+    ("u8", None): "U8", ("u16", None): "U16", ("u16", "big-endian"): "U16Be",
+    ("u32", None): "U32", ("s32", None): "S32", ("uint", None): "Uint",
+    ("binary", None): "Binary", ("string", None): "String", ("flag", None): "Flag",
+}
+TYPED_HEAD = """
+/// An attribute of the spec, with the type of its value: `K` is a marker
+/// of [`kind`], the attribute's spec type and byte order.
+pub struct Attr<K> {
+    pub id: u16,
+    kind: core::marker::PhantomData<K>,
+}
+
+impl<K> Attr<K> {
+    const fn new(id: u16) -> Self {
+        Self { id, kind: core::marker::PhantomData }
+    }
+}
+
+impl<K> Clone for Attr<K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Attr<K> {}
+
+/// The spec's attribute types, as markers of [`Attr`].
+pub mod kind {
+    pub struct U8;
+    pub struct U16;
+    /// A u16 in network byte order.
+    pub struct U16Be;
+    pub struct U32;
+    pub struct S32;
+    /// ynl `uint`: 4 or 8 bytes.
+    pub struct Uint;
+    pub struct Binary;
+    /// NUL-terminated.
+    pub struct String;
+    pub struct Flag;
+}""".lstrip("\n").split("\n")
+
+
+def typed_attrs(sets):
+    """`<set>` modules: each attribute of a set as an [`Attr`] typed by
+    its spec type (nests are left out: they have no value of their own)."""
+    out = [""] + TYPED_HEAD
+    for aset in sets.values():
+        if "subset-of" in aset or not aset.get("attributes"):
+            continue
+        out.append("")
+        out.append("/// The attributes of `%s` with the types of their values." % aset["name"])
+        out.append("pub mod %s {" % lower(aset["name"]))
+        for a in aset["attributes"]:
+            if a.get("type") == "nest":
+                continue
+            key = (a.get("type"), a.get("byte-order"))
+            if key not in KIND_MARKER:
+                raise SpecError("attribute %s.%s: no kind for %s %s" % (aset["name"], a["name"], key[0], key[1] or ""))
+            out.append("    pub const %s: super::Attr<super::kind::%s> = super::Attr::new(super::%s_attr::%s);"
+                       % (upper(a["name"]), KIND_MARKER[key], lower(aset["name"]), upper(a["name"])))
+        out.append("}")
+    return out
+
+
+def c_header(c_consts, spec_rel):
+    """module/xnat_uapi.h: the spec's constants, for the C helpers."""
+    out = ["/* SPDX-License-Identifier: ((GPL-2.0 WITH Linux-syscall-note) OR BSD-3-Clause) */",
+           "/* Generated from %s by scripts/gen-uapi.py. Do not edit. */" % spec_rel,
+           "#ifndef XNAT_UAPI_H", "#define XNAT_UAPI_H", ""]
+    for name, val, doc in c_consts:
+        if doc:
+            text = " ".join(str(doc).split())
+            out.append("/* %s */" % text)
+        out.append("#define XNAT_%s %d%s" % (upper(name), val, "ULL" if val > 0x7FFFFFFF else ""))
+    out.extend(["", "#endif"])
+    return "\n".join(out) + "\n"
+
+
+# xnatctl's Rust type of an attribute's value, and how it is encoded and
+# decoded: (type, encode expression on `v`, decode expression on `v`).
+CLI_SCALARS = {
+    "u8": ("u8", "vec![*v]", "fixed::<1>(what, v)?[0]"),
+    "u16": ("u16", "v.to_ne_bytes().to_vec()", "u16::from_ne_bytes(fixed(what, v)?)"),
+    "u32": ("u32", "v.to_ne_bytes().to_vec()", "u32::from_ne_bytes(fixed(what, v)?)"),
+    "s32": ("i32", "v.to_ne_bytes().to_vec()", "i32::from_ne_bytes(fixed(what, v)?)"),
+    "u64": ("u64", "v.to_ne_bytes().to_vec()", "u64::from_ne_bytes(fixed(what, v)?)"),
+    # Always 8 bytes out, which every reader of a `uint` takes.
+    "uint": ("u64", "v.to_ne_bytes().to_vec()", "uint(what, v)?"),
+    "string": ("String", "[v.as_bytes(), &[0]].concat()", "string(v)"),
+    "binary": ("Vec<u8>", "v.clone()", "v.to_vec()"),
+}
+# A binary with an address display hint is an IpAddr (4 or 16 bytes).
+CLI_ADDR = ("IpAddr", "ip_bytes(v)", "ip(what, v)?")
+
+
+def cli_codec(aset_name, a):
+    t = a.get("type")
+    order = a.get("byte-order")
+    if t == "binary" and a.get("display-hint") in ("ipv4", "ipv6"):
+        return CLI_ADDR
+    if t not in CLI_SCALARS:
+        raise SpecError("attribute %s.%s: xnatctl has no codec for type %s" % (aset_name, a["name"], t))
+    rtype, enc, dec = CLI_SCALARS[t]
+    if order == "big-endian":
+        if t not in ("u16", "u32", "u64"):
+            raise SpecError("attribute %s.%s: big-endian %s" % (aset_name, a["name"], t))
+        enc = enc.replace("to_ne_bytes", "to_be_bytes")
+        dec = dec.replace("from_ne_bytes", "from_be_bytes")
+    elif order not in (None, "host"):
+        raise SpecError("attribute %s.%s: byte-order %s" % (aset_name, a["name"], order))
+    return rtype, enc, dec
+
+
+def cli_attrs(spec, sets, spec_rel):
+    """xnatctl's attribute enums (tools/xnatctl/src/proto/attrs.rs)."""
+    top = {o.get("attribute-set") for o in (spec.get("operations") or {}).get("list") or []} - {None}
+    cset = counter_set(sets)
+    out = ["// SPDX-License-Identifier: GPL-2.0",
+           "// Generated from %s by scripts/gen-uapi.py. Do not edit." % spec_rel,
+           "//! The attributes of every set of the spec, as xnatctl encodes and",
+           "//! decodes them: an enum per set, a variant per attribute, whose value",
+           "//! has the Rust type of the attribute's type and byte order.  One of a",
+           "//! type the spec does not know (a newer module's) is kept as it came",
+           "//! in `Other`.",
+           "",
+           "use std::net::IpAddr;",
+           "",
+           "use netlink_packet_core::{DecodeError, DefaultNla, Nla, NlaBuffer, Parseable, NLA_F_NESTED};",
+           "",
+           "use super::codec::{fixed, ip, ip_bytes, nest_value, nla_by_payload, nlas, other_payload, string, uint};",
+           "use crate::uapi::*;"]
+    for aset in sets.values():
+        if "subset-of" in aset or not aset.get("attributes"):
+            continue
+        sname = aset["name"]
+        enum = "%sAttr" % camel(sname)
+        mod = "%s_attr" % lower(sname)
+        out.append("")
+        out.extend(doc_lines(aset.get("doc") or "An attribute of the `%s` set." % sname, ""))
+        out.append("#[derive(Debug, Clone, PartialEq, Eq)]")
+        out.append("pub enum %s {" % enum)
+        kind_arms, payload_arms, parse_arms = [], [], []
+        if aset is cset:
+            out.append("    /// A counter, as wide as it came (4 or 8 bytes) on input.")
+            out.append("    Counter(Counter, u64),")
+            kind_arms.append("%s::Counter(c, _) => c.attr()," % enum)
+            payload_arms.append("%s::Counter(_, v) => v.to_ne_bytes().to_vec()," % enum)
+        for a in aset["attributes"]:
+            if aset is cset:
+                break
+            var = camel(a["name"])
+            what = a["name"] if sname in top else "%s.%s" % (sname, a["name"])
+            const = "%s::%s" % (mod, upper(a["name"]))
+            out.extend(doc_lines(a.get("doc"), "    "))
+            t = a.get("type")
+            if t == "flag":
+                out.append("    %s," % var)
+                kind_arms.append("%s::%s => %s," % (enum, var, const))
+                payload_arms.append("%s::%s => Vec::new()," % (enum, var))
+                parse_arms.append("%s => %s::%s," % (const, enum, var))
+            elif t == "nest":
+                inner = "%sAttr" % camel(real_nest_set(sets, a["nested-attributes"]))
+                out.append("    %s(Vec<%s>)," % (var, inner))
+                kind_arms.append("%s::%s(_) => %s | NLA_F_NESTED," % (enum, var, const))
+                payload_arms.append("%s::%s(v) => nest_value(v)," % (enum, var))
+                parse_arms.append("%s => %s::%s(nlas(v)?)," % (const, enum, var))
+            else:
+                rtype, enc, dec = cli_codec(sname, a)
+                out.append("    %s(%s)," % (var, rtype))
+                kind_arms.append("%s::%s(_) => %s," % (enum, var, const))
+                payload_arms.append("%s::%s(v) => %s," % (enum, var, enc))
+                parse_arms.append("%s => %s::%s(%s)," % (const, enum, var, dec.replace("what", '"%s"' % what)))
+        out.append("    Other(DefaultNla),")
+        out.append("}")
+        out.append("")
+        out.append("nla_by_payload!(%s);" % enum)
+        out.append("")
+        out.append("impl %s {" % enum)
+        out.append("    /// The type, NLA_F_NESTED set on nests: the kernel's strict")
+        out.append("    /// validation refuses a nest without it.")
+        out.extend(match_fn("kind_bits", "u16", kind_arms + ["%s::Other(nla) => nla.kind()," % enum]))
+        out.append("")
+        out.extend(match_fn("payload", "Vec<u8>", payload_arms + ["%s::Other(nla) => other_payload(nla)," % enum]))
+        out.append("}")
+        out.append("")
+        out.append("impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for %s {" % enum)
+        out.append("    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {")
+        if aset is cset:
+            out.append("        Ok(match Counter::of_attr(buf.kind()) {")
+            out.append('            Some(c) => %s::Counter(c, uint(&format!("%s.{}", c.name()), buf.value())?),' % (enum, sname))
+            out.append("            None => %s::Other(DefaultNla::parse(buf)?)," % enum)
+            out.append("        })")
+        else:
+            out.append("        let v = buf.value();")
+            out.append("        Ok(match buf.kind() {")
+            out.extend("            " + x for x in parse_arms)
+            out.append("            _ => %s::Other(DefaultNla::parse(buf)?)," % enum)
+            out.append("        })")
+        out.append("    }")
+        out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def match_fn(name, rtype, arms):
+    """A method of an attribute enum that matches on `self`."""
+    out = ["    fn %s(&self) -> %s {" % (name, rtype), "        match self {"]
+    out.extend("            " + x for x in arms)
+    return out + ["        }", "    }"]
+
+
+def real_nest_set(sets, name):
+    """The set that defines the attributes of `name` (a subset's parent)."""
+    aset = sets.get(name)
+    if aset is None:
+        raise SpecError("unknown attribute set %s" % name)
+    return real_nest_set(sets, aset["subset-of"]) if aset.get("subset-of") else name
+
+
 def gen(spec, spec_rel):
-    if spec.get("protocol", "genetlink") not in ("genetlink", "genetlink-c"):
+    if spec.get("protocol", "genetlink") not in ("genetlink", "genetlink-c", "genetlink-legacy"):
         raise SpecError("unsupported protocol %r" % spec.get("protocol"))
     ops = spec.get("operations") or {}
     if ops.get("enum-model", "unified") != "unified":
@@ -434,6 +769,7 @@ def gen(spec, spec_rel):
     # Definitions.
     widths = enum_widths(spec)
     consts = []
+    c_consts = []
     for d in spec.get("definitions") or []:
         kind = d.get("type")
         name = d["name"]
@@ -455,12 +791,15 @@ def gen(spec, spec_rel):
                 if isinstance(elem, dict):
                     body.extend(doc_lines(elem.get("doc"), "    "))
                 body.append("    pub const %s: %s = %d;" % (upper(ename), rust_uint(bits), val))
+            if kind == "enum":
+                body.extend(enum_names(items, rust_uint(bits)))
             mdoc = d.get("doc") or "Values of the `%s` %s." % (name, kind)
             modules.append((lower(name), mdoc, body))
         elif kind == "const":
             val = as_int(d.get("value"), "const %s" % name)
             consts.extend(doc_lines(d.get("doc"), ""))
             consts.append("pub const %s: %s = %d;" % (upper(name), "i64" if val < 0 else "u64", val))
+            c_consts.append((name, val, d.get("doc")))
         elif kind == "struct":
             # Fixed headers carry no numbers of their own.
             continue
@@ -483,17 +822,21 @@ def gen(spec, spec_rel):
     w("")
     out.extend(POLICY_TYPES)
     out.extend(ops_out)
-    return "\n".join(out) + "\n"
+    out.extend(counters(sets))
+    out.extend(typed_attrs(sets))
+    return "\n".join(out) + "\n", c_header(c_consts, spec_rel), cli_attrs(spec, sets, spec_rel)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--spec", default=os.path.join(ROOT, SPEC_REL))
     ap.add_argument("--out", default=os.path.join(ROOT, OUT_REL))
+    ap.add_argument("--c-out", default=os.path.join(ROOT, C_OUT_REL))
+    ap.add_argument("--cli-out", default=os.path.join(ROOT, CLI_OUT_REL))
     ap.add_argument(
         "--check",
         action="store_true",
-        help="do not write; exit 1 if the output file differs from what would be generated",
+        help="do not write; exit 1 if an output file differs from what would be generated",
     )
     args = ap.parse_args()
 
@@ -503,43 +846,49 @@ def main():
         rel = os.path.relpath(os.path.abspath(args.spec), ROOT)
         if rel.startswith(".."):
             rel = args.spec
-        text = gen(spec, rel)
+        texts = gen(spec, rel)
     except (OSError, yaml.YAMLError, SpecError, KeyError, TypeError) as e:
         if isinstance(e, KeyError):
             e = "missing key %s" % e
         sys.exit("gen-uapi.py: %s: %s" % (args.spec, e))
 
+    outs = list(zip((args.out, args.c_out, args.cli_out), texts))
     if args.check:
-        try:
-            with open(args.out, encoding="utf-8") as f:
-                current = f.read()
-        except OSError as e:
-            print("gen-uapi.py: %s: %s" % (args.out, e.strerror), file=sys.stderr)
-            current = None
-        if current == text:
-            return 0
-        if current is not None:
-            sys.stderr.writelines(
-                difflib.unified_diff(
-                    current.splitlines(True),
-                    text.splitlines(True),
-                    args.out + " (committed)",
-                    args.out + " (from spec)",
-                )
-            )
-        print(
-            "gen-uapi.py: %s is stale: it does not match %s; run scripts/gen-uapi.py and commit the result"
-            % (args.out if os.path.relpath(args.out).startswith("..") else os.path.relpath(args.out), os.path.relpath(args.spec)),
-            file=sys.stderr,
-        )
-        return 1
-
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    tmp = args.out + ".tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, args.out)
+        stale = 0
+        for out, text in outs:
+            stale += check(out, text, args.spec)
+        return 1 if stale else 0
+    for out, text in outs:
+        os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+        tmp = out + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, out)
     return 0
+
+
+def check(out, text, spec):
+    """1 (and a diff on stderr) if `out` is not `text`, else 0."""
+    try:
+        with open(out, encoding="utf-8") as f:
+            current = f.read()
+    except OSError as e:
+        print("gen-uapi.py: %s: %s" % (out, e.strerror), file=sys.stderr)
+        current = None
+    if current == text:
+        return 0
+    if current is not None:
+        sys.stderr.writelines(
+            difflib.unified_diff(
+                current.splitlines(True), text.splitlines(True), out + " (committed)", out + " (from spec)"
+            )
+        )
+    print(
+        "gen-uapi.py: %s is stale: it does not match %s; run scripts/gen-uapi.py and commit the result"
+        % (out if os.path.relpath(out).startswith("..") else os.path.relpath(out), os.path.relpath(spec)),
+        file=sys.stderr,
+    )
+    return 1
 
 
 if __name__ == "__main__":

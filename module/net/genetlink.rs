@@ -8,7 +8,7 @@ use kernel::{error::from_result, error::to_result, prelude::*, types::Opaque};
 
 use crate::bindings;
 use crate::logic::fmt::FixedBuf;
-use crate::logic::uapi::{AttrKind, AttrPolicy, Checks, Op, OpSpec};
+use crate::logic::uapi::{AttrKind, AttrPolicy, Checks, Op, OpSpec, Range};
 use crate::net::Gfp;
 use crate::net::pernet::{self, Entry, Net};
 
@@ -26,6 +26,9 @@ pub trait Family: 'static {
     /// is registered, and dispatched to [`Family::doit`] or
     /// [`Family::dumpit`] by its [`Op`].
     const OPS: &'static [OpSpec];
+    /// The policy of each do and dump of [`Family::OPS`] whose request
+    /// carries attributes, built at compile time ([`Policy`]).
+    const POLICIES: &'static [OpPolicy];
     /// Its multicast groups, by name; referred to by position.
     const MCGRPS: &'static [Name];
 
@@ -42,15 +45,15 @@ pub trait Family: 'static {
 ///
 /// # Invariants
 ///
-/// `family` is registered while `self` lives; `ops`, `policies` and
-/// `mcgrps`, which it points to, are not touched until it is unregistered.
+/// `family` is registered while `self` lives; `ops` and `mcgrps`, which
+/// it points to, are not touched until it is unregistered (the policies
+/// they point to are `static`).
 /// `_pernet`, the subsystem of the state the requests act on, is dropped
 /// only after the family is unregistered, which waits for running
 /// requests (fields drop after `Drop::drop`).
 pub struct Registration<F: Family> {
     family: KBox<Opaque<bindings::genl_family>>,
     _ops: KVec<bindings::genl_split_ops>,
-    _policies: PolicyStore,
     _mcgrps: KVec<bindings::genl_multicast_group>,
     _pernet: pernet::Registration<F::State>,
     _family: PhantomData<F>,
@@ -103,91 +106,201 @@ impl Name {
 }
 
 /// The highest attribute type of `attrs` (0 for none).
-fn max_attr(attrs: &[AttrPolicy]) -> u16 {
-    attrs.iter().map(|a| a.attr).max().unwrap_or(0)
+const fn max_attr(attrs: &[AttrPolicy]) -> u16 {
+    let (mut max, mut i) = (0, 0);
+    while i < attrs.len() {
+        if attrs[i].attr > max {
+            max = attrs[i].attr;
+        }
+        i += 1;
+    }
+    max
 }
 
-/// The arrays the policies of a family's operations point to, which must
-/// outlive its registration.  The heap buffers of the `KVec`s and `KBox`es
-/// do not move when the outer vectors grow.
-struct PolicyStore {
-    policies: KVec<KVec<bindings::nla_policy>>,
-    ranges: KVec<KBox<bindings::netlink_range_validation>>,
+/// The length of the policy array of `attrs`: indexed by attribute type.
+pub const fn policy_len(attrs: &[AttrPolicy]) -> usize {
+    max_attr(attrs) as usize + 1
 }
 
-impl PolicyStore {
-    fn new() -> Self {
-        Self { policies: KVec::new(), ranges: KVec::new() }
-    }
+/// The `nla_policy` array of a request's attributes, indexed by type, as
+/// the netlink core validates them.  Built at compile time (in a
+/// `static`), so that a spec the module cannot enforce fails the build.
+pub struct Policy<const N: usize> {
+    table: [bindings::nla_policy; N],
+}
 
-    /// A range for `NLA_VALIDATE_RANGE_PTR`, kept as long as the store.
-    fn range(&mut self, min: u64, max: u64) -> Result<*const bindings::netlink_range_validation> {
-        let range = KBox::new(bindings::netlink_range_validation { min, max }, GFP_KERNEL)?;
-        let ptr: *const bindings::netlink_range_validation = &*range;
-        self.ranges.push(range, GFP_KERNEL)?;
-        Ok(ptr)
-    }
+// SAFETY: Never written after it is built; its pointers are to `'static`
+// data that is never written either (the spec's bounds, other policies).
+unsafe impl<const N: usize> Sync for Policy<N> {}
 
-    /// Builds the `nla_policy` array of `attrs` (indexed by type, up to
-    /// [`max_attr`]), and those of its nests.  A check the netlink core
-    /// cannot make on the attribute's type fails with `EINVAL`, so that a
-    /// spec the module cannot enforce does not load.
-    fn build(&mut self, attrs: &[AttrPolicy]) -> Result<*const bindings::nla_policy> {
-        let mut policy = KVec::from_elem(bindings::nla_policy::default(), usize::from(max_attr(attrs)) + 1, GFP_KERNEL)?;
-        for a in attrs {
-            let Some(p) = policy.get_mut(usize::from(a.attr)) else { continue };
-            let Checks { min, max, min_len, max_len } = a.checks;
-            let int = matches!(a.kind, AttrKind::U8 | AttrKind::U16 | AttrKind::U32 | AttrKind::U64 | AttrKind::Uint);
-            let len_ok = matches!(a.kind, AttrKind::Binary) || (min_len.is_none() && matches!(a.kind, AttrKind::String));
-            if (!int && (min.is_some() || max.is_some())) || (!len_ok && (min_len.is_some() || max_len.is_some())) {
-                return Err(EINVAL);
-            }
-            p.type_ = match a.kind {
-                AttrKind::U8 => bindings::NLA_U8,
-                AttrKind::U16 => bindings::NLA_U16,
-                AttrKind::U32 => bindings::NLA_U32,
-                AttrKind::U64 => bindings::NLA_U64,
-                AttrKind::Uint => bindings::NLA_UINT,
-                AttrKind::Flag => bindings::NLA_FLAG,
-                AttrKind::String => bindings::NLA_NUL_STRING,
-                AttrKind::Binary => bindings::NLA_BINARY,
-                AttrKind::Nest(_) => bindings::NLA_NESTED,
-            } as u8;
-            // The classic maximum of a binary or string, checked before any
-            // range: a longer payload fails as "Attribute failed policy
-            // validation".
-            p.len = max_len.unwrap_or(0);
-            if let Some(lo) = min_len {
-                // Writing union fields is safe; the validation type makes the
-                // core read these.  A binary's range bounds its length; the
-                // policy dump and extack show a range (not a pointer to one)
-                // as min-length and max-length.
-                p.__bindgen_anon_1.__bindgen_anon_1.min = i16::try_from(lo)?;
-                p.validation_type = match max_len {
-                    Some(hi) => {
-                        p.__bindgen_anon_1.__bindgen_anon_1.max = i16::try_from(hi)?;
-                        bindings::XNAT_NLA_VALIDATE_RANGE
-                    }
-                    None => bindings::XNAT_NLA_VALIDATE_MIN,
-                };
-            } else if min.is_some() || max.is_some() {
-                p.validation_type = bindings::XNAT_NLA_VALIDATE_RANGE_PTR;
-                // Writing a union field is safe; the validation type makes
-                // the core read this one.  A range of its own, as integer
-                // bounds need not fit the policy's s16 fields.
-                p.__bindgen_anon_1.range = self.range(min.unwrap_or(0), max.unwrap_or(u64::MAX))?;
-            }
-            if let AttrKind::Nest(inner) = a.kind {
-                // `len` is the nest's highest attribute type.
-                p.len = max_attr(inner);
-                // Writing a union field is safe; NLA_NESTED makes the core
-                // read this one.
-                p.__bindgen_anon_1.nested_policy = self.build(inner)?;
+/// A [`Policy`] as an operation points to it.
+#[derive(Clone, Copy)]
+pub struct PolicyRef {
+    table: *const bindings::nla_policy,
+    maxattr: u16,
+}
+
+// SAFETY: It points to a `Policy` in a `static`, which is `Sync`.
+unsafe impl Sync for PolicyRef {}
+// SAFETY: As for `Sync`.
+unsafe impl Send for PolicyRef {}
+
+/// The policy of the do (`dump` false) or dump of command `cmd`.
+pub struct OpPolicy {
+    pub cmd: u8,
+    pub dump: bool,
+    pub policy: PolicyRef,
+}
+
+/// The request attributes of the do (`dump` false) or dump of `cmd` in
+/// `ops`; none if there is no such operation.
+pub const fn attrs_of(ops: &'static [OpSpec], cmd: u8, dump: bool) -> &'static [AttrPolicy] {
+    let mut i = 0;
+    while i < ops.len() {
+        if ops[i].cmd == cmd {
+            let attrs = if dump { ops[i].dump_attrs } else { ops[i].do_attrs };
+            if let Some(attrs) = attrs {
+                return attrs;
             }
         }
-        let ptr = policy.as_ptr();
-        self.policies.push(policy, GFP_KERNEL)?;
-        Ok(ptr)
+        i += 1;
+    }
+    &[]
+}
+
+/// Whether `policies` has a policy of the attributes of each do and dump
+/// of `ops` whose request carries attributes (for a compile-time assert).
+pub const fn policies_cover(ops: &'static [OpSpec], policies: &[OpPolicy]) -> bool {
+    let mut i = 0;
+    while i < ops.len() {
+        let mut dump = 0;
+        while dump < 2 {
+            let attrs = attrs_of(ops, ops[i].cmd, dump == 1);
+            if !attrs.is_empty() {
+                let mut found = false;
+                let mut j = 0;
+                while j < policies.len() {
+                    let p = &policies[j];
+                    found |= p.cmd == ops[i].cmd && p.dump == (dump == 1) && p.policy.maxattr == max_attr(attrs);
+                    j += 1;
+                }
+                if !found {
+                    return false;
+                }
+            }
+            dump += 1;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// The bindgen name of the core's range type, which [`Range`] mirrors.
+type RangeValidation = bindings::netlink_range_validation;
+
+// The spec's bounds are pointed to as the core's ranges.
+const _: () = assert!(
+    core::mem::size_of::<Range>() == core::mem::size_of::<RangeValidation>()
+        && core::mem::align_of::<Range>() == core::mem::align_of::<RangeValidation>()
+);
+
+impl<const N: usize> Policy<N> {
+    /// The policy of `attrs`; `nests` is the policy of each nest among
+    /// them, by attribute type.  Evaluated at compile time, it stops the
+    /// build if `N` is not [`policy_len`] of `attrs`, a nest has no policy
+    /// of its attributes, or a check of the spec is one the netlink core
+    /// cannot make on the attribute's type.
+    pub const fn new(attrs: &'static [AttrPolicy], nests: &[(u16, PolicyRef)]) -> Self {
+        assert!(N == policy_len(attrs), "policy length is not the highest attribute type + 1");
+        // SAFETY: `nla_policy` is integers and a union of integers, raw
+        // pointers and an `Option` of a function pointer, for all of which
+        // all zeroes is valid: the policy of no attribute (`NLA_UNSPEC`,
+        // refused in strict mode).
+        let mut table: [bindings::nla_policy; N] = unsafe { core::mem::zeroed() };
+        let mut i = 0;
+        while i < attrs.len() {
+            let a = &attrs[i];
+            table[a.attr as usize] = Self::entry(a, nests);
+            i += 1;
+        }
+        Self { table }
+    }
+
+    const fn entry(a: &'static AttrPolicy, nests: &[(u16, PolicyRef)]) -> bindings::nla_policy {
+        // SAFETY: As in `new`.
+        let mut p: bindings::nla_policy = unsafe { core::mem::zeroed() };
+        let Checks { range, min_len, max_len } = &a.checks;
+        let int = matches!(a.kind, AttrKind::U8 | AttrKind::U16 | AttrKind::U32 | AttrKind::U64 | AttrKind::Uint);
+        let len_ok = matches!(a.kind, AttrKind::Binary) || (min_len.is_none() && matches!(a.kind, AttrKind::String));
+        assert!(int || range.is_none(), "a value range on a non-integer attribute");
+        assert!(len_ok || (min_len.is_none() && max_len.is_none()), "a length check the core cannot make");
+        p.type_ = match a.kind {
+            AttrKind::U8 => bindings::NLA_U8,
+            AttrKind::U16 => bindings::NLA_U16,
+            AttrKind::U32 => bindings::NLA_U32,
+            AttrKind::U64 => bindings::NLA_U64,
+            AttrKind::Uint => bindings::NLA_UINT,
+            AttrKind::Flag => bindings::NLA_FLAG,
+            AttrKind::String => bindings::NLA_NUL_STRING,
+            AttrKind::Binary => bindings::NLA_BINARY,
+            AttrKind::Nest(_) => bindings::NLA_NESTED,
+        } as u8;
+        // The classic maximum of a binary or string, checked before any
+        // range: a longer payload fails as "Attribute failed policy
+        // validation".
+        p.len = match max_len {
+            Some(hi) => *hi,
+            None => 0,
+        };
+        if let Some(lo) = min_len {
+            // Writing union fields is safe; the validation type makes the
+            // core read these.  A binary's range bounds its length; the
+            // policy dump and extack show a range (not a pointer to one)
+            // as min-length and max-length.
+            assert!(*lo <= i16::MAX as u16, "min-len does not fit the policy");
+            p.__bindgen_anon_1.__bindgen_anon_1.min = *lo as i16;
+            p.validation_type = match max_len {
+                Some(hi) => {
+                    assert!(*hi <= i16::MAX as u16, "max-len does not fit the policy");
+                    p.__bindgen_anon_1.__bindgen_anon_1.max = *hi as i16;
+                    bindings::XNAT_NLA_VALIDATE_RANGE
+                }
+                None => bindings::XNAT_NLA_VALIDATE_MIN,
+            };
+        } else if let Some(r) = range {
+            p.validation_type = bindings::XNAT_NLA_VALIDATE_RANGE_PTR;
+            // Writing a union field is safe; the validation type makes the
+            // core read this one.  The spec's own bounds, as integer
+            // bounds need not fit the policy's s16 fields; `Range` has the
+            // layout of the core's type (asserted above).
+            p.__bindgen_anon_1.range = core::ptr::from_ref(r).cast::<RangeValidation>();
+        }
+        if let AttrKind::Nest(inner) = a.kind {
+            // `len` is the nest's highest attribute type.
+            p.len = max_attr(inner);
+            let nested = Self::nested(a.attr, nests);
+            assert!(nested.maxattr == p.len, "the nest's policy is not of its attributes");
+            // Writing a union field is safe; NLA_NESTED makes the core
+            // read this one.
+            p.__bindgen_anon_1.nested_policy = nested.table;
+        }
+        p
+    }
+
+    const fn nested(attr: u16, nests: &[(u16, PolicyRef)]) -> PolicyRef {
+        let mut i = 0;
+        while i < nests.len() {
+            if nests[i].0 == attr {
+                return nests[i].1;
+            }
+            i += 1;
+        }
+        panic!("a nest without the policy of its attributes")
+    }
+
+    /// The policy, for an operation or a nest.
+    pub const fn as_ref(&'static self) -> PolicyRef {
+        PolicyRef { table: self.table.as_ptr(), maxattr: (N - 1) as u16 }
     }
 }
 
@@ -203,7 +316,6 @@ impl<F: Family> Registration<F> {
     /// Registers the family for `module`.  It keeps `pernet`, the
     /// subsystem of the state its requests act on, until it is unregistered.
     pub fn register(module: &'static kernel::ThisModule, pernet: pernet::Registration<F::State>) -> Result<Self> {
-        let mut policies = PolicyStore::new();
         let mut ops = KVec::with_capacity(2 * F::OPS.len(), GFP_KERNEL)?;
         // The core wants split ops in command order, a do before the dump of
         // its command, and refuses them otherwise: the spec's list order.
@@ -212,11 +324,13 @@ impl<F: Family> Registration<F> {
                 let Some(attrs) = attrs else { continue };
                 let mut o = bindings::genl_split_ops::default();
                 o.cmd = op.cmd;
-                // The spec says admin-perm, the only permission flag that
-                // 6.12's genetlink schema knows; the module means the
-                // namespace's admin, as the spec's doc says.
-                if op.admin_perm || op.uns_admin_perm {
-                    o.flags = bindings::GENL_UNS_ADMIN_PERM as u8;
+                // The spec's flags: uns-admin-perm is CAP_NET_ADMIN in the
+                // user namespace that owns the network namespace.
+                if op.admin_perm {
+                    o.flags |= bindings::GENL_ADMIN_PERM as u8;
+                }
+                if op.uns_admin_perm {
+                    o.flags |= bindings::GENL_UNS_ADMIN_PERM as u8;
                 }
                 // Writing a union field is safe; the CAP flag picks the
                 // variant the core will read.
@@ -228,8 +342,11 @@ impl<F: Family> Registration<F> {
                     o.flags |= bindings::GENL_CMD_CAP_DO as u8;
                 }
                 if !attrs.is_empty() {
-                    o.policy = policies.build(attrs)?;
-                    o.maxattr = u32::from(max_attr(attrs));
+                    // The family's `POLICIES` are checked against its
+                    // `OPS` at compile time ([`policies_cover`]).
+                    let p = F::POLICIES.iter().find(|p| p.cmd == op.cmd && p.dump == dump).ok_or(EINVAL)?;
+                    o.policy = p.policy.table;
+                    o.maxattr = u32::from(p.policy.maxattr);
                 }
                 ops.push(o, GFP_KERNEL)?;
             }
@@ -257,7 +374,7 @@ impl<F: Family> Registration<F> {
             to_result(bindings::genl_register_family(raw))?;
         }
         // INVARIANT: Registered above.
-        Ok(Self { family, _ops: ops, _policies: policies, _mcgrps: mcgrps, _pernet: pernet, _family: PhantomData })
+        Ok(Self { family, _ops: ops, _mcgrps: mcgrps, _pernet: pernet, _family: PhantomData })
     }
 
     /// Sends `msg` to the listeners of multicast group `group` (an index

@@ -26,18 +26,18 @@ spec=$XNAT_TMP/xfrm_nat.yaml
 grep -v 'display-hint:' "$REPO/Documentation/netlink/specs/xfrm_nat.yaml" >"$spec"
 ynl() {
 	python3 "$ynl_dir/cli.py" --spec "$spec" \
-		--schema "$ksrc/Documentation/netlink/genetlink-c.yaml" "$@"
+		--schema "$ksrc/Documentation/netlink/genetlink-legacy.yaml" "$@"
 }
 
 netns_create y
 load_module
 ynl_in() { run_in y python3 "$ynl_dir/cli.py" --spec "$spec" \
-	--schema "$ksrc/Documentation/netlink/genetlink-c.yaml" "$@"; }
+	--schema "$ksrc/Documentation/netlink/genetlink-legacy.yaml" "$@"; }
 
 # Listen to the events group while changing the mappings, with ynl's
 # library (cli.py --subscribe only reads after a fixed sleep).
 tmpdir
-run_in y python3 - "$ynl_dir" "$spec" "$ksrc/Documentation/netlink/genetlink-c.yaml" \
+run_in y python3 - "$ynl_dir" "$spec" "$ksrc/Documentation/netlink/genetlink-legacy.yaml" \
 	"$XNAT_TMP/ready" >"$XNAT_TMP/events" 2>&1 <<'PY' &
 import sys, time
 sys.path.insert(0, sys.argv[1])

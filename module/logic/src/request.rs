@@ -12,7 +12,7 @@ pub use super::table::{MapKey, PendingMode};
 
 /// The most mappings one network namespace may hold, whatever the
 /// `max_mappings` module parameter says.
-pub const MAX_MAPPINGS: usize = 65536;
+pub const MAX_MAPPINGS: usize = super::uapi::MAX_MAPPINGS as usize;
 
 /// Per-namespace limits: what one namespace's owner, root in a user
 /// namespace included, may make the kernel keep.  In the kernel they are
@@ -28,8 +28,8 @@ pub struct NetLimits {
 }
 
 impl NetLimits {
-    /// The defaults (the module parameters' initial values).
-    pub const DEFAULT: Self = Self { mappings: MAX_MAPPINGS, hold_bytes: 64 << 20 };
+    /// The defaults (the module parameters' initial values), the spec's.
+    pub const DEFAULT: Self = Self { mappings: MAX_MAPPINGS, hold_bytes: super::uapi::MAX_HOLD_BYTES_DEFAULT };
 }
 
 /// What a hold queue with `limits` may pin: its byte bound, plus its slots,

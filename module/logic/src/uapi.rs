@@ -18,14 +18,22 @@
 /// policy index.  So a spid mapping wins over a reqid mapping that binds the
 /// same policy.
 /// Write operations need CAP_NET_ADMIN in the user namespace that owns the
-/// network namespace (the module registers them with GENL_UNS_ADMIN_PERM;
-/// the schema can only express this as admin-perm).
+/// network namespace (uns-admin-perm, GENL_UNS_ADMIN_PERM).
 /// Mappings and events are per network namespace.
 pub const FAMILY_NAME: &str = "xfrm_nat";
 /// Generic netlink family version (genlmsghdr.version).
 pub const FAMILY_VERSION: u8 = 1;
 /// Multicast group `events`.
 pub const MCGRP_EVENTS: &str = "events";
+/// The most mappings one network namespace may hold, and the default of
+/// the max_mappings module parameter, which can only lower it.
+pub const MAX_MAPPINGS: u64 = 65536;
+/// Default of the max_hold_bytes module parameter: bytes the hold
+/// queues of one network namespace may reserve (64 MiB).
+pub const MAX_HOLD_BYTES_DEFAULT: u64 = 67108864;
+/// Default of the max_hold_bytes_total module parameter: bytes the hold
+/// queues of all network namespaces together may reserve (256 MiB).
+pub const MAX_HOLD_BYTES_TOTAL_DEFAULT: u64 = 268435456;
 
 /// Generic netlink commands (genlmsghdr.cmd).
 pub mod cmd {
@@ -90,13 +98,45 @@ pub mod selector_attr {
 pub mod stats_attr {
     /// New flows source-NATed by this mapping.
     pub const FLOWS: u16 = 1;
+    /// New flows whose source the mapping admits and whose destination
+    /// its policy selects, but which the SPD, asked as the packet will
+    /// be asked after translation (its socket's policy, its mark, the
+    /// xfrm interface it leaves by, a policy of higher precedence), does
+    /// not give to a policy the mapping binds.  They are left
+    /// untranslated: e.g. an IKE daemon's own packets on a full-tunnel
+    /// policy, which its socket's bypass policy keeps out of the tunnel.
+    pub const DECLINED: u16 = 12;
     /// Packets of a flow NATed to this mapping's address that were
     /// dropped because they would have left without IPsec.
     pub const FAIL_CLOSED_DROPS: u16 = 2;
+    /// Packets of flows that conntrack confirmed before they could be
+    /// translated (they began before the first mapping of the
+    /// namespace, e.g. while a filter-only ruleset kept conntrack
+    /// active).  Conntrack cannot translate a confirmed flow; its entry
+    /// is removed and the packet dropped, so that the flow's next packet
+    /// starts a new flow that is translated.
+    pub const STALE_ENTRIES: u16 = 13;
     /// New flows refused (eagain mode) while the SA was pending.
     pub const PENDING_REFUSED: u16 = 3;
     /// New flows dropped (drop mode) while the SA was pending.
     pub const PENDING_DROPS: u16 = 4;
+    /// New flows of non-blocking local senders (O_NONBLOCK, or kernel
+    /// sockets, which nobody waits on) that met a pending SA in eagain
+    /// mode.  EAGAIN would make such a sender spin, and a drop would
+    /// cost it a retransmission timeout; instead its packet waits,
+    /// translated, in the namespace's queue for such packets (64
+    /// packets and 128 KiB per address family) and leaves as soon as
+    /// the SA is installed.  It is dropped if that queue is full or no
+    /// SA comes within net.core.xfrm_acq_expires.
+    pub const PENDING_NONBLOCK_HELD: u16 = 11;
+    /// Packets of non-blocking local senders (see pending-nonblock-held)
+    /// dropped because the namespace's queue for such packets was full
+    /// (64 packets or 128 KiB per address family), or because they
+    /// could not be translated there.  The sender sees no error: a TCP
+    /// connect waits for its SYN retransmission.  (Those dropped because
+    /// no SA came within net.core.xfrm_acq_expires are not counted: the
+    /// queue does not know their mapping then.)
+    pub const PENDING_NONBLOCK_DROPS: u16 = 14;
     /// Packets queued (hold mode) while the SA was pending.
     pub const HELD: u16 = 5;
     /// Held packets sent, encrypted, once the SA was installed.
@@ -110,32 +150,8 @@ pub mod stats_attr {
     pub const HOLD_ERROR_DROPS: u16 = 9;
     /// Packets in the hold queue now.
     pub const HOLD_QUEUED: u16 = 10;
-    /// New flows of non-blocking local senders (O_NONBLOCK, or kernel
-    /// sockets, which nobody waits on) that met a pending SA in eagain
-    /// mode.  EAGAIN would make such a sender spin, and a drop would
-    /// cost it a retransmission timeout; instead its packet waits,
-    /// translated, in the namespace's queue for such packets (64
-    /// packets and 128 KiB per address family) and leaves as soon as
-    /// the SA is installed.  It is dropped if that queue is full or no
-    /// SA comes within net.core.xfrm_acq_expires.
-    pub const PENDING_NONBLOCK_HELD: u16 = 11;
-    /// New flows whose source the mapping admits and whose destination
-    /// its policy selects, but which the SPD, asked as the packet will
-    /// be asked after translation (its socket's policy, its mark, the
-    /// xfrm interface it leaves by, a policy of higher precedence), does
-    /// not give to a policy the mapping binds.  They are left
-    /// untranslated: e.g. an IKE daemon's own packets on a full-tunnel
-    /// policy, which its socket's bypass policy keeps out of the tunnel.
-    pub const DECLINED: u16 = 12;
-    /// Packets of flows that conntrack confirmed before they could be
-    /// translated (they began before the first mapping of the
-    /// namespace, e.g. while a filter-only ruleset kept conntrack
-    /// active).  Conntrack cannot translate a confirmed flow; its entry
-    /// is removed and the packet dropped, so that the flow's next packet
-    /// starts a new flow that is translated.
-    pub const STALE_ENTRIES: u16 = 13;
     /// Highest attribute type.
-    pub const MAX: u16 = 13;
+    pub const MAX: u16 = 14;
 }
 
 /// Attributes of the `map` attribute set.
@@ -206,6 +222,12 @@ pub mod map_state {
     /// At least one policy of the key is bound; its selector is used to
     /// pick flows.
     pub const ACTIVE: u8 = 1;
+    /// Every value with its name in the spec, in value order; see
+    /// [`super::name_of`] and [`super::value_of`].
+    pub const NAMES: [(&str, u8); 2] = [
+        ("inactive", INACTIVE),
+        ("active", ACTIVE),
+    ];
 }
 
 /// What happens to a new flow while the mapped policy's SA is pending.
@@ -231,6 +253,13 @@ pub mod pending_mode {
     /// queue is released in order, encrypted.  A local sender's call
     /// succeeds.
     pub const HOLD: u8 = 2;
+    /// Every value with its name in the spec, in value order; see
+    /// [`super::name_of`] and [`super::value_of`].
+    pub const NAMES: [(&str, u8); 3] = [
+        ("eagain", EAGAIN),
+        ("drop", DROP),
+        ("hold", HOLD),
+    ];
 }
 
 /// The state of the SA of a mapped policy, as the key manager reports it.
@@ -240,6 +269,12 @@ pub mod sa_state {
     pub const PENDING: u8 = 0;
     /// An SA that the pending request asked for was installed.
     pub const ESTABLISHED: u8 = 1;
+    /// Every value with its name in the spec, in value order; see
+    /// [`super::name_of`] and [`super::value_of`].
+    pub const NAMES: [(&str, u8); 2] = [
+        ("pending", PENDING),
+        ("established", ESTABLISHED),
+    ];
 }
 
 /// Bounds that the `checks` of the spec put on attributes of `map`.
@@ -265,8 +300,7 @@ pub mod map_policy {
         attr: super::map_attr::ADDR,
         kind: super::AttrKind::Binary,
         checks: super::Checks {
-            min: None,
-            max: None,
+            range: None,
             min_len: Some(super::map_checks::ADDR_MIN_LEN),
             max_len: Some(super::map_checks::ADDR_MAX_LEN),
         },
@@ -285,8 +319,7 @@ pub mod map_policy {
         attr: super::map_attr::HOLD_PACKETS,
         kind: super::AttrKind::U32,
         checks: super::Checks {
-            min: Some(super::map_checks::HOLD_PACKETS_MIN as u64),
-            max: Some(super::map_checks::HOLD_PACKETS_MAX as u64),
+            range: Some(super::Range { min: super::map_checks::HOLD_PACKETS_MIN as u64, max: super::map_checks::HOLD_PACKETS_MAX as u64 }),
             min_len: None,
             max_len: None,
         },
@@ -295,8 +328,7 @@ pub mod map_policy {
         attr: super::map_attr::HOLD_BYTES,
         kind: super::AttrKind::U32,
         checks: super::Checks {
-            min: Some(super::map_checks::HOLD_BYTES_MIN as u64),
-            max: Some(super::map_checks::HOLD_BYTES_MAX as u64),
+            range: Some(super::Range { min: super::map_checks::HOLD_BYTES_MIN as u64, max: super::map_checks::HOLD_BYTES_MAX as u64 }),
             min_len: None,
             max_len: None,
         },
@@ -320,8 +352,7 @@ pub mod map_policy {
         attr: super::map_attr::FROM,
         kind: super::AttrKind::Binary,
         checks: super::Checks {
-            min: None,
-            max: None,
+            range: None,
             min_len: Some(super::map_checks::FROM_MIN_LEN),
             max_len: Some(super::map_checks::FROM_MAX_LEN),
         },
@@ -371,15 +402,25 @@ pub enum AttrKind {
 /// `exact-len` is both).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Checks {
-    pub min: Option<u64>,
-    pub max: Option<u64>,
+    /// `min` and `max`; the one not given is the type's bound.
+    pub range: Option<Range>,
     pub min_len: Option<u16>,
     pub max_len: Option<u16>,
 }
 
+/// The bounds of an integer attribute's value.  Laid out as the kernel's
+/// `struct netlink_range_validation`, so that a policy built at compile
+/// time can point to the bounds in these tables.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Range {
+    pub min: u64,
+    pub max: u64,
+}
+
 impl Checks {
     /// No checks beyond the type's.
-    pub const NONE: Self = Self { min: None, max: None, min_len: None, max_len: None };
+    pub const NONE: Self = Self { range: None, min_len: None, max_len: None };
 }
 
 /// How the netlink core validates an attribute of a request.
@@ -388,6 +429,16 @@ pub struct AttrPolicy {
     pub attr: u16,
     pub kind: AttrKind,
     pub checks: Checks,
+}
+
+/// The spec's name of `value` in an enum's `NAMES`.
+pub fn name_of<T: PartialEq>(names: &[(&'static str, T)], value: T) -> Option<&'static str> {
+    names.iter().find(|(_, v)| *v == value).map(|(n, _)| *n)
+}
+
+/// The value an enum's `NAMES` names `name`.
+pub fn value_of<T: Copy>(names: &[(&str, T)], name: &str) -> Option<T> {
+    names.iter().find(|(n, _)| *n == name).map(|(_, v)| *v)
 }
 
 /// A request operation: its do and dump, each with the attributes its
@@ -433,8 +484,8 @@ pub const OPS: [OpSpec; 5] = [
     OpSpec {
         op: Op::MapNew,
         cmd: cmd::MAP_NEW,
-        admin_perm: true,
-        uns_admin_perm: false,
+        admin_perm: false,
+        uns_admin_perm: true,
         do_attrs: Some(&[
             map_policy::SPID,
             map_policy::REQID,
@@ -452,8 +503,8 @@ pub const OPS: [OpSpec; 5] = [
     OpSpec {
         op: Op::MapDel,
         cmd: cmd::MAP_DEL,
-        admin_perm: true,
-        uns_admin_perm: false,
+        admin_perm: false,
+        uns_admin_perm: true,
         do_attrs: Some(&[
             map_policy::SPID,
             map_policy::REQID,
@@ -474,19 +525,260 @@ pub const OPS: [OpSpec; 5] = [
     OpSpec {
         op: Op::Flush,
         cmd: cmd::FLUSH,
-        admin_perm: true,
-        uns_admin_perm: false,
+        admin_perm: false,
+        uns_admin_perm: true,
         do_attrs: Some(&[]),
         dump_attrs: None,
     },
     OpSpec {
         op: Op::MapSet,
         cmd: cmd::MAP_SET,
-        admin_perm: true,
-        uns_admin_perm: false,
+        admin_perm: false,
+        uns_admin_perm: true,
         do_attrs: Some(&[
             map_policy::MAPPING,
         ]),
         dump_attrs: None,
     },
 ];
+
+/// The counters: the attributes of `stats`, in attribute order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Counter {
+    /// New flows source-NATed by this mapping.
+    Flows,
+    /// New flows whose source the mapping admits and whose destination
+    /// its policy selects, but which the SPD, asked as the packet will
+    /// be asked after translation (its socket's policy, its mark, the
+    /// xfrm interface it leaves by, a policy of higher precedence), does
+    /// not give to a policy the mapping binds.  They are left
+    /// untranslated: e.g. an IKE daemon's own packets on a full-tunnel
+    /// policy, which its socket's bypass policy keeps out of the tunnel.
+    Declined,
+    /// Packets of a flow NATed to this mapping's address that were
+    /// dropped because they would have left without IPsec.
+    FailClosedDrops,
+    /// Packets of flows that conntrack confirmed before they could be
+    /// translated (they began before the first mapping of the
+    /// namespace, e.g. while a filter-only ruleset kept conntrack
+    /// active).  Conntrack cannot translate a confirmed flow; its entry
+    /// is removed and the packet dropped, so that the flow's next packet
+    /// starts a new flow that is translated.
+    StaleEntries,
+    /// New flows refused (eagain mode) while the SA was pending.
+    PendingRefused,
+    /// New flows dropped (drop mode) while the SA was pending.
+    PendingDrops,
+    /// New flows of non-blocking local senders (O_NONBLOCK, or kernel
+    /// sockets, which nobody waits on) that met a pending SA in eagain
+    /// mode.  EAGAIN would make such a sender spin, and a drop would
+    /// cost it a retransmission timeout; instead its packet waits,
+    /// translated, in the namespace's queue for such packets (64
+    /// packets and 128 KiB per address family) and leaves as soon as
+    /// the SA is installed.  It is dropped if that queue is full or no
+    /// SA comes within net.core.xfrm_acq_expires.
+    PendingNonblockHeld,
+    /// Packets of non-blocking local senders (see pending-nonblock-held)
+    /// dropped because the namespace's queue for such packets was full
+    /// (64 packets or 128 KiB per address family), or because they
+    /// could not be translated there.  The sender sees no error: a TCP
+    /// connect waits for its SYN retransmission.  (Those dropped because
+    /// no SA came within net.core.xfrm_acq_expires are not counted: the
+    /// queue does not know their mapping then.)
+    PendingNonblockDrops,
+    /// Packets queued (hold mode) while the SA was pending.
+    Held,
+    /// Held packets sent, encrypted, once the SA was installed.
+    Released,
+    /// Packets dropped because the hold queue was full.
+    HoldOverflowDrops,
+    /// Held packets dropped when the ACQUIRE lifetime ran out.
+    HoldTimeoutDrops,
+    /// Held packets dropped on release for another reason (e.g. a
+    /// duplicate TCP SYN whose connection the first one set up).
+    HoldErrorDrops,
+    /// Packets in the hold queue now.
+    HoldQueued,
+}
+
+impl Counter {
+    /// How many there are.
+    pub const COUNT: usize = 14;
+    /// All of them, in attribute order.
+    pub const ALL: [Counter; Self::COUNT] = [
+        Counter::Flows,
+        Counter::Declined,
+        Counter::FailClosedDrops,
+        Counter::StaleEntries,
+        Counter::PendingRefused,
+        Counter::PendingDrops,
+        Counter::PendingNonblockHeld,
+        Counter::PendingNonblockDrops,
+        Counter::Held,
+        Counter::Released,
+        Counter::HoldOverflowDrops,
+        Counter::HoldTimeoutDrops,
+        Counter::HoldErrorDrops,
+        Counter::HoldQueued,
+    ];
+
+    /// Its attribute type.
+    pub const fn attr(self) -> u16 {
+        match self {
+            Counter::Flows => stats_attr::FLOWS,
+            Counter::Declined => stats_attr::DECLINED,
+            Counter::FailClosedDrops => stats_attr::FAIL_CLOSED_DROPS,
+            Counter::StaleEntries => stats_attr::STALE_ENTRIES,
+            Counter::PendingRefused => stats_attr::PENDING_REFUSED,
+            Counter::PendingDrops => stats_attr::PENDING_DROPS,
+            Counter::PendingNonblockHeld => stats_attr::PENDING_NONBLOCK_HELD,
+            Counter::PendingNonblockDrops => stats_attr::PENDING_NONBLOCK_DROPS,
+            Counter::Held => stats_attr::HELD,
+            Counter::Released => stats_attr::RELEASED,
+            Counter::HoldOverflowDrops => stats_attr::HOLD_OVERFLOW_DROPS,
+            Counter::HoldTimeoutDrops => stats_attr::HOLD_TIMEOUT_DROPS,
+            Counter::HoldErrorDrops => stats_attr::HOLD_ERROR_DROPS,
+            Counter::HoldQueued => stats_attr::HOLD_QUEUED,
+        }
+    }
+
+    /// Its name in the spec.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Counter::Flows => "flows",
+            Counter::Declined => "declined",
+            Counter::FailClosedDrops => "fail-closed-drops",
+            Counter::StaleEntries => "stale-entries",
+            Counter::PendingRefused => "pending-refused",
+            Counter::PendingDrops => "pending-drops",
+            Counter::PendingNonblockHeld => "pending-nonblock-held",
+            Counter::PendingNonblockDrops => "pending-nonblock-drops",
+            Counter::Held => "held",
+            Counter::Released => "released",
+            Counter::HoldOverflowDrops => "hold-overflow-drops",
+            Counter::HoldTimeoutDrops => "hold-timeout-drops",
+            Counter::HoldErrorDrops => "hold-error-drops",
+            Counter::HoldQueued => "hold-queued",
+        }
+    }
+
+    /// Its name as an identifier (the spec's, `-` as `_`).
+    pub const fn key(self) -> &'static str {
+        match self {
+            Counter::Flows => "flows",
+            Counter::Declined => "declined",
+            Counter::FailClosedDrops => "fail_closed_drops",
+            Counter::StaleEntries => "stale_entries",
+            Counter::PendingRefused => "pending_refused",
+            Counter::PendingDrops => "pending_drops",
+            Counter::PendingNonblockHeld => "pending_nonblock_held",
+            Counter::PendingNonblockDrops => "pending_nonblock_drops",
+            Counter::Held => "held",
+            Counter::Released => "released",
+            Counter::HoldOverflowDrops => "hold_overflow_drops",
+            Counter::HoldTimeoutDrops => "hold_timeout_drops",
+            Counter::HoldErrorDrops => "hold_error_drops",
+            Counter::HoldQueued => "hold_queued",
+        }
+    }
+
+    /// Its position in [`Counter::ALL`].
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The counter of attribute type `attr`.
+    pub fn of_attr(attr: u16) -> Option<Counter> {
+        Self::ALL.into_iter().find(|c| c.attr() == attr)
+    }
+}
+
+/// An attribute of the spec, with the type of its value: `K` is a marker
+/// of [`kind`], the attribute's spec type and byte order.
+pub struct Attr<K> {
+    pub id: u16,
+    kind: core::marker::PhantomData<K>,
+}
+
+impl<K> Attr<K> {
+    const fn new(id: u16) -> Self {
+        Self { id, kind: core::marker::PhantomData }
+    }
+}
+
+impl<K> Clone for Attr<K> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<K> Copy for Attr<K> {}
+
+/// The spec's attribute types, as markers of [`Attr`].
+pub mod kind {
+    pub struct U8;
+    pub struct U16;
+    /// A u16 in network byte order.
+    pub struct U16Be;
+    pub struct U32;
+    pub struct S32;
+    /// ynl `uint`: 4 or 8 bytes.
+    pub struct Uint;
+    pub struct Binary;
+    /// NUL-terminated.
+    pub struct String;
+    pub struct Flag;
+}
+
+/// The attributes of `selector` with the types of their values.
+pub mod selector {
+    pub const FAMILY: super::Attr<super::kind::U16> = super::Attr::new(super::selector_attr::FAMILY);
+    pub const DADDR: super::Attr<super::kind::Binary> = super::Attr::new(super::selector_attr::DADDR);
+    pub const SADDR: super::Attr<super::kind::Binary> = super::Attr::new(super::selector_attr::SADDR);
+    pub const PREFIXLEN_D: super::Attr<super::kind::U8> = super::Attr::new(super::selector_attr::PREFIXLEN_D);
+    pub const PREFIXLEN_S: super::Attr<super::kind::U8> = super::Attr::new(super::selector_attr::PREFIXLEN_S);
+    pub const PROTO: super::Attr<super::kind::U8> = super::Attr::new(super::selector_attr::PROTO);
+    pub const DPORT: super::Attr<super::kind::U16Be> = super::Attr::new(super::selector_attr::DPORT);
+    pub const DPORT_MASK: super::Attr<super::kind::U16Be> = super::Attr::new(super::selector_attr::DPORT_MASK);
+    pub const SPORT: super::Attr<super::kind::U16Be> = super::Attr::new(super::selector_attr::SPORT);
+    pub const SPORT_MASK: super::Attr<super::kind::U16Be> = super::Attr::new(super::selector_attr::SPORT_MASK);
+    pub const IFINDEX: super::Attr<super::kind::S32> = super::Attr::new(super::selector_attr::IFINDEX);
+    pub const PRIORITY: super::Attr<super::kind::U32> = super::Attr::new(super::selector_attr::PRIORITY);
+    pub const INDEX: super::Attr<super::kind::U32> = super::Attr::new(super::selector_attr::INDEX);
+}
+
+/// The attributes of `stats` with the types of their values.
+pub mod stats {
+    pub const FLOWS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::FLOWS);
+    pub const DECLINED: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::DECLINED);
+    pub const FAIL_CLOSED_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::FAIL_CLOSED_DROPS);
+    pub const STALE_ENTRIES: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::STALE_ENTRIES);
+    pub const PENDING_REFUSED: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::PENDING_REFUSED);
+    pub const PENDING_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::PENDING_DROPS);
+    pub const PENDING_NONBLOCK_HELD: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::PENDING_NONBLOCK_HELD);
+    pub const PENDING_NONBLOCK_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::PENDING_NONBLOCK_DROPS);
+    pub const HELD: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HELD);
+    pub const RELEASED: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::RELEASED);
+    pub const HOLD_OVERFLOW_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HOLD_OVERFLOW_DROPS);
+    pub const HOLD_TIMEOUT_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HOLD_TIMEOUT_DROPS);
+    pub const HOLD_ERROR_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HOLD_ERROR_DROPS);
+    pub const HOLD_QUEUED: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HOLD_QUEUED);
+}
+
+/// The attributes of `map` with the types of their values.
+pub mod map {
+    pub const SPID: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::SPID);
+    pub const ADDR: super::Attr<super::kind::Binary> = super::Attr::new(super::map_attr::ADDR);
+    pub const STATE: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::STATE);
+    pub const REPLACE: super::Attr<super::kind::Flag> = super::Attr::new(super::map_attr::REPLACE);
+    pub const PENDING: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::PENDING);
+    pub const HOLD_PACKETS: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::HOLD_PACKETS);
+    pub const HOLD_BYTES: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::HOLD_BYTES);
+    pub const SA_STATE: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::SA_STATE);
+    pub const REQID: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::REQID);
+    pub const PREFIX_LEN: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::PREFIX_LEN);
+    pub const FROM: super::Attr<super::kind::Binary> = super::Attr::new(super::map_attr::FROM);
+    pub const FROM_PREFIX_LEN: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::FROM_PREFIX_LEN);
+    pub const POLICY: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::POLICY);
+    pub const REASON: super::Attr<super::kind::String> = super::Attr::new(super::map_attr::REASON);
+}

@@ -4,7 +4,7 @@
 
 use logic::hold::HoldLimits;
 use logic::request::{hold_limits, map_entry_attrs, Refusal};
-use logic::uapi::{cmd, map_attr, map_checks, map_entry_policy, map_policy, AttrKind, AttrPolicy, Op, OPS};
+use logic::uapi::{cmd, map_attr, map_checks, map_entry_policy, map_policy, AttrKind, AttrPolicy, Op, Range, OPS};
 
 fn op(op: Op) -> &'static logic::uapi::OpSpec {
     OPS.iter().find(|o| o.op == op).expect("op in OPS")
@@ -26,9 +26,44 @@ fn ops_are_in_command_order_once_each() {
 
 #[test]
 fn writes_need_admin_reads_do_not() {
+    // The namespace's admin: uns-admin-perm, GENL_UNS_ADMIN_PERM.
     for o in OPS {
-        assert!(!o.uns_admin_perm, "6.12's schema has admin-perm only");
-        assert_eq!(o.admin_perm, o.op != Op::MapGet, "{:?}", o.op);
+        assert!(!o.admin_perm, "{:?}", o.op);
+        assert_eq!(o.uns_admin_perm, o.op != Op::MapGet, "{:?}", o.op);
+    }
+}
+
+#[test]
+fn enum_names_are_the_specs_both_ways() {
+    use logic::uapi::{map_state, name_of, pending_mode, sa_state, value_of};
+    assert_eq!(name_of(&pending_mode::NAMES, pending_mode::HOLD), Some("hold"));
+    assert_eq!(value_of(&pending_mode::NAMES, "eagain"), Some(pending_mode::EAGAIN));
+    assert_eq!(value_of(&pending_mode::NAMES, "Hold"), None);
+    assert_eq!(name_of(&map_state::NAMES, map_state::ACTIVE), Some("active"));
+    assert_eq!(name_of(&sa_state::NAMES, 7), None);
+    for (n, v) in pending_mode::NAMES {
+        assert_eq!(value_of(&pending_mode::NAMES, n), Some(v));
+    }
+}
+
+#[test]
+fn every_counter_has_one_place_in_stats_or_the_hold_queue() {
+    use logic::stats::{in_hold_queue, Counter, Stats};
+    use logic::uapi::stats_attr;
+    assert_eq!(Counter::COUNT, usize::from(stats_attr::MAX));
+    let stats = Stats::default();
+    for (i, c) in Counter::ALL.into_iter().enumerate() {
+        assert_eq!(c.index(), i);
+        assert_eq!(Counter::of_attr(c.attr()), Some(c));
+        assert_eq!(c.key(), c.name().replace('-', "_"));
+        // Counted once, read back once: no two counters share a slot.
+        for _ in 0..=i {
+            stats.count(c);
+        }
+    }
+    for (i, c) in Counter::ALL.into_iter().enumerate() {
+        let want = (!in_hold_queue(c)).then_some(i as u64 + 1);
+        assert_eq!(stats.get(c), want, "{c:?}");
     }
 }
 
@@ -92,7 +127,7 @@ fn addresses_are_4_to_16_bytes() {
     for a in [map_policy::ADDR, map_policy::FROM] {
         assert_eq!(a.kind, AttrKind::Binary);
         assert_eq!((a.checks.min_len, a.checks.max_len), (Some(4), Some(16)));
-        assert_eq!((a.checks.min, a.checks.max), (None, None));
+        assert_eq!(a.checks.range, None);
     }
 }
 
@@ -100,8 +135,8 @@ fn addresses_are_4_to_16_bytes() {
 fn hold_bounds_are_the_specs_everywhere() {
     assert_eq!((map_checks::HOLD_PACKETS_MIN, map_checks::HOLD_PACKETS_MAX), (1, 10_000));
     assert_eq!((map_checks::HOLD_BYTES_MIN, map_checks::HOLD_BYTES_MAX), (1, 16 << 20));
-    assert_eq!((map_policy::HOLD_PACKETS.checks.min, map_policy::HOLD_PACKETS.checks.max), (Some(1), Some(10_000)));
-    assert_eq!((map_policy::HOLD_BYTES.checks.min, map_policy::HOLD_BYTES.checks.max), (Some(1), Some(16 << 20)));
+    assert_eq!(map_policy::HOLD_PACKETS.checks.range, Some(Range { min: 1, max: 10_000 }));
+    assert_eq!(map_policy::HOLD_BYTES.checks.range, Some(Range { min: 1, max: 16 << 20 }));
     assert_eq!((HoldLimits::MIN_PACKETS, HoldLimits::MAX_PACKETS), (1, 10_000));
     let max = HoldLimits::MAX_PACKETS;
     assert!(hold_limits(Some(max), None).is_ok());

@@ -5,35 +5,31 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use crate::proto::{Event, Key, Mapping, Selector, Stats, AF_INET6, PENDING_MODES, SA_STATES};
-use crate::uapi::map_state;
+use crate::proto::{Event, Key, Mapping, Selector, Stats, AF_INET6};
+use crate::uapi::{map_state, name_of, pending_mode, sa_state, Counter};
 
-pub fn state_name(state: Option<u8>) -> String {
-    match state {
-        Some(map_state::ACTIVE) => "active".into(),
-        Some(map_state::INACTIVE) => "inactive".into(),
-        Some(n) => format!("unknown({n})"),
+/// The spec's name of a value of `value`'s enum (`name`, generated), or
+/// `unknown(N)` for one of a newer module; `-` if none was reported.
+fn enum_name(value: Option<u8>, names: &[(&'static str, u8)]) -> String {
+    match value {
+        Some(n) => name_of(names, n).map_or_else(|| format!("unknown({n})"), Into::into),
         None => "-".into(),
     }
+}
+
+/// The spec's name of a map state (uapi::map_state).
+pub fn state_name(state: Option<u8>) -> String {
+    enum_name(state, &map_state::NAMES)
 }
 
 /// The spec's name of a pending mode (uapi::pending_mode).
 pub fn pending_name(pending: Option<u8>) -> String {
-    match pending {
-        Some(n) => match PENDING_MODES.iter().find(|(_, mode)| *mode == n) {
-            Some((name, _)) => (*name).into(),
-            None => format!("unknown({n})"),
-        },
-        None => "-".into(),
-    }
+    enum_name(pending, &pending_mode::NAMES)
 }
 
 /// The spec's name of an SA state of sa-ntf (uapi::sa_state).
 pub fn sa_state_name(state: u8) -> String {
-    match SA_STATES.iter().find(|(_, s)| *s == state) {
-        Some((name, _)) => (*name).into(),
-        None => format!("unknown({state})"),
-    }
+    enum_name(Some(state), &sa_state::NAMES)
 }
 
 /// A byte count in the largest binary unit that divides it: `256KiB`,
@@ -208,7 +204,6 @@ const COLUMNS: [Column; 6] = [
     text("POLICIES"),
     number("FLOWS"),
 ];
-
 /// What `show` prints of each mapping besides its row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Detail {
@@ -218,32 +213,33 @@ pub enum Detail {
     Stats,
 }
 
-/// The lines of `show -s` that hold the counters of `st`, by the spec's
-/// names (as `-j` writes them, with '-' for '_'): the mapping's own, those
-/// of the pending modes, and those of mode hold.
-fn counter_lines(st: &Stats) -> [Vec<(&'static str, Option<u64>)>; 3] {
-    [
-        vec![
-            ("flows", st.flows),
-            ("declined", st.declined),
-            ("fail-closed-drops", st.fail_closed_drops),
-            ("stale-entries", st.stale_entries),
-        ],
-        vec![
-            ("pending-refused", st.pending_refused),
-            ("pending-drops", st.pending_drops),
-            ("pending-nonblock-held", st.pending_nonblock_held),
-        ],
-        vec![
-            ("held", st.held),
-            ("released", st.released),
-            ("hold-overflow-drops", st.hold_overflow_drops),
-            ("hold-timeout-drops", st.hold_timeout_drops),
-            ("hold-error-drops", st.hold_error_drops),
-            ("hold-queued", st.hold_queued),
-        ],
-    ]
+/// The counters of `st` as `show -s` words them: `name value` pairs in the
+/// spec's order and by its names (as `-j` writes them, with '-' for '_'),
+/// `-` for one the module does not report, as many on a line as fit in
+/// [`COUNTER_LINE`] columns.
+fn counter_lines(st: &Stats) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut line = String::new();
+    for (counter, value) in st.iter() {
+        let pair = match value {
+            Some(v) => format!("{} {v}", counter.name()),
+            None => format!("{} -", counter.name()),
+        };
+        if !line.is_empty() && line.len() + 1 + pair.len() > COUNTER_LINE {
+            lines.push(std::mem::take(&mut line));
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(&pair);
+    }
+    lines.push(line);
+    lines
 }
+
+/// How long a line of counters may grow, indent included, as `ip -s`
+/// keeps its lines within a terminal.
+const COUNTER_LINE: usize = 80 - INDENT.len();
 
 /// How far the lines under a row are indented, as `ip` indents them.
 const INDENT: &str = "    ";
@@ -267,15 +263,7 @@ fn write_detail(out: &mut String, m: &Mapping, detail: Detail, ifname: &impl Fn(
     }
     out.push('\n');
     for line in counter_lines(&m.stats) {
-        out.push_str(INDENT);
-        for (i, (name, value)) in line.into_iter().enumerate() {
-            let sep = if i > 0 { " " } else { "" };
-            match value {
-                Some(v) => write!(out, "{sep}{name} {v}").unwrap(),
-                None => write!(out, "{sep}{name} -").unwrap(),
-            }
-        }
-        out.push('\n');
+        writeln!(out, "{INDENT}{line}").unwrap();
     }
 }
 
@@ -313,7 +301,7 @@ pub fn format_table(maps: &[Mapping], detail: Detail, ifname: impl Fn(i32) -> St
         ends.push(cells.len());
         write_policies(&mut cells, &m.policies);
         ends.push(cells.len());
-        match m.stats.flows {
+        match m.stats.get(Counter::Flows) {
             Some(v) => write!(cells, "{v}").unwrap(),
             None => cells.push('-'),
         }
@@ -664,13 +652,7 @@ mod tests {
                     ..Selector::default()
                 }),
                 policies: vec![305],
-                stats: Stats {
-                    flows: Some(12),
-                    declined: Some(2),
-                    fail_closed_drops: Some(0),
-                    pending_refused: Some(3),
-                    ..zero_stats()
-                },
+                stats: zero_stats().with(&[(Counter::Flows, 12), (Counter::Declined, 2), (Counter::FailClosedDrops, 0), (Counter::PendingRefused, 3)]),
                 ..Mapping::new(Key::Spid(305))
             },
             // Hold mode with the kernel's default limits.
@@ -692,26 +674,14 @@ mod tests {
                     ..Selector::default()
                 }),
                 policies: vec![313],
-                stats: Stats {
-                    flows: Some(9),
-                    held: Some(57),
-                    released: Some(50),
-                    hold_overflow_drops: Some(4),
-                    hold_timeout_drops: Some(2),
-                    hold_error_drops: Some(1),
-                    hold_queued: Some(0),
-                    ..zero_stats()
-                },
+                stats: zero_stats().with(&[(Counter::Flows, 9), (Counter::Held, 57), (Counter::Released, 50), (Counter::HoldOverflowDrops, 4), (Counter::HoldTimeoutDrops, 2), (Counter::HoldErrorDrops, 1), (Counter::HoldQueued, 0)]),
                 ..Mapping::new(Key::Spid(313))
             },
             Mapping {
                 addr: Some("2001:db8::2".parse().unwrap()),
                 state: Some(map_state::INACTIVE),
                 pending: Some(pending_mode::DROP),
-                stats: Stats {
-                    pending_drops: Some(1234567),
-                    ..zero_stats()
-                },
+                stats: zero_stats().with(&[(Counter::PendingDrops, 1234567)]),
                 ..Mapping::new(Key::Spid(1009))
             },
             // From a module that reports neither pending mode nor counters.
@@ -738,13 +708,7 @@ mod tests {
                     index: Some(321),
                     ..Selector::default()
                 }),
-                stats: Stats {
-                    flows: Some(40),
-                    stale_entries: Some(1),
-                    pending_refused: Some(1),
-                    pending_nonblock_held: Some(2),
-                    ..zero_stats()
-                },
+                stats: zero_stats().with(&[(Counter::Flows, 40), (Counter::StaleEntries, 1), (Counter::PendingRefused, 1), (Counter::PendingNonblockHeld, 2)]),
                 ..Mapping::new(Key::Reqid(7))
             },
             Mapping {
@@ -760,21 +724,7 @@ mod tests {
 
     /// Every counter reported, as 0.
     fn zero_stats() -> Stats {
-        Stats {
-            flows: Some(0),
-            declined: Some(0),
-            fail_closed_drops: Some(0),
-            stale_entries: Some(0),
-            pending_refused: Some(0),
-            pending_drops: Some(0),
-            pending_nonblock_held: Some(0),
-            held: Some(0),
-            released: Some(0),
-            hold_overflow_drops: Some(0),
-            hold_timeout_drops: Some(0),
-            hold_error_drops: Some(0),
-            hold_queued: Some(0),
-        }
+        Stats::default().with(&Counter::ALL.map(|c| (c, 0)))
     }
 
     #[test]
@@ -831,35 +781,41 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
 KEY        ADDRESS                               STATE     PENDING            POLICIES  FLOWS
 spid 305   10.20.30.2                            active    eagain             305          12
     selector 10.20.30.2/32 -> 10.0.0.0/8 proto any
-    flows 12 declined 2 fail-closed-drops 0 stale-entries 0
-    pending-refused 3 pending-drops 0 pending-nonblock-held 0
-    held 0 released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
+    flows 12 declined 2 fail-closed-drops 0 stale-entries 0 pending-refused 3
+    pending-drops 0 pending-nonblock-held 0 pending-nonblock-drops 0 held 0
+    released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0
+    hold-queued 0
 spid 313   10.20.30.3                            active    hold(100p/256KiB)  313           9
     selector 10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443
-    flows 9 declined 0 fail-closed-drops 0 stale-entries 0
-    pending-refused 0 pending-drops 0 pending-nonblock-held 0
-    held 57 released 50 hold-overflow-drops 4 hold-timeout-drops 2 hold-error-drops 1 hold-queued 0
+    flows 9 declined 0 fail-closed-drops 0 stale-entries 0 pending-refused 0
+    pending-drops 0 pending-nonblock-held 0 pending-nonblock-drops 0 held 57
+    released 50 hold-overflow-drops 4 hold-timeout-drops 2 hold-error-drops 1
+    hold-queued 0
 spid 1009  2001:db8::2                           inactive  drop               -             0
     selector -
-    flows 0 declined 0 fail-closed-drops 0 stale-entries 0
-    pending-refused 0 pending-drops 1234567 pending-nonblock-held 0
-    held 0 released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
+    flows 0 declined 0 fail-closed-drops 0 stale-entries 0 pending-refused 0
+    pending-drops 1234567 pending-nonblock-held 0 pending-nonblock-drops 0
+    held 0 released 0 hold-overflow-drops 0 hold-timeout-drops 0
+    hold-error-drops 0 hold-queued 0
 spid 1017  192.0.2.7                             inactive  -                  -             -
     selector -
-    flows - declined - fail-closed-drops - stale-entries -
-    pending-refused - pending-drops - pending-nonblock-held -
-    held - released - hold-overflow-drops - hold-timeout-drops - hold-error-drops - hold-queued -
+    flows - declined - fail-closed-drops - stale-entries - pending-refused -
+    pending-drops - pending-nonblock-held - pending-nonblock-drops - held -
+    released - hold-overflow-drops - hold-timeout-drops - hold-error-drops -
+    hold-queued -
 reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337      40
     selector 10.20.30.0/24 -> 10.1.0.0/16 proto any
-    flows 40 declined 0 fail-closed-drops 0 stale-entries 1
-    pending-refused 1 pending-drops 0 pending-nonblock-held 2
-    held 0 released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
+    flows 40 declined 0 fail-closed-drops 0 stale-entries 1 pending-refused 1
+    pending-drops 0 pending-nonblock-held 2 pending-nonblock-drops 0 held 0
+    released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0
+    hold-queued 0
 reqid 9    10.20.30.9                            inactive  eagain             -             0
     reason \"no IPv4 out policy with a template of reqid 9\"
     selector -
-    flows 0 declined 0 fail-closed-drops 0 stale-entries 0
-    pending-refused 0 pending-drops 0 pending-nonblock-held 0
-    held 0 released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
+    flows 0 declined 0 fail-closed-drops 0 stale-entries 0 pending-refused 0
+    pending-drops 0 pending-nonblock-held 0 pending-nonblock-drops 0 held 0
+    released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0
+    hold-queued 0
 ";
         assert_eq!(format_table(&sample(), Detail::Stats, noif), want);
         assert_eq!(format_table(&[], Detail::Stats, noif), "");
@@ -911,7 +867,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100,\"index\":305},",
             "\"stats\":{\"flows\":12,\"declined\":2,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":3,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":313,\"reqid\":null,\"addr\":\"10.20.30.3\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"active\",",
@@ -921,7 +877,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"sport_mask\":0,\"dport\":443,\"dport_mask\":65535,\"ifindex\":0,\"priority\":0,",
             "\"index\":null},\"stats\":{\"flows\":9,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":0,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"held\":57,\"released\":50,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"held\":57,\"released\":50,",
             "\"hold_overflow_drops\":4,\"hold_timeout_drops\":2,\"hold_error_drops\":1,",
             "\"hold_queued\":0}},{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
@@ -929,7 +885,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,",
-            "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_held\":0,",
+            "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,",
             "\"held\":0,\"released\":0,\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,",
             "\"hold_error_drops\":0,\"hold_queued\":0}},{\"spid\":1017,\"reqid\":null,",
             "\"addr\":\"192.0.2.7\",\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,",
@@ -937,7 +893,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"hold_bytes\":null,\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
             "\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,\"pending_drops\":null,",
-            "\"pending_nonblock_held\":null,\"held\":null,\"released\":null,",
+            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}},{\"spid\":null,\"reqid\":7,",
             "\"addr\":\"10.20.30.0\",\"prefix_len\":24,\"from\":\"192.168.1.0\",",
@@ -948,7 +904,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,\"index\":321},",
             "\"stats\":{\"flows\":40,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":1,\"pending_refused\":1,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":2,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":2,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":null,\"reqid\":9,\"addr\":\"10.20.30.9\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
@@ -956,7 +912,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":0,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}}]\n"
         );
@@ -1091,7 +1047,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"declined\":null,\"fail_closed_drops\":8589934592,",
             "\"stale_entries\":null,",
             "\"pending_refused\":3,\"pending_drops\":4294967301,",
-            "\"pending_nonblock_held\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
+            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
             "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
@@ -1099,7 +1055,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
             "\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,\"pending_drops\":null,",
-            "\"pending_nonblock_held\":null,\"held\":null,\"released\":null,",
+            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"unmap\",\"spid\":305}\n",
@@ -1109,7 +1065,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":4,\"declined\":null,\"fail_closed_drops\":0,",
             "\"stale_entries\":null,",
-            "\"pending_refused\":0,\"pending_drops\":0,\"pending_nonblock_held\":null,",
+            "\"pending_refused\":0,\"pending_drops\":0,\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,",
             "\"held\":40,\"released\":4294967297,\"hold_overflow_drops\":3,",
             "\"hold_timeout_drops\":2,\"hold_error_drops\":1,\"hold_queued\":5}}}\n",
             "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"pending\"}\n",
@@ -1123,7 +1079,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"sport_mask\":0,\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,",
             "\"index\":321},\"stats\":{\"flows\":40,\"declined\":3,\"fail_closed_drops\":null,",
             "\"stale_entries\":1,",
-            "\"pending_refused\":null,\"pending_drops\":null,\"pending_nonblock_held\":2,",
+            "\"pending_refused\":null,\"pending_drops\":null,\"pending_nonblock_held\":2,\"pending_nonblock_drops\":null,",
             "\"held\":null,\"released\":null,\"hold_overflow_drops\":null,",
             "\"hold_timeout_drops\":null,\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":9,\"addr\":\"fd00:2::9\",",
@@ -1132,7 +1088,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":null,\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,",
-            "\"pending_drops\":null,\"pending_nonblock_held\":null,\"held\":null,",
+            "\"pending_drops\":null,\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":null,",
             "\"released\":null,\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"unmap\",\"reqid\":7}\n",

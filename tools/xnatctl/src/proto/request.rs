@@ -1,0 +1,295 @@
+//! What xnatctl asks of the module: requests, the keys that name a
+//! mapping, and a mapping as a request gives it.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use netlink_packet_core::{
+    NLM_F_ACK, NLM_F_DUMP, NLM_F_REQUEST,
+};
+use netlink_packet_generic::GenlMessage;
+
+use super::*;
+use crate::uapi::{cmd, pending_mode};
+
+/// A request to the module.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    MapNew {
+        entry: MapEntry,
+        replace: bool,
+    },
+    MapDel {
+        key: Key,
+    },
+    MapGet {
+        key: Key,
+    },
+    MapDump,
+    Flush,
+    /// map-set: the namespace's whole set becomes `entries` (none: empty),
+    /// each sent as a `mapping` nest, in this order.
+    MapSet {
+        entries: Vec<MapEntry>,
+    },
+}
+
+/// What names a mapping: one outbound policy by its index, or every
+/// outbound policy with a template of a reqid, which survives the key
+/// manager re-adding its policies under new indexes.  The order (spid
+/// first) is the kernel's tie-break between mappings, and `save`'s.
+/// As JSON, `{"spid": N}` or `{"reqid": N}` (flattened into an object).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Key {
+    Spid(u32),
+    Reqid(u32),
+}
+
+impl Key {
+    /// The keyword of the grammar, which is also the attribute's name.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Key::Spid(_) => "spid",
+            Key::Reqid(_) => "reqid",
+        }
+    }
+
+    pub fn value(self) -> u32 {
+        match self {
+            Key::Spid(n) | Key::Reqid(n) => n,
+        }
+    }
+
+    fn attr(self) -> MapAttr {
+        match self {
+            Key::Spid(n) => MapAttr::Spid(n),
+            Key::Reqid(n) => MapAttr::Reqid(n),
+        }
+    }
+}
+
+/// `spid 305`, `reqid 7`: as messages and `monitor` name a mapping.
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.keyword(), self.value())
+    }
+}
+
+/// An address and a prefix length; a single address has the full length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+impl Prefix {
+    /// The length of a single address of `addr`'s family: 32 or 128.
+    pub fn full_len(addr: &IpAddr) -> u8 {
+        match addr {
+            IpAddr::V4(_) => 32,
+            IpAddr::V6(_) => 128,
+        }
+    }
+
+    pub fn is_host(&self) -> bool {
+        self.len == Prefix::full_len(&self.addr)
+    }
+
+    /// The prefix's address with its host bits cleared.
+    pub fn network(&self) -> IpAddr {
+        // checked_shl: a /0 shifts by the whole width, which `<<` refuses.
+        match self.addr {
+            IpAddr::V4(a) => {
+                let host_bits = 32u32.saturating_sub(self.len.into());
+                let mask = u32::MAX.checked_shl(host_bits).unwrap_or(0);
+                IpAddr::V4(Ipv4Addr::from(u32::from(a) & mask))
+            }
+            IpAddr::V6(a) => {
+                let host_bits = 128u32.saturating_sub(self.len.into());
+                let mask = u128::MAX.checked_shl(host_bits).unwrap_or(0);
+                IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
+            }
+        }
+    }
+}
+
+/// `10.20.30.0/24`, the length always written.
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.addr, self.len)
+    }
+}
+
+/// Where a mapping translates the sources of its flows to: one address,
+/// whatever the source; or, 1:1 as iptables' NETMAP, the prefix `from`
+/// into the prefix `to` of the same length, each host keeping its host
+/// part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub to: Prefix,
+    pub from: Option<Prefix>,
+}
+
+impl Target {
+    /// The target of `map ... to ADDR`.
+    #[cfg(test)]
+    pub fn addr(addr: &str) -> Target {
+        let addr: IpAddr = addr.parse().expect("an address");
+        Target {
+            to: Prefix {
+                addr,
+                len: Prefix::full_len(&addr),
+            },
+            from: None,
+        }
+    }
+
+    /// addr, then prefix-len, from and from-prefix-len where the target
+    /// is more than one address for any source.  A shorter `to` without
+    /// `from` is sent as it is, for the kernel to refuse with its reason.
+    fn attrs(&self, attrs: &mut Vec<MapAttr>) {
+        attrs.push(MapAttr::Addr(self.to.addr));
+        if self.from.is_some() || !self.to.is_host() {
+            attrs.push(MapAttr::PrefixLen(self.to.len));
+        }
+        if let Some(from) = self.from {
+            attrs.push(MapAttr::From(from.addr));
+            attrs.push(MapAttr::FromPrefixLen(from.len));
+        }
+    }
+}
+
+#[cfg(test)]
+impl MapEntry {
+    /// A mapping of `key` to `target` that leaves the rest to the
+    /// kernel's defaults.
+    pub fn new(key: Key, target: Target) -> MapEntry {
+        MapEntry {
+            key,
+            target,
+            pending: None,
+            hold_packets: None,
+            hold_bytes: None,
+        }
+    }
+}
+
+/// The grammar's words: `to 10.20.30.2`, `from 192.168.1.0/24 to
+/// 10.20.30.0/24`, a single address without its length.
+impl fmt::Display for Target {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let text = |p: Prefix| {
+            if p.is_host() {
+                p.addr.to_string()
+            } else {
+                p.to_string()
+            }
+        };
+        if let Some(from) = self.from {
+            write!(f, "from {} ", text(from))?;
+        }
+        write!(f, "to {}", text(self.to))
+    }
+}
+
+/// One mapping as a request gives it: what map-new takes but `replace`,
+/// and what an entry of map-set holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapEntry {
+    pub key: Key,
+    pub target: Target,
+    /// uapi::pending_mode; None leaves the kernel's default.
+    pub pending: Option<u8>,
+    /// Hold limits (pending hold only); None leaves the kernel's default.
+    pub hold_packets: Option<u32>,
+    pub hold_bytes: Option<u32>,
+}
+
+impl MapEntry {
+    /// The attributes of the mapping: the key, the target, then pending
+    /// and the hold limits where given; `replace` (map-new's) goes after
+    /// the target.
+    fn attrs(&self, replace: bool) -> Vec<MapAttr> {
+        let mut attrs = vec![self.key.attr()];
+        self.target.attrs(&mut attrs);
+        // Generic netlink refuses NLM_F_REPLACE/EXCL/CREATE in new
+        // families; the spec carries the intent as a flag attribute.
+        if replace {
+            attrs.push(MapAttr::Replace);
+        }
+        attrs.extend(self.pending.map(MapAttr::Pending));
+        attrs.extend(self.hold_packets.map(MapAttr::HoldPackets));
+        attrs.extend(self.hold_bytes.map(MapAttr::HoldBytes));
+        attrs
+    }
+
+    /// The entry that recreates a mapping the kernel reported as it is:
+    /// its key, target, pending mode and, in hold mode, its hold limits.
+    pub fn from_mapping(m: &Mapping) -> Result<MapEntry, String> {
+        let target = m
+            .target()
+            .ok_or_else(|| format!("the kernel reported {} without an address", m.key))?;
+        let hold = m.pending == Some(pending_mode::HOLD);
+        Ok(MapEntry {
+            key: m.key,
+            target,
+            pending: m.pending,
+            hold_packets: m.hold_packets.filter(|_| hold),
+            hold_bytes: m.hold_bytes.filter(|_| hold),
+        })
+    }
+}
+
+impl Request {
+    pub fn msg(&self) -> XnatMsg {
+        let (cmd, attrs) = match self {
+            Request::MapNew { entry, replace } => (cmd::MAP_NEW, entry.attrs(*replace)),
+            Request::MapDel { key } => (cmd::MAP_DEL, vec![key.attr()]),
+            Request::MapGet { key } => (cmd::MAP_GET, vec![key.attr()]),
+            Request::MapDump => (cmd::MAP_GET, vec![]),
+            Request::Flush => (cmd::FLUSH, vec![]),
+            Request::MapSet { entries } => (
+                cmd::MAP_SET,
+                entries
+                    .iter()
+                    .map(|e| MapAttr::Mapping(e.attrs(false)))
+                    .collect(),
+            ),
+        };
+        XnatMsg { cmd, attrs }
+    }
+
+    pub fn flags(&self) -> u16 {
+        match self {
+            Request::MapDump => NLM_F_REQUEST | NLM_F_DUMP,
+            Request::MapNew { .. }
+            | Request::MapDel { .. }
+            | Request::MapGet { .. }
+            | Request::Flush
+            | Request::MapSet { .. } => NLM_F_REQUEST | NLM_F_ACK,
+        }
+    }
+
+    /// What the request carries, for a message about its size:
+    /// `65536 mappings`.
+    pub fn contents(&self) -> String {
+        match self {
+            Request::MapSet { entries } if entries.len() == 1 => "1 mapping".into(),
+            Request::MapSet { entries } => format!("{} mappings", entries.len()),
+            Request::MapNew { .. } => "1 mapping".into(),
+            _ => "no mapping".into(),
+        }
+    }
+
+    pub fn is_dump(&self) -> bool {
+        matches!(self, Request::MapDump)
+    }
+
+    /// The whole netlink message, ready to send.
+    pub fn encode(&self, family_id: u16, seq: u32) -> Vec<u8> {
+        let mut genl = GenlMessage::from_payload(self.msg());
+        genl.set_resolved_family_id(family_id);
+        encode(genl, self.flags(), seq)
+    }
+}
