@@ -41,7 +41,7 @@ capture_show demo | head -n 12
 echo "... $(capture_count demo esp) ESP packets, $(capture_count demo 'not esp and not arp and not icmp6') others"
 
 say "Counters: the mapping and the SA"
-step home "$XNAT_CTL" show
+step home "$XNAT_CTL" -s show
 step home ip -s xfrm state get src 200.2.2.2 dst 100.1.1.1 proto esp spi 0x1000
 echo
 echo "demo done"
