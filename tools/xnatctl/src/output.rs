@@ -422,7 +422,8 @@ impl From<&Selector> for JsonSelector {
 /// One mapping as a JSON object, as `show -j` and `monitor -j` print it;
 /// what the module does not report is null.  Both keys are always there,
 /// one of them null, so that a script finds the same shape for every
-/// mapping.
+/// mapping.  Separate from [`ReportedMapping`] because the JSON keeps the
+/// flat shape of the attributes (addr, prefix_len, from, from_prefix_len).
 #[derive(Serialize)]
 struct JsonMapping {
     spid: Option<u32>,
