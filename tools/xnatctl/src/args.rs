@@ -852,7 +852,7 @@ mod tests {
         assert_eq!((opts.json, opts.pretty), (false, true));
         assert!(run("show spid 305 -t").1.timestamp);
         let (cmd, opts) = run("-n lab map spid 305 to 10.20.30.2");
-        assert!(matches!(cmd, Command::Map { entry, .. } if entry.key == Key::Spid(305)));
+        assert!(matches!(cmd, Command::Map { mapping, .. } if mapping.key == Key::Spid(305)));
         assert_eq!(opts.netns.as_deref(), Some("lab"));
         assert_eq!(
             run("-n lab -f cmds"),

@@ -15,7 +15,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Display;
 
 use crate::cli::{self, shown, UsageError};
-use crate::proto::{Key, MapEntry, Mapping, PENDING_MODES};
+use crate::proto::{Key, Mapping, ReportedMapping, PENDING_MODES};
+use crate::uapi::pending_mode;
 
 /// The first line of what `save` prints.
 pub const SAVE_HEADER: &str = "# xnatctl save";
@@ -60,8 +61,8 @@ fn command_lines(name: &str, text: &[u8]) -> Result<Vec<(usize, Vec<String>)>, U
 /// The mappings of a restore file, each with its line, in the file's
 /// order.  Only `map` lines, without `replace` (the file is the whole new
 /// set); each key at most once.
-pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, MapEntry)>, UsageError> {
-    let mut entries = Vec::new();
+pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, Mapping)>, UsageError> {
+    let mut mappings = Vec::new();
     let mut lines_of: HashMap<Key, usize> = HashMap::new();
     for (line, words) in command_lines(name, text)? {
         let (command, rest) = words.split_first().expect("a command line has words");
@@ -75,7 +76,7 @@ pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, MapEntry)>, 
                 ),
             ));
         }
-        let (entry, replace) = cli::parse_map_entry(rest).map_err(|e| at(name, line, e))?;
+        let (mapping, replace) = cli::parse_mapping(rest).map_err(|e| at(name, line, e))?;
         if replace {
             return Err(at(
                 name,
@@ -83,22 +84,22 @@ pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, MapEntry)>, 
                 "'replace' has no place in a restore file: restore replaces the whole set",
             ));
         }
-        if let Some(first) = lines_of.insert(entry.key, line) {
+        if let Some(first) = lines_of.insert(mapping.key, line) {
             return Err(at(
                 name,
                 line,
-                format!("{} is mapped twice (lines {first} and {line})", entry.key),
+                format!("{} is mapped twice (lines {first} and {line})", mapping.key),
             ));
         }
-        entries.push((line, entry));
+        mappings.push((line, mapping));
     }
-    Ok(entries)
+    Ok(mappings)
 }
 
 /// A command of a batch file: one that changes the set.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    Map { entry: MapEntry, replace: bool },
+    Map { mapping: Mapping, replace: bool },
     Unmap { key: Key },
     Flush,
 }
@@ -111,7 +112,7 @@ pub fn parse_batch(name: &str, text: &[u8]) -> Result<Vec<(usize, Change)>, Usag
         let (command, rest) = words.split_first().expect("a command line has words");
         let cmd = match command.as_str() {
             "map" => {
-                cli::parse_map_entry(rest).map(|(entry, replace)| Change::Map { entry, replace })
+                cli::parse_mapping(rest).map(|(mapping, replace)| Change::Map { mapping, replace })
             }
             "unmap" => cli::parse_unmap_key(rest).map(|key| Change::Unmap { key }),
             "flush" => cli::parse_flush(rest).map(|_| Change::Flush),
@@ -143,17 +144,17 @@ pub enum Origin {
 /// refuse it.
 pub fn apply(
     name: &str,
-    current: Vec<MapEntry>,
+    current: Vec<Mapping>,
     cmds: &[(usize, Change)],
-) -> Result<Vec<(Origin, MapEntry)>, String> {
-    let mut set: BTreeMap<Key, (Origin, MapEntry)> = current
+) -> Result<Vec<(Origin, Mapping)>, String> {
+    let mut set: BTreeMap<Key, (Origin, Mapping)> = current
         .into_iter()
-        .map(|e| (e.key, (Origin::Kept { key: e.key }, e)))
+        .map(|m| (m.key, (Origin::Kept { key: m.key }, m)))
         .collect();
     for (line, cmd) in cmds {
         match cmd {
-            Change::Map { entry, replace } => {
-                let key = entry.key;
+            Change::Map { mapping, replace } => {
+                let key = mapping.key;
                 if !replace {
                     if let Some((origin, _)) = set.get(&key) {
                         let by = match origin {
@@ -166,7 +167,7 @@ pub fn apply(
                         ));
                     }
                 }
-                set.insert(key, (Origin::Line(*line), entry.clone()));
+                set.insert(key, (Origin::Line(*line), mapping.clone()));
             }
             Change::Unmap { key } => {
                 if set.remove(key).is_none() {
@@ -197,29 +198,38 @@ pub fn locate_refusal(name: &str, extack: &str, origins: &[Origin]) -> Option<St
     })
 }
 
-/// The line of the restore format that recreates `e`:
+/// The line of the restore format that recreates `m`:
 /// `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending MODE]
-/// [hold-packets N] [hold-bytes N]`.
-pub fn format_entry(e: &MapEntry) -> Result<String, String> {
-    let mut line = format!("map {}={} {}", e.key.keyword(), e.key.value(), e.target);
-    if let Some(mode) = e.pending {
+/// [hold-packets N] [hold-bytes N]`.  An error for a mapping that
+/// `restore` could not recreate: one without an address, or in a pending
+/// mode this xnatctl does not know.
+pub fn restore_line(m: &Mapping) -> Result<String, String> {
+    let target = m
+        .target
+        .ok_or_else(|| format!("the kernel reported {} without an address", m.key))?;
+    let mut line = format!("map {}={} {target}", m.key.keyword(), m.key.value());
+    if let Some(mode) = m.pending {
         let (name, _) = PENDING_MODES
             .iter()
-            .find(|(_, m)| *m == mode)
+            .find(|(_, known)| *known == mode)
             .ok_or_else(|| {
                 format!(
                     "{} has pending mode {mode}, which this xnatctl does not know",
-                    e.key
+                    m.key
                 )
             })?;
         line.push_str(" pending ");
         line.push_str(name);
     }
-    if let Some(n) = e.hold_packets {
-        line.push_str(&format!(" hold-packets {n}"));
-    }
-    if let Some(n) = e.hold_bytes {
-        line.push_str(&format!(" hold-bytes {n}"));
+    // The hold limits of hold mode only, whatever a module reports:
+    // `restore` refuses them in another mode.
+    if m.pending == Some(pending_mode::HOLD) {
+        if let Some(n) = m.hold_packets {
+            line.push_str(&format!(" hold-packets {n}"));
+        }
+        if let Some(n) = m.hold_bytes {
+            line.push_str(&format!(" hold-bytes {n}"));
+        }
     }
     Ok(line)
 }
@@ -227,15 +237,12 @@ pub fn format_entry(e: &MapEntry) -> Result<String, String> {
 /// What `save` prints for the mappings `maps`: the header line, then one
 /// line per mapping, sorted by key (spid mappings first), with its target,
 /// pending mode and, in hold mode, its hold limits.
-pub fn format_save(maps: &[Mapping]) -> Result<String, String> {
-    let mut entries = maps
-        .iter()
-        .map(MapEntry::from_mapping)
-        .collect::<Result<Vec<_>, _>>()?;
-    entries.sort_by_key(|e| e.key);
+pub fn format_save(maps: &[ReportedMapping]) -> Result<String, String> {
+    let mut maps: Vec<&Mapping> = maps.iter().map(|r| &r.mapping).collect();
+    maps.sort_by_key(|m| m.key);
     let mut out = format!("{SAVE_HEADER}\n");
-    for e in &entries {
-        out.push_str(&format_entry(e)?);
+    for m in maps {
+        out.push_str(&restore_line(m)?);
         out.push('\n');
     }
     Ok(out)
@@ -248,19 +255,19 @@ mod tests {
     use crate::proto::{nlas, MapAttr, Request, Target};
     use crate::uapi::{map_attr, pending_mode};
 
-    fn entry(spid: u32, addr: &str) -> MapEntry {
-        MapEntry::new(Key::Spid(spid), Target::addr(addr))
+    fn mapping(spid: u32, addr: &str) -> Mapping {
+        Mapping::new(Key::Spid(spid), Target::addr(addr))
     }
 
-    fn with_pending(e: MapEntry, mode: u8) -> MapEntry {
-        MapEntry {
+    fn with_pending(e: Mapping, mode: u8) -> Mapping {
+        Mapping {
             pending: Some(mode),
             ..e
         }
     }
 
-    fn hold(e: MapEntry, packets: Option<u32>, bytes: Option<u32>) -> MapEntry {
-        MapEntry {
+    fn hold(e: Mapping, packets: Option<u32>, bytes: Option<u32>) -> Mapping {
+        Mapping {
             pending: Some(pending_mode::HOLD),
             hold_packets: packets,
             hold_bytes: bytes,
@@ -302,13 +309,13 @@ map spid=25 to 10.1.1.25 pending=eagain #";
         assert_eq!(
             got,
             [
-                (2, with_pending(entry(9, "10.9.0.9"), pending_mode::DROP)),
-                (5, hold(entry(305, "10.20.30.2"), Some(50), Some(262144))),
-                (6, entry(313, "2001:db8::2")),
-                (7, entry(17, "10.1.1.1")),
+                (2, with_pending(mapping(9, "10.9.0.9"), pending_mode::DROP)),
+                (5, hold(mapping(305, "10.20.30.2"), Some(50), Some(262144))),
+                (6, mapping(313, "2001:db8::2")),
+                (7, mapping(17, "10.1.1.1")),
                 (
                     8,
-                    with_pending(entry(25, "10.1.1.25"), pending_mode::EAGAIN)
+                    with_pending(mapping(25, "10.1.1.25"), pending_mode::EAGAIN)
                 ),
             ]
         );
@@ -398,14 +405,14 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         assert_eq!(
             got[2].1,
             Change::Map {
-                entry: entry(305, "10.20.30.2"),
+                mapping: mapping(305, "10.20.30.2"),
                 replace: true
             }
         );
         assert_eq!(
             got[4].1,
             Change::Map {
-                entry: hold(entry(313, "2001:db8::2"), None, Some(4096)),
+                mapping: hold(mapping(313, "2001:db8::2"), None, Some(4096)),
                 replace: false
             }
         );
@@ -442,10 +449,10 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         parse_batch("cmds", text.as_bytes()).unwrap()
     }
 
-    fn current() -> Vec<MapEntry> {
+    fn current() -> Vec<Mapping> {
         vec![
-            hold(entry(305, "10.20.30.2"), Some(50), Some(262144)),
-            with_pending(entry(9, "10.9.0.9"), pending_mode::DROP),
+            hold(mapping(305, "10.20.30.2"), Some(50), Some(262144)),
+            with_pending(mapping(9, "10.9.0.9"), pending_mode::DROP),
         ]
     }
 
@@ -469,15 +476,15 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
             [
                 (
                     Origin::Line(2),
-                    with_pending(entry(17, "10.9.0.17"), pending_mode::DROP)
+                    with_pending(mapping(17, "10.9.0.17"), pending_mode::DROP)
                 ),
                 (
                     Origin::Kept {
                         key: Key::Spid(305)
                     },
-                    hold(entry(305, "10.20.30.2"), Some(50), Some(262144))
+                    hold(mapping(305, "10.20.30.2"), Some(50), Some(262144))
                 ),
-                (Origin::Line(4), entry(313, "2001:db8::3")),
+                (Origin::Line(4), mapping(313, "2001:db8::3")),
             ]
         );
         // Replace takes the line's mapping whole (no pending: the default).
@@ -487,7 +494,7 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
             &batch("map spid=305 to 10.20.30.2 replace"),
         )
         .unwrap();
-        assert_eq!(got[1], (Origin::Line(1), entry(305, "10.20.30.2")));
+        assert_eq!(got[1], (Origin::Line(1), mapping(305, "10.20.30.2")));
         assert_eq!(got[0].0, Origin::Kept { key: Key::Spid(9) });
         // Flush empties what came before it, from the set and the file.
         let got = apply(
@@ -496,7 +503,7 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
             &batch("map spid=17 to 10.9.0.17\nflush\nmap spid=9 to 10.9.0.90"),
         )
         .unwrap();
-        assert_eq!(got, [(Origin::Line(3), entry(9, "10.9.0.90"))]);
+        assert_eq!(got, [(Origin::Line(3), mapping(9, "10.9.0.90"))]);
         assert_eq!(apply("cmds", current(), &batch("flush")).unwrap(), []);
         // No commands: the set as it was.
         let got = apply("cmds", current(), &[]).unwrap();
@@ -509,7 +516,7 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
             &batch("unmap spid=305\nmap spid=305 to 10.20.30.3"),
         )
         .unwrap();
-        assert_eq!(got[1], (Origin::Line(2), entry(305, "10.20.30.3")));
+        assert_eq!(got[1], (Origin::Line(2), mapping(305, "10.20.30.3")));
     }
 
     #[test]
@@ -587,8 +594,8 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         let text =
             "map spid=313 to 10.1.1.3\n# c\n\nmap spid=9 to 10.9.0.9\nmap spid=305 to 10.20.30.2\n";
         let parsed = parse_restore("x.conf", text.as_bytes()).unwrap();
-        let (lines, entries): (Vec<usize>, Vec<MapEntry>) = parsed.into_iter().unzip();
-        let b = Request::MapSet { entries }.encode(30, 1);
+        let (lines, mappings): (Vec<usize>, Vec<Mapping>) = parsed.into_iter().unzip();
+        let b = Request::MapSet { mappings }.encode(30, 1);
         let keys: Vec<Key> = nlas::<MapAttr>(&b[20..])
             .unwrap()
             .iter()
@@ -596,7 +603,7 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
                 let MapAttr::Mapping(inner) = nest else {
                     panic!("not a mapping: {nest:?}")
                 };
-                Mapping::from_attrs(inner).unwrap().key
+                ReportedMapping::from_attrs(inner).unwrap().mapping.key
             })
             .collect();
         assert_eq!(keys, [Key::Spid(313), Key::Spid(9), Key::Spid(305)]);
@@ -612,33 +619,29 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         nlas(b).unwrap()
     }
 
-    /// The mapping as the kernel reports the entry it was given: the
-    /// entry's own attributes, decoded as a reply.
-    fn reported(e: &MapEntry) -> Mapping {
+    /// The mapping as the kernel reports the one it was given: its own
+    /// attributes, decoded as a reply.
+    fn reported(m: &Mapping) -> ReportedMapping {
         let msg = Request::MapSet {
-            entries: vec![e.clone()],
+            mappings: vec![m.clone()],
         }
         .msg();
         let MapAttr::Mapping(inner) = &msg.attrs[0] else {
             panic!("not a mapping: {:?}", msg.attrs[0])
         };
-        Mapping::from_attrs(inner).unwrap()
+        ReportedMapping::from_attrs(inner).unwrap()
     }
 
-    /// The entry of the words of a `map` line.
-    fn map_line(words: &str) -> MapEntry {
+    /// The mapping of the words of a `map` line.
+    fn map_line(words: &str) -> Mapping {
         let words: Vec<String> = words.split_whitespace().map(String::from).collect();
-        cli::parse_map_entry(&words).unwrap().0
+        cli::parse_mapping(&words).unwrap().0
     }
 
-    fn sample_maps() -> Vec<Mapping> {
-        let drop = Mapping::from_attrs(&attrs_of(&sample_mapping_attrs())).unwrap();
-        let hold = Mapping::from_attrs(&attrs_of(&sample_hold_mapping_attrs())).unwrap();
-        let eagain = Mapping {
-            addr: Some("10.9.0.9".parse().unwrap()),
-            pending: Some(pending_mode::EAGAIN),
-            ..Mapping::new(Key::Spid(9))
-        };
+    fn sample_maps() -> Vec<ReportedMapping> {
+        let drop = ReportedMapping::from_attrs(&attrs_of(&sample_mapping_attrs())).unwrap();
+        let hold = ReportedMapping::from_attrs(&attrs_of(&sample_hold_mapping_attrs())).unwrap();
+        let eagain = reported(&with_pending(mapping(9, "10.9.0.9"), pending_mode::EAGAIN));
         let lan = reported(&map_line(
             "reqid=7 from 192.168.1.0/24 to 10.20.30.0/24 pending eagain",
         ));
@@ -669,24 +672,26 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         );
         assert_eq!(format_save(&[]).unwrap(), "# xnatctl save\n");
         // Hold limits only in hold mode, whatever the kernel reports.
-        let odd = Mapping {
-            addr: Some("10.9.0.17".parse().unwrap()),
-            pending: Some(pending_mode::DROP),
+        let odd = reported(&Mapping {
             hold_packets: Some(5),
             hold_bytes: Some(6),
-            ..Mapping::new(Key::Spid(17))
-        };
+            ..with_pending(mapping(17, "10.9.0.17"), pending_mode::DROP)
+        });
         assert_eq!(
             format_save(std::slice::from_ref(&odd)).unwrap(),
             "# xnatctl save\nmap spid=17 to 10.9.0.17 pending drop\n"
         );
-        let unknown = Mapping {
-            pending: Some(7),
-            ..odd
-        };
+        let mut unknown = odd;
+        unknown.mapping.pending = Some(7);
         assert_eq!(
-            format_save(&[unknown]).unwrap_err(),
+            format_save(std::slice::from_ref(&unknown)).unwrap_err(),
             "spid 17 has pending mode 7, which this xnatctl does not know"
+        );
+        let mut bare = unknown;
+        bare.mapping.target = None;
+        assert_eq!(
+            format_save(&[bare]).unwrap_err(),
+            "the kernel reported spid 17 without an address"
         );
     }
 
@@ -695,12 +700,9 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         let maps = sample_maps();
         let text = format_save(&maps).unwrap();
         let restored = parse_restore("saved.conf", text.as_bytes()).unwrap();
-        let mut want: Vec<MapEntry> = maps
-            .iter()
-            .map(|m| MapEntry::from_mapping(m).unwrap())
-            .collect();
-        want.sort_by_key(|e| e.key);
-        let got: Vec<MapEntry> = restored.iter().map(|(_, e)| e.clone()).collect();
+        let mut want: Vec<Mapping> = maps.into_iter().map(|r| r.mapping).collect();
+        want.sort_by_key(|m| m.key);
+        let got: Vec<Mapping> = restored.iter().map(|(_, m)| m.clone()).collect();
         assert_eq!(got, want);
         // The lines are 2 to 8 (after the header).
         assert_eq!(
@@ -708,7 +710,7 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
             [2, 3, 4, 5, 6, 7, 8]
         );
         // And the mappings the kernel would then report save the same text.
-        let again: Vec<Mapping> = got.iter().map(reported).collect();
+        let again: Vec<ReportedMapping> = got.iter().map(reported).collect();
         assert_eq!(format_save(&again).unwrap(), text);
     }
 

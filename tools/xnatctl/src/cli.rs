@@ -13,14 +13,14 @@ use std::collections::HashMap;
 use std::fmt;
 use std::net::IpAddr;
 
-use crate::proto::{Key, MapEntry, Prefix, Target, PENDING_MODES};
+use crate::proto::{Key, Mapping, Prefix, Target, PENDING_MODES};
 use crate::uapi::{map_checks, pending_mode};
 
 /// What the user asked for, validated, before any netlink is spoken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Map {
-        entry: MapEntry,
+        mapping: Mapping,
         replace: bool,
     },
     Unmap {
@@ -461,12 +461,12 @@ fn required<'a>(
 /// eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]`; the hold
 /// limits only with `pending hold`.
 pub fn parse_map(words: &[String]) -> Result<Command, UsageError> {
-    let (entry, replace) = parse_map_entry(words)?;
-    Ok(Command::Map { entry, replace })
+    let (mapping, replace) = parse_mapping(words)?;
+    Ok(Command::Map { mapping, replace })
 }
 
 /// The mapping of `map`'s words, and whether they say `replace`.
-pub fn parse_map_entry(words: &[String]) -> Result<(MapEntry, bool), UsageError> {
+pub fn parse_mapping(words: &[String]) -> Result<(Mapping, bool), UsageError> {
     let kv = parse_words("map", words, &MAP_KEYWORDS)?;
     let key = required_key(&kv)?;
     let target = parse_target(&kv)?;
@@ -483,14 +483,14 @@ pub fn parse_map_entry(words: &[String]) -> Result<(MapEntry, bool), UsageError>
         (map_checks::HOLD_BYTES_MIN, map_checks::HOLD_BYTES_MAX),
         pending,
     )?;
-    let entry = MapEntry {
+    let mapping = Mapping {
         key,
-        target,
+        target: Some(target),
         pending,
         hold_packets,
         hold_bytes,
     };
-    Ok((entry, kv.contains_key(REPLACE.name)))
+    Ok((mapping, kv.contains_key(REPLACE.name)))
 }
 
 /// `unmap spid=N|reqid=N`
@@ -562,7 +562,7 @@ mod tests {
     #[test]
     fn map_forms() {
         let want = Command::Map {
-            entry: MapEntry::new(Key::Spid(305), Target::addr("10.20.30.2")),
+            mapping: Mapping::new(Key::Spid(305), Target::addr("10.20.30.2")),
             replace: false,
         };
         assert_eq!(parse_map(&w("spid=305 to 10.20.30.2")).unwrap(), want);
@@ -572,7 +572,7 @@ mod tests {
         assert_eq!(
             parse_map(&w("spid=305 to 2001:db8::2 replace")).unwrap(),
             Command::Map {
-                entry: MapEntry::new(Key::Spid(305), Target::addr("2001:db8::2")),
+                mapping: Mapping::new(Key::Spid(305), Target::addr("2001:db8::2")),
                 replace: true,
             }
         );
@@ -580,7 +580,7 @@ mod tests {
 
     fn map_of(key: Key, target: Target) -> Command {
         Command::Map {
-            entry: MapEntry::new(key, target),
+            mapping: Mapping::new(key, target),
             replace: false,
         }
     }
@@ -694,7 +694,7 @@ mod tests {
             Err("2001:db8::/0 has host bits set; did you mean ::/0?".into())
         );
         // With the other keywords, in any order.
-        let Command::Map { entry, replace } = parse_map(&w(
+        let Command::Map { mapping, replace } = parse_map(&w(
             "pending hold from 192.168.1.0/24 replace spid 305 to 10.20.30.0/24 hold-packets 5",
         ))
         .unwrap() else {
@@ -702,11 +702,11 @@ mod tests {
         };
         assert!(replace);
         assert_eq!(
-            (entry.pending, entry.hold_packets),
+            (mapping.pending, mapping.hold_packets),
             (Some(pending_mode::HOLD), Some(5))
         );
         assert_eq!(
-            entry.target.to_string(),
+            mapping.target.unwrap().to_string(),
             "from 192.168.1.0/24 to 10.20.30.0/24"
         );
     }
@@ -819,9 +819,9 @@ mod tests {
     fn map_pending() {
         use crate::uapi::pending_mode;
         let with = |replace, pending| Command::Map {
-            entry: MapEntry {
+            mapping: Mapping {
                 key: Key::Spid(305),
-                target: Target::addr("10.20.30.2"),
+                target: Some(Target::addr("10.20.30.2")),
                 pending: Some(pending),
                 hold_packets: None,
                 hold_bytes: None,
@@ -898,9 +898,9 @@ mod tests {
     #[test]
     fn map_hold() {
         let hold = |hold_packets, hold_bytes, replace| Command::Map {
-            entry: MapEntry {
+            mapping: Mapping {
                 key: Key::Spid(305),
-                target: Target::addr("10.20.30.2"),
+                target: Some(Target::addr("10.20.30.2")),
                 pending: Some(pending_mode::HOLD),
                 hold_packets,
                 hold_bytes,

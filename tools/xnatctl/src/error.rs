@@ -49,7 +49,10 @@ pub fn io_strerror(e: &io::Error) -> String {
 
 fn what(cmd: &Command) -> String {
     match cmd {
-        Command::Map { entry, .. } => format!("cannot map {} {}", entry.key, entry.target),
+        Command::Map { mapping, .. } => match &mapping.target {
+            Some(target) => format!("cannot map {} {target}", mapping.key),
+            None => format!("cannot map {}", mapping.key),
+        },
         Command::Unmap { key } => format!("cannot unmap {key}"),
         Command::Show { key: Some(key) } => format!("cannot show {key}"),
         Command::Show { key: None } => "cannot show mappings".into(),
@@ -89,10 +92,10 @@ impl Error {
                             crate::uapi::FAMILY_NAME
                         )
                     }
-                    (libc::EEXIST, Command::Map { entry, .. }) => {
+                    (libc::EEXIST, Command::Map { mapping, .. }) => {
                         return format!(
                             "{} is already mapped; add 'replace' to change it",
-                            entry.key
+                            mapping.key
                         )
                     }
                     (libc::ENOENT, Command::Unmap { key } | Command::Show { key: Some(key) }) => {
@@ -122,11 +125,11 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{Key, MapEntry, Prefix, Target};
+    use crate::proto::{Key, Mapping, Prefix, Target};
 
     fn map() -> Command {
         Command::Map {
-            entry: MapEntry::new(Key::Spid(305), Target::addr("10.20.30.2")),
+            mapping: Mapping::new(Key::Spid(305), Target::addr("10.20.30.2")),
             replace: false,
         }
     }
@@ -176,7 +179,7 @@ mod tests {
             "reqid 7 is not mapped"
         );
         let lan = |replace| Command::Map {
-            entry: MapEntry::new(
+            mapping: Mapping::new(
                 Key::Reqid(7),
                 Target {
                     to: Prefix {

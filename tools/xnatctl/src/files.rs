@@ -8,7 +8,7 @@ use anyhow::anyhow;
 use crate::args::Options;
 use crate::batch::{self, Origin};
 use crate::error::{self, Error};
-use crate::proto::{MapEntry, Request};
+use crate::proto::{Mapping, Request};
 use crate::{mappings, nl, open};
 
 /// The bytes of `file` ('-': standard input).
@@ -25,24 +25,23 @@ fn read_input(file: &str) -> Result<Vec<u8>, Error> {
     })
 }
 
-/// The namespace's mappings as entries that recreate them.
-fn current_entries(conn: &mut nl::Conn) -> Result<Vec<MapEntry>, Error> {
-    mappings(conn.dump_snapshot()?)?
-        .iter()
-        .map(MapEntry::from_mapping)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| anyhow!(e).into())
+/// The namespace's mappings, as the kernel reports them (without state).
+fn current_mappings(conn: &mut nl::Conn) -> Result<Vec<Mapping>, Error> {
+    Ok(mappings(conn.dump_snapshot()?)?
+        .into_iter()
+        .map(|r| r.mapping)
+        .collect())
 }
 
-/// Replace the namespace's set by `entries` in one map-set request; a
-/// refused entry is told at its `origins` in the file `name`.
+/// Replace the namespace's set by `mappings` in one map-set request; a
+/// refused one is told at its `origins` in the file `name`.
 fn set_all(
     conn: &mut nl::Conn,
     name: &str,
-    entries: Vec<MapEntry>,
+    mappings: Vec<Mapping>,
     origins: &[Origin],
 ) -> Result<(), Error> {
-    match conn.request(&Request::MapSet { entries }) {
+    match conn.request(&Request::MapSet { mappings }) {
         Ok(_) => Ok(()),
         Err(Error::Kernel {
             errno,
@@ -59,10 +58,10 @@ fn set_all(
 pub fn restore(file: &str, opts: &Options) -> Result<(), Error> {
     let name = batch::display_name(file);
     let parsed = batch::parse_restore(name, &read_input(file)?)?;
-    let (lines, entries): (Vec<usize>, Vec<MapEntry>) = parsed.into_iter().unzip();
+    let (lines, mappings): (Vec<usize>, Vec<Mapping>) = parsed.into_iter().unzip();
     let origins: Vec<Origin> = lines.into_iter().map(Origin::Line).collect();
     let mut conn = open(opts)?;
-    set_all(&mut conn, name, entries, &origins)
+    set_all(&mut conn, name, mappings, &origins)
 }
 
 /// `-f FILE`: parse all of it, apply it to the current set, then one
@@ -75,8 +74,8 @@ pub fn apply_batch(file: &str, opts: &Options) -> Result<(), Error> {
     if cmds.is_empty() {
         return Ok(());
     }
-    let current = current_entries(&mut conn)?;
+    let current = current_mappings(&mut conn)?;
     let set = batch::apply(name, current, &cmds).map_err(Error::Refused)?;
-    let (origins, entries): (Vec<Origin>, Vec<MapEntry>) = set.into_iter().unzip();
-    set_all(&mut conn, name, entries, &origins)
+    let (origins, mappings): (Vec<Origin>, Vec<Mapping>) = set.into_iter().unzip();
+    set_all(&mut conn, name, mappings, &origins)
 }

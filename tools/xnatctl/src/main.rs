@@ -43,16 +43,16 @@ mod proto;
 use args::{Options, Parsed};
 use cli::Command;
 use error::Error;
-use proto::{Mapping, Request};
+use proto::{ReportedMapping, Request};
 
 /// The mappings of the kernel's answer `msgs`, sorted by key.
-fn mappings(msgs: Vec<proto::XnatMsg>) -> Result<Vec<Mapping>, Error> {
+fn mappings(msgs: Vec<proto::XnatMsg>) -> Result<Vec<ReportedMapping>, Error> {
     let mut maps = msgs
         .iter()
-        .map(|m| Mapping::from_attrs(&m.attrs))
+        .map(|m| ReportedMapping::from_attrs(&m.attrs))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| anyhow::anyhow!("bad mapping from the kernel: {e}"))?;
-    maps.sort_by_key(|m| m.key);
+    maps.sort_by_key(|m| m.mapping.key);
     Ok(maps)
 }
 
@@ -97,10 +97,10 @@ fn save(opts: &Options) -> Result<(), Error> {
 
 fn run(cmd: &Command, opts: &Options) -> Result<(), Error> {
     match cmd {
-        Command::Map { entry, replace } => request(
+        Command::Map { mapping, replace } => request(
             opts,
             &Request::MapNew {
-                entry: entry.clone(),
+                mapping: mapping.clone(),
                 replace: *replace,
             },
         ),

@@ -353,8 +353,8 @@ mod tests {
     #[test]
     fn too_big_is_explained() {
         let req = Request::MapSet {
-            entries: vec![
-                crate::proto::MapEntry::new(
+            mappings: vec![
+                crate::proto::Mapping::new(
                     crate::proto::Key::Spid(305),
                     crate::proto::Target::addr("10.20.30.2")
                 );

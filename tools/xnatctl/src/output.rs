@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use crate::proto::{Event, Key, Mapping, Selector, Stats, AF_INET6};
+use crate::proto::{Event, Key, Mapping, ReportedMapping, Selector, Stats, AF_INET6};
 use crate::uapi::{map_state, name_of, pending_mode, sa_state, Counter};
 
 /// The spec's name of a value of `value`'s enum (`name`, generated), or
@@ -146,7 +146,7 @@ fn write_selector(out: &mut String, s: &Selector, ifname: impl Fn(i32) -> String
 /// `from 192.168.1.0/24 to 10.20.30.0/24` for a prefix mapping, as `map`
 /// takes them.
 fn write_address(out: &mut String, m: &Mapping) {
-    match m.target() {
+    match m.target {
         None => out.push('-'),
         Some(t) if t.from.is_none() && t.to.is_host() => write!(out, "{}", t.to.addr).unwrap(),
         Some(t) => write!(out, "{t}").unwrap(),
@@ -248,7 +248,12 @@ const INDENT: &str = "    ";
 /// and with [`Detail::Stats`] `selector ...` (or `selector -`) and the
 /// counters as `name value` pairs (`-` for one the module does not report),
 /// all as `monitor` words them.
-fn write_detail(out: &mut String, m: &Mapping, detail: Detail, ifname: &impl Fn(i32) -> String) {
+fn write_detail(
+    out: &mut String,
+    m: &ReportedMapping,
+    detail: Detail,
+    ifname: &impl Fn(i32) -> String,
+) {
     if let Some(reason) = &m.reason {
         writeln!(out, "{INDENT}reason \"{reason}\"").unwrap();
     }
@@ -274,7 +279,11 @@ fn write_detail(out: &mut String, m: &Mapping, detail: Detail, ifname: &impl Fn(
 /// and the rows are padded by hand: a table of 10,000 mappings is 60,000
 /// cells, and a string each, with `format!`'s padding, cost more than the
 /// dump and its decoding together.
-pub fn format_table(maps: &[Mapping], detail: Detail, ifname: impl Fn(i32) -> String) -> String {
+pub fn format_table(
+    maps: &[ReportedMapping],
+    detail: Detail,
+    ifname: impl Fn(i32) -> String,
+) -> String {
     if maps.is_empty() {
         return String::new();
     }
@@ -291,13 +300,13 @@ pub fn format_table(maps: &[Mapping], detail: Detail, ifname: impl Fn(i32) -> St
     }
     detail_ends.push(0);
     for m in maps {
-        write!(cells, "{}", m.key).unwrap();
+        write!(cells, "{}", m.mapping.key).unwrap();
         ends.push(cells.len());
-        write_address(&mut cells, m);
+        write_address(&mut cells, &m.mapping);
         ends.push(cells.len());
         cells.push_str(&state_name(m.state));
         ends.push(cells.len());
-        cells.push_str(&pending_cell(m));
+        cells.push_str(&pending_cell(&m.mapping));
         ends.push(cells.len());
         write_policies(&mut cells, &m.policies);
         ends.push(cells.len());
@@ -413,7 +422,8 @@ impl From<&Selector> for JsonSelector {
 /// One mapping as a JSON object, as `show -j` and `monitor -j` print it;
 /// what the module does not report is null.  Both keys are always there,
 /// one of them null, so that a script finds the same shape for every
-/// mapping.
+/// mapping.  Separate from [`ReportedMapping`] because the JSON keeps the
+/// flat shape of the attributes (addr, prefix_len, from, from_prefix_len).
 #[derive(Serialize)]
 struct JsonMapping {
     spid: Option<u32>,
@@ -432,8 +442,9 @@ struct JsonMapping {
     stats: Stats,
 }
 
-impl From<&Mapping> for JsonMapping {
-    fn from(m: &Mapping) -> Self {
+impl From<&ReportedMapping> for JsonMapping {
+    fn from(r: &ReportedMapping) -> Self {
+        let m = &r.mapping;
         let (spid, reqid) = match m.key {
             Key::Spid(n) => (Some(n), None),
             Key::Reqid(n) => (None, Some(n)),
@@ -441,24 +452,24 @@ impl From<&Mapping> for JsonMapping {
         JsonMapping {
             spid,
             reqid,
-            addr: m.addr.map(|a| a.to_string()),
-            prefix_len: m.prefix_len,
-            from: m.from.map(|a| a.to_string()),
-            from_prefix_len: m.from_prefix_len,
-            state: m.state.map(|s| state_name(Some(s))),
-            reason: m.reason.clone(),
+            addr: m.target.map(|t| t.to.addr.to_string()),
+            prefix_len: m.target.and_then(|t| t.prefix_len_attr()),
+            from: m.target.and_then(|t| t.from).map(|f| f.addr.to_string()),
+            from_prefix_len: m.target.and_then(|t| t.from).map(|f| f.len),
+            state: r.state.map(|s| state_name(Some(s))),
+            reason: r.reason.clone(),
             pending: m.pending.map(|p| pending_name(Some(p))),
             hold_packets: m.hold_packets,
             hold_bytes: m.hold_bytes,
-            policies: m.policies.clone(),
-            selector: m.selector.as_ref().map(JsonSelector::from),
-            stats: m.stats,
+            policies: r.policies.clone(),
+            selector: r.selector.as_ref().map(JsonSelector::from),
+            stats: r.stats,
         }
     }
 }
 
 /// The JSON `show -j` prints: always an array, one object per mapping.
-pub fn format_json(maps: &[Mapping], style: JsonStyle) -> serde_json::Result<String> {
+pub fn format_json(maps: &[ReportedMapping], style: JsonStyle) -> serde_json::Result<String> {
     let maps: Vec<JsonMapping> = maps.iter().map(JsonMapping::from).collect();
     to_json(&maps, style)
 }
@@ -476,13 +487,14 @@ pub fn format_json(maps: &[Mapping], style: JsonStyle) -> serde_json::Result<Str
 /// as `-`).
 pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
     match ev {
-        Event::Map(m) => {
+        Event::Map(r) => {
+            let m = &r.mapping;
             let target = m
-                .target()
+                .target
                 .map_or_else(|| "to -".to_string(), |t| t.to_string());
-            let mut out = format!("map {} {target} {}", m.key, state_name(m.state));
-            if !m.policies.is_empty() {
-                write!(out, " policies {}", policies_text(&m.policies)).unwrap();
+            let mut out = format!("map {} {target} {}", m.key, state_name(r.state));
+            if !r.policies.is_empty() {
+                write!(out, " policies {}", policies_text(&r.policies)).unwrap();
             }
             if m.pending.is_some() {
                 write!(out, " pending {}", pending_name(m.pending)).unwrap();
@@ -493,10 +505,10 @@ pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
             if let Some(n) = m.hold_bytes {
                 write!(out, " hold-bytes {n}").unwrap();
             }
-            if let Some(s) = &m.selector {
+            if let Some(s) = &r.selector {
                 write!(out, " selector {}", format_selector(s, ifname)).unwrap();
             }
-            if let Some(reason) = &m.reason {
+            if let Some(reason) = &r.reason {
                 write!(out, " reason \"{reason}\"").unwrap();
             }
             out.push('\n');
@@ -628,19 +640,18 @@ impl LocalTime {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{Stats, AF_INET};
+    use crate::proto::tests::{lan_target, reported};
+    use crate::proto::{Stats, Target, AF_INET};
     use crate::uapi::pending_mode;
 
     fn noif(i: i32) -> String {
         format!("if{i}")
     }
 
-    fn sample() -> Vec<Mapping> {
+    fn sample() -> Vec<ReportedMapping> {
         vec![
-            Mapping {
-                addr: Some("10.20.30.2".parse().unwrap()),
+            ReportedMapping {
                 state: Some(map_state::ACTIVE),
-                pending: Some(pending_mode::EAGAIN),
                 selector: Some(Selector {
                     family: AF_INET,
                     saddr: Some("10.20.30.2".parse().unwrap()),
@@ -653,15 +664,17 @@ mod tests {
                 }),
                 policies: vec![305],
                 stats: zero_stats().with(&[(Counter::Flows, 12), (Counter::Declined, 2), (Counter::FailClosedDrops, 0), (Counter::PendingRefused, 3)]),
-                ..Mapping::new(Key::Spid(305))
+                ..reported(Key::Spid(305), "10.20.30.2", Some(pending_mode::EAGAIN))
             },
             // Hold mode with the kernel's default limits.
-            Mapping {
-                addr: Some("10.20.30.3".parse().unwrap()),
+            ReportedMapping {
+                mapping: Mapping {
+                    pending: Some(pending_mode::HOLD),
+                    hold_packets: Some(100),
+                    hold_bytes: Some(262144),
+                    ..Mapping::new(Key::Spid(313), Target::addr("10.20.30.3"))
+                },
                 state: Some(map_state::ACTIVE),
-                pending: Some(pending_mode::HOLD),
-                hold_packets: Some(100),
-                hold_bytes: Some(262144),
                 selector: Some(Selector {
                     family: AF_INET,
                     saddr: Some("10.20.30.3".parse().unwrap()),
@@ -675,29 +688,25 @@ mod tests {
                 }),
                 policies: vec![313],
                 stats: zero_stats().with(&[(Counter::Flows, 9), (Counter::Held, 57), (Counter::Released, 50), (Counter::HoldOverflowDrops, 4), (Counter::HoldTimeoutDrops, 2), (Counter::HoldErrorDrops, 1), (Counter::HoldQueued, 0)]),
-                ..Mapping::new(Key::Spid(313))
+                ..ReportedMapping::new(Key::Spid(313))
             },
-            Mapping {
-                addr: Some("2001:db8::2".parse().unwrap()),
+            ReportedMapping {
                 state: Some(map_state::INACTIVE),
-                pending: Some(pending_mode::DROP),
                 stats: zero_stats().with(&[(Counter::PendingDrops, 1234567)]),
-                ..Mapping::new(Key::Spid(1009))
+                ..reported(Key::Spid(1009), "2001:db8::2", Some(pending_mode::DROP))
             },
             // From a module that reports neither pending mode nor counters.
-            Mapping {
-                addr: Some("192.0.2.7".parse().unwrap()),
+            ReportedMapping {
                 state: Some(map_state::INACTIVE),
-                ..Mapping::new(Key::Spid(1017))
+                ..reported(Key::Spid(1017), "192.0.2.7", None)
             },
             // A LAN mapped 1:1 into the policies of a reqid.
-            Mapping {
-                addr: Some("10.20.30.0".parse().unwrap()),
-                prefix_len: Some(24),
-                from: Some("192.168.1.0".parse().unwrap()),
-                from_prefix_len: Some(24),
+            ReportedMapping {
+                mapping: Mapping {
+                    pending: Some(pending_mode::EAGAIN),
+                    ..Mapping::new(Key::Reqid(7), lan_target())
+                },
                 state: Some(map_state::ACTIVE),
-                pending: Some(pending_mode::EAGAIN),
                 policies: vec![321, 337],
                 selector: Some(Selector {
                     family: AF_INET,
@@ -709,15 +718,13 @@ mod tests {
                     ..Selector::default()
                 }),
                 stats: zero_stats().with(&[(Counter::Flows, 40), (Counter::StaleEntries, 1), (Counter::PendingRefused, 1), (Counter::PendingNonblockHeld, 2)]),
-                ..Mapping::new(Key::Reqid(7))
+                ..ReportedMapping::new(Key::Reqid(7))
             },
-            Mapping {
-                addr: Some("10.20.30.9".parse().unwrap()),
+            ReportedMapping {
                 state: Some(map_state::INACTIVE),
                 reason: Some("no IPv4 out policy with a template of reqid 9".into()),
-                pending: Some(pending_mode::EAGAIN),
                 stats: zero_stats(),
-                ..Mapping::new(Key::Reqid(9))
+                ..reported(Key::Reqid(9), "10.20.30.9", Some(pending_mode::EAGAIN))
             },
         ]
     }
@@ -831,7 +838,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             pending: Some(pending_mode::HOLD),
             hold_packets,
             hold_bytes,
-            ..Mapping::new(Key::Spid(305))
+            ..Mapping::new(Key::Spid(305), Target::addr("10.20.30.2"))
         };
         assert_eq!(
             pending_cell(&hold(Some(100), Some(262144))),
@@ -850,7 +857,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
         // What the module does not report is left out.
         assert_eq!(pending_cell(&hold(None, Some(3 << 20))), "hold(3MiB)");
         assert_eq!(pending_cell(&hold(None, None)), "hold");
-        assert_eq!(pending_cell(&Mapping::new(Key::Spid(305))), "-");
+        assert_eq!(pending_cell(&ReportedMapping::new(Key::Spid(305)).mapping), "-");
         assert_eq!(bytes_text(0), "0B");
         assert_eq!(bytes_text(1024 * 1024 + 1024), "1025KiB");
     }
@@ -990,12 +997,12 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
         want.sort_unstable();
         assert_eq!(keys, want);
         // A family other than inet and inet6 is its number.
-        let odd = Mapping {
+        let odd = ReportedMapping {
             selector: Some(Selector {
                 family: 7,
                 ..Selector::default()
             }),
-            ..Mapping::new(Key::Spid(305))
+            ..ReportedMapping::new(Key::Spid(305))
         };
         let j = format_json(&[odd], JsonStyle::Compact).unwrap();
         assert!(
@@ -1101,13 +1108,13 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
         let Event::Map(mut m) = evs[0].clone() else {
             panic!("not a map event")
         };
-        m.pending = Some(pending_mode::EAGAIN);
+        m.mapping.pending = Some(pending_mode::EAGAIN);
         assert_eq!(
             format_event(&Event::Map(m), noif),
             "map spid 305 to 10.20.30.2 active pending eagain \
              selector 10.20.30.2/32 -> 10.0.0.0/8 proto any\n"
         );
-        let bare = Mapping::new(Key::Spid(313));
+        let bare = ReportedMapping::new(Key::Spid(313));
         assert_eq!(
             format_event(&Event::Map(Box::new(bare)), noif),
             "map spid 313 to - -\n"
@@ -1117,9 +1124,9 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
         let Event::Map(mut m) = evs[0].clone() else {
             panic!("not a map event")
         };
-        m.pending = Some(pending_mode::HOLD);
-        m.hold_packets = Some(100);
-        m.hold_bytes = Some(262144);
+        m.mapping.pending = Some(pending_mode::HOLD);
+        m.mapping.hold_packets = Some(100);
+        m.mapping.hold_bytes = Some(262144);
         assert_eq!(
             format_event(&Event::Map(m), noif),
             "map spid 305 to 10.20.30.2 active pending hold hold-packets 100 \

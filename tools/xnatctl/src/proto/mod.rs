@@ -36,6 +36,46 @@ pub mod tests {
     use super::*;
     use crate::uapi::{self, cmd, map_attr, pending_mode, sa_state, selector_attr, stats_attr, Counter};
 
+    /// A mapping of `key` to `to` in pending mode `pending`, of which the
+    /// kernel reports nothing else.
+    pub fn reported(key: Key, to: &str, pending: Option<u8>) -> ReportedMapping {
+        ReportedMapping {
+            mapping: Mapping {
+                pending,
+                ..Mapping::new(key, Target::addr(to))
+            },
+            ..ReportedMapping::new(key)
+        }
+    }
+
+    /// `from 192.168.1.0/24 to 10.20.30.0/24`: a LAN mapped 1:1.
+    pub fn lan_target() -> Target {
+        let prefix = |addr: &str| Prefix {
+            addr: addr.parse().unwrap(),
+            len: 24,
+        };
+        Target {
+            to: prefix("10.20.30.0"),
+            from: Some(prefix("192.168.1.0")),
+        }
+    }
+
+    /// The mapping of [`sample_hold_mapping_attrs`].
+    pub fn hold_mapping() -> Mapping {
+        Mapping {
+            key: Key::Spid(313),
+            target: Some(Target::addr("2001:db8::2")),
+            pending: Some(pending_mode::HOLD),
+            hold_packets: Some(500),
+            hold_bytes: Some(1 << 20),
+        }
+    }
+
+    /// The mapping of a `map` message's payload.
+    pub fn decode(b: &[u8]) -> ReportedMapping {
+        ReportedMapping::from_attrs(&parse_attrs(b).unwrap()).unwrap()
+    }
+
     /// The attributes of a `map` message's payload.
     pub fn parse_attrs(b: &[u8]) -> Result<Vec<MapAttr>, DecodeError> {
         nlas(b)
@@ -233,7 +273,7 @@ pub mod tests {
     #[test]
     fn map_new_bytes() {
         let req = Request::MapNew {
-            entry: MapEntry::new(Key::Spid(305), Target::addr("10.20.30.2")),
+            mapping: Mapping::new(Key::Spid(305), Target::addr("10.20.30.2")),
             replace: false,
         };
         let b = req.encode(0x1234, 42);
@@ -263,9 +303,9 @@ pub mod tests {
         assert_eq!((pending_mode::EAGAIN, pending_mode::DROP), (0, 1));
         for mode in [pending_mode::EAGAIN, pending_mode::DROP] {
             let req = Request::MapNew {
-                entry: MapEntry {
+                mapping: Mapping {
                     key: Key::Spid(305),
-                    target: Target::addr("10.20.30.2"),
+                    target: Some(Target::addr("10.20.30.2")),
                     pending: Some(mode),
                     hold_packets: None,
                     hold_bytes: None,
@@ -291,9 +331,9 @@ pub mod tests {
 
         // With replace too: REPLACE, then PENDING.
         let req = Request::MapNew {
-            entry: MapEntry {
+            mapping: Mapping {
                 key: Key::Spid(9),
-                target: Target::addr("2001:db8::2"),
+                target: Some(Target::addr("2001:db8::2")),
                 pending: Some(pending_mode::DROP),
                 hold_packets: None,
                 hold_bytes: None,
@@ -314,9 +354,9 @@ pub mod tests {
         assert_eq!((map_attr::HOLD_PACKETS, map_attr::HOLD_BYTES), (8, 9));
         // Limits after the mode, packets before bytes; each a u32.
         let req = Request::MapNew {
-            entry: MapEntry {
+            mapping: Mapping {
                 key: Key::Spid(305),
-                target: Target::addr("10.20.30.2"),
+                target: Some(Target::addr("10.20.30.2")),
                 pending: Some(pending_mode::HOLD),
                 hold_packets: Some(500),
                 hold_bytes: Some(1 << 20),
@@ -337,9 +377,9 @@ pub mod tests {
 
         // Only the limit given is sent; the kernel defaults the other.
         let req = Request::MapNew {
-            entry: MapEntry {
+            mapping: Mapping {
                 key: Key::Spid(305),
-                target: Target::addr("10.20.30.2"),
+                target: Some(Target::addr("10.20.30.2")),
                 pending: Some(pending_mode::HOLD),
                 hold_packets: None,
                 hold_bytes: Some(4096),
@@ -358,7 +398,7 @@ pub mod tests {
     #[test]
     fn map_new_v6_replace_bytes() {
         let req = Request::MapNew {
-            entry: MapEntry::new(Key::Spid(9), Target::addr("2001:db8::2")),
+            mapping: Mapping::new(Key::Spid(9), Target::addr("2001:db8::2")),
             replace: true,
         };
         let b = req.encode(30, 1);
@@ -413,25 +453,23 @@ pub mod tests {
     #[test]
     fn map_set_bytes() {
         assert_eq!((cmd::MAP_SET, map_attr::MAPPING), (8, 11));
-        let entries = vec![
-            MapEntry {
+        let mappings = vec![
+            Mapping {
                 key: Key::Spid(305),
-                target: Target::addr("10.20.30.2"),
-                pending: Some(pending_mode::HOLD),
-                hold_packets: Some(500),
-                hold_bytes: Some(1 << 20),
+                target: Some(Target::addr("10.20.30.2")),
+                ..hold_mapping()
             },
-            MapEntry::new(Key::Spid(9), Target::addr("2001:db8::2")),
-            MapEntry {
+            Mapping::new(Key::Spid(9), Target::addr("2001:db8::2")),
+            Mapping {
                 key: Key::Spid(17),
-                target: Target::addr("10.9.0.17"),
+                target: Some(Target::addr("10.9.0.17")),
                 pending: Some(pending_mode::DROP),
                 hold_packets: None,
                 hold_bytes: None,
             },
         ];
         let req = Request::MapSet {
-            entries: entries.clone(),
+            mappings: mappings.clone(),
         };
         let b = req.encode(30, 11);
         // REQUEST|ACK, the family, the command.
@@ -460,18 +498,18 @@ pub mod tests {
         assert_eq!(b.len(), 124);
         assert_eq!(u32::from_ne_bytes(b[0..4].try_into().unwrap()), 124);
 
-        // Decoded: the entries, in the order given, with what each carries
+        // Decoded: the mappings, in the order given, with what each carries
         // and nothing else (no replace, no state).
         let decoded = decode_map_set(&b);
         assert_eq!(decoded.len(), 3);
-        let back: Vec<MapEntry> = decoded
+        let back: Vec<Mapping> = decoded
             .iter()
             .map(|attrs| {
                 assert!(attrs.iter().all(|a| *a != MapAttr::Replace));
-                MapEntry::from_mapping(&Mapping::from_attrs(attrs).unwrap()).unwrap()
+                ReportedMapping::from_attrs(attrs).unwrap().mapping
             })
             .collect();
-        assert_eq!(back, entries);
+        assert_eq!(back, mappings);
         assert_eq!(
             decoded[1].iter().map(Nla::kind).collect::<Vec<_>>(),
             [map_attr::SPID, map_attr::ADDR]
@@ -483,8 +521,8 @@ pub mod tests {
         );
         assert_eq!(req.contents(), "3 mappings");
 
-        // No entries: a request without attributes, which empties the set.
-        let empty = Request::MapSet { entries: vec![] };
+        // No mappings: a request without attributes, which empties the set.
+        let empty = Request::MapSet { mappings: vec![] };
         let b = empty.encode(30, 12);
         assert_eq!((b.len(), b[16]), (20, cmd::MAP_SET));
         assert!(decode_map_set(&b).is_empty());
@@ -493,61 +531,30 @@ pub mod tests {
 
     #[test]
     fn map_set_of_the_largest_set() {
-        // 65536 IPv6 hold entries with both limits: the largest message a
+        // 65536 IPv6 hold mappings with both limits: the largest message a
         // full set makes, well past a default socket send buffer.
-        let entries: Vec<MapEntry> = (0..65536u32)
-            .map(|k| MapEntry {
+        let mappings: Vec<Mapping> = (0..65536u32)
+            .map(|k| Mapping {
                 key: Key::Spid(8 * k + 1),
-                target: Target {
+                target: Some(Target {
                     to: Prefix {
                         addr: IpAddr::V6(Ipv6Addr::from(0x2001_0db8_u128 << 96 | u128::from(k))),
                         len: 128,
                     },
                     from: None,
-                },
+                }),
                 pending: Some(pending_mode::HOLD),
                 hold_packets: Some(100),
                 hold_bytes: Some(262144),
             })
             .collect();
-        let b = Request::MapSet { entries }.encode(30, 1);
+        let b = Request::MapSet { mappings }.encode(30, 1);
         assert_eq!(b.len(), 20 + 65536 * (4 + 8 + 20 + 8 + 8 + 8));
         let decoded = decode_map_set(&b);
         assert_eq!(decoded.len(), 65536);
-        let last = Mapping::from_attrs(&decoded[65535]).unwrap();
-        assert_eq!(last.key, Key::Spid(8 * 65535 + 1));
-        assert_eq!(last.addr, Some("2001:db8::ffff".parse().unwrap()));
-    }
-
-    #[test]
-    fn entry_of_a_reported_mapping() {
-        let m = Mapping::from_attrs(&parse_attrs(&sample_hold_mapping_attrs()).unwrap()).unwrap();
-        assert_eq!(
-            MapEntry::from_mapping(&m).unwrap(),
-            MapEntry {
-                key: Key::Spid(313),
-                target: Target::addr("2001:db8::2"),
-                pending: Some(pending_mode::HOLD),
-                hold_packets: Some(500),
-                hold_bytes: Some(1 << 20),
-            }
-        );
-        // Hold limits are only carried over in hold mode.
-        let m = Mapping {
-            pending: Some(pending_mode::DROP),
-            ..m
-        };
-        let e = MapEntry::from_mapping(&m).unwrap();
-        assert_eq!((e.hold_packets, e.hold_bytes), (None, None));
-        let m = Mapping {
-            key: Key::Reqid(9),
-            addr: None,
-            ..m
-        };
-        assert_eq!(
-            MapEntry::from_mapping(&m).unwrap_err(),
-            "the kernel reported reqid 9 without an address"
-        );
+        let last = ReportedMapping::from_attrs(&decoded[65535]).unwrap();
+        assert_eq!(last.mapping.key, Key::Spid(8 * 65535 + 1));
+        assert_eq!(last.mapping.target, Some(Target::addr("2001:db8::ffff")));
     }
 
     #[test]
@@ -596,13 +603,11 @@ pub mod tests {
             panic!("not a message: {:?}", msgs[0].1)
         };
         assert_eq!(m.cmd, cmd::MAP_GET);
-        let map = Mapping::from_attrs(&m.attrs).unwrap();
+        let map = ReportedMapping::from_attrs(&m.attrs).unwrap();
         assert_eq!(
             map,
-            Mapping {
-                addr: Some("10.20.30.2".parse().unwrap()),
+            ReportedMapping {
                 state: Some(1),
-                pending: Some(pending_mode::DROP),
                 selector: Some(Selector {
                     family: AF_INET,
                     daddr: Some("10.0.0.0".parse().unwrap()),
@@ -613,24 +618,21 @@ pub mod tests {
                     ..Selector::default()
                 }),
                 stats: Stats::default().with(&[(Counter::Flows, 7), (Counter::FailClosedDrops, 1 << 33), (Counter::PendingRefused, 3), (Counter::PendingDrops, (1 << 32) + 5), (Counter::Held, 0), (Counter::Released, 0), (Counter::HoldOverflowDrops, 0), (Counter::HoldTimeoutDrops, 0), (Counter::HoldErrorDrops, 0), (Counter::HoldQueued, 0)]),
-                ..Mapping::new(Key::Spid(305))
+                ..reported(Key::Spid(305), "10.20.30.2", Some(pending_mode::DROP))
             }
         );
     }
 
     #[test]
     fn parse_hold_mapping() {
-        let map = Mapping::from_attrs(&parse_attrs(&sample_hold_mapping_attrs()).unwrap()).unwrap();
+        let map = decode(&sample_hold_mapping_attrs());
         assert_eq!(
             map,
-            Mapping {
-                addr: Some("2001:db8::2".parse().unwrap()),
+            ReportedMapping {
+                mapping: hold_mapping(),
                 state: Some(uapi::map_state::INACTIVE),
-                pending: Some(pending_mode::HOLD),
-                hold_packets: Some(500),
-                hold_bytes: Some(1 << 20),
                 stats: Stats::default().with(&[(Counter::Flows, 4), (Counter::FailClosedDrops, 0), (Counter::PendingRefused, 0), (Counter::PendingDrops, 0), (Counter::Held, 40), (Counter::Released, (1 << 32) + 1), (Counter::HoldOverflowDrops, 3), (Counter::HoldTimeoutDrops, 2), (Counter::HoldErrorDrops, 1), (Counter::HoldQueued, 5)]),
-                ..Mapping::new(Key::Spid(313))
+                ..ReportedMapping::new(Key::Spid(313))
             }
         );
     }
@@ -762,14 +764,14 @@ pub mod tests {
 
         let mut a = Vec::new();
         put(&mut a, map_attr::ADDR, &[1, 2, 3, 4]);
-        let e = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
+        let e = ReportedMapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap_err();
         assert_eq!(e.to_string(), "mapping without spid or reqid attribute");
     }
 
     /// NLMSG_ERROR as the kernel sends it with NETLINK_EXT_ACK set.
     pub fn error_msg(seq: u32, errno: i32, capped: bool, extack: Option<&str>) -> Vec<u8> {
         let req = Request::MapNew {
-            entry: MapEntry::new(Key::Spid(305), Target::addr("10.20.30.2")),
+            mapping: Mapping::new(Key::Spid(305), Target::addr("10.20.30.2")),
             replace: false,
         }
         .encode(30, seq);
@@ -838,7 +840,7 @@ pub mod tests {
         let spids: Vec<Key> = r
             .iter()
             .filter_map(|(_, m)| match m {
-                Reply::Msg(m) => Some(Mapping::from_attrs(&m.attrs).unwrap().key),
+                Reply::Msg(m) => Some(ReportedMapping::from_attrs(&m.attrs).unwrap().mapping.key),
                 _ => None,
             })
             .collect();
@@ -847,9 +849,9 @@ pub mod tests {
         let Reply::Msg(old) = &r[1].1 else {
             panic!("not a message: {:?}", r[1].1)
         };
-        let old = Mapping::from_attrs(&old.attrs).unwrap();
+        let old = ReportedMapping::from_attrs(&old.attrs).unwrap();
         assert_eq!(
-            (old.pending, old.hold_packets, old.hold_bytes, old.stats),
+            (old.mapping.pending, old.mapping.hold_packets, old.mapping.hold_bytes, old.stats),
             (None, None, None, Stats::default())
         );
         assert_eq!(r[2].1, Reply::Done);
@@ -960,14 +962,12 @@ pub mod tests {
         let Reply::Msg(reply) = &parse_buffer::<XnatMsg>(&buf).unwrap()[0].1 else {
             panic!("no reply")
         };
-        assert_eq!(**m, Mapping::from_attrs(&reply.attrs).unwrap());
+        assert_eq!(**m, ReportedMapping::from_attrs(&reply.attrs).unwrap());
         assert_eq!(
             evs[1],
-            Event::Map(Box::new(Mapping {
-                addr: Some("2001:db8::2".parse().unwrap()),
+            Event::Map(Box::new(ReportedMapping {
                 state: Some(uapi::map_state::INACTIVE),
-                pending: Some(pending_mode::EAGAIN),
-                ..Mapping::new(Key::Spid(1009))
+                ..reported(Key::Spid(1009), "2001:db8::2", Some(pending_mode::EAGAIN))
             }))
         );
         assert_eq!(
@@ -979,7 +979,7 @@ pub mod tests {
         assert_eq!(
             evs[3],
             Event::Map(Box::new(
-                Mapping::from_attrs(&parse_attrs(&sample_hold_mapping_attrs()).unwrap()).unwrap()
+                decode(&sample_hold_mapping_attrs())
             ))
         );
         assert_eq!(
@@ -1003,7 +1003,7 @@ pub mod tests {
             panic!("not a map event: {:?}", evs[7])
         };
         assert_eq!(
-            (m.key, m.policies.as_slice()),
+            (m.mapping.key, m.policies.as_slice()),
             (Key::Reqid(7), &[321, 337][..])
         );
         assert_eq!(
@@ -1024,16 +1024,15 @@ pub mod tests {
         let Reply::Msg(reply) = &parse_buffer::<XnatMsg>(&buf).unwrap()[0].1 else {
             panic!("no reply")
         };
-        let m = Mapping::from_attrs(&reply.attrs).unwrap();
+        let m = ReportedMapping::from_attrs(&reply.attrs).unwrap();
         assert_eq!(
             m,
-            Mapping {
-                addr: Some("10.20.30.0".parse().unwrap()),
-                prefix_len: Some(24),
-                from: Some("192.168.1.0".parse().unwrap()),
-                from_prefix_len: Some(24),
+            ReportedMapping {
+                mapping: Mapping {
+                    pending: Some(pending_mode::EAGAIN),
+                    ..Mapping::new(Key::Reqid(7), lan_target())
+                },
                 state: Some(uapi::map_state::ACTIVE),
-                pending: Some(pending_mode::EAGAIN),
                 policies: vec![321, 337],
                 selector: Some(Selector {
                     family: AF_INET,
@@ -1050,28 +1049,27 @@ pub mod tests {
                     (Counter::Declined, 3),
                     (Counter::StaleEntries, 1)
                 ]),
-                ..Mapping::new(Key::Reqid(7))
+                ..ReportedMapping::new(Key::Reqid(7))
             }
         );
-        // What `map` would take to make it again.
-        let target = m.target().unwrap();
+        // As `map` would take it to make it again.
+        let target = m.mapping.target.unwrap();
         assert_eq!(target.to_string(), "from 192.168.1.0/24 to 10.20.30.0/24");
-        assert_eq!(MapEntry::from_mapping(&m).unwrap().key, Key::Reqid(7));
 
-        let m = Mapping::from_attrs(&parse_attrs(&sample_inactive_reqid_attrs()).unwrap()).unwrap();
+        let m = decode(&sample_inactive_reqid_attrs());
         assert_eq!(
             m.reason.as_deref(),
             Some("no IPv4 out policy with a template of reqid 9")
         );
-        assert_eq!(m.target().unwrap().to_string(), "to fd00:2::9");
+        assert_eq!(m.mapping.target.unwrap().to_string(), "to fd00:2::9");
         assert!(m.policies.is_empty());
 
         // A reqid beside a spid names the mapping; a length of the wrong
         // size is refused as any other attribute's.
         let mut a = sample_inactive_reqid_attrs();
         put(&mut a, map_attr::SPID, &305u32.to_ne_bytes());
-        let m = Mapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap();
-        assert_eq!(m.key, Key::Reqid(9));
+        let m = ReportedMapping::from_attrs(&parse_attrs(&a).unwrap()).unwrap();
+        assert_eq!(m.mapping.key, Key::Reqid(9));
         for (kind, name) in [
             (map_attr::PREFIX_LEN, "prefix-len"),
             (map_attr::FROM_PREFIX_LEN, "from-prefix-len"),
@@ -1103,18 +1101,9 @@ pub mod tests {
             addr: text.parse().unwrap(),
             len,
         };
-        let entry = MapEntry {
-            key: Key::Reqid(7),
-            target: Target {
-                to: prefix("10.20.30.0", 24),
-                from: Some(prefix("192.168.1.0", 24)),
-            },
-            pending: None,
-            hold_packets: None,
-            hold_bytes: None,
-        };
+        let mapping = Mapping::new(Key::Reqid(7), lan_target());
         let b = Request::MapNew {
-            entry: entry.clone(),
+            mapping: mapping.clone(),
             replace: true,
         }
         .encode(30, 3);
@@ -1128,16 +1117,16 @@ pub mod tests {
         assert_eq!(&b[20..], &want[..]);
 
         // IPv6 prefixes: 16-byte addresses.
-        let v6 = MapEntry {
+        let v6 = Mapping {
             key: Key::Spid(305),
-            target: Target {
+            target: Some(Target {
                 to: prefix("fd00:2::", 64),
                 from: Some(prefix("fd00:1::", 64)),
-            },
-            ..entry.clone()
+            }),
+            ..mapping.clone()
         };
         let b = Request::MapNew {
-            entry: v6,
+            mapping: v6,
             replace: false,
         }
         .encode(30, 4);
@@ -1165,16 +1154,16 @@ pub mod tests {
         let get = Request::MapGet { key: Key::Reqid(7) }.encode(30, 6);
         assert_eq!((get[16], &get[20..]), (cmd::MAP_GET, &want[..]));
 
-        // In map-set, an entry carries the same attributes, and reads
-        // back as the entry.
+        // In map-set, a mapping carries the same attributes, and reads
+        // back as the mapping.
         let b = Request::MapSet {
-            entries: vec![entry.clone()],
+            mappings: vec![mapping.clone()],
         }
         .encode(30, 7);
         let decoded = decode_map_set(&b);
         assert_eq!(
-            MapEntry::from_mapping(&Mapping::from_attrs(&decoded[0]).unwrap()).unwrap(),
-            entry
+            ReportedMapping::from_attrs(&decoded[0]).unwrap().mapping,
+            mapping
         );
     }
 

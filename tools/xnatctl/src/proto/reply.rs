@@ -9,22 +9,14 @@ use super::*;
 use crate::uapi::{cmd, Counter};
 
 /// A mapping as the kernel reports it (map-get reply, dump, notification):
-/// each attribute as it came, None (empty) where it did not.
+/// the mapping, as `map` gives it and `save` prints it, and what the kernel
+/// made of it.  Each attribute is as it came, None (empty) where it did not.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Mapping {
-    pub key: Key,
-    pub addr: Option<IpAddr>,
-    pub prefix_len: Option<u8>,
-    pub from: Option<IpAddr>,
-    pub from_prefix_len: Option<u8>,
+pub struct ReportedMapping {
+    pub mapping: Mapping,
     pub state: Option<u8>,
     /// Why an inactive mapping binds no policy, in the kernel's words.
     pub reason: Option<String>,
-    /// uapi::pending_mode.
-    pub pending: Option<u8>,
-    /// The hold queue's limits; reported for hold-mode mappings only.
-    pub hold_packets: Option<u32>,
-    pub hold_bytes: Option<u32>,
     /// Indexes of the policies the mapping binds now, in index order.
     pub policies: Vec<u32>,
     /// The selector of the lowest-index bound policy.
@@ -57,20 +49,19 @@ pub struct Selector {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Stats([Option<u64>; Counter::COUNT]);
 
-impl Mapping {
+impl ReportedMapping {
     /// A mapping of `key` of which nothing else is known.
-    pub fn new(key: Key) -> Mapping {
-        Mapping {
-            key,
-            addr: None,
-            prefix_len: None,
-            from: None,
-            from_prefix_len: None,
+    pub fn new(key: Key) -> ReportedMapping {
+        ReportedMapping {
+            mapping: Mapping {
+                key,
+                target: None,
+                pending: None,
+                hold_packets: None,
+                hold_bytes: None,
+            },
             state: None,
             reason: None,
-            pending: None,
-            hold_packets: None,
-            hold_bytes: None,
             policies: Vec::new(),
             selector: None,
             stats: Stats::default(),
@@ -78,32 +69,43 @@ impl Mapping {
     }
 
     /// Decode the attributes of a map-get reply or notification.  Unknown
-    /// attributes are skipped so that a newer module stays readable.
-    pub fn from_attrs(attrs: &[MapAttr]) -> Result<Mapping, DecodeError> {
-        let mut m = Mapping::new(Key::Spid(0));
+    /// attributes are skipped so that a newer module stays readable.  An
+    /// absent length is the full one, as the spec has it.
+    pub fn from_attrs(attrs: &[MapAttr]) -> Result<ReportedMapping, DecodeError> {
+        let mut r = ReportedMapping::new(Key::Spid(0));
+        let m = &mut r.mapping;
         let (mut spid, mut reqid) = (None, None);
+        let (mut addr, mut prefix_len, mut from, mut from_prefix_len) = (None, None, None, None);
         for a in attrs {
             match a {
                 MapAttr::Spid(n) => spid = Some(*n),
                 MapAttr::Reqid(n) => reqid = Some(*n),
-                MapAttr::Addr(addr) => m.addr = Some(*addr),
-                MapAttr::PrefixLen(n) => m.prefix_len = Some(*n),
-                MapAttr::From(addr) => m.from = Some(*addr),
-                MapAttr::FromPrefixLen(n) => m.from_prefix_len = Some(*n),
-                MapAttr::State(n) => m.state = Some(*n),
-                MapAttr::Reason(r) => m.reason = Some(r.clone()),
+                MapAttr::Addr(a) => addr = Some(*a),
+                MapAttr::PrefixLen(n) => prefix_len = Some(*n),
+                MapAttr::From(a) => from = Some(*a),
+                MapAttr::FromPrefixLen(n) => from_prefix_len = Some(*n),
+                MapAttr::State(n) => r.state = Some(*n),
+                MapAttr::Reason(why) => r.reason = Some(why.clone()),
                 MapAttr::Pending(n) => m.pending = Some(*n),
                 MapAttr::HoldPackets(n) => m.hold_packets = Some(*n),
                 MapAttr::HoldBytes(n) => m.hold_bytes = Some(*n),
-                MapAttr::Policy(n) => m.policies.push(*n),
-                MapAttr::Selector(sel) => m.selector = Some(Selector::from_attrs(sel)?),
-                MapAttr::Stats(st) => m.stats = Stats::from_attrs(st),
+                MapAttr::Policy(n) => r.policies.push(*n),
+                MapAttr::Selector(sel) => r.selector = Some(Selector::from_attrs(sel)?),
+                MapAttr::Stats(st) => r.stats = Stats::from_attrs(st),
                 MapAttr::Replace
                 | MapAttr::SaState(_)
                 | MapAttr::Mapping(_)
                 | MapAttr::Other(_) => {}
             }
         }
+        let prefix = |addr, len: Option<u8>| Prefix {
+            addr,
+            len: len.unwrap_or_else(|| Prefix::full_len(&addr)),
+        };
+        m.target = addr.map(|addr| Target {
+            to: prefix(addr, prefix_len),
+            from: from.map(|addr| prefix(addr, from_prefix_len)),
+        });
         // A reqid names the mapping even beside a spid: the spec gives
         // spid other meanings in messages about reqid mappings (sa-ntf's
         // policy index), never reqid one in messages about spid mappings.
@@ -114,25 +116,7 @@ impl Mapping {
                 return Err(DecodeError::from("mapping without spid or reqid attribute"))
             }
         };
-        Ok(m)
-    }
-
-    /// The target the mapping translates to, as `map` would give it; None
-    /// without an address.  An absent length is the full one, as the
-    /// spec has it.
-    pub fn target(&self) -> Option<Target> {
-        let addr = self.addr?;
-        let to = Prefix {
-            addr,
-            len: self.prefix_len.unwrap_or_else(|| Prefix::full_len(&addr)),
-        };
-        let from = self.from.map(|addr| Prefix {
-            addr,
-            len: self
-                .from_prefix_len
-                .unwrap_or_else(|| Prefix::full_len(&addr)),
-        });
-        Some(Target { to, from })
+        Ok(r)
     }
 }
 
@@ -212,7 +196,7 @@ pub enum Event {
     /// map-change-ntf: a mapping was created, replaced, activated or
     /// deactivated; it carries the whole mapping, as a map-get reply does
     /// (boxed: it is much larger than the other events).
-    Map(Box<Mapping>),
+    Map(Box<ReportedMapping>),
     /// map-del-ntf: the mapping of the key was deleted.
     Unmap { key: Key },
     /// sa-ntf: the SA of a bound policy, of index `spid`, became pending
@@ -225,9 +209,11 @@ impl Event {
     /// xnatctl does not know (from a newer module), which is skipped.
     pub fn from_msg(msg: &XnatMsg) -> Result<Option<Event>, DecodeError> {
         Ok(match msg.cmd {
-            cmd::MAP_CHANGE_NTF => Some(Event::Map(Box::new(Mapping::from_attrs(&msg.attrs)?))),
+            cmd::MAP_CHANGE_NTF => {
+                Some(Event::Map(Box::new(ReportedMapping::from_attrs(&msg.attrs)?)))
+            }
             cmd::MAP_DEL_NTF => Some(Event::Unmap {
-                key: Mapping::from_attrs(&msg.attrs)?.key,
+                key: ReportedMapping::from_attrs(&msg.attrs)?.mapping.key,
             }),
             cmd::SA_NTF => {
                 // Here spid is the policy's index, whatever the mapping's key.

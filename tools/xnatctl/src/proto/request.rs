@@ -1,5 +1,5 @@
 //! What xnatctl asks of the module: requests, the keys that name a
-//! mapping, and a mapping as a request gives it.
+//! mapping, and what a mapping is.
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -10,13 +10,13 @@ use netlink_packet_core::{
 use netlink_packet_generic::GenlMessage;
 
 use super::*;
-use crate::uapi::{cmd, pending_mode};
+use crate::uapi::cmd;
 
 /// A request to the module.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     MapNew {
-        entry: MapEntry,
+        mapping: Mapping,
         replace: bool,
     },
     MapDel {
@@ -27,10 +27,10 @@ pub enum Request {
     },
     MapDump,
     Flush,
-    /// map-set: the namespace's whole set becomes `entries` (none: empty),
-    /// each sent as a `mapping` nest, in this order.
+    /// map-set: the namespace's whole set becomes `mappings` (none:
+    /// empty), each sent as a `mapping` nest, in this order.
     MapSet {
-        entries: Vec<MapEntry>,
+        mappings: Vec<Mapping>,
     },
 }
 
@@ -145,14 +145,19 @@ impl Target {
         }
     }
 
+    /// The length of `to` as the attributes carry it: where the target is
+    /// more than one address for any source, and only there, as the
+    /// kernel reports it too.
+    pub fn prefix_len_attr(self) -> Option<u8> {
+        (self.from.is_some() || !self.to.is_host()).then_some(self.to.len)
+    }
+
     /// addr, then prefix-len, from and from-prefix-len where the target
     /// is more than one address for any source.  A shorter `to` without
     /// `from` is sent as it is, for the kernel to refuse with its reason.
     fn attrs(&self, attrs: &mut Vec<MapAttr>) {
         attrs.push(MapAttr::Addr(self.to.addr));
-        if self.from.is_some() || !self.to.is_host() {
-            attrs.push(MapAttr::PrefixLen(self.to.len));
-        }
+        attrs.extend(self.prefix_len_attr().map(MapAttr::PrefixLen));
         if let Some(from) = self.from {
             attrs.push(MapAttr::From(from.addr));
             attrs.push(MapAttr::FromPrefixLen(from.len));
@@ -161,13 +166,13 @@ impl Target {
 }
 
 #[cfg(test)]
-impl MapEntry {
+impl Mapping {
     /// A mapping of `key` to `target` that leaves the rest to the
     /// kernel's defaults.
-    pub fn new(key: Key, target: Target) -> MapEntry {
-        MapEntry {
+    pub fn new(key: Key, target: Target) -> Mapping {
+        Mapping {
             key,
-            target,
+            target: Some(target),
             pending: None,
             hold_packets: None,
             hold_bytes: None,
@@ -193,26 +198,31 @@ impl fmt::Display for Target {
     }
 }
 
-/// One mapping as a request gives it: what map-new takes but `replace`,
-/// and what an entry of map-set holds.
+/// What a mapping is: what `map` and `restore` give, a request sends,
+/// the kernel reports and `save` prints.  What is None was not given
+/// (the kernel's default) or not reported.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MapEntry {
+pub struct Mapping {
     pub key: Key,
-    pub target: Target,
-    /// uapi::pending_mode; None leaves the kernel's default.
+    /// Always given by the command line; None only where a module reports
+    /// no address, which a request then leaves out for the kernel to refuse.
+    pub target: Option<Target>,
+    /// uapi::pending_mode.
     pub pending: Option<u8>,
-    /// Hold limits (pending hold only); None leaves the kernel's default.
+    /// Hold limits (pending hold only).
     pub hold_packets: Option<u32>,
     pub hold_bytes: Option<u32>,
 }
 
-impl MapEntry {
+impl Mapping {
     /// The attributes of the mapping: the key, the target, then pending
     /// and the hold limits where given; `replace` (map-new's) goes after
     /// the target.
     fn attrs(&self, replace: bool) -> Vec<MapAttr> {
         let mut attrs = vec![self.key.attr()];
-        self.target.attrs(&mut attrs);
+        if let Some(target) = &self.target {
+            target.attrs(&mut attrs);
+        }
         // Generic netlink refuses NLM_F_REPLACE/EXCL/CREATE in new
         // families; the spec carries the intent as a flag attribute.
         if replace {
@@ -223,37 +233,21 @@ impl MapEntry {
         attrs.extend(self.hold_bytes.map(MapAttr::HoldBytes));
         attrs
     }
-
-    /// The entry that recreates a mapping the kernel reported as it is:
-    /// its key, target, pending mode and, in hold mode, its hold limits.
-    pub fn from_mapping(m: &Mapping) -> Result<MapEntry, String> {
-        let target = m
-            .target()
-            .ok_or_else(|| format!("the kernel reported {} without an address", m.key))?;
-        let hold = m.pending == Some(pending_mode::HOLD);
-        Ok(MapEntry {
-            key: m.key,
-            target,
-            pending: m.pending,
-            hold_packets: m.hold_packets.filter(|_| hold),
-            hold_bytes: m.hold_bytes.filter(|_| hold),
-        })
-    }
 }
 
 impl Request {
     pub fn msg(&self) -> XnatMsg {
         let (cmd, attrs) = match self {
-            Request::MapNew { entry, replace } => (cmd::MAP_NEW, entry.attrs(*replace)),
+            Request::MapNew { mapping, replace } => (cmd::MAP_NEW, mapping.attrs(*replace)),
             Request::MapDel { key } => (cmd::MAP_DEL, vec![key.attr()]),
             Request::MapGet { key } => (cmd::MAP_GET, vec![key.attr()]),
             Request::MapDump => (cmd::MAP_GET, vec![]),
             Request::Flush => (cmd::FLUSH, vec![]),
-            Request::MapSet { entries } => (
+            Request::MapSet { mappings } => (
                 cmd::MAP_SET,
-                entries
+                mappings
                     .iter()
-                    .map(|e| MapAttr::Mapping(e.attrs(false)))
+                    .map(|m| MapAttr::Mapping(m.attrs(false)))
                     .collect(),
             ),
         };
@@ -275,8 +269,8 @@ impl Request {
     /// `65536 mappings`.
     pub fn contents(&self) -> String {
         match self {
-            Request::MapSet { entries } if entries.len() == 1 => "1 mapping".into(),
-            Request::MapSet { entries } => format!("{} mappings", entries.len()),
+            Request::MapSet { mappings } if mappings.len() == 1 => "1 mapping".into(),
+            Request::MapSet { mappings } => format!("{} mappings", mappings.len()),
             Request::MapNew { .. } => "1 mapping".into(),
             _ => "no mapping".into(),
         }
