@@ -43,7 +43,7 @@ run_in lab ip xfrm policy add src 10.20.30.2/32 dst 10.0.0.0/8 dev xnatdummy0 di
 assert_not_contains "$("$XNAT_CTL" -n lab show spid 305)" "xnatdummy0" "no selector without -s"
 assert_contains "$("$XNAT_CTL" -n lab show spid 305 -s)" \
 	"selector 10.20.30.2/32 -> 10.0.0.0/8 proto any dev xnatdummy0" "interface name of lab's policy"
-assert_contains "$("$XNAT_CTL" -n lab -s show spid 305)" "pending-refused 0 pending-drops 0" "counters with -s"
+assert_contains "$("$XNAT_CTL" -n lab -s show spid 305)" "flows 0 declined 0 fail-closed-drops 0" "counters with -s"
 
 log "-n of a namespace that does not exist, or that cannot be entered"
 rc=0
