@@ -226,7 +226,7 @@ lts_vm_tests=(00-boot 01-module-load 10-howto-ipv4 10-howto-ipv6 12-fail-closed-
 	34-save-restore 45-strongswan-restart-ipv4 47-libreswan-ipv4 49-netmap-subnet-ipv4
 	52-reqid-follow-ipv4 54-ike-bypass-ipv4 55-xfrm-interface-ipv4 56-mark-policy-ipv4
 	57-priority-unbound-ipv4 58-preexisting-flow-ipv4 59-dnat-ipv4 60-route-flush-ipv4
-	62-acquire-expiry 63-acquire-after-ready-ipv4)
+	62-acquire-expiry 63-acquire-after-ready-ipv4 64-nonblock-overflow-ipv4)
 
 stage_vm_test() {
 	if ! need_kdir; then

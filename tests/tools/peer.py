@@ -5,7 +5,7 @@ and clients that report the exact errno of a failed call.
   peer.py udp-server PORT LOG       echo datagrams, log "udp SRC MSG" per datagram
   peer.py tcp-server PORT LOG       echo one message per connection, log "tcp SRC MSG"
                                     (both create LOG.ready-{udp,tcp}PORT once bound)
-  peer.py udp-send HOST PORT MSG [--timeout S] [--count N] [--interval S]
+  peer.py udp-send HOST PORT MSG [--timeout S] [--count N] [--interval S] [--nonblock]
                     [--no-reply] [--keep-going] [--numbered] [--trace] [--stay S]
                     [--bind ADDR:PORT] [--xfrm-bypass]
   peer.py tcp-send HOST PORT MSG [--timeout S] [--nonblock] [--trace]
@@ -102,8 +102,11 @@ def udp_send(a):
     if a.bind:
         addr, _, port = a.bind.rpartition(":")
         s.bind((addr.strip("[]"), int(port)))
-    # Sends on a blocking socket: with a timeout set, Python treats EAGAIN
-    # as "buffer full" and polls and resends until the timeout.
+    # Sends on a blocking socket unless --nonblock: with a timeout set,
+    # Python treats EAGAIN as "buffer full" and polls and resends until the
+    # timeout.
+    if a.nonblock:
+        s.setblocking(False)
     reply = None
     sent, errors = 0, []
     trace(a, "start")
