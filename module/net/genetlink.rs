@@ -209,12 +209,15 @@ const _: () = assert!(
 
 impl<const N: usize> Policy<N> {
     /// The policy of `attrs`; `nests` is the policy of each nest among
-    /// them, by attribute type.  Evaluated at compile time, it stops the
-    /// build if `N` is not [`policy_len`] of `attrs`, a nest has no policy
-    /// of its attributes, or a check of the spec is one the netlink core
-    /// cannot make on the attribute's type.
+    /// them, by attribute type.  It stops the build (`build_error!`: in a
+    /// `static`, at evaluation; called at run time, at link time, so that
+    /// it never panics) if `N` is not [`policy_len`] of `attrs`, a nest has
+    /// no policy of its attributes, or a check of the spec is one the
+    /// netlink core cannot make on the attribute's type.
     pub const fn new(attrs: &'static [AttrPolicy], nests: &[(u16, PolicyRef)]) -> Self {
-        assert!(N == policy_len(attrs), "policy length is not the highest attribute type + 1");
+        if N != policy_len(attrs) {
+            kernel::build_error!("policy length is not the highest attribute type + 1");
+        }
         // SAFETY: `nla_policy` is integers and a union of integers, raw
         // pointers and an `Option` of a function pointer, for all of which
         // all zeroes is valid: the policy of no attribute (`NLA_UNSPEC`,
@@ -235,8 +238,12 @@ impl<const N: usize> Policy<N> {
         let Checks { range, min_len, max_len } = &a.checks;
         let int = matches!(a.kind, AttrKind::U8 | AttrKind::U16 | AttrKind::U32 | AttrKind::U64 | AttrKind::Uint);
         let len_ok = matches!(a.kind, AttrKind::Binary) || (min_len.is_none() && matches!(a.kind, AttrKind::String));
-        assert!(int || range.is_none(), "a value range on a non-integer attribute");
-        assert!(len_ok || (min_len.is_none() && max_len.is_none()), "a length check the core cannot make");
+        if !int && range.is_some() {
+            kernel::build_error!("a value range on a non-integer attribute");
+        }
+        if !len_ok && (min_len.is_some() || max_len.is_some()) {
+            kernel::build_error!("a length check the core cannot make");
+        }
         p.type_ = match a.kind {
             AttrKind::U8 => bindings::NLA_U8,
             AttrKind::U16 => bindings::NLA_U16,
@@ -260,11 +267,15 @@ impl<const N: usize> Policy<N> {
             // core read these.  A binary's range bounds its length; the
             // policy dump and extack show a range (not a pointer to one)
             // as min-length and max-length.
-            assert!(*lo <= i16::MAX as u16, "min-len does not fit the policy");
+            if *lo > i16::MAX as u16 {
+                kernel::build_error!("min-len does not fit the policy");
+            }
             p.__bindgen_anon_1.__bindgen_anon_1.min = *lo as i16;
             p.validation_type = match max_len {
                 Some(hi) => {
-                    assert!(*hi <= i16::MAX as u16, "max-len does not fit the policy");
+                    if *hi > i16::MAX as u16 {
+                        kernel::build_error!("max-len does not fit the policy");
+                    }
                     p.__bindgen_anon_1.__bindgen_anon_1.max = *hi as i16;
                     bindings::XNAT_NLA_VALIDATE_RANGE
                 }
@@ -282,7 +293,9 @@ impl<const N: usize> Policy<N> {
             // `len` is the nest's highest attribute type.
             p.len = max_attr(inner);
             let nested = Self::nested(a.attr, nests);
-            assert!(nested.maxattr == p.len, "the nest's policy is not of its attributes");
+            if nested.maxattr != p.len {
+                kernel::build_error!("the nest's policy is not of its attributes");
+            }
             // Writing a union field is safe; NLA_NESTED makes the core
             // read this one.
             p.__bindgen_anon_1.nested_policy = nested.table;
@@ -298,7 +311,7 @@ impl<const N: usize> Policy<N> {
             }
             i += 1;
         }
-        panic!("a nest without the policy of its attributes")
+        kernel::build_error!("a nest without the policy of its attributes")
     }
 
     /// The policy, for an operation or a nest.
