@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The packet path: choosing the SNAT of a new flow, and keeping NATed flows
+//! The packet path: choosing the SNAT of a new flow, admitting the flows the
+//! remote side starts towards an inbound mapping, and keeping NATed flows
 //! from leaving without IPsec; and the registration of those hooks.
 
 use kernel::{c_str, prelude::*, sync::Arc};
@@ -9,8 +10,12 @@ use crate::logic::addr::Family;
 use crate::logic::request::PendingMode;
 use crate::logic::selector::Flow;
 use crate::logic::stats::Counter;
+use crate::logic::table::Inbound;
 use crate::net::conntrack::{Conn, Direction, Label};
-use crate::net::netfilter::{self, Hook, HookPoint, HookState, Verdict, NF_INET_POST_ROUTING, NF_IP_PRI_NAT_SRC};
+use crate::net::netfilter::{
+    self, Hook, HookPoint, HookState, Verdict, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST,
+    NF_IP_PRI_NAT_SRC,
+};
 use crate::net::pernet::{Net, NetBound};
 use crate::net::rcu::{Global, Publication, ReadGuard};
 use crate::net::skb::{SkBuff, StolenSkb};
@@ -24,6 +29,13 @@ use crate::state::NetState;
 /// keeps a binding guarded for its whole life, whatever happens to its
 /// mapping later, and shows users which entries are the module's.
 pub(crate) const BINDING_LABEL: Label = match Label::new(127) {
+    Some(l) => l,
+    None => panic!("no such label"),
+};
+
+/// The conntrack label of the flows an inbound mapping admitted, besides
+/// [`BINDING_LABEL`]: their replies must leave through a tunnel.
+pub(crate) const INBOUND_LABEL: Label = match Label::new(126) {
     Some(l) => l,
     None => panic!("no such label"),
 };
@@ -62,6 +74,8 @@ impl Aborts {
 pub(crate) struct Hooks<'net> {
     _snat4: netfilter::Registration<'net, SnatHook>,
     _snat6: netfilter::Registration<'net, SnatHook>,
+    _inbound4: netfilter::Registration<'net, InboundHook>,
+    _inbound6: netfilter::Registration<'net, InboundHook>,
     _guard4: netfilter::Registration<'net, FailClosedHook>,
     _guard6: netfilter::Registration<'net, FailClosedHook>,
 }
@@ -72,13 +86,20 @@ pub(crate) struct Hooks<'net> {
 pub(crate) const SNAT_PRIORITY: i32 = NF_IP_PRI_NAT_SRC - 1;
 /// The fail-closed check runs after NAT re-routed the packet into a bundle.
 pub(crate) const FAIL_CLOSED_PRIORITY: i32 = NF_IP_PRI_NAT_SRC + 1;
+/// Inbound mappings translate just before iptables' and nftables' dstnat
+/// (priority -100), so that a DNAT rule cannot take a flow the remote side
+/// started towards a mapped prefix.
+pub(crate) const INBOUND_PRIORITY: i32 = NF_IP_PRI_NAT_DST - 1;
 
 impl<'net> Hooks<'net> {
     fn register(net: &'net Net) -> Result<Self> {
         let at = |family, priority| HookPoint { family, hooknum: NF_INET_POST_ROUTING, priority };
+        let arriving = |family| HookPoint { family, hooknum: NF_INET_PRE_ROUTING, priority: INBOUND_PRIORITY };
         Ok(Self {
             _snat4: netfilter::Registration::nat(net, at(Family::V4, SNAT_PRIORITY))?,
             _snat6: netfilter::Registration::nat(net, at(Family::V6, SNAT_PRIORITY))?,
+            _inbound4: netfilter::Registration::nat(net, arriving(Family::V4))?,
+            _inbound6: netfilter::Registration::nat(net, arriving(Family::V6))?,
             _guard4: netfilter::Registration::hook(net, at(Family::V4, FAIL_CLOSED_PRIORITY))?,
             _guard6: netfilter::Registration::hook(net, at(Family::V6, FAIL_CLOSED_PRIORITY))?,
         })
@@ -291,11 +312,71 @@ impl Hook for SnatHook {
     }
 }
 
+/// The flow that the replies of a flow arriving from outside would be
+/// before any translation: from the address it was sent to back to its
+/// source, as the out policy will see it.
+fn reply_flow_of(ct: &Conn) -> Flow {
+    let (o, r) = (ct.tuple(Direction::Original), ct.tuple(Direction::Reply));
+    Flow::from_tuple(o.dst, o.src, o.proto, r.src_port, o.src_port, r.icmp_type, r.icmp_code, 0)
+}
+
+/// The NAT lookup function of flows arriving: called by the NAT core once
+/// per new connection that has no destination binding yet.  A flow towards
+/// an inbound mapping's prefix is translated to its host in the mapping's
+/// from prefix if an SA of a policy the mapping binds decrypted it, and
+/// dropped otherwise.
+pub(crate) struct InboundHook;
+
+impl Hook for InboundHook {
+    type Kept = core::convert::Infallible;
+
+    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict {
+        let Some(family) = state.family() else { return Verdict::Accept };
+        let Some((ct, _)) = skb.conntrack() else { return Verdict::Accept };
+        let guard = ReadGuard::new();
+        let Some(ns) = NetState::of(state.net(), &guard) else { return Verdict::Accept };
+        let Some(table) = ns.snapshot(&guard) else { return Verdict::Accept };
+        let (mapping, host) = match table.admit_inbound(family, &reply_flow_of(ct), xfrm::decrypted_by(skb)) {
+            Inbound::NotOurs => return Verdict::Accept,
+            Inbound::Admit { mapping, host } => (mapping, host),
+            // Plaintext from the WAN, another tunnel's, the LAN's: not
+            // translated, and not routed on towards wherever the mapped
+            // prefix leads either.
+            Inbound::Refuse(mapping) => {
+                mapping.stats.count(Counter::InboundRefused);
+                return Verdict::DropSilently;
+            }
+        };
+        // As for outbound flows (see `SnatHook`).
+        if ct.is_confirmed() {
+            ct.kill();
+            mapping.stats.count(Counter::StaleEntries);
+            return Verdict::DropSilently;
+        }
+        // Both labels before the binding: the replies of a translated flow
+        // that lacked them would not be held to the tunnel.
+        if ct.add_label(BINDING_LABEL).is_err() || ct.add_label(INBOUND_LABEL).is_err() {
+            return Verdict::DropSilently;
+        }
+        if let Err(verdict) = ct.setup_dnat(family, &host) {
+            return Verdict::Kernel(verdict);
+        }
+        mapping.stats.count(Counter::InboundFlows);
+        // The NAT core translates the destination after us; the forward
+        // policy check then sees the original one (`nf_nat_decode_session`).
+        // The replies are translated back at post-routing, where the NAT
+        // core's `nf_xfrm_me_harder()` routes them into the policy's bundle.
+        Verdict::Accept
+    }
+}
+
 /// Drops packets of flows the module bound (their entries carry
 /// [`BINDING_LABEL`], whether or not their mapping still exists), or that
 /// are translated to a mapped address, that are about to leave without a
 /// bundle or an xfrm interface, e.g. because the policy went away under a
-/// live flow.  Costs a tunneled packet one pointer test.
+/// live flow; and replies of flows an inbound mapping admitted
+/// ([`INBOUND_LABEL`]) that are about to leave so.  Costs a tunneled
+/// packet one pointer test.
 pub(crate) struct FailClosedHook;
 
 impl Hook for FailClosedHook {
@@ -306,23 +387,29 @@ impl Hook for FailClosedHook {
         if skb.routed_into_xfrm() || transformed(skb, family) {
             return Verdict::Accept;
         }
-        let Some((ct, Direction::Original)) = skb.conntrack() else { return Verdict::Accept };
-        if !ct.is_source_natted() {
-            return Verdict::Accept;
-        }
-        let nat = ct.tuple(Direction::Reply).dst;
+        let Some((ct, dir)) = skb.conntrack() else { return Verdict::Accept };
         let guard = ReadGuard::new();
         let table = NetState::of(state.net(), &guard).and_then(|s| s.snapshot(&guard));
-        let mapped = table.is_some_and(|t| t.has_nat_addr(family, &nat));
-        if !mapped && !ct.has_label(BINDING_LABEL) {
-            return Verdict::Accept;
-        }
+        // The translated address, and the flow to count a drop to.
+        let (nat, flow) = match dir {
+            Direction::Original if ct.is_source_natted() => {
+                let nat = ct.tuple(Direction::Reply).dst;
+                let mapped = table.is_some_and(|t| t.has_nat_addr(family, &nat));
+                if !mapped && !ct.has_label(BINDING_LABEL) {
+                    return Verdict::Accept;
+                }
+                (nat, flow_of(ct, state))
+            }
+            // Whether or not its mapping is still there.
+            Direction::Reply if ct.has_label(INBOUND_LABEL) => (ct.tuple(Direction::Original).dst, reply_flow_of(ct)),
+            _ => return Verdict::Accept,
+        };
         // An xfrm interface looks its packets up itself and sends nothing
         // without an SA (`xfrmi_xmit2()`): the route to it is the tunnel.
         if state.egress() != xfrm::Egress::Stack {
             return Verdict::Accept;
         }
-        if let Some(m) = table.and_then(|t| t.by_nat_addr(family, &nat, &flow_of(ct, state))) {
+        if let Some(m) = table.and_then(|t| t.by_nat_addr(family, &nat, &flow)) {
             m.stats.count(Counter::FailClosedDrops);
         }
         Verdict::DropWithErrno(EHOSTUNREACH)

@@ -93,6 +93,7 @@ impl genetlink::Family for XfrmNat {
                     pending: value(info, map::PENDING),
                     hold_packets: value(info, map::HOLD_PACKETS),
                     hold_bytes: value(info, map::HOLD_BYTES),
+                    inbound: value(info, map::INBOUND).is_some(),
                 });
                 let replace = value(info, map::REPLACE).is_some();
                 match req {
@@ -221,6 +222,9 @@ fn put_mapping(a: &mut Attrs<'_>, e: &Entry<'_, Shared>) -> Result {
         put(a, map::REASON, why)?;
     }
     put(a, map::PENDING, m.pending.to_wire())?;
+    if m.inbound {
+        put(a, map::INBOUND, ())?;
+    }
     if let Some(h) = &hold {
         put(a, map::HOLD_PACKETS, h.limits.packets)?;
         put(a, map::HOLD_BYTES, h.limits.bytes)?;

@@ -64,6 +64,7 @@ pub(crate) fn mapping_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Re
         nat_len: req.nat_len,
         from: req.from,
         pending: req.pending,
+        inbound: req.inbound,
         stats: shared_for(req, old)?,
     })
 }
@@ -71,5 +72,14 @@ pub(crate) fn mapping_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Re
 /// The request that would make `m` as it is.
 pub(crate) fn request_of(m: &Mapping<Shared>) -> MapRequest {
     let hold = m.stats.hold.as_ref().map(|h| h.view().limits).unwrap_or_default();
-    MapRequest { key: m.key, family: m.family, nat: m.nat, nat_len: m.nat_len, from: m.from, pending: m.pending, hold }
+    MapRequest {
+        key: m.key,
+        family: m.family,
+        nat: m.nat,
+        nat_len: m.nat_len,
+        from: m.from,
+        pending: m.pending,
+        hold,
+        inbound: m.inbound,
+    }
 }

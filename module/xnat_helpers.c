@@ -58,6 +58,11 @@ struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb)
 	return skb_dst(skb) ? skb_dst(skb)->xfrm : NULL;
 }
 
+struct sec_path *xnat_skb_sec_path(const struct sk_buff *skb)
+{
+	return skb_sec_path(skb);
+}
+
 struct xfrm_state *xnat_dst_xfrm(const struct dst_entry *dst)
 {
 	return dst->xfrm;

@@ -20,6 +20,7 @@ int xnat_ct_set_label(struct nf_conn *ct, unsigned int bit);
 bool xnat_ct_is_confirmed(const struct nf_conn *ct);
 void xnat_ct_labels_ext_add(struct nf_conn *ct);
 struct xfrm_state *xnat_skb_dst_xfrm(const struct sk_buff *skb);
+struct sec_path *xnat_skb_sec_path(const struct sk_buff *skb);
 struct xfrm_state *xnat_dst_xfrm(const struct dst_entry *dst);
 struct dst_entry *xnat_xfrm_dst_child(const struct dst_entry *dst);
 int xnat_xfrm_dst_num_pols(const struct dst_entry *dst);

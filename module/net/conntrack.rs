@@ -135,11 +135,15 @@ impl Conn {
         unsafe { bindings::xnat_ct_kill(self.0.get()) };
     }
 
-    /// Whether NAT changed the source of this connection.
-    pub fn is_source_natted(&self) -> bool {
+    fn has_status(&self, bit: bindings::ip_conntrack_status) -> bool {
         // SAFETY: Valid entry; `status` is a word read atomically by design.
         let status = unsafe { core::ptr::read_volatile(&(*self.0.get()).status) };
-        status & u64::from(bindings::ip_conntrack_status_IPS_SRC_NAT) as ffi::c_ulong != 0
+        status & u64::from(bit) as ffi::c_ulong != 0
+    }
+
+    /// Whether NAT changed the source of this connection.
+    pub fn is_source_natted(&self) -> bool {
+        self.has_status(bindings::ip_conntrack_status_IPS_SRC_NAT)
     }
 
     /// Whether the connection carries `label`.
@@ -182,11 +186,23 @@ impl Conn {
     /// possible).  Fails with the verdict of `nf_nat_setup_info` when it
     /// is not `NF_ACCEPT` (a drop), which the hook returns for its packet.
     ///
-    /// Must be called from a NAT hook function for a new connection whose
-    /// source manipulation is not set up yet; the NAT core guarantees that
+    /// Must be called from a NAT hook function at a source NAT hook
+    /// (post-routing, local in) for a new connection whose source
+    /// manipulation is not set up yet; the NAT core guarantees the latter
     /// for functions registered with
     /// [`crate::net::netfilter::Registration::nat`].
     pub fn setup_snat(&self, family: Family, addr: &Addr) -> Result<(), KernelVerdict> {
+        self.setup_nat(family, addr, bindings::nf_nat_manip_type_NF_NAT_MANIP_SRC)
+    }
+
+    /// Binds the connection's destination NAT to `addr`, as
+    /// [`Conn::setup_snat`] does its source, from a NAT hook function at a
+    /// destination NAT hook (pre-routing, local out).
+    pub fn setup_dnat(&self, family: Family, addr: &Addr) -> Result<(), KernelVerdict> {
+        self.setup_nat(family, addr, bindings::nf_nat_manip_type_NF_NAT_MANIP_DST)
+    }
+
+    fn setup_nat(&self, family: Family, addr: &Addr, manip: bindings::nf_nat_manip_type) -> Result<(), KernelVerdict> {
         let mut range = bindings::nf_nat_range2::default();
         range.flags = bindings::NF_NAT_RANGE_MAP_IPS as u32;
         let mut words = addr.ne_words();
@@ -197,8 +213,7 @@ impl Conn {
         range.max_addr.all = words;
         // SAFETY: Valid, unconfirmed entry owned by this CPU (see above);
         // `range` is a valid range for the call.
-        let verdict =
-            unsafe { bindings::nf_nat_setup_info(self.0.get(), &range, bindings::nf_nat_manip_type_NF_NAT_MANIP_SRC) };
+        let verdict = unsafe { bindings::nf_nat_setup_info(self.0.get(), &range, manip) };
         if verdict == bindings::NF_ACCEPT {
             Ok(())
         } else {

@@ -138,10 +138,14 @@ pub struct HookPoint {
     pub priority: i32,
 }
 
-/// Post-routing, the only hook point the module uses.
+/// Post-routing: where new flows leave, and are source-NATed.
 pub const NF_INET_POST_ROUTING: u32 = bindings::nf_inet_hooks_NF_INET_POST_ROUTING;
+/// Pre-routing: where new flows arrive, and are destination-NATed.
+pub const NF_INET_PRE_ROUTING: u32 = bindings::nf_inet_hooks_NF_INET_PRE_ROUTING;
 /// Priority of source NAT (iptables' nat table, nftables' srcnat).
 pub const NF_IP_PRI_NAT_SRC: i32 = bindings::nf_ip_hook_priorities_NF_IP_PRI_NAT_SRC;
+/// Priority of destination NAT (iptables' nat table, nftables' dstnat).
+pub const NF_IP_PRI_NAT_DST: i32 = bindings::nf_ip_hook_priorities_NF_IP_PRI_NAT_DST;
 
 /// The `NFPROTO_*` value of an address family.
 pub fn nfproto(family: Family) -> u8 {

@@ -451,6 +451,39 @@ pub fn ask_spd<R>(
     Ok(answer)
 }
 
+/// The reqid of the SA that decrypted `skb` last, the innermost of its
+/// secpath, if that SA is in tunnel or BEET mode: the child whose tunnel
+/// the packet came out of.  `None` for a packet that no SA decrypted, or
+/// whose innermost SA is in transport mode (its addresses are the peers'
+/// own, not a tunnel's inner ones).
+pub fn decrypted_by(skb: &SkBuff) -> Option<u32> {
+    // SAFETY: Valid skb.
+    let sp = unsafe { bindings::xnat_skb_sec_path(skb.as_ptr()) };
+    if sp.is_null() {
+        return None;
+    }
+    // SAFETY: The skb holds its secpath extension, which nobody writes
+    // while it is attached to more than one skb, and only the CPU that
+    // owns the skb otherwise: this one.
+    let len = unsafe { read_once(&raw const (*sp).len) };
+    let last = usize::try_from(len).ok()?.checked_sub(1)?;
+    // SAFETY: As above; `xvec` is an array, indexed within its bounds.
+    let xvec = unsafe { &raw const (*sp).xvec };
+    if last >= array_len(xvec) {
+        return None;
+    }
+    // SAFETY: As above.
+    let x = unsafe { read_once(xvec.cast::<*mut bindings::xfrm_state>().add(last)) };
+    if x.is_null() {
+        return None;
+    }
+    // SAFETY: The secpath holds a reference on each of its states, so the
+    // state lives at least as long as `skb`'s borrow.
+    let key = unsafe { SaState::from_raw(x) }.key();
+    let mode = u32::from(key.mode);
+    (mode == bindings::XFRM_MODE_TUNNEL || mode == bindings::XFRM_MODE_BEET).then_some(key.reqid)
+}
+
 /// Whether an SPD lookup failed because a policy applies whose SA is not
 /// there yet: `EREMOTE` with `net.core.xfrm_larval_drop` set, else `EAGAIN`.
 pub fn sa_pending(e: &Error) -> bool {

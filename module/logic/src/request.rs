@@ -110,6 +110,9 @@ pub enum Refusal {
     BadEntryAttr(u16),
     /// A map-set request names this key twice.
     Duplicate(MapKey),
+    /// inbound on a mapping without from: the remote side's flows need a
+    /// host in from for each address of the prefix.
+    InboundWithoutFrom,
 }
 
 impl Refusal {
@@ -188,6 +191,7 @@ impl fmt::Display for Refusal {
             }
             Self::BadEntryAttr(t) => write!(f, "attribute {t} is repeated, malformed or not allowed here"),
             Self::Duplicate(key) => write!(f, "{key} appears more than once"),
+            Self::InboundWithoutFrom => write!(f, "inbound needs a 1:1 prefix mapping (from)"),
         }
     }
 }
@@ -218,6 +222,9 @@ pub struct MapRequest {
     pub pending: PendingMode,
     /// Bounds of the hold queue (hold mode; the defaults otherwise).
     pub hold: HoldLimits,
+    /// Whether flows the remote side starts towards the prefix are
+    /// admitted (destination-NATed into `from`).
+    pub inbound: bool,
 }
 
 /// The attributes of a map-new request, as received.
@@ -241,6 +248,8 @@ pub struct MapAttrs<'a> {
     pub hold_packets: Option<u32>,
     /// `hold-bytes`.
     pub hold_bytes: Option<u32>,
+    /// `inbound`.
+    pub inbound: bool,
 }
 
 /// The attributes of one `mapping` entry of a map-set request (the payload
@@ -262,6 +271,8 @@ pub fn map_entry_attrs(entry: &[u8]) -> Result<MapAttrs<'_>, Refusal> {
             map_attr::PENDING => a.pending.replace(nla::u8_of(v).ok_or(bad)?).is_none(),
             map_attr::HOLD_PACKETS => a.hold_packets.replace(nla::u32_of(v).ok_or(bad)?).is_none(),
             map_attr::HOLD_BYTES => a.hold_bytes.replace(nla::u32_of(v).ok_or(bad)?).is_none(),
+            // A flag has no payload.
+            map_attr::INBOUND if v.is_empty() => !core::mem::replace(&mut a.inbound, true),
             _ => false,
         };
         if !fresh {
@@ -298,7 +309,7 @@ fn prefix(bytes: &[u8], len: Option<u8>) -> Result<(Family, Addr, u8), Refusal> 
 
 /// Validates the attributes of a map-new request.
 pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
-    let MapAttrs { spid, reqid, addr, prefix_len, from, from_prefix_len, pending, hold_packets, hold_bytes } = a;
+    let MapAttrs { spid, reqid, addr, prefix_len, from, from_prefix_len, pending, hold_packets, hold_bytes, inbound } = a;
     let key = map_key(spid, reqid)?;
     let (family, nat, nat_len) = prefix(addr.ok_or(Refusal::Missing("addr"))?, prefix_len)?;
     let from = match (from, from_prefix_len) {
@@ -326,7 +337,10 @@ pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
         return Err(Refusal::HoldLimitWithoutHold);
     }
     let hold = hold_limits(hold_packets, hold_bytes)?;
-    Ok(MapRequest { key, family, nat, nat_len, from, pending, hold })
+    if inbound && from.is_none() {
+        return Err(Refusal::InboundWithoutFrom);
+    }
+    Ok(MapRequest { key, family, nat, nat_len, from, pending, hold, inbound })
 }
 
 /// Validates the hold limits of a map-new request: given only with hold

@@ -18,10 +18,20 @@ pub const fn in_hold_queue(c: Counter) -> bool {
 }
 
 /// The counters kept in 32 bits, which is enough for them: a flow meets
-/// them at most once per attempt, and IKE answers within seconds.  Every
-/// other counter of [`Stats`] has 64.
-pub const NARROW: [Counter; 4] =
-    [Counter::PendingRefused, Counter::PendingDrops, Counter::PendingNonblockHeld, Counter::PendingNonblockDrops];
+/// them at most once per attempt; the pending ones only until IKE answers,
+/// within seconds; stale entries only if they began before the
+/// namespace's first mapping; a refused inbound attempt is dropped
+/// before conntrack keeps it, like a pending drop.  Every other counter
+/// of [`Stats`] has 64.  With them, a mapping's counters and their
+/// refcount fit a 64-byte allocation.
+pub const NARROW: [Counter; 6] = [
+    Counter::PendingRefused,
+    Counter::PendingDrops,
+    Counter::PendingNonblockHeld,
+    Counter::PendingNonblockDrops,
+    Counter::StaleEntries,
+    Counter::InboundRefused,
+];
 
 const fn is_narrow(c: Counter) -> bool {
     let mut j = 0;

@@ -139,6 +139,9 @@ pub struct Mapping<S> {
     pub from: Option<Addr>,
     /// What to do with a new flow while the policy's SA is pending.
     pub pending: PendingMode,
+    /// A prefix mapping that also admits the flows the remote side starts
+    /// towards `nat`'s prefix ([`Table::admit_inbound`]).
+    pub inbound: bool,
     /// Counters, shared by all snapshots that hold this mapping.
     pub stats: S,
 }
@@ -156,6 +159,12 @@ impl<S> Mapping<S> {
             None => self.nat,
             Some(_) => self.nat.splice(self.nat_len, saddr),
         }
+    }
+
+    /// The host in `from` that a flow the remote side starts towards
+    /// `daddr`, in `nat`'s prefix, is translated to: the same host part.
+    pub fn untranslate(&self, daddr: &Addr) -> Option<Addr> {
+        self.from.map(|from| from.splice(self.nat_len, daddr))
     }
 }
 
@@ -191,6 +200,10 @@ pub struct Binding {
     pub index: u32,
     /// What the lookup needs of the policy.
     pub policy: PolicyInfo,
+    /// The reqid the SA that decrypted an inbound flow of the mapping must
+    /// have: a reqid key's, or the policy's first template's (the
+    /// innermost SA, the last one an inbound packet passed); 0 if none.
+    pub reqid: u32,
     /// No other outbound policy could take a translated flow of the
     /// binding, and the policy needs no mark or interface: the SPD gives
     /// every such flow this policy, unless the flow's socket has a policy
@@ -317,6 +330,9 @@ pub struct Table<S> {
     /// Per binding, what the packet path learned of its policy's SAs
     /// ([`Found::sa_known_ready`]).
     sa_ready: Vec<SaReadiness>,
+    /// Whether a mapping is inbound: without one, the inbound path ends
+    /// at this test.
+    any_inbound: bool,
     /// The caller's count of SPD changes when it walked the SPD for
     /// [`Table::judge_sole`]: the judgement holds only while no change
     /// came since.
@@ -341,6 +357,22 @@ pub enum SaScope {
     /// Some, chosen by more than its selector (e.g. its endpoints are the
     /// flow's, in transport mode, or it needs a mark).
     SomeFlows,
+}
+
+/// What [`Table::admit_inbound`] decided.
+pub enum Inbound<'a, S> {
+    /// No inbound mapping's prefix contains the destination.
+    NotOurs,
+    /// The mapping admits the flow; its destination becomes `host`.
+    Admit {
+        /// The mapping.
+        mapping: &'a Mapping<S>,
+        /// The host in its from prefix.
+        host: Addr,
+    },
+    /// The destination is an inbound mapping's, but the flow did not come
+    /// through one of its SAs (or would not be carried back): refused.
+    Refuse(&'a Mapping<S>),
 }
 
 /// A binding that [`Table::find`] chose for a flow.
@@ -404,6 +436,7 @@ impl<S: Clone> Table<S> {
             nat_lens: Vec::new(),
             by_policy: Vec::new(),
             sa_ready: Vec::new(),
+            any_inbound: false,
             spd_generation: 0,
         }
     }
@@ -431,7 +464,13 @@ impl<S: Clone> Table<S> {
                 return Ok(());
             }
             match policy::fit(p, m.family, &m.nat, m.nat_len) {
-                Ok(info) => vec::push(bindings, Binding { mapping: slot as u32, index: p.index, policy: info, sole: false }),
+                Ok(info) => {
+                    let reqid = match m.key {
+                        MapKey::Reqid(r) => r,
+                        MapKey::Spid(_) => p.reqids.as_slice().first().copied().unwrap_or(0),
+                    };
+                    vec::push(bindings, Binding { mapping: slot as u32, index: p.index, policy: info, reqid, sole: false })
+                }
                 Err(why) => {
                     // The lowest index is the reason shown: stable across walks.
                     let keep = unfit[slot].is_some_and(|u| unfit_index(&u) < p.index);
@@ -630,7 +669,21 @@ impl<S: Clone> Table<S> {
         for _ in bindings.iter() {
             vec::push(&mut sa_ready, SaReadiness(AtomicU64::new(0)))?;
         }
-        Ok(Self { mappings, status, bindings, by_dest, groups, bucket_bounds, by_nat, nat_lens, by_policy, sa_ready, spd_generation: 0 })
+        let any_inbound = mappings.iter().any(|m| m.inbound);
+        Ok(Self {
+            mappings,
+            status,
+            bindings,
+            by_dest,
+            groups,
+            bucket_bounds,
+            by_nat,
+            nat_lens,
+            by_policy,
+            sa_ready,
+            any_inbound,
+            spd_generation: 0,
+        })
     }
 
     fn entry(&self, slot: usize) -> Entry<'_, S> {
@@ -741,6 +794,41 @@ impl<S: Clone> Table<S> {
             .min_by_key(|m| m.key)
             .or_else(|| all.clone().filter(|m| m.admits(&flow.saddr)).min_by_key(|m| m.key))
             .or_else(|| all.clone().min_by_key(|m| m.key))
+    }
+
+    /// Decides on a new flow that arrived from outside towards an address
+    /// of an inbound mapping's prefix: `reply` is the flow its replies
+    /// would be before translation (from that address back to the remote
+    /// side), and `sa_reqid` the reqid of the innermost SA that decrypted
+    /// it, if it came through one.
+    ///
+    /// It is admitted only by an inbound mapping whose prefix contains
+    /// `reply.saddr` and that binds a policy whose templates' reqid is the
+    /// SA's and whose selector would carry the replies back; among those,
+    /// the lowest key.  It is refused, counted to the lowest key of the
+    /// inbound mappings whose prefix contains the address, if none admits
+    /// it.
+    pub fn admit_inbound(&self, family: Family, reply: &Flow, sa_reqid: Option<u32>) -> Inbound<'_, S> {
+        if !self.any_inbound {
+            return Inbound::NotOurs;
+        }
+        let candidates = self.by_nat_addr_all(family, &reply.saddr).filter(|m| m.inbound);
+        let admits = |m: &&Mapping<S>| {
+            sa_reqid.is_some_and(|reqid| {
+                reqid != 0
+                    && self.slot_of(m.key).is_some_and(|s| {
+                        self.entry(s).bindings.iter().any(|b| b.reqid == reqid && b.policy.selector.matches_flow(reply))
+                    })
+            })
+        };
+        let chosen = candidates.clone().filter(admits).min_by_key(|m| m.key);
+        match chosen.and_then(|m| Some((m, m.untranslate(&reply.saddr)?))) {
+            Some((mapping, host)) => Inbound::Admit { mapping, host },
+            None => match candidates.min_by_key(|m| m.key) {
+                Some(mapping) => Inbound::Refuse(mapping),
+                None => Inbound::NotOurs,
+            },
+        }
     }
 
     /// Whether some mapping translates into `nat`: the cheap first test of

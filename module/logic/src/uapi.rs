@@ -61,8 +61,8 @@ pub mod cmd {
     /// Every entry is checked before anything changes; a refused entry
     /// refuses the request, and the extack message starts with "entry N: "
     /// (N counts mapping attributes from 1).  A mapping whose key,
-    /// address, prefix, from, pending mode and hold limits stay the same
-    /// keeps its counters and hold queue.  Duplicate keys are refused.
+    /// address, prefix, from, inbound flag, pending mode and hold limits
+    /// stay the same keeps its counters and hold queue.  Duplicate keys are refused.
     pub const MAP_SET: u8 = 8;
     /// Highest command value.
     pub const MAX: u8 = 8;
@@ -137,6 +137,17 @@ pub mod stats_attr {
     /// no SA came within net.core.xfrm_acq_expires are not counted: the
     /// queue does not know their mapping then.)
     pub const PENDING_NONBLOCK_DROPS: u16 = 14;
+    /// New flows that the remote side started towards the mapping's to
+    /// prefix (inbound mappings only), which arrived decrypted by an SA
+    /// of a bound policy's reqid and were destination-NATed into the
+    /// from prefix.
+    pub const INBOUND_FLOWS: u16 = 15;
+    /// New flows towards the mapping's to prefix (inbound mappings
+    /// only) that did not arrive through an SA of a bound policy's
+    /// reqid (plaintext from the WAN, another tunnel, the LAN), or that
+    /// came while the mapping bound no policy.  They are dropped, not
+    /// translated.
+    pub const INBOUND_REFUSED: u16 = 16;
     /// Packets queued (hold mode) while the SA was pending.
     pub const HELD: u16 = 5;
     /// Held packets sent, encrypted, once the SA was installed.
@@ -151,7 +162,7 @@ pub mod stats_attr {
     /// Packets in the hold queue now.
     pub const HOLD_QUEUED: u16 = 10;
     /// Highest attribute type.
-    pub const MAX: u16 = 14;
+    pub const MAX: u16 = 16;
 }
 
 /// Attributes of the `map` attribute set.
@@ -186,7 +197,8 @@ pub mod map_attr {
     pub const SA_STATE: u16 = 10;
     /// In map-set: one mapping of the new set, with the attributes of a
     /// map-new request (spid or reqid, addr, and optionally prefix-len,
-    /// from, from-prefix-len, pending, hold-packets, hold-bytes).
+    /// from, from-prefix-len, pending, hold-packets, hold-bytes,
+    /// inbound).
     /// Repeated, once per mapping.
     pub const MAPPING: u16 = 11;
     /// Key: the reqid of the templates of the outbound policies to bind
@@ -210,8 +222,18 @@ pub mod map_attr {
     pub const POLICY: u16 = 16;
     /// In replies, for an inactive mapping, why no policy is bound.
     pub const REASON: u16 = 17;
+    /// A prefix mapping (from) also admits the flows the remote side
+    /// starts towards its prefix (addr/prefix-len): a new flow whose
+    /// destination is in addr's prefix, and which arrived decrypted by
+    /// an inbound SA whose reqid is that of a template of a policy the
+    /// mapping binds, is destination-NATed to the same host part in
+    /// from; its replies leave through the tunnel with the mapped
+    /// source, and are dropped if they would leave without IPsec.  Any
+    /// other new flow towards the prefix is dropped (inbound-refused).
+    /// Without it, the mapping translates locally started flows only.
+    pub const INBOUND: u16 = 18;
     /// Highest attribute type.
-    pub const MAX: u16 = 17;
+    pub const MAX: u16 = 18;
 }
 
 /// Whether the mapped policy exists, so that the mapping translates.
@@ -362,12 +384,17 @@ pub mod map_policy {
         kind: super::AttrKind::U8,
         checks: super::Checks::NONE,
     };
+    pub const INBOUND: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::INBOUND,
+        kind: super::AttrKind::Flag,
+        checks: super::Checks::NONE,
+    };
 }
 
 /// Validation of the attributes of `map-entry` that requests carry.
 pub mod map_entry_policy {
     /// Every attribute of the set: the policy of a nest of it.
-    pub const ALL: [super::AttrPolicy; 9] = [
+    pub const ALL: [super::AttrPolicy; 10] = [
         super::map_policy::SPID,
         super::map_policy::REQID,
         super::map_policy::ADDR,
@@ -377,6 +404,7 @@ pub mod map_entry_policy {
         super::map_policy::PENDING,
         super::map_policy::HOLD_PACKETS,
         super::map_policy::HOLD_BYTES,
+        super::map_policy::INBOUND,
     ];
 }
 
@@ -474,8 +502,8 @@ pub enum Op {
     /// Every entry is checked before anything changes; a refused entry
     /// refuses the request, and the extack message starts with "entry N: "
     /// (N counts mapping attributes from 1).  A mapping whose key,
-    /// address, prefix, from, pending mode and hold limits stay the same
-    /// keeps its counters and hold queue.  Duplicate keys are refused.
+    /// address, prefix, from, inbound flag, pending mode and hold limits
+    /// stay the same keeps its counters and hold queue.  Duplicate keys are refused.
     MapSet,
 }
 
@@ -497,6 +525,7 @@ pub const OPS: [OpSpec; 5] = [
             map_policy::PENDING,
             map_policy::HOLD_PACKETS,
             map_policy::HOLD_BYTES,
+            map_policy::INBOUND,
         ]),
         dump_attrs: None,
     },
@@ -586,6 +615,17 @@ pub enum Counter {
     /// no SA came within net.core.xfrm_acq_expires are not counted: the
     /// queue does not know their mapping then.)
     PendingNonblockDrops,
+    /// New flows that the remote side started towards the mapping's to
+    /// prefix (inbound mappings only), which arrived decrypted by an SA
+    /// of a bound policy's reqid and were destination-NATed into the
+    /// from prefix.
+    InboundFlows,
+    /// New flows towards the mapping's to prefix (inbound mappings
+    /// only) that did not arrive through an SA of a bound policy's
+    /// reqid (plaintext from the WAN, another tunnel, the LAN), or that
+    /// came while the mapping bound no policy.  They are dropped, not
+    /// translated.
+    InboundRefused,
     /// Packets queued (hold mode) while the SA was pending.
     Held,
     /// Held packets sent, encrypted, once the SA was installed.
@@ -603,7 +643,7 @@ pub enum Counter {
 
 impl Counter {
     /// How many there are.
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 16;
     /// All of them, in attribute order.
     pub const ALL: [Counter; Self::COUNT] = [
         Counter::Flows,
@@ -614,6 +654,8 @@ impl Counter {
         Counter::PendingDrops,
         Counter::PendingNonblockHeld,
         Counter::PendingNonblockDrops,
+        Counter::InboundFlows,
+        Counter::InboundRefused,
         Counter::Held,
         Counter::Released,
         Counter::HoldOverflowDrops,
@@ -633,6 +675,8 @@ impl Counter {
             Counter::PendingDrops => stats_attr::PENDING_DROPS,
             Counter::PendingNonblockHeld => stats_attr::PENDING_NONBLOCK_HELD,
             Counter::PendingNonblockDrops => stats_attr::PENDING_NONBLOCK_DROPS,
+            Counter::InboundFlows => stats_attr::INBOUND_FLOWS,
+            Counter::InboundRefused => stats_attr::INBOUND_REFUSED,
             Counter::Held => stats_attr::HELD,
             Counter::Released => stats_attr::RELEASED,
             Counter::HoldOverflowDrops => stats_attr::HOLD_OVERFLOW_DROPS,
@@ -653,6 +697,8 @@ impl Counter {
             Counter::PendingDrops => "pending-drops",
             Counter::PendingNonblockHeld => "pending-nonblock-held",
             Counter::PendingNonblockDrops => "pending-nonblock-drops",
+            Counter::InboundFlows => "inbound-flows",
+            Counter::InboundRefused => "inbound-refused",
             Counter::Held => "held",
             Counter::Released => "released",
             Counter::HoldOverflowDrops => "hold-overflow-drops",
@@ -673,6 +719,8 @@ impl Counter {
             Counter::PendingDrops => "pending_drops",
             Counter::PendingNonblockHeld => "pending_nonblock_held",
             Counter::PendingNonblockDrops => "pending_nonblock_drops",
+            Counter::InboundFlows => "inbound_flows",
+            Counter::InboundRefused => "inbound_refused",
             Counter::Held => "held",
             Counter::Released => "released",
             Counter::HoldOverflowDrops => "hold_overflow_drops",
@@ -757,6 +805,8 @@ pub mod stats {
     pub const PENDING_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::PENDING_DROPS);
     pub const PENDING_NONBLOCK_HELD: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::PENDING_NONBLOCK_HELD);
     pub const PENDING_NONBLOCK_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::PENDING_NONBLOCK_DROPS);
+    pub const INBOUND_FLOWS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::INBOUND_FLOWS);
+    pub const INBOUND_REFUSED: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::INBOUND_REFUSED);
     pub const HELD: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HELD);
     pub const RELEASED: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::RELEASED);
     pub const HOLD_OVERFLOW_DROPS: super::Attr<super::kind::Uint> = super::Attr::new(super::stats_attr::HOLD_OVERFLOW_DROPS);
@@ -781,4 +831,5 @@ pub mod map {
     pub const FROM_PREFIX_LEN: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::FROM_PREFIX_LEN);
     pub const POLICY: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::POLICY);
     pub const REASON: super::Attr<super::kind::String> = super::Attr::new(super::map_attr::REASON);
+    pub const INBOUND: super::Attr<super::kind::Flag> = super::Attr::new(super::map_attr::INBOUND);
 }

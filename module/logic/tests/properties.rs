@@ -360,7 +360,10 @@ fn make_mapping(key: MapKey, s: MappingSpec) -> Mapping<u64> {
         }
     };
     let nat = nat_pool(s.family, s.nat).masked(nat_len);
-    Mapping { key, family: s.family, nat, nat_len, from, pending: s.pending, stats: key.cursor() }
+    // Every other prefix mapping admits inbound flows too: they change
+    // nothing the outbound properties look at.
+    let inbound = from.is_some() && s.nat % 2 == 1;
+    Mapping { key, family: s.family, nat, nat_len, from, pending: s.pending, inbound, stats: key.cursor() }
 }
 
 /// A key not in `used`, near `k`.
@@ -697,6 +700,7 @@ struct Attrs {
     pending: Option<u8>,
     hold_packets: Option<u32>,
     hold_bytes: Option<u32>,
+    inbound: bool,
 }
 
 impl Attrs {
@@ -711,6 +715,7 @@ impl Attrs {
             pending: self.pending,
             hold_packets: self.hold_packets,
             hold_bytes: self.hold_bytes,
+            inbound: self.inbound,
         }
     }
 }
@@ -747,15 +752,16 @@ fn map_attrs() -> impl Strategy<Value = Attrs> {
             ],
             limit_value(DOC_DEFAULT_PACKETS, DOC_MAX_PACKETS),
             limit_value(DOC_DEFAULT_BYTES, DOC_MAX_BYTES),
+            any::<bool>(),
         )
-            .prop_map(|(((spid, reqid), prefix_len, from_mode), addr, (fl, from_bytes, which), pending, hold_packets, hold_bytes)| {
+            .prop_map(|(((spid, reqid), prefix_len, from_mode), addr, (fl, from_bytes, which), pending, hold_packets, hold_bytes, inbound)| {
                 let (from, from_prefix_len) = match from_mode {
                     0 => (None, None),
                     3 if which => (Some(from_bytes), None),
                     3 => (None, fl.or(Some(24))),
                     _ => (Some(from_bytes), fl),
                 };
-                Attrs { spid, reqid, addr, prefix_len, from, from_prefix_len, pending, hold_packets, hold_bytes }
+                Attrs { spid, reqid, addr, prefix_len, from, from_prefix_len, pending, hold_packets, hold_bytes, inbound }
             })
     })
 }
@@ -790,6 +796,7 @@ fn coherent_attrs() -> impl Strategy<Value = Attrs> {
                 pending,
                 hold_packets,
                 hold_bytes,
+                inbound: n % 3 == 0,
             };
             let bit = |v: &mut Vec<u8>, b: usize| v[b / 8] ^= 0x80 >> (b % 8);
             let host_bit = full < max;
@@ -864,6 +871,7 @@ fn map_request() -> impl Strategy<Value = MapRequest> {
                 from,
                 pending,
                 hold: if pending == PendingMode::Hold { HoldLimits { packets, bytes } } else { HoldLimits::DEFAULT },
+                inbound: from.is_some() && raw[15] % 2 == 1,
             }
         })
 }
@@ -1195,6 +1203,10 @@ proptest! {
         if mode != Some(PendingMode::Hold) && (a.hold_packets.is_some() || a.hold_bytes.is_some()) {
             applies.push(Refusal::HoldLimitWithoutHold);
         }
+        // Only a 1:1 mapping has a host for each address of the prefix.
+        if a.inbound && nat.is_some() && a.from.is_none() && a.from_prefix_len.is_none() {
+            applies.push(Refusal::InboundWithoutFrom);
+        }
         let packets = a.hold_packets.unwrap_or(DOC_DEFAULT_PACKETS);
         if !(1..=DOC_MAX_PACKETS).contains(&packets) {
             applies.push(Refusal::HoldPackets(packets));
@@ -1231,6 +1243,7 @@ proptest! {
                 prop_assert!((1..=DOC_MAX_PACKETS).contains(&req.hold.packets));
                 prop_assert!((1..=DOC_MAX_BYTES).contains(&req.hold.bytes));
                 prop_assert_eq!(req.hold, HoldLimits { packets, bytes });
+                prop_assert_eq!(req.inbound, a.inbound);
             }
             Err(r) => {
                 prop_assert!(applies.contains(&r), "refused with {:?}, not one of {:?}", r, applies);
@@ -1298,7 +1311,7 @@ proptest! {
     fn splice_like_reference(req in map_request(), host in any::<[u8; 16]>(), inside in any::<bool>()) {
         let host = addr_of(req.family, host);
         prop_assert_eq!(req.nat.splice(req.nat_len, &host), splice(req.family, &req.nat, &host, usize::from(req.nat_len)));
-        let m = Mapping { key: req.key, family: req.family, nat: req.nat, nat_len: req.nat_len, from: req.from, pending: req.pending, stats: 0u64 };
+        let m = Mapping { key: req.key, family: req.family, nat: req.nat, nat_len: req.nat_len, from: req.from, pending: req.pending, inbound: req.inbound, stats: 0u64 };
         let saddr = match req.from {
             Some(f) if inside => splice(req.family, &f, &host, usize::from(req.nat_len)),
             _ => host,
@@ -1497,7 +1510,7 @@ fn empty_table() {
     assert!(t.by_nat_addr(Family::V6, &Addr::default(), &Flow::default()).is_none());
     assert!(!t.binds_policy(1) && t.bound_policies().next().is_none());
     let keys: BTreeSet<MapKey> = [MapKey::Reqid(9), MapKey::Spid(9), MapKey::Spid(1), MapKey::Reqid(1)].into();
-    let ms = keys.iter().map(|&key| Mapping { key, family: Family::V4, nat: Addr::default(), nat_len: 32, from: None, pending: PendingMode::Eagain, stats: key.cursor() });
+    let ms = keys.iter().map(|&key| Mapping { key, family: Family::V4, nat: Addr::default(), nat_len: 32, from: None, pending: PendingMode::Eagain, inbound: false, stats: key.cursor() });
     let t = Table::build(ms.collect(), &[]).unwrap();
     assert_eq!(t.mappings().iter().map(|m| m.key).collect::<Vec<_>>(), keys.into_iter().collect::<Vec<_>>());
 }

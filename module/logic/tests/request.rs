@@ -45,6 +45,7 @@ fn map_request_ok() {
         from: None,
         pending: PendingMode::Eagain,
         hold: HoldLimits::DEFAULT,
+        inbound: false,
     };
     assert_eq!(r, want);
     let r = req(Some(305), Some(&V4), Some(1)).unwrap();

@@ -82,7 +82,7 @@ fn request_attributes_are_the_specs() {
     use map_attr::*;
     let new = op(Op::MapNew).do_attrs.unwrap();
     let mut want =
-        vec![SPID, ADDR, REPLACE, PENDING, HOLD_PACKETS, HOLD_BYTES, REQID, PREFIX_LEN, FROM, FROM_PREFIX_LEN];
+        vec![SPID, ADDR, REPLACE, PENDING, HOLD_PACKETS, HOLD_BYTES, REQID, PREFIX_LEN, FROM, FROM_PREFIX_LEN, INBOUND];
     want.sort_unstable();
     assert_eq!(types(new), want);
     assert_eq!(types(op(Op::MapDel).do_attrs.unwrap()), [SPID, REQID]);
@@ -112,6 +112,7 @@ fn the_core_reads_every_entry_attribute_the_policy_lets_through() {
             AttrKind::U8 => &[1],
             AttrKind::U32 => &[1, 0, 0, 0],
             AttrKind::Binary => &[10, 0, 0, 1],
+            AttrKind::Flag => &[],
             k => panic!("unexpected kind {k:?}"),
         };
         let mut nla = Vec::new();

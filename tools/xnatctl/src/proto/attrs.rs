@@ -175,7 +175,8 @@ pub enum MapAttr {
     SaState(u8),
     /// In map-set: one mapping of the new set, with the attributes of a
     /// map-new request (spid or reqid, addr, and optionally prefix-len,
-    /// from, from-prefix-len, pending, hold-packets, hold-bytes).
+    /// from, from-prefix-len, pending, hold-packets, hold-bytes,
+    /// inbound).
     /// Repeated, once per mapping.
     Mapping(Vec<MapAttr>),
     /// Key: the reqid of the templates of the outbound policies to bind
@@ -199,6 +200,16 @@ pub enum MapAttr {
     Policy(u32),
     /// In replies, for an inactive mapping, why no policy is bound.
     Reason(String),
+    /// A prefix mapping (from) also admits the flows the remote side
+    /// starts towards its prefix (addr/prefix-len): a new flow whose
+    /// destination is in addr's prefix, and which arrived decrypted by
+    /// an inbound SA whose reqid is that of a template of a policy the
+    /// mapping binds, is destination-NATed to the same host part in
+    /// from; its replies leave through the tunnel with the mapped
+    /// source, and are dropped if they would leave without IPsec.  Any
+    /// other new flow towards the prefix is dropped (inbound-refused).
+    /// Without it, the mapping translates locally started flows only.
+    Inbound,
     Other(DefaultNla),
 }
 
@@ -226,6 +237,7 @@ impl MapAttr {
             MapAttr::FromPrefixLen(_) => map_attr::FROM_PREFIX_LEN,
             MapAttr::Policy(_) => map_attr::POLICY,
             MapAttr::Reason(_) => map_attr::REASON,
+            MapAttr::Inbound => map_attr::INBOUND,
             MapAttr::Other(nla) => nla.kind(),
         }
     }
@@ -249,6 +261,7 @@ impl MapAttr {
             MapAttr::FromPrefixLen(v) => vec![*v],
             MapAttr::Policy(v) => v.to_ne_bytes().to_vec(),
             MapAttr::Reason(v) => [v.as_bytes(), &[0]].concat(),
+            MapAttr::Inbound => Vec::new(),
             MapAttr::Other(nla) => other_payload(nla),
         }
     }
@@ -275,6 +288,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for MapAttr {
             map_attr::FROM_PREFIX_LEN => MapAttr::FromPrefixLen(fixed::<1>("from-prefix-len", v)?[0]),
             map_attr::POLICY => MapAttr::Policy(u32::from_ne_bytes(fixed("policy", v)?)),
             map_attr::REASON => MapAttr::Reason(string(v)),
+            map_attr::INBOUND => MapAttr::Inbound,
             _ => MapAttr::Other(DefaultNla::parse(buf)?),
         })
     }

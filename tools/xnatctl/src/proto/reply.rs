@@ -93,6 +93,7 @@ impl ReportedMapping {
                 MapAttr::Selector(sel) => r.selector = Some(Selector::from_attrs(sel)?),
                 MapAttr::Stats(st) => r.stats = Stats::from_attrs(st),
                 MapAttr::Replace
+                | MapAttr::Inbound
                 | MapAttr::SaState(_)
                 | MapAttr::Mapping(_)
                 | MapAttr::Other(_) => {}
