@@ -94,6 +94,9 @@ impl ReportedMapping {
                 MapAttr::Stats(st) => r.stats = Stats::from_attrs(st),
                 MapAttr::Replace
                 | MapAttr::Inbound
+                | MapAttr::Remote(_)
+                | MapAttr::RemoteAlias(_)
+                | MapAttr::RemotePrefixLen(_)
                 | MapAttr::SaState(_)
                 | MapAttr::Mapping(_)
                 | MapAttr::Other(_) => {}
