@@ -15,7 +15,7 @@ use crate::logic::table::Inbound;
 use crate::net::conntrack::{Conn, Direction, Label};
 use crate::net::netfilter::{
     self, Hook, HookPoint, HookState, Verdict, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING,
-    NF_IP_PRI_NAT_DST, NF_IP_PRI_NAT_SRC,
+    NF_IP_PRI_CONNTRACK, NF_IP_PRI_NAT_DST, NF_IP_PRI_NAT_SRC,
 };
 use crate::net::pernet::{Net, NetBound};
 use crate::net::rcu::{Global, Publication, ReadGuard};
@@ -88,6 +88,10 @@ pub(crate) struct Hooks<'net> {
     _arriving6: netfilter::Registration<'net, DnatHook>,
     _local4: netfilter::Registration<'net, DnatHook>,
     _local6: netfilter::Registration<'net, DnatHook>,
+    _zone_arriving4: netfilter::Registration<'net, ZoneHook>,
+    _zone_arriving6: netfilter::Registration<'net, ZoneHook>,
+    _zone_local4: netfilter::Registration<'net, ZoneHook>,
+    _zone_local6: netfilter::Registration<'net, ZoneHook>,
     _guard4: netfilter::Registration<'net, FailClosedHook>,
     _guard6: netfilter::Registration<'net, FailClosedHook>,
 }
@@ -102,11 +106,15 @@ pub(crate) const FAIL_CLOSED_PRIORITY: i32 = NF_IP_PRI_NAT_SRC + 1;
 /// (priority -100), so that a DNAT rule cannot take a flow the remote side
 /// started towards a mapped prefix, or one sent to a remote alias.
 pub(crate) const DNAT_PRIORITY: i32 = NF_IP_PRI_NAT_DST - 1;
+/// Zones are attached just before conntrack looks the packet up, after the
+/// raw table (priority -300), whose zone stands.
+pub(crate) const ZONE_PRIORITY: i32 = NF_IP_PRI_CONNTRACK - 1;
 
 impl<'net> Hooks<'net> {
     fn register(net: &'net Net) -> Result<Self> {
         let at = |family, priority| HookPoint { family, hooknum: NF_INET_POST_ROUTING, priority };
         let dnat = |family, hooknum| HookPoint { family, hooknum, priority: DNAT_PRIORITY };
+        let zone = |family, hooknum| HookPoint { family, hooknum, priority: ZONE_PRIORITY };
         Ok(Self {
             _snat4: netfilter::Registration::nat(net, at(Family::V4, SNAT_PRIORITY))?,
             _snat6: netfilter::Registration::nat(net, at(Family::V6, SNAT_PRIORITY))?,
@@ -114,6 +122,10 @@ impl<'net> Hooks<'net> {
             _arriving6: netfilter::Registration::nat(net, dnat(Family::V6, NF_INET_PRE_ROUTING))?,
             _local4: netfilter::Registration::nat(net, dnat(Family::V4, NF_INET_LOCAL_OUT))?,
             _local6: netfilter::Registration::nat(net, dnat(Family::V6, NF_INET_LOCAL_OUT))?,
+            _zone_arriving4: netfilter::Registration::hook(net, zone(Family::V4, NF_INET_PRE_ROUTING))?,
+            _zone_arriving6: netfilter::Registration::hook(net, zone(Family::V6, NF_INET_PRE_ROUTING))?,
+            _zone_local4: netfilter::Registration::hook(net, zone(Family::V4, NF_INET_LOCAL_OUT))?,
+            _zone_local6: netfilter::Registration::hook(net, zone(Family::V6, NF_INET_LOCAL_OUT))?,
             _guard4: netfilter::Registration::hook(net, at(Family::V4, FAIL_CLOSED_PRIORITY))?,
             _guard6: netfilter::Registration::hook(net, at(Family::V6, FAIL_CLOSED_PRIORITY))?,
         })
@@ -397,6 +409,38 @@ impl Hook for DnatHook {
                 Verdict::DropSilently
             }
         }
+    }
+}
+
+/// Puts the packets of a mapping's flows with its remote prefix into the
+/// mapping's conntrack zone, before conntrack looks them up: those sent
+/// to its alias, and those that arrive decrypted by an SA of a policy it
+/// binds, from the remote prefix to its own.  Two sites with the same LAN
+/// can then have flows of identical tuples at once.  Runs for every
+/// packet while some mapping has a zone, as conntrack does.
+pub(crate) struct ZoneHook;
+
+impl Hook for ZoneHook {
+    type Kept = core::convert::Infallible;
+
+    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict {
+        let Some(family) = state.family() else { return Verdict::Accept };
+        let guard = ReadGuard::new();
+        let Some(table) = NetState::of(state.net(), &guard).and_then(|ns| ns.snapshot(&guard)) else {
+            return Verdict::Accept;
+        };
+        if !table.has_zones() {
+            return Verdict::Accept;
+        }
+        let Some((saddr, daddr)) = skb.addresses(family) else { return Verdict::Accept };
+        let mapping = match xfrm::decrypted_by(skb) {
+            Some(reqid) => table.zone_of_arriving(family, &saddr, &daddr, reqid),
+            None => table.alias_mapping(family, &daddr),
+        };
+        if let Some(template) = mapping.and_then(|m| m.stats.zone.as_ref()) {
+            template.attach_to(skb);
+        }
+        Verdict::Accept
     }
 }
 

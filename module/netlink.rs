@@ -97,6 +97,7 @@ impl genetlink::Family for XfrmNat {
                     remote: value(info, map::REMOTE),
                     remote_alias: value(info, map::REMOTE_ALIAS),
                     remote_prefix_len: value(info, map::REMOTE_PREFIX_LEN),
+                    zone: value(info, map::ZONE),
                 });
                 let replace = value(info, map::REPLACE).is_some();
                 match req {
@@ -232,6 +233,9 @@ fn put_mapping(a: &mut Attrs<'_>, e: &Entry<'_, Shared>) -> Result {
         put(a, map::REMOTE, r.real.bytes(m.family))?;
         put(a, map::REMOTE_ALIAS, r.alias.bytes(m.family))?;
         put(a, map::REMOTE_PREFIX_LEN, r.len)?;
+        if r.zone != 0 {
+            put(a, map::ZONE, r.zone)?;
+        }
     }
     if let Some(h) = &hold {
         put(a, map::HOLD_PACKETS, h.limits.packets)?;
@@ -327,7 +331,7 @@ macro_rules! integer {
 
 integer!(kind::U8, u8, put_u8, attr_u8);
 integer!(kind::U32, u32, put_u32, attr_u32);
-integer!(kind::U16, u16, put_u16);
+integer!(kind::U16, u16, put_u16, attr_u16);
 // The value is the raw big-endian field (`__be16`), as the selector keeps
 // it: its bytes go out as they are.
 integer!(kind::U16Be, u16, put_u16);

@@ -411,7 +411,7 @@ impl Entry<NetState> {
             .fold(0u64, |sum, h| sum.saturating_add(request::hold_reservation(&h.view().limits)));
         let limits = NetLimits { mappings: param::max_mappings(), hold_bytes: param::max_hold_bytes() };
         request::check_limits(&req, others.count(), held, &limits)?;
-        let new = mapping_for(&req, old.map(|e| e.mapping))?;
+        let new = mapping_for(self.net(), &req, old.map(|e| e.mapping))?;
         // The other mappings' bindings are current (SPD changes resync
         // them), so only the new one's policies are looked for.
         let spd = SpdWalk::of(self.net(), self, core::slice::from_ref(&new))?;
@@ -457,7 +457,7 @@ impl Entry<NetState> {
         let cur = w.current().unwrap_or(&empty);
         let mut next = vec::with_capacity(entries.len())?;
         for (_, req) in entries.iter() {
-            vec::push(&mut next, mapping_for(req, cur.get(req.key).map(|e| e.mapping))?)?;
+            vec::push(&mut next, mapping_for(self.net(), req, cur.get(req.key).map(|e| e.mapping))?)?;
         }
         let next = self.build(next)?;
         // Entries are in key order, as the table is: the first refused wins.

@@ -151,6 +151,8 @@ pub const NF_INET_PRE_ROUTING: u32 = bindings::nf_inet_hooks_NF_INET_PRE_ROUTING
 pub const NF_INET_LOCAL_OUT: u32 = bindings::nf_inet_hooks_NF_INET_LOCAL_OUT;
 /// Priority of source NAT (iptables' nat table, nftables' srcnat).
 pub const NF_IP_PRI_NAT_SRC: i32 = bindings::nf_ip_hook_priorities_NF_IP_PRI_NAT_SRC;
+/// Priority of conntrack's own hook, which looks a packet up.
+pub const NF_IP_PRI_CONNTRACK: i32 = bindings::nf_ip_hook_priorities_NF_IP_PRI_CONNTRACK;
 /// Priority of destination NAT (iptables' nat table, nftables' dstnat).
 pub const NF_IP_PRI_NAT_DST: i32 = bindings::nf_ip_hook_priorities_NF_IP_PRI_NAT_DST;
 

@@ -119,6 +119,8 @@ pub enum Refusal {
     RemoteFamily,
     /// The remote alias overlaps that of the mapping of this key.
     AliasOverlap(MapKey),
+    /// A zone without a remote prefix.
+    ZoneWithoutRemote,
 }
 
 impl Refusal {
@@ -201,6 +203,7 @@ impl fmt::Display for Refusal {
             Self::RemoteIncomplete => write!(f, "remote, remote-alias and remote-prefix-len go together"),
             Self::RemoteFamily => write!(f, "the remote prefix and the address are of different families"),
             Self::AliasOverlap(key) => write!(f, "the remote alias overlaps that of {key}"),
+            Self::ZoneWithoutRemote => write!(f, "a zone needs a remote prefix (remote ALIAS is PREFIX)"),
         }
     }
 }
@@ -267,6 +270,8 @@ pub struct MapAttrs<'a> {
     pub remote_alias: Option<&'a [u8]>,
     /// `remote-prefix-len`.
     pub remote_prefix_len: Option<u8>,
+    /// `zone`.
+    pub zone: Option<u16>,
 }
 
 /// The attributes of one `mapping` entry of a map-set request (the payload
@@ -293,6 +298,7 @@ pub fn map_entry_attrs(entry: &[u8]) -> Result<MapAttrs<'_>, Refusal> {
             map_attr::REMOTE => a.remote.replace(v).is_none(),
             map_attr::REMOTE_ALIAS => a.remote_alias.replace(v).is_none(),
             map_attr::REMOTE_PREFIX_LEN => a.remote_prefix_len.replace(nla::u8_of(v).ok_or(bad)?).is_none(),
+            map_attr::ZONE => a.zone.replace(nla::u16_of(v).ok_or(bad)?).is_none(),
             _ => false,
         };
         if !fresh {
@@ -343,6 +349,7 @@ pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
         remote,
         remote_alias,
         remote_prefix_len,
+        zone,
     } = a;
     let key = map_key(spid, reqid)?;
     let (family, nat, nat_len) = prefix(addr.ok_or(Refusal::Missing("addr"))?, prefix_len)?;
@@ -383,10 +390,15 @@ pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
             }
             let (_, real, len) = prefix(real, Some(len))?;
             let (_, alias, _) = prefix(alias, Some(len))?;
-            Some(Remote { real, alias, len })
+            // Zone 0 is the default one, as if none were given (the
+            // attribute's policy refuses it).
+            Some(Remote { real, alias, len, zone: zone.unwrap_or(0) })
         }
         _ => return Err(Refusal::RemoteIncomplete),
     };
+    if zone.is_some() && remote.is_none() {
+        return Err(Refusal::ZoneWithoutRemote);
+    }
     Ok(MapRequest { key, family, nat, nat_len, from, pending, hold, inbound, remote })
 }
 

@@ -131,6 +131,9 @@ pub struct Remote {
     pub alias: Addr,
     /// The length of both.
     pub len: u8,
+    /// The conntrack zone of the flows with the remote prefix, 0 for the
+    /// default one ([`Table::zone_of_arriving`]).
+    pub zone: u16,
 }
 
 impl Remote {
@@ -361,6 +364,8 @@ pub struct Table<S> {
     /// Whether a mapping is inbound: without one, the inbound path ends
     /// at this test.
     any_inbound: bool,
+    /// Whether a mapping's remote prefix has a conntrack zone.
+    any_zone: bool,
     /// The positions of the mappings with a remote alias, by (family,
     /// alias, length).
     by_alias: Vec<u32>,
@@ -471,6 +476,7 @@ impl<S: Clone> Table<S> {
             by_policy: Vec::new(),
             sa_ready: Vec::new(),
             any_inbound: false,
+            any_zone: false,
             by_alias: Vec::new(),
             spd_generation: 0,
         }
@@ -705,6 +711,7 @@ impl<S: Clone> Table<S> {
             vec::push(&mut sa_ready, SaReadiness(AtomicU64::new(0)))?;
         }
         let any_inbound = mappings.iter().any(|m| m.inbound);
+        let any_zone = mappings.iter().any(|m| m.remote.is_some_and(|r| r.zone != 0));
         let mut by_alias = Vec::new();
         for (i, m) in mappings.iter().enumerate() {
             if m.remote.is_some() {
@@ -727,6 +734,7 @@ impl<S: Clone> Table<S> {
             by_policy,
             sa_ready,
             any_inbound,
+            any_zone,
             by_alias,
             spd_generation: 0,
         })
@@ -807,6 +815,27 @@ impl<S: Clone> Table<S> {
             ready: self.sa_ready.get(i)?,
             sole: b.sole,
         })
+    }
+
+    /// The mapping whose conntrack zone a packet that arrived decrypted by
+    /// an SA of reqid `sa_reqid` goes into: the one with a zone whose
+    /// remote prefix contains `saddr`, whose own prefix contains `daddr`,
+    /// and which binds a policy of that reqid.  Its flows start on the
+    /// LAN, sent to its alias ([`Table::alias_mapping`]), or arrive so.
+    pub fn zone_of_arriving(&self, family: Family, saddr: &Addr, daddr: &Addr, sa_reqid: u32) -> Option<&Mapping<S>> {
+        if !self.any_zone || sa_reqid == 0 {
+            return None;
+        }
+        self.by_nat_addr_all(family, daddr)
+            .filter(|m| m.remote.is_some_and(|r| r.zone != 0 && saddr.in_prefix(&r.real, r.len)))
+            .filter(|m| self.slot_of(m.key).is_some_and(|s| self.entry(s).bindings.iter().any(|b| b.reqid == sa_reqid)))
+            .min_by_key(|m| m.key)
+    }
+
+    /// Whether some mapping has a conntrack zone: without one, the zone
+    /// path ends at this test.
+    pub fn has_zones(&self) -> bool {
+        self.any_zone
     }
 
     /// Whether some mapping translates destinations: is inbound, or has a

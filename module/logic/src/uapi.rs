@@ -61,8 +61,8 @@ pub mod cmd {
     /// Every entry is checked before anything changes; a refused entry
     /// refuses the request, and the extack message starts with "entry N: "
     /// (N counts mapping attributes from 1).  A mapping whose key,
-    /// address, prefix, from, inbound flag, remote prefixes, pending mode
-    /// and hold limits stay the same keeps its counters and hold queue.  Duplicate keys are refused.
+    /// address, prefix, from, inbound flag, remote prefixes, zone,
+    /// pending mode and hold limits stay the same keeps its counters and hold queue.  Duplicate keys are refused.
     pub const MAP_SET: u8 = 8;
     /// Highest command value.
     pub const MAX: u8 = 8;
@@ -198,7 +198,7 @@ pub mod map_attr {
     /// In map-set: one mapping of the new set, with the attributes of a
     /// map-new request (spid or reqid, addr, and optionally prefix-len,
     /// from, from-prefix-len, pending, hold-packets, hold-bytes,
-    /// inbound, remote, remote-alias, remote-prefix-len).
+    /// inbound, remote, remote-alias, remote-prefix-len, zone).
     /// Repeated, once per mapping.
     pub const MAPPING: u16 = 11;
     /// Key: the reqid of the templates of the outbound policies to bind
@@ -253,8 +253,20 @@ pub mod map_attr {
     pub const REMOTE_ALIAS: u16 = 20;
     /// Length of the remote and remote-alias prefixes.
     pub const REMOTE_PREFIX_LEN: u16 = 21;
+    /// The conntrack zone of the mapping's flows with its remote prefix
+    /// (needs remote): those sent to its alias, and those that arrive
+    /// decrypted by an SA of a policy it binds, from the remote prefix
+    /// to its own.  Two sites with the same LAN, reached through the
+    /// same mapped prefix (their policies told apart by a mark or an
+    /// xfrm interface), can then have flows with identical addresses
+    /// and ports at once: in different zones, conntrack keeps them
+    /// apart.  The zone is attached just before conntrack (priority
+    /// -201), to packets that have none yet: one set by a rule of the
+    /// raw table (iptables' CT target, nftables' ct zone set) stands.
+    /// Absent: the default zone.  Choose zones no other rule uses.
+    pub const ZONE: u16 = 22;
     /// Highest attribute type.
-    pub const MAX: u16 = 21;
+    pub const MAX: u16 = 22;
 }
 
 /// Whether the mapped policy exists, so that the mapping translates.
@@ -334,6 +346,7 @@ pub mod map_checks {
     pub const REMOTE_MAX_LEN: u16 = 16;
     pub const REMOTE_ALIAS_MIN_LEN: u16 = 4;
     pub const REMOTE_ALIAS_MAX_LEN: u16 = 16;
+    pub const ZONE_MIN: u16 = 1;
 }
 
 /// Validation of the attributes of `map` that requests carry.
@@ -437,12 +450,21 @@ pub mod map_policy {
         kind: super::AttrKind::U8,
         checks: super::Checks::NONE,
     };
+    pub const ZONE: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::ZONE,
+        kind: super::AttrKind::U16,
+        checks: super::Checks {
+            range: Some(super::Range { min: super::map_checks::ZONE_MIN as u64, max: 65535 }),
+            min_len: None,
+            max_len: None,
+        },
+    };
 }
 
 /// Validation of the attributes of `map-entry` that requests carry.
 pub mod map_entry_policy {
     /// Every attribute of the set: the policy of a nest of it.
-    pub const ALL: [super::AttrPolicy; 13] = [
+    pub const ALL: [super::AttrPolicy; 14] = [
         super::map_policy::SPID,
         super::map_policy::REQID,
         super::map_policy::ADDR,
@@ -456,6 +478,7 @@ pub mod map_entry_policy {
         super::map_policy::REMOTE,
         super::map_policy::REMOTE_ALIAS,
         super::map_policy::REMOTE_PREFIX_LEN,
+        super::map_policy::ZONE,
     ];
 }
 
@@ -553,8 +576,8 @@ pub enum Op {
     /// Every entry is checked before anything changes; a refused entry
     /// refuses the request, and the extack message starts with "entry N: "
     /// (N counts mapping attributes from 1).  A mapping whose key,
-    /// address, prefix, from, inbound flag, remote prefixes, pending mode
-    /// and hold limits stay the same keeps its counters and hold queue.  Duplicate keys are refused.
+    /// address, prefix, from, inbound flag, remote prefixes, zone,
+    /// pending mode and hold limits stay the same keeps its counters and hold queue.  Duplicate keys are refused.
     MapSet,
 }
 
@@ -580,6 +603,7 @@ pub const OPS: [OpSpec; 5] = [
             map_policy::REMOTE,
             map_policy::REMOTE_ALIAS,
             map_policy::REMOTE_PREFIX_LEN,
+            map_policy::ZONE,
         ]),
         dump_attrs: None,
     },
@@ -889,4 +913,5 @@ pub mod map {
     pub const REMOTE: super::Attr<super::kind::Binary> = super::Attr::new(super::map_attr::REMOTE);
     pub const REMOTE_ALIAS: super::Attr<super::kind::Binary> = super::Attr::new(super::map_attr::REMOTE_ALIAS);
     pub const REMOTE_PREFIX_LEN: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::REMOTE_PREFIX_LEN);
+    pub const ZONE: super::Attr<super::kind::U16> = super::Attr::new(super::map_attr::ZONE);
 }

@@ -719,6 +719,7 @@ impl Attrs {
             remote: None,
             remote_alias: None,
             remote_prefix_len: None,
+            zone: None,
         }
     }
 }

@@ -362,6 +362,8 @@ fn inbound_and_remote_are_checked() {
 
     let (real, alias) = ([192, 168, 1, 0], [10, 99, 1, 0]);
     let remote = MapAttrs { remote: Some(&real), remote_alias: Some(&alias), remote_prefix_len: Some(24), ..base };
+    assert_eq!(request::map_request(MapAttrs { zone: Some(5), ..remote }).unwrap().remote.unwrap().zone, 5);
+    assert_eq!(request::map_request(MapAttrs { zone: Some(5), ..base }).unwrap_err(), Refusal::ZoneWithoutRemote);
     let r = request::map_request(remote).unwrap();
     let got = r.remote.unwrap();
     assert_eq!((got.real, got.alias, got.len), (Addr::v4(real), Addr::v4(alias), 24));

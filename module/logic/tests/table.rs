@@ -603,9 +603,9 @@ fn lookup_agrees_with_a_linear_scan_on_many_mappings() {
 }
 
 #[test]
-fn memory_per_mapping_is_at_most_288_bytes() {
-    // A mapping in the snapshot (in the module, the counters' handle and
-    // the optional hold queue's), its status (bindings and inactive
+fn memory_per_mapping_is_at_most_304_bytes() {
+    // A mapping in the snapshot (in the module, the counters' handle, the
+    // optional hold queue's and zone template's), its status (bindings and inactive
     // reason), one binding with its index entries (8 bytes by destination,
     // at most 4 of destination bucket bounds, 4 by policy) and its SA
     // readiness (8 bytes, an atomic the packet path learns into), its
@@ -618,16 +618,17 @@ fn memory_per_mapping_is_at_most_288_bytes() {
     // status (its inactive reason alone is 40 bytes), the binding and
     // counters that no longer fit kmalloc-32 roughly doubled it.  The
     // reqid an inbound flow's SA must have made the binding 4 bytes
-    // longer; a remote prefix and its alias (twice NAT), 34 bytes kept in
-    // place rather than behind a pointer that the packet path would
-    // follow, made the mapping 32 longer: 288 in all.
-    let mapping = std::mem::size_of::<Mapping<(Arc<()>, Option<Arc<()>>)>>();
+    // longer; a remote prefix, its alias and its conntrack zone (twice
+    // NAT), 38 bytes kept in place rather than behind a pointer that the
+    // packet path would follow, and the zone's template made the mapping
+    // 48 longer: 304 in all.
+    let mapping = std::mem::size_of::<Mapping<(Arc<()>, Option<Arc<()>>, Option<Arc<()>>)>>();
     let status = 8 + std::mem::size_of::<Option<Inactive>>();
     let binding = std::mem::size_of::<logic::table::Binding>();
     let stats = std::mem::size_of::<logic::stats::Stats>();
     let counters = [8, 16, 32, 64, 96, 128].into_iter().find(|&s| s >= 8 + stats).unwrap();
     let per_mapping = mapping + status + binding + 8 + 4 + 4 + 8 + 4 + counters;
-    assert!(per_mapping <= 288, "{per_mapping} bytes per mapping: {mapping} + {status} + {binding} + 28 + {counters}");
+    assert!(per_mapping <= 304, "{per_mapping} bytes per mapping: {mapping} + {status} + {binding} + 28 + {counters}");
     assert_eq!(std::mem::size_of::<PolicyInfo>(), 36);
 }
 
@@ -931,7 +932,7 @@ fn of_two_inbound_mappings_over_one_prefix_the_sas_reqid_picks_one() {
 
 /// `m` with remote prefix `real`/`len`, addressed as `alias`/`len`.
 fn with_remote(m: Mapping<Arc<()>>, real: Addr, alias: Addr, len: u8) -> Mapping<Arc<()>> {
-    Mapping { remote: Some(logic::table::Remote { real, alias, len }), ..m }
+    Mapping { remote: Some(logic::table::Remote { real, alias, len, zone: 0 }), ..m }
 }
 
 #[test]
@@ -1005,4 +1006,35 @@ fn an_inbound_flow_from_the_remote_prefix_comes_from_the_alias() {
         }
         _ => panic!("not admitted"),
     }
+}
+
+#[test]
+fn the_zone_of_an_arriving_packet_is_its_sites() {
+    // Two offices with the same LAN, 10.0.1.0/24, through the same mapped
+    // prefix: their policies differ by mark, their SAs by reqid.
+    let ps = [
+        policy(305, v4("10.20.30.0"), 24, v4("10.0.1.0"), 24, 7),
+        policy(313, v4("10.20.30.0"), 24, v4("10.0.1.0"), 24, 8),
+    ];
+    let site = |key, alias: &str, zone| {
+        let m = with_remote(netmap(key, Family::V4, v4("10.20.30.0"), 24, v4("192.168.1.0")), v4("10.0.1.0"), v4(alias), 24);
+        let r = m.remote.unwrap();
+        Mapping { remote: Some(logic::table::Remote { zone, ..r }), ..m }
+    };
+    let t = Table::build(vec![site(spid(305), "10.99.1.0", 11), site(spid(313), "10.98.1.0", 12)], &ps).unwrap();
+    assert!(t.has_zones());
+    let zone_of = |src: &str, dst: &str, reqid| t.zone_of_arriving(Family::V4, &v4(src), &v4(dst), reqid).map(|m| m.remote.unwrap().zone);
+    assert_eq!(zone_of("10.0.1.7", "10.20.30.5", 7), Some(11));
+    assert_eq!(zone_of("10.0.1.7", "10.20.30.5", 8), Some(12));
+    // Another child, a source outside the remote prefix, a destination
+    // outside the mapped one: the default zone.
+    assert_eq!(zone_of("10.0.1.7", "10.20.30.5", 9), None);
+    assert_eq!(zone_of("10.0.2.7", "10.20.30.5", 7), None);
+    assert_eq!(zone_of("10.0.1.7", "10.20.31.5", 7), None);
+    // From the LAN, the alias tells the site.
+    assert_eq!(t.alias_mapping(Family::V4, &v4("10.98.1.7")).unwrap().remote.unwrap().zone, 12);
+    // Without zones, nothing is looked up.
+    let plain = Table::build(vec![site(spid(305), "10.99.1.0", 0)], &ps[..1]).unwrap();
+    assert!(!plain.has_zones());
+    assert!(plain.zone_of_arriving(Family::V4, &v4("10.0.1.7"), &v4("10.20.30.5"), 7).is_none());
 }

@@ -176,7 +176,7 @@ pub enum MapAttr {
     /// In map-set: one mapping of the new set, with the attributes of a
     /// map-new request (spid or reqid, addr, and optionally prefix-len,
     /// from, from-prefix-len, pending, hold-packets, hold-bytes,
-    /// inbound, remote, remote-alias, remote-prefix-len).
+    /// inbound, remote, remote-alias, remote-prefix-len, zone).
     /// Repeated, once per mapping.
     Mapping(Vec<MapAttr>),
     /// Key: the reqid of the templates of the outbound policies to bind
@@ -231,6 +231,18 @@ pub enum MapAttr {
     RemoteAlias(IpAddr),
     /// Length of the remote and remote-alias prefixes.
     RemotePrefixLen(u8),
+    /// The conntrack zone of the mapping's flows with its remote prefix
+    /// (needs remote): those sent to its alias, and those that arrive
+    /// decrypted by an SA of a policy it binds, from the remote prefix
+    /// to its own.  Two sites with the same LAN, reached through the
+    /// same mapped prefix (their policies told apart by a mark or an
+    /// xfrm interface), can then have flows with identical addresses
+    /// and ports at once: in different zones, conntrack keeps them
+    /// apart.  The zone is attached just before conntrack (priority
+    /// -201), to packets that have none yet: one set by a rule of the
+    /// raw table (iptables' CT target, nftables' ct zone set) stands.
+    /// Absent: the default zone.  Choose zones no other rule uses.
+    Zone(u16),
     Other(DefaultNla),
 }
 
@@ -262,6 +274,7 @@ impl MapAttr {
             MapAttr::Remote(_) => map_attr::REMOTE,
             MapAttr::RemoteAlias(_) => map_attr::REMOTE_ALIAS,
             MapAttr::RemotePrefixLen(_) => map_attr::REMOTE_PREFIX_LEN,
+            MapAttr::Zone(_) => map_attr::ZONE,
             MapAttr::Other(nla) => nla.kind(),
         }
     }
@@ -289,6 +302,7 @@ impl MapAttr {
             MapAttr::Remote(v) => ip_bytes(v),
             MapAttr::RemoteAlias(v) => ip_bytes(v),
             MapAttr::RemotePrefixLen(v) => vec![*v],
+            MapAttr::Zone(v) => v.to_ne_bytes().to_vec(),
             MapAttr::Other(nla) => other_payload(nla),
         }
     }
@@ -319,6 +333,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for MapAttr {
             map_attr::REMOTE => MapAttr::Remote(ip("remote", v)?),
             map_attr::REMOTE_ALIAS => MapAttr::RemoteAlias(ip("remote-alias", v)?),
             map_attr::REMOTE_PREFIX_LEN => MapAttr::RemotePrefixLen(fixed::<1>("remote-prefix-len", v)?[0]),
+            map_attr::ZONE => MapAttr::Zone(u16::from_ne_bytes(fixed("zone", v)?)),
             _ => MapAttr::Other(DefaultNla::parse(buf)?),
         })
     }

@@ -706,6 +706,7 @@ pub mod tests {
             MapAttr::Remote("192.168.1.0".parse().unwrap()),
             MapAttr::RemoteAlias("10.99.1.0".parse().unwrap()),
             MapAttr::RemotePrefixLen(24),
+            MapAttr::Zone(11),
             MapAttr::Selector(sel),
             MapAttr::Stats(stats),
             MapAttr::Mapping(vec![

@@ -98,6 +98,7 @@ impl ReportedMapping {
                 | MapAttr::Remote(_)
                 | MapAttr::RemoteAlias(_)
                 | MapAttr::RemotePrefixLen(_)
+                | MapAttr::Zone(_)
                 | MapAttr::SaState(_)
                 | MapAttr::Mapping(_)
                 | MapAttr::Other(_) => {}
