@@ -11,7 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::cli::{self, Command};
 
-const MAP_USAGE: &str = "xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+const MAP_USAGE: &str = "xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [inbound] \
                          [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]";
 const UNMAP_USAGE: &str = "xnatctl unmap spid=N|reqid=N";
 const SHOW_USAGE: &str = "xnatctl [-j [-p]] [-s] show [spid=N|reqid=N]";
@@ -29,7 +29,9 @@ Keywords take their value after '=' or as the next word (spid=305 or spid 305).
 A mapping is named by a policy index (spid=N, as 'ip xfrm policy' prints it)
 or by a reqid (reqid=N: every out policy with a template of that reqid, as the
 IKE daemon re-adds them under new indexes). 'from PREFIX to PREFIX' maps a
-source prefix 1:1 into another of the same length, host part kept (NETMAP).
+source prefix 1:1 into another of the same length, host part kept (NETMAP);
+with 'inbound' the remote side may also open flows to the to prefix, through
+the tunnel only, and they reach the same host part in from.
 While the policy's SA is being negotiated, a new flow is refused with EAGAIN
 (pending eagain, the default), silently dropped (pending drop), or queued
 until the SA is installed (pending hold; at most hold-packets packets, default
@@ -40,6 +42,7 @@ Examples:
   xnatctl map reqid=7 to 10.20.30.2
   xnatctl map spid=305 to 2001:db8::2 replace
   xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24
+  xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 inbound replace
   xnatctl map spid=305 to 10.20.30.2 pending drop replace
   xnatctl map spid=305 to 10.20.30.2 pending hold hold-packets 500
   xnatctl show
@@ -55,7 +58,7 @@ Examples:
   xnatctl completion bash >/usr/share/bash-completion/completions/xnatctl
 
 save prints the mappings as lines 'map spid=N|reqid=N [from PREFIX] to
-ADDR|PREFIX pending MODE [hold-packets N hold-bytes N]'; restore makes the
+ADDR|PREFIX [inbound] pending MODE [hold-packets N hold-bytes N]'; restore makes the
 mappings of such a file (blank lines and # comments allowed) the namespace's
 whole set, and -f applies a file of map, unmap and flush lines; both in one
 request, which the kernel applies whole or not at all.";
@@ -120,7 +123,11 @@ enum Sub {
     /// with a template of that reqid, followed as the IKE daemon re-adds them).
     /// `to ADDR` translates any source to ADDR; `from PREFIX to PREFIX`
     /// translates a source prefix 1:1 into another of the same length, each host
-    /// keeping its host part.
+    /// keeping its host part.  `inbound` (with from only) also admits the flows
+    /// the remote side starts towards the to prefix: one that arrived decrypted
+    /// by an SA of a bound policy's reqid reaches the same host part in from,
+    /// and its replies leave through the tunnel only; any other is dropped and
+    /// counted (inbound-refused).
     ///
     /// While the policy's SA is being negotiated, a new flow is refused with EAGAIN
     /// (pending eagain, the default), silently dropped (pending drop), or queued
@@ -150,8 +157,9 @@ enum Sub {
     },
     /// List the mappings (all, or the one of a key): state, pending mode, bound policies, flows
     ///
-    /// With -s also each mapping's selector and counters, as ip -s; with -j
-    /// everything, as JSON.
+    /// The ADDRESS column gives the target as map takes it, `inbound` after
+    /// it for an inbound mapping.  With -s also each mapping's selector and
+    /// counters, as ip -s; with -j everything, as JSON.
     #[command(override_usage = SHOW_USAGE)]
     Show {
         #[arg(
@@ -170,7 +178,7 @@ enum Sub {
     },
     /// Print a line per mapping event (map, unmap, sa) until interrupted, or after N events
     ///
-    /// `map KEY TARGET STATE [policies N,...] pending MODE [hold-packets N
+    /// `map KEY TARGET [inbound] STATE [policies N,...] pending MODE [hold-packets N
     /// hold-bytes N] [selector SELECTOR] [reason "..."]` when a mapping is
     /// created, replaced, activated or deactivated (KEY `spid N` or `reqid N`,
     /// TARGET `to ADDR` or `from PREFIX to PREFIX`); `unmap KEY` when it is
@@ -191,7 +199,7 @@ enum Sub {
     ///
     /// A first line `# xnatctl save`, then one line per mapping, spid
     /// mappings first, each sorted by number: `map spid=N|reqid=N [from
-    /// PREFIX] to ADDR|PREFIX pending MODE`, followed for pending hold by
+    /// PREFIX] to ADDR|PREFIX [inbound] pending MODE`, followed for pending hold by
     /// `hold-packets N hold-bytes N`.  `xnatctl save | xnatctl restore`
     /// changes nothing.
     #[command(override_usage = SAVE_USAGE)]
@@ -201,8 +209,8 @@ enum Sub {
     },
     /// Make the mappings of FILE (default and '-': standard input) the namespace's whole set
     ///
-    /// FILE has a `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending
-    /// MODE] [hold-packets N] [hold-bytes N]` line per mapping (as save
+    /// FILE has a `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [inbound]
+    /// [pending MODE] [hold-packets N] [hold-bytes N]` line per mapping (as save
     /// prints them; no `replace`, each key once), blank lines and comments from a word starting with
     /// `#` to the end of the line.  The whole file is checked first; a
     /// mistake is told as FILE:LINE and nothing is sent.  Then one request

@@ -24,7 +24,7 @@ fn wrong_direction_is_refused_locally() {
         err,
         "xnatctl: spid 306 is not an outbound policy index (306 & 7 = 2, fwd); \
          only out policies (index & 7 == 1) can be mapped\n\
-         usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+         usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [inbound] \
          [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]\n"
     );
 }
@@ -152,13 +152,27 @@ fn reqid_and_prefix_refusals() {
     }
 }
 
+/// `inbound` without `from` is refused as the kernel would refuse it.
+#[test]
+fn inbound_without_from_is_refused_locally() {
+    let (code, out, err) = xnatctl("map spid=305 to 10.20.30.2 inbound");
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.starts_with(
+            "xnatctl: 'inbound' is only valid with 'from PREFIX': it admits the remote \
+             side's flows to the hosts of a 1:1 mapping\nusage: xnatctl map "
+        ),
+        "{err}"
+    );
+}
+
 #[test]
 fn help_shows_the_grammar() {
     let (code, out, _) = xnatctl("map --help");
     assert_eq!(code, 0);
     assert!(
         out.contains(
-            "Usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+            "Usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [inbound] \
              [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]"
         ),
         "{out}"
@@ -168,6 +182,10 @@ fn help_shows_the_grammar() {
     assert!(out.contains("xnatctl map spid=305 to 10.20.30.2"), "{out}");
     assert!(
         out.contains("xnatctl map spid=305 to 10.20.30.2 pending drop replace"),
+        "{out}"
+    );
+    assert!(
+        out.contains("xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 inbound replace"),
         "{out}"
     );
     assert!(
@@ -387,6 +405,7 @@ fn completion_scripts() {
                 "reqid",
                 "from",
                 "to",
+                "inbound",
                 "pending",
                 "hold-packets",
                 "hold-bytes",
