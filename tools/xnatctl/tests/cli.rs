@@ -24,8 +24,8 @@ fn wrong_direction_is_refused_locally() {
         err,
         "xnatctl: spid 306 is not an outbound policy index (306 & 7 = 2, fwd); \
          only out policies (index & 7 == 1) can be mapped\n\
-         usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [inbound] \
-         [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]\n"
+         usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+         [remote ALIAS is PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]\n"
     );
 }
 
@@ -166,14 +166,39 @@ fn inbound_without_from_is_refused_locally() {
     );
 }
 
+/// A remote prefix without its alias's counterpart, or of another
+/// length, and a zone without remote are refused before anything is sent.
+#[test]
+fn remote_mistakes_are_refused_locally() {
+    for (args, want) in [
+        (
+            "map spid=305 to 10.20.30.2 remote 10.99.1.0/24",
+            "xnatctl: 'remote' needs 'is PREFIX'",
+        ),
+        (
+            "map spid=305 from 192.168.1.0/24 to 10.20.30.0/24 \
+             remote 10.99.1.0/24 is 192.168.1.0/25",
+            "xnatctl: remote 10.99.1.0/24 and is 192.168.1.0/25 differ in prefix length",
+        ),
+        (
+            "map spid=305 to 10.20.30.2 zone 11",
+            "xnatctl: 'zone' is only valid with 'remote ALIAS is PREFIX'",
+        ),
+    ] {
+        let (code, out, err) = xnatctl(args);
+        assert_eq!((code, out.as_str()), (2, ""), "{args}");
+        assert!(err.starts_with(want), "{args}: {err}");
+    }
+}
+
 #[test]
 fn help_shows_the_grammar() {
     let (code, out, _) = xnatctl("map --help");
     assert_eq!(code, 0);
     assert!(
         out.contains(
-            "Usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [inbound] \
-             [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]"
+            "Usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+             [remote ALIAS is PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]"
         ),
         "{out}"
     );
