@@ -5,7 +5,6 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use serde::Serialize;
 
-use crate::cli::INBOUND;
 use crate::proto::{Event, Key, Mapping, ReportedMapping, Selector, Stats, AF_INET6};
 use crate::uapi::{map_state, name_of, pending_mode, sa_state, Counter};
 
@@ -145,22 +144,16 @@ fn write_selector(out: &mut String, s: &Selector, ifname: impl Fn(i32) -> String
 
 /// The ADDRESS cell of `show`: the address of a one-address mapping,
 /// `from 192.168.1.0/24 to 10.20.30.0/24` for a prefix mapping, followed
-/// by `inbound` for an inbound one, as `map` takes them.
+/// by the remote prefix, zone and inbound flag where the mapping has them
+/// (`remote 10.99.1.0/24 is 192.168.1.0/24 zone 11 inbound`), as `map`
+/// takes them.
 fn write_address(out: &mut String, m: &Mapping) {
     match m.target {
         None => out.push('-'),
         Some(t) if t.from.is_none() && t.to.is_host() => write!(out, "{}", t.to.addr).unwrap(),
         Some(t) => write!(out, "{t}").unwrap(),
     }
-    write_inbound(out, m);
-}
-
-/// ` inbound` after the target of an inbound mapping, as `map` takes it.
-fn write_inbound(out: &mut String, m: &Mapping) {
-    if m.inbound {
-        out.push(' ');
-        out.push_str(INBOUND);
-    }
+    out.push_str(&m.extra_words());
 }
 
 /// The bound policies' indexes, `305,313`; `-` for none.
@@ -445,6 +438,13 @@ struct JsonMapping {
     /// Never null: the flag's absence is an answer (a module without it
     /// has no inbound mappings).
     inbound: bool,
+    /// The remote prefix's address, as the policies name it (twice NAT).
+    remote: Option<String>,
+    /// The address of the alias local hosts address it by.
+    remote_alias: Option<String>,
+    /// The length of both.
+    remote_prefix_len: Option<u8>,
+    zone: Option<u16>,
     state: Option<String>,
     reason: Option<String>,
     pending: Option<String>,
@@ -470,6 +470,10 @@ impl From<&ReportedMapping> for JsonMapping {
             from: m.target.and_then(|t| t.from).map(|f| f.addr.to_string()),
             from_prefix_len: m.target.and_then(|t| t.from).map(|f| f.len),
             inbound: m.inbound,
+            remote: m.remote.map(|r| r.real.to_string()),
+            remote_alias: m.remote.map(|r| r.alias.to_string()),
+            remote_prefix_len: m.remote.map(|r| r.len),
+            zone: m.zone,
             state: r.state.map(|s| state_name(Some(s))),
             reason: r.reason.clone(),
             pending: m.pending.map(|p| pending_name(Some(p))),
@@ -493,7 +497,8 @@ pub fn format_json(maps: &[ReportedMapping], style: JsonStyle) -> serde_json::Re
 /// ...`, `unmap reqid 7`, or `sa pending spid 305` / `sa established spid
 /// 305` (the index of the policy whose SA it is, whatever the key of its
 /// mapping).  The target is written as `map` takes it (`from P to P` for a
-/// prefix mapping, then `inbound` for an inbound one).  A hold-mode mapping's limits follow its mode, as `map`
+/// prefix mapping, then the remote prefix, zone and inbound flag where
+/// the mapping has them).  A hold-mode mapping's limits follow its mode, as `map`
 /// takes them (`pending hold hold-packets 100 hold-bytes 262144`).  Without
 /// selector (inactive mapping) the line ends after the pending mode and
 /// limits, then the kernel's reason, quoted (`reason "..."`), if it gave
@@ -506,9 +511,12 @@ pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
             let target = m
                 .target
                 .map_or_else(|| "to -".to_string(), |t| t.to_string());
-            let mut out = format!("map {} {target}", m.key);
-            write_inbound(&mut out, m);
-            write!(out, " {}", state_name(r.state)).unwrap();
+            let mut out = format!(
+                "map {} {target}{} {}",
+                m.key,
+                m.extra_words(),
+                state_name(r.state)
+            );
             if !r.policies.is_empty() {
                 write!(out, " policies {}", policies_text(&r.policies)).unwrap();
             }
@@ -748,6 +756,48 @@ mod tests {
     }
 
     /// Every counter reported, as 0.
+    /// `m` with the remote prefix 192.168.1.0/24 addressed as
+    /// 10.99.1.0/24 in zone 11, inbound.
+    fn twice_nat(m: Mapping) -> Mapping {
+        Mapping {
+            remote: Some(crate::proto::Remote {
+                alias: "10.99.1.0".parse().unwrap(),
+                real: "192.168.1.0".parse().unwrap(),
+                len: 24,
+            }),
+            zone: Some(11),
+            inbound: true,
+            ..m
+        }
+    }
+
+    /// A twice-NAT mapping in show's ADDRESS cell, in map's own words, and
+    /// in -j: the real prefix's address in "remote", as "from" has it.
+    #[test]
+    fn twice_nat_show_and_json() {
+        let r = ReportedMapping {
+            mapping: twice_nat(Mapping::new(Key::Reqid(7), lan_target())),
+            state: Some(map_state::ACTIVE),
+            ..ReportedMapping::new(Key::Reqid(7))
+        };
+        assert_eq!(
+            format_table(std::slice::from_ref(&r), Detail::Brief, noif),
+            "\
+KEY      ADDRESS                                                                                     STATE   PENDING  POLICIES  FLOWS
+reqid 7  from 192.168.1.0/24 to 10.20.30.0/24 remote 10.99.1.0/24 is 192.168.1.0/24 zone 11 inbound  active  -        -             -
+"
+        );
+        let j = format_json(std::slice::from_ref(&r), JsonStyle::Compact).unwrap();
+        assert!(
+            j.contains(
+                "\"from\":\"192.168.1.0\",\"from_prefix_len\":24,\"inbound\":true,\
+                 \"remote\":\"192.168.1.0\",\"remote_alias\":\"10.99.1.0\",\
+                 \"remote_prefix_len\":24,\"zone\":11,\"state\":\"active\""
+            ),
+            "{j}"
+        );
+    }
+
     fn zero_stats() -> Stats {
         Stats::default().with(&Counter::ALL.map(|c| (c, 0)))
     }
@@ -885,7 +935,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
         let j = format_json(&sample(), JsonStyle::Compact).unwrap();
         let want = concat!(
             "[{\"spid\":305,\"reqid\":null,\"addr\":\"10.20.30.2\",\"prefix_len\":null,\"from\":null,",
-            "\"from_prefix_len\":null,\"inbound\":false,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
+            "\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[305],",
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",\"prefixlen_s\":32,",
             "\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
@@ -895,7 +945,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"inbound_flows\":0,\"inbound_refused\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":313,\"reqid\":null,\"addr\":\"10.20.30.3\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"state\":\"active\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",",
             "\"reason\":null,\"pending\":\"hold\",\"hold_packets\":100,\"hold_bytes\":262144,",
             "\"policies\":[313],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.3\",",
             "\"prefixlen_s\":32,\"dst\":\"172.16.0.0\",\"prefixlen_d\":12,\"proto\":6,\"sport\":0,",
@@ -905,7 +955,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"inbound_flows\":0,\"inbound_refused\":0,\"held\":57,\"released\":50,",
             "\"hold_overflow_drops\":4,\"hold_timeout_drops\":2,\"hold_error_drops\":1,",
             "\"hold_queued\":0}},{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"state\":\"inactive\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
@@ -913,7 +963,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"inbound_flows\":0,\"inbound_refused\":0,",
             "\"held\":0,\"released\":0,\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,",
             "\"hold_error_drops\":0,\"hold_queued\":0}},{\"spid\":1017,\"reqid\":null,",
-            "\"addr\":\"192.0.2.7\",\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,",
+            "\"addr\":\"192.0.2.7\",\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,",
             "\"state\":\"inactive\",\"reason\":null,\"pending\":null,\"hold_packets\":null,",
             "\"hold_bytes\":null,\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
             "\"declined\":null,\"fail_closed_drops\":null,",
@@ -922,7 +972,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}},{\"spid\":null,\"reqid\":7,",
             "\"addr\":\"10.20.30.0\",\"prefix_len\":24,\"from\":\"192.168.1.0\",",
-            "\"from_prefix_len\":24,\"inbound\":true,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
+            "\"from_prefix_len\":24,\"inbound\":true,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[321,337],",
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.0\",\"prefixlen_s\":24,",
             "\"dst\":\"10.1.0.0\",\"prefixlen_d\":16,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
@@ -932,7 +982,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"pending_drops\":0,\"pending_nonblock_held\":2,\"pending_nonblock_drops\":0,\"inbound_flows\":5,\"inbound_refused\":1,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":null,\"reqid\":9,\"addr\":\"10.20.30.9\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"state\":\"inactive\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":\"no IPv4 out policy with a template of reqid 9\",\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
@@ -1004,6 +1054,10 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "from",
             "from_prefix_len",
             "inbound",
+            "remote",
+            "remote_alias",
+            "remote_prefix_len",
+            "zone",
             "state",
             "reason",
             "pending",
@@ -1064,7 +1118,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             .collect();
         let want = concat!(
             "{\"event\":\"map\",\"mapping\":{\"spid\":305,\"reqid\":null,\"addr\":\"10.20.30.2\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"state\":\"active\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",",
             "\"reason\":null,\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",",
             "\"prefixlen_s\":32,\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,",
@@ -1076,7 +1130,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"inbound_flows\":null,\"inbound_refused\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
             "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"state\":\"inactive\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"eagain\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
             "\"declined\":null,\"fail_closed_drops\":null,",
@@ -1086,7 +1140,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"unmap\",\"spid\":305}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":313,\"reqid\":null,\"addr\":\"2001:db8::2\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"state\":\"inactive\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"hold\",\"hold_packets\":500,\"hold_bytes\":1048576,",
             "\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":4,\"declined\":null,\"fail_closed_drops\":0,",
@@ -1098,7 +1152,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"established\"}\n",
             "{\"event\":\"sa\",\"spid\":305,\"sa_state\":\"unknown(7)\"}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":7,\"addr\":\"10.20.30.0\",",
-            "\"prefix_len\":24,\"from\":\"192.168.1.0\",\"from_prefix_len\":24,\"inbound\":false,\"state\":\"active\",",
+            "\"prefix_len\":24,\"from\":\"192.168.1.0\",\"from_prefix_len\":24,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",",
             "\"reason\":null,\"pending\":\"eagain\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[321,337],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.0\",",
             "\"prefixlen_s\":24,\"dst\":\"10.1.0.0\",\"prefixlen_d\":16,\"proto\":0,\"sport\":0,",
@@ -1109,7 +1163,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"held\":null,\"released\":null,\"hold_overflow_drops\":null,",
             "\"hold_timeout_drops\":null,\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":9,\"addr\":\"fd00:2::9\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"state\":\"inactive\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":\"no IPv4 out policy with a template of reqid 9\",\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":null,\"declined\":null,\"fail_closed_drops\":null,",
@@ -1159,6 +1213,18 @@ reqid 9    10.20.30.9                                    inactive  eagain       
         assert_eq!(
             format_event(&Event::Map(m), noif),
             "map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 inbound active policies 321,337 \
+             pending eagain selector 10.20.30.0/24 -> 10.1.0.0/16 proto any\n"
+        );
+        // Twice NAT: the remote prefix and zone after the target, as `map`
+        // takes them.
+        let Event::Map(mut m) = evs[7].clone() else {
+            panic!("not a map event")
+        };
+        m.mapping = twice_nat(m.mapping);
+        assert_eq!(
+            format_event(&Event::Map(m), noif),
+            "map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 \
+             remote 10.99.1.0/24 is 192.168.1.0/24 zone 11 inbound active policies 321,337 \
              pending eagain selector 10.20.30.0/24 -> 10.1.0.0/16 proto any\n"
         );
         use crate::uapi::sa_state;

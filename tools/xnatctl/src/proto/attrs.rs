@@ -218,8 +218,11 @@ pub enum MapAttr {
     /// address's host part in remote as its destination, before the
     /// route and policy lookup, and its source translated as any flow
     /// of the mapping (counted in flows); replies come back from the
-    /// alias.  A flow an inbound mapping admits whose source is in
-    /// remote appears to the local host as coming from the alias.
+    /// alias.  Such a mapping takes only the flows sent to its alias,
+    /// not those sent to the remote prefix itself (which may be
+    /// another site's, or the local LAN's).  A flow an inbound mapping
+    /// admits whose source is in remote appears to the local host as
+    /// coming from the alias.
     /// Every bound policy's destination selector must contain the whole
     /// remote prefix.  A packet whose destination was translated never
     /// leaves without IPsec: it is dropped (fail-closed-drops) instead.
