@@ -6,8 +6,9 @@
 #
 #   bash tests/bench/bench.sh OUTDIR
 #
-# OUTDIR holds bin/flowgen (built by run.sh) and bench.env; raw figures go
-# to OUTDIR/samples.csv, one line a sample.  A benchmark, not a test: it
+# OUTDIR holds bin/flowgen, bin/xt_NETMAP.ko if the kernel lacks NETMAP
+# (both built by run.sh) and bench.env; raw figures go to
+# OUTDIR/samples.csv, one line a sample.  A benchmark, not a test: it
 # measures and prints, and fails only when the setup itself is broken.
 #
 # For N in BENCH_NS (default 1 100 1000 10000), the home box of each copy
@@ -66,6 +67,7 @@ echo "measure,tool,n,round,value,sent,received,seconds" >"$SAMPLES"
 	echo "xfrm_monitor=${BENCH_XFRM_MONITOR:-0}"
 } >"$out/meta.txt"
 
+[ ! -f "$out/bin/xt_NETMAP.ko" ] || insmod "$out/bin/xt_NETMAP.ko" || fail "cannot load xt_NETMAP"
 bring_up
 # With BENCH_XFRM_MONITOR=1, a listener on every xfrm group in each home
 # box, as `ip xfrm monitor` left running by an operator: the kernel then
