@@ -94,6 +94,9 @@ impl genetlink::Family for XfrmNat {
                     hold_packets: value(info, map::HOLD_PACKETS),
                     hold_bytes: value(info, map::HOLD_BYTES),
                     inbound: value(info, map::INBOUND).is_some(),
+                    remote: value(info, map::REMOTE),
+                    remote_alias: value(info, map::REMOTE_ALIAS),
+                    remote_prefix_len: value(info, map::REMOTE_PREFIX_LEN),
                 });
                 let replace = value(info, map::REPLACE).is_some();
                 match req {
@@ -224,6 +227,11 @@ fn put_mapping(a: &mut Attrs<'_>, e: &Entry<'_, Shared>) -> Result {
     put(a, map::PENDING, m.pending.to_wire())?;
     if m.inbound {
         put(a, map::INBOUND, ())?;
+    }
+    if let Some(r) = &m.remote {
+        put(a, map::REMOTE, r.real.bytes(m.family))?;
+        put(a, map::REMOTE_ALIAS, r.alias.bytes(m.family))?;
+        put(a, map::REMOTE_PREFIX_LEN, r.len)?;
     }
     if let Some(h) = &hold {
         put(a, map::HOLD_PACKETS, h.limits.packets)?;

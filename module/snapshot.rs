@@ -65,6 +65,7 @@ pub(crate) fn mapping_for(req: &MapRequest, old: Option<&Mapping<Shared>>) -> Re
         from: req.from,
         pending: req.pending,
         inbound: req.inbound,
+        remote: req.remote,
         stats: shared_for(req, old)?,
     })
 }
@@ -81,5 +82,6 @@ pub(crate) fn request_of(m: &Mapping<Shared>) -> MapRequest {
         pending: m.pending,
         hold,
         inbound: m.inbound,
+        remote: m.remote,
     }
 }

@@ -420,6 +420,10 @@ impl Entry<NetState> {
         if let Some(Inactive::Unfit(why)) = next.get(req.key).and_then(|e| e.inactive) {
             return Err(Refusal::Unfit(why).into());
         }
+        // The others' aliases do not overlap: an overlap is with this one.
+        if let Some((a, b)) = next.alias_overlap() {
+            return Err(Refusal::AliasOverlap(if a == req.key { b } else { a }).into());
+        }
         self.commit(&mut w, next, notify, Announce::OnlyKey(req.key))
     }
 
@@ -461,6 +465,10 @@ impl Entry<NetState> {
             if let Some(Inactive::Unfit(why)) = e.inactive {
                 return Err(ChangeError::RefusedEntry(*i, Refusal::Unfit(why)));
             }
+        }
+        if let Some((first, second)) = next.alias_overlap() {
+            let entry = entries.iter().find(|(_, r)| r.key == second).map_or(0, |(i, _)| *i);
+            return Err(ChangeError::RefusedEntry(entry, Refusal::AliasOverlap(first)));
         }
         self.commit(&mut w, next, notify, Announce::Changes)
     }

@@ -146,6 +146,11 @@ impl Conn {
         self.has_status(bindings::ip_conntrack_status_IPS_SRC_NAT)
     }
 
+    /// Whether NAT changed the destination of this connection.
+    pub fn is_destination_natted(&self) -> bool {
+        self.has_status(bindings::ip_conntrack_status_IPS_DST_NAT)
+    }
+
     /// Whether the connection carries `label`.
     pub fn has_label(&self, label: Label) -> bool {
         // SAFETY: Valid entry; the labels extension, when there is one, is

@@ -82,7 +82,8 @@ fn request_attributes_are_the_specs() {
     use map_attr::*;
     let new = op(Op::MapNew).do_attrs.unwrap();
     let mut want =
-        vec![SPID, ADDR, REPLACE, PENDING, HOLD_PACKETS, HOLD_BYTES, REQID, PREFIX_LEN, FROM, FROM_PREFIX_LEN, INBOUND];
+        vec![SPID, ADDR, REPLACE, PENDING, HOLD_PACKETS, HOLD_BYTES, REQID, PREFIX_LEN, FROM, FROM_PREFIX_LEN, INBOUND, REMOTE, REMOTE_ALIAS,
+            REMOTE_PREFIX_LEN];
     want.sort_unstable();
     assert_eq!(types(new), want);
     assert_eq!(types(op(Op::MapDel).do_attrs.unwrap()), [SPID, REQID]);

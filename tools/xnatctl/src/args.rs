@@ -581,7 +581,7 @@ mod tests {
         assert_eq!(
             usage_error("map spid 305 to 1.2.3.4 --replace").0,
             "unknown keyword '--replace' for 'map' \
-             (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)"
+             (expected: spid, reqid, from, to, inbound, pending, hold-packets, hold-bytes, replace)"
         );
         assert_eq!(
             usage_error("flush -x").0,

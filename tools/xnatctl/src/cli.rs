@@ -1,6 +1,6 @@
 //! The keyword grammar of xnatctl's commands
-//! (`spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending eagain|drop|hold]
-//! [hold-packets N] [hold-bytes N] [replace]`).
+//! (`spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [inbound]
+//! [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]`).
 //!
 //! `args` hands over the words after the subcommand, even those starting
 //! with '-' (`spid -1`), without the options among them.  They are parsed
@@ -190,6 +190,15 @@ const REPLACE: Keyword = Keyword {
     name: "replace",
     takes_value: false,
 };
+/// The remote side may start flows towards `to` too.  Named for the
+/// direction the flows come from, as `ip xfrm` calls the decrypting
+/// policies and SAs `in`; a word of its own rather than a value of
+/// another keyword, since it is a yes or no.
+pub const INBOUND: &str = "inbound";
+const INBOUND_KEYWORD: Keyword = Keyword {
+    name: INBOUND,
+    takes_value: false,
+};
 const PENDING: Keyword = Keyword {
     name: "pending",
     takes_value: true,
@@ -209,11 +218,12 @@ const COUNT: Keyword = Keyword {
 
 /// The keywords of each command that takes some, in the order messages
 /// list them.
-const MAP_KEYWORDS: [Keyword; 8] = [
+const MAP_KEYWORDS: [Keyword; 9] = [
     SPID,
     REQID,
     FROM,
     TO,
+    INBOUND_KEYWORD,
     PENDING,
     HOLD_PACKETS,
     HOLD_BYTES,
@@ -457,9 +467,9 @@ fn required<'a>(
     }
 }
 
-/// `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending
+/// `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [inbound] [pending
 /// eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]`; the hold
-/// limits only with `pending hold`.
+/// limits only with `pending hold`, inbound only with from.
 pub fn parse_map(words: &[String]) -> Result<Command, UsageError> {
     let (mapping, replace) = parse_mapping(words)?;
     Ok(Command::Map { mapping, replace })
@@ -470,6 +480,15 @@ pub fn parse_mapping(words: &[String]) -> Result<(Mapping, bool), UsageError> {
     let kv = parse_words("map", words, &MAP_KEYWORDS)?;
     let key = required_key(&kv)?;
     let target = parse_target(&kv)?;
+    let inbound = kv.contains_key(INBOUND);
+    // The kernel's condition too: an inbound flow's destination in `to`
+    // needs the one host of `from` it stands for.
+    if inbound && target.from.is_none() {
+        return usage(format!(
+            "'{INBOUND}' is only valid with 'from PREFIX': it admits the remote \
+             side's flows to the hosts of a 1:1 mapping"
+        ));
+    }
     let pending = kv.get("pending").map(|v| parse_pending(v)).transpose()?;
     let hold_packets = hold_limit(
         &kv,
@@ -489,6 +508,7 @@ pub fn parse_mapping(words: &[String]) -> Result<(Mapping, bool), UsageError> {
         pending,
         hold_packets,
         hold_bytes,
+        inbound,
     };
     Ok((mapping, kv.contains_key(REPLACE.name)))
 }
@@ -711,6 +731,51 @@ mod tests {
         );
     }
 
+    /// `inbound`: a flag among map's keywords, in any place; only with
+    /// `from`, as the kernel has it.
+    #[test]
+    fn map_inbound() {
+        let want = Command::Map {
+            mapping: Mapping {
+                inbound: true,
+                ..Mapping::new(Key::Reqid(7), crate::proto::tests::lan_target())
+            },
+            replace: false,
+        };
+        for words in [
+            "reqid=7 from 192.168.1.0/24 to 10.20.30.0/24 inbound",
+            "inbound reqid=7 from 192.168.1.0/24 to 10.20.30.0/24",
+            "reqid=7 from 192.168.1.0/24 inbound to 10.20.30.0/24",
+        ] {
+            assert_eq!(parse_map(&w(words)).unwrap(), want, "{words}");
+        }
+        let Command::Map { mapping, replace } = parse_map(&w(
+            "spid 305 inbound from 192.168.1.7 to 10.20.30.7 pending drop replace",
+        ))
+        .unwrap() else {
+            panic!("not a map command")
+        };
+        assert!(mapping.inbound && replace);
+        let (plain, _) = parse_mapping(&w("reqid=7 from 192.168.1.0/24 to 10.20.30.0/24")).unwrap();
+        assert!(!plain.inbound);
+        let without_from = "'inbound' is only valid with 'from PREFIX': it admits the remote \
+                            side's flows to the hosts of a 1:1 mapping";
+        for (words, want) in [
+            ("spid=305 to 10.20.30.2 inbound", without_from),
+            ("inbound reqid=7 to 10.20.30.2/32", without_from),
+            (
+                "spid=305 to 10.20.30.2 inbound=yes",
+                "'inbound' takes no value",
+            ),
+            (
+                "spid=305 from 192.168.1.7 to 10.20.30.2 inbound inbound",
+                "'inbound' given more than once",
+            ),
+        ] {
+            assert_eq!(err(parse_map(&w(words))), want, "{words}");
+        }
+    }
+
     #[test]
     fn map_prefix_refusals() {
         for (words, want) in [
@@ -776,7 +841,7 @@ mod tests {
             (
                 "spid=305 from to 10.20.30.2",
                 "unknown keyword '10.20.30.2' for 'map' \
-                 (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)",
+                 (expected: spid, reqid, from, to, inbound, pending, hold-packets, hold-bytes, replace)",
             ),
             (
                 "spid=305 to 224.0.0.0/4 from 10.0.0.0/4",
@@ -800,6 +865,7 @@ mod tests {
                 "reqid",
                 "from",
                 "to",
+                "inbound",
                 "pending",
                 "hold-packets",
                 "hold-bytes",
@@ -825,6 +891,7 @@ mod tests {
                 pending: Some(pending),
                 hold_packets: None,
                 hold_bytes: None,
+                inbound: false,
             },
             replace,
         };
@@ -904,6 +971,7 @@ mod tests {
                 pending: Some(pending_mode::HOLD),
                 hold_packets,
                 hold_bytes,
+                inbound: false,
             },
             replace,
         };
@@ -1016,7 +1084,7 @@ mod tests {
         assert_eq!(
             err(parse_map(&w("spid=305 to 10.20.30.2 bogus"))),
             "unknown keyword 'bogus' for 'map' \
-             (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)"
+             (expected: spid, reqid, from, to, inbound, pending, hold-packets, hold-bytes, replace)"
         );
         assert_eq!(err(parse_map(&w("spid=305 to"))), "missing value for 'to'");
         assert_eq!(
@@ -1178,14 +1246,14 @@ mod tests {
                 parse_map(std::slice::from_ref(&long)),
                 format!(
                     "unknown keyword '{short}' for 'map' \
-                     (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)"
+                     (expected: spid, reqid, from, to, inbound, pending, hold-packets, hold-bytes, replace)"
                 ),
             ),
             (
                 parse_map(&[format!("{long}=1")]),
                 format!(
                     "unknown keyword '{short}' for 'map' \
-                     (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)"
+                     (expected: spid, reqid, from, to, inbound, pending, hold-packets, hold-bytes, replace)"
                 ),
             ),
             (
@@ -1239,7 +1307,7 @@ mod tests {
         ] {
             let got = err(r);
             assert_eq!(got, want);
-            assert!(got.len() < 200, "{got}");
+            assert!(got.len() < 256, "{got}");
         }
     }
 

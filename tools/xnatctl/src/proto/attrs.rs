@@ -176,7 +176,7 @@ pub enum MapAttr {
     /// In map-set: one mapping of the new set, with the attributes of a
     /// map-new request (spid or reqid, addr, and optionally prefix-len,
     /// from, from-prefix-len, pending, hold-packets, hold-bytes,
-    /// inbound).
+    /// inbound, remote, remote-alias, remote-prefix-len).
     /// Repeated, once per mapping.
     Mapping(Vec<MapAttr>),
     /// Key: the reqid of the templates of the outbound policies to bind
@@ -210,6 +210,27 @@ pub enum MapAttr {
     /// other new flow towards the prefix is dropped (inbound-refused).
     /// Without it, the mapping translates locally started flows only.
     Inbound,
+    /// The remote prefix as the bound policies' destination selectors
+    /// and the remote site name it (e.g. 192.168.1.0/24, a LAN that
+    /// overlaps the local one), which local hosts address as
+    /// remote-alias instead (twice NAT).  A new flow from a local host
+    /// (or the gateway itself) to an address of remote-alias gets that
+    /// address's host part in remote as its destination, before the
+    /// route and policy lookup, and its source translated as any flow
+    /// of the mapping (counted in flows); replies come back from the
+    /// alias.  A flow an inbound mapping admits whose source is in
+    /// remote appears to the local host as coming from the alias.
+    /// Every bound policy's destination selector must contain the whole
+    /// remote prefix.  A packet whose destination was translated never
+    /// leaves without IPsec: it is dropped (fail-closed-drops) instead.
+    /// With remote-alias and remote-prefix-len.
+    Remote(IpAddr),
+    /// The prefix local hosts address the remote prefix by, of the same
+    /// family and length.  The remote aliases of a namespace's mappings
+    /// may not overlap.
+    RemoteAlias(IpAddr),
+    /// Length of the remote and remote-alias prefixes.
+    RemotePrefixLen(u8),
     Other(DefaultNla),
 }
 
@@ -238,6 +259,9 @@ impl MapAttr {
             MapAttr::Policy(_) => map_attr::POLICY,
             MapAttr::Reason(_) => map_attr::REASON,
             MapAttr::Inbound => map_attr::INBOUND,
+            MapAttr::Remote(_) => map_attr::REMOTE,
+            MapAttr::RemoteAlias(_) => map_attr::REMOTE_ALIAS,
+            MapAttr::RemotePrefixLen(_) => map_attr::REMOTE_PREFIX_LEN,
             MapAttr::Other(nla) => nla.kind(),
         }
     }
@@ -262,6 +286,9 @@ impl MapAttr {
             MapAttr::Policy(v) => v.to_ne_bytes().to_vec(),
             MapAttr::Reason(v) => [v.as_bytes(), &[0]].concat(),
             MapAttr::Inbound => Vec::new(),
+            MapAttr::Remote(v) => ip_bytes(v),
+            MapAttr::RemoteAlias(v) => ip_bytes(v),
+            MapAttr::RemotePrefixLen(v) => vec![*v],
             MapAttr::Other(nla) => other_payload(nla),
         }
     }
@@ -289,6 +316,9 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for MapAttr {
             map_attr::POLICY => MapAttr::Policy(u32::from_ne_bytes(fixed("policy", v)?)),
             map_attr::REASON => MapAttr::Reason(string(v)),
             map_attr::INBOUND => MapAttr::Inbound,
+            map_attr::REMOTE => MapAttr::Remote(ip("remote", v)?),
+            map_attr::REMOTE_ALIAS => MapAttr::RemoteAlias(ip("remote-alias", v)?),
+            map_attr::REMOTE_PREFIX_LEN => MapAttr::RemotePrefixLen(fixed::<1>("remote-prefix-len", v)?[0]),
             _ => MapAttr::Other(DefaultNla::parse(buf)?),
         })
     }

@@ -68,6 +68,7 @@ pub mod tests {
             pending: Some(pending_mode::HOLD),
             hold_packets: Some(500),
             hold_bytes: Some(1 << 20),
+            inbound: false,
         }
     }
 
@@ -309,6 +310,7 @@ pub mod tests {
                     pending: Some(mode),
                     hold_packets: None,
                     hold_bytes: None,
+                    inbound: false,
                 },
                 replace: false,
             };
@@ -337,6 +339,7 @@ pub mod tests {
                 pending: Some(pending_mode::DROP),
                 hold_packets: None,
                 hold_bytes: None,
+                inbound: false,
             },
             replace: true,
         };
@@ -360,6 +363,7 @@ pub mod tests {
                 pending: Some(pending_mode::HOLD),
                 hold_packets: Some(500),
                 hold_bytes: Some(1 << 20),
+                inbound: false,
             },
             replace: true,
         };
@@ -383,6 +387,7 @@ pub mod tests {
                 pending: Some(pending_mode::HOLD),
                 hold_packets: None,
                 hold_bytes: Some(4096),
+                inbound: false,
             },
             replace: false,
         };
@@ -466,6 +471,7 @@ pub mod tests {
                 pending: Some(pending_mode::DROP),
                 hold_packets: None,
                 hold_bytes: None,
+                inbound: false,
             },
         ];
         let req = Request::MapSet {
@@ -546,6 +552,7 @@ pub mod tests {
                 pending: Some(pending_mode::HOLD),
                 hold_packets: Some(100),
                 hold_bytes: Some(262144),
+                inbound: false,
             })
             .collect();
         let b = Request::MapSet { mappings }.encode(30, 1);
@@ -695,6 +702,10 @@ pub mod tests {
             MapAttr::Policy(321),
             MapAttr::SaState(1),
             MapAttr::Replace,
+            MapAttr::Inbound,
+            MapAttr::Remote("192.168.1.0".parse().unwrap()),
+            MapAttr::RemoteAlias("10.99.1.0".parse().unwrap()),
+            MapAttr::RemotePrefixLen(24),
             MapAttr::Selector(sel),
             MapAttr::Stats(stats),
             MapAttr::Mapping(vec![
@@ -1115,6 +1126,21 @@ pub mod tests {
         put(&mut want, map_attr::FROM_PREFIX_LEN, &[24]);
         put(&mut want, map_attr::REPLACE, &[]);
         assert_eq!(&b[20..], &want[..]);
+        // Inbound: an empty INBOUND attribute after the rest; a reply that
+        // carries it decodes as inbound, one without it as not.
+        let inbound = Mapping {
+            inbound: true,
+            ..mapping.clone()
+        };
+        let b = Request::MapNew {
+            mapping: inbound.clone(),
+            replace: true,
+        }
+        .encode(30, 3);
+        put(&mut want, map_attr::INBOUND, &[]);
+        assert_eq!(&b[20..], &want[..]);
+        assert_eq!(decode(&want).mapping, inbound);
+        assert!(!decode(&sample_reqid_mapping_attrs()).mapping.inbound);
 
         // IPv6 prefixes: 16-byte addresses.
         let v6 = Mapping {

@@ -59,6 +59,7 @@ impl ReportedMapping {
                 pending: None,
                 hold_packets: None,
                 hold_bytes: None,
+                inbound: false,
             },
             state: None,
             reason: None,
@@ -89,11 +90,14 @@ impl ReportedMapping {
                 MapAttr::Pending(n) => m.pending = Some(*n),
                 MapAttr::HoldPackets(n) => m.hold_packets = Some(*n),
                 MapAttr::HoldBytes(n) => m.hold_bytes = Some(*n),
+                MapAttr::Inbound => m.inbound = true,
                 MapAttr::Policy(n) => r.policies.push(*n),
                 MapAttr::Selector(sel) => r.selector = Some(Selector::from_attrs(sel)?),
                 MapAttr::Stats(st) => r.stats = Stats::from_attrs(st),
                 MapAttr::Replace
-                | MapAttr::Inbound
+                | MapAttr::Remote(_)
+                | MapAttr::RemoteAlias(_)
+                | MapAttr::RemotePrefixLen(_)
                 | MapAttr::SaState(_)
                 | MapAttr::Mapping(_)
                 | MapAttr::Other(_) => {}

@@ -176,6 +176,7 @@ impl Mapping {
             pending: None,
             hold_packets: None,
             hold_bytes: None,
+            inbound: false,
         }
     }
 }
@@ -212,12 +213,16 @@ pub struct Mapping {
     /// Hold limits (pending hold only).
     pub hold_packets: Option<u32>,
     pub hold_bytes: Option<u32>,
+    /// Whether the remote side may also start flows towards the mapping's
+    /// `to` prefix (a 1:1 mapping only).  A flag attribute: a module that
+    /// does not report it has no inbound mappings, so false is the truth.
+    pub inbound: bool,
 }
 
 impl Mapping {
-    /// The attributes of the mapping: the key, the target, then pending
-    /// and the hold limits where given; `replace` (map-new's) goes after
-    /// the target.
+    /// The attributes of the mapping: the key, the target, then pending,
+    /// the hold limits where given and the inbound flag if set; `replace`
+    /// (map-new's) goes after the target.
     fn attrs(&self, replace: bool) -> Vec<MapAttr> {
         let mut attrs = vec![self.key.attr()];
         if let Some(target) = &self.target {
@@ -231,6 +236,9 @@ impl Mapping {
         attrs.extend(self.pending.map(MapAttr::Pending));
         attrs.extend(self.hold_packets.map(MapAttr::HoldPackets));
         attrs.extend(self.hold_bytes.map(MapAttr::HoldBytes));
+        if self.inbound {
+            attrs.push(MapAttr::Inbound);
+        }
         attrs
     }
 }
