@@ -29,6 +29,7 @@ howto_vars 4
 # L1 in the one, M1 in the other, with the same host part.
 netmap_vars 4
 # L1 is a second address of the LAN host: pinned to the LAN host's MAC.
+# shellcheck disable=SC2034 # howto_neigh_line reads it by name
 MAC_L1=$MAC_LAN_HOST
 
 elapsed() { printf '%4d s' $(((${EPOCHREALTIME/./} - ${T_START/./}) / 1000000)); }
@@ -243,7 +244,7 @@ udp_rx() {
 send() {
 	local o w from=$1-${5:-lan}
 	o=$(run_in "$from" "$FLOWGEN" send "$2" 5001 "$3" "$4" "${SPORT[$from]}")
-	read -r w SENT w w w DUR w SPORT[$from] w <<<"$o"
+	read -r w SENT w w w DUR w "SPORT[$from]" w <<<"$o"
 	DUR=${DUR/./}000
 	DUR=$((10#$DUR))
 	case $o in *errno*) say "  sender errors ($from $2 $4): $o" ;; esac
