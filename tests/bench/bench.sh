@@ -6,13 +6,14 @@
 #
 #   bash tests/bench/bench.sh OUTDIR
 #
-# OUTDIR holds bin/flowgen (built by run.sh) and bench.env; raw figures go
-# to OUTDIR/samples.csv, one line a sample.  A benchmark, not a test: it
+# OUTDIR holds bin/flowgen, bin/xt_NETMAP.ko if the kernel lacks NETMAP
+# (both built by run.sh) and bench.env; raw figures go to
+# OUTDIR/samples.csv, one line a sample.  A benchmark, not a test: it
 # measures and prints, and fails only when the setup itself is broken.
 #
 # For N in BENCH_NS (default 1 100 1000 10000), the home box of each copy
-# has N out policies: the reference scenario's (index 305, 10.20.30.2/32 -> 10.0.0.0/8)
-# and N-1 others (index 8*(1000+k)+1, 100.64.x.y/32 -> 11.x.y.0/24).  Then
+# has N out policies: the reference scenario's (index 305, here
+# 10.20.30.0/24 -> 10.0.0.0/8) and N-1 others (index 8*(1000+k)+1, 100.64.x.y/32 -> 11.x.y.0/24).  Then
 # in rounds, the tools in turn (the order rotates each round):
 #   xfrm-nat  xnatctl restore of N mappings, one per policy (policies exist)
 #   iptables  iptables-restore of N SNAT rules "-d NET -j SNAT --to-source
@@ -27,6 +28,25 @@
 # router, no policy): new flows/s and one flow's packets/s, with the N
 # mappings/rules/elements loaded, with xfrm-nat after a flush (0 mappings,
 # its hooks stay registered) and with no NAT at all.
+#
+# Then, in the same slot of the rotation, inbound new flows/s: the office
+# host starts the flows (a new source port per datagram) towards the LAN's
+# 1:1 alias 10.20.30.17, through the tunnel; the home box translates them
+# to 192.168.1.17 (an address of the LAN host, whose UDP counters count
+# them).  Policy 305 selects src 10.20.30.0/24 for that (the home box's in
+# and fwd policies and the office gateway's out policy select the same),
+# and the N-1 others stay as they are, so that this figure too is taken
+# with N policies, and the N-1 other mappings, rules or elements loaded:
+#   xfrm-nat  the N-1 mappings and "map spid=305 from 192.168.1.0/24
+#             to 10.20.30.0/24 inbound"
+#   iptables  the N-1 SNAT rules and the NETMAP pair "-A PREROUTING
+#             -d 10.20.30.0/24 -j NETMAP --to 192.168.1.0/24", "-A
+#             POSTROUTING -s 192.168.1.0/24 -d 10.0.0.0/8 -j NETMAP --to
+#             10.20.30.0/24" (the latter after the N-1, which a new
+#             inbound flow's first packet also walks in POSTROUTING)
+#   nft       the map of N-1 elements and the same pair as "dnat ip prefix
+#             to" and "snat ip prefix to" rules
+# At N = 1 that is the recipe alone.
 set -euo pipefail
 out=${1:?usage: bench.sh OUTDIR}
 BENCH_DIR=$(dirname "$0")
@@ -47,6 +67,7 @@ echo "measure,tool,n,round,value,sent,received,seconds" >"$SAMPLES"
 	echo "xfrm_monitor=${BENCH_XFRM_MONITOR:-0}"
 } >"$out/meta.txt"
 
+[ ! -f "$out/bin/xt_NETMAP.ko" ] || insmod "$out/bin/xt_NETMAP.ko" || fail "cannot load xt_NETMAP"
 bring_up
 # With BENCH_XFRM_MONITOR=1, a listener on every xfrm group in each home
 # box, as `ip xfrm monitor` left running by an operator: the kernel then
@@ -68,8 +89,11 @@ for t in "${TOOLS[@]}"; do
 	install "$t" 1 >/dev/null
 	flows "$(prefix "$t")" "$OFFICE_HOST" office new
 	clear_tool "$t"
+	install "$t" in-1 >/dev/null
+	flows "$(prefix "$t")" "$M1" lan new office
+	clear_tool "$t"
 done
-say "NAT through the tunnel works in the three copies"
+say "NAT through the tunnel works in the three copies, both ways"
 
 maxn=${NS[-1]}
 have=1
@@ -99,6 +123,11 @@ for n in "${NS[@]}"; do
 			sample flows_per_s "$t" "$n" "$r" "$RATE" "$SENT" "$RECV" "$DUR"
 			say "N=$n round $r $t: install $ti s, dump $td s, add one $t1 s, new NATed flows $RATE/s (sent $SENT, received $RECV in ${DUR%???} s)"
 			[ "$n" != "$maxn" ] || unmapped "$t" "$t" "$n" "$r"
+			clear_tool "$t"
+			install "$t" "in-$n" >/dev/null
+			flows "$p" "$M1" lan new office
+			sample inbound_flows_per_s "$t" "$n" "$r" "$RATE" "$SENT" "$RECV" "$DUR"
+			say "N=$n round $r $t: inbound new flows $RATE/s (office -> $M1, sent $SENT, received $RECV at $L1 in ${DUR%???} s)"
 			clear_tool "$t"
 		done
 		ta=$(timed xa "$XNAT_CTL" restore "$XNAT_TMP/xnat-$n.conf")

@@ -10,6 +10,8 @@
  *           PORT+3 (258,048 tuples) from CURSOR on, so that a tuple comes
  *           back only after all the others: each datagram is a new
  *           conntrack entry as long as entries expire sooner than that.
+ *           The 16 tuples with a source port PORT to PORT+3 are skipped:
+ *           a sink in the sender's own namespace may hold those ports.
  *       one: one socket, one source port, sendto() in a loop.
  *       Ends after SECONDS and prints
  *       "sent N failed M seconds S next CURSOR [errno NAME COUNT]...".
@@ -99,6 +101,9 @@ static int do_send(const char *host, int port, double secs, int one, long cur)
 				failed++;
 				continue;
 			}
+			while (SPORT_MIN + cur % SPORT_SPAN >= port &&
+			       SPORT_MIN + cur % SPORT_SPAN < port + DPORTS)
+				cur = cur + 1 == TUPLES ? 0 : cur + 1;
 			src.sin_port = htons(SPORT_MIN + cur % SPORT_SPAN);
 			dst.sin_port = htons(port + cur / SPORT_SPAN);
 			cur = cur + 1 == TUPLES ? 0 : cur + 1;

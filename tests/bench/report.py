@@ -7,8 +7,9 @@ raw samples the VM wrote.
 RESULTS holds samples.csv (measure,tool,n,round,value,sent,received,seconds)
 and meta.txt.  Prints the table (median [min-max] of the rounds, ratios of
 medians), writes RESULTS/summary.json, and the SVG plots into each DIR:
-flows.svg (new NATed flows/s against N), install.svg (install time against
-N) and unmapped.svg (unmapped traffic with 0 and N mappings, against
+flows.svg (new NATed flows/s against N), inbound.svg (inbound new flows/s,
+started by the office host towards a 1:1-mapped LAN host, against N),
+install.svg (install time against N) and unmapped.svg (unmapped traffic with 0 and N mappings, against
 iptables and nft loaded and no NAT).  The SVG is written by hand: no
 plotting library is needed.
 """
@@ -81,7 +82,7 @@ def summarize(samples):
 
 def table(summary, meta):
     lines = []
-    ns = sorted({n for m in ("install_s", "dump_s", "flows_per_s") for t in summary.get(m, {}).values() for n in t})
+    ns = sorted({n for m in ("install_s", "dump_s", "flows_per_s", "inbound_flows_per_s") for t in summary.get(m, {}).values() for n in t})
     rounds = meta.get("rounds", "?")
     lines.append(f"xfrm-nat vs iptables ({meta.get('iptables', 'iptables')}) and nft ({meta.get('nft', 'nft')})")
     lines.append(f"one VM run ({meta.get('vm_seconds', '?')} s) of {meta.get('commit', '?')} on {meta.get('date', '?')}: kernel {meta.get('kernel', '?')}, "
@@ -98,6 +99,7 @@ def table(summary, meta):
         ("dump_s", "dump, s", "s"),
         ("add_one_s", "add one to the N, s", "s"),
         ("flows_per_s", "new NATed flows/s", "r"),
+        ("inbound_flows_per_s", "inbound new flows/s", "r"),
     ]
     for measure, label, kind in rows:
         m = summary.get(measure, {})
@@ -315,6 +317,8 @@ def plots(summary, meta, dirs):
         os.makedirs(d, exist_ok=True)
         line_plot(os.path.join(d, "flows.svg"), "New NATed flows/s through the tunnel",
                   "new flows/s (median; whiskers: min-max)", summary.get("flows_per_s", {}), False, note)
+        line_plot(os.path.join(d, "inbound.svg"), "Inbound new flows/s to a 1:1-mapped LAN host",
+                  "new flows/s (median; whiskers: min-max)", summary.get("inbound_flows_per_s", {}), False, note)
         line_plot(os.path.join(d, "install.svg"), "Install time of N mappings / rules / map elements",
                   "seconds, log scale", summary.get("install_s", {}), True, note)
         rows = unmapped_rows(summary)
@@ -340,7 +344,7 @@ def main():
         json.dump(js, f, indent=1)
     plots(summary, meta, a.svg)
     for d in a.svg:
-        print(f"plots: {', '.join(os.path.join(d, f) for f in ('flows.svg', 'install.svg', 'unmapped.svg'))}")
+        print(f"plots: {', '.join(os.path.join(d, f) for f in ('flows.svg', 'inbound.svg', 'install.svg', 'unmapped.svg'))}")
 
 
 if __name__ == "__main__":

@@ -34,6 +34,19 @@ rm -rf "$out"
 mkdir -p "$out/bin"
 cp "$ko" "$ctl" "$out/bin/"
 cc -O2 -Wall -o "$out/bin/flowgen" "$top/tests/bench/flowgen.c" || { echo "cannot build flowgen" >&2; exit 2; }
+# The inbound figure's iptables recipe needs the NETMAP target, which the
+# base test kernel leaves out: built here from that kernel's own source, for
+# bench.sh to load.
+if grep -qx '# CONFIG_NETFILTER_XT_TARGET_NETMAP is not set' "$kernel/.config" 2>/dev/null; then
+	mkdir -p "$out/xt_netmap"
+	if ! { cp "$kernel/source/net/netfilter/xt_NETMAP.c" "$out/xt_netmap/" &&
+		echo 'obj-m := xt_NETMAP.o' >"$out/xt_netmap/Kbuild" &&
+		make -s -C "$kernel" M="$out/xt_netmap" LLVM=1 modules &&
+		cp "$out/xt_netmap/xt_NETMAP.ko" "$out/bin/"; }; then
+		echo "cannot build xt_NETMAP for $kernel" >&2
+		exit 2
+	fi
+fi
 # The guest gets XNAT_KO and XNAT_CTL from scripts/vm-run.sh, not arbitrary
 # variables: bench.sh reads this file.
 {
