@@ -105,6 +105,10 @@ refused "policy $SPID2 selects dst $NARROW_DST, not remote $SITE_NET" \
 refused "policy $SPID selects src $TO_NET, not $OTHER_TO" \
 	"spid=$SPID" from "$SITE_NET" to "$OTHER_TO" remote "$ALIAS_NET" is "$SITE_NET"
 assert_eq "[]" "$(xnat -j show)" "mappings after the refusals"
+# Gone again: it would take the translated flows once the tunnel's policy
+# goes (and, with no SA, have the NAT core drop them before fail-closed
+# could count them).
+run_in home ip xfrm policy delete src "$TO_NET" dst "$NARROW_DST" dir out
 
 phase "IPv$FAMILY: map from $SITE_NET to $TO_NET remote $ALIAS_NET is $SITE_NET inbound"
 xnat map "spid=$SPID" from "$SITE_NET" to "$TO_NET" remote "$ALIAS_NET" is "$SITE_NET" inbound
