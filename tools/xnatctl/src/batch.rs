@@ -410,10 +410,11 @@ map spid=305 to 10.20.30.2 replace
 flush
 map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
 map reqid 7 inbound from 192.168.1.0/24 to 10.20.30.0/24 replace
+map reqid 21 zone 3 remote 10.99.1.0/24 to 10.20.31.0/24 is 192.168.1.0/24 from 192.168.1.0/24
 ";
         let got = parse_batch("cmds", text.as_bytes()).unwrap();
         let lines: Vec<usize> = got.iter().map(|(l, _)| *l).collect();
-        assert_eq!(lines, [2, 3, 4, 6, 7, 8]);
+        assert_eq!(lines, [2, 3, 4, 6, 7, 8, 9]);
         assert_eq!(got[0].1, Change::Unmap { key: Key::Spid(9) });
         assert_eq!(got[3].1, Change::Flush);
         assert_eq!(
@@ -434,6 +435,13 @@ map reqid 7 inbound from 192.168.1.0/24 to 10.20.30.0/24 replace
             panic!("not a map line: {:?}", got[5].1)
         };
         assert!(mapping.inbound && *replace);
+        let Change::Map { mapping, .. } = &got[6].1 else {
+            panic!("not a map line: {:?}", got[6].1)
+        };
+        assert_eq!(
+            (mapping.remote.map(|r| r.to_string()), mapping.zone),
+            (Some("remote 10.99.1.0/24 is 192.168.1.0/24".into()), Some(3))
+        );
         for (text, want) in [
             (
                 "flush\nshow",
@@ -451,6 +459,11 @@ map reqid 7 inbound from 192.168.1.0/24 to 10.20.30.0/24 replace
             (
                 "map spid=305 to 10.20.30.2 replace=yes",
                 "cmds:1: 'replace' takes no value",
+            ),
+            (
+                "map spid=305 to 10.20.30.2 is 192.168.1.0/24 remote 10.99.1.0/25",
+                "cmds:1: remote 10.99.1.0/25 and is 192.168.1.0/24 differ in prefix length; \
+                 the alias stands for the remote prefix host for host",
             ),
             (
                 "map spid=305 to 10.20.30.2 inbound replace",

@@ -430,6 +430,8 @@ fn completion_scripts() {
                 "reqid",
                 "from",
                 "to",
+                "remote",
+                "zone",
                 "inbound",
                 "pending",
                 "hold-packets",

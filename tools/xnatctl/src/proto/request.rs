@@ -96,6 +96,16 @@ impl Prefix {
         self.len == Prefix::full_len(&self.addr)
     }
 
+    /// The prefix as the grammar's words give it: a single address
+    /// without its length, which `map` reads as the full one.
+    pub fn grammar_text(self) -> String {
+        if self.is_host() {
+            self.addr.to_string()
+        } else {
+            self.to_string()
+        }
+    }
+
     /// The prefix's address with its host bits cleared.
     pub fn network(&self) -> IpAddr {
         // checked_shl: a /0 shifts by the whole width, which `<<` refuses.
@@ -110,18 +120,6 @@ impl Prefix {
                 let mask = u128::MAX.checked_shl(host_bits).unwrap_or(0);
                 IpAddr::V6(Ipv6Addr::from(u128::from(a) & mask))
             }
-        }
-    }
-}
-
-impl Prefix {
-    /// The prefix as the grammar's words give it: a single address
-    /// without its length, which `map` reads as the full one.
-    pub fn grammar_text(self) -> String {
-        if self.is_host() {
-            self.addr.to_string()
-        } else {
-            self.to_string()
         }
     }
 }
