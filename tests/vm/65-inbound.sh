@@ -9,7 +9,8 @@
 #     the office host's own address; the office sees the replies come from
 #     M1 and M2; only ESP on the WAN; inbound-flows counts them.
 #   - Plaintext from the WAN (the router, routing $TO_NET to the home box)
-#     to M1 is dropped before it reaches the LAN: inbound-refused.
+#     or from the LAN (L2) to M1 is dropped before it reaches L1:
+#     inbound-refused.
 #   - A datagram decrypted by an SA of another reqid (a second child
 #     between the same gateways) is refused too.
 #   - The LAN's own flows are translated as before.
@@ -30,7 +31,7 @@ require_ctl
 FAMILY=$(test_family)
 ICMP=icmp
 [ "$FAMILY" = 4 ] || ICMP=icmp6
-# The SPIs of the second child (reqid 2), office gateway -> home.
+# The SPI of the second child's SA (reqid 2), office gateway -> home.
 SPI_OTHER_CHILD=0x3000
 
 # lan_servers: UDP (5001) and TCP (5002) servers on L1 and L2, which log
@@ -52,8 +53,14 @@ lan_servers() {
 # lan_log NS: what the LAN host's servers received, one "proto src tag" a
 # line, joined by '|'.
 lan_log() { paste -sd'|' "$XNAT_TMP/$1.log"; }
+# lan_count NS TAG: the exchanges of TAG that NS's servers logged.
 lan_count() { grep -c -- " $2" "$XNAT_TMP/$1.log" || true; }
 lan_count_ge() { [ "$(lan_count "$1" "$2")" -ge "$3" ]; }
+# assert_inbound_counters FLOWS REFUSED: the mapping's inbound-flows and
+# inbound-refused.
+assert_inbound_counters() {
+	assert_eq "$1 $2" "$(key_fields "spid=$SPID" inbound_flows inbound_refused)" "inbound-flows and inbound-refused"
+}
 stat_ge() { [ "$(key_field "spid=$SPID" "$1")" -ge "$2" ]; }
 
 # not_delivered NS HOST TAG: a datagram from NS to HOST gets no reply.
@@ -72,7 +79,7 @@ xnat map "spid=$SPID" from "$FROM_NET" to "$TO_NET"
 assert_eq "active False" "$(key_fields "spid=$SPID" state inbound)" "state and inbound flag"
 not_delivered office "$M1" plain-map
 assert_eq "" "$(lan_log lan)" "what L1 received"
-assert_eq "0 0" "$(key_fields "spid=$SPID" inbound_flows inbound_refused)" "inbound-flows and inbound-refused"
+assert_inbound_counters 0 0
 
 phase "IPv$FAMILY: with inbound, the office reaches $M1 and $M2 by UDP, TCP and ping"
 xnat map "spid=$SPID" from "$FROM_NET" to "$TO_NET" inbound replace
@@ -101,8 +108,8 @@ assert_eq 0 "$(capture_count office "host $L1 or host $L2")" "packets with a LAN
 plain="host $OFFICE_HOST or net $TO_NET or net $FROM_NET"
 [ "$(capture_count wan "$plain")" = 0 ] || fail "plaintext on the WAN: $(capture_show wan "$plain")"
 assert_eq 0 "$(capture_count wan "not esp and not arp and not icmp6")" "non-ESP packets on the WAN"
-assert_ge 12 "$(capture_count wan "esp and src host $HOME_WAN and dst host $GW_WAN")" "ESP packets to the office gateway"
-assert_eq "6 0" "$(key_fields "spid=$SPID" inbound_flows inbound_refused)" "inbound-flows and inbound-refused"
+assert_ge 10 "$(capture_count wan "esp and src host $HOME_WAN and dst host $GW_WAN")" "ESP packets to the office gateway"
+assert_inbound_counters 6 0
 
 phase "IPv$FAMILY: plaintext from the WAN to $M1 is refused, nothing reaches the LAN"
 run_in router ip -"$FAM" route add "$TO_NET" via "$HOME_WAN"
@@ -114,7 +121,15 @@ capture_stop lan-side
 assert_eq 0 "$(capture_count lan-side "host $ROUTER_HOME")" "packets from the router on home's link to L1"
 assert_eq 0 "$(capture_count lan2-side "host $ROUTER_HOME")" "packets from the router on home's link to L2"
 assert_eq 0 "$(lan_count lan wan-plain)" "datagrams from the WAN at L1"
-assert_eq "6 1" "$(key_fields "spid=$SPID" inbound_flows inbound_refused)" "inbound-flows and inbound-refused"
+assert_inbound_counters 6 1
+
+phase "IPv$FAMILY: plaintext from the LAN (L2) to $M1 is refused as well"
+capture_start home lan0 from-lan2
+not_delivered lan2 "$M1" lan-plain
+capture_stop from-lan2
+assert_eq 0 "$(capture_count from-lan2 "host $L2")" "packets from L2 on home's link to L1"
+assert_eq 0 "$(lan_count lan lan-plain)" "datagrams from L2 at L1"
+assert_inbound_counters 6 2
 
 phase "IPv$FAMILY: a datagram decrypted by an SA of another reqid is refused"
 # A second child between the same gateways: the office gateway's policy
@@ -130,7 +145,7 @@ not_delivered office "$M1" other-child
 gw_out 1
 assert_eq 1 "$(sa_packets home "$GW_WAN" "$HOME_WAN" "$SPI_OTHER_CHILD")" "packets decrypted by the reqid 2 SA at home"
 assert_eq 0 "$(lan_count lan other-child)" "datagrams of the other child at L1"
-assert_eq "6 2" "$(key_fields "spid=$SPID" inbound_flows inbound_refused)" "inbound-flows and inbound-refused"
+assert_inbound_counters 6 3
 exchange office udp back-to-reqid-1 "$M1"
 
 phase "IPv$FAMILY: the LAN's own flows are still translated"
