@@ -11,6 +11,7 @@
 #include <net/netfilter/nf_conntrack.h>
 #include <net/netfilter/nf_conntrack_core.h>
 #include <net/netfilter/nf_conntrack_labels.h>
+#include <net/netfilter/nf_conntrack_zones.h>
 #include <net/netfilter/nf_nat.h>
 #include <net/xfrm.h>
 #include <net/tcp.h>
@@ -29,3 +30,4 @@ const u16 XNAT_IPSKB_REROUTED = IPSKB_REROUTED;
 const u16 XNAT_IP6SKB_REROUTED = IP6SKB_REROUTED;
 const unsigned long XNAT_HZ = HZ;
 const unsigned int XNAT_O_NONBLOCK = O_NONBLOCK;
+const u8 XNAT_NF_CT_DEFAULT_ZONE_DIR = NF_CT_DEFAULT_ZONE_DIR;

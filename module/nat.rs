@@ -1,20 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
-//! The packet path: choosing the SNAT of a new flow, admitting the flows the
-//! remote side starts towards an inbound mapping, and keeping NATed flows
-//! from leaving without IPsec; and the registration of those hooks.
+//! The packet path: choosing the SNAT of a new flow; translating the
+//! destination of flows sent to a remote alias, and of those the remote
+//! side starts towards an inbound mapping; and keeping NATed flows from
+//! leaving without IPsec; and the registration of those hooks.
 
 use kernel::{c_str, prelude::*, sync::Arc};
 
 use crate::hold::{Held, Kept};
-use crate::logic::addr::Family;
+use crate::logic::addr::{Addr, Family};
 use crate::logic::request::PendingMode;
 use crate::logic::selector::Flow;
 use crate::logic::stats::Counter;
 use crate::logic::table::Inbound;
 use crate::net::conntrack::{Conn, Direction, Label};
 use crate::net::netfilter::{
-    self, Hook, HookPoint, HookState, Verdict, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING, NF_IP_PRI_NAT_DST,
-    NF_IP_PRI_NAT_SRC,
+    self, Hook, HookPoint, HookState, Verdict, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING,
+    NF_IP_PRI_CONNTRACK, NF_IP_PRI_NAT_DST, NF_IP_PRI_NAT_SRC,
 };
 use crate::net::pernet::{Net, NetBound};
 use crate::net::rcu::{Global, Publication, ReadGuard};
@@ -36,6 +37,15 @@ pub(crate) const BINDING_LABEL: Label = match Label::new(127) {
 /// The conntrack label of the flows an inbound mapping admitted, besides
 /// [`BINDING_LABEL`]: their replies must leave through a tunnel.
 pub(crate) const INBOUND_LABEL: Label = match Label::new(126) {
+    Some(l) => l,
+    None => panic!("no such label"),
+};
+
+/// The conntrack label of the flows sent to a remote alias, besides
+/// [`BINDING_LABEL`]: their destination is the remote site's, which may be
+/// a local one too, so they must leave through a tunnel; and only the
+/// alias's mapping may translate their source.
+pub(crate) const REMOTE_LABEL: Label = match Label::new(125) {
     Some(l) => l,
     None => panic!("no such label"),
 };
@@ -74,8 +84,14 @@ impl Aborts {
 pub(crate) struct Hooks<'net> {
     _snat4: netfilter::Registration<'net, SnatHook>,
     _snat6: netfilter::Registration<'net, SnatHook>,
-    _inbound4: netfilter::Registration<'net, InboundHook>,
-    _inbound6: netfilter::Registration<'net, InboundHook>,
+    _arriving4: netfilter::Registration<'net, DnatHook>,
+    _arriving6: netfilter::Registration<'net, DnatHook>,
+    _local4: netfilter::Registration<'net, DnatHook>,
+    _local6: netfilter::Registration<'net, DnatHook>,
+    _zone_arriving4: netfilter::Registration<'net, ZoneHook>,
+    _zone_arriving6: netfilter::Registration<'net, ZoneHook>,
+    _zone_local4: netfilter::Registration<'net, ZoneHook>,
+    _zone_local6: netfilter::Registration<'net, ZoneHook>,
     _guard4: netfilter::Registration<'net, FailClosedHook>,
     _guard6: netfilter::Registration<'net, FailClosedHook>,
 }
@@ -86,20 +102,30 @@ pub(crate) struct Hooks<'net> {
 pub(crate) const SNAT_PRIORITY: i32 = NF_IP_PRI_NAT_SRC - 1;
 /// The fail-closed check runs after NAT re-routed the packet into a bundle.
 pub(crate) const FAIL_CLOSED_PRIORITY: i32 = NF_IP_PRI_NAT_SRC + 1;
-/// Inbound mappings translate just before iptables' and nftables' dstnat
+/// Destinations are translated just before iptables' and nftables' dstnat
 /// (priority -100), so that a DNAT rule cannot take a flow the remote side
-/// started towards a mapped prefix.
-pub(crate) const INBOUND_PRIORITY: i32 = NF_IP_PRI_NAT_DST - 1;
+/// started towards a mapped prefix, or one sent to a remote alias.
+pub(crate) const DNAT_PRIORITY: i32 = NF_IP_PRI_NAT_DST - 1;
+/// Zones are attached just before conntrack looks the packet up, after the
+/// raw table (priority -300), whose zone stands.
+pub(crate) const ZONE_PRIORITY: i32 = NF_IP_PRI_CONNTRACK - 1;
 
 impl<'net> Hooks<'net> {
     fn register(net: &'net Net) -> Result<Self> {
         let at = |family, priority| HookPoint { family, hooknum: NF_INET_POST_ROUTING, priority };
-        let arriving = |family| HookPoint { family, hooknum: NF_INET_PRE_ROUTING, priority: INBOUND_PRIORITY };
+        let dnat = |family, hooknum| HookPoint { family, hooknum, priority: DNAT_PRIORITY };
+        let zone = |family, hooknum| HookPoint { family, hooknum, priority: ZONE_PRIORITY };
         Ok(Self {
             _snat4: netfilter::Registration::nat(net, at(Family::V4, SNAT_PRIORITY))?,
             _snat6: netfilter::Registration::nat(net, at(Family::V6, SNAT_PRIORITY))?,
-            _inbound4: netfilter::Registration::nat(net, arriving(Family::V4))?,
-            _inbound6: netfilter::Registration::nat(net, arriving(Family::V6))?,
+            _arriving4: netfilter::Registration::nat(net, dnat(Family::V4, NF_INET_PRE_ROUTING))?,
+            _arriving6: netfilter::Registration::nat(net, dnat(Family::V6, NF_INET_PRE_ROUTING))?,
+            _local4: netfilter::Registration::nat(net, dnat(Family::V4, NF_INET_LOCAL_OUT))?,
+            _local6: netfilter::Registration::nat(net, dnat(Family::V6, NF_INET_LOCAL_OUT))?,
+            _zone_arriving4: netfilter::Registration::hook(net, zone(Family::V4, NF_INET_PRE_ROUTING))?,
+            _zone_arriving6: netfilter::Registration::hook(net, zone(Family::V6, NF_INET_PRE_ROUTING))?,
+            _zone_local4: netfilter::Registration::hook(net, zone(Family::V4, NF_INET_LOCAL_OUT))?,
+            _zone_local6: netfilter::Registration::hook(net, zone(Family::V6, NF_INET_LOCAL_OUT))?,
             _guard4: netfilter::Registration::hook(net, at(Family::V4, FAIL_CLOSED_PRIORITY))?,
             _guard6: netfilter::Registration::hook(net, at(Family::V6, FAIL_CLOSED_PRIORITY))?,
         })
@@ -226,7 +252,15 @@ impl Hook for SnatHook {
         let Some(ns) = NetState::of(state.net(), &guard) else { return Verdict::Accept };
         let Some(table) = ns.snapshot(&guard) else { return Verdict::Accept };
         let flow = flow_of(ct, state);
-        let Some(found) = table.find(family, &flow) else { return Verdict::Accept };
+        let found = if ct.has_label(REMOTE_LABEL) {
+            // Sent to an alias: its mapping's, or nobody's (and then the
+            // fail-closed hook drops it).
+            let alias = ct.tuple(Direction::Original).dst;
+            table.alias_mapping(family, &alias).and_then(|m| table.find_for_alias(m.key, &flow))
+        } else {
+            table.find(family, &flow)
+        };
+        let Some(found) = found else { return Verdict::Accept };
         let mapping = found.mapping;
         let nat = mapping.translate(&flow.saddr);
         let sa_generation = ns.sa_generation();
@@ -320,14 +354,20 @@ fn reply_flow_of(ct: &Conn) -> Flow {
     Flow::from_tuple(o.dst, o.src, o.proto, r.src_port, o.src_port, r.icmp_type, r.icmp_code, 0)
 }
 
-/// The NAT lookup function of flows arriving: called by the NAT core once
-/// per new connection that has no destination binding yet.  A flow towards
-/// an inbound mapping's prefix is translated to its host in the mapping's
-/// from prefix if an SA of a policy the mapping binds decrypted it, and
-/// dropped otherwise.
-pub(crate) struct InboundHook;
+/// The NAT lookup function of destinations: called by the NAT core once
+/// per new connection that has no destination binding yet, arriving
+/// (pre-routing) or sent by the host (local out).
+///
+/// * A flow towards an inbound mapping's prefix is translated to its host
+///   in the mapping's from prefix if an SA of a policy the mapping binds
+///   decrypted it, and dropped otherwise.  If its source is in the
+///   mapping's remote prefix, that becomes the alias.
+/// * A flow from a local host or the host itself towards a remote alias
+///   gets the remote address the alias stands for; [`SnatHook`] then
+///   translates its source by the alias's mapping only.
+pub(crate) struct DnatHook;
 
-impl Hook for InboundHook {
+impl Hook for DnatHook {
     type Kept = core::convert::Infallible;
 
     fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict {
@@ -336,47 +376,114 @@ impl Hook for InboundHook {
         let guard = ReadGuard::new();
         let Some(ns) = NetState::of(state.net(), &guard) else { return Verdict::Accept };
         let Some(table) = ns.snapshot(&guard) else { return Verdict::Accept };
-        let (mapping, host) = match table.admit_inbound(family, &reply_flow_of(ct), xfrm::decrypted_by(skb)) {
-            Inbound::NotOurs => return Verdict::Accept,
-            Inbound::Admit { mapping, host } => (mapping, host),
+        if !table.translates_destinations() {
+            return Verdict::Accept;
+        }
+        let decrypted = xfrm::decrypted_by(skb);
+        // The remote side sends to the mapped prefix, never to an alias,
+        // which is a name only local hosts use.
+        if decrypted.is_none() {
+            let alias = ct.tuple(Direction::Original).dst;
+            if let Some(remote) = table.alias_mapping(family, &alias).and_then(|m| Some((m, m.remote?))) {
+                return translate(ct, family, &[REMOTE_LABEL], &remote.1.real_of(&alias), None, &remote.0.stats);
+            }
+        }
+        // The host's own flows are not inbound: the prefix is not local.
+        if state.hooknum() == NF_INET_LOCAL_OUT {
+            return Verdict::Accept;
+        }
+        match table.admit_inbound(family, &reply_flow_of(ct), decrypted) {
+            Inbound::NotOurs => Verdict::Accept,
+            Inbound::Admit { mapping, host, source } => {
+                let verdict = translate(ct, family, &[INBOUND_LABEL], &host, source.as_ref(), &mapping.stats);
+                if verdict == Verdict::Accept {
+                    mapping.stats.count(Counter::InboundFlows);
+                }
+                verdict
+            }
             // Plaintext from the WAN, another tunnel's, the LAN's: not
             // translated, and not routed on towards wherever the mapped
             // prefix leads either.
             Inbound::Refuse(mapping) => {
                 mapping.stats.count(Counter::InboundRefused);
-                return Verdict::DropSilently;
+                Verdict::DropSilently
             }
+        }
+    }
+}
+
+/// Puts the packets of a mapping's flows with its remote prefix into the
+/// mapping's conntrack zone, before conntrack looks them up: those sent
+/// to its alias, and those that arrive decrypted by an SA of a policy it
+/// binds, from the remote prefix to its own.  Two sites with the same LAN
+/// can then have flows of identical tuples at once.  Runs for every
+/// packet while some mapping has a zone, as conntrack does.
+pub(crate) struct ZoneHook;
+
+impl Hook for ZoneHook {
+    type Kept = core::convert::Infallible;
+
+    fn hook(skb: &SkBuff, state: &HookState<'_>) -> Verdict {
+        let Some(family) = state.family() else { return Verdict::Accept };
+        let guard = ReadGuard::new();
+        let Some(table) = NetState::of(state.net(), &guard).and_then(|ns| ns.snapshot(&guard)) else {
+            return Verdict::Accept;
         };
-        // As for outbound flows (see `SnatHook`).
-        if ct.is_confirmed() {
-            ct.kill();
-            mapping.stats.count(Counter::StaleEntries);
-            return Verdict::DropSilently;
+        if !table.has_zones() {
+            return Verdict::Accept;
         }
-        // Both labels before the binding: the replies of a translated flow
-        // that lacked them would not be held to the tunnel.
-        if ct.add_label(BINDING_LABEL).is_err() || ct.add_label(INBOUND_LABEL).is_err() {
-            return Verdict::DropSilently;
+        let Some((saddr, daddr)) = skb.addresses(family) else { return Verdict::Accept };
+        let mapping = match xfrm::decrypted_by(skb) {
+            Some(reqid) => table.zone_of_arriving(family, &saddr, &daddr, reqid),
+            None => table.alias_mapping(family, &daddr),
+        };
+        if let Some(template) = mapping.and_then(|m| m.stats.zone.as_ref()) {
+            template.attach_to(skb);
         }
-        if let Err(verdict) = ct.setup_dnat(family, &host) {
-            return Verdict::Kernel(verdict);
-        }
-        mapping.stats.count(Counter::InboundFlows);
-        // The NAT core translates the destination after us; the forward
-        // policy check then sees the original one (`nf_nat_decode_session`).
-        // The replies are translated back at post-routing, where the NAT
-        // core's `nf_xfrm_me_harder()` routes them into the policy's bundle.
         Verdict::Accept
     }
+}
+
+/// Binds a new connection's destination to `dst` (and its source to
+/// `src`, if given), labelled as the module's with `labels` too.
+fn translate(ct: &Conn, family: Family, labels: &[Label], dst: &Addr, src: Option<&Addr>, stats: &Stats) -> Verdict {
+    // As for outbound flows (see `SnatHook`).
+    if ct.is_confirmed() {
+        ct.kill();
+        stats.count(Counter::StaleEntries);
+        return Verdict::DropSilently;
+    }
+    // The labels before the binding: a translated flow that lacked them
+    // would not be held to the tunnel.
+    if ct.add_label(BINDING_LABEL).is_err() || labels.iter().any(|&l| ct.add_label(l).is_err()) {
+        return Verdict::DropSilently;
+    }
+    if let Err(verdict) = ct.setup_dnat(family, dst) {
+        return Verdict::Kernel(verdict);
+    }
+    // Set here, a source binding stands at post-routing, where the NAT core
+    // then skips `SnatHook`.
+    if let Some(src) = src {
+        if let Err(verdict) = ct.setup_snat(family, src) {
+            return Verdict::Kernel(verdict);
+        }
+    }
+    // The NAT core translates the packet after us.  The forward policy
+    // check then sees the addresses as they were (`nf_nat_decode_session`);
+    // at post-routing the NAT core's `nf_xfrm_me_harder()` routes the
+    // flow's packets (or, for an inbound flow, its replies) into the
+    // policy's bundle.
+    Verdict::Accept
 }
 
 /// Drops packets of flows the module bound (their entries carry
 /// [`BINDING_LABEL`], whether or not their mapping still exists), or that
 /// are translated to a mapped address, that are about to leave without a
 /// bundle or an xfrm interface, e.g. because the policy went away under a
-/// live flow; and replies of flows an inbound mapping admitted
-/// ([`INBOUND_LABEL`]) that are about to leave so.  Costs a tunneled
-/// packet one pointer test.
+/// live flow; packets of flows sent to a remote alias ([`REMOTE_LABEL`]);
+/// and replies of flows an inbound mapping admitted ([`INBOUND_LABEL`])
+/// that are about to leave so.  Costs a tunneled packet one pointer test,
+/// and another an untranslated one.
 pub(crate) struct FailClosedHook;
 
 impl Hook for FailClosedHook {
@@ -388,20 +495,35 @@ impl Hook for FailClosedHook {
             return Verdict::Accept;
         }
         let Some((ct, dir)) = skb.conntrack() else { return Verdict::Accept };
+        let (snat, dnat) = (ct.is_source_natted(), ct.is_destination_natted());
+        if !snat && !dnat {
+            return Verdict::Accept;
+        }
         let guard = ReadGuard::new();
         let table = NetState::of(state.net(), &guard).and_then(|s| s.snapshot(&guard));
-        // The translated address, and the flow to count a drop to.
-        let (nat, flow) = match dir {
-            Direction::Original if ct.is_source_natted() => {
+        let inbound = dnat && ct.has_label(INBOUND_LABEL);
+        // What the drop is counted to: the mapping of an alias, or of a
+        // translated address and the flow.  Labelled flows are guarded
+        // whether or not their mapping is still there.
+        let counted_to = match dir {
+            // An inbound flow enters the LAN in the clear.
+            Direction::Original if inbound => return Verdict::Accept,
+            Direction::Original if dnat && ct.has_label(REMOTE_LABEL) => {
+                let alias = ct.tuple(Direction::Original).dst;
+                table.and_then(|t| t.alias_mapping(family, &alias))
+            }
+            Direction::Original if snat => {
                 let nat = ct.tuple(Direction::Reply).dst;
                 let mapped = table.is_some_and(|t| t.has_nat_addr(family, &nat));
                 if !mapped && !ct.has_label(BINDING_LABEL) {
                     return Verdict::Accept;
                 }
-                (nat, flow_of(ct, state))
+                table.and_then(|t| t.by_nat_addr(family, &nat, &flow_of(ct, state)))
             }
-            // Whether or not its mapping is still there.
-            Direction::Reply if ct.has_label(INBOUND_LABEL) => (ct.tuple(Direction::Original).dst, reply_flow_of(ct)),
+            Direction::Reply if inbound => {
+                let nat = ct.tuple(Direction::Original).dst;
+                table.and_then(|t| t.by_nat_addr(family, &nat, &reply_flow_of(ct)))
+            }
             _ => return Verdict::Accept,
         };
         // An xfrm interface looks its packets up itself and sends nothing
@@ -409,7 +531,7 @@ impl Hook for FailClosedHook {
         if state.egress() != xfrm::Egress::Stack {
             return Verdict::Accept;
         }
-        if let Some(m) = table.and_then(|t| t.by_nat_addr(family, &nat, &flow)) {
+        if let Some(m) = counted_to {
             m.stats.count(Counter::FailClosedDrops);
         }
         Verdict::DropWithErrno(EHOSTUNREACH)

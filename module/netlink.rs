@@ -94,6 +94,10 @@ impl genetlink::Family for XfrmNat {
                     hold_packets: value(info, map::HOLD_PACKETS),
                     hold_bytes: value(info, map::HOLD_BYTES),
                     inbound: value(info, map::INBOUND).is_some(),
+                    remote: value(info, map::REMOTE),
+                    remote_alias: value(info, map::REMOTE_ALIAS),
+                    remote_prefix_len: value(info, map::REMOTE_PREFIX_LEN),
+                    zone: value(info, map::ZONE),
                 });
                 let replace = value(info, map::REPLACE).is_some();
                 match req {
@@ -225,6 +229,14 @@ fn put_mapping(a: &mut Attrs<'_>, e: &Entry<'_, Shared>) -> Result {
     if m.inbound {
         put(a, map::INBOUND, ())?;
     }
+    if let Some(r) = &m.remote {
+        put(a, map::REMOTE, r.real.bytes(m.family))?;
+        put(a, map::REMOTE_ALIAS, r.alias.bytes(m.family))?;
+        put(a, map::REMOTE_PREFIX_LEN, r.len)?;
+        if r.zone != 0 {
+            put(a, map::ZONE, r.zone)?;
+        }
+    }
     if let Some(h) = &hold {
         put(a, map::HOLD_PACKETS, h.limits.packets)?;
         put(a, map::HOLD_BYTES, h.limits.bytes)?;
@@ -319,7 +331,7 @@ macro_rules! integer {
 
 integer!(kind::U8, u8, put_u8, attr_u8);
 integer!(kind::U32, u32, put_u32, attr_u32);
-integer!(kind::U16, u16, put_u16);
+integer!(kind::U16, u16, put_u16, attr_u16);
 // The value is the raw big-endian field (`__be16`), as the selector keeps
 // it: its bytes go out as they are.
 integer!(kind::U16Be, u16, put_u16);

@@ -411,7 +411,7 @@ impl Entry<NetState> {
             .fold(0u64, |sum, h| sum.saturating_add(request::hold_reservation(&h.view().limits)));
         let limits = NetLimits { mappings: param::max_mappings(), hold_bytes: param::max_hold_bytes() };
         request::check_limits(&req, others.count(), held, &limits)?;
-        let new = mapping_for(&req, old.map(|e| e.mapping))?;
+        let new = mapping_for(self.net(), &req, old.map(|e| e.mapping))?;
         // The other mappings' bindings are current (SPD changes resync
         // them), so only the new one's policies are looked for.
         let spd = SpdWalk::of(self.net(), self, core::slice::from_ref(&new))?;
@@ -419,6 +419,10 @@ impl Entry<NetState> {
         next.judge_sole(&spd.rivals, Some(req.key), spd.generation);
         if let Some(Inactive::Unfit(why)) = next.get(req.key).and_then(|e| e.inactive) {
             return Err(Refusal::Unfit(why).into());
+        }
+        // The others' aliases do not overlap: an overlap is with this one.
+        if let Some((a, b)) = next.alias_overlap() {
+            return Err(Refusal::AliasOverlap(if a == req.key { b } else { a }).into());
         }
         self.commit(&mut w, next, notify, Announce::OnlyKey(req.key))
     }
@@ -453,7 +457,7 @@ impl Entry<NetState> {
         let cur = w.current().unwrap_or(&empty);
         let mut next = vec::with_capacity(entries.len())?;
         for (_, req) in entries.iter() {
-            vec::push(&mut next, mapping_for(req, cur.get(req.key).map(|e| e.mapping))?)?;
+            vec::push(&mut next, mapping_for(self.net(), req, cur.get(req.key).map(|e| e.mapping))?)?;
         }
         let next = self.build(next)?;
         // Entries are in key order, as the table is: the first refused wins.
@@ -461,6 +465,10 @@ impl Entry<NetState> {
             if let Some(Inactive::Unfit(why)) = e.inactive {
                 return Err(ChangeError::RefusedEntry(*i, Refusal::Unfit(why)));
             }
+        }
+        if let Some((first, second)) = next.alias_overlap() {
+            let entry = entries.iter().find(|(_, r)| r.key == second).map_or(0, |(i, _)| *i);
+            return Err(ChangeError::RefusedEntry(entry, Refusal::AliasOverlap(first)));
         }
         self.commit(&mut w, next, notify, Announce::Changes)
     }

@@ -162,6 +162,31 @@ bool xnat_ct_kill(struct nf_conn *ct)
 	return nf_ct_kill(ct);
 }
 
+void xnat_ct_set_confirmed(struct nf_conn *ct)
+{
+	__set_bit(IPS_CONFIRMED_BIT, &ct->status);
+}
+
+void xnat_nf_conntrack_get(struct nf_conn *ct)
+{
+	nf_conntrack_get(&ct->ct_general);
+}
+
+void xnat_nf_ct_put(struct nf_conn *ct)
+{
+	nf_ct_put(ct);
+}
+
+unsigned long xnat_skb_get_nfct(const struct sk_buff *skb)
+{
+	return skb_get_nfct(skb);
+}
+
+void xnat_nf_ct_set(struct sk_buff *skb, struct nf_conn *ct, enum ip_conntrack_info info)
+{
+	nf_ct_set(skb, ct, info);
+}
+
 struct net *xnat_xp_net(const struct xfrm_policy *xp)
 {
 	return xp_net(xp);

@@ -130,16 +130,17 @@ howto_sas() {
 	xfrm_pair gw "$GW_WAN" "$HOME_WAN" "$in" "$KEY_IN" "$reqid"
 }
 
-# howto_servers: the office host's UDP (5001) and TCP (5002) servers, which
-# log to $XNAT_TMP/office.log.
+# howto_servers [NS]: the UDP (5001) and TCP (5002) servers of the office
+# host (or of NS), which log to $XNAT_TMP/office.log (NS.log).
 howto_servers() {
+	local ns=${1:-office}
 	tmpdir
-	run_in office $PEER udp-server 5001 "$XNAT_TMP/office.log" &
+	run_in "$ns" $PEER udp-server 5001 "$XNAT_TMP/$ns.log" &
 	on_exit "kill $!"
-	run_in office $PEER tcp-server 5002 "$XNAT_TMP/office.log" &
+	run_in "$ns" $PEER tcp-server 5002 "$XNAT_TMP/$ns.log" &
 	on_exit "kill $!"
-	touch "$XNAT_TMP/office.log"
-	wait_for 30 "the office host's servers" test -e "$XNAT_TMP/office.log.ready-udp5001" -a -e "$XNAT_TMP/office.log.ready-tcp5002"
+	touch "$XNAT_TMP/$ns.log"
+	wait_for 30 "the servers of $ns" test -e "$XNAT_TMP/$ns.log.ready-udp5001" -a -e "$XNAT_TMP/$ns.log.ready-tcp5002"
 }
 
 # howto_return_policies SRC DST [REQID [HOME_ARG...]]: the rest of a

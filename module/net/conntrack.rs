@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-//! Conntrack entries and source NAT bindings.
+//! Conntrack entries, their NAT bindings, and zone templates.
 
 use kernel::{error::to_result, ffi, prelude::*, types::Opaque};
 
@@ -7,6 +7,7 @@ use crate::bindings;
 use crate::logic::addr::{Addr, Family};
 use crate::net::netfilter::KernelVerdict;
 use crate::net::pernet::Net;
+use crate::net::skb::SkBuff;
 
 /// A conntrack label: one of the 128 bits that `conntrack -L -o labels`
 /// prints and nftables' `ct label` matches.
@@ -146,6 +147,11 @@ impl Conn {
         self.has_status(bindings::ip_conntrack_status_IPS_SRC_NAT)
     }
 
+    /// Whether NAT changed the destination of this connection.
+    pub fn is_destination_natted(&self) -> bool {
+        self.has_status(bindings::ip_conntrack_status_IPS_DST_NAT)
+    }
+
     /// Whether the connection carries `label`.
     pub fn has_label(&self, label: Label) -> bool {
         // SAFETY: Valid entry; the labels extension, when there is one, is
@@ -222,3 +228,69 @@ impl Conn {
     }
 }
 
+
+/// A conntrack template of a zone (`nf_ct_tmpl_alloc()`), as iptables' CT
+/// target keeps one per rule: attached to a packet before conntrack sees
+/// it, it makes conntrack look the packet up, and track its connection, in
+/// that zone.
+///
+/// # Invariants
+///
+/// `tmpl` is a template on which `self` holds a reference.
+pub struct ZoneTemplate {
+    tmpl: core::ptr::NonNull<bindings::nf_conn>,
+}
+
+// SAFETY: A template is not changed once made; its reference count is
+// atomic, so it may be shared and dropped on any CPU.
+unsafe impl Send for ZoneTemplate {}
+// SAFETY: As above.
+unsafe impl Sync for ZoneTemplate {}
+
+impl ZoneTemplate {
+    /// A template of zone `id` in `net`, for both directions.  Sleeps.
+    pub fn new(net: &Net, id: u16) -> Result<Self> {
+        let zone = bindings::nf_conntrack_zone { id, flags: 0, dir: bindings::XNAT_NF_CT_DEFAULT_ZONE_DIR };
+        // SAFETY: `net` is live; `zone` is read during the call only.
+        let tmpl = unsafe { bindings::nf_ct_tmpl_alloc(net.as_ptr(), &zone, bindings::XNAT_GFP_KERNEL) };
+        let tmpl = core::ptr::NonNull::new(tmpl).ok_or(ENOMEM)?;
+        // Conntrack must never insert the template itself.
+        // SAFETY: Ours alone until returned.
+        unsafe { bindings::xnat_ct_set_confirmed(tmpl.as_ptr()) };
+        // INVARIANT: The allocation's reference is ours.
+        Ok(Self { tmpl })
+    }
+
+    /// Attaches the template to `skb` if conntrack has not seen it yet and
+    /// no earlier rule attached a template of its own (a zone set in the
+    /// raw table stands).  Called from a hook that runs before conntrack's.
+    pub fn attach_to(&self, skb: &SkBuff) {
+        // SAFETY: Valid skb, which the hook owns for the call.
+        if unsafe { bindings::xnat_skb_get_nfct(skb.as_ptr()) } != 0 {
+            return;
+        }
+        // SAFETY: A live template (type invariant): the reference taken
+        // here goes to the skb, which drops it with its conntrack state.
+        unsafe {
+            bindings::xnat_nf_conntrack_get(self.tmpl.as_ptr());
+            bindings::xnat_nf_ct_set(skb.as_ptr(), self.tmpl.as_ptr(), bindings::ip_conntrack_info_IP_CT_NEW);
+        }
+    }
+}
+
+impl Clone for ZoneTemplate {
+    fn clone(&self) -> Self {
+        // SAFETY: A live template (type invariant).
+        unsafe { bindings::xnat_nf_conntrack_get(self.tmpl.as_ptr()) };
+        // INVARIANT: The reference just taken.
+        Self { tmpl: self.tmpl }
+    }
+}
+
+impl Drop for ZoneTemplate {
+    fn drop(&mut self) {
+        // SAFETY: Our reference (type invariant); the last one frees the
+        // template (`nf_ct_tmpl_free()`, conntrack's code, not ours).
+        unsafe { bindings::xnat_nf_ct_put(self.tmpl.as_ptr()) };
+    }
+}

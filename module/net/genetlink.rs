@@ -541,6 +541,13 @@ impl<'a> Info<'a> {
         self.attr_bytes(attr)?.first().copied()
     }
 
+    /// A u16 attribute, in host byte order (validated as such by the
+    /// policy).
+    pub fn attr_u16(&self, attr: u16) -> Option<u16> {
+        let b = self.attr_bytes(attr)?;
+        Some(u16::from_ne_bytes([*b.first()?, *b.get(1)?]))
+    }
+
     /// Whether a flag attribute is present.
     pub fn attr_flag(&self, attr: u16) -> bool {
         self.attr_bytes(attr).is_some()

@@ -93,6 +93,11 @@ impl HookState<'_> {
         }
     }
 
+    /// The hook point, `NF_INET_*`.
+    pub fn hooknum(&self) -> u32 {
+        u32::from(self.0.hook)
+    }
+
     /// Index of the output device, 0 if none.
     pub fn out_ifindex(&self) -> i32 {
         // SAFETY: `out` is null or a device live during the call.
@@ -142,8 +147,12 @@ pub struct HookPoint {
 pub const NF_INET_POST_ROUTING: u32 = bindings::nf_inet_hooks_NF_INET_POST_ROUTING;
 /// Pre-routing: where new flows arrive, and are destination-NATed.
 pub const NF_INET_PRE_ROUTING: u32 = bindings::nf_inet_hooks_NF_INET_PRE_ROUTING;
+/// Local out: where the host's own new flows are destination-NATed.
+pub const NF_INET_LOCAL_OUT: u32 = bindings::nf_inet_hooks_NF_INET_LOCAL_OUT;
 /// Priority of source NAT (iptables' nat table, nftables' srcnat).
 pub const NF_IP_PRI_NAT_SRC: i32 = bindings::nf_ip_hook_priorities_NF_IP_PRI_NAT_SRC;
+/// Priority of conntrack's own hook, which looks a packet up.
+pub const NF_IP_PRI_CONNTRACK: i32 = bindings::nf_ip_hook_priorities_NF_IP_PRI_CONNTRACK;
 /// Priority of destination NAT (iptables' nat table, nftables' dstnat).
 pub const NF_IP_PRI_NAT_DST: i32 = bindings::nf_ip_hook_priorities_NF_IP_PRI_NAT_DST;
 

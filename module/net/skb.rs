@@ -4,6 +4,7 @@
 use kernel::types::Opaque;
 
 use crate::bindings;
+use crate::logic::addr::{Addr, Family};
 use crate::net::conntrack::{Conn, Direction};
 
 /// A `struct sk_buff` seen by a hook.
@@ -110,6 +111,28 @@ impl SkBuff {
             dport: u16::from_ne_bytes([th[2], th[3]]),
             seq: u32::from_be_bytes([th[4], th[5], th[6], th[7]]),
         })
+    }
+
+    /// The source and destination addresses of the packet's IP header,
+    /// read before conntrack has a tuple of it.
+    pub fn addresses(&self, family: Family) -> Option<(Addr, Addr)> {
+        // SAFETY: Valid skb.
+        let l3 = unsafe { bindings::xnat_skb_network_offset(self.0.get()) };
+        match family {
+            Family::V4 => {
+                let ip = self.read::<20>(l3)?;
+                let word = |at: usize| [ip[at], ip[at + 1], ip[at + 2], ip[at + 3]];
+                Some((Addr::v4(word(12)), Addr::v4(word(16))))
+            }
+            Family::V6 => {
+                let ip = self.read::<40>(l3)?;
+                let mut src = [0; 16];
+                let mut dst = [0; 16];
+                src.copy_from_slice(ip.get(8..24)?);
+                dst.copy_from_slice(ip.get(24..40)?);
+                Some((Addr(src), Addr(dst)))
+            }
+        }
     }
 
     /// `N` bytes of the packet from `offset`, if it has them.

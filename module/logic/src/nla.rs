@@ -43,6 +43,11 @@ pub fn u32_of(payload: &[u8]) -> Option<u32> {
     Some(u32::from_ne_bytes(payload.try_into().ok()?))
 }
 
+/// The payload of a u16 attribute, if it is 2 bytes.
+pub fn u16_of(payload: &[u8]) -> Option<u16> {
+    Some(u16::from_ne_bytes(payload.try_into().ok()?))
+}
+
 /// The payload of a u8 attribute, if it is 1 byte.
 pub fn u8_of(payload: &[u8]) -> Option<u8> {
     match payload {

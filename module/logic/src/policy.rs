@@ -6,6 +6,7 @@ use core::fmt;
 
 use super::addr::{self, Addr, Family};
 use super::selector::{DestSelector, Selector};
+use super::table::Remote;
 
 /// `XFRM_POLICY_OUT`: the only direction whose policies can be mapped.
 /// The direction is also the low three bits of a policy's index.
@@ -97,12 +98,29 @@ pub enum Unfit {
         /// Its length.
         prefixlen_s: u8,
     },
+    /// The policy's destination selector does not contain the whole
+    /// remote prefix of a mapping with a remote alias.
+    RemoteNotSelected {
+        /// The policy's index.
+        index: u32,
+        /// The family of both.
+        family: Family,
+        /// The mapping's remote prefix.
+        remote: Addr,
+        /// Its length.
+        remote_len: u8,
+        /// The policy's destination prefix.
+        daddr: Addr,
+        /// Its length.
+        prefixlen_d: u8,
+    },
 }
 
 /// Whether `policy` can carry the flows of a mapping that translates into
 /// `nat`/`nat_len`: the families agree, and every translated source is one
-/// the policy's source selector admits.
-pub fn fit(policy: &SeenPolicy, family: Family, nat: &Addr, nat_len: u8) -> Result<PolicyInfo, Unfit> {
+/// the policy's source selector admits; and, for a mapping with a remote
+/// alias, every remote address one its destination selector admits.
+pub fn fit(policy: &SeenPolicy, family: Family, nat: &Addr, nat_len: u8, remote: Option<&Remote>) -> Result<PolicyInfo, Unfit> {
     if policy.family != family {
         return Err(Unfit::FamilyMismatch { index: policy.index, policy: policy.family, mapping: family });
     }
@@ -118,6 +136,19 @@ pub fn fit(policy: &SeenPolicy, family: Family, nat: &Addr, nat_len: u8) -> Resu
             prefixlen_s: s.dest.prefixlen_s,
         });
     }
+    if let Some(r) = remote {
+        let d = &s.dest;
+        if d.prefixlen_d > r.len || !r.real.in_prefix(&d.daddr, d.prefixlen_d) {
+            return Err(Unfit::RemoteNotSelected {
+                index: policy.index,
+                family,
+                remote: r.real,
+                remote_len: r.len,
+                daddr: d.daddr,
+                prefixlen_d: d.prefixlen_d,
+            });
+        }
+    }
     Ok(PolicyInfo { selector: s.dest, priority: policy.priority })
 }
 
@@ -126,6 +157,14 @@ impl fmt::Display for Unfit {
         match *self {
             Self::FamilyMismatch { index, policy, mapping } => {
                 write!(f, "policy {index} is {}, the address is {}", policy.name(), mapping.name())
+            }
+            Self::RemoteNotSelected { index, family, remote, remote_len, daddr, prefixlen_d } => {
+                write!(
+                    f,
+                    "policy {index} selects dst {}/{prefixlen_d}, not remote {}/{remote_len}",
+                    addr::Display(family, &daddr),
+                    addr::Display(family, &remote)
+                )
             }
             Self::SourceNotSelected { index, family, nat, nat_len, saddr, prefixlen_s } => {
                 write!(f, "policy {index} selects src {}/{prefixlen_s}, not {}", addr::Display(family, &saddr), addr::Display(family, &nat))?;

@@ -8,7 +8,7 @@ use super::addr::{self, Addr, Family};
 use super::hold::HoldLimits;
 pub use super::policy::XFRM_POLICY_OUT;
 use super::policy::Unfit;
-pub use super::table::{MapKey, PendingMode};
+pub use super::table::{MapKey, PendingMode, Remote};
 
 /// The most mappings one network namespace may hold, whatever the
 /// `max_mappings` module parameter says.
@@ -113,6 +113,14 @@ pub enum Refusal {
     /// inbound on a mapping without from: the remote side's flows need a
     /// host in from for each address of the prefix.
     InboundWithoutFrom,
+    /// remote, remote-alias and remote-prefix-len not all given.
+    RemoteIncomplete,
+    /// remote or remote-alias is of another family than addr.
+    RemoteFamily,
+    /// The remote alias overlaps that of the mapping of this key.
+    AliasOverlap(MapKey),
+    /// A zone without a remote prefix.
+    ZoneWithoutRemote,
 }
 
 impl Refusal {
@@ -192,6 +200,10 @@ impl fmt::Display for Refusal {
             Self::BadEntryAttr(t) => write!(f, "attribute {t} is repeated, malformed or not allowed here"),
             Self::Duplicate(key) => write!(f, "{key} appears more than once"),
             Self::InboundWithoutFrom => write!(f, "inbound needs a 1:1 prefix mapping (from)"),
+            Self::RemoteIncomplete => write!(f, "remote, remote-alias and remote-prefix-len go together"),
+            Self::RemoteFamily => write!(f, "the remote prefix and the address are of different families"),
+            Self::AliasOverlap(key) => write!(f, "the remote alias overlaps that of {key}"),
+            Self::ZoneWithoutRemote => write!(f, "a zone needs a remote prefix (remote ALIAS is PREFIX)"),
         }
     }
 }
@@ -225,6 +237,8 @@ pub struct MapRequest {
     /// Whether flows the remote side starts towards the prefix are
     /// admitted (destination-NATed into `from`).
     pub inbound: bool,
+    /// The remote prefix, and the alias local hosts address it by.
+    pub remote: Option<Remote>,
 }
 
 /// The attributes of a map-new request, as received.
@@ -250,6 +264,14 @@ pub struct MapAttrs<'a> {
     pub hold_bytes: Option<u32>,
     /// `inbound`.
     pub inbound: bool,
+    /// `remote`.
+    pub remote: Option<&'a [u8]>,
+    /// `remote-alias`.
+    pub remote_alias: Option<&'a [u8]>,
+    /// `remote-prefix-len`.
+    pub remote_prefix_len: Option<u8>,
+    /// `zone`.
+    pub zone: Option<u16>,
 }
 
 /// The attributes of one `mapping` entry of a map-set request (the payload
@@ -273,6 +295,10 @@ pub fn map_entry_attrs(entry: &[u8]) -> Result<MapAttrs<'_>, Refusal> {
             map_attr::HOLD_BYTES => a.hold_bytes.replace(nla::u32_of(v).ok_or(bad)?).is_none(),
             // A flag has no payload.
             map_attr::INBOUND if v.is_empty() => !core::mem::replace(&mut a.inbound, true),
+            map_attr::REMOTE => a.remote.replace(v).is_none(),
+            map_attr::REMOTE_ALIAS => a.remote_alias.replace(v).is_none(),
+            map_attr::REMOTE_PREFIX_LEN => a.remote_prefix_len.replace(nla::u8_of(v).ok_or(bad)?).is_none(),
+            map_attr::ZONE => a.zone.replace(nla::u16_of(v).ok_or(bad)?).is_none(),
             _ => false,
         };
         if !fresh {
@@ -309,7 +335,22 @@ fn prefix(bytes: &[u8], len: Option<u8>) -> Result<(Family, Addr, u8), Refusal> 
 
 /// Validates the attributes of a map-new request.
 pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
-    let MapAttrs { spid, reqid, addr, prefix_len, from, from_prefix_len, pending, hold_packets, hold_bytes, inbound } = a;
+    let MapAttrs {
+        spid,
+        reqid,
+        addr,
+        prefix_len,
+        from,
+        from_prefix_len,
+        pending,
+        hold_packets,
+        hold_bytes,
+        inbound,
+        remote,
+        remote_alias,
+        remote_prefix_len,
+        zone,
+    } = a;
     let key = map_key(spid, reqid)?;
     let (family, nat, nat_len) = prefix(addr.ok_or(Refusal::Missing("addr"))?, prefix_len)?;
     let from = match (from, from_prefix_len) {
@@ -340,7 +381,25 @@ pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
     if inbound && from.is_none() {
         return Err(Refusal::InboundWithoutFrom);
     }
-    Ok(MapRequest { key, family, nat, nat_len, from, pending, hold, inbound })
+    let remote = match (remote, remote_alias, remote_prefix_len) {
+        (None, None, None) => None,
+        (Some(real), Some(alias), Some(len)) => {
+            let of_family = |bytes: &[u8]| Addr::from_wire(bytes).is_none_or(|(f, _)| f == family);
+            if !of_family(real) || !of_family(alias) {
+                return Err(Refusal::RemoteFamily);
+            }
+            let (_, real, len) = prefix(real, Some(len))?;
+            let (_, alias, _) = prefix(alias, Some(len))?;
+            // Zone 0 is the default one, as if none were given (the
+            // attribute's policy refuses it).
+            Some(Remote { real, alias, len, zone: zone.unwrap_or(0) })
+        }
+        _ => return Err(Refusal::RemoteIncomplete),
+    };
+    if zone.is_some() && remote.is_none() {
+        return Err(Refusal::ZoneWithoutRemote);
+    }
+    Ok(MapRequest { key, family, nat, nat_len, from, pending, hold, inbound, remote })
 }
 
 /// Validates the hold limits of a map-new request: given only with hold

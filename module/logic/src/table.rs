@@ -121,6 +121,33 @@ impl fmt::Display for MapKey {
     }
 }
 
+/// A remote prefix that local hosts address by an alias, because it
+/// overlaps a prefix of their own (twice NAT).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Remote {
+    /// The prefix as the policies and the remote site name it.
+    pub real: Addr,
+    /// The prefix local hosts address it by.
+    pub alias: Addr,
+    /// The length of both.
+    pub len: u8,
+    /// The conntrack zone of the flows with the remote prefix, 0 for the
+    /// default one ([`Table::zone_of_arriving`]).
+    pub zone: u16,
+}
+
+impl Remote {
+    /// The remote address that alias address `a` stands for.
+    pub fn real_of(&self, a: &Addr) -> Addr {
+        self.real.splice(self.len, a)
+    }
+
+    /// The alias address of remote address `a`.
+    pub fn alias_of(&self, a: &Addr) -> Addr {
+        self.alias.splice(self.len, a)
+    }
+}
+
 /// One mapping: "SNAT the flows from `from` that a policy of `key` would
 /// carry once translated, into `nat`".
 #[derive(Clone, Debug)]
@@ -142,6 +169,10 @@ pub struct Mapping<S> {
     /// A prefix mapping that also admits the flows the remote side starts
     /// towards `nat`'s prefix ([`Table::admit_inbound`]).
     pub inbound: bool,
+    /// The remote prefix local hosts address by an alias: then the
+    /// mapping translates only flows towards the alias
+    /// ([`Table::alias_mapping`]).
+    pub remote: Option<Remote>,
     /// Counters, shared by all snapshots that hold this mapping.
     pub stats: S,
 }
@@ -333,6 +364,11 @@ pub struct Table<S> {
     /// Whether a mapping is inbound: without one, the inbound path ends
     /// at this test.
     any_inbound: bool,
+    /// Whether a mapping's remote prefix has a conntrack zone.
+    any_zone: bool,
+    /// The positions of the mappings with a remote alias, by (family,
+    /// alias, length).
+    by_alias: Vec<u32>,
     /// The caller's count of SPD changes when it walked the SPD for
     /// [`Table::judge_sole`]: the judgement holds only while no change
     /// came since.
@@ -369,6 +405,9 @@ pub enum Inbound<'a, S> {
         mapping: &'a Mapping<S>,
         /// The host in its from prefix.
         host: Addr,
+        /// The alias its source becomes, if the mapping has a remote alias
+        /// and the source is in the remote prefix.
+        source: Option<Addr>,
     },
     /// The destination is an inbound mapping's, but the flow did not come
     /// through one of its SAs (or would not be carried back): refused.
@@ -437,6 +476,8 @@ impl<S: Clone> Table<S> {
             by_policy: Vec::new(),
             sa_ready: Vec::new(),
             any_inbound: false,
+            any_zone: false,
+            by_alias: Vec::new(),
             spd_generation: 0,
         }
     }
@@ -463,7 +504,7 @@ impl<S: Clone> Table<S> {
             if matches!(m.key, MapKey::Reqid(_)) && p.family != m.family {
                 return Ok(());
             }
-            match policy::fit(p, m.family, &m.nat, m.nat_len) {
+            match policy::fit(p, m.family, &m.nat, m.nat_len, m.remote.as_ref()) {
                 Ok(info) => {
                     let reqid = match m.key {
                         MapKey::Reqid(r) => r,
@@ -670,6 +711,17 @@ impl<S: Clone> Table<S> {
             vec::push(&mut sa_ready, SaReadiness(AtomicU64::new(0)))?;
         }
         let any_inbound = mappings.iter().any(|m| m.inbound);
+        let any_zone = mappings.iter().any(|m| m.remote.is_some_and(|r| r.zone != 0));
+        let mut by_alias = Vec::new();
+        for (i, m) in mappings.iter().enumerate() {
+            if m.remote.is_some() {
+                vec::push(&mut by_alias, i as u32)?;
+            }
+        }
+        by_alias.sort_unstable_by_key(|&i| {
+            let m = &mappings[i as usize];
+            m.remote.map(|r| (m.family, r.alias, r.len))
+        });
         Ok(Self {
             mappings,
             status,
@@ -682,6 +734,8 @@ impl<S: Clone> Table<S> {
             by_policy,
             sa_ready,
             any_inbound,
+            any_zone,
+            by_alias,
             spd_generation: 0,
         })
     }
@@ -730,7 +784,12 @@ impl<S: Clone> Table<S> {
                 let i = k.binding as usize;
                 let Some(b) = self.bindings.get(i) else { continue };
                 let s = &b.policy.selector;
-                let admits = || self.mappings.get(b.mapping as usize).is_some_and(|m| m.admits(&flow.saddr));
+                // A mapping with a remote alias takes only the flows sent to
+                // the alias ([`Table::find_for_alias`]): its remote prefix
+                // may well be another mapping's too.
+                let admits = || {
+                    self.mappings.get(b.mapping as usize).is_some_and(|m| m.remote.is_none() && m.admits(&flow.saddr))
+                };
                 // The group's prefix length is the selector's, so
                 // `matches_flow` also rules out a hash collision.
                 if !s.matches_flow(flow) || !admits() {
@@ -755,6 +814,90 @@ impl<S: Clone> Table<S> {
             selector: &b.policy.selector,
             ready: self.sa_ready.get(i)?,
             sole: b.sole,
+        })
+    }
+
+    /// The mapping whose conntrack zone a packet that arrived decrypted by
+    /// an SA of reqid `sa_reqid` goes into: the one with a zone whose
+    /// remote prefix contains `saddr`, whose own prefix contains `daddr`,
+    /// and which binds a policy of that reqid.  Its flows start on the
+    /// LAN, sent to its alias ([`Table::alias_mapping`]), or arrive so.
+    pub fn zone_of_arriving(&self, family: Family, saddr: &Addr, daddr: &Addr, sa_reqid: u32) -> Option<&Mapping<S>> {
+        if !self.any_zone || sa_reqid == 0 {
+            return None;
+        }
+        self.by_nat_addr_all(family, daddr)
+            .filter(|m| m.remote.is_some_and(|r| r.zone != 0 && saddr.in_prefix(&r.real, r.len)))
+            .filter(|m| self.slot_of(m.key).is_some_and(|s| self.entry(s).bindings.iter().any(|b| b.reqid == sa_reqid)))
+            .min_by_key(|m| m.key)
+    }
+
+    /// Whether some mapping has a conntrack zone: without one, the zone
+    /// path ends at this test.
+    pub fn has_zones(&self) -> bool {
+        self.any_zone
+    }
+
+    /// Whether some mapping translates destinations: is inbound, or has a
+    /// remote alias.  Without one, the destination NAT path ends at this
+    /// test.
+    pub fn translates_destinations(&self) -> bool {
+        self.any_inbound || !self.by_alias.is_empty()
+    }
+
+    /// The mapping whose remote alias contains `daddr`: the one a new flow
+    /// towards `daddr` from a local host is for, whose destination becomes
+    /// the remote address the alias stands for.
+    pub fn alias_mapping(&self, family: Family, daddr: &Addr) -> Option<&Mapping<S>> {
+        // Aliases do not overlap ([`Table::alias_overlap`]): the one that
+        // starts last at or before `daddr` is the only one that may
+        // contain it.
+        let after = self.by_alias.partition_point(|&i| {
+            let m = &self.mappings[i as usize];
+            m.remote.is_some_and(|r| (m.family, r.alias) <= (family, *daddr))
+        });
+        let m = self.mappings.get(*self.by_alias.get(after.checked_sub(1)?)? as usize)?;
+        let r = m.remote?;
+        (m.family == family && daddr.in_prefix(&r.alias, r.len)).then_some(m)
+    }
+
+    /// As [`Table::find`], for a flow whose destination was translated
+    /// from `alias_mapping`'s remote alias: among that mapping's bindings
+    /// only, the one with the lowest priority whose policy selects the
+    /// translated flow, if the mapping admits its source.
+    pub fn find_for_alias(&self, alias_mapping: MapKey, flow: &Flow) -> Option<Found<'_, S>> {
+        let slot = self.slot_of(alias_mapping)?;
+        let st = self.status.get(slot)?;
+        let first = st.first as usize;
+        let bindings = self.bindings.get(first..first + st.count as usize)?;
+        let mapping = self.mappings.get(slot)?;
+        if !mapping.admits(&flow.saddr) {
+            return None;
+        }
+        let (i, b) = bindings
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.policy.selector.matches_flow(flow))
+            .min_by_key(|(_, b)| b.policy.priority)?;
+        Some(Found {
+            bindings,
+            mapping,
+            policy: b.index,
+            selector: &b.policy.selector,
+            ready: self.sa_ready.get(first + i)?,
+            sole: b.sole,
+        })
+    }
+
+    /// Two mappings whose remote aliases overlap, if any: a flow towards
+    /// the shared addresses could not tell which remote site it is for.
+    pub fn alias_overlap(&self) -> Option<(MapKey, MapKey)> {
+        // Sorted by start, a prefix that contains others comes right
+        // before the first of them.
+        self.by_alias.windows(2).find_map(|w| {
+            let (a, b) = (&self.mappings[w[0] as usize], &self.mappings[w[1] as usize]);
+            let (ra, rb) = (a.remote?, b.remote?);
+            (a.family == b.family && rb.alias.in_prefix(&ra.alias, ra.len)).then_some((a.key, b.key))
         })
     }
 
@@ -823,7 +966,10 @@ impl<S: Clone> Table<S> {
         };
         let chosen = candidates.clone().filter(admits).min_by_key(|m| m.key);
         match chosen.and_then(|m| Some((m, m.untranslate(&reply.saddr)?))) {
-            Some((mapping, host)) => Inbound::Admit { mapping, host },
+            Some((mapping, host)) => {
+                let source = mapping.remote.filter(|r| reply.daddr.in_prefix(&r.real, r.len)).map(|r| r.alias_of(&reply.daddr));
+                Inbound::Admit { mapping, host, source }
+            }
             None => match candidates.min_by_key(|m| m.key) {
                 Some(mapping) => Inbound::Refuse(mapping),
                 None => Inbound::NotOurs,
@@ -954,7 +1100,9 @@ impl<S: Clone> Table<S> {
 
 fn unfit_index(u: &Unfit) -> u32 {
     match *u {
-        Unfit::FamilyMismatch { index, .. } | Unfit::SourceNotSelected { index, .. } => index,
+        Unfit::FamilyMismatch { index, .. }
+        | Unfit::SourceNotSelected { index, .. }
+        | Unfit::RemoteNotSelected { index, .. } => index,
     }
 }
 

@@ -61,8 +61,8 @@ pub mod cmd {
     /// Every entry is checked before anything changes; a refused entry
     /// refuses the request, and the extack message starts with "entry N: "
     /// (N counts mapping attributes from 1).  A mapping whose key,
-    /// address, prefix, from, inbound flag, pending mode and hold limits
-    /// stay the same keeps its counters and hold queue.  Duplicate keys are refused.
+    /// address, prefix, from, inbound flag, remote prefixes, zone,
+    /// pending mode and hold limits stay the same keeps its counters and hold queue.  Duplicate keys are refused.
     pub const MAP_SET: u8 = 8;
     /// Highest command value.
     pub const MAX: u8 = 8;
@@ -198,7 +198,7 @@ pub mod map_attr {
     /// In map-set: one mapping of the new set, with the attributes of a
     /// map-new request (spid or reqid, addr, and optionally prefix-len,
     /// from, from-prefix-len, pending, hold-packets, hold-bytes,
-    /// inbound).
+    /// inbound, remote, remote-alias, remote-prefix-len, zone).
     /// Repeated, once per mapping.
     pub const MAPPING: u16 = 11;
     /// Key: the reqid of the templates of the outbound policies to bind
@@ -232,8 +232,44 @@ pub mod map_attr {
     /// other new flow towards the prefix is dropped (inbound-refused).
     /// Without it, the mapping translates locally started flows only.
     pub const INBOUND: u16 = 18;
+    /// The remote prefix as the bound policies' destination selectors
+    /// and the remote site name it (e.g. 192.168.1.0/24, a LAN that
+    /// overlaps the local one), which local hosts address as
+    /// remote-alias instead (twice NAT).  A new flow from a local host
+    /// (or the gateway itself) to an address of remote-alias gets that
+    /// address's host part in remote as its destination, before the
+    /// route and policy lookup, and its source translated as any flow
+    /// of the mapping (counted in flows); replies come back from the
+    /// alias.  Such a mapping takes only the flows sent to its alias,
+    /// not those sent to the remote prefix itself (which may be
+    /// another site's, or the local LAN's).  A flow an inbound mapping
+    /// admits whose source is in remote appears to the local host as
+    /// coming from the alias.
+    /// Every bound policy's destination selector must contain the whole
+    /// remote prefix.  A packet whose destination was translated never
+    /// leaves without IPsec: it is dropped (fail-closed-drops) instead.
+    /// With remote-alias and remote-prefix-len.
+    pub const REMOTE: u16 = 19;
+    /// The prefix local hosts address the remote prefix by, of the same
+    /// family and length.  The remote aliases of a namespace's mappings
+    /// may not overlap.
+    pub const REMOTE_ALIAS: u16 = 20;
+    /// Length of the remote and remote-alias prefixes.
+    pub const REMOTE_PREFIX_LEN: u16 = 21;
+    /// The conntrack zone of the mapping's flows with its remote prefix
+    /// (needs remote): those sent to its alias, and those that arrive
+    /// decrypted by an SA of a policy it binds, from the remote prefix
+    /// to its own.  Two sites with the same LAN, reached through the
+    /// same mapped prefix (their policies told apart by a mark or an
+    /// xfrm interface), can then have flows with identical addresses
+    /// and ports at once: in different zones, conntrack keeps them
+    /// apart.  The zone is attached just before conntrack (priority
+    /// -201), to packets that have none yet: one set by a rule of the
+    /// raw table (iptables' CT target, nftables' ct zone set) stands.
+    /// Absent: the default zone.  Choose zones no other rule uses.
+    pub const ZONE: u16 = 22;
     /// Highest attribute type.
-    pub const MAX: u16 = 18;
+    pub const MAX: u16 = 22;
 }
 
 /// Whether the mapped policy exists, so that the mapping translates.
@@ -309,6 +345,11 @@ pub mod map_checks {
     pub const HOLD_BYTES_MAX: u32 = 16777216;
     pub const FROM_MIN_LEN: u16 = 4;
     pub const FROM_MAX_LEN: u16 = 16;
+    pub const REMOTE_MIN_LEN: u16 = 4;
+    pub const REMOTE_MAX_LEN: u16 = 16;
+    pub const REMOTE_ALIAS_MIN_LEN: u16 = 4;
+    pub const REMOTE_ALIAS_MAX_LEN: u16 = 16;
+    pub const ZONE_MIN: u16 = 1;
 }
 
 /// Validation of the attributes of `map` that requests carry.
@@ -389,12 +430,44 @@ pub mod map_policy {
         kind: super::AttrKind::Flag,
         checks: super::Checks::NONE,
     };
+    pub const REMOTE: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::REMOTE,
+        kind: super::AttrKind::Binary,
+        checks: super::Checks {
+            range: None,
+            min_len: Some(super::map_checks::REMOTE_MIN_LEN),
+            max_len: Some(super::map_checks::REMOTE_MAX_LEN),
+        },
+    };
+    pub const REMOTE_ALIAS: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::REMOTE_ALIAS,
+        kind: super::AttrKind::Binary,
+        checks: super::Checks {
+            range: None,
+            min_len: Some(super::map_checks::REMOTE_ALIAS_MIN_LEN),
+            max_len: Some(super::map_checks::REMOTE_ALIAS_MAX_LEN),
+        },
+    };
+    pub const REMOTE_PREFIX_LEN: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::REMOTE_PREFIX_LEN,
+        kind: super::AttrKind::U8,
+        checks: super::Checks::NONE,
+    };
+    pub const ZONE: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::ZONE,
+        kind: super::AttrKind::U16,
+        checks: super::Checks {
+            range: Some(super::Range { min: super::map_checks::ZONE_MIN as u64, max: 65535 }),
+            min_len: None,
+            max_len: None,
+        },
+    };
 }
 
 /// Validation of the attributes of `map-entry` that requests carry.
 pub mod map_entry_policy {
     /// Every attribute of the set: the policy of a nest of it.
-    pub const ALL: [super::AttrPolicy; 10] = [
+    pub const ALL: [super::AttrPolicy; 14] = [
         super::map_policy::SPID,
         super::map_policy::REQID,
         super::map_policy::ADDR,
@@ -405,6 +478,10 @@ pub mod map_entry_policy {
         super::map_policy::HOLD_PACKETS,
         super::map_policy::HOLD_BYTES,
         super::map_policy::INBOUND,
+        super::map_policy::REMOTE,
+        super::map_policy::REMOTE_ALIAS,
+        super::map_policy::REMOTE_PREFIX_LEN,
+        super::map_policy::ZONE,
     ];
 }
 
@@ -502,8 +579,8 @@ pub enum Op {
     /// Every entry is checked before anything changes; a refused entry
     /// refuses the request, and the extack message starts with "entry N: "
     /// (N counts mapping attributes from 1).  A mapping whose key,
-    /// address, prefix, from, inbound flag, pending mode and hold limits
-    /// stay the same keeps its counters and hold queue.  Duplicate keys are refused.
+    /// address, prefix, from, inbound flag, remote prefixes, zone,
+    /// pending mode and hold limits stay the same keeps its counters and hold queue.  Duplicate keys are refused.
     MapSet,
 }
 
@@ -526,6 +603,10 @@ pub const OPS: [OpSpec; 5] = [
             map_policy::HOLD_PACKETS,
             map_policy::HOLD_BYTES,
             map_policy::INBOUND,
+            map_policy::REMOTE,
+            map_policy::REMOTE_ALIAS,
+            map_policy::REMOTE_PREFIX_LEN,
+            map_policy::ZONE,
         ]),
         dump_attrs: None,
     },
@@ -832,4 +913,8 @@ pub mod map {
     pub const POLICY: super::Attr<super::kind::U32> = super::Attr::new(super::map_attr::POLICY);
     pub const REASON: super::Attr<super::kind::String> = super::Attr::new(super::map_attr::REASON);
     pub const INBOUND: super::Attr<super::kind::Flag> = super::Attr::new(super::map_attr::INBOUND);
+    pub const REMOTE: super::Attr<super::kind::Binary> = super::Attr::new(super::map_attr::REMOTE);
+    pub const REMOTE_ALIAS: super::Attr<super::kind::Binary> = super::Attr::new(super::map_attr::REMOTE_ALIAS);
+    pub const REMOTE_PREFIX_LEN: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::REMOTE_PREFIX_LEN);
+    pub const ZONE: super::Attr<super::kind::U16> = super::Attr::new(super::map_attr::ZONE);
 }

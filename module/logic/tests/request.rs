@@ -46,6 +46,7 @@ fn map_request_ok() {
         pending: PendingMode::Eagain,
         hold: HoldLimits::DEFAULT,
         inbound: false,
+        remote: None,
     };
     assert_eq!(r, want);
     let r = req(Some(305), Some(&V4), Some(1)).unwrap();
@@ -220,28 +221,28 @@ fn seen(index: u32, family: Family, saddr: Addr, plen: u8) -> SeenPolicy {
 fn policy_fit() {
     let nat = Addr::v4(V4);
     let ok = seen(305, Family::V4, Addr::v4([10, 20, 30, 0]), 24);
-    assert_eq!(policy::fit(&ok, Family::V4, &nat, 32), Ok(PolicyInfo { selector: ok.selector.dest, priority: 3 }));
+    assert_eq!(policy::fit(&ok, Family::V4, &nat, 32, None), Ok(PolicyInfo { selector: ok.selector.dest, priority: 3 }));
     // The whole /24 is in a /24 or a /16, not in a /25.
     let net = Addr::v4([10, 20, 30, 0]);
-    assert!(policy::fit(&ok, Family::V4, &net, 24).is_ok());
-    assert!(policy::fit(&seen(305, Family::V4, Addr::v4([10, 20, 0, 0]), 16), Family::V4, &net, 24).is_ok());
+    assert!(policy::fit(&ok, Family::V4, &net, 24, None).is_ok());
+    assert!(policy::fit(&seen(305, Family::V4, Addr::v4([10, 20, 0, 0]), 16), Family::V4, &net, 24, None).is_ok());
     let narrow = seen(305, Family::V4, Addr::v4([10, 20, 30, 0]), 25);
-    let r = policy::fit(&narrow, Family::V4, &net, 24).unwrap_err();
+    let r = policy::fit(&narrow, Family::V4, &net, 24, None).unwrap_err();
     assert_eq!(r, Unfit::SourceNotSelected { index: 305, family: Family::V4, nat: net, nat_len: 24, saddr: net, prefixlen_s: 25 });
     assert_eq!(whole(Refusal::Unfit(r)), "policy 305 selects src 10.20.30.0/25, not 10.20.30.0/24");
     // But one address of it is.
-    assert!(policy::fit(&narrow, Family::V4, &nat, 32).is_ok());
+    assert!(policy::fit(&narrow, Family::V4, &nat, 32, None).is_ok());
 
-    let r = policy::fit(&seen(305, Family::V6, Addr::v4([10, 20, 30, 0]), 24), Family::V4, &nat, 32).unwrap_err();
+    let r = policy::fit(&seen(305, Family::V6, Addr::v4([10, 20, 30, 0]), 24), Family::V4, &nat, 32, None).unwrap_err();
     assert_eq!(r, Unfit::FamilyMismatch { index: 305, policy: Family::V6, mapping: Family::V4 });
     assert_eq!(whole(Refusal::Unfit(r)), "policy 305 is IPv6, the address is IPv4");
-    let r = policy::fit(&seen(313, Family::V4, Addr::v4([10, 20, 31, 0]), 24), Family::V4, &nat, 32).unwrap_err();
+    let r = policy::fit(&seen(313, Family::V4, Addr::v4([10, 20, 31, 0]), 24), Family::V4, &nat, 32, None).unwrap_err();
     assert_eq!(whole(Refusal::Unfit(r)), "policy 313 selects src 10.20.31.0/24, not 10.20.30.2");
     // Impossible prefix lengths never fit.
-    assert!(policy::fit(&seen(305, Family::V4, Addr::v4([10, 20, 30, 0]), 33), Family::V4, &nat, 32).is_err());
+    assert!(policy::fit(&seen(305, Family::V4, Addr::v4([10, 20, 30, 0]), 33), Family::V4, &nat, 32, None).is_err());
     let mut bad_d = ok;
     bad_d.selector.dest.prefixlen_d = 33;
-    assert!(policy::fit(&bad_d, Family::V4, &nat, 32).is_err());
+    assert!(policy::fit(&bad_d, Family::V4, &nat, 32, None).is_err());
     assert_eq!(Refusal::Unfit(r).errno(), 22);
 
     // IPv4 texts are whole for any index and prefix.
@@ -339,4 +340,49 @@ fn namespace_limits() {
     assert!(format!("{worst}").len() <= 80, "{worst}");
     assert_eq!(text(worst), format!("{worst}"));
     assert_eq!(text(Refusal::TooMany(65536)), "namespace at its limit of 65536 mappings (param max_mappings)");
+}
+
+#[test]
+fn inbound_and_remote_are_checked() {
+    let (to, from) = ([10, 20, 30, 0], [192, 168, 1, 0]);
+    let base = MapAttrs {
+        spid: Some(305),
+        addr: Some(&to),
+        prefix_len: Some(24),
+        from: Some(&from),
+        from_prefix_len: Some(24),
+        ..MapAttrs::default()
+    };
+    let r = request::map_request(MapAttrs { inbound: true, ..base }).unwrap();
+    assert!(r.inbound && r.remote.is_none());
+    // A single address has no host for each remote address it receives.
+    let single = MapAttrs { spid: Some(305), addr: Some(&V4), inbound: true, ..MapAttrs::default() };
+    assert_eq!(request::map_request(single).unwrap_err(), Refusal::InboundWithoutFrom);
+    assert_eq!(whole(Refusal::InboundWithoutFrom), "inbound needs a 1:1 prefix mapping (from)");
+
+    let (real, alias) = ([192, 168, 1, 0], [10, 99, 1, 0]);
+    let remote = MapAttrs { remote: Some(&real), remote_alias: Some(&alias), remote_prefix_len: Some(24), ..base };
+    assert_eq!(request::map_request(MapAttrs { zone: Some(5), ..remote }).unwrap().remote.unwrap().zone, 5);
+    assert_eq!(request::map_request(MapAttrs { zone: Some(5), ..base }).unwrap_err(), Refusal::ZoneWithoutRemote);
+    let r = request::map_request(remote).unwrap();
+    let got = r.remote.unwrap();
+    assert_eq!((got.real, got.alias, got.len), (Addr::v4(real), Addr::v4(alias), 24));
+    // Twice NAT of a many-to-one mapping: fine.
+    let r = request::map_request(MapAttrs { addr: Some(&V4), prefix_len: None, from: None, from_prefix_len: None, ..remote }).unwrap();
+    assert!(r.remote.is_some());
+
+    for incomplete in [
+        MapAttrs { remote_alias: None, ..remote },
+        MapAttrs { remote: None, ..remote },
+        MapAttrs { remote_prefix_len: None, ..remote },
+    ] {
+        assert_eq!(request::map_request(incomplete).unwrap_err(), Refusal::RemoteIncomplete);
+    }
+    let v6_alias = v6("fd99:1::");
+    assert_eq!(request::map_request(MapAttrs { remote_alias: Some(&v6_alias), ..remote }).unwrap_err(), Refusal::RemoteFamily);
+    let host_bits = [10, 99, 1, 7];
+    assert!(matches!(request::map_request(MapAttrs { remote_alias: Some(&host_bits), ..remote }), Err(Refusal::HostBits { len: 24, .. })));
+    assert!(matches!(request::map_request(MapAttrs { remote_prefix_len: Some(33), ..remote }), Err(Refusal::PrefixLen { len: 33, .. })));
+    assert_eq!(whole(Refusal::RemoteIncomplete), "remote, remote-alias and remote-prefix-len go together");
+    assert_eq!(whole(Refusal::AliasOverlap(MapKey::Reqid(u32::MAX))), "the remote alias overlaps that of reqid 4294967295");
 }

@@ -44,7 +44,7 @@ fn with_priority(p: SeenPolicy, priority: u32) -> SeenPolicy {
 
 fn mapping(key: MapKey, family: Family, nat: Addr) -> Mapping<Arc<()>> {
     let nat_len = family.max_prefix();
-    Mapping { key, family, nat, nat_len, from: None, pending: Default::default(), inbound: false, stats: Arc::new(()) }
+    Mapping { key, family, nat, nat_len, from: None, pending: Default::default(), inbound: false, remote: None, stats: Arc::new(()) }
 }
 
 /// A 1:1 prefix mapping of `from`/`len` into `nat`/`len`.
@@ -603,9 +603,9 @@ fn lookup_agrees_with_a_linear_scan_on_many_mappings() {
 }
 
 #[test]
-fn memory_per_mapping_is_at_most_256_bytes() {
-    // A mapping in the snapshot (in the module, the counters' handle and
-    // the optional hold queue's), its status (bindings and inactive
+fn memory_per_mapping_is_at_most_304_bytes() {
+    // A mapping in the snapshot (in the module, the counters' handle, the
+    // optional hold queue's and zone template's), its status (bindings and inactive
     // reason), one binding with its index entries (8 bytes by destination,
     // at most 4 of destination bucket bounds, 4 by policy) and its SA
     // readiness (8 bytes, an atomic the packet path learns into), its
@@ -618,14 +618,17 @@ fn memory_per_mapping_is_at_most_256_bytes() {
     // status (its inactive reason alone is 40 bytes), the binding and
     // counters that no longer fit kmalloc-32 roughly doubled it.  The
     // reqid an inbound flow's SA must have made the binding 4 bytes
-    // longer, and the total 256.
-    let mapping = std::mem::size_of::<Mapping<(Arc<()>, Option<Arc<()>>)>>();
+    // longer; a remote prefix, its alias and its conntrack zone (twice
+    // NAT), 38 bytes kept in place rather than behind a pointer that the
+    // packet path would follow, and the zone's template made the mapping
+    // 48 longer: 304 in all.
+    let mapping = std::mem::size_of::<Mapping<(Arc<()>, Option<Arc<()>>, Option<Arc<()>>)>>();
     let status = 8 + std::mem::size_of::<Option<Inactive>>();
     let binding = std::mem::size_of::<logic::table::Binding>();
     let stats = std::mem::size_of::<logic::stats::Stats>();
     let counters = [8, 16, 32, 64, 96, 128].into_iter().find(|&s| s >= 8 + stats).unwrap();
     let per_mapping = mapping + status + binding + 8 + 4 + 4 + 8 + 4 + counters;
-    assert!(per_mapping <= 256, "{per_mapping} bytes per mapping: {mapping} + {status} + {binding} + 28 + {counters}");
+    assert!(per_mapping <= 304, "{per_mapping} bytes per mapping: {mapping} + {status} + {binding} + 28 + {counters}");
     assert_eq!(std::mem::size_of::<PolicyInfo>(), 36);
 }
 
@@ -868,7 +871,7 @@ fn inbound_flows_come_only_through_an_sa_of_the_bound_policys_reqid() {
     let t = Table::build(vec![m], &[p]).unwrap();
     let r = reply(v4("172.31.8.5"), v4("10.1.2.3"), 17, 53, 4000);
     match t.admit_inbound(Family::V4, &r, Some(7)) {
-        Inbound::Admit { mapping, host } => {
+        Inbound::Admit { mapping, host, source: None } => {
             assert_eq!(mapping.key, reqid(7));
             assert_eq!(host, v4("192.168.77.5"));
         }
@@ -922,7 +925,116 @@ fn of_two_inbound_mappings_over_one_prefix_the_sas_reqid_picks_one() {
     let b = inbound(netmap(reqid(8), Family::V4, v4("172.31.8.0"), 24, v4("192.168.88.0")));
     let t = Table::build(vec![a, b], &ps).unwrap();
     let r = reply(v4("172.31.8.5"), v4("10.1.2.3"), 17, 53, 4000);
-    assert!(matches!(t.admit_inbound(Family::V4, &r, Some(8)), Inbound::Admit { mapping, host } if mapping.key == reqid(8) && host == v4("192.168.88.5")));
+    assert!(matches!(t.admit_inbound(Family::V4, &r, Some(8)), Inbound::Admit { mapping, host, .. } if mapping.key == reqid(8) && host == v4("192.168.88.5")));
     assert!(matches!(t.admit_inbound(Family::V4, &r, Some(7)), Inbound::Admit { mapping, .. } if mapping.key == reqid(7)));
     assert!(matches!(t.admit_inbound(Family::V4, &r, Some(9)), Inbound::Refuse(m) if m.key == reqid(7)));
+}
+
+/// `m` with remote prefix `real`/`len`, addressed as `alias`/`len`.
+fn with_remote(m: Mapping<Arc<()>>, real: Addr, alias: Addr, len: u8) -> Mapping<Arc<()>> {
+    Mapping { remote: Some(logic::table::Remote { real, alias, len, zone: 0 }), ..m }
+}
+
+#[test]
+fn a_remote_alias_takes_only_the_flows_sent_to_it() {
+    // Both sites use 192.168.1.0/24; here the remote one is 10.99.1.0/24.
+    let p = policy(305, v4("10.20.30.0"), 24, v4("192.168.1.0"), 24, 7);
+    let m = with_remote(netmap(reqid(7), Family::V4, v4("10.20.30.0"), 24, v4("192.168.1.0")), v4("192.168.1.0"), v4("10.99.1.0"), 24);
+    let t = Table::build(vec![m], &[p]).unwrap();
+    assert!(t.get(reqid(7)).unwrap().is_active());
+    let m = t.alias_mapping(Family::V4, &v4("10.99.1.7")).expect("the alias's mapping");
+    assert_eq!(m.key, reqid(7));
+    assert_eq!(m.remote.unwrap().real_of(&v4("10.99.1.7")), v4("192.168.1.7"));
+    assert!(t.alias_mapping(Family::V4, &v4("10.99.2.7")).is_none());
+    assert!(t.alias_mapping(Family::V4, &v4("10.99.0.255")).is_none());
+    assert!(t.alias_mapping(Family::V6, &v4("10.99.1.7")).is_none());
+    // The translated flow: 192.168.1.5 -> 192.168.1.7.  The general lookup
+    // leaves it alone; the alias's mapping takes it.
+    let f = from(v4("192.168.1.5"), flow(v4("192.168.1.7"), 17, 4000, 53));
+    assert!(t.find(Family::V4, &f).is_none());
+    let found = t.find_for_alias(reqid(7), &f).expect("found through the alias");
+    assert_eq!(found.policy, 305);
+    assert_eq!(found.mapping.translate(&f.saddr), v4("10.20.30.5"));
+    // A source outside from is not the mapping's.
+    assert!(t.find_for_alias(reqid(7), &from(v4("192.168.2.5"), f)).is_none());
+}
+
+#[test]
+fn a_remote_prefix_the_policy_does_not_select_makes_the_mapping_unfit() {
+    let p = policy(305, v4("10.20.30.0"), 24, v4("192.168.1.0"), 25, 7);
+    let m = with_remote(netmap(spid(305), Family::V4, v4("10.20.30.0"), 24, v4("192.168.1.0")), v4("192.168.1.0"), v4("10.99.1.0"), 24);
+    let t = Table::build(vec![m], &[p]).unwrap();
+    let e = t.get(spid(305)).unwrap();
+    assert!(!e.is_active());
+    let Some(Inactive::Unfit(why)) = e.inactive else { panic!("{:?}", e.inactive) };
+    assert_eq!(why.to_string(), "policy 305 selects dst 192.168.1.0/25, not remote 192.168.1.0/24");
+}
+
+#[test]
+fn overlapping_aliases_are_found() {
+    let ps = [
+        policy(305, v4("10.20.30.0"), 24, v4("10.0.1.0"), 24, 7),
+        policy(313, v4("10.20.31.0"), 24, v4("10.0.1.0"), 24, 8),
+    ];
+    let a = |alias: &str, len| with_remote(netmap(reqid(7), Family::V4, v4("10.20.30.0"), 24, v4("192.168.1.0")), v4("10.0.1.0"), v4(alias), len);
+    let b = |alias: &str, len| with_remote(netmap(reqid(8), Family::V4, v4("10.20.31.0"), 24, v4("192.168.1.0")), v4("10.0.1.0"), v4(alias), len);
+    let disjoint = Table::build(vec![a("10.99.1.0", 24), b("10.98.1.0", 24)], &ps).unwrap();
+    assert_eq!(disjoint.alias_overlap(), None);
+    assert_eq!(disjoint.alias_mapping(Family::V4, &v4("10.98.1.9")).unwrap().key, reqid(8));
+    assert_eq!(disjoint.alias_mapping(Family::V4, &v4("10.99.1.9")).unwrap().key, reqid(7));
+    let same = Table::build(vec![a("10.99.1.0", 24), b("10.99.1.0", 24)], &ps).unwrap();
+    assert_eq!(same.alias_overlap(), Some((reqid(7), reqid(8))));
+    // A /24 inside the other's /16 (the remote prefix is a /24 too; only
+    // the aliases matter).
+    let p16 = policy(305, v4("10.20.30.0"), 24, v4("10.0.0.0"), 16, 7);
+    let wide = with_remote(netmap(reqid(7), Family::V4, v4("10.20.30.0"), 24, v4("192.168.1.0")), v4("10.0.0.0"), v4("10.99.0.0"), 16);
+    let nested = Table::build(vec![wide, b("10.99.7.0", 24)], &[p16, ps[1]]).unwrap();
+    assert_eq!(nested.alias_overlap(), Some((reqid(7), reqid(8))));
+}
+
+#[test]
+fn an_inbound_flow_from_the_remote_prefix_comes_from_the_alias() {
+    use logic::table::Inbound;
+    let p = policy(305, v6("fd00:20::"), 64, v6("fd00:1::"), 64, 7);
+    let m = inbound(with_remote(netmap(reqid(7), Family::V6, v6("fd00:20::"), 64, v6("fd00:1::")), v6("fd00:1::"), v6("fd99:1::"), 64));
+    let t = Table::build(vec![m], &[p]).unwrap();
+    let r = reply(v6("fd00:20::17"), v6("fd00:1::7"), 6, 22, 40000);
+    match t.admit_inbound(Family::V6, &r, Some(7)) {
+        Inbound::Admit { host, source, .. } => {
+            assert_eq!(host, v6("fd00:1::17"));
+            assert_eq!(source, Some(v6("fd99:1::7")));
+        }
+        _ => panic!("not admitted"),
+    }
+}
+
+#[test]
+fn the_zone_of_an_arriving_packet_is_its_sites() {
+    // Two offices with the same LAN, 10.0.1.0/24, through the same mapped
+    // prefix: their policies differ by mark, their SAs by reqid.
+    let ps = [
+        policy(305, v4("10.20.30.0"), 24, v4("10.0.1.0"), 24, 7),
+        policy(313, v4("10.20.30.0"), 24, v4("10.0.1.0"), 24, 8),
+    ];
+    let site = |key, alias: &str, zone| {
+        let m = with_remote(netmap(key, Family::V4, v4("10.20.30.0"), 24, v4("192.168.1.0")), v4("10.0.1.0"), v4(alias), 24);
+        let r = m.remote.unwrap();
+        Mapping { remote: Some(logic::table::Remote { zone, ..r }), ..m }
+    };
+    let t = Table::build(vec![site(spid(305), "10.99.1.0", 11), site(spid(313), "10.98.1.0", 12)], &ps).unwrap();
+    assert!(t.has_zones());
+    let zone_of = |src: &str, dst: &str, reqid| t.zone_of_arriving(Family::V4, &v4(src), &v4(dst), reqid).map(|m| m.remote.unwrap().zone);
+    assert_eq!(zone_of("10.0.1.7", "10.20.30.5", 7), Some(11));
+    assert_eq!(zone_of("10.0.1.7", "10.20.30.5", 8), Some(12));
+    // Another child, a source outside the remote prefix, a destination
+    // outside the mapped one: the default zone.
+    assert_eq!(zone_of("10.0.1.7", "10.20.30.5", 9), None);
+    assert_eq!(zone_of("10.0.2.7", "10.20.30.5", 7), None);
+    assert_eq!(zone_of("10.0.1.7", "10.20.31.5", 7), None);
+    // From the LAN, the alias tells the site.
+    assert_eq!(t.alias_mapping(Family::V4, &v4("10.98.1.7")).unwrap().remote.unwrap().zone, 12);
+    // Without zones, nothing is looked up.
+    let plain = Table::build(vec![site(spid(305), "10.99.1.0", 0)], &ps[..1]).unwrap();
+    assert!(!plain.has_zones());
+    assert!(plain.zone_of_arriving(Family::V4, &v4("10.0.1.7"), &v4("10.20.30.5"), 7).is_none());
 }

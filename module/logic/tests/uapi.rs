@@ -82,7 +82,8 @@ fn request_attributes_are_the_specs() {
     use map_attr::*;
     let new = op(Op::MapNew).do_attrs.unwrap();
     let mut want =
-        vec![SPID, ADDR, REPLACE, PENDING, HOLD_PACKETS, HOLD_BYTES, REQID, PREFIX_LEN, FROM, FROM_PREFIX_LEN, INBOUND];
+        vec![SPID, ADDR, REPLACE, PENDING, HOLD_PACKETS, HOLD_BYTES, REQID, PREFIX_LEN, FROM, FROM_PREFIX_LEN, INBOUND, REMOTE, REMOTE_ALIAS,
+            REMOTE_PREFIX_LEN, ZONE];
     want.sort_unstable();
     assert_eq!(types(new), want);
     assert_eq!(types(op(Op::MapDel).do_attrs.unwrap()), [SPID, REQID]);
@@ -110,6 +111,7 @@ fn the_core_reads_every_entry_attribute_the_policy_lets_through() {
     for a in map_entry_policy::ALL {
         let payload: &[u8] = match a.kind {
             AttrKind::U8 => &[1],
+            AttrKind::U16 => &[1, 0],
             AttrKind::U32 => &[1, 0, 0, 0],
             AttrKind::Binary => &[10, 0, 0, 1],
             AttrKind::Flag => &[],

@@ -12,7 +12,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 use crate::cli::{self, Command};
 
 const MAP_USAGE: &str = "xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
-                         [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]";
+                         [remote ALIAS is PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]";
 const UNMAP_USAGE: &str = "xnatctl unmap spid=N|reqid=N";
 const SHOW_USAGE: &str = "xnatctl [-j [-p]] [-s] show [spid=N|reqid=N]";
 const FLUSH_USAGE: &str = "xnatctl flush";
@@ -29,7 +29,13 @@ Keywords take their value after '=' or as the next word (spid=305 or spid 305).
 A mapping is named by a policy index (spid=N, as 'ip xfrm policy' prints it)
 or by a reqid (reqid=N: every out policy with a template of that reqid, as the
 IKE daemon re-adds them under new indexes). 'from PREFIX to PREFIX' maps a
-source prefix 1:1 into another of the same length, host part kept (NETMAP).
+source prefix 1:1 into another of the same length, host part kept (NETMAP);
+with 'inbound' the remote side may also open flows to the to prefix, through
+the tunnel only, and they reach the same host part in from.
+'remote ALIAS is PREFIX' (twice NAT) lets local hosts address a remote prefix
+that overlaps their own as ALIAS: their flows to ALIAS go to the same host part
+in PREFIX, sources mapped as usual; 'zone N' puts those flows in conntrack
+zone N, so that two sites with the same LAN keep identical flows apart.
 While the policy's SA is being negotiated, a new flow is refused with EAGAIN
 (pending eagain, the default), silently dropped (pending drop), or queued
 until the SA is installed (pending hold; at most hold-packets packets, default
@@ -40,6 +46,8 @@ Examples:
   xnatctl map reqid=7 to 10.20.30.2
   xnatctl map spid=305 to 2001:db8::2 replace
   xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24
+  xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 inbound replace
+  xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 remote 10.99.1.0/24 is 192.168.1.0/24 zone 11 inbound
   xnatctl map spid=305 to 10.20.30.2 pending drop replace
   xnatctl map spid=305 to 10.20.30.2 pending hold hold-packets 500
   xnatctl show
@@ -55,7 +63,8 @@ Examples:
   xnatctl completion bash >/usr/share/bash-completion/completions/xnatctl
 
 save prints the mappings as lines 'map spid=N|reqid=N [from PREFIX] to
-ADDR|PREFIX pending MODE [hold-packets N hold-bytes N]'; restore makes the
+ADDR|PREFIX [remote ALIAS is PREFIX] [zone N] [inbound] pending MODE
+[hold-packets N hold-bytes N]'; restore makes the
 mappings of such a file (blank lines and # comments allowed) the namespace's
 whole set, and -f applies a file of map, unmap and flush lines; both in one
 request, which the kernel applies whole or not at all.";
@@ -120,7 +129,21 @@ enum Sub {
     /// with a template of that reqid, followed as the IKE daemon re-adds them).
     /// `to ADDR` translates any source to ADDR; `from PREFIX to PREFIX`
     /// translates a source prefix 1:1 into another of the same length, each host
-    /// keeping its host part.
+    /// keeping its host part.  `inbound` (with from only) also admits the flows
+    /// the remote side starts towards the to prefix: one that arrived decrypted
+    /// by an SA of a bound policy's reqid reaches the same host part in from,
+    /// and its replies leave through the tunnel only; any other is dropped and
+    /// counted (inbound-refused).
+    ///
+    /// `remote ALIAS is PREFIX` (twice NAT): local hosts address the remote
+    /// prefix PREFIX, which may overlap their own LAN, as ALIAS (same family
+    /// as to, same length).  Their flows to ALIAS get the same host part in
+    /// PREFIX as destination before the route and policy lookup, and their
+    /// source mapped as usual; with inbound, flows from PREFIX appear from
+    /// ALIAS.  Such a mapping takes only flows to its alias.  `zone N`
+    /// (1-65535, with remote only) is the conntrack zone of the flows with
+    /// the remote prefix, for two sites with the same LAN behind one mapped
+    /// prefix; a zone a raw-table rule set stands.
     ///
     /// While the policy's SA is being negotiated, a new flow is refused with EAGAIN
     /// (pending eagain, the default), silently dropped (pending drop), or queued
@@ -150,8 +173,9 @@ enum Sub {
     },
     /// List the mappings (all, or the one of a key): state, pending mode, bound policies, flows
     ///
-    /// With -s also each mapping's selector and counters, as ip -s; with -j
-    /// everything, as JSON.
+    /// The ADDRESS column gives the target as map takes it, followed by the
+    /// remote prefix, zone and `inbound` where the mapping has them.  With -s also each mapping's selector and
+    /// counters, as ip -s; with -j everything, as JSON.
     #[command(override_usage = SHOW_USAGE)]
     Show {
         #[arg(
@@ -170,7 +194,7 @@ enum Sub {
     },
     /// Print a line per mapping event (map, unmap, sa) until interrupted, or after N events
     ///
-    /// `map KEY TARGET STATE [policies N,...] pending MODE [hold-packets N
+    /// `map KEY TARGET [remote ALIAS is PREFIX] [zone N] [inbound] STATE [policies N,...] pending MODE [hold-packets N
     /// hold-bytes N] [selector SELECTOR] [reason "..."]` when a mapping is
     /// created, replaced, activated or deactivated (KEY `spid N` or `reqid N`,
     /// TARGET `to ADDR` or `from PREFIX to PREFIX`); `unmap KEY` when it is
@@ -191,7 +215,8 @@ enum Sub {
     ///
     /// A first line `# xnatctl save`, then one line per mapping, spid
     /// mappings first, each sorted by number: `map spid=N|reqid=N [from
-    /// PREFIX] to ADDR|PREFIX pending MODE`, followed for pending hold by
+    /// PREFIX] to ADDR|PREFIX [remote ALIAS is PREFIX] [zone N] [inbound]
+    /// pending MODE`, followed for pending hold by
     /// `hold-packets N hold-bytes N`.  `xnatctl save | xnatctl restore`
     /// changes nothing.
     #[command(override_usage = SAVE_USAGE)]
@@ -201,8 +226,8 @@ enum Sub {
     },
     /// Make the mappings of FILE (default and '-': standard input) the namespace's whole set
     ///
-    /// FILE has a `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending
-    /// MODE] [hold-packets N] [hold-bytes N]` line per mapping (as save
+    /// FILE has a `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [remote
+    /// ALIAS is PREFIX] [zone N] [inbound] [pending MODE] [hold-packets N] [hold-bytes N]` line per mapping (as save
     /// prints them; no `replace`, each key once), blank lines and comments from a word starting with
     /// `#` to the end of the line.  The whole file is checked first; a
     /// mistake is told as FILE:LINE and nothing is sent.  Then one request
@@ -581,7 +606,7 @@ mod tests {
         assert_eq!(
             usage_error("map spid 305 to 1.2.3.4 --replace").0,
             "unknown keyword '--replace' for 'map' \
-             (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)"
+             (expected: spid, reqid, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)"
         );
         assert_eq!(
             usage_error("flush -x").0,

@@ -1,6 +1,7 @@
 //! Files: the restore format that `save` prints and `restore` reads
-//! (`map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending MODE]
-//! [hold-packets N] [hold-bytes N]` lines), the batch files of `-f` (`map [... replace]`, `unmap`, `flush`
+//! (`map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [remote ALIAS is
+//! PREFIX] [zone N] [inbound] [pending MODE] [hold-packets N] [hold-bytes N]`
+//! lines), the batch files of `-f` (`map [... replace]`, `unmap`, `flush`
 //! lines), and what a batch does to a set of mappings.  No socket here: all
 //! of it is unit-tested on text.
 //!
@@ -199,15 +200,21 @@ pub fn locate_refusal(name: &str, extack: &str, origins: &[Origin]) -> Option<St
 }
 
 /// The line of the restore format that recreates `m`:
-/// `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [pending MODE]
-/// [hold-packets N] [hold-bytes N]`.  An error for a mapping that
+/// `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [remote ALIAS is
+/// PREFIX] [zone N] [inbound] [pending MODE] [hold-packets N]
+/// [hold-bytes N]`.  An error for a mapping that
 /// `restore` could not recreate: one without an address, or in a pending
 /// mode this xnatctl does not know.
 pub fn restore_line(m: &Mapping) -> Result<String, String> {
     let target = m
         .target
         .ok_or_else(|| format!("the kernel reported {} without an address", m.key))?;
-    let mut line = format!("map {}={} {target}", m.key.keyword(), m.key.value());
+    let mut line = format!(
+        "map {}={} {target}{}",
+        m.key.keyword(),
+        m.key.value(),
+        m.extra_words()
+    );
     if let Some(mode) = m.pending {
         let (name, _) = PENDING_MODES
             .iter()
@@ -236,7 +243,7 @@ pub fn restore_line(m: &Mapping) -> Result<String, String> {
 
 /// What `save` prints for the mappings `maps`: the header line, then one
 /// line per mapping, sorted by key (spid mappings first), with its target,
-/// pending mode and, in hold mode, its hold limits.
+/// remote prefix, zone, inbound flag, pending mode and, in hold mode, its hold limits.
 pub fn format_save(maps: &[ReportedMapping]) -> Result<String, String> {
     let mut maps: Vec<&Mapping> = maps.iter().map(|r| &r.mapping).collect();
     maps.sort_by_key(|m| m.key);
@@ -351,6 +358,12 @@ map spid=25 to 10.1.1.25 pending=eagain #";
                  restore replaces the whole set",
             ),
             (
+                "map spid=305 from 192.168.1.0/24 to 10.20.30.0/24 inbound\n\
+                 map spid=313 to 10.20.30.2 inbound",
+                "x.conf:2: 'inbound' is only valid with 'from PREFIX': it admits \
+                 the remote side's flows to the hosts of a 1:1 mapping",
+            ),
+            (
                 "map spid=305 to 10.20.30.2\nunmap spid=305",
                 "x.conf:2: unknown command 'unmap' in a restore file (expected: map)",
             ),
@@ -361,7 +374,7 @@ map spid=25 to 10.1.1.25 pending=eagain #";
             (
                 "map spid=305 to 10.20.30.2 bogus",
                 "x.conf:1: unknown keyword 'bogus' for 'map' \
-                 (expected: spid, reqid, from, to, pending, hold-packets, hold-bytes, replace)",
+                 (expected: spid, reqid, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)",
             ),
             (
                 "map spid=9 to 10.9.0.9\n\nmap spid=305 to 10.20.30.2\nmap spid 9 to 10.9.0.10",
@@ -396,10 +409,11 @@ map spid=305 to 10.20.30.2 replace
 
 flush
 map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
+map reqid 7 inbound from 192.168.1.0/24 to 10.20.30.0/24 replace
 ";
         let got = parse_batch("cmds", text.as_bytes()).unwrap();
         let lines: Vec<usize> = got.iter().map(|(l, _)| *l).collect();
-        assert_eq!(lines, [2, 3, 4, 6, 7]);
+        assert_eq!(lines, [2, 3, 4, 6, 7, 8]);
         assert_eq!(got[0].1, Change::Unmap { key: Key::Spid(9) });
         assert_eq!(got[3].1, Change::Flush);
         assert_eq!(
@@ -416,6 +430,10 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
                 replace: false
             }
         );
+        let Change::Map { mapping, replace } = &got[5].1 else {
+            panic!("not a map line: {:?}", got[5].1)
+        };
+        assert!(mapping.inbound && *replace);
         for (text, want) in [
             (
                 "flush\nshow",
@@ -433,6 +451,11 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
             (
                 "map spid=305 to 10.20.30.2 replace=yes",
                 "cmds:1: 'replace' takes no value",
+            ),
+            (
+                "map spid=305 to 10.20.30.2 inbound replace",
+                "cmds:1: 'inbound' is only valid with 'from PREFIX': it admits \
+                 the remote side's flows to the hosts of a 1:1 mapping",
             ),
             (
                 "unmap spid=306",
@@ -646,14 +669,22 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
             "reqid=7 from 192.168.1.0/24 to 10.20.30.0/24 pending eagain",
         ));
         let lan6 = reported(&map_line(
-            "reqid=3 from fd00:1::/64 to fd00:2::/64 pending hold hold-packets 20",
+            "reqid=3 from fd00:1::/64 inbound to fd00:2::/64 pending hold hold-packets 20",
         ));
         let host = reported(&map_line(
-            "reqid=12 from 192.168.1.7 to 10.20.30.7 pending drop",
+            "inbound reqid=12 from 192.168.1.7 to 10.20.30.7 pending drop",
         ));
         let reqid = reported(&map_line("reqid=2 to 10.20.30.2 pending drop"));
+        // Twice NAT, the words in another order than save's.
+        let twice = reported(&map_line(
+            "zone 11 reqid=21 remote 10.99.1.0/24 from 192.168.1.0/24 inbound \
+             to 10.20.31.0/24 is 192.168.1.0/24",
+        ));
+        let twice6 = reported(&map_line(
+            "reqid=22 to 2001:db8::22 is fd00:1::5 remote fd00:99::5 pending drop",
+        ));
         // As a dump would give them, but not sorted.
-        vec![lan, hold, reqid, eagain, host, lan6, drop]
+        vec![lan, hold, twice6, reqid, eagain, host, lan6, drop, twice]
     }
 
     #[test]
@@ -666,9 +697,12 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
              map spid=305 to 10.20.30.2 pending drop\n\
              map spid=313 to 2001:db8::2 pending hold hold-packets 500 hold-bytes 1048576\n\
              map reqid=2 to 10.20.30.2 pending drop\n\
-             map reqid=3 from fd00:1::/64 to fd00:2::/64 pending hold hold-packets 20\n\
+             map reqid=3 from fd00:1::/64 to fd00:2::/64 inbound pending hold hold-packets 20\n\
              map reqid=7 from 192.168.1.0/24 to 10.20.30.0/24 pending eagain\n\
-             map reqid=12 from 192.168.1.7 to 10.20.30.7 pending drop\n"
+             map reqid=12 from 192.168.1.7 to 10.20.30.7 inbound pending drop\n\
+             map reqid=21 from 192.168.1.0/24 to 10.20.31.0/24 \
+             remote 10.99.1.0/24 is 192.168.1.0/24 zone 11 inbound\n\
+             map reqid=22 to 2001:db8::22 remote fd00:99::5 is fd00:1::5 pending drop\n"
         );
         assert_eq!(format_save(&[]).unwrap(), "# xnatctl save\n");
         // Hold limits only in hold mode, whatever the kernel reports.
@@ -704,10 +738,10 @@ map spid 313 to 2001:db8::2 pending hold hold-bytes 4096
         want.sort_by_key(|m| m.key);
         let got: Vec<Mapping> = restored.iter().map(|(_, m)| m.clone()).collect();
         assert_eq!(got, want);
-        // The lines are 2 to 8 (after the header).
+        // The lines are 2 to 10 (after the header).
         assert_eq!(
             restored.iter().map(|(l, _)| *l).collect::<Vec<_>>(),
-            [2, 3, 4, 5, 6, 7, 8]
+            [2, 3, 4, 5, 6, 7, 8, 9, 10]
         );
         // And the mappings the kernel would then report save the same text.
         let again: Vec<ReportedMapping> = got.iter().map(reported).collect();

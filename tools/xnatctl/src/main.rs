@@ -1,6 +1,6 @@
 //! xnatctl: configure the xfrm_nat kernel module over generic netlink.
 //!
-//!     xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX
+//!     xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [inbound]
 //!                 [pending eagain|drop|hold] [hold-packets N]
 //!                 [hold-bytes N] [replace]
 //!     xnatctl unmap spid=N|reqid=N

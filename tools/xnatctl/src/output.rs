@@ -143,7 +143,9 @@ fn write_selector(out: &mut String, s: &Selector, ifname: impl Fn(i32) -> String
 }
 
 /// The ADDRESS cell of `show`: the address of a one-address mapping,
-/// `from 192.168.1.0/24 to 10.20.30.0/24` for a prefix mapping, as `map`
+/// `from 192.168.1.0/24 to 10.20.30.0/24` for a prefix mapping, followed
+/// by the remote prefix, zone and inbound flag where the mapping has them
+/// (`remote 10.99.1.0/24 is 192.168.1.0/24 zone 11 inbound`), as `map`
 /// takes them.
 fn write_address(out: &mut String, m: &Mapping) {
     match m.target {
@@ -151,6 +153,7 @@ fn write_address(out: &mut String, m: &Mapping) {
         Some(t) if t.from.is_none() && t.to.is_host() => write!(out, "{}", t.to.addr).unwrap(),
         Some(t) => write!(out, "{t}").unwrap(),
     }
+    out.push_str(&m.extra_words());
 }
 
 /// The bound policies' indexes, `305,313`; `-` for none.
@@ -432,6 +435,16 @@ struct JsonMapping {
     prefix_len: Option<u8>,
     from: Option<String>,
     from_prefix_len: Option<u8>,
+    /// Never null: the flag's absence is an answer (a module without it
+    /// has no inbound mappings).
+    inbound: bool,
+    /// The remote prefix's address, as the policies name it (twice NAT).
+    remote: Option<String>,
+    /// The address of the alias local hosts address it by.
+    remote_alias: Option<String>,
+    /// The length of both.
+    remote_prefix_len: Option<u8>,
+    zone: Option<u16>,
     state: Option<String>,
     reason: Option<String>,
     pending: Option<String>,
@@ -456,6 +469,11 @@ impl From<&ReportedMapping> for JsonMapping {
             prefix_len: m.target.and_then(|t| t.prefix_len_attr()),
             from: m.target.and_then(|t| t.from).map(|f| f.addr.to_string()),
             from_prefix_len: m.target.and_then(|t| t.from).map(|f| f.len),
+            inbound: m.inbound,
+            remote: m.remote.map(|r| r.real.to_string()),
+            remote_alias: m.remote.map(|r| r.alias.to_string()),
+            remote_prefix_len: m.remote.map(|r| r.len),
+            zone: m.zone,
             state: r.state.map(|s| state_name(Some(s))),
             reason: r.reason.clone(),
             pending: m.pending.map(|p| pending_name(Some(p))),
@@ -479,7 +497,8 @@ pub fn format_json(maps: &[ReportedMapping], style: JsonStyle) -> serde_json::Re
 /// ...`, `unmap reqid 7`, or `sa pending spid 305` / `sa established spid
 /// 305` (the index of the policy whose SA it is, whatever the key of its
 /// mapping).  The target is written as `map` takes it (`from P to P` for a
-/// prefix mapping).  A hold-mode mapping's limits follow its mode, as `map`
+/// prefix mapping, then the remote prefix, zone and inbound flag where
+/// the mapping has them).  A hold-mode mapping's limits follow its mode, as `map`
 /// takes them (`pending hold hold-packets 100 hold-bytes 262144`).  Without
 /// selector (inactive mapping) the line ends after the pending mode and
 /// limits, then the kernel's reason, quoted (`reason "..."`), if it gave
@@ -492,7 +511,12 @@ pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
             let target = m
                 .target
                 .map_or_else(|| "to -".to_string(), |t| t.to_string());
-            let mut out = format!("map {} {target} {}", m.key, state_name(r.state));
+            let mut out = format!(
+                "map {} {target}{} {}",
+                m.key,
+                m.extra_words(),
+                state_name(r.state)
+            );
             if !r.policies.is_empty() {
                 write!(out, " policies {}", policies_text(&r.policies)).unwrap();
             }
@@ -700,10 +724,12 @@ mod tests {
                 state: Some(map_state::INACTIVE),
                 ..reported(Key::Spid(1017), "192.0.2.7", None)
             },
-            // A LAN mapped 1:1 into the policies of a reqid.
+            // A LAN mapped 1:1 into the policies of a reqid, reachable from
+            // the remote side.
             ReportedMapping {
                 mapping: Mapping {
                     pending: Some(pending_mode::EAGAIN),
+                    inbound: true,
                     ..Mapping::new(Key::Reqid(7), lan_target())
                 },
                 state: Some(map_state::ACTIVE),
@@ -717,7 +743,7 @@ mod tests {
                     index: Some(321),
                     ..Selector::default()
                 }),
-                stats: zero_stats().with(&[(Counter::Flows, 40), (Counter::StaleEntries, 1), (Counter::PendingRefused, 1), (Counter::PendingNonblockHeld, 2)]),
+                stats: zero_stats().with(&[(Counter::Flows, 40), (Counter::StaleEntries, 1), (Counter::PendingRefused, 1), (Counter::PendingNonblockHeld, 2), (Counter::InboundFlows, 5), (Counter::InboundRefused, 1)]),
                 ..ReportedMapping::new(Key::Reqid(7))
             },
             ReportedMapping {
@@ -730,6 +756,48 @@ mod tests {
     }
 
     /// Every counter reported, as 0.
+    /// `m` with the remote prefix 192.168.1.0/24 addressed as
+    /// 10.99.1.0/24 in zone 11, inbound.
+    fn twice_nat(m: Mapping) -> Mapping {
+        Mapping {
+            remote: Some(crate::proto::Remote {
+                alias: "10.99.1.0".parse().unwrap(),
+                real: "192.168.1.0".parse().unwrap(),
+                len: 24,
+            }),
+            zone: Some(11),
+            inbound: true,
+            ..m
+        }
+    }
+
+    /// A twice-NAT mapping in show's ADDRESS cell, in map's own words, and
+    /// in -j: the real prefix's address in "remote", as "from" has it.
+    #[test]
+    fn twice_nat_show_and_json() {
+        let r = ReportedMapping {
+            mapping: twice_nat(Mapping::new(Key::Reqid(7), lan_target())),
+            state: Some(map_state::ACTIVE),
+            ..ReportedMapping::new(Key::Reqid(7))
+        };
+        assert_eq!(
+            format_table(std::slice::from_ref(&r), Detail::Brief, noif),
+            "\
+KEY      ADDRESS                                                                                     STATE   PENDING  POLICIES  FLOWS
+reqid 7  from 192.168.1.0/24 to 10.20.30.0/24 remote 10.99.1.0/24 is 192.168.1.0/24 zone 11 inbound  active  -        -             -
+"
+        );
+        let j = format_json(std::slice::from_ref(&r), JsonStyle::Compact).unwrap();
+        assert!(
+            j.contains(
+                "\"from\":\"192.168.1.0\",\"from_prefix_len\":24,\"inbound\":true,\
+                 \"remote\":\"192.168.1.0\",\"remote_alias\":\"10.99.1.0\",\
+                 \"remote_prefix_len\":24,\"zone\":11,\"state\":\"active\""
+            ),
+            "{j}"
+        );
+    }
+
     fn zero_stats() -> Stats {
         Stats::default().with(&Counter::ALL.map(|c| (c, 0)))
     }
@@ -774,55 +842,55 @@ mod tests {
     #[test]
     fn table() {
         let want = "\
-KEY        ADDRESS                               STATE     PENDING            POLICIES  FLOWS
-spid 305   10.20.30.2                            active    eagain             305          12
-spid 313   10.20.30.3                            active    hold(100p/256KiB)  313           9
-spid 1009  2001:db8::2                           inactive  drop               -             0
-spid 1017  192.0.2.7                             inactive  -                  -             -
-reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337      40
-reqid 9    10.20.30.9                            inactive  eagain             -             0
+KEY        ADDRESS                                       STATE     PENDING            POLICIES  FLOWS
+spid 305   10.20.30.2                                    active    eagain             305          12
+spid 313   10.20.30.3                                    active    hold(100p/256KiB)  313           9
+spid 1009  2001:db8::2                                   inactive  drop               -             0
+spid 1017  192.0.2.7                                     inactive  -                  -             -
+reqid 7    from 192.168.1.0/24 to 10.20.30.0/24 inbound  active    eagain             321,337      40
+reqid 9    10.20.30.9                                    inactive  eagain             -             0
     reason \"no IPv4 out policy with a template of reqid 9\"
 ";
         assert_eq!(format_table(&sample(), Detail::Brief, noif), want);
         let want = "\
-KEY        ADDRESS                               STATE     PENDING            POLICIES  FLOWS
-spid 305   10.20.30.2                            active    eagain             305          12
+KEY        ADDRESS                                       STATE     PENDING            POLICIES  FLOWS
+spid 305   10.20.30.2                                    active    eagain             305          12
     selector 10.20.30.2/32 -> 10.0.0.0/8 proto any
     flows 12 declined 2 fail-closed-drops 0 stale-entries 0 pending-refused 3
-    pending-drops 0 pending-nonblock-held 0 pending-nonblock-drops 0 held 0
-    released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0
-    hold-queued 0
-spid 313   10.20.30.3                            active    hold(100p/256KiB)  313           9
+    pending-drops 0 pending-nonblock-held 0 pending-nonblock-drops 0
+    inbound-flows 0 inbound-refused 0 held 0 released 0 hold-overflow-drops 0
+    hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
+spid 313   10.20.30.3                                    active    hold(100p/256KiB)  313           9
     selector 10.20.30.3/32 -> 172.16.0.0/12 proto tcp dport 443
     flows 9 declined 0 fail-closed-drops 0 stale-entries 0 pending-refused 0
-    pending-drops 0 pending-nonblock-held 0 pending-nonblock-drops 0 held 57
-    released 50 hold-overflow-drops 4 hold-timeout-drops 2 hold-error-drops 1
-    hold-queued 0
-spid 1009  2001:db8::2                           inactive  drop               -             0
+    pending-drops 0 pending-nonblock-held 0 pending-nonblock-drops 0
+    inbound-flows 0 inbound-refused 0 held 57 released 50 hold-overflow-drops 4
+    hold-timeout-drops 2 hold-error-drops 1 hold-queued 0
+spid 1009  2001:db8::2                                   inactive  drop               -             0
     selector -
     flows 0 declined 0 fail-closed-drops 0 stale-entries 0 pending-refused 0
     pending-drops 1234567 pending-nonblock-held 0 pending-nonblock-drops 0
-    held 0 released 0 hold-overflow-drops 0 hold-timeout-drops 0
-    hold-error-drops 0 hold-queued 0
-spid 1017  192.0.2.7                             inactive  -                  -             -
+    inbound-flows 0 inbound-refused 0 held 0 released 0 hold-overflow-drops 0
+    hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
+spid 1017  192.0.2.7                                     inactive  -                  -             -
     selector -
     flows - declined - fail-closed-drops - stale-entries - pending-refused -
-    pending-drops - pending-nonblock-held - pending-nonblock-drops - held -
-    released - hold-overflow-drops - hold-timeout-drops - hold-error-drops -
-    hold-queued -
-reqid 7    from 192.168.1.0/24 to 10.20.30.0/24  active    eagain             321,337      40
+    pending-drops - pending-nonblock-held - pending-nonblock-drops -
+    inbound-flows - inbound-refused - held - released - hold-overflow-drops -
+    hold-timeout-drops - hold-error-drops - hold-queued -
+reqid 7    from 192.168.1.0/24 to 10.20.30.0/24 inbound  active    eagain             321,337      40
     selector 10.20.30.0/24 -> 10.1.0.0/16 proto any
     flows 40 declined 0 fail-closed-drops 0 stale-entries 1 pending-refused 1
-    pending-drops 0 pending-nonblock-held 2 pending-nonblock-drops 0 held 0
-    released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0
-    hold-queued 0
-reqid 9    10.20.30.9                            inactive  eagain             -             0
+    pending-drops 0 pending-nonblock-held 2 pending-nonblock-drops 0
+    inbound-flows 5 inbound-refused 1 held 0 released 0 hold-overflow-drops 0
+    hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
+reqid 9    10.20.30.9                                    inactive  eagain             -             0
     reason \"no IPv4 out policy with a template of reqid 9\"
     selector -
     flows 0 declined 0 fail-closed-drops 0 stale-entries 0 pending-refused 0
-    pending-drops 0 pending-nonblock-held 0 pending-nonblock-drops 0 held 0
-    released 0 hold-overflow-drops 0 hold-timeout-drops 0 hold-error-drops 0
-    hold-queued 0
+    pending-drops 0 pending-nonblock-held 0 pending-nonblock-drops 0
+    inbound-flows 0 inbound-refused 0 held 0 released 0 hold-overflow-drops 0
+    hold-timeout-drops 0 hold-error-drops 0 hold-queued 0
 ";
         assert_eq!(format_table(&sample(), Detail::Stats, noif), want);
         assert_eq!(format_table(&[], Detail::Stats, noif), "");
@@ -867,59 +935,59 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
         let j = format_json(&sample(), JsonStyle::Compact).unwrap();
         let want = concat!(
             "[{\"spid\":305,\"reqid\":null,\"addr\":\"10.20.30.2\",\"prefix_len\":null,\"from\":null,",
-            "\"from_prefix_len\":null,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
+            "\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[305],",
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",\"prefixlen_s\":32,",
             "\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":100,\"index\":305},",
             "\"stats\":{\"flows\":12,\"declined\":2,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":3,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"inbound_flows\":0,\"inbound_refused\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":313,\"reqid\":null,\"addr\":\"10.20.30.3\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"active\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",",
             "\"reason\":null,\"pending\":\"hold\",\"hold_packets\":100,\"hold_bytes\":262144,",
             "\"policies\":[313],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.3\",",
             "\"prefixlen_s\":32,\"dst\":\"172.16.0.0\",\"prefixlen_d\":12,\"proto\":6,\"sport\":0,",
             "\"sport_mask\":0,\"dport\":443,\"dport_mask\":65535,\"ifindex\":0,\"priority\":0,",
             "\"index\":null},\"stats\":{\"flows\":9,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":0,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"held\":57,\"released\":50,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"inbound_flows\":0,\"inbound_refused\":0,\"held\":57,\"released\":50,",
             "\"hold_overflow_drops\":4,\"hold_timeout_drops\":2,\"hold_error_drops\":1,",
             "\"hold_queued\":0}},{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,",
-            "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,",
+            "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"inbound_flows\":0,\"inbound_refused\":0,",
             "\"held\":0,\"released\":0,\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,",
             "\"hold_error_drops\":0,\"hold_queued\":0}},{\"spid\":1017,\"reqid\":null,",
-            "\"addr\":\"192.0.2.7\",\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,",
+            "\"addr\":\"192.0.2.7\",\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,",
             "\"state\":\"inactive\",\"reason\":null,\"pending\":null,\"hold_packets\":null,",
             "\"hold_bytes\":null,\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
             "\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,\"pending_drops\":null,",
-            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
+            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"inbound_flows\":null,\"inbound_refused\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}},{\"spid\":null,\"reqid\":7,",
             "\"addr\":\"10.20.30.0\",\"prefix_len\":24,\"from\":\"192.168.1.0\",",
-            "\"from_prefix_len\":24,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
+            "\"from_prefix_len\":24,\"inbound\":true,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[321,337],",
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.0\",\"prefixlen_s\":24,",
             "\"dst\":\"10.1.0.0\",\"prefixlen_d\":16,\"proto\":0,\"sport\":0,\"sport_mask\":0,",
             "\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,\"index\":321},",
             "\"stats\":{\"flows\":40,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":1,\"pending_refused\":1,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":2,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":2,\"pending_nonblock_drops\":0,\"inbound_flows\":5,\"inbound_refused\":1,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}},{\"spid\":null,\"reqid\":9,\"addr\":\"10.20.30.9\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":\"no IPv4 out policy with a template of reqid 9\",\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":0,\"declined\":0,\"fail_closed_drops\":0,",
             "\"stale_entries\":0,\"pending_refused\":0,",
-            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"held\":0,\"released\":0,",
+            "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"inbound_flows\":0,\"inbound_refused\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
             "\"hold_queued\":0}}]\n"
         );
@@ -985,6 +1053,11 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "prefix_len",
             "from",
             "from_prefix_len",
+            "inbound",
+            "remote",
+            "remote_alias",
+            "remote_prefix_len",
+            "zone",
             "state",
             "reason",
             "pending",
@@ -1045,7 +1118,7 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             .collect();
         let want = concat!(
             "{\"event\":\"map\",\"mapping\":{\"spid\":305,\"reqid\":null,\"addr\":\"10.20.30.2\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"active\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",",
             "\"reason\":null,\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",",
             "\"prefixlen_s\":32,\"dst\":\"10.0.0.0\",\"prefixlen_d\":8,\"proto\":0,\"sport\":0,",
@@ -1054,48 +1127,48 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             "\"declined\":null,\"fail_closed_drops\":8589934592,",
             "\"stale_entries\":null,",
             "\"pending_refused\":3,\"pending_drops\":4294967301,",
-            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
+            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"inbound_flows\":null,\"inbound_refused\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
             "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"eagain\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
             "\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,\"pending_drops\":null,",
-            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":null,\"released\":null,",
+            "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"inbound_flows\":null,\"inbound_refused\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"unmap\",\"spid\":305}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":313,\"reqid\":null,\"addr\":\"2001:db8::2\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"hold\",\"hold_packets\":500,\"hold_bytes\":1048576,",
             "\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":4,\"declined\":null,\"fail_closed_drops\":0,",
             "\"stale_entries\":null,",
-            "\"pending_refused\":0,\"pending_drops\":0,\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,",
+            "\"pending_refused\":0,\"pending_drops\":0,\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"inbound_flows\":null,\"inbound_refused\":null,",
             "\"held\":40,\"released\":4294967297,\"hold_overflow_drops\":3,",
             "\"hold_timeout_drops\":2,\"hold_error_drops\":1,\"hold_queued\":5}}}\n",
             "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"pending\"}\n",
             "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"established\"}\n",
             "{\"event\":\"sa\",\"spid\":305,\"sa_state\":\"unknown(7)\"}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":7,\"addr\":\"10.20.30.0\",",
-            "\"prefix_len\":24,\"from\":\"192.168.1.0\",\"from_prefix_len\":24,\"state\":\"active\",",
+            "\"prefix_len\":24,\"from\":\"192.168.1.0\",\"from_prefix_len\":24,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",",
             "\"reason\":null,\"pending\":\"eagain\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[321,337],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.0\",",
             "\"prefixlen_s\":24,\"dst\":\"10.1.0.0\",\"prefixlen_d\":16,\"proto\":0,\"sport\":0,",
             "\"sport_mask\":0,\"dport\":0,\"dport_mask\":0,\"ifindex\":0,\"priority\":0,",
             "\"index\":321},\"stats\":{\"flows\":40,\"declined\":3,\"fail_closed_drops\":null,",
             "\"stale_entries\":1,",
-            "\"pending_refused\":null,\"pending_drops\":null,\"pending_nonblock_held\":2,\"pending_nonblock_drops\":null,",
+            "\"pending_refused\":null,\"pending_drops\":null,\"pending_nonblock_held\":2,\"pending_nonblock_drops\":null,\"inbound_flows\":null,\"inbound_refused\":null,",
             "\"held\":null,\"released\":null,\"hold_overflow_drops\":null,",
             "\"hold_timeout_drops\":null,\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":9,\"addr\":\"fd00:2::9\",",
-            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"state\":\"inactive\",",
+            "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":\"no IPv4 out policy with a template of reqid 9\",\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
             "\"stats\":{\"flows\":null,\"declined\":null,\"fail_closed_drops\":null,",
             "\"stale_entries\":null,\"pending_refused\":null,",
-            "\"pending_drops\":null,\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"held\":null,",
+            "\"pending_drops\":null,\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"inbound_flows\":null,\"inbound_refused\":null,\"held\":null,",
             "\"released\":null,\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"unmap\",\"reqid\":7}\n",
@@ -1131,6 +1204,28 @@ reqid 9    10.20.30.9                            inactive  eagain             - 
             format_event(&Event::Map(m), noif),
             "map spid 305 to 10.20.30.2 active pending hold hold-packets 100 \
              hold-bytes 262144 selector 10.20.30.2/32 -> 10.0.0.0/8 proto any\n"
+        );
+        // An inbound mapping: the flag after the target, as `map` takes it.
+        let Event::Map(mut m) = evs[7].clone() else {
+            panic!("not a map event")
+        };
+        m.mapping.inbound = true;
+        assert_eq!(
+            format_event(&Event::Map(m), noif),
+            "map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 inbound active policies 321,337 \
+             pending eagain selector 10.20.30.0/24 -> 10.1.0.0/16 proto any\n"
+        );
+        // Twice NAT: the remote prefix and zone after the target, as `map`
+        // takes them.
+        let Event::Map(mut m) = evs[7].clone() else {
+            panic!("not a map event")
+        };
+        m.mapping = twice_nat(m.mapping);
+        assert_eq!(
+            format_event(&Event::Map(m), noif),
+            "map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 \
+             remote 10.99.1.0/24 is 192.168.1.0/24 zone 11 inbound active policies 321,337 \
+             pending eagain selector 10.20.30.0/24 -> 10.1.0.0/16 proto any\n"
         );
         use crate::uapi::sa_state;
         let sa = |state| Event::Sa { spid: 305, state };

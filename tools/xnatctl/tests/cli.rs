@@ -25,7 +25,7 @@ fn wrong_direction_is_refused_locally() {
         "xnatctl: spid 306 is not an outbound policy index (306 & 7 = 2, fwd); \
          only out policies (index & 7 == 1) can be mapped\n\
          usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
-         [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]\n"
+         [remote ALIAS is PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]\n"
     );
 }
 
@@ -152,6 +152,45 @@ fn reqid_and_prefix_refusals() {
     }
 }
 
+/// `inbound` without `from` is refused as the kernel would refuse it.
+#[test]
+fn inbound_without_from_is_refused_locally() {
+    let (code, out, err) = xnatctl("map spid=305 to 10.20.30.2 inbound");
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert!(
+        err.starts_with(
+            "xnatctl: 'inbound' is only valid with 'from PREFIX': it admits the remote \
+             side's flows to the hosts of a 1:1 mapping\nusage: xnatctl map "
+        ),
+        "{err}"
+    );
+}
+
+/// A remote prefix without its alias's counterpart, or of another
+/// length, and a zone without remote are refused before anything is sent.
+#[test]
+fn remote_mistakes_are_refused_locally() {
+    for (args, want) in [
+        (
+            "map spid=305 to 10.20.30.2 remote 10.99.1.0/24",
+            "xnatctl: 'remote' needs 'is PREFIX'",
+        ),
+        (
+            "map spid=305 from 192.168.1.0/24 to 10.20.30.0/24 \
+             remote 10.99.1.0/24 is 192.168.1.0/25",
+            "xnatctl: remote 10.99.1.0/24 and is 192.168.1.0/25 differ in prefix length",
+        ),
+        (
+            "map spid=305 to 10.20.30.2 zone 11",
+            "xnatctl: 'zone' is only valid with 'remote ALIAS is PREFIX'",
+        ),
+    ] {
+        let (code, out, err) = xnatctl(args);
+        assert_eq!((code, out.as_str()), (2, ""), "{args}");
+        assert!(err.starts_with(want), "{args}: {err}");
+    }
+}
+
 #[test]
 fn help_shows_the_grammar() {
     let (code, out, _) = xnatctl("map --help");
@@ -159,7 +198,7 @@ fn help_shows_the_grammar() {
     assert!(
         out.contains(
             "Usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
-             [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]"
+             [remote ALIAS is PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]"
         ),
         "{out}"
     );
@@ -168,6 +207,10 @@ fn help_shows_the_grammar() {
     assert!(out.contains("xnatctl map spid=305 to 10.20.30.2"), "{out}");
     assert!(
         out.contains("xnatctl map spid=305 to 10.20.30.2 pending drop replace"),
+        "{out}"
+    );
+    assert!(
+        out.contains("xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 inbound replace"),
         "{out}"
     );
     assert!(
@@ -387,6 +430,7 @@ fn completion_scripts() {
                 "reqid",
                 "from",
                 "to",
+                "inbound",
                 "pending",
                 "hold-packets",
                 "hold-bytes",

@@ -176,7 +176,7 @@ pub enum MapAttr {
     /// In map-set: one mapping of the new set, with the attributes of a
     /// map-new request (spid or reqid, addr, and optionally prefix-len,
     /// from, from-prefix-len, pending, hold-packets, hold-bytes,
-    /// inbound).
+    /// inbound, remote, remote-alias, remote-prefix-len, zone).
     /// Repeated, once per mapping.
     Mapping(Vec<MapAttr>),
     /// Key: the reqid of the templates of the outbound policies to bind
@@ -210,6 +210,42 @@ pub enum MapAttr {
     /// other new flow towards the prefix is dropped (inbound-refused).
     /// Without it, the mapping translates locally started flows only.
     Inbound,
+    /// The remote prefix as the bound policies' destination selectors
+    /// and the remote site name it (e.g. 192.168.1.0/24, a LAN that
+    /// overlaps the local one), which local hosts address as
+    /// remote-alias instead (twice NAT).  A new flow from a local host
+    /// (or the gateway itself) to an address of remote-alias gets that
+    /// address's host part in remote as its destination, before the
+    /// route and policy lookup, and its source translated as any flow
+    /// of the mapping (counted in flows); replies come back from the
+    /// alias.  Such a mapping takes only the flows sent to its alias,
+    /// not those sent to the remote prefix itself (which may be
+    /// another site's, or the local LAN's).  A flow an inbound mapping
+    /// admits whose source is in remote appears to the local host as
+    /// coming from the alias.
+    /// Every bound policy's destination selector must contain the whole
+    /// remote prefix.  A packet whose destination was translated never
+    /// leaves without IPsec: it is dropped (fail-closed-drops) instead.
+    /// With remote-alias and remote-prefix-len.
+    Remote(IpAddr),
+    /// The prefix local hosts address the remote prefix by, of the same
+    /// family and length.  The remote aliases of a namespace's mappings
+    /// may not overlap.
+    RemoteAlias(IpAddr),
+    /// Length of the remote and remote-alias prefixes.
+    RemotePrefixLen(u8),
+    /// The conntrack zone of the mapping's flows with its remote prefix
+    /// (needs remote): those sent to its alias, and those that arrive
+    /// decrypted by an SA of a policy it binds, from the remote prefix
+    /// to its own.  Two sites with the same LAN, reached through the
+    /// same mapped prefix (their policies told apart by a mark or an
+    /// xfrm interface), can then have flows with identical addresses
+    /// and ports at once: in different zones, conntrack keeps them
+    /// apart.  The zone is attached just before conntrack (priority
+    /// -201), to packets that have none yet: one set by a rule of the
+    /// raw table (iptables' CT target, nftables' ct zone set) stands.
+    /// Absent: the default zone.  Choose zones no other rule uses.
+    Zone(u16),
     Other(DefaultNla),
 }
 
@@ -238,6 +274,10 @@ impl MapAttr {
             MapAttr::Policy(_) => map_attr::POLICY,
             MapAttr::Reason(_) => map_attr::REASON,
             MapAttr::Inbound => map_attr::INBOUND,
+            MapAttr::Remote(_) => map_attr::REMOTE,
+            MapAttr::RemoteAlias(_) => map_attr::REMOTE_ALIAS,
+            MapAttr::RemotePrefixLen(_) => map_attr::REMOTE_PREFIX_LEN,
+            MapAttr::Zone(_) => map_attr::ZONE,
             MapAttr::Other(nla) => nla.kind(),
         }
     }
@@ -262,6 +302,10 @@ impl MapAttr {
             MapAttr::Policy(v) => v.to_ne_bytes().to_vec(),
             MapAttr::Reason(v) => [v.as_bytes(), &[0]].concat(),
             MapAttr::Inbound => Vec::new(),
+            MapAttr::Remote(v) => ip_bytes(v),
+            MapAttr::RemoteAlias(v) => ip_bytes(v),
+            MapAttr::RemotePrefixLen(v) => vec![*v],
+            MapAttr::Zone(v) => v.to_ne_bytes().to_vec(),
             MapAttr::Other(nla) => other_payload(nla),
         }
     }
@@ -289,6 +333,10 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for MapAttr {
             map_attr::POLICY => MapAttr::Policy(u32::from_ne_bytes(fixed("policy", v)?)),
             map_attr::REASON => MapAttr::Reason(string(v)),
             map_attr::INBOUND => MapAttr::Inbound,
+            map_attr::REMOTE => MapAttr::Remote(ip("remote", v)?),
+            map_attr::REMOTE_ALIAS => MapAttr::RemoteAlias(ip("remote-alias", v)?),
+            map_attr::REMOTE_PREFIX_LEN => MapAttr::RemotePrefixLen(fixed::<1>("remote-prefix-len", v)?[0]),
+            map_attr::ZONE => MapAttr::Zone(u16::from_ne_bytes(fixed("zone", v)?)),
             _ => MapAttr::Other(DefaultNla::parse(buf)?),
         })
     }

@@ -68,6 +68,9 @@ pub mod tests {
             pending: Some(pending_mode::HOLD),
             hold_packets: Some(500),
             hold_bytes: Some(1 << 20),
+            inbound: false,
+            remote: None,
+            zone: None,
         }
     }
 
@@ -309,6 +312,9 @@ pub mod tests {
                     pending: Some(mode),
                     hold_packets: None,
                     hold_bytes: None,
+                    inbound: false,
+                    remote: None,
+                    zone: None,
                 },
                 replace: false,
             };
@@ -337,6 +343,9 @@ pub mod tests {
                 pending: Some(pending_mode::DROP),
                 hold_packets: None,
                 hold_bytes: None,
+                inbound: false,
+                remote: None,
+                zone: None,
             },
             replace: true,
         };
@@ -360,6 +369,9 @@ pub mod tests {
                 pending: Some(pending_mode::HOLD),
                 hold_packets: Some(500),
                 hold_bytes: Some(1 << 20),
+                inbound: false,
+                remote: None,
+                zone: None,
             },
             replace: true,
         };
@@ -383,6 +395,9 @@ pub mod tests {
                 pending: Some(pending_mode::HOLD),
                 hold_packets: None,
                 hold_bytes: Some(4096),
+                inbound: false,
+                remote: None,
+                zone: None,
             },
             replace: false,
         };
@@ -466,6 +481,9 @@ pub mod tests {
                 pending: Some(pending_mode::DROP),
                 hold_packets: None,
                 hold_bytes: None,
+                inbound: false,
+                remote: None,
+                zone: None,
             },
         ];
         let req = Request::MapSet {
@@ -546,6 +564,9 @@ pub mod tests {
                 pending: Some(pending_mode::HOLD),
                 hold_packets: Some(100),
                 hold_bytes: Some(262144),
+                inbound: false,
+                remote: None,
+                zone: None,
             })
             .collect();
         let b = Request::MapSet { mappings }.encode(30, 1);
@@ -695,6 +716,11 @@ pub mod tests {
             MapAttr::Policy(321),
             MapAttr::SaState(1),
             MapAttr::Replace,
+            MapAttr::Inbound,
+            MapAttr::Remote("192.168.1.0".parse().unwrap()),
+            MapAttr::RemoteAlias("10.99.1.0".parse().unwrap()),
+            MapAttr::RemotePrefixLen(24),
+            MapAttr::Zone(11),
             MapAttr::Selector(sel),
             MapAttr::Stats(stats),
             MapAttr::Mapping(vec![
@@ -1086,6 +1112,87 @@ pub mod tests {
         }
     }
 
+    /// The attributes of reqid 7's mapping of the LAN ([`lan_target`]).
+    fn put_reqid_lan(want: &mut Vec<u8>) {
+        put(want, map_attr::REQID, &7u32.to_ne_bytes());
+        put(want, map_attr::ADDR, &[10, 20, 30, 0]);
+        put(want, map_attr::PREFIX_LEN, &[24]);
+        put(want, map_attr::FROM, &[192, 168, 1, 0]);
+        put(want, map_attr::FROM_PREFIX_LEN, &[24]);
+    }
+
+    /// A twice-NAT mapping: remote (the real prefix), remote-alias,
+    /// remote-prefix-len and zone after the rest, in both families; a
+    /// reply carrying them decodes to the same mapping.
+    #[test]
+    fn map_new_remote_bytes() {
+        assert_eq!(
+            (
+                map_attr::REMOTE,
+                map_attr::REMOTE_ALIAS,
+                map_attr::REMOTE_PREFIX_LEN,
+                map_attr::ZONE
+            ),
+            (19, 20, 21, 22)
+        );
+        let twice = Mapping {
+            remote: Some(Remote {
+                alias: "10.99.1.0".parse().unwrap(),
+                real: "192.168.1.0".parse().unwrap(),
+                len: 24,
+            }),
+            zone: Some(11),
+            inbound: true,
+            ..Mapping::new(Key::Reqid(7), lan_target())
+        };
+        let b = Request::MapNew {
+            mapping: twice.clone(),
+            replace: false,
+        }
+        .encode(30, 5);
+        let mut want = Vec::new();
+        put_reqid_lan(&mut want);
+        put(&mut want, map_attr::INBOUND, &[]);
+        put(&mut want, map_attr::REMOTE, &[192, 168, 1, 0]);
+        put(&mut want, map_attr::REMOTE_ALIAS, &[10, 99, 1, 0]);
+        put(&mut want, map_attr::REMOTE_PREFIX_LEN, &[24]);
+        put(&mut want, map_attr::ZONE, &11u16.to_ne_bytes());
+        assert_eq!(&b[20..], &want[..]);
+        assert_eq!(decode(&want).mapping, twice);
+        let plain = decode(&sample_reqid_mapping_attrs()).mapping;
+        assert_eq!((plain.remote, plain.zone), (None, None));
+
+        // IPv6, no zone: no ZONE attribute; one host's alias.
+        let v6 = Mapping {
+            remote: Some(Remote {
+                alias: "fd00:99::5".parse().unwrap(),
+                real: "fd00:1::5".parse().unwrap(),
+                len: 128,
+            }),
+            ..Mapping::new(Key::Spid(305), Target::addr("fd00:2::1"))
+        };
+        let b = Request::MapNew {
+            mapping: v6.clone(),
+            replace: false,
+        }
+        .encode(30, 6);
+        let mut want = Vec::new();
+        put(&mut want, map_attr::SPID, &305u32.to_ne_bytes());
+        put(&mut want, map_attr::ADDR, &"fd00:2::1".parse::<Ipv6Addr>().unwrap().octets());
+        put(&mut want, map_attr::REMOTE, &"fd00:1::5".parse::<Ipv6Addr>().unwrap().octets());
+        put(&mut want, map_attr::REMOTE_ALIAS, &"fd00:99::5".parse::<Ipv6Addr>().unwrap().octets());
+        put(&mut want, map_attr::REMOTE_PREFIX_LEN, &[128]);
+        assert_eq!(&b[20..], &want[..]);
+        assert_eq!(decode(&want).mapping, v6);
+        // An alias without the prefix it stands for is no remote site.
+        let mut half = Vec::new();
+        put(&mut half, map_attr::SPID, &305u32.to_ne_bytes());
+        put(&mut half, map_attr::ADDR, &[10, 20, 30, 2]);
+        put(&mut half, map_attr::REMOTE_ALIAS, &[10, 99, 1, 0]);
+        put(&mut half, map_attr::REMOTE_PREFIX_LEN, &[24]);
+        assert_eq!(decode(&half).mapping.remote, None);
+    }
+
     #[test]
     fn map_new_reqid_prefix_bytes() {
         assert_eq!(
@@ -1108,13 +1215,24 @@ pub mod tests {
         }
         .encode(30, 3);
         let mut want = Vec::new();
-        put(&mut want, map_attr::REQID, &7u32.to_ne_bytes());
-        put(&mut want, map_attr::ADDR, &[10, 20, 30, 0]);
-        put(&mut want, map_attr::PREFIX_LEN, &[24]);
-        put(&mut want, map_attr::FROM, &[192, 168, 1, 0]);
-        put(&mut want, map_attr::FROM_PREFIX_LEN, &[24]);
+        put_reqid_lan(&mut want);
         put(&mut want, map_attr::REPLACE, &[]);
         assert_eq!(&b[20..], &want[..]);
+        // Inbound: an empty INBOUND attribute after the rest; a reply that
+        // carries it decodes as inbound, one without it as not.
+        let inbound = Mapping {
+            inbound: true,
+            ..mapping.clone()
+        };
+        let b = Request::MapNew {
+            mapping: inbound.clone(),
+            replace: true,
+        }
+        .encode(30, 3);
+        put(&mut want, map_attr::INBOUND, &[]);
+        assert_eq!(&b[20..], &want[..]);
+        assert_eq!(decode(&want).mapping, inbound);
+        assert!(!decode(&sample_reqid_mapping_attrs()).mapping.inbound);
 
         // IPv6 prefixes: 16-byte addresses.
         let v6 = Mapping {

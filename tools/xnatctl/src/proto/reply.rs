@@ -59,6 +59,9 @@ impl ReportedMapping {
                 pending: None,
                 hold_packets: None,
                 hold_bytes: None,
+                inbound: false,
+                remote: None,
+                zone: None,
             },
             state: None,
             reason: None,
@@ -76,6 +79,7 @@ impl ReportedMapping {
         let m = &mut r.mapping;
         let (mut spid, mut reqid) = (None, None);
         let (mut addr, mut prefix_len, mut from, mut from_prefix_len) = (None, None, None, None);
+        let (mut remote, mut remote_alias, mut remote_prefix_len) = (None, None, None);
         for a in attrs {
             match a {
                 MapAttr::Spid(n) => spid = Some(*n),
@@ -89,11 +93,15 @@ impl ReportedMapping {
                 MapAttr::Pending(n) => m.pending = Some(*n),
                 MapAttr::HoldPackets(n) => m.hold_packets = Some(*n),
                 MapAttr::HoldBytes(n) => m.hold_bytes = Some(*n),
+                MapAttr::Inbound => m.inbound = true,
                 MapAttr::Policy(n) => r.policies.push(*n),
                 MapAttr::Selector(sel) => r.selector = Some(Selector::from_attrs(sel)?),
                 MapAttr::Stats(st) => r.stats = Stats::from_attrs(st),
+                MapAttr::Remote(a) => remote = Some(*a),
+                MapAttr::RemoteAlias(a) => remote_alias = Some(*a),
+                MapAttr::RemotePrefixLen(n) => remote_prefix_len = Some(*n),
+                MapAttr::Zone(n) => m.zone = Some(*n),
                 MapAttr::Replace
-                | MapAttr::Inbound
                 | MapAttr::SaState(_)
                 | MapAttr::Mapping(_)
                 | MapAttr::Other(_) => {}
@@ -107,6 +115,16 @@ impl ReportedMapping {
             to: prefix(addr, prefix_len),
             from: from.map(|addr| prefix(addr, from_prefix_len)),
         });
+        // The kernel reports the three together; an alias without the
+        // prefix it stands for (or the reverse) is no remote site to show.
+        m.remote = match (remote, remote_alias) {
+            (Some(real), Some(alias)) => Some(Remote {
+                alias,
+                real,
+                len: remote_prefix_len.unwrap_or_else(|| Prefix::full_len(&real)),
+            }),
+            _ => None,
+        };
         // A reqid names the mapping even beside a spid: the spec gives
         // spid other meanings in messages about reqid mappings (sa-ntf's
         // policy index), never reqid one in messages about spid mappings.

@@ -114,6 +114,18 @@ impl Prefix {
     }
 }
 
+impl Prefix {
+    /// The prefix as the grammar's words give it: a single address
+    /// without its length, which `map` reads as the full one.
+    pub fn grammar_text(self) -> String {
+        if self.is_host() {
+            self.addr.to_string()
+        } else {
+            self.to_string()
+        }
+    }
+}
+
 /// `10.20.30.0/24`, the length always written.
 impl fmt::Display for Prefix {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -165,6 +177,46 @@ impl Target {
     }
 }
 
+/// The remote site of a twice-NAT mapping: `real`, the remote prefix as
+/// the bound policies' destination selectors name it, which local hosts
+/// address as `alias` instead, host part for host part.  Both have the
+/// same family and length, as the kernel requires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Remote {
+    pub alias: IpAddr,
+    pub real: IpAddr,
+    pub len: u8,
+}
+
+impl Remote {
+    pub fn alias_prefix(self) -> Prefix {
+        Prefix {
+            addr: self.alias,
+            len: self.len,
+        }
+    }
+
+    pub fn real_prefix(self) -> Prefix {
+        Prefix {
+            addr: self.real,
+            len: self.len,
+        }
+    }
+}
+
+/// `remote 10.99.1.0/24 is 192.168.1.0/24`, as `map` takes it; a single
+/// address without its length.
+impl fmt::Display for Remote {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "remote {} is {}",
+            self.alias_prefix().grammar_text(),
+            self.real_prefix().grammar_text()
+        )
+    }
+}
+
 #[cfg(test)]
 impl Mapping {
     /// A mapping of `key` to `target` that leaves the rest to the
@@ -176,6 +228,9 @@ impl Mapping {
             pending: None,
             hold_packets: None,
             hold_bytes: None,
+            inbound: false,
+            remote: None,
+            zone: None,
         }
     }
 }
@@ -184,17 +239,10 @@ impl Mapping {
 /// 10.20.30.0/24`, a single address without its length.
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let text = |p: Prefix| {
-            if p.is_host() {
-                p.addr.to_string()
-            } else {
-                p.to_string()
-            }
-        };
         if let Some(from) = self.from {
-            write!(f, "from {} ", text(from))?;
+            write!(f, "from {} ", from.grammar_text())?;
         }
-        write!(f, "to {}", text(self.to))
+        write!(f, "to {}", self.to.grammar_text())
     }
 }
 
@@ -212,12 +260,43 @@ pub struct Mapping {
     /// Hold limits (pending hold only).
     pub hold_packets: Option<u32>,
     pub hold_bytes: Option<u32>,
+    /// Whether the remote side may also start flows towards the mapping's
+    /// `to` prefix (a 1:1 mapping only).  A flag attribute: a module that
+    /// does not report it has no inbound mappings, so false is the truth.
+    pub inbound: bool,
+    /// The remote site that local hosts address by an alias (twice NAT).
+    pub remote: Option<Remote>,
+    /// The conntrack zone of the flows with the remote site (with
+    /// `remote` only); None: the default zone.
+    pub zone: Option<u16>,
 }
 
 impl Mapping {
-    /// The attributes of the mapping: the key, the target, then pending
-    /// and the hold limits where given; `replace` (map-new's) goes after
-    /// the target.
+    /// The words of `map` after the target that say what else the
+    /// mapping does, as `map` takes them, each preceded by a space:
+    /// ` remote ALIAS is REAL zone N inbound`; empty for a mapping of
+    /// local flows' sources alone.  `save`, `show` and `monitor` write
+    /// them so that what they print reads as the command that made it.
+    pub fn extra_words(&self) -> String {
+        let mut out = String::new();
+        if let Some(remote) = self.remote {
+            out.push_str(&format!(" {remote}"));
+        }
+        if let Some(zone) = self.zone {
+            out.push_str(&format!(" zone {zone}"));
+        }
+        if self.inbound {
+            out.push_str(" inbound");
+        }
+        out
+    }
+}
+
+impl Mapping {
+    /// The attributes of the mapping: the key, the target, then pending,
+    /// the hold limits where given, the inbound flag if set, the remote
+    /// prefix (real), its alias and their length, and the zone; `replace`
+    /// (map-new's) goes after the target.
     fn attrs(&self, replace: bool) -> Vec<MapAttr> {
         let mut attrs = vec![self.key.attr()];
         if let Some(target) = &self.target {
@@ -231,6 +310,15 @@ impl Mapping {
         attrs.extend(self.pending.map(MapAttr::Pending));
         attrs.extend(self.hold_packets.map(MapAttr::HoldPackets));
         attrs.extend(self.hold_bytes.map(MapAttr::HoldBytes));
+        if self.inbound {
+            attrs.push(MapAttr::Inbound);
+        }
+        if let Some(remote) = self.remote {
+            attrs.push(MapAttr::Remote(remote.real));
+            attrs.push(MapAttr::RemoteAlias(remote.alias));
+            attrs.push(MapAttr::RemotePrefixLen(remote.len));
+        }
+        attrs.extend(self.zone.map(MapAttr::Zone));
         attrs
     }
 }
