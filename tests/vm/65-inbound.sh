@@ -34,22 +34,6 @@ ICMP=icmp
 # The SPI of the second child's SA (reqid 2), office gateway -> home.
 SPI_OTHER_CHILD=0x3000
 
-# lan_servers: UDP (5001) and TCP (5002) servers on L1 and L2, which log
-# to $XNAT_TMP/lan.log and lan2.log.
-lan_servers() {
-	local ns
-	for ns in lan lan2; do
-		run_in "$ns" $PEER udp-server 5001 "$XNAT_TMP/$ns.log" &
-		on_exit "kill $!"
-		run_in "$ns" $PEER tcp-server 5002 "$XNAT_TMP/$ns.log" &
-		on_exit "kill $!"
-		touch "$XNAT_TMP/$ns.log"
-	done
-	for ns in lan lan2; do
-		wait_for 30 "the servers of $ns" test -e "$XNAT_TMP/$ns.log.ready-udp5001" -a -e "$XNAT_TMP/$ns.log.ready-tcp5002"
-	done
-}
-
 # lan_log NS: what the LAN host's servers received, one "proto src tag" a
 # line, joined by '|'.
 lan_log() { paste -sd'|' "$XNAT_TMP/$1.log"; }
@@ -71,7 +55,8 @@ not_delivered() {
 }
 
 netmap_setup "$FAMILY"
-lan_servers
+howto_servers lan
+howto_servers lan2
 load_module
 
 phase "IPv$FAMILY: without inbound, the office's datagram to $M1 does not reach $L1"
