@@ -17,7 +17,7 @@
 #   - Fail-closed: the out policy deleted under a live inbound flow, L1's
 #     replies are dropped (fail-closed-drops), never sent in the clear.
 # families: 4 6
-# timeout: 480
+# timeout: 600
 set -euo pipefail
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../howto.sh"
