@@ -10,6 +10,7 @@ use crate::logic::sa::SaEvent;
 use crate::logic::table::{Entry, MapKey};
 use crate::logic::stats::Counter;
 use crate::logic::uapi::{self, cmd, kind, map, map_attr, map_entry_policy, map_state, sa_state, selector, Attr, Op, OpSpec};
+use crate::net::conntrack;
 use crate::net::genetlink::{self, Attrs, Dump, Info, Name, OpPolicy, Policy};
 use crate::net::pernet::Net;
 use crate::net::rcu::{Global, Publication, ReadGuard};
@@ -98,7 +99,8 @@ impl genetlink::Family for XfrmNat {
                     remote_alias: value(info, map::REMOTE_ALIAS),
                     remote_prefix_len: value(info, map::REMOTE_PREFIX_LEN),
                     zone: value(info, map::ZONE),
-                });
+                })
+                .and_then(|r| request::check_zone(r, conntrack::ZONES));
                 let replace = value(info, map::REPLACE).is_some();
                 match req {
                     Ok(req) => state.map(req, replace, notify),
@@ -157,7 +159,9 @@ fn map_set(state: &Ns, info: &Info<'_>) -> Result<(), ChangeError> {
     // The message bounds the count; one more than allowed is enough to refuse.
     let mut reqs = KVVec::new();
     for (i, (_, entry)) in entries.enumerate() {
-        let req = request::map_entry_attrs(entry).and_then(request::map_request);
+        let req = request::map_entry_attrs(entry)
+            .and_then(request::map_request)
+            .and_then(|r| request::check_zone(r, conntrack::ZONES));
         match req {
             Ok(req) => reqs.push(req, GFP_KERNEL_ACCOUNT)?,
             Err(r) => return Err(ChangeError::RefusedEntry(i, r)),

@@ -229,6 +229,10 @@ impl Conn {
 }
 
 
+/// Whether the kernel keeps conntrack zones (`CONFIG_NF_CONNTRACK_ZONES`):
+/// without them a template's zone is ignored.
+pub const ZONES: bool = bindings::XNAT_NF_CONNTRACK_ZONES != 0;
+
 /// A conntrack template of a zone (`nf_ct_tmpl_alloc()`), as iptables' CT
 /// target keeps one per rule: attached to a packet before conntrack sees
 /// it, it makes conntrack look the packet up, and track its connection, in

@@ -121,6 +121,8 @@ pub enum Refusal {
     AliasOverlap(MapKey),
     /// A zone without a remote prefix.
     ZoneWithoutRemote,
+    /// A zone where the kernel keeps none.
+    NoZones,
 }
 
 impl Refusal {
@@ -130,10 +132,12 @@ impl Refusal {
         const EEXIST: i32 = 17;
         const ENOENT: i32 = 2;
         const ENOSPC: i32 = 28;
+        const EOPNOTSUPP: i32 = 95;
         match self {
             Self::Exists(_) => EEXIST,
             Self::NotMapped(_) => ENOENT,
             Self::TooMany(_) | Self::HoldMemory { .. } | Self::HoldMemoryTotal { .. } => ENOSPC,
+            Self::NoZones => EOPNOTSUPP,
             _ => EINVAL,
         }
     }
@@ -204,6 +208,7 @@ impl fmt::Display for Refusal {
             Self::RemoteFamily => write!(f, "the remote prefix and the address are of different families"),
             Self::AliasOverlap(key) => write!(f, "the remote alias overlaps that of {key}"),
             Self::ZoneWithoutRemote => write!(f, "a zone needs a remote prefix (remote ALIAS is PREFIX)"),
+            Self::NoZones => write!(f, "this kernel keeps no conntrack zones (CONFIG_NF_CONNTRACK_ZONES)"),
         }
     }
 }
@@ -400,6 +405,17 @@ pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
         return Err(Refusal::ZoneWithoutRemote);
     }
     Ok(MapRequest { key, family, nat, nat_len, from, pending, hold, inbound, remote })
+}
+
+/// Refuses `req` if it asks for a conntrack zone and the kernel keeps none
+/// (`zones`: whether it was built with `CONFIG_NF_CONNTRACK_ZONES`): there
+/// a zone is ignored, and the flows of two sites would meet in the default
+/// one.
+pub fn check_zone(req: MapRequest, zones: bool) -> Result<MapRequest, Refusal> {
+    if !zones && req.remote.is_some_and(|r| r.zone != 0) {
+        return Err(Refusal::NoZones);
+    }
+    Ok(req)
 }
 
 /// Validates the hold limits of a map-new request: given only with hold

@@ -386,3 +386,28 @@ fn inbound_and_remote_are_checked() {
     assert_eq!(whole(Refusal::RemoteIncomplete), "remote, remote-alias and remote-prefix-len go together");
     assert_eq!(whole(Refusal::AliasOverlap(MapKey::Reqid(u32::MAX))), "the remote alias overlaps that of reqid 4294967295");
 }
+
+#[test]
+fn a_zone_the_kernel_cannot_keep_is_refused() {
+    let (to, from, real, alias) = ([10, 20, 30, 0], [192, 168, 1, 0], [10, 0, 1, 0], [10, 99, 1, 0]);
+    let attrs = MapAttrs {
+        spid: Some(305),
+        addr: Some(&to),
+        prefix_len: Some(24),
+        from: Some(&from),
+        from_prefix_len: Some(24),
+        remote: Some(&real),
+        remote_alias: Some(&alias),
+        remote_prefix_len: Some(24),
+        zone: Some(11),
+        ..MapAttrs::default()
+    };
+    let req = request::map_request(attrs).unwrap();
+    assert_eq!(request::check_zone(req, true), Ok(req));
+    assert_eq!(request::check_zone(req, false), Err(Refusal::NoZones));
+    assert_eq!(Refusal::NoZones.errno(), 95);
+    assert_eq!(whole(Refusal::NoZones), "this kernel keeps no conntrack zones (CONFIG_NF_CONNTRACK_ZONES)");
+    // Without a zone, nothing to keep.
+    let plain = request::map_request(MapAttrs { zone: None, ..attrs }).unwrap();
+    assert_eq!(request::check_zone(plain, false), Ok(plain));
+}
