@@ -266,7 +266,9 @@ pub mod map_attr {
     /// apart.  The zone is attached just before conntrack (priority
     /// -201), to packets that have none yet: one set by a rule of the
     /// raw table (iptables' CT target, nftables' ct zone set) stands.
-    /// Absent: the default zone.  Choose zones no other rule uses.
+    /// Absent: the default zone.  Choose zones no other rule uses.  A
+    /// kernel built without CONFIG_NF_CONNTRACK_ZONES, which would
+    /// ignore the zone, refuses it with EOPNOTSUPP.
     pub const ZONE: u16 = 22;
     /// Highest attribute type.
     pub const MAX: u16 = 22;
