@@ -159,7 +159,12 @@ mappings() {
 # nftables refuses to set one.
 kernel_has_zones() {
 	run_in home nft -f - >/dev/null 2>&1 <<-EOF
-		table inet zprobe { chain c { type filter hook prerouting priority raw; ct zone set 1; } }
+		table inet zprobe {
+			chain c {
+				type filter hook prerouting priority raw;
+				ct zone set 1
+			}
+		}
 	EOF
 	local rc=$?
 	run_in home nft delete table inet zprobe 2>/dev/null || true
@@ -240,7 +245,7 @@ pb=$!
 wait "$pa" "$pb"
 assert_contains "$(cat "$XNAT_TMP/in-a.out")" "ok in-a" "the reply to office A"
 assert_contains "$(cat "$XNAT_TMP/in-b.out")" "ok in-b" "the reply to office B"
-assert_eq "udp $SEEN_A in-a|udp $SEEN_B in-b" "$(sort "$XNAT_TMP/lan.log" | paste -sd'|')" "what the LAN host received, from whom"
+assert_eq "udp $SEEN_B in-b|udp $SEEN_A in-a" "$(sort "$XNAT_TMP/lan.log" | paste -sd'|')" "what the LAN host received, from whom"
 assert_eq 1 "$(capture_count lan "udp and src host $SEEN_A and src port 5000 and dst host $LAN_HOST and dst port 5001")" "datagrams from $SEEN_A:5000 at the LAN host"
 assert_eq 1 "$(capture_count lan "udp and src host $SEEN_B and src port 5000 and dst host $LAN_HOST and dst port 5001")" "datagrams from $SEEN_B:5000 at the LAN host"
 assert_eq "2 2 0" "$(zone_packets 11) $(zone_packets 12) $(zone_packets 0)" "forwarded packets in zones 11, 12, 0"
@@ -253,8 +258,7 @@ for k in "$SPID_A" "$SPID_B"; do
 done
 
 phase "IPv$FAMILY: only ESP on the WAN"
-capture_stop wan
-capture_stop wan2
+for c in wan wan2 office office2 lan; do capture_stop "$c"; done
 plain="net $SITE_NET or net $TO_NET or net $ALIAS_A or net $ALIAS_B or net $LAN_NET"
 for c in wan wan2; do
 	[ "$(capture_count "$c" "$plain")" = 0 ] || fail "plaintext on $c: $(capture_show "$c" "$plain")"
@@ -269,22 +273,24 @@ phase "IPv$FAMILY: the control: the same mappings without zones"
 mappings
 assert_eq "None None" "$(key_fields "spid=$SPID_A" zone) $(key_fields "spid=$SPID_B" zone)" "zones after replace"
 zones_reset
+capture_start router r-home ctl-wan
+capture_start office eth0 ctl-office
+capture_start office2 eth0 ctl-office2
 : >"$XNAT_TMP/office.log"
 : >"$XNAT_TMP/office2.log"
 : >"$XNAT_TMP/lan.log"
 out_a=$(send_from lan "[$LAN_HOST]:40001" "$SEEN_A" ctl-out-a)
 out_b=$(send_from lan "[$LAN_HOST]:40001" "$SEEN_B" ctl-out-b)
 log "without zones, outbound: '$out_a', '$out_b'"
-capture_stop office
-capture_stop office2
-capture_stop lan
+capture_stop ctl-office
+capture_stop ctl-office2
 # Office A's flow took the tuple first; office B's, identical after the
 # source translation, gets the NAT core's next free source port.
 same="udp and src host $LAN_SEEN and dst host $SITE_HOST and dst port 5001"
-assert_eq 1 "$(capture_count office "$same and src port 40001")" "datagrams from $LAN_SEEN:40001 at office A"
-assert_eq 1 "$(capture_count office2 "$same")" "datagrams from $LAN_SEEN at office B"
-assert_eq 0 "$(capture_count office2 "$same and src port 40001")" "datagrams from $LAN_SEEN:40001 at office B (the port taken)"
-log "office B saw: $(capture_show office2 "$same")"
+assert_eq 1 "$(capture_count ctl-office "$same and src port 40001")" "datagrams from $LAN_SEEN:40001 at office A"
+assert_eq 1 "$(capture_count ctl-office2 "$same")" "datagrams from $LAN_SEEN at office B"
+assert_eq 0 "$(capture_count ctl-office2 "$same and src port 40001")" "datagrams from $LAN_SEEN:40001 at office B (the port taken)"
+log "office B saw: $(capture_show ctl-office2 "$same")"
 assert_eq "0 0" "$(zone_packets 11) $(zone_packets 12)" "forwarded packets in zones 11, 12"
 
 # Inbound, office B's datagram has office A's tuple: conntrack takes it for
@@ -296,4 +302,6 @@ log "without zones, inbound: office A '$in_a', office B '$in_b'; the LAN host: $
 assert_contains "$in_a" "ok ctl-in-a" "the reply to office A"
 assert_contains "$in_b" "timeout" "the reply to office B"
 assert_eq "udp $SEEN_A ctl-in-a|udp $SEEN_A ctl-in-b" "$(paste -sd'|' "$XNAT_TMP/lan.log")" "what the LAN host received, from whom"
+capture_stop ctl-wan
+[ "$(capture_count ctl-wan "$plain")" = 0 ] || fail "plaintext on the WAN without zones: $(capture_show ctl-wan "$plain")"
 xnat show
