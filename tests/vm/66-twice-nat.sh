@@ -18,6 +18,7 @@
 #   - The office host reaches the home LAN host at 10.20.30.10 by UDP, TCP
 #     and ping; the LAN host sees the office host's alias.
 #   - Only ESP on the WAN.
+#   - A live flow to the alias goes on through the tunnel after unmap.
 #   - Fail-closed: the out policy deleted under a live flow to the alias,
 #     nothing leaves in the clear, fail-closed-drops counts; a new flow to
 #     the alias is dropped too, and a local sender gets EHOSTUNREACH.
@@ -156,6 +157,23 @@ assert_eq 0 "$(capture_count wan "not esp and not arp and not icmp6")" "non-ESP 
 assert_ge 10 "$(capture_count wan "esp and src host $HOME_WAN and dst host $GW_WAN")" "ESP packets to the office gateway"
 assert_ge 4 "$(key_field "spid=$SPID" flows)" "flows (the LAN's, to the alias)"
 assert_ge 3 "$(key_field "spid=$SPID" inbound_flows)" "inbound-flows (the office's)"
+
+phase "IPv$FAMILY: unmap under a live flow to the alias: it goes on through the tunnel"
+capture_start router r-home unmap
+run_in lan $PEER udp-send "$SITE_SEEN" 5001 live --count 400 --interval 0.05 --keep-going >"$XNAT_TMP/live.out" 2>&1 &
+sender=$!
+on_exit "kill $sender 2>/dev/null"
+wait_for 60 "3 datagrams of the live flow at the office" office_count_ge live 3
+xnat unmap "spid=$SPID"
+arrived=$(office_count live)
+wait_for 60 "the live flow to go on at the office" office_count_ge live $((arrived + 5))
+kill "$sender" 2>/dev/null || true
+wait "$sender" 2>/dev/null || true
+capture_stop unmap
+[ "$(capture_count unmap "$plain")" = 0 ] || fail "plaintext on the WAN after unmap: $(capture_show unmap "$plain" | head -n 20)"
+assert_eq 0 "$(capture_count unmap "not esp and not arp and not icmp6")" "non-ESP packets on the WAN"
+assert_eq "udp $LAN_SEEN" "$(grep -- " live" "$XNAT_TMP/office.log" | awk '{ print $1, $2 }' | sort -u)" "the live flow's source at the office, before and after unmap"
+xnat map "spid=$SPID" from "$SITE_NET" to "$TO_NET" remote "$ALIAS_NET" is "$SITE_NET" inbound
 
 phase "IPv$FAMILY: fail-closed: the out policy goes under a live flow to the alias"
 capture_start router r-home fc

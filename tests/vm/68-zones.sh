@@ -178,12 +178,15 @@ zones_setup "$FAMILY"
 load_module
 
 if ! kernel_has_zones; then
+	phase "IPv$FAMILY: a kernel without conntrack zones refuses zone N"
 	# A zone the kernel cannot keep is no zone: the two offices' flows
 	# would meet in zone 0.  Accepting `zone` here is a fail-open.
 	out=$(xnat map "spid=$SPID_A" from "$LAN_NET" to "$TO_NET" remote "$ALIAS_A" is "$SITE_NET" zone 11 inbound 2>&1) &&
 		fail "this kernel has no conntrack zones (CONFIG_NF_CONNTRACK_ZONES), yet map ... zone 11 was accepted: $out"
-	assert_contains "$out" zone "the refusal of zone 11 on a kernel without zones"
-	exit 0
+	assert_contains "$out" "this kernel keeps no conntrack zones" "the refusal of zone 11 on a kernel without zones"
+	assert_eq "[]" "$(xnat -j show)" "mappings after the refusal"
+	phase "IPv$FAMILY: two offices with one LAN, kept apart by zones"
+	skip "this kernel has no conntrack zones (CONFIG_NF_CONNTRACK_ZONES): the two offices' flows are tested on Debian's kernel (KSERIES=7.3)"
 fi
 # Packets forwarded, by the zone of their conntrack entry: the proof that
 # conntrack holds each flow in its mapping's.
