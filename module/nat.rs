@@ -29,26 +29,17 @@ use crate::state::NetState;
 /// last, to keep clear of labels numbered from 0 in connlabel.conf.  It
 /// keeps a binding guarded for its whole life, whatever happens to its
 /// mapping later, and shows users which entries are the module's.
-pub(crate) const BINDING_LABEL: Label = match Label::new(127) {
-    Some(l) => l,
-    None => panic!("no such label"),
-};
+pub(crate) const BINDING_LABEL: Label = Label::new(127);
 
 /// The conntrack label of the flows an inbound mapping admitted, besides
 /// [`BINDING_LABEL`]: their replies must leave through a tunnel.
-pub(crate) const INBOUND_LABEL: Label = match Label::new(126) {
-    Some(l) => l,
-    None => panic!("no such label"),
-};
+pub(crate) const INBOUND_LABEL: Label = Label::new(126);
 
 /// The conntrack label of the flows sent to a remote alias, besides
 /// [`BINDING_LABEL`]: their destination is the remote site's, which may be
 /// a local one too, so they must leave through a tunnel; and only the
 /// alias's mapping may translate their source.
-pub(crate) const REMOTE_LABEL: Label = match Label::new(125) {
-    Some(l) => l,
-    None => panic!("no such label"),
-};
+pub(crate) const REMOTE_LABEL: Label = Label::new(125);
 
 /// What a local sender gets for a fail-closed drop.
 const EHOSTUNREACH: i32 = crate::bindings::EHOSTUNREACH as i32;
@@ -305,14 +296,8 @@ impl Hook for SnatHook {
                 }
             }
         };
-        // Conntrack confirmed the entry before the hooks could translate
-        // it (it predates the namespace's first mapping): it cannot be
-        // translated now, and would leave untranslated for as long as its
-        // packets keep it alive.  The next packet starts afresh.
-        if ct.is_confirmed() {
-            ct.kill();
-            mapping.stats.count(Counter::StaleEntries);
-            return Verdict::DropSilently;
+        if let Some(verdict) = drop_if_stale(ct, &mapping.stats) {
+            return verdict;
         }
         // In hold mode a new flow also queues behind held packets, so that
         // they leave in the order they came.
@@ -344,6 +329,19 @@ impl Hook for SnatHook {
         // up in the SPD and routes it into the policy's bundle.
         Verdict::Accept
     }
+}
+
+/// Conntrack confirmed the entry before the hooks could translate it (it
+/// predates the namespace's first mapping): it cannot be translated now,
+/// and would pass untranslated for as long as its packets keep it alive.
+/// It is removed and its packet dropped; the next packet starts afresh.
+fn drop_if_stale<K>(ct: &Conn, stats: &Stats) -> Option<Verdict<K>> {
+    if !ct.is_confirmed() {
+        return None;
+    }
+    ct.kill();
+    stats.count(Counter::StaleEntries);
+    Some(Verdict::DropSilently)
 }
 
 /// The flow that the replies of a flow arriving from outside would be
@@ -447,11 +445,8 @@ impl Hook for ZoneHook {
 /// Binds a new connection's destination to `dst` (and its source to
 /// `src`, if given), labelled as the module's with `labels` too.
 fn translate(ct: &Conn, family: Family, labels: &[Label], dst: &Addr, src: Option<&Addr>, stats: &Stats) -> Verdict {
-    // As for outbound flows (see `SnatHook`).
-    if ct.is_confirmed() {
-        ct.kill();
-        stats.count(Counter::StaleEntries);
-        return Verdict::DropSilently;
+    if let Some(verdict) = drop_if_stale(ct, stats) {
+        return verdict;
     }
     // The labels before the binding: a translated flow that lacked them
     // would not be held to the tunnel.

@@ -19,14 +19,16 @@ use crate::net::skb::SkBuff;
 pub struct Label(u32);
 
 impl Label {
-    /// Label `bit`, if there is such a bit.
-    pub const fn new(bit: u32) -> Option<Self> {
-        if bit < 128 {
-            // INVARIANT: Checked above.
-            Some(Self(bit))
-        } else {
-            None
+    /// Label `bit`.  Meant for a `const` item: there a bit past the 128
+    /// fails the build; elsewhere `build_error!` makes such a call fail to
+    /// link (`#[inline]`, as for `genetlink::Name::new`).
+    #[inline]
+    pub const fn new(bit: u32) -> Self {
+        if bit >= 128 {
+            kernel::build_error!("a conntrack label is one of 128 bits");
         }
+        // INVARIANT: Checked above.
+        Self(bit)
     }
 }
 
