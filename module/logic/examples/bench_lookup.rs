@@ -14,7 +14,7 @@ use logic::addr::{Addr, Family};
 use logic::policy::{Reqids, SeenPolicy};
 use logic::selector::{DestSelector, Flow, Selector};
 use logic::stats::Stats;
-use logic::table::{Binding, Inactive, MapKey, Mapping, Table};
+use logic::table::{slab_size, MapKey, Mapping, Table};
 use logic::vec::AllocError;
 
 type BenchMapping = Mapping<Arc<[u64; 2]>>;
@@ -85,11 +85,6 @@ fn ns_per_lookup(t: &Table<Arc<[u64; 2]>>, fs: &[Flow]) -> f64 {
     best
 }
 
-/// The kmalloc cache an allocation of `size` bytes comes from.
-fn slab_size(size: usize) -> usize {
-    [8, 16, 32, 64, 96, 128, 192, 256].into_iter().find(|&s| s >= size).unwrap_or(size.next_power_of_two())
-}
-
 fn main() -> Result<(), AllocError> {
     let sizes = [1u32, 100, 1_000, 10_000];
     println!("new-flow lookup, best of 5 runs of {} lookups (half hits, half misses)", 200 * 4096);
@@ -101,28 +96,17 @@ fn main() -> Result<(), AllocError> {
         let build = start.elapsed().as_secs_f64() * 1e3;
         let ns = ns_per_lookup(&t, &flows(n));
         let b = *base.get_or_insert(ns);
-        // Prefix lengths in use: the number of binary searches per lookup.
+        // Prefix lengths in use: the number of tree descents per lookup.
         let prefixes = n.min(3);
         println!("{n:>8}  {prefixes:>8}  {ns:>10.1}  {:>8.2}  {build:>12.2}", ns / b);
     }
-    // The module's shared part: the counters' handle and the optional
-    // hold queue's.
-    let mapping = std::mem::size_of::<Mapping<(Arc<[u64; 2]>, Option<Arc<()>>)>>();
-    // Its status: where its bindings are, and why it has none.
-    let status = 8 + size_of::<Option<Inactive>>();
-    // One binding: the policy's selector and priority.
-    let binding = size_of::<Binding>();
-    // Index: an 8-byte destination and a 4-byte policy entry per binding,
-    // at most one 4-byte destination bucket bound per binding, a 4-byte
-    // address entry per mapping; and the binding's 8-byte SA readiness.
-    // Counters: the kernel's `Arc` puts a 4-byte refcount before them
-    // (padded to their alignment), served from the smallest kmalloc cache
-    // that fits.
+    // The mapping with its binding, and its nodes in the indexes, as
+    // `Table::memory_per_mapping` counts them; the counters behind the
+    // kernel `Arc`'s 4-byte refcount (padded to their alignment); each
+    // from the smallest kmalloc cache that fits.
+    let table = Table::<(Arc<[u64; 2]>, Option<Arc<()>>, Option<Arc<()>>)>::memory_per_mapping(1);
     let counters = slab_size(4usize.next_multiple_of(align_of::<Stats>()) + size_of::<Stats>());
-    let per = mapping + status + binding + 28 + counters;
-    println!(
-        "memory per mapping with one binding: {mapping} (snapshot entry) + {status} (status) + {binding} (binding) + 28 (indexes, SA readiness) + {counters} (counters, slab) = {per} bytes"
-    );
+    println!("memory per mapping with one binding: {table} (mapping, binding, index nodes) + {counters} (counters) = {} bytes", table + counters);
     one_mapping_edits()?;
     Ok(())
 }

@@ -1,37 +1,44 @@
 // SPDX-License-Identifier: GPL-2.0
 //! The mapping table: an immutable snapshot that the packet path reads under
-//! RCU, and writers replace as a whole.
+//! RCU, and writers replace.
 //!
-//! A snapshot holds every mapping of a network namespace, sorted by key,
-//! and the *bindings*: the (mapping, policy) pairs of each mapping's key
-//! whose policy can carry the mapping's flows.  A spid mapping has at most
-//! one binding, a reqid mapping one per outbound policy with a template of
-//! that reqid.  Writers compute them from an SPD walk ([`Table::build`]);
-//! a writer that changes one mapping walks for that key only and keeps the
-//! others' ([`Table::with_one`]).  Two indexes serve the packet path:
+//! A snapshot holds every mapping of a network namespace, by key, each with
+//! its *bindings*: the policies of its key that can carry its flows.  A
+//! spid mapping has at most one binding, a reqid mapping one per outbound
+//! policy with a template of that reqid.  Writers compute them from an SPD
+//! walk ([`Table::build`]); a writer that changes one mapping walks for
+//! that key only and keeps the others' ([`Table::with_one`]).
 //!
-//! * the *destination index*: the bindings grouped by the destination
-//!   prefix length of their policy's selector; within a group, entries of a
-//!   32-bit hash of the masked destination and the binding's position,
-//!   sorted by hash.  A lookup does one binary search per prefix length in
-//!   use (at most 33 for IPv4, 129 for IPv6) over a contiguous array of
-//!   8-byte entries, and touches a binding only when the hash matches;
-//! * the *address index*: all mappings sorted by translated address or
-//!   prefix, to find the mapping behind a NATed conntrack entry on the
-//!   fail-closed path.
+//! Every index is a persistent map ([`PMap`]): a new snapshot shares all
+//! but O(log n) nodes of each index with the one it replaces, so changing
+//! one mapping of n costs O(log n) time and memory, however many there
+//! are, and readers of the old snapshot are not disturbed.  A mapping and
+//! its bindings are one shared allocation ([`Item`]) that the indexes
+//! point to.  The indexes:
 //!
-//! [`Table::build`] sorts the indexes, in O(n log n); [`Table::with_one`]
-//! merges one mapping's entries into copies of them, in O(n).  Each
-//! binding also has a slot where the packet path records what it learned of
-//! the policy's SAs ([`Found::sa_known_ready`]).
+//! * by key, for writers and dumps;
+//! * the *destination index*, for the packet path: the bindings by
+//!   (family, destination prefix length of their policy's selector,
+//!   longest first, 32-bit hash of the masked destination, then the
+//!   tie-breaks of [`Table::lookup`]).  A lookup does one descent per
+//!   prefix length in use (at most 33 for IPv4, 129 for IPv6);
+//! * the *address index*: the mappings by translated address or prefix,
+//!   to find the mapping behind a NATed conntrack entry (replies, inbound
+//!   flows, the fail-closed path), with the prefix lengths in use;
+//! * the bound policies by index, and the remote aliases by address.
+//!
+//! Each binding also has a slot where the packet path records what it
+//! learned of the policy's SAs ([`Found::sa_known_ready`]).
 
 use core::cmp::Reverse;
 use core::fmt;
-use core::sync::atomic::{AtomicU64, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::addr::{Addr, Family};
 use super::policy::{self, PolicyInfo, Rival, SeenPolicy, Unfit};
 use super::selector::{DestSelector, Flow, Selector};
+use super::pmap::{self, PMap};
+use super::rc::{self, Rc};
 use super::vec::{self, AllocError, Vec};
 
 /// What a mapping does with a new flow while its policy's SA is pending
@@ -225,8 +232,6 @@ impl fmt::Display for Inactive {
 /// A policy a mapping binds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Binding {
-    /// The mapping's position in the table.
-    mapping: u32,
     /// The policy's index.
     pub index: u32,
     /// What the lookup needs of the policy.
@@ -235,29 +240,52 @@ pub struct Binding {
     /// have: a reqid key's, or the policy's first template's (the
     /// innermost SA, the last one an inbound packet passed); 0 if none.
     pub reqid: u32,
+}
+
+/// What is learned about a binding after it is made, in place: snapshots
+/// share it while they share the mapping.
+struct Learned {
+    /// See [`Found::sa_known_ready`].
+    ready: SaReadiness,
     /// No other outbound policy could take a translated flow of the
     /// binding, and the policy needs no mark or interface: the SPD gives
     /// every such flow this policy, unless the flow's socket has a policy
-    /// of its own (see [`Table::judge_sole`]).
-    sole: bool,
+    /// of its own (see [`Table::judge_sole`]).  It is only trusted at the
+    /// SPD generation of the snapshot, so a judgement made in place for a
+    /// newer generation cannot mislead a reader of an older snapshot.
+    sole: AtomicBool,
 }
 
-impl Binding {
-    /// See [`Table::judge_sole`].
-    pub fn is_sole(&self) -> bool {
-        self.sole
-    }
-}
-
-/// What a writer compares to tell whether a mapping changed: the policies
-/// it binds, or why it binds none.
-#[derive(Clone, Copy, Debug)]
-struct Status {
-    /// Its bindings: `bindings[first..first + count]`.
-    first: u32,
-    count: u32,
+/// A mapping with its bindings, which the indexes of every snapshot that
+/// holds the mapping point to.
+struct Item<S> {
+    mapping: Mapping<S>,
+    /// By policy index.
+    bindings: Vec<Binding>,
+    /// Per binding.
+    learned: Vec<Learned>,
     /// Why it binds none, if so.
     inactive: Option<Inactive>,
+}
+
+impl<S> Item<S> {
+    fn entry(&self) -> Entry<'_, S> {
+        Entry { mapping: &self.mapping, bindings: &self.bindings, inactive: self.inactive, learned: &self.learned }
+    }
+
+    /// Binding `i`, as the packet path gets it.
+    fn found(&self, i: usize) -> Option<Found<'_, S>> {
+        let b = self.bindings.get(i)?;
+        let learned = self.learned.get(i)?;
+        Some(Found {
+            mapping: &self.mapping,
+            policy: b.index,
+            selector: &b.policy.selector,
+            ready: &learned.ready,
+            sole: learned.sole.load(Ordering::Relaxed),
+            bindings: &self.bindings,
+        })
+    }
 }
 
 /// A mapping with its bindings.
@@ -268,6 +296,7 @@ pub struct Entry<'a, S> {
     pub bindings: &'a [Binding],
     /// Why it binds none, if so.
     pub inactive: Option<Inactive>,
+    learned: &'a [Learned],
 }
 
 impl<S> Clone for Entry<'_, S> {
@@ -292,6 +321,11 @@ impl<S> Entry<'_, S> {
         !self.bindings.is_empty()
     }
 
+    /// Whether binding `i` was judged sole ([`Table::judge_sole`]).
+    pub fn is_sole(&self, i: usize) -> bool {
+        self.learned.get(i).is_some_and(|l| l.sole.load(Ordering::Relaxed))
+    }
+
     /// Whether its bindings and inactive reason equal `other`'s.
     pub fn same_binding(&self, other: &Entry<'_, S>) -> bool {
         self.inactive == other.inactive
@@ -300,12 +334,20 @@ impl<S> Entry<'_, S> {
     }
 }
 
-/// An entry of the destination index.
-#[derive(Clone, Copy, Debug)]
-struct DestKey {
-    hash: u32,
-    binding: u32,
-}
+/// A key of the destination index: family, prefix length (longest first),
+/// hash of the masked destination, then the tie-breaks of
+/// [`Table::lookup`] (policy priority, mapping key, policy index).
+type DestKey = (Family, Reverse<u8>, u32, u32, MapKey, u32);
+
+/// A key of the address index, and of the alias index: family, address,
+/// prefix length, mapping key.
+type AddrKey = (Family, Addr, u8, MapKey);
+
+/// The lowest key, to start a range of an index at.
+const LOWEST_KEY: MapKey = MapKey::Spid(0);
+
+/// The highest key, to end a range at.
+const HIGHEST_KEY: MapKey = MapKey::Reqid(u32::MAX);
 
 /// A cheap, fixed hash of a masked destination; collisions only lengthen a
 /// run that is checked against the bindings anyway.
@@ -320,59 +362,49 @@ fn dest_hash(a: &Addr) -> u32 {
     (mix(mix(0, bits as u64), (bits >> 64) as u64) >> 32) as u32
 }
 
-/// The bindings of one (family, destination prefix length): a run of the
-/// destination index, sorted by hash, and a bucket index over the run.
-#[derive(Clone, Copy, Debug)]
-struct Group {
-    family: Family,
-    prefix_len: u8,
-    start: u32,
-    /// The run is cut into `1 << bucket_bits` buckets by the hash's top
-    /// bits, at most one per entry, so a lookup scans about one entry
-    /// instead of searching the run.
-    bucket_bits: u8,
-    /// Where the group's `(1 << bucket_bits) + 1` bucket bounds begin in
-    /// [`Table::bucket_bounds`].
-    buckets: u32,
-}
-
-impl Group {
-    fn bucket_of(&self, hash: u32) -> usize {
-        hash.checked_shr(32 - u32::from(self.bucket_bits)).unwrap_or(0) as usize
-    }
-}
-
 /// An immutable set of mappings with their bindings and lookup indexes.
 pub struct Table<S> {
-    mappings: Vec<Mapping<S>>,
-    status: Vec<Status>,
-    bindings: Vec<Binding>,
-    by_dest: Vec<DestKey>,
-    groups: Vec<Group>,
-    /// Per group, per bucket, where its entries begin in the group's run;
-    /// one more bound ends the last bucket.
-    bucket_bounds: Vec<u32>,
-    /// Mapping positions by (family, nat, nat_len).
-    by_nat: Vec<u32>,
-    /// The (family, nat_len) pairs in use, for the address index.
-    nat_lens: Vec<(Family, u8)>,
-    /// Binding positions by policy index.
-    by_policy: Vec<u32>,
-    /// Per binding, what the packet path learned of its policy's SAs
-    /// ([`Found::sa_known_ready`]).
-    sa_ready: Vec<SaReadiness>,
-    /// Whether a mapping is inbound: without one, the inbound path ends
-    /// at this test.
-    any_inbound: bool,
-    /// Whether a mapping's remote prefix has a conntrack zone.
-    any_zone: bool,
-    /// The positions of the mappings with a remote alias, by (family,
-    /// alias, length).
-    by_alias: Vec<u32>,
+    by_key: PMap<MapKey, Rc<Item<S>>>,
+    /// Per binding: the mapping, and the binding's position in it.
+    by_dest: PMap<DestKey, (Rc<Item<S>>, u32)>,
+    /// How many bindings have each (family, destination prefix length):
+    /// the groups of the destination index, longest prefix first.
+    dest_lens: PMap<(Family, Reverse<u8>), u32>,
+    by_nat: PMap<AddrKey, Rc<Item<S>>>,
+    /// How many mappings have each (family, prefix length): the lengths
+    /// the address index is searched by.
+    nat_lens: PMap<(Family, u8), u32>,
+    /// Per binding: (policy index, mapping key).
+    by_policy: PMap<(u32, MapKey), ()>,
+    /// The mappings with a remote alias, by alias prefix.
+    by_alias: PMap<AddrKey, Rc<Item<S>>>,
+    /// How many mappings are inbound: without one, the inbound path ends
+    /// at a test of this.
+    inbound: u32,
+    /// How many mappings' remote prefixes have a conntrack zone.
+    zones: u32,
     /// The caller's count of SPD changes when it walked the SPD for
     /// [`Table::judge_sole`]: the judgement holds only while no change
     /// came since.
     spd_generation: u64,
+}
+
+impl<S> Clone for Table<S> {
+    /// Another handle on the same snapshot, sharing every node.
+    fn clone(&self) -> Self {
+        Self {
+            by_key: self.by_key.clone(),
+            by_dest: self.by_dest.clone(),
+            dest_lens: self.dest_lens.clone(),
+            by_nat: self.by_nat.clone(),
+            nat_lens: self.nat_lens.clone(),
+            by_policy: self.by_policy.clone(),
+            by_alias: self.by_alias.clone(),
+            inbound: self.inbound,
+            zones: self.zones,
+            spd_generation: self.spd_generation,
+        }
+    }
 }
 
 /// Whether a binding's policy has SAs that serve all its flows, as last
@@ -461,23 +493,79 @@ impl<S> Found<'_, S> {
     }
 }
 
-impl<S: Clone> Table<S> {
+/// The bindings `policies` give `m`, which they must all name, and why it
+/// has none if so.  A reqid mapping skips the policies of the other
+/// family: an IKE daemon's dual-stack child installs both under one reqid.
+fn bind<'p, S>(
+    m: &Mapping<S>,
+    policies: impl Iterator<Item = &'p SeenPolicy>,
+) -> Result<(Vec<Binding>, Option<Inactive>), AllocError> {
+    let mut bindings: Vec<Binding> = Vec::new();
+    let mut unfit: Option<Unfit> = None;
+    for p in policies {
+        if matches!(m.key, MapKey::Reqid(_)) && p.family != m.family {
+            continue;
+        }
+        match policy::fit(p, m.family, &m.nat, m.nat_len, m.remote.as_ref()) {
+            Ok(info) => {
+                let reqid = match m.key {
+                    MapKey::Reqid(r) => r,
+                    MapKey::Spid(_) => p.reqids.as_slice().first().copied().unwrap_or(0),
+                };
+                vec::push(&mut bindings, Binding { index: p.index, policy: info, reqid })?;
+            }
+            // The lowest index is the reason shown: stable across walks.
+            Err(why) if unfit.is_none_or(|u| unfit_index(&why) < unfit_index(&u)) => unfit = Some(why),
+            Err(_) => (),
+        }
+    }
+    bindings.sort_unstable_by_key(|b| b.index);
+    let inactive = match (bindings.is_empty(), unfit) {
+        (false, _) => None,
+        (true, Some(u)) => Some(Inactive::Unfit(u)),
+        (true, None) => Some(Inactive::NoPolicy(m.key, m.family)),
+    };
+    Ok((bindings, inactive))
+}
+
+/// The keys of a policy that a mapping may have: its index, and each reqid
+/// of its templates once.
+fn keys_naming(p: &SeenPolicy) -> impl Iterator<Item = MapKey> + '_ {
+    let reqids = p.reqids.as_slice();
+    let distinct = reqids.iter().enumerate().filter(move |&(i, r)| !reqids[..i].contains(r)).map(|(_, &r)| MapKey::Reqid(r));
+    core::iter::once(MapKey::Spid(p.index)).chain(distinct)
+}
+
+fn is_outbound(p: &SeenPolicy) -> bool {
+    p.index & 7 == policy::XFRM_POLICY_OUT
+}
+
+fn dest_key<S>(m: &Mapping<S>, b: &Binding) -> DestKey {
+    let len = b.policy.selector.prefixlen_d;
+    (m.family, Reverse(len), dest_hash(&b.policy.selector.dest_prefix()), b.policy.priority, m.key, b.index)
+}
+
+fn nat_key<S>(m: &Mapping<S>) -> AddrKey {
+    (m.family, m.nat, m.nat_len, m.key)
+}
+
+fn alias_key<S>(m: &Mapping<S>) -> Option<AddrKey> {
+    m.remote.map(|r| (m.family, r.alias, r.len, m.key))
+}
+
+impl<S> Table<S> {
     /// The table without mappings.
     pub fn empty() -> Self {
         Self {
-            mappings: Vec::new(),
-            status: Vec::new(),
-            bindings: Vec::new(),
-            by_dest: Vec::new(),
-            groups: Vec::new(),
-            bucket_bounds: Vec::new(),
-            by_nat: Vec::new(),
-            nat_lens: Vec::new(),
-            by_policy: Vec::new(),
-            sa_ready: Vec::new(),
-            any_inbound: false,
-            any_zone: false,
-            by_alias: Vec::new(),
+            by_key: PMap::new(),
+            by_dest: PMap::new(),
+            dest_lens: PMap::new(),
+            by_nat: PMap::new(),
+            nat_lens: PMap::new(),
+            by_policy: PMap::new(),
+            by_alias: PMap::new(),
+            inbound: 0,
+            zones: 0,
             spd_generation: 0,
         }
     }
@@ -487,94 +575,84 @@ impl<S: Clone> Table<S> {
     /// (others are ignored), in any order.
     ///
     /// A policy binds each mapping whose key names it and whose flows it
-    /// can carry ([`policy::fit`]).  A reqid mapping skips the policies of
-    /// the other family: an IKE daemon's dual-stack child installs both
-    /// under one reqid.
+    /// can carry ([`policy::fit`]).
     pub fn build(mut mappings: Vec<Mapping<S>>, policies: &[SeenPolicy]) -> Result<Self, AllocError> {
         mappings.sort_unstable_by_key(|m| m.key);
-        let n = mappings.len();
-
-        let mut bindings: Vec<Binding> = Vec::new();
-        let mut unfit: Vec<Option<Unfit>> = vec::with_capacity(n)?;
-        for _ in 0..n {
-            vec::push(&mut unfit, None)?;
-        }
-        let mut bind = |slot: usize, p: &SeenPolicy, bindings: &mut Vec<Binding>| -> Result<(), AllocError> {
-            let m = &mappings[slot];
-            if matches!(m.key, MapKey::Reqid(_)) && p.family != m.family {
-                return Ok(());
-            }
-            match policy::fit(p, m.family, &m.nat, m.nat_len, m.remote.as_ref()) {
-                Ok(info) => {
-                    let reqid = match m.key {
-                        MapKey::Reqid(r) => r,
-                        MapKey::Spid(_) => p.reqids.as_slice().first().copied().unwrap_or(0),
-                    };
-                    vec::push(bindings, Binding { mapping: slot as u32, index: p.index, policy: info, reqid, sole: false })
-                }
-                Err(why) => {
-                    // The lowest index is the reason shown: stable across walks.
-                    let keep = unfit[slot].is_some_and(|u| unfit_index(&u) < p.index);
-                    if !keep {
-                        unfit[slot] = Some(why);
-                    }
-                    Ok(())
-                }
-            }
-        };
-        let find = |key: MapKey| mappings.binary_search_by_key(&key, |m| m.key).ok();
-        for p in policies {
-            if p.index & 7 != policy::XFRM_POLICY_OUT {
+        // (mapping position, policy position) for each key that names a
+        // policy, grouped by mapping.
+        let mut named: Vec<(u32, u32)> = Vec::new();
+        for (at, p) in policies.iter().enumerate() {
+            if !is_outbound(p) {
                 continue;
             }
-            if let Some(slot) = find(MapKey::Spid(p.index)) {
-                bind(slot, p, &mut bindings)?;
-            }
-            for (i, &reqid) in p.reqids.as_slice().iter().enumerate() {
-                // A policy with the reqid in two templates binds once.
-                if p.reqids.as_slice()[..i].contains(&reqid) {
-                    continue;
-                }
-                if let Some(slot) = find(MapKey::Reqid(reqid)) {
-                    bind(slot, p, &mut bindings)?;
+            for key in keys_naming(p) {
+                if let Ok(slot) = mappings.binary_search_by_key(&key, |m| m.key) {
+                    // Positions fit u32: the number of mappings is limited,
+                    // and an SPD walk's vector of policies too.
+                    vec::push(&mut named, (slot as u32, at as u32))?;
                 }
             }
         }
-        bindings.sort_unstable_by_key(|b| (b.mapping, b.index));
-
-        let mut status = vec::with_capacity(n)?;
+        named.sort_unstable();
+        let mut items: Vec<Rc<Item<S>>> = vec::with_capacity(mappings.len())?;
         let mut next = 0usize;
-        for (slot, m) in mappings.iter().enumerate() {
+        for (slot, m) in mappings.into_iter().enumerate() {
             let first = next;
-            while next < bindings.len() && bindings[next].mapping as usize == slot {
+            while named.get(next).is_some_and(|&(s, _)| s as usize == slot) {
                 next += 1;
             }
-            let count = next - first;
-            let inactive = match (count, unfit[slot]) {
-                (0, Some(u)) => Some(Inactive::Unfit(u)),
-                (0, None) => Some(Inactive::NoPolicy(m.key, m.family)),
-                _ => None,
-            };
-            // Positions fit u32: the number of mappings is limited, and a
-            // policy binds at most one mapping per template and its index.
-            vec::push(&mut status, Status { first: first as u32, count: count as u32, inactive })?;
+            let its = named.get(first..next).unwrap_or_default();
+            vec::push(&mut items, rc::new(Item::new(m, its.iter().filter_map(|&(_, p)| policies.get(p as usize)))?)?)?;
         }
+        Self::of_items(&items)
+    }
 
-        let mut by_dest = vec::with_capacity(bindings.len())?;
-        let mut by_policy = vec::with_capacity(bindings.len())?;
-        for (i, b) in bindings.iter().enumerate() {
-            vec::push(&mut by_dest, DestKey { hash: dest_hash(&b.policy.selector.dest_prefix()), binding: i as u32 })?;
-            vec::push(&mut by_policy, i as u32)?;
+    /// The table of `items`, sorted by key, each key once: each index
+    /// sorted, then made a balanced tree, in O(n log n).
+    fn of_items(items: &[Rc<Item<S>>]) -> Result<Self, AllocError> {
+        let mut by_key = vec::with_capacity(items.len())?;
+        let mut by_dest = Vec::new();
+        let mut by_nat = vec::with_capacity(items.len())?;
+        let mut nat_lens: Vec<((Family, u8), u32)> = Vec::new();
+        let mut dest_lens: Vec<((Family, Reverse<u8>), u32)> = Vec::new();
+        let mut by_policy = Vec::new();
+        let mut by_alias = Vec::new();
+        let (mut inbound, mut zones) = (0, 0);
+        for item in items {
+            let m = &item.mapping;
+            vec::push(&mut by_key, (m.key, item.clone()))?;
+            for (i, b) in item.bindings.iter().enumerate() {
+                let k = dest_key(m, b);
+                count(&mut dest_lens, (k.0, k.1))?;
+                vec::push(&mut by_dest, (k, (item.clone(), i as u32)))?;
+                vec::push(&mut by_policy, ((b.index, m.key), ()))?;
+            }
+            vec::push(&mut by_nat, (nat_key(m), item.clone()))?;
+            count(&mut nat_lens, (m.family, m.nat_len))?;
+            if let Some(k) = alias_key(m) {
+                vec::push(&mut by_alias, (k, item.clone()))?;
+            }
+            inbound += u32::from(m.inbound);
+            zones += u32::from(m.remote.is_some_and(|r| r.zone != 0));
         }
-        by_dest.sort_unstable_by_key(|k| dest_sort_key(&mappings, &bindings[k.binding as usize], k.hash));
-        by_policy.sort_unstable_by_key(|&i| bindings[i as usize].index);
-
-        let mut by_nat = vec::with_capacity(n)?;
-        for i in 0..n {
-            vec::push(&mut by_nat, i as u32)?;
-        }
-        by_nat.sort_unstable_by_key(|&i| nat_sort_key(&mappings[i as usize]));
-        Self::assemble(mappings, status, bindings, by_dest, by_policy, by_nat)
+        by_dest.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        by_nat.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        nat_lens.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        dest_lens.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        by_policy.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        by_alias.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        Ok(Self {
+            by_key: PMap::from_sorted(&by_key)?,
+            by_dest: PMap::from_sorted(&by_dest)?,
+            by_nat: PMap::from_sorted(&by_nat)?,
+            nat_lens: PMap::from_sorted(&nat_lens)?,
+            dest_lens: PMap::from_sorted(&dest_lens)?,
+            by_policy: PMap::from_sorted(&by_policy)?,
+            by_alias: PMap::from_sorted(&by_alias)?,
+            inbound,
+            zones,
+            spd_generation: 0,
+        })
     }
 
     /// This table with the mapping of `key` replaced by `new`, or removed
@@ -582,172 +660,61 @@ impl<S: Clone> Table<S> {
     /// `new` binds the policies of `policies` that its key names, so the
     /// result is the table that [`Table::build`] makes of the edited
     /// mappings and the policies this one was built with, plus those: in
-    /// O(n), with no sort but the new mapping's own, for the writer that
-    /// changes one mapping of many.
+    /// O(log n) for n mappings, sharing the rest with this table.
     pub fn with_one(&self, key: MapKey, new: Option<Mapping<S>>, policies: &[SeenPolicy]) -> Result<Self, AllocError> {
-        let one = match new {
-            Some(m) => {
-                let mut v = vec::with_capacity(1)?;
-                vec::push(&mut v, Mapping { key, ..m })?;
-                Some(Self::build(v, policies)?)
-            }
-            None => None,
+        let mut t = match self.by_key.get(&key) {
+            Some(old) => self.without_item(old)?,
+            None => self.clone(),
         };
-        let old = self.slot_of(key);
-        // The key's slot, in this table and in the new one.
-        let at = self.mappings.partition_point(|m| m.key < key);
-        let (added, removed) = (usize::from(one.is_some()), usize::from(old.is_some()));
-        // The bindings of the slot: [cut, cut + gone) here, [cut, cut +
-        // fresh) in the new table; positions after them shift.
-        let cut = self.status.get(at).map_or(self.bindings.len(), |st| st.first as usize);
-        let gone = old.map_or(0, |o| self.status[o].count as usize);
-        let fresh = one.as_ref().map_or(0, |t| t.bindings.len());
-        let new_slot = |s: u32| if (s as usize) < at { s } else { (s as usize + added - removed) as u32 };
-        let new_pos = |b: u32| match b as usize {
-            b if b < cut => Some(b as u32),
-            b if b < cut + gone => None,
-            b => Some((b - gone + fresh) as u32),
-        };
-
-        let n = self.mappings.len() + added - removed;
-        let mut mappings = vec::with_capacity(n)?;
-        let mut status = vec::with_capacity(n)?;
-        let mut bindings = vec::with_capacity(self.bindings.len() - gone + fresh)?;
-        for (m, st) in self.mappings[..at].iter().zip(&self.status[..at]) {
-            vec::push(&mut mappings, m.clone())?;
-            vec::push(&mut status, *st)?;
+        if let Some(m) = new {
+            let m = Mapping { key, ..m };
+            let naming = policies.iter().filter(|p| is_outbound(p) && keys_naming(p).any(|k| k == key));
+            let item = Item::new(m, naming)?;
+            t = t.with_item(rc::new(item)?)?;
         }
-        for b in &self.bindings[..cut] {
-            vec::push(&mut bindings, *b)?;
-        }
-        if let Some(t) = &one {
-            vec::push(&mut mappings, t.mappings[0].clone())?;
-            vec::push(&mut status, Status { first: cut as u32, ..t.status[0] })?;
-            for b in t.bindings.iter() {
-                vec::push(&mut bindings, Binding { mapping: at as u32, ..*b })?;
-            }
-        }
-        let rest = at + removed;
-        for (m, st) in self.mappings[rest..].iter().zip(&self.status[rest..]) {
-            vec::push(&mut mappings, m.clone())?;
-            vec::push(&mut status, Status { first: (st.first as usize - gone + fresh) as u32, ..*st })?;
-        }
-        for b in &self.bindings[cut + gone..] {
-            vec::push(&mut bindings, Binding { mapping: new_slot(b.mapping), ..*b })?;
-        }
-
-        let one_dest = one.as_ref().map_or(&[][..], |t| &t.by_dest[..]);
-        let one_pol = one.as_ref().map_or(&[][..], |t| &t.by_policy[..]);
-        let by_dest = merge(
-            self.by_dest.iter().filter_map(|k| Some(DestKey { binding: new_pos(k.binding)?, ..*k })),
-            one_dest.iter().map(|k| DestKey { binding: k.binding + cut as u32, ..*k }),
-            bindings.len(),
-            |k| dest_sort_key(&mappings, &bindings[k.binding as usize], k.hash),
-        )?;
-        let by_policy = merge(
-            self.by_policy.iter().filter_map(|&b| new_pos(b)),
-            one_pol.iter().map(|&b| b + cut as u32),
-            bindings.len(),
-            |&b| bindings[b as usize].index,
-        )?;
-        let by_nat = merge(
-            self.by_nat.iter().filter(|&&s| Some(s as usize) != old).map(|&s| new_slot(s)),
-            one.iter().map(|_| at as u32),
-            n,
-            |&s| nat_sort_key(&mappings[s as usize]),
-        )?;
-        let mut t = Self::assemble(mappings, status, bindings, by_dest, by_policy, by_nat)?;
-        // The other bindings keep their judgement, and its generation.
-        t.spd_generation = self.spd_generation;
         Ok(t)
     }
 
-    /// A table from its sorted parts, with what follows from them.
-    fn assemble(
-        mappings: Vec<Mapping<S>>,
-        status: Vec<Status>,
-        bindings: Vec<Binding>,
-        by_dest: Vec<DestKey>,
-        by_policy: Vec<u32>,
-        by_nat: Vec<u32>,
-    ) -> Result<Self, AllocError> {
-        let mut groups = Vec::new();
-        let mut bucket_bounds = Vec::new();
-        let mut start = 0;
-        while start < by_dest.len() {
-            let group = group_of(&mappings, &bindings[by_dest[start].binding as usize]);
-            let mut end = start + 1;
-            while end < by_dest.len() && group_of(&mappings, &bindings[by_dest[end].binding as usize]) == group {
-                end += 1;
-            }
-            let g = Group {
-                family: group.0,
-                prefix_len: group.1,
-                start: start as u32,
-                bucket_bits: (end - start).checked_ilog2().unwrap_or(0).min(20) as u8,
-                buckets: bucket_bounds.len() as u32,
-            };
-            // The run is sorted by hash, so each bucket's entries are
-            // contiguous and the buckets come in order.
-            let run = &by_dest[start..end];
-            let mut at = 0;
-            for bucket in 0..=(1usize << g.bucket_bits) {
-                while at < run.len() && g.bucket_of(run[at].hash) < bucket {
-                    at += 1;
-                }
-                vec::push(&mut bucket_bounds, at as u32)?;
-            }
-            vec::push(&mut groups, g)?;
-            start = end;
+    /// This table with `item`, whose key it does not have.
+    fn with_item(&self, item: Rc<Item<S>>) -> Result<Self, AllocError> {
+        let m = &item.mapping;
+        let mut t = self.clone();
+        for (i, b) in item.bindings.iter().enumerate() {
+            let k = dest_key(m, b);
+            t.by_dest = t.by_dest.insert(k, (item.clone(), i as u32))?;
+            t.dest_lens = counted(&t.dest_lens, (k.0, k.1), 1)?;
+            t.by_policy = t.by_policy.insert((b.index, m.key), ())?;
         }
-        let mut nat_lens: Vec<(Family, u8)> = Vec::new();
-        for m in mappings.iter() {
-            if !nat_lens.contains(&(m.family, m.nat_len)) {
-                vec::push(&mut nat_lens, (m.family, m.nat_len))?;
-            }
+        t.by_nat = t.by_nat.insert(nat_key(m), item.clone())?;
+        t.nat_lens = counted(&t.nat_lens, (m.family, m.nat_len), 1)?;
+        if let Some(k) = alias_key(m) {
+            t.by_alias = t.by_alias.insert(k, item.clone())?;
         }
-        let mut sa_ready = vec::with_capacity(bindings.len())?;
-        for _ in bindings.iter() {
-            vec::push(&mut sa_ready, SaReadiness(AtomicU64::new(0)))?;
-        }
-        let any_inbound = mappings.iter().any(|m| m.inbound);
-        let any_zone = mappings.iter().any(|m| m.remote.is_some_and(|r| r.zone != 0));
-        let mut by_alias = Vec::new();
-        for (i, m) in mappings.iter().enumerate() {
-            if m.remote.is_some() {
-                vec::push(&mut by_alias, i as u32)?;
-            }
-        }
-        by_alias.sort_unstable_by_key(|&i| {
-            let m = &mappings[i as usize];
-            m.remote.map(|r| (m.family, r.alias, r.len))
-        });
-        Ok(Self {
-            mappings,
-            status,
-            bindings,
-            by_dest,
-            groups,
-            bucket_bounds,
-            by_nat,
-            nat_lens,
-            by_policy,
-            sa_ready,
-            any_inbound,
-            any_zone,
-            by_alias,
-            spd_generation: 0,
-        })
+        t.inbound += u32::from(m.inbound);
+        t.zones += u32::from(m.remote.is_some_and(|r| r.zone != 0));
+        t.by_key = t.by_key.insert(m.key, item.clone())?;
+        Ok(t)
     }
 
-    fn entry(&self, slot: usize) -> Entry<'_, S> {
-        let s = &self.status[slot];
-        let first = s.first as usize;
-        Entry {
-            mapping: &self.mappings[slot],
-            bindings: &self.bindings[first..first + s.count as usize],
-            inactive: s.inactive,
+    /// This table without `item`, which it has.
+    fn without_item(&self, item: &Item<S>) -> Result<Self, AllocError> {
+        let m = &item.mapping;
+        let mut t = self.clone();
+        for b in item.bindings.iter() {
+            let k = dest_key(m, b);
+            t.by_dest = t.by_dest.remove(&k)?;
+            t.dest_lens = counted(&t.dest_lens, (k.0, k.1), -1)?;
+            t.by_policy = t.by_policy.remove(&(b.index, m.key))?;
         }
+        t.by_nat = t.by_nat.remove(&nat_key(m))?;
+        t.nat_lens = counted(&t.nat_lens, (m.family, m.nat_len), -1)?;
+        if let Some(k) = alias_key(m) {
+            t.by_alias = t.by_alias.remove(&k)?;
+        }
+        t.inbound -= u32::from(m.inbound);
+        t.zones -= u32::from(m.remote.is_some_and(|r| r.zone != 0));
+        t.by_key = t.by_key.remove(&m.key)?;
+        Ok(t)
     }
 
     /// The mapping that translates a new flow of `family`, if any: among
@@ -761,60 +728,35 @@ impl<S: Clone> Table<S> {
 
     /// As [`Table::lookup`], with the binding chosen.
     pub fn find(&self, family: Family, flow: &Flow) -> Option<Found<'_, S>> {
-        // Called per new flow on the packet path: plain loops, and lookups
-        // by `get` (the indexes are consistent by construction; a miss
-        // only skips an entry), which the kernel's build keeps inline.
-        let mut best: Option<(&Binding, usize)> = None;
-        for g in &self.groups {
-            if g.family != family {
-                continue;
-            }
-            let key = flow.daddr.masked(g.prefix_len);
-            let hash = dest_hash(&key);
-            let bound = |b: usize| self.bucket_bounds.get(g.buckets as usize + b).map(|&at| g.start as usize + at as usize);
-            let bucket = g.bucket_of(hash);
-            let (Some(lo), Some(hi)) = (bound(bucket), bound(bucket + 1)) else { continue };
-            let run = self.by_dest.get(lo..hi).unwrap_or_default();
-            let mut next = run.partition_point(|k| k.hash < hash);
-            while let Some(k) = run.get(next) {
-                if k.hash != hash {
+        let mut best: Option<(&Item<S>, &Binding, usize)> = None;
+        let groups = self.dest_lens.iter_from(&(family, Reverse(u8::MAX))).take_while(|((f, _), _)| *f == family);
+        for (&(_, Reverse(len)), _) in groups {
+            let hash = dest_hash(&flow.daddr.masked(len));
+            for (k, (item, i)) in self.by_dest.iter_from(&(family, Reverse(len), hash, 0, LOWEST_KEY, 0)) {
+                if (k.0, k.1, k.2) != (family, Reverse(len), hash) {
                     break;
                 }
-                next += 1;
-                let i = k.binding as usize;
-                let Some(b) = self.bindings.get(i) else { continue };
-                let s = &b.policy.selector;
+                let Some(b) = item.bindings.get(*i as usize) else { continue };
+                let m = &item.mapping;
                 // A mapping with a remote alias takes only the flows sent to
                 // the alias ([`Table::find_for_alias`]): its remote prefix
-                // may well be another mapping's too.
-                let admits = || {
-                    self.mappings.get(b.mapping as usize).is_some_and(|m| m.remote.is_none() && m.admits(&flow.saddr))
-                };
-                // The group's prefix length is the selector's, so
-                // `matches_flow` also rules out a hash collision.
-                if !s.matches_flow(flow) || !admits() {
+                // may well be another mapping's too.  The group's prefix
+                // length is the selector's, so `matches_flow` also rules
+                // out a hash collision.
+                if m.remote.is_some() || !m.admits(&flow.saddr) || !b.policy.selector.matches_flow(flow) {
                     continue;
                 }
                 // Groups come longest prefix first and runs are sorted by
                 // the tie-breaks, so only a strictly lower priority beats
                 // `best`.
-                if best.is_none_or(|(bb, _)| b.policy.priority < bb.policy.priority) {
-                    best = Some((b, i));
+                if best.is_none_or(|(_, bb, _)| b.policy.priority < bb.policy.priority) {
+                    best = Some((item, b, *i as usize));
                 }
                 break;
             }
         }
-        let (b, i) = best?;
-        let st = self.status.get(b.mapping as usize)?;
-        let first = st.first as usize;
-        Some(Found {
-            bindings: self.bindings.get(first..first + st.count as usize)?,
-            mapping: self.mappings.get(b.mapping as usize)?,
-            policy: b.index,
-            selector: &b.policy.selector,
-            ready: self.sa_ready.get(i)?,
-            sole: b.sole,
-        })
+        let (item, _, i) = best?;
+        item.found(i)
     }
 
     /// The mapping whose conntrack zone a packet that arrived decrypted by
@@ -823,26 +765,27 @@ impl<S: Clone> Table<S> {
     /// and which binds a policy of that reqid.  Its flows start on the
     /// LAN, sent to its alias ([`Table::alias_mapping`]), or arrive so.
     pub fn zone_of_arriving(&self, family: Family, saddr: &Addr, daddr: &Addr, sa_reqid: u32) -> Option<&Mapping<S>> {
-        if !self.any_zone || sa_reqid == 0 {
+        if self.zones == 0 || sa_reqid == 0 {
             return None;
         }
         self.by_nat_addr_all(family, daddr)
-            .filter(|m| m.remote.is_some_and(|r| r.zone != 0 && saddr.in_prefix(&r.real, r.len)))
-            .filter(|m| self.slot_of(m.key).is_some_and(|s| self.entry(s).bindings.iter().any(|b| b.reqid == sa_reqid)))
+            .filter(|it| it.mapping.remote.is_some_and(|r| r.zone != 0 && saddr.in_prefix(&r.real, r.len)))
+            .filter(|it| it.bindings.iter().any(|b| b.reqid == sa_reqid))
+            .map(|it| &it.mapping)
             .min_by_key(|m| m.key)
     }
 
     /// Whether some mapping has a conntrack zone: without one, the zone
     /// path ends at this test.
     pub fn has_zones(&self) -> bool {
-        self.any_zone
+        self.zones != 0
     }
 
     /// Whether some mapping translates destinations: is inbound, or has a
     /// remote alias.  Without one, the destination NAT path ends at this
     /// test.
     pub fn translates_destinations(&self) -> bool {
-        self.any_inbound || !self.by_alias.is_empty()
+        self.inbound != 0 || !self.by_alias.is_empty()
     }
 
     /// The mapping whose remote alias contains `daddr`: the one a new flow
@@ -852,13 +795,9 @@ impl<S: Clone> Table<S> {
         // Aliases do not overlap ([`Table::alias_overlap`]): the one that
         // starts last at or before `daddr` is the only one that may
         // contain it.
-        let after = self.by_alias.partition_point(|&i| {
-            let m = &self.mappings[i as usize];
-            m.remote.is_some_and(|r| (m.family, r.alias) <= (family, *daddr))
-        });
-        let m = self.mappings.get(*self.by_alias.get(after.checked_sub(1)?)? as usize)?;
-        let r = m.remote?;
-        (m.family == family && daddr.in_prefix(&r.alias, r.len)).then_some(m)
+        let (k, item) = self.by_alias.at_or_before(&(family, *daddr, u8::MAX, HIGHEST_KEY))?;
+        let r = item.mapping.remote?;
+        (k.0 == family && daddr.in_prefix(&r.alias, r.len)).then_some(&item.mapping)
     }
 
     /// As [`Table::find`], for a flow whose destination was translated
@@ -866,27 +805,17 @@ impl<S: Clone> Table<S> {
     /// only, the one with the lowest priority whose policy selects the
     /// translated flow, if the mapping admits its source.
     pub fn find_for_alias(&self, alias_mapping: MapKey, flow: &Flow) -> Option<Found<'_, S>> {
-        let slot = self.slot_of(alias_mapping)?;
-        let st = self.status.get(slot)?;
-        let first = st.first as usize;
-        let bindings = self.bindings.get(first..first + st.count as usize)?;
-        let mapping = self.mappings.get(slot)?;
-        if !mapping.admits(&flow.saddr) {
+        let item = self.by_key.get(&alias_mapping)?;
+        if !item.mapping.admits(&flow.saddr) {
             return None;
         }
-        let (i, b) = bindings
+        let (i, _) = item
+            .bindings
             .iter()
             .enumerate()
             .filter(|(_, b)| b.policy.selector.matches_flow(flow))
             .min_by_key(|(_, b)| b.policy.priority)?;
-        Some(Found {
-            bindings,
-            mapping,
-            policy: b.index,
-            selector: &b.policy.selector,
-            ready: self.sa_ready.get(first + i)?,
-            sole: b.sole,
-        })
+        item.found(i)
     }
 
     /// Two mappings whose remote aliases overlap, if any: a flow towards
@@ -894,27 +823,39 @@ impl<S: Clone> Table<S> {
     pub fn alias_overlap(&self) -> Option<(MapKey, MapKey)> {
         // Sorted by start, a prefix that contains others comes right
         // before the first of them.
-        self.by_alias.windows(2).find_map(|w| {
-            let (a, b) = (&self.mappings[w[0] as usize], &self.mappings[w[1] as usize]);
-            let (ra, rb) = (a.remote?, b.remote?);
-            (a.family == b.family && rb.alias.in_prefix(&ra.alias, ra.len)).then_some((a.key, b.key))
-        })
+        let mut aliases = self.by_alias.iter();
+        let mut prev = aliases.next()?;
+        for next in aliases {
+            if overlaps(prev, next) {
+                return Some((prev.0 .3, next.0 .3));
+            }
+            prev = next;
+        }
+        None
+    }
+
+    /// The other mapping whose remote alias overlaps that of `key`'s, if
+    /// any, when no two others overlap: then only the aliases right before
+    /// and after it in address order may, so this is O(log n).
+    pub fn alias_overlap_with(&self, key: MapKey) -> Option<MapKey> {
+        let k = alias_key(&self.by_key.get(&key)?.mapping)?;
+        let this = self.by_alias.at_or_after(&k)?;
+        let before = self.by_alias.before(&k).filter(|prev| overlaps(*prev, this));
+        let after = self.by_alias.after(&k).filter(|next| overlaps(this, *next));
+        before.or(after).map(|(other, _)| other.3)
     }
 
     /// The mappings whose address or prefix contains `nat`: in key order
     /// within one prefix length, the lengths in no particular order.
-    fn by_nat_addr_all(&self, family: Family, nat: &Addr) -> impl Iterator<Item = &Mapping<S>> + Clone + '_ {
+    fn by_nat_addr_all(&self, family: Family, nat: &Addr) -> impl Iterator<Item = &Item<S>> + Clone + '_ {
         let nat = *nat;
-        self.nat_lens.iter().filter(move |(f, _)| *f == family).flat_map(move |&(_, len)| {
+        let lens = self.nat_lens.iter_from(&(family, 0)).take_while(move |((f, _), _)| *f == family);
+        lens.flat_map(move |(&(_, len), _)| {
             let prefix = nat.masked(len);
-            let first = self.by_nat.partition_point(|&i| {
-                let m = &self.mappings[i as usize];
-                (m.family, m.nat, m.nat_len) < (family, prefix, len)
-            });
-            self.by_nat[first..]
-                .iter()
-                .map(|&i| &self.mappings[i as usize])
-                .take_while(move |m| m.family == family && m.nat == prefix && m.nat_len == len)
+            self.by_nat
+                .iter_from(&(family, prefix, len, LOWEST_KEY))
+                .take_while(move |(k, _)| (k.0, k.1, k.2) == (family, prefix, len))
+                .map(|(_, item)| &**item)
         })
     }
 
@@ -924,19 +865,18 @@ impl<S: Clone> Table<S> {
     /// binds a policy that selects it; else the lowest that admits its
     /// source; else the lowest.
     pub fn by_nat_addr(&self, family: Family, nat: &Addr, flow: &Flow) -> Option<&Mapping<S>> {
-        let all = self.by_nat_addr_all(family, nat);
-        let binds_flow = |m: &&Mapping<S>| {
-            let slot = self.slot_of(m.key);
-            m.admits(&flow.saddr)
-                && slot.is_some_and(|s| self.entry(s).bindings.iter().any(|b| b.policy.selector.matches_flow(flow)))
+        let all = self.by_nat_addr_all(family, nat).map(|it| (&it.mapping, &it.bindings[..]));
+        let binds_flow = |(m, bindings): &(&Mapping<S>, &[Binding])| {
+            m.admits(&flow.saddr) && bindings.iter().any(|b| b.policy.selector.matches_flow(flow))
         };
         // The lowest key of each tier: `all` is in key order only within
         // one prefix length.
         all.clone()
             .filter(binds_flow)
-            .min_by_key(|m| m.key)
-            .or_else(|| all.clone().filter(|m| m.admits(&flow.saddr)).min_by_key(|m| m.key))
-            .or_else(|| all.clone().min_by_key(|m| m.key))
+            .min_by_key(|(m, _)| m.key)
+            .or_else(|| all.clone().filter(|(m, _)| m.admits(&flow.saddr)).min_by_key(|(m, _)| m.key))
+            .or_else(|| all.clone().min_by_key(|(m, _)| m.key))
+            .map(|(m, _)| m)
     }
 
     /// Decides on a new flow that arrived from outside towards an address
@@ -952,25 +892,22 @@ impl<S: Clone> Table<S> {
     /// inbound mappings whose prefix contains the address, if none admits
     /// it.
     pub fn admit_inbound(&self, family: Family, reply: &Flow, sa_reqid: Option<u32>) -> Inbound<'_, S> {
-        if !self.any_inbound {
+        if self.inbound == 0 {
             return Inbound::NotOurs;
         }
-        let candidates = self.by_nat_addr_all(family, &reply.saddr).filter(|m| m.inbound);
-        let admits = |m: &&Mapping<S>| {
+        let candidates = self.by_nat_addr_all(family, &reply.saddr).filter(|it| it.mapping.inbound);
+        let admits = |it: &&Item<S>| {
             sa_reqid.is_some_and(|reqid| {
-                reqid != 0
-                    && self.slot_of(m.key).is_some_and(|s| {
-                        self.entry(s).bindings.iter().any(|b| b.reqid == reqid && b.policy.selector.matches_flow(reply))
-                    })
+                reqid != 0 && it.bindings.iter().any(|b| b.reqid == reqid && b.policy.selector.matches_flow(reply))
             })
         };
-        let chosen = candidates.clone().filter(admits).min_by_key(|m| m.key);
+        let chosen = candidates.clone().filter(admits).map(|it| &it.mapping).min_by_key(|m| m.key);
         match chosen.and_then(|m| Some((m, m.untranslate(&reply.saddr)?))) {
             Some((mapping, host)) => {
                 let source = mapping.remote.filter(|r| reply.daddr.in_prefix(&r.real, r.len)).map(|r| r.alias_of(&reply.daddr));
                 Inbound::Admit { mapping, host, source }
             }
-            None => match candidates.min_by_key(|m| m.key) {
+            None => match candidates.map(|it| &it.mapping).min_by_key(|m| m.key) {
                 Some(mapping) => Inbound::Refuse(mapping),
                 None => Inbound::NotOurs,
             },
@@ -985,14 +922,14 @@ impl<S: Clone> Table<S> {
 
     /// Whether some mapping binds the policy of `index`.
     pub fn binds_policy(&self, index: u32) -> bool {
-        self.by_policy.binary_search_by_key(&index, |&i| self.bindings[i as usize].index).is_ok()
+        self.by_policy.at_or_after(&(index, LOWEST_KEY)).is_some_and(|((i, _), _)| *i == index)
     }
 
     /// Whether the mapping of `key` binds the policy of `index`: the SPD
     /// chose a policy for a flow, and the mapping may translate it only
     /// if the policy is one of its own.
     pub fn binds(&self, key: MapKey, index: u32) -> bool {
-        self.get(key).is_some_and(|e| e.bindings.iter().any(|b| b.index == index))
+        self.by_policy.get(&(index, key)).is_some()
     }
 
     /// Judges, for the bindings of `only` (or of every mapping), whether
@@ -1010,28 +947,35 @@ impl<S: Clone> Table<S> {
     /// memory for the index, the bindings left are judged not sole: the
     /// packet path then asks the SPD for each of their new flows, which is
     /// right, only slower.
+    ///
+    /// The judgement is stored in the mappings, which older snapshots may
+    /// share: it is trusted only at the generation of the snapshot that
+    /// reads it, and a judgement for a newer generation is made only when
+    /// the SPD moved past the older snapshots' (or for a mapping they do
+    /// not have).
     pub fn judge_sole(&mut self, rivals: &[Rival], only: Option<MapKey>, generation: u64) {
-        let range = match only {
-            Some(key) => match self.slot_of(key) {
-                Some(slot) => {
-                    let st = self.status[slot];
-                    st.first as usize..(st.first + st.count) as usize
-                }
-                None => 0..0,
-            },
-            None => 0..self.bindings.len(),
+        let judged = match only {
+            Some(key) => self.by_key.get(&key).map_or(0, |it| it.bindings.len()),
+            None => self.by_policy.len(),
         };
         // The others were judged at the table's generation: the table is
         // as current as the older judgement.
-        let others = self.bindings.len() - range.len();
+        let others = self.by_policy.len() - judged;
         self.spd_generation = if others > 0 { self.spd_generation.min(generation) } else { generation };
         let index = RivalIndex::new(rivals);
         let mut budget = Self::SOLE_BUDGET;
-        for b in &mut self.bindings[range] {
-            let m = &self.mappings[b.mapping as usize];
-            b.sole = index.as_ref().is_ok_and(|ix| {
-                ix.unkeyed(b.index) && !ix.any_meets(m.family, &m.nat, m.nat_len, &b.policy.selector, b.index, &mut budget)
-            });
+        let mut judge = |item: &Item<S>| {
+            let m = &item.mapping;
+            for (b, learned) in item.bindings.iter().zip(item.learned.iter()) {
+                let sole = index.as_ref().is_ok_and(|ix| {
+                    ix.unkeyed(b.index) && !ix.any_meets(m.family, &m.nat, m.nat_len, &b.policy.selector, b.index, &mut budget)
+                });
+                learned.sole.store(sole, Ordering::Relaxed);
+            }
+        };
+        match only {
+            Some(key) => self.by_key.get(&key).into_iter().for_each(|it| judge(it)),
+            None => self.by_key.iter().for_each(|(_, it)| judge(it)),
         }
     }
 
@@ -1043,53 +987,64 @@ impl<S: Clone> Table<S> {
         self.spd_generation
     }
 
-    fn slot_of(&self, key: MapKey) -> Option<usize> {
-        self.mappings.binary_search_by_key(&key, |m| m.key).ok()
-    }
-
     /// The mapping of `key`.
     pub fn get(&self, key: MapKey) -> Option<Entry<'_, S>> {
-        self.slot_of(key).map(|s| self.entry(s))
+        self.by_key.get(&key).map(|it| it.entry())
     }
 
     /// All mappings, in key order.
     pub fn entries(&self) -> impl Iterator<Item = Entry<'_, S>> + '_ {
-        (0..self.mappings.len()).map(|s| self.entry(s))
+        self.by_key.iter().map(|(_, it)| it.entry())
     }
 
     /// All mappings, in key order, without their bindings.
-    pub fn mappings(&self) -> &[Mapping<S>] {
-        &self.mappings
+    pub fn mappings(&self) -> impl Iterator<Item = &Mapping<S>> + Clone + '_ {
+        self.by_key.iter().map(|(_, it)| &it.mapping)
     }
 
     /// Mappings with a key of at least `key`, in key order: the resume
     /// point of a netlink dump.
     pub fn entries_from(&self, key: MapKey) -> impl Iterator<Item = Entry<'_, S>> + '_ {
-        let first = self.mappings.partition_point(|m| m.key < key);
-        (first..self.mappings.len()).map(|s| self.entry(s))
+        self.by_key.iter_from(&key).map(|(_, it)| it.entry())
     }
 
     /// The indexes of the policies some mapping binds, ascending, with
     /// repeats when several mappings bind one.
     pub fn bound_policies(&self) -> impl Iterator<Item = u32> + '_ {
-        self.by_policy.iter().map(|&i| self.bindings[i as usize].index)
+        self.by_policy.iter().map(|((index, _), _)| *index)
     }
 
     /// Number of mappings.
     pub fn len(&self) -> usize {
-        self.mappings.len()
+        self.by_key.len()
+    }
+
+    /// The addresses of the nodes of its indexes, to tell how much of
+    /// them two tables share.
+    #[cfg(not(MODULE))]
+    pub fn nodes(&self) -> alloc::collections::BTreeSet<usize> {
+        let mut all = self.by_key.nodes();
+        all.extend(self.by_dest.nodes());
+        all.extend(self.dest_lens.nodes());
+        all.extend(self.by_nat.nodes());
+        all.extend(self.nat_lens.nodes());
+        all.extend(self.by_policy.nodes());
+        all.extend(self.by_alias.nodes());
+        all
     }
 
     /// Whether there are no mappings.
     pub fn is_empty(&self) -> bool {
-        self.mappings.is_empty()
+        self.by_key.is_empty()
     }
+}
 
+impl<S: Clone> Table<S> {
     /// A copy of the mappings, each passed through `edit`, which may drop
     /// one by returning `None`: the input of the next [`Table::build`].
     pub fn edited(&self, mut edit: impl FnMut(&Mapping<S>) -> Option<Mapping<S>>) -> Result<Vec<Mapping<S>>, AllocError> {
-        let mut out = vec::with_capacity(self.mappings.len() + 1)?;
-        for m in self.mappings.iter() {
+        let mut out = vec::with_capacity(self.len() + 1)?;
+        for m in self.mappings() {
             if let Some(m) = edit(m) {
                 vec::push(&mut out, m)?;
             }
@@ -1098,50 +1053,84 @@ impl<S: Clone> Table<S> {
     }
 }
 
+impl<S> Item<S> {
+    /// `m` with the bindings `policies` give it, which must all name it.
+    fn new<'p>(m: Mapping<S>, policies: impl Iterator<Item = &'p SeenPolicy>) -> Result<Self, AllocError> {
+        let (bindings, inactive) = bind(&m, policies)?;
+        let mut learned = vec::with_capacity(bindings.len())?;
+        for _ in bindings.iter() {
+            vec::push(&mut learned, Learned { ready: SaReadiness(AtomicU64::new(0)), sole: AtomicBool::new(false) })?;
+        }
+        Ok(Self { mapping: m, bindings, learned, inactive })
+    }
+}
+
+/// The smallest kmalloc cache that holds `bytes`.
+pub const fn slab_size(bytes: usize) -> usize {
+    let caches = [8, 16, 32, 64, 96, 128, 192, 256, 512, 1024, 2048, 4096];
+    let mut i = 0;
+    while i < caches.len() {
+        if caches[i] >= bytes {
+            return caches[i];
+        }
+        i += 1;
+    }
+    bytes.next_multiple_of(4096)
+}
+
+impl<S> Table<S> {
+    /// The memory a mapping with `bindings` bindings and no remote alias
+    /// takes in a table, counters excepted, as the module allocates it:
+    /// the shared mapping with its bindings, and its entries in the
+    /// indexes, each allocation from the smallest kmalloc cache that fits.
+    /// Index nodes that only the old snapshot holds are freed with it,
+    /// after a grace period.
+    pub const fn memory_per_mapping(bindings: usize) -> usize {
+        let item = slab_size(pmap::arc_size::<Item<S>>());
+        let vectors = if bindings == 0 {
+            0
+        } else {
+            slab_size(bindings * core::mem::size_of::<Binding>()) + slab_size(bindings * core::mem::size_of::<Learned>())
+        };
+        let by_key = slab_size(PMap::<MapKey, Rc<Item<S>>>::entry_size());
+        let by_nat = slab_size(PMap::<AddrKey, Rc<Item<S>>>::entry_size());
+        let by_dest = slab_size(PMap::<DestKey, (Rc<Item<S>>, u32)>::entry_size());
+        let by_policy = slab_size(PMap::<(u32, MapKey), ()>::entry_size());
+        item + vectors + by_key + by_nat + bindings * (by_dest + by_policy)
+    }
+}
+
+/// `counts` with the count of `key` moved by `by` (up from 0, or down to
+/// 0, which removes it).
+fn counted<K: Ord + Clone>(counts: &PMap<K, u32>, key: K, by: i32) -> Result<PMap<K, u32>, AllocError> {
+    match counts.get(&key).map_or(0, |&n| n).checked_add_signed(by) {
+        Some(0) | None => counts.remove(&key),
+        Some(n) => counts.insert(key, n),
+    }
+}
+
+/// Counts `key` in `counts`, a short list.
+fn count<K: PartialEq>(counts: &mut Vec<(K, u32)>, key: K) -> Result<(), AllocError> {
+    match counts.iter_mut().find(|(k, _)| *k == key) {
+        Some((_, n)) => *n += 1,
+        None => vec::push(counts, (key, 1))?,
+    }
+    Ok(())
+}
+
+/// Whether the alias of alias-index entry `b` starts inside that of `a`,
+/// which starts no later.
+fn overlaps<S>(a: (&AddrKey, &Rc<Item<S>>), b: (&AddrKey, &Rc<Item<S>>)) -> bool {
+    let ((fa, alias_a, len_a, _), (fb, alias_b, _, _)) = (a.0, b.0);
+    fa == fb && alias_b.in_prefix(alias_a, *len_a)
+}
+
 fn unfit_index(u: &Unfit) -> u32 {
     match *u {
         Unfit::FamilyMismatch { index, .. }
         | Unfit::SourceNotSelected { index, .. }
         | Unfit::RemoteNotSelected { index, .. } => index,
     }
-}
-
-/// Sort key of the address index.
-fn nat_sort_key<S>(m: &Mapping<S>) -> (Family, Addr, u8, MapKey) {
-    (m.family, m.nat, m.nat_len, m.key)
-}
-
-/// Merges `a` and `b`, each sorted by `key`, into one sorted vector of
-/// room `len`.
-fn merge<T: Copy, K: Ord>(
-    a: impl Iterator<Item = T>,
-    b: impl Iterator<Item = T>,
-    len: usize,
-    key: impl Fn(&T) -> K,
-) -> Result<Vec<T>, AllocError> {
-    let mut out = vec::with_capacity(len)?;
-    let mut b = b.peekable();
-    for x in a {
-        while let Some(y) = b.next_if(|y| key(y) < key(&x)) {
-            vec::push(&mut out, y)?;
-        }
-        vec::push(&mut out, x)?;
-    }
-    for y in b {
-        vec::push(&mut out, y)?;
-    }
-    Ok(out)
-}
-
-fn group_of<S>(mappings: &[Mapping<S>], b: &Binding) -> (Family, u8) {
-    (mappings[b.mapping as usize].family, b.policy.selector.prefixlen_d)
-}
-
-/// Sort key of the destination index: family, longest prefix first, hash,
-/// then the tie-breaks of [`Table::lookup`].
-fn dest_sort_key<S>(mappings: &[Mapping<S>], b: &Binding, hash: u32) -> (Family, Reverse<u8>, u32, u32, MapKey, u32) {
-    let m = &mappings[b.mapping as usize];
-    (m.family, Reverse(b.policy.selector.prefixlen_d), hash, b.policy.priority, m.key, b.index)
 }
 
 /// The rivals of a judgement ([`Table::judge_sole`]), by source prefix and
@@ -1215,3 +1204,4 @@ impl<'a> RivalIndex<'a> {
         })
     }
 }
+

@@ -526,7 +526,7 @@ fn dump_resumes_by_key() {
     let keys: Vec<MapKey> = t.entries().map(|e| e.key).collect();
     let want = [spid(305), spid(313), spid(u32::MAX), reqid(1), reqid(7), reqid(u32::MAX)];
     assert_eq!(keys, want);
-    assert_eq!(t.mappings().iter().map(|m| m.key).collect::<Vec<_>>(), want);
+    assert_eq!(t.mappings().map(|m| m.key).collect::<Vec<_>>(), want);
     let from = |k| t.entries_from(k).map(|e| e.key).collect::<Vec<_>>();
     assert_eq!(from(spid(0)), want);
     assert_eq!(from(spid(306)), want[1..]);
@@ -603,33 +603,49 @@ fn lookup_agrees_with_a_linear_scan_on_many_mappings() {
 }
 
 #[test]
-fn memory_per_mapping_is_at_most_304_bytes() {
-    // A mapping in the snapshot (in the module, the counters' handle, the
-    // optional hold queue's and zone template's), its status (bindings and inactive
-    // reason), one binding with its index entries (8 bytes by destination,
-    // at most 4 of destination bucket bounds, 4 by policy) and its SA
-    // readiness (8 bytes, an atomic the packet path learns into), its
-    // address index entry (4 bytes) and its counters as the module
-    // allocates them: behind a 4-byte refcount padded to their
-    // alignment, from the smallest kmalloc cache that fits.  The hold
-    // queue is only allocated for hold-mode mappings.
+fn memory_per_mapping_is_at_most_704_bytes() {
+    // A mapping with one binding, as the module allocates it: the shared
+    // mapping with its bindings and what the packet path learns of them,
+    // its entries in the indexes (by key, by address, by destination, by
+    // policy), each a node of a persistent tree behind a refcount, and its
+    // counters, each allocation from the smallest kmalloc cache that fits.
     //
-    // Before reqid keys and prefix mappings this was under 128 bytes; the
-    // status (its inactive reason alone is 40 bytes), the binding and
-    // counters that no longer fit kmalloc-32 roughly doubled it.  The
-    // reqid an inbound flow's SA must have made the binding 4 bytes
-    // longer; a remote prefix, its alias and its conntrack zone (twice
-    // NAT), 38 bytes kept in place rather than behind a pointer that the
-    // packet path would follow, and the zone's template made the mapping
-    // 48 longer: 304 in all.
-    let mapping = std::mem::size_of::<Mapping<(Arc<()>, Option<Arc<()>>, Option<Arc<()>>)>>();
-    let status = 8 + std::mem::size_of::<Option<Inactive>>();
-    let binding = std::mem::size_of::<logic::table::Binding>();
+    // Flat sorted arrays took 304 bytes, but a writer had to copy all of
+    // them to change one mapping, O(n).  Tree nodes that snapshots share
+    // make a single map or unmap O(log n), for about 2.3 times the memory:
+    // 688 bytes, of which 256 for the shared mapping (its inactive reason
+    // and two vector headers beside the mapping), 64 to 96 per index node.
+    type Shared = (Arc<()>, Option<Arc<()>>, Option<Arc<()>>);
+    let table = Table::<Shared>::memory_per_mapping(1);
     let stats = std::mem::size_of::<logic::stats::Stats>();
-    let counters = [8, 16, 32, 64, 96, 128].into_iter().find(|&s| s >= 8 + stats).unwrap();
-    let per_mapping = mapping + status + binding + 8 + 4 + 4 + 8 + 4 + counters;
-    assert!(per_mapping <= 304, "{per_mapping} bytes per mapping: {mapping} + {status} + {binding} + 28 + {counters}");
+    let counters = logic::table::slab_size(4usize.next_multiple_of(8) + stats);
+    let per_mapping = table + counters;
+    assert!(per_mapping <= 704, "{per_mapping} bytes per mapping: {table} in the table + {counters} counters");
     assert_eq!(std::mem::size_of::<PolicyInfo>(), 36);
+}
+
+#[test]
+fn one_change_copies_a_few_tree_paths_however_large_the_table() {
+    // The nodes a with_one allocates, on average over many changes, at
+    // sizes 16 times apart: O(log n) grows by a few nodes, O(n) would
+    // grow 16 times.
+    let fresh = |n: u32| -> f64 {
+        let ms: Vec<_> = (1..=n).map(|i| mapping(reqid(i), Family::V4, Addr::v4([10, 0, (i >> 8) as u8, i as u8]))).collect();
+        let ps: Vec<_> = (1..=n).map(|i| policy(8 * i + 1, Addr::v4([10, 0, (i >> 8) as u8, i as u8]), 32, v4("192.168.0.0"), 16, i)).collect();
+        let t = Table::build(ms, &ps).unwrap();
+        let before = t.nodes();
+        let mut total = 0;
+        for i in (1..=n).step_by((n / 64).max(1) as usize) {
+            let m = mapping(reqid(i), Family::V4, Addr::v4([10, 0, (i >> 8) as u8, i as u8]));
+            let next = t.with_one(reqid(i), Some(m), std::slice::from_ref(&ps[(i - 1) as usize])).unwrap();
+            total += next.nodes().difference(&before).count();
+            assert_eq!(next.len(), n as usize);
+        }
+        total as f64 / 64.0
+    };
+    let (small, large) = (fresh(256), fresh(4096));
+    assert!(small > 4.0, "{small} nodes per change at 256");
+    assert!(large < 2.0 * small, "{small} nodes per change at 256 mappings, {large} at 4096");
 }
 
 #[test]
@@ -839,10 +855,10 @@ fn the_rival_index_judges_as_comparing_every_pair_would() {
         let mut t = Table::build(mappings, &policies).unwrap();
         t.judge_sole(&rivals, None, 1);
         for e in t.entries() {
-            for b in e.bindings {
+            for (i, b) in e.bindings.iter().enumerate() {
                 let brute = rivals.iter().any(|r| r.index == b.index && !r.keyed)
                     && !rivals.iter().any(|r| r.index != b.index && r.may_match(Family::V4, &e.nat, e.nat_len, &b.policy.selector));
-                assert_eq!(b.is_sole(), brute, "binding {} of {:?}", b.index, e.key);
+                assert_eq!(e.is_sole(i), brute, "binding {} of {:?}", b.index, e.key);
                 judged += 1;
                 sole += usize::from(brute);
             }
