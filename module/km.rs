@@ -7,20 +7,21 @@ use core::sync::atomic::Ordering;
 use crate::logic::sa::SaKey;
 use crate::net::pernet::Net;
 use crate::net::rcu::ReadGuard;
-use crate::net::xfrm::{self, SaChange};
+use crate::net::xfrm::{self, PolicyChange, SaChange};
 use crate::state::{NetState, JOB_RESYNC};
 
 /// Learns of SPD changes from the xfrm core.
 pub(crate) struct PolicyEvents;
 
 impl xfrm::PolicyEvents for PolicyEvents {
-    fn policy_changed(net: &Net) {
+    fn policy_changed(net: &Net, change: PolicyChange<'_>) {
         let guard = ReadGuard::new();
         // Events come from process context (netlink, PF_KEY) and from
-        // softirq (policy expiry timers), so no lock here: the work item
-        // resyncs, and scheduling it is safe against the namespace's exit
-        // (`Entry::schedule`).
+        // softirq (policy expiry timers), so no mutex here: the change is
+        // logged, the work item resyncs, and scheduling it is safe against
+        // the namespace's exit (`Entry::schedule`).
         if let Some(ns) = NetState::of(net, &guard) {
+            ns.log_spd_change(change);
             ns.spd_changed();
             ns.jobs.fetch_or(JOB_RESYNC, Ordering::Relaxed);
             ns.schedule();

@@ -11,7 +11,7 @@ use crate::nat::{HooksOf, BINDING_LABEL};
 use crate::net::conntrack;
 use crate::net::pernet::{Entry, Net, PernetId, PernetState};
 use crate::netlink;
-use crate::state::{ChangeError, NetState, JOB_RESYNC};
+use crate::state::{ChangeError, NetState, JOB_JUDGE, JOB_RESYNC};
 
 static NET_ID: PernetId = PernetId::new();
 
@@ -32,11 +32,14 @@ impl PernetState for NetState {
         let jobs = ns.jobs.swap(0, Ordering::Relaxed);
         if jobs & JOB_RESYNC != 0 {
             if let Err(e) = ns.resync_policies(netlink::notify) {
-                let errno = match e {
-                    ChangeError::Kernel(e) => e.to_errno(),
-                    ChangeError::Refused(r) | ChangeError::RefusedEntry(_, r) => -r.errno(),
-                };
-                pr_warn!("policy resync failed ({errno}); mappings stay as they were until the next policy change\n");
+                pr_warn!("policy resync failed ({}); mappings stay as they were until the next policy change\n", errno_of(e));
+            }
+        }
+        if jobs & JOB_JUDGE != 0 {
+            if let Err(e) = ns.judge_if_due() {
+                // Not sole means that the packet path asks the SPD: right,
+                // only slower, until the next change judges again.
+                pr_warn!("judging sole policies failed ({})\n", errno_of(e));
             }
         }
         while let Some(event) = ns.next_sa_event() {
@@ -64,5 +67,12 @@ impl PernetState for NetState {
         // Held packets hold routes and devices of the namespace, which is
         // going; with the hooks gone, no more come.
         ns.drop_nonblock_packets();
+    }
+}
+
+fn errno_of(e: ChangeError) -> i32 {
+    match e {
+        ChangeError::Kernel(e) => e.to_errno(),
+        ChangeError::Refused(r) | ChangeError::RefusedEntry(_, r) => -r.errno(),
     }
 }

@@ -18,6 +18,7 @@ use crate::logic::hold::HoldLimits;
 use crate::logic::policy::{Rival, SeenPolicy, XFRM_POLICY_OUT};
 use crate::logic::request::{self, MapKey, MapRequest, NetLimits, PendingMode, Refusal};
 use crate::logic::sa::{PendingSas, SaEvent};
+use crate::logic::spd::{SpdChange, SpdIndex};
 use crate::logic::table::{Entry as MapEntry, Inactive, Mapping, Table};
 use crate::logic::vec::{self, AllocError};
 use crate::net::bh_lock::SpinLockBh;
@@ -25,18 +26,72 @@ use crate::net::param;
 use crate::net::pernet::{self, Entry, Net};
 use crate::net::rcu::{RcuBox, RcuMutex, RcuMutexGuard, ReadGuard};
 use crate::net::work;
-use crate::net::xfrm;
+use crate::net::xfrm::{self, PolicyChange};
+use crate::bindings;
 use crate::snapshot::{mapping_for, request_of, Shared, Snapshot};
 
 /// What the `mappings` lock protects besides the snapshot pointer.
 pub(crate) struct Config {
     /// Set at exit: no snapshot may be published any more.
     pub(crate) dead: bool,
+    /// The hold memory the mappings of the snapshot reserve
+    /// ([`request::hold_reservation`]), kept as they change so that a
+    /// writer checks the limit in O(1).
+    hold_reserved: u64,
+    /// The outbound main policies, as of the changes applied from
+    /// [`NetState::spd_log`]; valid only if `spd_synced`.
+    spd: SpdIndex,
+    /// Whether `spd` was walked and no change was lost since.
+    spd_synced: bool,
+}
+
+/// The SPD changes the key-manager sink saw since a writer last applied
+/// them to its [`SpdIndex`].
+#[derive(Default)]
+pub(crate) struct SpdLog {
+    changes: KVec<SpdChange>,
+    /// A change was not logged (no memory, too many, or one that names no
+    /// policy): the writer must walk the SPD again.
+    lost: bool,
+}
+
+/// The most changes [`SpdLog`] keeps: past them, walking the SPD again is
+/// the cheaper catch-up.
+const SPD_LOG_MAX: usize = 4096;
+
+/// The outbound main policies of `net`, walked.
+fn walk_spd(net: &Net) -> Result<SpdIndex, ChangeError> {
+    let seen = |p: &xfrm::Policy| if p.is_main() && p.index() & 7 == XFRM_POLICY_OUT { p.seen() } else { None };
+    let mut n = 0usize;
+    xfrm::for_each_policy(net, |p| n += usize::from(seen(p).is_some()));
+    let mut policies = KVVec::with_capacity(n, GFP_KERNEL_ACCOUNT)?;
+    xfrm::for_each_policy(net, |p| {
+        // Within the capacity reserved above, push does not allocate; a
+        // policy added between the walks is logged, and applied after.
+        if let Some(s) = seen(p).filter(|_| policies.len() < policies.capacity()) {
+            let _ = policies.push(s, GFP_NOWAIT);
+        }
+    });
+    Ok(SpdIndex::of(policies)?)
+}
+
+/// The hold memory `m` reserves.
+fn reservation(m: &Mapping<Shared>) -> u64 {
+    m.stats.hold.as_ref().map_or(0, |h| request::hold_reservation(&h.view().limits))
 }
 
 /// Jobs for the work item, besides releasing and expiring held packets,
 /// which it does on every run.
 pub(crate) const JOB_RESYNC: u32 = 1 << 0;
+/// Judge which bound policies are sole (`Table::judge_sole`) once
+/// `NetState::judge_due` comes.
+pub(crate) const JOB_JUDGE: u32 = 1 << 1;
+
+/// How long after a change the judgement of sole policies waits, in
+/// jiffies (200 ms): a burst of maps or SPD changes is judged once, while
+/// the packet path asks the SPD for the new flows of the bindings not yet
+/// judged.
+const JUDGE_DELAY: u64 = bindings::XNAT_HZ as u64 / 5;
 
 /// One namespace's state.
 #[pin_data]
@@ -55,6 +110,11 @@ pub(crate) struct NetState {
     /// Open SA requests of mapped policies, for SA events.
     #[pin]
     pub(crate) sa_requests: SpinLockBh<PendingSas>,
+    /// SPD changes for the next writer to apply.
+    #[pin]
+    spd_log: SpinLockBh<SpdLog>,
+    /// When the judgement of `JOB_JUDGE` is due, in jiffies.
+    judge_due: AtomicU64,
     /// Where the packets of non-blocking senders wait for a pending SA in
     /// eagain mode, per family ([`NetState::nonblock_queue`]).
     nonblock: [Arc<Held>; 2],
@@ -195,12 +255,14 @@ impl NetState {
     /// The initial state of a namespace: no mappings.
     pub(crate) fn new() -> impl PinInit<Self, Error> {
         try_pin_init!(Self {
-            mappings <- crate::new_rcu_mutex!(Config { dead: false }, "xfrm_nat_mappings"),
+            mappings <- crate::new_rcu_mutex!(Config { dead: false, hold_reserved: 0, spd: SpdIndex::default(), spd_synced: false }, "xfrm_nat_mappings"),
             jobs: AtomicU32::new(0),
             sa_installs: AtomicU64::new(0),
             xfrm_events: AtomicU64::new(0),
             spd_changes: AtomicU64::new(0),
             sa_requests <- crate::new_spinlock_bh!(PendingSas::default(), "xfrm_nat_sa_requests"),
+            spd_log <- crate::new_spinlock_bh!(SpdLog::default(), "xfrm_nat_spd_log"),
+            judge_due: AtomicU64::new(0),
             nonblock: [
                 Held::new(Family::V4, NONBLOCK_LIMITS, Release::EachReady, None)?,
                 Held::new(Family::V6, NONBLOCK_LIMITS, Release::EachReady, None)?,
@@ -252,6 +314,32 @@ impl NetState {
         self.spd_changes.load(Ordering::Acquire)
     }
 
+    /// Logs an SPD change for the next writer (the sink's context is
+    /// atomic).
+    pub(crate) fn log_spd_change(&self, change: PolicyChange<'_>) {
+        let logged = match change {
+            PolicyChange::Put(p) if p.is_main() && p.index() & 7 == XFRM_POLICY_OUT => {
+                // A policy of a family xfrm_nat does not know is one no
+                // mapping may bind.
+                Some(p.seen().map_or(SpdChange::Gone(p.index()), SpdChange::Put))
+            }
+            // Never one a mapping may bind: the direction is in the index,
+            // and the type does not change.
+            PolicyChange::Put(_) => return,
+            PolicyChange::Gone(index) => Some(SpdChange::Gone(index)),
+            PolicyChange::Unknown => None,
+        };
+        let mut log = self.spd_log.lock();
+        if log.lost {
+            return;
+        }
+        let kept = logged.is_some_and(|c| log.changes.len() < SPD_LOG_MAX && log.changes.push(c, GFP_ATOMIC).is_ok());
+        if !kept {
+            log.lost = true;
+            log.changes = KVec::new();
+        }
+    }
+
     /// Called by the key-manager sink for every SPD event, after the core
     /// applied it.
     pub(crate) fn spd_changed(&self) {
@@ -285,7 +373,7 @@ impl NetState {
 
 /// What a publication announces.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Announce {
+enum Announce<'a> {
     /// The mappings that are new, deleted or changed, found by comparing
     /// the snapshots; nothing is published if none is (a resync that found
     /// nothing new).
@@ -294,6 +382,9 @@ enum Announce {
     /// no other: the request changed no other mapping (map or unmap of one
     /// key, see [`Table::with_one`]), so the snapshots are not compared.
     OnlyKey(MapKey),
+    /// Those of these keys, whose mappings a catch-up with the SPD rebound,
+    /// that changed, and no other; published even if none did.
+    Keys(&'a [MapKey]),
 }
 
 /// Whether `new` differs from `old` in what users see of it.
@@ -337,7 +428,7 @@ impl Entry<NetState> {
     /// requests of policies no longer bound, and announces what changed,
     /// in that order, with the lock held, so that announcements keep the
     /// order of the changes.
-    fn commit(&self, w: &mut Writer<'_>, next: Snapshot, notify: Notify, announce: Announce) -> Result<(), ChangeError> {
+    fn commit(&self, w: &mut Writer<'_>, next: Snapshot, notify: Notify, announce: Announce<'_>) -> Result<(), ChangeError> {
         let empty = Table::empty();
         let cur = w.current().unwrap_or(&empty);
         // Collected first: `cur` cannot be read after `publish`.
@@ -353,6 +444,20 @@ impl Entry<NetState> {
             for b in cur.get(key).iter().flat_map(|e| e.bindings) {
                 if !next.binds_policy(b.index) {
                     unbound.push(b.index, GFP_KERNEL)?;
+                }
+            }
+        } else if let Announce::Keys(keys) = announce {
+            for &key in keys {
+                match (cur.get(key), next.get(key)) {
+                    (Some(old), Some(new)) if differs(&old, &new) => changed.push(key, GFP_KERNEL)?,
+                    (None, Some(_)) => changed.push(key, GFP_KERNEL)?,
+                    (Some(_), None) => deleted.push(key, GFP_KERNEL)?,
+                    _ => (),
+                }
+                for b in cur.get(key).iter().flat_map(|e| e.bindings) {
+                    if !next.binds_policy(b.index) {
+                        unbound.push(b.index, GFP_KERNEL)?;
+                    }
                 }
             }
         } else {
@@ -398,33 +503,40 @@ impl Entry<NetState> {
     /// of the key exist but none can carry the mapping's flows.
     pub(crate) fn map(&self, req: MapRequest, replace: bool, notify: Notify) -> Result<(), ChangeError> {
         let mut w = self.mappings.lock();
+        // The new mapping binds the policies of its key as the SPD index
+        // has them: first brought up to date, with the mappings it rebinds.
+        self.catch_up(&mut w, notify)?;
         let empty = Table::empty();
         let cur = w.current().unwrap_or(&empty);
         let old = cur.get(req.key);
         if old.is_some() && !replace {
             return Err(Refusal::Exists(req.key).into());
         }
-        let others = cur.mappings().iter().filter(|m| m.key != req.key);
-        let held = others
-            .clone()
-            .filter_map(|m| m.stats.hold.as_ref())
-            .fold(0u64, |sum, h| sum.saturating_add(request::hold_reservation(&h.view().limits)));
+        let old_reserved = old.map_or(0, |e| reservation(e.mapping));
+        let others = cur.len() - usize::from(old.is_some());
+        let held = w.hold_reserved.saturating_sub(old_reserved);
         let limits = NetLimits { mappings: param::max_mappings(), hold_bytes: param::max_hold_bytes() };
-        request::check_limits(&req, others.count(), held, &limits)?;
+        request::check_limits(&req, others, held, &limits)?;
         let new = mapping_for(self.net(), &req, old.map(|e| e.mapping))?;
+        let new_reserved = reservation(&new);
         // The other mappings' bindings are current (SPD changes resync
-        // them), so only the new one's policies are looked for.
-        let spd = SpdWalk::of(self.net(), self, core::slice::from_ref(&new))?;
-        let mut next = cur.with_one(req.key, Some(new), &spd.named)?;
-        next.judge_sole(&spd.rivals, Some(req.key), spd.generation);
+        // them), so only the new one's policies are looked for.  Whether
+        // they are sole is judged later, for a burst of maps at once
+        // (`JOB_JUDGE`): until then the packet path asks the SPD.
+        let named = w.spd.named(req.key)?;
+        let next = cur.with_one(req.key, Some(new), &named)?;
         if let Some(Inactive::Unfit(why)) = next.get(req.key).and_then(|e| e.inactive) {
             return Err(Refusal::Unfit(why).into());
         }
         // The others' aliases do not overlap: an overlap is with this one.
-        if let Some((a, b)) = next.alias_overlap() {
-            return Err(Refusal::AliasOverlap(if a == req.key { b } else { a }).into());
+        if let Some(other) = next.alias_overlap_with(req.key) {
+            return Err(Refusal::AliasOverlap(other).into());
         }
-        self.commit(&mut w, next, notify, Announce::OnlyKey(req.key))
+        self.commit(&mut w, next, notify, Announce::OnlyKey(req.key))?;
+        w.hold_reserved = held.saturating_add(new_reserved);
+        drop(w);
+        self.judge_soon();
+        Ok(())
     }
 
     /// Replaces the whole mapping set with `reqs`, in one snapshot (map-set
@@ -470,7 +582,9 @@ impl Entry<NetState> {
             let entry = entries.iter().find(|(_, r)| r.key == second).map_or(0, |(i, _)| *i);
             return Err(ChangeError::RefusedEntry(entry, Refusal::AliasOverlap(first)));
         }
-        self.commit(&mut w, next, notify, Announce::Changes)
+        self.commit(&mut w, next, notify, Announce::Changes)?;
+        w.hold_reserved = held;
+        Ok(())
     }
 
     /// Deletes the mapping of `key`.
@@ -478,11 +592,14 @@ impl Entry<NetState> {
         let mut w = self.mappings.lock();
         let empty = Table::empty();
         let cur = w.current().unwrap_or(&empty);
-        if cur.get(key).is_none() {
+        let Some(old) = cur.get(key) else {
             return Err(Refusal::NotMapped(key).into());
-        }
+        };
+        let old_reserved = reservation(old.mapping);
         let next = cur.with_one(key, None, &[])?;
-        self.commit(&mut w, next, notify, Announce::OnlyKey(key))
+        self.commit(&mut w, next, notify, Announce::OnlyKey(key))?;
+        w.hold_reserved = w.hold_reserved.saturating_sub(old_reserved);
+        Ok(())
     }
 
     /// Deletes all mappings.
@@ -491,7 +608,9 @@ impl Entry<NetState> {
         if w.current().is_none() {
             return Ok(());
         }
-        self.commit(&mut w, Table::empty(), notify, Announce::Changes)
+        self.commit(&mut w, Table::empty(), notify, Announce::Changes)?;
+        w.hold_reserved = 0;
+        Ok(())
     }
 
     /// Re-binds the mappings after an SPD change: a reqid mapping picks up
@@ -499,9 +618,98 @@ impl Entry<NetState> {
     /// policy went is inactive.
     pub(crate) fn resync_policies(&self, notify: Notify) -> Result<(), ChangeError> {
         let mut w = self.mappings.lock();
+        self.catch_up(&mut w, notify)?;
+        let mapped = w.current().is_some();
+        drop(w);
+        // The SPD moved on, so the judgement of sole policies is void.
+        if mapped {
+            self.judge_soon();
+        }
+        Ok(())
+    }
+
+    /// Applies the logged SPD changes to the SPD index, and rebinds the
+    /// mappings whose keys they touched, in O(log n) each; or, if a change
+    /// was lost (or the index was never walked), walks the SPD again and
+    /// rebuilds every binding.
+    fn catch_up(&self, w: &mut Writer<'_>, notify: Notify) -> Result<(), ChangeError> {
+        let (changes, lost) = {
+            let mut log = self.spd_log.lock();
+            (core::mem::take(&mut log.changes), core::mem::replace(&mut log.lost, false))
+        };
+        if lost || !w.spd_synced {
+            w.spd_synced = false;
+            w.spd = walk_spd(self.net())?;
+            w.spd_synced = true;
+            let Some(cur) = w.current() else { return Ok(()) };
+            let next = self.build(cur.edited(|m| Some(m.clone()))?)?;
+            return self.commit(w, next, notify, Announce::Changes);
+        }
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut touched = KVec::new();
+        for &change in changes.iter() {
+            let applied = w.spd.apply(change, |key| touched.push(key, GFP_KERNEL).map_err(|_| vec::AllocError));
+            if applied.is_err() {
+                // Half applied: walk again next time.
+                w.spd_synced = false;
+                return Err(ENOMEM.into());
+            }
+        }
+        touched.sort_unstable();
         let Some(cur) = w.current() else { return Ok(()) };
-        let next = self.build(cur.edited(|m| Some(m.clone()))?)?;
-        self.commit(&mut w, next, notify, Announce::Changes)
+        let mut next = cur.clone();
+        let mut rebound = KVec::new();
+        for (i, &key) in touched.iter().enumerate() {
+            let repeat = touched.get(i.wrapping_sub(1)) == Some(&key);
+            if let Some(e) = cur.get(key).filter(|_| !repeat) {
+                next = next.with_one(key, Some(e.mapping.clone()), &w.spd.named(key)?)?;
+                rebound.push(key, GFP_KERNEL)?;
+            }
+        }
+        if rebound.is_empty() {
+            return Ok(());
+        }
+        self.commit(w, next, notify, Announce::Keys(&rebound))
+    }
+
+    /// Has the work item judge which bound policies are sole
+    /// ([`Entry::judge_sole_policies`]) in [`JUDGE_DELAY`], unless it is
+    /// due already.
+    fn judge_soon(&self) {
+        if self.jobs.fetch_or(JOB_JUDGE, Ordering::AcqRel) & JOB_JUDGE == 0 {
+            self.judge_due.store(work::jiffies().wrapping_add(JUDGE_DELAY), Ordering::Release);
+            self.schedule_after(JUDGE_DELAY);
+        }
+    }
+
+    /// Runs a judgement that [`Entry::judge_soon`] asked for, if it is
+    /// due; else asks for a run when it is.
+    pub(crate) fn judge_if_due(&self) -> Result<(), ChangeError> {
+        let due = self.judge_due.load(Ordering::Acquire);
+        let early = due.wrapping_sub(work::jiffies()) as i64;
+        if early > 0 {
+            self.jobs.fetch_or(JOB_JUDGE, Ordering::AcqRel);
+            self.schedule_after(early as u64);
+            return Ok(());
+        }
+        self.judge_sole_policies()
+    }
+
+    /// Judges, for every binding, whether its policy is sole
+    /// (`Table::judge_sole`), from a walk of the SPD, and publishes the
+    /// snapshot with the judgement's SPD generation.  The judgement is
+    /// stored in the mappings, which the current snapshot shares: see
+    /// `Table::judge_sole` for why its readers may see it.
+    fn judge_sole_policies(&self) -> Result<(), ChangeError> {
+        let mut w = self.mappings.lock();
+        let Some(cur) = w.current() else { return Ok(()) };
+        let spd = SpdWalk::of(self.net(), self, &[])?;
+        let mut next = cur.clone();
+        next.judge_sole(&spd.rivals, None, spd.generation);
+        self.publish(&mut w, next)?;
+        Ok(())
     }
 
     /// Called by the packet path after it queued a packet: runs the work
@@ -524,7 +732,7 @@ impl Entry<NetState> {
         let queues = {
             let w = self.mappings.lock();
             let mut queues = KVec::new();
-            let of_mappings = w.current().into_iter().flat_map(|cur| cur.mappings().iter().filter_map(|m| m.stats.hold.as_ref()));
+            let of_mappings = w.current().into_iter().flat_map(|cur| cur.mappings().filter_map(|m| m.stats.hold.as_ref()));
             for h in Iterator::chain(self.nonblock.iter(), of_mappings) {
                 if !h.is_empty() && queues.push(Arc::clone(h), GFP_KERNEL).is_err() {
                     // Without memory, serve the rest at the next run.

@@ -605,12 +605,23 @@ pub enum SaChange {
     Other,
 }
 
+/// What happened to a policy, as the key manager interface reports it.
+pub enum PolicyChange<'a> {
+    /// It was added, updated, or its soft lifetime ran out (it still
+    /// works): the policy, live for the call.
+    Put(&'a Policy),
+    /// The policy of this index was deleted, or expired for good.
+    Gone(u32),
+    /// A flush, or an event that names no policy: any may have changed.
+    Unknown,
+}
+
 /// Receives SPD and SAD events.  All are called in atomic context (inside
 /// `rcu_read_lock`, sometimes under the SPD or SAD lock, sometimes from a
 /// timer): they must not sleep; defer the work.
 pub trait PolicyEvents: 'static {
     /// A policy of `net` was added, updated, deleted, or the SPD flushed.
-    fn policy_changed(net: &Net);
+    fn policy_changed(net: &Net, change: PolicyChange<'_>);
 
     /// The kernel asks key managers for an SA for policy `spid` (ACQUIRE).
     fn sa_requested(net: &Net, spid: u32, request: SaKey);
@@ -676,8 +687,27 @@ impl<E: PolicyEvents> KeyManager<E> {
         if net.is_null() {
             return 0;
         }
+        let change = if xp.is_null() {
+            PolicyChange::Unknown
+        } else {
+            // SAFETY: The core passes a valid event; every bit pattern of
+            // the union's `u32` is a valid `hard`.
+            let (event, hard) = unsafe { ((*c).event, (*c).data.hard) };
+            // SAFETY: The core passes a valid, held policy.
+            // INVARIANT: It is live for the call, which the reference
+            // cannot outlive.
+            let policy = unsafe { &*xp.cast::<Policy>() };
+            match event {
+                bindings::XFRM_MSG_DELPOLICY => PolicyChange::Gone(policy.index()),
+                bindings::XFRM_MSG_POLEXPIRE if hard != 0 => PolicyChange::Gone(policy.index()),
+                bindings::XFRM_MSG_NEWPOLICY | bindings::XFRM_MSG_UPDPOLICY | bindings::XFRM_MSG_POLEXPIRE => {
+                    PolicyChange::Put(policy)
+                }
+                _ => PolicyChange::Unknown,
+            }
+        };
         // SAFETY: The namespace of a policy being changed is live.
-        E::policy_changed(unsafe { Net::from_raw(net) });
+        E::policy_changed(unsafe { Net::from_raw(net) }, change);
         0
     }
 
