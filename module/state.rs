@@ -385,11 +385,31 @@ enum Announce<'a> {
     /// Those of these keys, whose mappings a catch-up with the SPD rebound,
     /// that changed, and no other; published even if none did.
     Keys(&'a [MapKey]),
+    /// A named map that took the name from the mapping of `from`, which
+    /// it deleted: both keys, and no other.
+    Renamed { from: MapKey, to: MapKey },
 }
 
 /// Whether `new` differs from `old` in what users see of it.
 fn differs(old: &MapEntry<'_, Shared>, new: &MapEntry<'_, Shared>) -> bool {
     request_of(old) != request_of(new) || !old.same_binding(new)
+}
+
+/// Refuses a map-set whose entries (`(entry number, request)`) give a
+/// name twice, naming the later entry.  Sorted by name, in O(n log n): a
+/// set may have 65536 entries.
+fn check_unique_names(entries: &[(usize, MapRequest)]) -> Result<(), ChangeError> {
+    let mut named = KVVec::new();
+    for (i, r) in entries {
+        if let Some(name) = &r.name {
+            named.push((name.as_bytes(), *i), GFP_KERNEL_ACCOUNT)?;
+        }
+    }
+    named.sort_unstable();
+    match named.windows(2).find(|w| w[0].0 == w[1].0) {
+        Some(w) => Err(ChangeError::RefusedEntry(w[1].1, Refusal::DuplicateName)),
+        None => Ok(()),
+    }
 }
 
 impl Entry<NetState> {
@@ -435,24 +455,28 @@ impl Entry<NetState> {
         let mut deleted = KVec::new();
         let mut changed = KVec::new();
         let mut unbound = KVec::new();
-        if let Announce::OnlyKey(key) = announce {
-            match (cur.get(key), next.get(key)) {
-                (_, Some(_)) => changed.push(key, GFP_KERNEL)?,
-                (Some(_), None) => deleted.push(key, GFP_KERNEL)?,
-                (None, None) => (),
+        let (one, two);
+        // The keys to look at, and whether each is announced even if it
+        // did not change.
+        let keys: Option<(&[MapKey], bool)> = match announce {
+            Announce::Changes => None,
+            Announce::OnlyKey(key) => {
+                one = [key];
+                Some((&one, true))
             }
-            for b in cur.get(key).iter().flat_map(|e| e.bindings) {
-                if !next.binds_policy(b.index) {
-                    unbound.push(b.index, GFP_KERNEL)?;
-                }
+            Announce::Renamed { from, to } => {
+                two = [from, to];
+                Some((&two, true))
             }
-        } else if let Announce::Keys(keys) = announce {
+            Announce::Keys(keys) => Some((keys, false)),
+        };
+        if let Some((keys, always)) = keys {
             for &key in keys {
                 match (cur.get(key), next.get(key)) {
-                    (Some(old), Some(new)) if differs(&old, &new) => changed.push(key, GFP_KERNEL)?,
-                    (None, Some(_)) => changed.push(key, GFP_KERNEL)?,
+                    (Some(old), Some(new)) if !always && !differs(&old, &new) => (),
+                    (_, Some(_)) => changed.push(key, GFP_KERNEL)?,
                     (Some(_), None) => deleted.push(key, GFP_KERNEL)?,
-                    _ => (),
+                    (None, None) => (),
                 }
                 for b in cur.get(key).iter().flat_map(|e| e.bindings) {
                     if !next.binds_policy(b.index) {
@@ -500,7 +524,10 @@ impl Entry<NetState> {
     }
 
     /// Creates or replaces the mapping of `req.key`.  Refused if policies
-    /// of the key exist but none can carry the mapping's flows.
+    /// of the key exist but none can carry the mapping's flows, unless it
+    /// has a name: then it is installed inactive, so that the refusal of a
+    /// daemon's mapping stays visible in `show`.  A named one deletes the
+    /// other mapping of its name in the same snapshot.
     pub(crate) fn map(&self, req: MapRequest, replace: bool, notify: Notify) -> Result<(), ChangeError> {
         let mut w = self.mappings.lock();
         // The new mapping binds the policies of its key as the SPD index
@@ -512,9 +539,11 @@ impl Entry<NetState> {
         if old.is_some() && !replace {
             return Err(Refusal::Exists(req.key).into());
         }
-        let old_reserved = old.map_or(0, |e| reservation(e.mapping));
-        let others = cur.len() - usize::from(old.is_some());
-        let held = w.hold_reserved.saturating_sub(old_reserved);
+        // A named map deletes the other mapping of its name, if any.
+        let renamed = req.name.and_then(|name| cur.key_named(&name)).filter(|&k| k != req.key);
+        let gone = |key: Option<MapKey>| key.and_then(|k| cur.get(k)).map_or(0, |e| reservation(e.mapping));
+        let others = cur.len() - usize::from(old.is_some()) - usize::from(renamed.is_some());
+        let held = w.hold_reserved.saturating_sub(gone(Some(req.key))).saturating_sub(gone(renamed));
         let limits = NetLimits { mappings: param::max_mappings(), hold_bytes: param::max_hold_bytes() };
         request::check_limits(&req, others, held, &limits)?;
         let new = mapping_for(self.net(), &req, old.map(|e| e.mapping))?;
@@ -524,15 +553,24 @@ impl Entry<NetState> {
         // they are sole is judged later, for a burst of maps at once
         // (`JOB_JUDGE`): until then the packet path asks the SPD.
         let named = w.spd.named(req.key)?;
-        let next = cur.with_one(req.key, Some(new), &named)?;
+        let next = match renamed {
+            Some(from) => cur.with_one(from, None, &[])?.with_one(req.key, Some(new), &named)?,
+            None => cur.with_one(req.key, Some(new), &named)?,
+        };
         if let Some(Inactive::Unfit(why)) = next.get(req.key).and_then(|e| e.inactive) {
-            return Err(Refusal::Unfit(why).into());
+            if req.name.is_none() {
+                return Err(Refusal::Unfit(why).into());
+            }
         }
         // The others' aliases do not overlap: an overlap is with this one.
         if let Some(other) = next.alias_overlap_with(req.key) {
             return Err(Refusal::AliasOverlap(other).into());
         }
-        self.commit(&mut w, next, notify, Announce::OnlyKey(req.key))?;
+        let announce = match renamed {
+            Some(from) => Announce::Renamed { from, to: req.key },
+            None => Announce::OnlyKey(req.key),
+        };
+        self.commit(&mut w, next, notify, announce)?;
         w.hold_reserved = held.saturating_add(new_reserved);
         drop(w);
         self.judge_soon();
@@ -563,6 +601,7 @@ impl Entry<NetState> {
         if let Some(w) = entries.windows(2).find(|w| w[0].1.key == w[1].1.key) {
             return Err(ChangeError::RefusedEntry(w[1].0, Refusal::Duplicate(w[1].1.key)));
         }
+        check_unique_names(&entries)?;
 
         let mut w = self.mappings.lock();
         let empty = Table::empty();
@@ -573,8 +612,9 @@ impl Entry<NetState> {
         }
         let next = self.build(next)?;
         // Entries are in key order, as the table is: the first refused wins.
+        // A named one is installed inactive instead, as by map-new.
         for ((i, _), e) in entries.iter().zip(next.entries()) {
-            if let Some(Inactive::Unfit(why)) = e.inactive {
+            if let (Some(Inactive::Unfit(why)), None) = (e.inactive, e.name) {
                 return Err(ChangeError::RefusedEntry(*i, Refusal::Unfit(why)));
             }
         }

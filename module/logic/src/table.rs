@@ -35,6 +35,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::addr::{Addr, Family};
+use super::name::MapName;
 use super::policy::{self, PolicyInfo, Rival, SeenPolicy, Unfit};
 use super::selector::{DestSelector, Flow, Selector};
 use super::pmap::{self, PMap};
@@ -180,6 +181,8 @@ pub struct Mapping<S> {
     /// mapping translates only flows towards the alias
     /// ([`Table::alias_mapping`]).
     pub remote: Option<Remote>,
+    /// The IKE child the mapping is kept for, which a daemon finds it by.
+    pub name: Option<MapName>,
     /// Counters, shared by all snapshots that hold this mapping.
     pub stats: S,
 }
@@ -262,21 +265,42 @@ struct Item<S> {
     mapping: Mapping<S>,
     /// By policy index.
     bindings: Vec<Binding>,
-    /// Per binding.
-    learned: Vec<Learned>,
-    /// Why it binds none, if so.
-    inactive: Option<Inactive>,
+    state: ItemState,
+}
+
+/// What goes with a mapping's bindings, or why it has none: one or the
+/// other, so that an [`Item`] fits the 256-byte kmalloc cache.
+enum ItemState {
+    /// Per binding, what is learned of it.
+    Bound(Vec<Learned>),
+    Inactive(Inactive),
+}
+
+impl<S> Item<S> {
+    fn learned(&self) -> &[Learned] {
+        match &self.state {
+            ItemState::Bound(learned) => learned,
+            ItemState::Inactive(_) => &[],
+        }
+    }
+
+    fn inactive(&self) -> Option<Inactive> {
+        match self.state {
+            ItemState::Bound(_) => None,
+            ItemState::Inactive(why) => Some(why),
+        }
+    }
 }
 
 impl<S> Item<S> {
     fn entry(&self) -> Entry<'_, S> {
-        Entry { mapping: &self.mapping, bindings: &self.bindings, inactive: self.inactive, learned: &self.learned }
+        Entry { mapping: &self.mapping, bindings: &self.bindings, inactive: self.inactive(), learned: self.learned() }
     }
 
     /// Binding `i`, as the packet path gets it.
     fn found(&self, i: usize) -> Option<Found<'_, S>> {
         let b = self.bindings.get(i)?;
-        let learned = self.learned.get(i)?;
+        let learned = self.learned().get(i)?;
         Some(Found {
             mapping: &self.mapping,
             policy: b.index,
@@ -378,6 +402,8 @@ pub struct Table<S> {
     by_policy: PMap<(u32, MapKey), ()>,
     /// The mappings with a remote alias, by alias prefix.
     by_alias: PMap<AddrKey, Rc<Item<S>>>,
+    /// The keys of the named mappings, by name (unique).
+    by_name: PMap<MapName, MapKey>,
     /// How many mappings are inbound: without one, the inbound path ends
     /// at a test of this.
     inbound: u32,
@@ -400,6 +426,7 @@ impl<S> Clone for Table<S> {
             nat_lens: self.nat_lens.clone(),
             by_policy: self.by_policy.clone(),
             by_alias: self.by_alias.clone(),
+            by_name: self.by_name.clone(),
             inbound: self.inbound,
             zones: self.zones,
             spd_generation: self.spd_generation,
@@ -564,6 +591,7 @@ impl<S> Table<S> {
             nat_lens: PMap::new(),
             by_policy: PMap::new(),
             by_alias: PMap::new(),
+            by_name: PMap::new(),
             inbound: 0,
             zones: 0,
             spd_generation: 0,
@@ -617,6 +645,7 @@ impl<S> Table<S> {
         let mut dest_lens: Vec<((Family, Reverse<u8>), u32)> = Vec::new();
         let mut by_policy = Vec::new();
         let mut by_alias = Vec::new();
+        let mut by_name = Vec::new();
         let (mut inbound, mut zones) = (0, 0);
         for item in items {
             let m = &item.mapping;
@@ -632,6 +661,9 @@ impl<S> Table<S> {
             if let Some(k) = alias_key(m) {
                 vec::push(&mut by_alias, (k, item.clone()))?;
             }
+            if let Some(name) = m.name {
+                vec::push(&mut by_name, (name, m.key))?;
+            }
             inbound += u32::from(m.inbound);
             zones += u32::from(m.remote.is_some_and(|r| r.zone != 0));
         }
@@ -641,6 +673,9 @@ impl<S> Table<S> {
         dest_lens.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         by_policy.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         by_alias.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        // Names are unique in a set (its writer checks); were one not,
+        // `from_sorted` would keep the highest key's.
+        by_name.sort_unstable_by(|a, b| a.cmp(b));
         Ok(Self {
             by_key: PMap::from_sorted(&by_key)?,
             by_dest: PMap::from_sorted(&by_dest)?,
@@ -649,6 +684,7 @@ impl<S> Table<S> {
             dest_lens: PMap::from_sorted(&dest_lens)?,
             by_policy: PMap::from_sorted(&by_policy)?,
             by_alias: PMap::from_sorted(&by_alias)?,
+            by_name: PMap::from_sorted(&by_name)?,
             inbound,
             zones,
             spd_generation: 0,
@@ -690,6 +726,9 @@ impl<S> Table<S> {
         if let Some(k) = alias_key(m) {
             t.by_alias = t.by_alias.insert(k, item.clone())?;
         }
+        if let Some(name) = m.name {
+            t.by_name = t.by_name.insert(name, m.key)?;
+        }
         t.inbound += u32::from(m.inbound);
         t.zones += u32::from(m.remote.is_some_and(|r| r.zone != 0));
         t.by_key = t.by_key.insert(m.key, item.clone())?;
@@ -710,6 +749,9 @@ impl<S> Table<S> {
         t.nat_lens = counted(&t.nat_lens, (m.family, m.nat_len), -1)?;
         if let Some(k) = alias_key(m) {
             t.by_alias = t.by_alias.remove(&k)?;
+        }
+        if let Some(name) = m.name.filter(|n| self.by_name.get(n) == Some(&m.key)) {
+            t.by_name = t.by_name.remove(&name)?;
         }
         t.inbound -= u32::from(m.inbound);
         t.zones -= u32::from(m.remote.is_some_and(|r| r.zone != 0));
@@ -920,6 +962,11 @@ impl<S> Table<S> {
         self.by_nat_addr_all(family, nat).next().is_some()
     }
 
+    /// The key of the mapping named `name`.
+    pub fn key_named(&self, name: &MapName) -> Option<MapKey> {
+        self.by_name.get(name).copied()
+    }
+
     /// Whether some mapping binds the policy of `index`.
     pub fn binds_policy(&self, index: u32) -> bool {
         self.by_policy.at_or_after(&(index, LOWEST_KEY)).is_some_and(|((i, _), _)| *i == index)
@@ -966,7 +1013,7 @@ impl<S> Table<S> {
         let mut budget = Self::SOLE_BUDGET;
         let mut judge = |item: &Item<S>| {
             let m = &item.mapping;
-            for (b, learned) in item.bindings.iter().zip(item.learned.iter()) {
+            for (b, learned) in item.bindings.iter().zip(item.learned()) {
                 let sole = index.as_ref().is_ok_and(|ix| {
                     ix.unkeyed(b.index) && !ix.any_meets(m.family, &m.nat, m.nat_len, &b.policy.selector, b.index, &mut budget)
                 });
@@ -1030,6 +1077,7 @@ impl<S> Table<S> {
         all.extend(self.nat_lens.nodes());
         all.extend(self.by_policy.nodes());
         all.extend(self.by_alias.nodes());
+        all.extend(self.by_name.nodes());
         all
     }
 
@@ -1057,11 +1105,18 @@ impl<S> Item<S> {
     /// `m` with the bindings `policies` give it, which must all name it.
     fn new<'p>(m: Mapping<S>, policies: impl Iterator<Item = &'p SeenPolicy>) -> Result<Self, AllocError> {
         let (bindings, inactive) = bind(&m, policies)?;
-        let mut learned = vec::with_capacity(bindings.len())?;
-        for _ in bindings.iter() {
-            vec::push(&mut learned, Learned { ready: SaReadiness(AtomicU64::new(0)), sole: AtomicBool::new(false) })?;
-        }
-        Ok(Self { mapping: m, bindings, learned, inactive })
+        let state = match inactive {
+            Some(why) => ItemState::Inactive(why),
+            None => {
+                let mut learned = vec::with_capacity(bindings.len())?;
+                for _ in bindings.iter() {
+                    let fresh = Learned { ready: SaReadiness(AtomicU64::new(0)), sole: AtomicBool::new(false) };
+                    vec::push(&mut learned, fresh)?;
+                }
+                ItemState::Bound(learned)
+            }
+        };
+        Ok(Self { mapping: m, bindings, state })
     }
 }
 

@@ -44,7 +44,7 @@ fn with_priority(p: SeenPolicy, priority: u32) -> SeenPolicy {
 
 fn mapping(key: MapKey, family: Family, nat: Addr) -> Mapping<Arc<()>> {
     let nat_len = family.max_prefix();
-    Mapping { key, family, nat, nat_len, from: None, pending: Default::default(), inbound: false, remote: None, stats: Arc::new(()) }
+    Mapping { key, family, nat, nat_len, from: None, pending: Default::default(), inbound: false, remote: None, name: None, stats: Arc::new(()) }
 }
 
 /// A 1:1 prefix mapping of `from`/`len` into `nat`/`len`.
@@ -613,8 +613,10 @@ fn memory_per_mapping_is_at_most_704_bytes() {
     // Flat sorted arrays took 304 bytes, but a writer had to copy all of
     // them to change one mapping, O(n).  Tree nodes that snapshots share
     // make a single map or unmap O(log n), for about 2.3 times the memory:
-    // 688 bytes, of which 256 for the shared mapping (its inactive reason
-    // and two vector headers beside the mapping), 64 to 96 per index node.
+    // 688 bytes, of which 256 for the shared mapping (with the name of the
+    // IKE child a daemon keeps it for, up to 63 bytes inline, and its
+    // bindings' vector and inactive reason, one or the other, so that it
+    // fits kmalloc-256), 64 to 96 per index node.
     type Shared = (Arc<()>, Option<Arc<()>>, Option<Arc<()>>);
     let table = Table::<Shared>::memory_per_mapping(1);
     let stats = std::mem::size_of::<logic::stats::Stats>();
