@@ -1056,3 +1056,26 @@ fn the_zone_of_an_arriving_packet_is_its_sites() {
     assert!(!plain.has_zones());
     assert!(plain.zone_of_arriving(Family::V4, &v4("10.0.1.7"), &v4("10.20.30.5"), 7).is_none());
 }
+
+#[test]
+fn names_find_their_mapping_as_it_moves_between_keys() {
+    use logic::name::MapName;
+    let name = |s: &str| MapName::from_wire(s.as_bytes()).unwrap();
+    let named = |key: MapKey, n: &str| Mapping { name: Some(name(n)), ..mapping(key, Family::V4, v4("10.20.30.2")) };
+    let ps = [policy(9, v4("10.20.30.2"), 32, v4("10.0.0.0"), 8, 7), policy(17, v4("10.20.30.2"), 32, v4("10.0.0.0"), 8, 8)];
+    let t = Table::build(vec![named(reqid(7), "home/net"), mapping(reqid(8), Family::V4, v4("10.20.30.2"))], &ps).unwrap();
+    assert_eq!(t.key_named(&name("home/net")), Some(reqid(7)));
+    assert_eq!(t.key_named(&name("home/other")), None);
+    // The child came back under reqid 8: the writer deletes the old key
+    // and maps the new one with the name, in one table.
+    let moved = t.with_one(reqid(7), None, &[]).unwrap().with_one(reqid(8), Some(named(reqid(8), "home/net")), &ps).unwrap();
+    assert_eq!(moved.key_named(&name("home/net")), Some(reqid(8)));
+    assert!(moved.get(reqid(7)).is_none());
+    assert_eq!(indexes(&moved, reqid(8)), [17]);
+    // The old table is untouched.
+    assert_eq!(t.key_named(&name("home/net")), Some(reqid(7)));
+    // Unmapping takes the name with it; rebinding a mapping keeps it.
+    assert_eq!(moved.with_one(reqid(8), None, &[]).unwrap().key_named(&name("home/net")), None);
+    let rebound = moved.with_one(reqid(8), Some(named(reqid(8), "home/net")), &ps).unwrap();
+    assert_eq!(rebound.key_named(&name("home/net")), Some(reqid(8)));
+}
