@@ -73,6 +73,7 @@ children_bound() {
 # that WANT children are bound takes; fails the run if they are not.
 children_confirm() {
 	local check ns=cx
+	# shellcheck disable=SC2016 # expanded by the bash that timed starts
 	case $1 in
 	xfrm-nat) check='[ "$("$2" -j show | grep -o "\"state\":\"active\"" | wc -l)" = "$1" ]' ;;
 	nft) check='[ "$(nft list map ip churn rw | grep -v "type " | grep -o " : " | wc -l)" = "$1" ]' ns=cn ;;

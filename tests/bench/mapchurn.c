@@ -234,8 +234,9 @@ int main(int argc, char **argv)
 				why ? ": " : "", why ? why : "");
 			return 1;
 		}
-		if (++done % step == 0)
-			printf("%ld %.6f\n", done, now() - t0);
+		/* Flushed, so that a long run shows its progress as it goes. */
+		if (++done % step == 0 && printf("%ld %.6f\n", done, now() - t0) > 0)
+			fflush(stdout);
 	}
 	if (done % step)
 		printf("%ld %.6f\n", done, now() - t0);
