@@ -54,7 +54,7 @@ kdir = $(if $(KDIR),echo '$(KDIR)',scripts/build-kernel.sh $(VARIANT) | tail -n1
 	dkms-source dkms-install dkms-uninstall
 
 help:
-	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli senders uapi-check unsafe-check host-test vm-test bench bench-insns check check-debug demo stress install uninstall dkms-install dkms-uninstall deb clean"
+	@sed -n 's/^#   //p' Makefile; echo; echo "targets: doctor deps kernel kernel-debug module cli senders uapi-check unsafe-check host-test vm-test bench bench-children bench-insns check check-debug demo stress install uninstall dkms-install dkms-uninstall deb clean"
 
 deps:
 	scripts/install-deps.sh $(VARIANT)
@@ -124,10 +124,15 @@ host-test:
 # flows/s and unmapped traffic for 1 to 10,000 mappings/rules/elements, in
 # rounds; table, samples and SVG plots in $(XNAT_CACHE)/results/bench.
 # BENCH_ROUNDS, BENCH_SECONDS, BENCH_NS, BENCH_PLOTS=DIR (a second copy of
-# the plots, e.g. Documentation/perf) tune it.  bench-insns (not part of
+# the plots, e.g. Documentation/perf) tune it.  The same boot then brings
+# "10,000 children up at once" (tests/bench/children.sh): 10,000 mappings
+# by reqid, one request each and in one map-set, against nft add element,
+# with the cost of each thousand; BENCH_CHILDREN, BENCH_CHILDREN_ROUNDS tune
+# it, BENCH_PART=flows|children runs only one part, and bench-children is
+# bench-vm with BENCH_PART=children.  bench-insns (not part of
 # bench): guest instructions per new NATed flow for the three, counted by a
 # QEMU plugin in one boot (tests/bench/run-insns.sh), by kernel function.
-.PHONY: bench-host bench-vm bench-insns
+.PHONY: bench-host bench-vm bench-children bench-insns
 bench: bench-host bench-vm
 
 bench-host:
@@ -135,6 +140,9 @@ bench-host:
 
 bench-vm: module cli
 	@kdir=$$($(kdir)); tests/bench/run.sh "$$kdir"
+
+bench-children: module cli
+	@kdir=$$($(kdir)); BENCH_PART=children tests/bench/run.sh "$$kdir"
 
 bench-insns: module cli
 	@kdir=$$($(kdir)); tests/bench/run-insns.sh "$$kdir"

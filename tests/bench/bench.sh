@@ -47,10 +47,15 @@
 #   nft       the map of N-1 elements and the same pair as "dnat ip prefix
 #             to" and "snat ip prefix to" rules
 # At N = 1 that is the recipe alone.
+#
+# Then "10,000 children up at once" (children.sh).  BENCH_PART (bench.env)
+# picks the parts: all (default), flows (the above) or children.
 set -euo pipefail
 out=${1:?usage: bench.sh OUTDIR}
 BENCH_DIR=$(dirname "$0")
 . "$BENCH_DIR/common.sh"
+. "$BENCH_DIR/children.sh"
+PART=${BENCH_PART:-all}
 
 # ---------------------------------------------------------------- run
 
@@ -65,8 +70,14 @@ echo "measure,tool,n,round,value,sent,received,seconds" >"$SAMPLES"
 	echo "rounds=$ROUNDS"
 	echo "seconds=$SECS"
 	echo "xfrm_monitor=${BENCH_XFRM_MONITOR:-0}"
+	echo "part=$PART"
 } >"$out/meta.txt"
 
+if [ "$PART" = children ]; then
+	children_run
+	say "done"
+	exit 0
+fi
 [ ! -f "$out/bin/xt_NETMAP.ko" ] || insmod "$out/bin/xt_NETMAP.ko" || fail "cannot load xt_NETMAP"
 bring_up
 # With BENCH_XFRM_MONITOR=1, a listener on every xfrm group in each home
@@ -140,4 +151,5 @@ for n in "${NS[@]}"; do
 		fi
 	done
 done
+[ "$PART" = flows ] || children_run
 say "done"

@@ -10,7 +10,9 @@ medians), writes RESULTS/summary.json, and the SVG plots into each DIR:
 flows.svg (new NATed flows/s against N), inbound.svg (inbound new flows/s,
 started by the office host towards a 1:1-mapped LAN host, against N),
 install.svg (install time against N) and unmapped.svg (unmapped traffic with 0 and N mappings, against
-iptables and nft loaded and no NAT).  The SVG is written by hand: no
+iptables and nft loaded and no NAT).  The children_* samples (children.sh)
+make the table of "10,000 children up at once", with the seconds of each
+thousand.  The SVG is written by hand: no
 plotting library is needed.
 """
 import argparse
@@ -81,6 +83,8 @@ def summarize(samples):
 
 
 def table(summary, meta):
+    if not any(m in summary for m in ("install_s", "flows_per_s", "inbound_flows_per_s")):
+        return ""
     lines = []
     ns = sorted({n for m in ("install_s", "dump_s", "flows_per_s", "inbound_flows_per_s") for t in summary.get(m, {}).values() for n in t})
     rounds = meta.get("rounds", "?")
@@ -131,7 +135,8 @@ def table(summary, meta):
                 if k.startswith(("iptables", "nft", "no NAT", "xfrm-nat, 0")):
                     lines.append(f"  xfrm-nat with mappings / {k}: new flows {rfmt(ratio(xn[0], v[0]))}, one flow {rfmt(ratio(xn[1], v[1]))}")
         lines.append("")
-    spreads = sorted((st["max"] - st["min"]) / st["median"] for tools in summary.values()
+    spreads = sorted((st["max"] - st["min"]) / st["median"] for measure, tools in summary.items()
+                     if not measure.startswith("children_")
                      for d in tools.values() for st in d.values() if st["median"])
     lines.append("Noise: QEMU TCG on a host whose cores other VMs share; only ratios within one run")
     lines.append("mean anything, and only where they are well outside the spreads.  Spread (max-min)/median")
@@ -139,6 +144,54 @@ def table(summary, meta):
         lines.append(f"over all cells of this run: median {statistics.median(spreads):.0%}, largest {spreads[-1]:.0%}.")
     lines.append("Install and dump times include the start of the command (0.1-0.3 s under TCG),")
     lines.append("which is most of the figure below 1,000.")
+    return "\n".join(lines)
+
+
+def children_table(summary, meta):
+    """The "10,000 children up at once" table: xfrm-nat against nft."""
+    totals = [
+        ("children_one_by_one_up_s", "one by one, until bound"),
+        ("children_one_by_one_down_s", "one by one, unbind all"),
+        ("children_all_in_one_up_s", "all in one, until bound"),
+    ]
+    if not any(m in summary for m, _ in totals):
+        return ""
+    n = meta.get("children", "?")
+    named = "named rw-k" if meta.get("children_named") == "1" else "unnamed (no name attribute in this uapi)"
+    lines = [f"{n} children up at once: mappings by reqid, {named}, against nft map elements",
+             f"one VM run ({meta.get('vm_seconds', '?')} s) of {meta.get('commit', '?')} on {meta.get('date', '?')}: kernel {meta.get('kernel', '?')}, "
+             f"QEMU TCG, {meta.get('cpus', '?')} vCPUs, {meta.get('children_rounds', '?')} round(s); cells: seconds, median [min-max];",
+             "until bound: until xnatctl -j show reports all active (nft list map: all elements), that check included;",
+             "one by one: xfrm-nat a map-new (map-del) request per child over one socket, nft an add (delete)",
+             "element transaction per child (nft -i, a process per thousand); all in one: xnatctl restore",
+             "(one map-set), one nft -f.  Ratio: xfrm-nat / nft (below 1: xfrm-nat is faster)", ""]
+    w = 26
+    hdr = f"{'measure':<28}{'xfrm-nat':<{w}}{'nft':<{w}}{'x/nft':>7}"
+    lines += [hdr, "-" * len(hdr)]
+    for measure, label in totals:
+        m = summary.get(measure, {})
+        x = next(iter(m.get("xfrm-nat", {}).values()), None)
+        nst = next(iter(m.get("nft", {}).values()), None)
+        if x or nst:
+            lines.append(f"{label:<28}{cell(x, 's'):<{w}}{cell(nst, 's'):<{w}}{rfmt(ratio(x, nst)):>7}")
+    up = summary.get("children_per_thousand_up_s", {})
+    down = summary.get("children_per_thousand_down_s", {})
+    ks = sorted({k for d in (up, down) for t in d.values() for k in t})
+    if ks:
+        lines += ["", "one by one, seconds per thousand (flat: O(log n) or O(1) a request; growing: O(n));",
+                  "unmap goes in the same order, the table shrinking from the whole:",
+                  f"{'children':<14}{'map-new':>10}{'add elem':>10}{'x/nft':>7}   {'map-del':>10}{'del elem':>10}{'x/nft':>7}"]
+        prev = 0
+        for k in ks:
+            row = f"{f'{prev + 1}-{k}':<14}"
+            for d in (up, down):
+                x, nf = d.get("xfrm-nat", {}).get(k), d.get("nft", {}).get(k)
+                row += f"{fmt(x and x['median'], 's'):>10}{fmt(nf and nf['median'], 's'):>10}{rfmt(ratio(x, nf)):>7}   "
+            lines.append(row.rstrip())
+            prev = k
+        start = summary.get("children_nft_start_s", {}).get("nft", {}).get(0)
+        if start:
+            lines.append(f"nft's seconds per thousand include the start of one nft -i process ({fmt(start['median'], 's')} s with no input).")
     return "\n".join(lines)
 
 
@@ -241,7 +294,7 @@ def line_plot(path, title, ylabel, series, logy, note):
     p = Plot(title, "N (mappings / rules / map elements), log scale", ylabel)
     xs = sorted({n for s in series.values() for n in s})
     if not xs:
-        return
+        return False
     ys = [v for s in series.values() for st in s.values() for v in (st["min"], st["max"])]
     x0, x1 = math.log10(min(xs)), math.log10(max(xs))
     if x1 == x0:
@@ -280,6 +333,7 @@ def line_plot(path, title, ylabel, series, logy, note):
             p.el.append(f'<circle cx="{x:.1f}" cy="{p.py(s[n]["median"]):.1f}" r="3.5" fill="{c}"/>')
     p.legend([(LABELS[t] if "install" in path else t, COLORS[t]) for t in TOOLS if t in series], note)
     p.write(path)
+    return True
 
 
 def bar_plot(path, rows, note):
@@ -313,17 +367,23 @@ def bar_plot(path, rows, note):
 def plots(summary, meta, dirs):
     note = (f"one VM run (QEMU TCG, {meta.get('cpus', '?')} vCPUs on a shared host), {meta.get('rounds', '?')} rounds;"
             " only ratios within the run mean anything")
+    written = []
     for d in dirs:
         os.makedirs(d, exist_ok=True)
-        line_plot(os.path.join(d, "flows.svg"), "New NATed flows/s through the tunnel",
-                  "new flows/s (median; whiskers: min-max)", summary.get("flows_per_s", {}), False, note)
-        line_plot(os.path.join(d, "inbound.svg"), "Inbound new flows/s to a 1:1-mapped LAN host",
-                  "new flows/s (median; whiskers: min-max)", summary.get("inbound_flows_per_s", {}), False, note)
-        line_plot(os.path.join(d, "install.svg"), "Install time of N mappings / rules / map elements",
-                  "seconds, log scale", summary.get("install_s", {}), True, note)
+        for name, title, ylabel, measure, logy in [
+                ("flows.svg", "New NATed flows/s through the tunnel",
+                 "new flows/s (median; whiskers: min-max)", "flows_per_s", False),
+                ("inbound.svg", "Inbound new flows/s to a 1:1-mapped LAN host",
+                 "new flows/s (median; whiskers: min-max)", "inbound_flows_per_s", False),
+                ("install.svg", "Install time of N mappings / rules / map elements",
+                 "seconds, log scale", "install_s", True)]:
+            if line_plot(os.path.join(d, name), title, ylabel, summary.get(measure, {}), logy, note):
+                written.append(os.path.join(d, name))
         rows = unmapped_rows(summary)
         if rows:
             bar_plot(os.path.join(d, "unmapped.svg"), rows, note)
+            written.append(os.path.join(d, "unmapped.svg"))
+    return written
 
 
 def main():
@@ -335,16 +395,16 @@ def main():
     if not samples:
         sys.exit("no samples")
     summary = summarize(samples)
-    text = table(summary, meta)
+    text = "\n\n".join(t for t in (table(summary, meta), children_table(summary, meta)) if t)
     print(text)
     js = {"meta": meta,
           "figures": {m: {t: {str(n): st for n, st in sorted(d.items())} for t, d in tools.items()}
                       for m, tools in summary.items()}}
     with open(os.path.join(a.results, "summary.json"), "w") as f:
         json.dump(js, f, indent=1)
-    plots(summary, meta, a.svg)
-    for d in a.svg:
-        print(f"plots: {', '.join(os.path.join(d, f) for f in ('flows.svg', 'inbound.svg', 'install.svg', 'unmapped.svg'))}")
+    written = plots(summary, meta, a.svg)
+    if written:
+        print(f"plots: {', '.join(written)}")
 
 
 if __name__ == "__main__":
