@@ -295,7 +295,8 @@ pub mod explain_attr {
     /// The flow's destination address, of the same family: a remote
     /// alias if the flow is sent to one.
     pub const DST: u16 = 2;
-    /// IP protocol; absent or 0 for any (ports are then ignored).
+    /// The flow's IP protocol.  Absent: 0, which only the policies of
+    /// any protocol select.
     pub const PROTO: u16 = 3;
     /// Source port (host byte order), or the ICMP type.
     pub const SPORT: u16 = 4;
@@ -322,10 +323,15 @@ pub mod explain_attr {
     pub const PENDING: u16 = 13;
     /// In replies, a sentence on the outcome.
     pub const DETAIL: u16 = 14;
-    /// In replies, one per mapping of the namespace, in key order.
+    /// In replies, one per mapping of the namespace: the chosen one
+    /// first, then the others in key order, as many as the reply has
+    /// room for (see omitted).
     pub const CANDIDATE: u16 = 15;
+    /// In replies, how many mappings the reply had no room to list as
+    /// candidate.
+    pub const OMITTED: u16 = 16;
     /// Highest attribute type.
-    pub const MAX: u16 = 15;
+    pub const MAX: u16 = 16;
 }
 
 /// A mapping, and why it takes the flow or not.
@@ -1144,6 +1150,7 @@ pub mod explain {
     pub const SPI: super::Attr<super::kind::U32> = super::Attr::new(super::explain_attr::SPI);
     pub const PENDING: super::Attr<super::kind::U8> = super::Attr::new(super::explain_attr::PENDING);
     pub const DETAIL: super::Attr<super::kind::String> = super::Attr::new(super::explain_attr::DETAIL);
+    pub const OMITTED: super::Attr<super::kind::U32> = super::Attr::new(super::explain_attr::OMITTED);
 }
 
 /// The attributes of `explain-candidate` with the types of their values.

@@ -353,7 +353,8 @@ pub enum ExplainAttr {
     /// The flow's destination address, of the same family: a remote
     /// alias if the flow is sent to one.
     Dst(IpAddr),
-    /// IP protocol; absent or 0 for any (ports are then ignored).
+    /// The flow's IP protocol.  Absent: 0, which only the policies of
+    /// any protocol select.
     Proto(u8),
     /// Source port (host byte order), or the ICMP type.
     Sport(u16),
@@ -380,8 +381,13 @@ pub enum ExplainAttr {
     Pending(u8),
     /// In replies, a sentence on the outcome.
     Detail(String),
-    /// In replies, one per mapping of the namespace, in key order.
+    /// In replies, one per mapping of the namespace: the chosen one
+    /// first, then the others in key order, as many as the reply has
+    /// room for (see omitted).
     Candidate(Vec<ExplainCandidateAttr>),
+    /// In replies, how many mappings the reply had no room to list as
+    /// candidate.
+    Omitted(u32),
     Other(DefaultNla),
 }
 
@@ -407,6 +413,7 @@ impl ExplainAttr {
             ExplainAttr::Pending(_) => explain_attr::PENDING,
             ExplainAttr::Detail(_) => explain_attr::DETAIL,
             ExplainAttr::Candidate(_) => explain_attr::CANDIDATE | NLA_F_NESTED,
+            ExplainAttr::Omitted(_) => explain_attr::OMITTED,
             ExplainAttr::Other(nla) => nla.kind(),
         }
     }
@@ -428,6 +435,7 @@ impl ExplainAttr {
             ExplainAttr::Pending(v) => vec![*v],
             ExplainAttr::Detail(v) => [v.as_bytes(), &[0]].concat(),
             ExplainAttr::Candidate(v) => nest_value(v),
+            ExplainAttr::Omitted(v) => v.to_ne_bytes().to_vec(),
             ExplainAttr::Other(nla) => other_payload(nla),
         }
     }
@@ -452,6 +460,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for ExplainAttr {
             explain_attr::PENDING => ExplainAttr::Pending(fixed::<1>("pending", v)?[0]),
             explain_attr::DETAIL => ExplainAttr::Detail(string(v)),
             explain_attr::CANDIDATE => ExplainAttr::Candidate(nlas(v)?),
+            explain_attr::OMITTED => ExplainAttr::Omitted(u32::from_ne_bytes(fixed("omitted", v)?)),
             _ => ExplainAttr::Other(DefaultNla::parse(buf)?),
         })
     }
