@@ -131,7 +131,7 @@ fn answer(net: &Net, t: &Snapshot, family: Family, mut flow: Flow, a: &mut Attrs
         NewFlow::NotTaken => match alias {
             Some(owner) => {
                 put(a, attr::OUTCOME, outcome::FAIL_CLOSED_DROP)?;
-                put(a, attr::DETAIL, &format_args!("sent to the remote alias of {owner}, none of whose policies selects it"))?;
+                put(a, attr::DETAIL, &format_args!("sent to the remote alias of {owner}, which binds no policy that selects it"))?;
             }
             None => put(a, attr::OUTCOME, outcome::UNTOUCHED)?,
         },
