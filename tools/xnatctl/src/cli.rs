@@ -1389,6 +1389,31 @@ mod tests {
     }
 
     #[test]
+    fn explain_flows() {
+        let flow = |s: &str| match parse_explain(&w(s)) {
+            Ok(Command::Explain { flow }) => flow,
+            other => panic!("{s}: {other:?}"),
+        };
+        let f = flow("from 192.168.1.7 to 10.0.0.5 udp dport 53");
+        assert_eq!((f.proto, f.sport, f.dport), (17, None, Some(53)));
+        assert_eq!(f.src, "192.168.1.7".parse::<IpAddr>().unwrap());
+        // icmp is ICMPv6 for IPv6 addresses; type and code travel as ports.
+        let f = flow("to fd00::1 from fd00::2 icmp type 128 code 0");
+        assert_eq!((f.proto, f.sport, f.dport), (58, Some(128), Some(0)));
+        assert_eq!(flow("from 1.2.3.4 to 5.6.7.8 proto 50").proto, 50);
+        assert_eq!(flow("from 1.2.3.4 to 5.6.7.8").proto, 0);
+        assert_eq!(err(parse_explain(&w("from 1.2.3.4"))), "missing 'to ADDR'");
+        assert_eq!(err(parse_explain(&w("from 1.2.3.4 to ::1"))), "from and to must be of one family");
+        assert_eq!(err(parse_explain(&w("from 1.2.3.4 to 5.6.7.8 udp tcp"))), "give one protocol");
+        assert_eq!(
+            err(parse_explain(&w("from 1.2.3.4 to 5.6.7.8 icmp dport 3"))),
+            "an ICMP flow has a type and a code, not ports"
+        );
+        assert_eq!(err(parse_explain(&w("from 1.2.3.4 to 5.6.7.8 udp type 3"))), "type and code are ICMP's");
+        assert_eq!(err(parse_explain(&w("from 1.2.3.4 to 5.6.7.8 udp dport 70000"))), "dport 70000 is out of range (0-65535)");
+    }
+
+    #[test]
     fn numbers_out_of_range_are_numbers() {
         // Each numeric keyword: a number outside the field's bounds is out
         // of range, whatever its size or sign; only non-numbers are "not a
