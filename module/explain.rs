@@ -17,10 +17,11 @@ use kernel::prelude::*;
 
 use crate::logic::addr::{Addr, Family};
 use crate::logic::explain::{self, Choice, SpdAction, SpdChoice, SpdPolicy};
+use crate::logic::policy::MAX_TEMPLATES;
 use crate::logic::request::PendingMode;
 use crate::logic::selector::Flow;
 use crate::logic::table::MapKey;
-use crate::logic::uapi::{explain as attr, explain_candidate as candidate, explain_outcome as outcome};
+use crate::logic::uapi::{explain as attr, explain_candidate as candidate, explain_outcome as outcome, kind, Attr};
 use crate::nat::{self, NewFlow};
 use crate::net::genetlink::{Attrs, Info};
 use crate::net::pernet::Net;
@@ -46,7 +47,7 @@ struct SpdSeen {
     /// The policy chosen, if any.
     policy: Option<SpdPolicy>,
     /// Its SAs' SPIs, if they are all there.
-    spis: Option<([u32; crate::logic::policy::MAX_TEMPLATES], usize)>,
+    spis: Option<([u32; MAX_TEMPLATES], usize)>,
     /// Its SAs could not be looked up.
     unresolved: bool,
 }
@@ -180,7 +181,7 @@ fn answer(net: &Net, t: &Snapshot, family: Family, mut flow: Flow, a: &mut Attrs
 }
 
 /// Puts `key` as the attribute `spid` or `reqid` of a set.
-fn put_key(a: &mut Attrs<'_>, spid: crate::logic::uapi::Attr<crate::logic::uapi::kind::U32>, reqid: crate::logic::uapi::Attr<crate::logic::uapi::kind::U32>, key: MapKey) -> Result {
+fn put_key(a: &mut Attrs<'_>, spid: Attr<kind::U32>, reqid: Attr<kind::U32>, key: MapKey) -> Result {
     match key {
         MapKey::Spid(v) => put(a, spid, v),
         MapKey::Reqid(v) => put(a, reqid, v),

@@ -158,8 +158,9 @@ impl Policy {
         let p = self.as_ptr();
         // SAFETY: A live policy (type invariant).  Mark, action and the
         // number of templates are fixed once the policy is inserted; `pos`
-        // changes only when the SPD rebuilds its trees, under the SPD lock,
-        // which the walk that shows us the policy holds.
+        // is set when a policy is linked (all renumbered when it would
+        // wrap), under the SPD lock, which the walk that shows us the
+        // policy holds.
         let (mark, pos, action, templates) = unsafe {
             (
                 read_once(&raw const (*p).mark.v),
