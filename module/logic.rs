@@ -7,6 +7,8 @@
 
 #[path = "logic/src/addr.rs"]
 pub(crate) mod addr;
+#[path = "logic/src/explain.rs"]
+pub(crate) mod explain;
 #[path = "logic/src/fmt.rs"]
 pub(crate) mod fmt;
 #[path = "logic/src/hold.rs"]

@@ -11,7 +11,7 @@ use crate::logic::addr::{Addr, Family};
 use crate::logic::request::PendingMode;
 use crate::logic::selector::Flow;
 use crate::logic::stats::Counter;
-use crate::logic::table::Inbound;
+use crate::logic::table::{Found, Inbound};
 use crate::net::conntrack::{Conn, Direction, Label};
 use crate::net::netfilter::{
     self, Hook, HookPoint, HookState, Verdict, NF_INET_LOCAL_OUT, NF_INET_POST_ROUTING, NF_INET_PRE_ROUTING,
@@ -22,7 +22,7 @@ use crate::net::rcu::{Global, Publication, ReadGuard};
 use crate::net::skb::{SkBuff, StolenSkb};
 use crate::net::work::{self, Workqueue};
 use crate::net::xfrm::{self, SpdAnswer};
-use crate::snapshot::Stats;
+use crate::snapshot::{Shared, Snapshot, Stats};
 use crate::state::NetState;
 
 /// The conntrack label of every NAT binding the module makes: bit 127, the
@@ -243,59 +243,43 @@ impl Hook for SnatHook {
         let Some(ns) = NetState::of(state.net(), &guard) else { return Verdict::Accept };
         let Some(table) = ns.snapshot(&guard) else { return Verdict::Accept };
         let flow = flow_of(ct, state);
-        let found = if ct.has_label(REMOTE_LABEL) {
-            // Sent to an alias: its mapping's, or nobody's (and then the
-            // fail-closed hook drops it).
-            let alias = ct.tuple(Direction::Original).dst;
-            table.alias_mapping(family, &alias).and_then(|m| table.find_for_alias(m.key, &flow))
-        } else {
-            table.find(family, &flow)
-        };
-        let Some(found) = found else { return Verdict::Accept };
-        let mapping = found.mapping;
-        let nat = mapping.translate(&flow.saddr);
+        // Sent to an alias: its mapping's, or nobody's (and then the
+        // fail-closed hook drops it).
+        let alias = ct.has_label(REMOTE_LABEL).then(|| ct.tuple(Direction::Original).dst);
         let sa_generation = ns.sa_generation();
-        // The flow is translated only if the SPD, asked as the NAT core (or
-        // the xfrm interface the packet leaves by) will ask it after NAT,
-        // gives it a policy of this mapping: not if its socket bypasses
-        // the SPD (an IKE daemon's), a policy of higher precedence takes
-        // it, or a mark or if_id keeps the mapped policy from it.  The
-        // NAT core turns a pending SA into EREMOTE (or a hang, for TCP);
-        // asking first also sends the key manager its ACQUIRE.
-        //
         // Once a lookup has shown that the policy's SAs serve all the
         // binding's flows, and while the policy is the only one the SPD
-        // could give them, new flows skip this until the next SPD or SAD
-        // event: one SPD lookup per new flow, the NAT core's, while the SA
-        // is there.
+        // could give them, new flows skip the SPD lookup until the next SPD
+        // or SAD event: one SPD lookup per new flow, the NAT core's, while
+        // the SA is there.
         let egress = state.egress();
         let epoch = ns.xfrm_epoch();
-        let known = egress == xfrm::Egress::Stack
-            && found.sole
-            && table.spd_generation() == ns.spd_generation()
-            && found.sa_known_ready(epoch)
-            && !skb.socket_has_out_policy();
-        let pending = !known && {
-            let answer = xfrm::ask_spd(&guard, state.net(), skb, family, Some(&nat), egress, |bundle| {
+        let decision = decide(table, family, &flow, alias.as_ref(), |found, nat| {
+            let known = egress == xfrm::Egress::Stack
+                && found.sole
+                && table.spd_generation() == ns.spd_generation()
+                && found.sa_known_ready(epoch)
+                && !skb.socket_has_out_policy();
+            if known {
+                return Ok(SpdAnswer::Bundle(Some(found.policy)));
+            }
+            xfrm::ask_spd(&guard, state.net(), skb, family, Some(nat), egress, |bundle| {
                 let chosen = bundle.policy();
                 if chosen == Some(found.policy) {
                     found.learn_sa_ready(epoch, bundle.sas());
                 }
                 chosen
-            });
-            match answer {
-                Ok(SpdAnswer::Bundle(Some(index))) if found.mapping_binds(index) => false,
-                // The kernel does not say which policy's SA is pending: the
-                // mapping's policy selects the flow, so it is taken as
-                // that one's, and the pending mode applies.  Once the SA
-                // is there, the bundle decides.
-                Ok(SpdAnswer::Pending) => true,
-                _ => {
-                    mapping.stats.count(Counter::Declined);
-                    return Verdict::Accept;
-                }
+            })
+        });
+        let (found, nat, pending) = match decision {
+            NewFlow::NotTaken => return Verdict::Accept,
+            NewFlow::Declined { found, .. } => {
+                found.mapping.stats.count(Counter::Declined);
+                return Verdict::Accept;
             }
+            NewFlow::Translate { found, nat, pending } => (found, nat, pending),
         };
+        let mapping = found.mapping;
         if let Some(verdict) = drop_if_stale(ct, &mapping.stats) {
             return verdict;
         }
@@ -328,6 +312,69 @@ impl Hook for SnatHook {
         // After this, the NAT core's nf_xfrm_me_harder() looks the NATed flow
         // up in the SPD and routes it into the policy's bundle.
         Verdict::Accept
+    }
+}
+
+/// What the packet path decides for a new outgoing flow.
+pub(crate) enum NewFlow<'t> {
+    /// No mapping takes it: it leaves as it is, but for one sent to a
+    /// remote alias, which the fail-closed hook drops.
+    NotTaken,
+    /// A mapping takes it, but the SPD, asked as after translation, gives
+    /// it `answer`: not a policy the mapping binds, nor a pending SA.  It
+    /// leaves untranslated (and dropped, if sent to an alias, unless into
+    /// another tunnel).
+    Declined {
+        /// The mapping's binding that selects the flow.
+        found: Found<'t, Shared>,
+        /// What the SPD gave it: a bundle of the policy of this index (if
+        /// one main policy), the plain route, or an error.
+        answer: Result<SpdAnswer<Option<u32>>>,
+    },
+    /// The mapping translates it to `nat`; `pending`: the policy's SA is
+    /// not there yet, and the mapping's pending mode applies.
+    Translate {
+        /// The mapping's binding that selects the flow.
+        found: Found<'t, Shared>,
+        /// Its new source.
+        nat: Addr,
+        /// Whether the SA is pending.
+        pending: bool,
+    },
+}
+
+/// The decision for a new outgoing flow that [`SnatHook`] takes for each
+/// packet, and the explain operation for a flow it is told of: the mapping
+/// that takes `flow` (for one sent to remote alias `alias`, that alias's
+/// mapping, or none), and what the SPD, asked by `ask_spd` as it will be
+/// asked after the flow's source is translated to the address given,
+/// gives it.  The flow is translated only if the SPD gives it a policy of
+/// the mapping: not if its socket bypasses the SPD (an IKE daemon's), a
+/// policy of higher precedence takes it, or a mark or if_id keeps the
+/// mapped policy from it.  The NAT core turns a pending SA into EREMOTE
+/// (or a hang, for TCP); asking first also sends the key manager its
+/// ACQUIRE, when `ask_spd` is the packet's own lookup.
+pub(crate) fn decide<'t>(
+    table: &'t Snapshot,
+    family: Family,
+    flow: &Flow,
+    alias: Option<&Addr>,
+    ask_spd: impl FnOnce(&Found<'t, Shared>, &Addr) -> Result<SpdAnswer<Option<u32>>>,
+) -> NewFlow<'t> {
+    let found = match alias {
+        Some(alias) => table.alias_mapping(family, alias).and_then(|m| table.find_for_alias(m.key, flow)),
+        None => table.find(family, flow),
+    };
+    let Some(found) = found else { return NewFlow::NotTaken };
+    let nat = found.mapping.translate(&flow.saddr);
+    match ask_spd(&found, &nat) {
+        Ok(SpdAnswer::Bundle(Some(index))) if found.mapping_binds(index) => NewFlow::Translate { found, nat, pending: false },
+        // The kernel does not say which policy's SA is pending: the
+        // mapping's policy selects the flow, so it is taken as that
+        // one's, and the pending mode applies.  Once the SA is there, the
+        // bundle decides.
+        Ok(SpdAnswer::Pending) => NewFlow::Translate { found, nat, pending: true },
+        answer => NewFlow::Declined { found, answer },
     }
 }
 

@@ -36,6 +36,7 @@ request_policy!(MAP_NEW = cmd::MAP_NEW, false, &[]);
 request_policy!(MAP_DEL = cmd::MAP_DEL, false, &[]);
 request_policy!(MAP_GET = cmd::MAP_GET, false, &[]);
 request_policy!(MAP_SET = cmd::MAP_SET, false, &[(map_attr::MAPPING, MAP_ENTRY.as_ref())]);
+request_policy!(EXPLAIN = cmd::EXPLAIN, false, &[]);
 
 // An operation of the spec that gains request attributes does not build
 // until its policy is listed in `POLICIES`.
@@ -76,6 +77,7 @@ impl genetlink::Family for XfrmNat {
         OpPolicy { cmd: cmd::MAP_DEL, dump: false, policy: MAP_DEL.as_ref() },
         OpPolicy { cmd: cmd::MAP_GET, dump: false, policy: MAP_GET.as_ref() },
         OpPolicy { cmd: cmd::MAP_SET, dump: false, policy: MAP_SET.as_ref() },
+        OpPolicy { cmd: cmd::EXPLAIN, dump: false, policy: EXPLAIN.as_ref() },
     ];
     const MCGRPS: &'static [Name] = &[Name::new(uapi::MCGRP_EVENTS)];
 
@@ -116,6 +118,7 @@ impl genetlink::Family for XfrmNat {
             Op::Flush => state.flush(notify),
             Op::MapSet => map_set(state, info),
             Op::MapGet => return get(state, info),
+            Op::Explain => return crate::explain::explain(state, info),
         };
         result.map_err(|e| refuse(info, e))
     }
@@ -124,7 +127,7 @@ impl genetlink::Family for XfrmNat {
         match op {
             Op::MapGet => (),
             // The spec gives them no dump, so they are not registered as one.
-            Op::MapNew | Op::MapDel | Op::Flush | Op::MapSet => return Err(crate::net::eopnotsupp()),
+            Op::MapNew | Op::MapDel | Op::Flush | Op::MapSet | Op::Explain => return Err(crate::net::eopnotsupp()),
         }
         let guard = ReadGuard::new();
         let Some(table) = NetState::of(dump.net(), &guard).and_then(|s| s.snapshot(&guard)) else {
@@ -297,7 +300,7 @@ fn put_mapping(a: &mut Attrs<'_>, e: &Entry<'_, Shared>) -> Result {
 /// How a value of an attribute of spec type `Self` (a [`kind`]) is put in
 /// a message and read from a request: the width and byte order are the
 /// spec's, not chosen at each use.
-trait Wire {
+pub(crate) trait Wire {
     type Value<'v>;
     fn put(a: &mut Attrs<'_>, id: u16, v: Self::Value<'_>) -> Result;
     /// The value of a request attribute (validated as this type by the
@@ -306,12 +309,12 @@ trait Wire {
 }
 
 /// Puts `v` as `attr`.
-fn put<K: Wire>(a: &mut Attrs<'_>, attr: Attr<K>, v: K::Value<'_>) -> Result {
+pub(crate) fn put<K: Wire>(a: &mut Attrs<'_>, attr: Attr<K>, v: K::Value<'_>) -> Result {
     K::put(a, attr.id, v)
 }
 
 /// The value of `attr` in the request, if it has one.
-fn value<'a, K: Wire>(info: &Info<'a>, attr: Attr<K>) -> Option<K::Value<'a>> {
+pub(crate) fn value<'a, K: Wire>(info: &Info<'a>, attr: Attr<K>) -> Option<K::Value<'a>> {
     K::get(info, attr.id)
 }
 

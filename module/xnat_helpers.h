@@ -122,6 +122,7 @@ const void *xnat_nla_data(const struct nlattr *nla);
 int xnat_nla_len(const struct nlattr *nla);
 struct nlattr *xnat_nla_nest_start(struct sk_buff *skb, int type);
 void xnat_nla_nest_end(struct sk_buff *skb, struct nlattr *nest);
+void xnat_nla_nest_cancel(struct sk_buff *skb, struct nlattr *nest);
 int xnat_nla_put_uint(struct sk_buff *skb, int type, u64 value);
 void xnat_extack_set_msg(struct netlink_ext_ack *extack, const char *msg);
 
@@ -135,5 +136,8 @@ unsigned long xnat_param_max_hold_bytes_total(void);
  * net/layout.rs compares bindgen's with them when the module loads.
  */
 const size_t *xnat_layout(size_t *len);
+
+int xnat_policy_sas(struct net *net, u32 index, const xfrm_address_t *saddr,
+		    const xfrm_address_t *daddr, u16 family, u32 *spis, int max);
 
 #endif

@@ -9,6 +9,7 @@
 use kernel::prelude::*;
 
 mod bindings;
+mod explain;
 mod hold;
 mod km;
 mod logic;

@@ -647,14 +647,21 @@ impl Attrs<'_> {
         to_result(unsafe { bindings::xnat_nla_put_uint(self.skb, attr.into(), v) })
     }
 
-    /// Appends a nested attribute filled by `fill`.
+    /// Appends a nested attribute filled by `fill`; if `fill` fails, the
+    /// message is left as it was before, so that a caller may stop at the
+    /// first nest that has no room and send what fits.
     pub fn nest(&mut self, attr: u16, fill: impl FnOnce(&mut Self) -> Result) -> Result {
         // SAFETY: As in `put_bytes`.
         let start = unsafe { bindings::xnat_nla_nest_start(self.skb, attr.into()) };
         if start.is_null() {
             return Err(super::emsgsize());
         }
-        fill(self)?;
+        if let Err(e) = fill(self) {
+            // SAFETY: `start` was returned for this skb above, and nothing
+            // after it is kept.
+            unsafe { bindings::xnat_nla_nest_cancel(self.skb, start) };
+            return Err(e);
+        }
         // SAFETY: `start` was returned for this skb above.
         unsafe { bindings::xnat_nla_nest_end(self.skb, start) };
         Ok(())

@@ -8,7 +8,8 @@ use kernel::{prelude::*, types::Opaque};
 
 use crate::bindings;
 use crate::logic::addr::{Addr, Family};
-use crate::logic::policy::{Reqids, Rival, SeenPolicy};
+use crate::logic::explain::{SpdAction, SpdPolicy};
+use crate::logic::policy::{Reqids, Rival, SeenPolicy, MAX_TEMPLATES, XFRM_POLICY_OUT};
 use crate::logic::sa::SaKey;
 use crate::logic::selector::{DestSelector, Selector};
 use crate::logic::table::SaScope;
@@ -140,6 +141,93 @@ impl Policy {
         // SAFETY: A live policy (type invariant).
         let labelled = unsafe { bindings::xnat_xp_has_security(self.0.get()) };
         Rival { index: self.index(), family, selector, keyed: mark_mask != 0 || if_id != 0 || labelled }
+    }
+}
+
+impl Policy {
+    /// The policy as the explain operation weighs it
+    /// ([`crate::logic::explain::SpdChoice`]), if a lookup of an outbound
+    /// flow with mark 0, if_id 0 and no security context may give it to
+    /// the flow: an outbound main policy whose mark value is 0, of if_id
+    /// 0, without a security context.
+    pub fn spd_policy(&self) -> Option<SpdPolicy> {
+        if !self.is_main() || self.index() & 7 != XFRM_POLICY_OUT {
+            return None;
+        }
+        let (sel, priority, _, if_id) = self.match_fields();
+        let p = self.as_ptr();
+        // SAFETY: A live policy (type invariant).  Mark, action and the
+        // number of templates are fixed once the policy is inserted; `pos`
+        // is set when a policy is linked (all renumbered when it would
+        // wrap), under the SPD lock, which the walk that shows us the
+        // policy holds.
+        let (mark, pos, action, templates) = unsafe {
+            (
+                read_once(&raw const (*p).mark.v),
+                read_once(&raw const (*p).pos),
+                read_once(&raw const (*p).action),
+                read_once(&raw const (*p).xfrm_nr),
+            )
+        };
+        // SAFETY: A live policy (type invariant).
+        let labelled = unsafe { bindings::xnat_xp_has_security(p) };
+        // A flow of mark 0 matches a policy only if its mark value is 0
+        // (`(fl->flowi_mark & pol->mark.m) != pol->mark.v`).
+        if mark != 0 || if_id != 0 || labelled {
+            return None;
+        }
+        let (family, selector) = selector_of(&sel)?;
+        let action = if u32::from(action) == bindings::XFRM_POLICY_BLOCK {
+            SpdAction::Block
+        } else if templates == 0 {
+            SpdAction::Pass
+        } else {
+            SpdAction::Transform
+        };
+        Some(SpdPolicy { index: self.index(), priority, pos, family, selector, action })
+    }
+}
+
+/// What the SAD holds for the templates of a policy, for one flow.
+pub enum PolicySas {
+    /// A valid SA for every template that needs one: their SPIs, outermost
+    /// first.
+    Ready {
+        /// The SPIs, `count` of them.
+        spis: [u32; MAX_TEMPLATES],
+        /// How many.
+        count: usize,
+    },
+    /// A template that needs an SA has no valid one: a packet would find
+    /// its SA pending (and send an ACQUIRE, unless one is under way).
+    Pending,
+    /// The policy is gone.
+    Gone,
+    /// A tunnel template lacks an endpoint, which would come from the
+    /// flow's route: not looked up.
+    Unresolved,
+}
+
+/// The SAs that outbound main policy `index` (mark 0, if_id 0) would give
+/// a flow of `family` from `saddr` to `daddr`, found as the SPD lookup
+/// resolves templates (`xfrm_tmpl_resolve_one()`), but without its side
+/// effect: a template without an SA makes no larval state, so no ACQUIRE
+/// is sent.  Takes the SPD's and SAD's locks, so not from inside a walk.
+pub fn policy_sas(net: &Net, index: u32, family: Family, saddr: &Addr, daddr: &Addr) -> PolicySas {
+    let address = |a: &Addr| bindings::xfrm_address_t { a6: a.ne_words() };
+    let (s, d) = (address(saddr), address(daddr));
+    let mut spis = [0u32; MAX_TEMPLATES];
+    // SAFETY: `net` is live; the addresses and `spis` are locals valid for
+    // the call, `spis` with room for the count passed.  The helper takes
+    // and drops its own references on the policy and the states.
+    let n = unsafe {
+        bindings::xnat_policy_sas(net.as_ptr(), index, &s, &d, family.af(), spis.as_mut_ptr(), MAX_TEMPLATES as i32)
+    };
+    match usize::try_from(n) {
+        Ok(count) => PolicySas::Ready { spis, count: count.min(MAX_TEMPLATES) },
+        Err(_) if n == -(bindings::EAGAIN as i32) => PolicySas::Pending,
+        Err(_) if n == -(bindings::ENOENT as i32) => PolicySas::Gone,
+        Err(_) => PolicySas::Unresolved,
     }
 }
 

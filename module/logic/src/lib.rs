@@ -16,6 +16,7 @@ extern crate alloc;
 extern crate std;
 
 pub mod addr;
+pub mod explain;
 pub mod fmt;
 pub mod hold;
 pub mod name;

@@ -67,8 +67,21 @@ pub mod cmd {
     /// pending mode and hold limits stay the same keeps its counters and
     /// hold queue.  Duplicate keys and duplicate names are refused.
     pub const MAP_SET: u8 = 8;
+    /// Explain what the packet path would do with a new outgoing flow,
+    /// now: which mapping would take it and why each other one would
+    /// not, the address it would get, the policy and SAs it would use,
+    /// and whether it would be translated, meet the pending mode, be
+    /// declined, or be dropped fail-closed.  It asks the same table
+    /// lookup as the packet path, and the SPD and SAD as the packet path
+    /// would, without the side effects of a packet: no conntrack entry,
+    /// no packet held, no ACQUIRE sent.  The SPD is asked as for a
+    /// packet of mark 0 without a socket policy, leaving by the stack
+    /// (not an xfrm interface).  Needs CAP_NET_ADMIN, as the SPD and SAD
+    /// it reveals (policies the mappings do not bind, SPIs) do in
+    /// xfrm_user.
+    pub const EXPLAIN: u8 = 9;
     /// Highest command value.
-    pub const MAX: u8 = 8;
+    pub const MAX: u8 = 9;
 }
 
 /// Snapshot of the mapped policy's selector (struct xfrm_selector).
@@ -291,6 +304,64 @@ pub mod map_attr {
     pub const MAX: u16 = 23;
 }
 
+/// The flow of an explain request, and what the packet path would do
+/// with it.
+pub mod explain_attr {
+    /// The flow's source address, 4 or 16 bytes, before translation.
+    pub const SRC: u16 = 1;
+    /// The flow's destination address, of the same family: a remote
+    /// alias if the flow is sent to one.
+    pub const DST: u16 = 2;
+    /// The flow's IP protocol.  Absent: 0, which only the policies of
+    /// any protocol select.
+    pub const PROTO: u16 = 3;
+    /// Source port (host byte order), or the ICMP type.
+    pub const SPORT: u16 = 4;
+    /// Destination port (host byte order), or the ICMP code.
+    pub const DPORT: u16 = 5;
+    pub const OUTCOME: u16 = 6;
+    /// In replies, the key of the chosen mapping, if a policy index.
+    pub const SPID: u16 = 7;
+    /// In replies, the key of the chosen mapping, if a reqid.
+    pub const REQID: u16 = 8;
+    /// In replies, the source address the chosen mapping gives the flow.
+    pub const ADDR: u16 = 9;
+    /// In replies, for a flow sent to a remote alias: the remote
+    /// address it stands for, the destination the flow leaves with.
+    pub const REMOTE_DST: u16 = 10;
+    /// In replies, the index of the policy the SPD gives the translated
+    /// flow (for outcome declined, the one it gives instead of the
+    /// mapping's, if any).
+    pub const POLICY: u16 = 11;
+    /// In replies, with outcome nat: the SPI (host byte order) of each
+    /// SA of the policy's templates that is there, outermost first.
+    pub const SPI: u16 = 12;
+    /// In replies, with outcome pending, the mapping's pending mode.
+    pub const PENDING: u16 = 13;
+    /// In replies, a sentence on the outcome.
+    pub const DETAIL: u16 = 14;
+    /// In replies, one per mapping of the namespace: the chosen one
+    /// first, then the others in key order, as many as the reply has
+    /// room for (see omitted).
+    pub const CANDIDATE: u16 = 15;
+    /// In replies, how many mappings the reply had no room to list as
+    /// candidate.
+    pub const OMITTED: u16 = 16;
+    /// Highest attribute type.
+    pub const MAX: u16 = 16;
+}
+
+/// A mapping, and why it takes the flow or not.
+pub mod explain_candidate_attr {
+    pub const SPID: u16 = 1;
+    pub const REQID: u16 = 2;
+    pub const WHY: u16 = 3;
+    /// The reason, in words.
+    pub const REASON: u16 = 4;
+    /// Highest attribute type.
+    pub const MAX: u16 = 4;
+}
+
 /// Whether the mapped policy exists, so that the mapping translates.
 pub mod map_state {
     /// No outbound policy of the key exists in the namespace, or none
@@ -354,6 +425,76 @@ pub mod sa_state {
     ];
 }
 
+/// What the packet path would do with the new flow an explain request
+/// describes, now.
+pub mod explain_outcome {
+    /// No mapping takes it: it leaves as it is, without NAT (the SPD may
+    /// still send it into a tunnel as it is).
+    pub const UNTOUCHED: u8 = 0;
+    /// The chosen mapping translates its source (addr), and the policy
+    /// (policy) whose SAs (spi) are there encrypts it.
+    pub const NAT: u8 = 1;
+    /// The chosen mapping would translate it, but the policy's SA is
+    /// pending: the mapping's pending mode (pending) applies.
+    pub const PENDING: u8 = 2;
+    /// The chosen mapping's policy selects it, but the SPD, asked as
+    /// after translation, gives it a policy the mapping does not bind,
+    /// or none (detail says which): it leaves untranslated (counted in
+    /// declined).
+    pub const DECLINED: u8 = 3;
+    /// It is sent to a remote alias, so its destination is translated,
+    /// but no policy of the alias's mapping takes it: it is dropped
+    /// (EHOSTUNREACH, counted in fail-closed-drops), never sent in the
+    /// clear.
+    pub const FAIL_CLOSED_DROP: u8 = 4;
+    /// Every value with its name in the spec, in value order; see
+    /// [`super::name_of`] and [`super::value_of`].
+    pub const NAMES: [(&str, u8); 5] = [
+        ("untouched", UNTOUCHED),
+        ("nat", NAT),
+        ("pending", PENDING),
+        ("declined", DECLINED),
+        ("fail-closed-drop", FAIL_CLOSED_DROP),
+    ];
+}
+
+/// Why a mapping takes, or does not take, the flow of an explain request.
+pub mod explain_why {
+    /// The mapping takes the flow.
+    pub const CHOSEN: u8 = 0;
+    /// The mapping is of the other address family.
+    pub const OTHER_FAMILY: u8 = 1;
+    /// The mapping binds no policy (reason says why).
+    pub const INACTIVE: u8 = 2;
+    /// The flow's source lies outside the mapping's from prefix.
+    pub const SOURCE_OUTSIDE: u8 = 3;
+    /// No policy the mapping binds selects the translated flow (reason
+    /// names the policy and what it selects).
+    pub const NO_POLICY_SELECTS: u8 = 4;
+    /// A policy the mapping binds selects the flow, but the chosen
+    /// mapping's binding ranks first (lower priority, longer
+    /// destination prefix, or key order).
+    pub const OUTRANKED: u8 = 5;
+    /// The mapping has a remote alias: it takes only flows sent to its
+    /// alias, and this one is not.
+    pub const ALIAS_ONLY: u8 = 6;
+    /// The flow is sent to another mapping's remote alias: only that
+    /// mapping may take it.
+    pub const OTHER_ALIAS: u8 = 7;
+    /// Every value with its name in the spec, in value order; see
+    /// [`super::name_of`] and [`super::value_of`].
+    pub const NAMES: [(&str, u8); 8] = [
+        ("chosen", CHOSEN),
+        ("other-family", OTHER_FAMILY),
+        ("inactive", INACTIVE),
+        ("source-outside", SOURCE_OUTSIDE),
+        ("no-policy-selects", NO_POLICY_SELECTS),
+        ("outranked", OUTRANKED),
+        ("alias-only", ALIAS_ONLY),
+        ("other-alias", OTHER_ALIAS),
+    ];
+}
+
 /// Bounds that the `checks` of the spec put on attributes of `map`.
 pub mod map_checks {
     pub const ADDR_MIN_LEN: u16 = 4;
@@ -370,6 +511,14 @@ pub mod map_checks {
     pub const REMOTE_ALIAS_MAX_LEN: u16 = 16;
     pub const ZONE_MIN: u16 = 1;
     pub const NAME_MAX_LEN: u16 = 63;
+}
+
+/// Bounds that the `checks` of the spec put on attributes of `explain`.
+pub mod explain_checks {
+    pub const SRC_MIN_LEN: u16 = 4;
+    pub const SRC_MAX_LEN: u16 = 16;
+    pub const DST_MIN_LEN: u16 = 4;
+    pub const DST_MAX_LEN: u16 = 16;
 }
 
 /// Validation of the attributes of `map` that requests carry.
@@ -515,6 +664,43 @@ pub mod map_entry_policy {
     ];
 }
 
+/// Validation of the attributes of `explain` that requests carry.
+pub mod explain_policy {
+    pub const SRC: super::AttrPolicy = super::AttrPolicy {
+        attr: super::explain_attr::SRC,
+        kind: super::AttrKind::Binary,
+        checks: super::Checks {
+            range: None,
+            min_len: Some(super::explain_checks::SRC_MIN_LEN),
+            max_len: Some(super::explain_checks::SRC_MAX_LEN),
+        },
+    };
+    pub const DST: super::AttrPolicy = super::AttrPolicy {
+        attr: super::explain_attr::DST,
+        kind: super::AttrKind::Binary,
+        checks: super::Checks {
+            range: None,
+            min_len: Some(super::explain_checks::DST_MIN_LEN),
+            max_len: Some(super::explain_checks::DST_MAX_LEN),
+        },
+    };
+    pub const PROTO: super::AttrPolicy = super::AttrPolicy {
+        attr: super::explain_attr::PROTO,
+        kind: super::AttrKind::U8,
+        checks: super::Checks::NONE,
+    };
+    pub const SPORT: super::AttrPolicy = super::AttrPolicy {
+        attr: super::explain_attr::SPORT,
+        kind: super::AttrKind::U16,
+        checks: super::Checks::NONE,
+    };
+    pub const DPORT: super::AttrPolicy = super::AttrPolicy {
+        attr: super::explain_attr::DPORT,
+        kind: super::AttrKind::U16,
+        checks: super::Checks::NONE,
+    };
+}
+
 /// The type of a request attribute, as the netlink core validates it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AttrKind {
@@ -615,10 +801,23 @@ pub enum Op {
     /// pending mode and hold limits stay the same keeps its counters and
     /// hold queue.  Duplicate keys and duplicate names are refused.
     MapSet,
+    /// Explain what the packet path would do with a new outgoing flow,
+    /// now: which mapping would take it and why each other one would
+    /// not, the address it would get, the policy and SAs it would use,
+    /// and whether it would be translated, meet the pending mode, be
+    /// declined, or be dropped fail-closed.  It asks the same table
+    /// lookup as the packet path, and the SPD and SAD as the packet path
+    /// would, without the side effects of a packet: no conntrack entry,
+    /// no packet held, no ACQUIRE sent.  The SPD is asked as for a
+    /// packet of mark 0 without a socket policy, leaving by the stack
+    /// (not an xfrm interface).  Needs CAP_NET_ADMIN, as the SPD and SAD
+    /// it reveals (policies the mappings do not bind, SPIs) do in
+    /// xfrm_user.
+    Explain,
 }
 
 /// The request operations, in command order.
-pub const OPS: [OpSpec; 5] = [
+pub const OPS: [OpSpec; 6] = [
     OpSpec {
         op: Op::MapNew,
         cmd: cmd::MAP_NEW,
@@ -681,6 +880,20 @@ pub const OPS: [OpSpec; 5] = [
         uns_admin_perm: true,
         do_attrs: Some(&[
             map_policy::MAPPING,
+        ]),
+        dump_attrs: None,
+    },
+    OpSpec {
+        op: Op::Explain,
+        cmd: cmd::EXPLAIN,
+        admin_perm: false,
+        uns_admin_perm: true,
+        do_attrs: Some(&[
+            explain_policy::SRC,
+            explain_policy::DST,
+            explain_policy::PROTO,
+            explain_policy::SPORT,
+            explain_policy::DPORT,
         ]),
         dump_attrs: None,
     },
@@ -952,4 +1165,31 @@ pub mod map {
     pub const REMOTE_PREFIX_LEN: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::REMOTE_PREFIX_LEN);
     pub const ZONE: super::Attr<super::kind::U16> = super::Attr::new(super::map_attr::ZONE);
     pub const NAME: super::Attr<super::kind::String> = super::Attr::new(super::map_attr::NAME);
+}
+
+/// The attributes of `explain` with the types of their values.
+pub mod explain {
+    pub const SRC: super::Attr<super::kind::Binary> = super::Attr::new(super::explain_attr::SRC);
+    pub const DST: super::Attr<super::kind::Binary> = super::Attr::new(super::explain_attr::DST);
+    pub const PROTO: super::Attr<super::kind::U8> = super::Attr::new(super::explain_attr::PROTO);
+    pub const SPORT: super::Attr<super::kind::U16> = super::Attr::new(super::explain_attr::SPORT);
+    pub const DPORT: super::Attr<super::kind::U16> = super::Attr::new(super::explain_attr::DPORT);
+    pub const OUTCOME: super::Attr<super::kind::U8> = super::Attr::new(super::explain_attr::OUTCOME);
+    pub const SPID: super::Attr<super::kind::U32> = super::Attr::new(super::explain_attr::SPID);
+    pub const REQID: super::Attr<super::kind::U32> = super::Attr::new(super::explain_attr::REQID);
+    pub const ADDR: super::Attr<super::kind::Binary> = super::Attr::new(super::explain_attr::ADDR);
+    pub const REMOTE_DST: super::Attr<super::kind::Binary> = super::Attr::new(super::explain_attr::REMOTE_DST);
+    pub const POLICY: super::Attr<super::kind::U32> = super::Attr::new(super::explain_attr::POLICY);
+    pub const SPI: super::Attr<super::kind::U32> = super::Attr::new(super::explain_attr::SPI);
+    pub const PENDING: super::Attr<super::kind::U8> = super::Attr::new(super::explain_attr::PENDING);
+    pub const DETAIL: super::Attr<super::kind::String> = super::Attr::new(super::explain_attr::DETAIL);
+    pub const OMITTED: super::Attr<super::kind::U32> = super::Attr::new(super::explain_attr::OMITTED);
+}
+
+/// The attributes of `explain-candidate` with the types of their values.
+pub mod explain_candidate {
+    pub const SPID: super::Attr<super::kind::U32> = super::Attr::new(super::explain_candidate_attr::SPID);
+    pub const REQID: super::Attr<super::kind::U32> = super::Attr::new(super::explain_candidate_attr::REQID);
+    pub const WHY: super::Attr<super::kind::U8> = super::Attr::new(super::explain_candidate_attr::WHY);
+    pub const REASON: super::Attr<super::kind::String> = super::Attr::new(super::explain_candidate_attr::REASON);
 }

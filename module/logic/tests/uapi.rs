@@ -21,12 +21,14 @@ fn ops_are_in_command_order_once_each() {
     // The kernel refuses split ops out of command order.
     assert!(OPS.windows(2).all(|w| w[0].cmd < w[1].cmd));
     let cmds: Vec<u8> = OPS.iter().map(|o| o.cmd).collect();
-    assert_eq!(cmds, [cmd::MAP_NEW, cmd::MAP_DEL, cmd::MAP_GET, cmd::FLUSH, cmd::MAP_SET]);
+    assert_eq!(cmds, [cmd::MAP_NEW, cmd::MAP_DEL, cmd::MAP_GET, cmd::FLUSH, cmd::MAP_SET, cmd::EXPLAIN]);
 }
 
 #[test]
-fn writes_need_admin_reads_do_not() {
-    // The namespace's admin: uns-admin-perm, GENL_UNS_ADMIN_PERM.
+fn writes_and_explain_need_admin_reads_do_not() {
+    // The namespace's admin: uns-admin-perm, GENL_UNS_ADMIN_PERM.  Explain
+    // reads, but shows what xfrm_user shows the admin only (policies that
+    // no mapping binds, SPIs).
     for o in OPS {
         assert!(!o.admin_perm, "{:?}", o.op);
         assert_eq!(o.uns_admin_perm, o.op != Op::MapGet, "{:?}", o.op);

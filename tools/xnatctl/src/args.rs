@@ -20,6 +20,8 @@ const MONITOR_USAGE: &str = "xnatctl [-j [-p]] [-t] monitor [count N]";
 const SAVE_USAGE: &str = "xnatctl save";
 const RESTORE_USAGE: &str = "xnatctl restore [FILE]";
 const COMPLETION_USAGE: &str = "xnatctl completion bash|zsh|fish";
+const EXPLAIN_USAGE: &str = "xnatctl [-j [-p]] explain from ADDR to ADDR [udp|tcp|icmp|icmpv6|proto N] \
+                             [sport N] [dport N] [type N] [code N]";
 const USAGE: &str = "xnatctl [-n NETNS] [-j [-p]] [-s] [-t] <COMMAND> [WORDS]...\n       \
                      xnatctl [-n NETNS] -f FILE\n       \
                      xnatctl completion bash|zsh|fish";
@@ -256,6 +258,25 @@ enum Sub {
         )]
         words: Vec<String>,
     },
+    /// Explain what the kernel would do with a new outgoing flow now, and why
+    ///
+    /// Like a firewall's packet tracer: which mapping would take the flow
+    /// and why each other one would not; the address it would get; the
+    /// policy and SAs it would use; and what would happen to it now: NAT,
+    /// pending (with the mapping's pending mode), declined, a fail-closed
+    /// drop, or untouched.  The kernel answers with the packet path's own
+    /// decision, without sending an ACQUIRE or making a conntrack entry.
+    /// With -j, one JSON object.  Needs CAP_NET_ADMIN.
+    #[command(override_usage = EXPLAIN_USAGE)]
+    Explain {
+        #[arg(
+            value_name = "WORDS",
+            allow_hyphen_values = true,
+            value_parser = Words("explain"),
+            hide_possible_values = true
+        )]
+        words: Vec<String>,
+    },
     /// Print the completion script of SHELL (bash, zsh or fish)
     ///
     /// Needs neither the module nor privileges, e.g.
@@ -281,6 +302,7 @@ impl Sub {
             Sub::Save { .. } => "save",
             Sub::Restore { .. } => "restore",
             Sub::Completion { .. } => "completion",
+            Sub::Explain { .. } => "explain",
         }
     }
 
@@ -294,7 +316,8 @@ impl Sub {
             | Sub::Flush { words }
             | Sub::Monitor { words }
             | Sub::Save { words }
-            | Sub::Restore { words } => words,
+            | Sub::Restore { words }
+            | Sub::Explain { words } => words,
             Sub::Completion { .. } => &[],
         }
     }
@@ -309,6 +332,7 @@ impl Sub {
             Sub::Save { .. } => SAVE_USAGE,
             Sub::Restore { .. } => RESTORE_USAGE,
             Sub::Completion { .. } => COMPLETION_USAGE,
+            Sub::Explain { .. } => EXPLAIN_USAGE,
         }
     }
 
@@ -323,6 +347,7 @@ impl Sub {
             Sub::Save { .. } => cli::parse_save(words),
             Sub::Restore { .. } => cli::parse_restore(words),
             Sub::Completion { shell } => Ok(Command::Completion { shell: *shell }),
+            Sub::Explain { .. } => cli::parse_explain(words),
         }
     }
 }

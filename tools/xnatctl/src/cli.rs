@@ -51,6 +51,10 @@ pub enum Command {
     Completion {
         shell: Shell,
     },
+    /// Ask the kernel what it would do with a new flow.
+    Explain {
+        flow: crate::explain::Flow,
+    },
 }
 
 /// The shells `xnatctl completion` writes a script for.
@@ -166,6 +170,7 @@ fn number(key: &str, value: &str, min: u64, max: u64) -> Result<u64, UsageError>
 }
 
 /// A keyword of a command and whether it takes a value.
+#[derive(Clone, Copy)]
 struct Keyword {
     name: &'static str,
     takes_value: bool,
@@ -211,6 +216,14 @@ const PENDING: Keyword = Keyword::valued("pending");
 const HOLD_PACKETS: Keyword = Keyword::valued("hold-packets");
 const HOLD_BYTES: Keyword = Keyword::valued("hold-bytes");
 const COUNT: Keyword = Keyword::valued("count");
+const PROTO: Keyword = Keyword::valued("proto");
+const SPORT: Keyword = Keyword::valued("sport");
+const DPORT: Keyword = Keyword::valued("dport");
+/// ICMP's type and code, which xfrm selectors match as the ports.
+const TYPE: Keyword = Keyword::valued("type");
+const CODE: Keyword = Keyword::valued("code");
+/// The protocols `explain` knows by name, as words of their own.
+const PROTO_WORDS: [Keyword; 4] = [Keyword::flag("udp"), Keyword::flag("tcp"), Keyword::flag("icmp"), Keyword::flag("icmpv6")];
 
 /// The keywords of each command that takes some, in the order messages
 /// list them.
@@ -231,6 +244,19 @@ const MAP_KEYWORDS: [Keyword; 13] = [
 ];
 const KEY_KEYWORDS: [Keyword; 2] = [SPID, REQID];
 const MONITOR_KEYWORDS: [Keyword; 1] = [COUNT];
+const EXPLAIN_KEYWORDS: [Keyword; 11] = [
+    FROM,
+    TO,
+    PROTO_WORDS[0],
+    PROTO_WORDS[1],
+    PROTO_WORDS[2],
+    PROTO_WORDS[3],
+    PROTO,
+    SPORT,
+    DPORT,
+    TYPE,
+    CODE,
+];
 
 /// The words a shell may complete after `command`: its keywords, and the
 /// values of those that take one of a few names.  Values are completed
@@ -241,6 +267,7 @@ pub fn completion_words(command: &str) -> Vec<&'static str> {
         "map" => &MAP_KEYWORDS,
         "unmap" | "show" => &KEY_KEYWORDS,
         "monitor" => &MONITOR_KEYWORDS,
+        "explain" => &EXPLAIN_KEYWORDS,
         _ => &[],
     };
     let mut words: Vec<&'static str> = keywords.iter().map(|k| k.name).collect();
@@ -676,6 +703,47 @@ pub fn parse_monitor(words: &[String]) -> Result<Command, UsageError> {
         .map(|v| number(COUNT.name, v, 1, u64::MAX))
         .transpose()?;
     Ok(Command::Monitor { count })
+}
+
+/// `explain from ADDR to ADDR [udp|tcp|icmp|icmpv6|proto N] [sport N]
+/// [dport N] [type N] [code N]`: one protocol at most; ports with TCP and
+/// UDP (or a protocol by number), type and code with ICMP.
+pub fn parse_explain(words: &[String]) -> Result<Command, UsageError> {
+    let kv = parse_words("explain", words, &EXPLAIN_KEYWORDS)?;
+    let address = |kw: &Keyword| -> Result<IpAddr, UsageError> {
+        let Some(v) = kv.get(kw.name) else {
+            return usage(format!("missing '{} ADDR'", kw.name));
+        };
+        v.parse::<IpAddr>().or_else(|_| usage(format!("'{}' is not an IPv4 or IPv6 address", shown(v))))
+    };
+    let (src, dst) = (address(&FROM)?, address(&TO)?);
+    if src.is_ipv4() != dst.is_ipv4() {
+        return usage("from and to must be of one family");
+    }
+    let named: Vec<&str> = PROTO_WORDS.iter().map(|k| k.name).filter(|n| kv.contains_key(n)).collect();
+    let proto = match (named.as_slice(), kv.get(PROTO.name)) {
+        ([], None) => 0,
+        ([name], None) => crate::explain::proto_number(name, src.is_ipv6()).unwrap_or(0),
+        ([], Some(v)) => number(PROTO.name, v, 1, 255)? as u8,
+        _ => return usage("give one protocol"),
+    };
+    let icmp = proto == 1 || proto == 58;
+    let port = |kw: &Keyword, max: u64| kv.get(kw.name).map(|v| number(kw.name, v, 0, max).map(|n| n as u16)).transpose();
+    let (sport, dport, icmp_type, icmp_code) = (port(&SPORT, 65535)?, port(&DPORT, 65535)?, port(&TYPE, 255)?, port(&CODE, 255)?);
+    if icmp && (sport.is_some() || dport.is_some()) {
+        return usage("an ICMP flow has a type and a code, not ports");
+    }
+    if !icmp && (icmp_type.is_some() || icmp_code.is_some()) {
+        return usage("type and code are ICMP's");
+    }
+    let flow = crate::explain::Flow {
+        src,
+        dst,
+        proto,
+        sport: sport.or(icmp_type),
+        dport: dport.or(icmp_code),
+    };
+    Ok(Command::Explain { flow })
 }
 
 #[cfg(test)]
@@ -1406,6 +1474,31 @@ mod tests {
             err(parse_map(&w("spid=305 spid=313 to 1.2.3.4"))),
             "'spid' given more than once"
         );
+    }
+
+    #[test]
+    fn explain_flows() {
+        let flow = |s: &str| match parse_explain(&w(s)) {
+            Ok(Command::Explain { flow }) => flow,
+            other => panic!("{s}: {other:?}"),
+        };
+        let f = flow("from 192.168.1.7 to 10.0.0.5 udp dport 53");
+        assert_eq!((f.proto, f.sport, f.dport), (17, None, Some(53)));
+        assert_eq!(f.src, "192.168.1.7".parse::<IpAddr>().unwrap());
+        // icmp is ICMPv6 for IPv6 addresses; type and code travel as ports.
+        let f = flow("to fd00::1 from fd00::2 icmp type 128 code 0");
+        assert_eq!((f.proto, f.sport, f.dport), (58, Some(128), Some(0)));
+        assert_eq!(flow("from 1.2.3.4 to 5.6.7.8 proto 50").proto, 50);
+        assert_eq!(flow("from 1.2.3.4 to 5.6.7.8").proto, 0);
+        assert_eq!(err(parse_explain(&w("from 1.2.3.4"))), "missing 'to ADDR'");
+        assert_eq!(err(parse_explain(&w("from 1.2.3.4 to ::1"))), "from and to must be of one family");
+        assert_eq!(err(parse_explain(&w("from 1.2.3.4 to 5.6.7.8 udp tcp"))), "give one protocol");
+        assert_eq!(
+            err(parse_explain(&w("from 1.2.3.4 to 5.6.7.8 icmp dport 3"))),
+            "an ICMP flow has a type and a code, not ports"
+        );
+        assert_eq!(err(parse_explain(&w("from 1.2.3.4 to 5.6.7.8 udp type 3"))), "type and code are ICMP's");
+        assert_eq!(err(parse_explain(&w("from 1.2.3.4 to 5.6.7.8 udp dport 70000"))), "dport 70000 is out of range (0-65535)");
     }
 
     #[test]

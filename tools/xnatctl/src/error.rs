@@ -62,6 +62,7 @@ fn what(cmd: &Command) -> String {
         Command::Restore { .. } => "cannot restore mappings".into(),
         Command::Batch { .. } => "cannot apply the batch file".into(),
         Command::Completion { .. } => "cannot print the completion script".into(),
+        Command::Explain { flow } => format!("cannot explain the flow from {} to {}", flow.src, flow.dst),
     }
 }
 
@@ -85,6 +86,15 @@ impl Error {
                         | Command::Restore { .. }
                         | Command::Batch { .. },
                     ) => return "permission denied: changing mappings needs CAP_NET_ADMIN".into(),
+                    (libc::EPERM, Command::Explain { .. }) => {
+                        return "permission denied: explain needs CAP_NET_ADMIN".into()
+                    }
+                    (libc::EOPNOTSUPP, Command::Explain { .. }) => {
+                        return format!(
+                            "the {} module does not know explain (older than this xnatctl?)",
+                            crate::uapi::FAMILY_NAME
+                        )
+                    }
                     // genetlink's answer to a command the family lacks.
                     (libc::EOPNOTSUPP, Command::Restore { .. } | Command::Batch { .. }) => {
                         return format!(

@@ -11,6 +11,8 @@
 //!     xnatctl restore [FILE]
 //!     xnatctl -f FILE
 //!     xnatctl completion bash|zsh|fish
+//!     xnatctl [-j [-p]] explain from ADDR to ADDR [udp|tcp|icmp|proto N]
+//!                 [sport N] [dport N] [type N] [code N]
 //!
 //! Options anywhere (`args::Options`): -j (JSON), -p (JSON pretty-printed),
 //! -s (show: selectors and counters), -t (monitor: timestamps), -n NETNS
@@ -32,6 +34,7 @@ mod batch;
 mod cli;
 mod completions;
 mod error;
+mod explain;
 mod files;
 mod monitor;
 mod netns;
@@ -127,6 +130,7 @@ fn run(cmd: &Command, opts: &Options) -> Result<(), Error> {
         Command::Restore { file } => files::restore(file, opts),
         Command::Batch { file } => files::apply_batch(file, opts),
         Command::Completion { shell } => completions::print(*shell),
+        Command::Explain { flow } => explain::run(&mut open(opts)?, flow, opts),
     }
 }
 

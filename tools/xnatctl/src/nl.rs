@@ -10,8 +10,8 @@ use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
 use crate::error::Error;
 use crate::proto::{
-    encode_get_family, parse_events, parse_message, split_messages, CtrlMsg, Event, Family, Reply,
-    Request, XnatMsg,
+    encode_get_family, parse_events, parse_message, split_messages, CtrlMsg, Event, ExplainAttr,
+    Family, Reply, Request, XnatMsg,
 };
 
 pub struct Conn {
@@ -207,6 +207,16 @@ impl Conn {
             );
         }
         Ok(ex.msgs)
+    }
+
+    /// Ask the kernel to explain the flow of `attrs` (explain request
+    /// attributes); return its reply's attributes.
+    pub fn explain(&mut self, attrs: Vec<ExplainAttr>) -> Result<Vec<ExplainAttr>, Error> {
+        let seq = self.next_seq();
+        let bytes = XnatMsg::encode_explain(attrs, self.family.id, seq);
+        let ex = self.exchange::<XnatMsg<ExplainAttr>>(&bytes, seq, false)?;
+        let reply = ex.msgs.into_iter().next();
+        Ok(reply.ok_or_else(|| anyhow!("the kernel sent no explanation"))?.attrs)
     }
 
     /// All mappings, from a dump that no change interrupted (NLM_F_DUMP_INTR):

@@ -360,3 +360,175 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for MapAttr {
         })
     }
 }
+
+/// The flow of an explain request, and what the packet path would do
+/// with it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExplainAttr {
+    /// The flow's source address, 4 or 16 bytes, before translation.
+    Src(IpAddr),
+    /// The flow's destination address, of the same family: a remote
+    /// alias if the flow is sent to one.
+    Dst(IpAddr),
+    /// The flow's IP protocol.  Absent: 0, which only the policies of
+    /// any protocol select.
+    Proto(u8),
+    /// Source port (host byte order), or the ICMP type.
+    Sport(u16),
+    /// Destination port (host byte order), or the ICMP code.
+    Dport(u16),
+    Outcome(u8),
+    /// In replies, the key of the chosen mapping, if a policy index.
+    Spid(u32),
+    /// In replies, the key of the chosen mapping, if a reqid.
+    Reqid(u32),
+    /// In replies, the source address the chosen mapping gives the flow.
+    Addr(IpAddr),
+    /// In replies, for a flow sent to a remote alias: the remote
+    /// address it stands for, the destination the flow leaves with.
+    RemoteDst(IpAddr),
+    /// In replies, the index of the policy the SPD gives the translated
+    /// flow (for outcome declined, the one it gives instead of the
+    /// mapping's, if any).
+    Policy(u32),
+    /// In replies, with outcome nat: the SPI (host byte order) of each
+    /// SA of the policy's templates that is there, outermost first.
+    Spi(u32),
+    /// In replies, with outcome pending, the mapping's pending mode.
+    Pending(u8),
+    /// In replies, a sentence on the outcome.
+    Detail(String),
+    /// In replies, one per mapping of the namespace: the chosen one
+    /// first, then the others in key order, as many as the reply has
+    /// room for (see omitted).
+    Candidate(Vec<ExplainCandidateAttr>),
+    /// In replies, how many mappings the reply had no room to list as
+    /// candidate.
+    Omitted(u32),
+    Other(DefaultNla),
+}
+
+nla_by_payload!(ExplainAttr);
+
+impl ExplainAttr {
+    /// The type, NLA_F_NESTED set on nests: the kernel's strict
+    /// validation refuses a nest without it.
+    fn kind_bits(&self) -> u16 {
+        match self {
+            ExplainAttr::Src(_) => explain_attr::SRC,
+            ExplainAttr::Dst(_) => explain_attr::DST,
+            ExplainAttr::Proto(_) => explain_attr::PROTO,
+            ExplainAttr::Sport(_) => explain_attr::SPORT,
+            ExplainAttr::Dport(_) => explain_attr::DPORT,
+            ExplainAttr::Outcome(_) => explain_attr::OUTCOME,
+            ExplainAttr::Spid(_) => explain_attr::SPID,
+            ExplainAttr::Reqid(_) => explain_attr::REQID,
+            ExplainAttr::Addr(_) => explain_attr::ADDR,
+            ExplainAttr::RemoteDst(_) => explain_attr::REMOTE_DST,
+            ExplainAttr::Policy(_) => explain_attr::POLICY,
+            ExplainAttr::Spi(_) => explain_attr::SPI,
+            ExplainAttr::Pending(_) => explain_attr::PENDING,
+            ExplainAttr::Detail(_) => explain_attr::DETAIL,
+            ExplainAttr::Candidate(_) => explain_attr::CANDIDATE | NLA_F_NESTED,
+            ExplainAttr::Omitted(_) => explain_attr::OMITTED,
+            ExplainAttr::Other(nla) => nla.kind(),
+        }
+    }
+
+    fn payload(&self) -> Vec<u8> {
+        match self {
+            ExplainAttr::Src(v) => ip_bytes(v),
+            ExplainAttr::Dst(v) => ip_bytes(v),
+            ExplainAttr::Proto(v) => vec![*v],
+            ExplainAttr::Sport(v) => v.to_ne_bytes().to_vec(),
+            ExplainAttr::Dport(v) => v.to_ne_bytes().to_vec(),
+            ExplainAttr::Outcome(v) => vec![*v],
+            ExplainAttr::Spid(v) => v.to_ne_bytes().to_vec(),
+            ExplainAttr::Reqid(v) => v.to_ne_bytes().to_vec(),
+            ExplainAttr::Addr(v) => ip_bytes(v),
+            ExplainAttr::RemoteDst(v) => ip_bytes(v),
+            ExplainAttr::Policy(v) => v.to_ne_bytes().to_vec(),
+            ExplainAttr::Spi(v) => v.to_ne_bytes().to_vec(),
+            ExplainAttr::Pending(v) => vec![*v],
+            ExplainAttr::Detail(v) => [v.as_bytes(), &[0]].concat(),
+            ExplainAttr::Candidate(v) => nest_value(v),
+            ExplainAttr::Omitted(v) => v.to_ne_bytes().to_vec(),
+            ExplainAttr::Other(nla) => other_payload(nla),
+        }
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for ExplainAttr {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        let v = buf.value();
+        Ok(match buf.kind() {
+            explain_attr::SRC => ExplainAttr::Src(ip("src", v)?),
+            explain_attr::DST => ExplainAttr::Dst(ip("dst", v)?),
+            explain_attr::PROTO => ExplainAttr::Proto(fixed::<1>("proto", v)?[0]),
+            explain_attr::SPORT => ExplainAttr::Sport(u16::from_ne_bytes(fixed("sport", v)?)),
+            explain_attr::DPORT => ExplainAttr::Dport(u16::from_ne_bytes(fixed("dport", v)?)),
+            explain_attr::OUTCOME => ExplainAttr::Outcome(fixed::<1>("outcome", v)?[0]),
+            explain_attr::SPID => ExplainAttr::Spid(u32::from_ne_bytes(fixed("spid", v)?)),
+            explain_attr::REQID => ExplainAttr::Reqid(u32::from_ne_bytes(fixed("reqid", v)?)),
+            explain_attr::ADDR => ExplainAttr::Addr(ip("addr", v)?),
+            explain_attr::REMOTE_DST => ExplainAttr::RemoteDst(ip("remote-dst", v)?),
+            explain_attr::POLICY => ExplainAttr::Policy(u32::from_ne_bytes(fixed("policy", v)?)),
+            explain_attr::SPI => ExplainAttr::Spi(u32::from_ne_bytes(fixed("spi", v)?)),
+            explain_attr::PENDING => ExplainAttr::Pending(fixed::<1>("pending", v)?[0]),
+            explain_attr::DETAIL => ExplainAttr::Detail(string(v)),
+            explain_attr::CANDIDATE => ExplainAttr::Candidate(nlas(v)?),
+            explain_attr::OMITTED => ExplainAttr::Omitted(u32::from_ne_bytes(fixed("omitted", v)?)),
+            _ => ExplainAttr::Other(DefaultNla::parse(buf)?),
+        })
+    }
+}
+
+/// A mapping, and why it takes the flow or not.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExplainCandidateAttr {
+    Spid(u32),
+    Reqid(u32),
+    Why(u8),
+    /// The reason, in words.
+    Reason(String),
+    Other(DefaultNla),
+}
+
+nla_by_payload!(ExplainCandidateAttr);
+
+impl ExplainCandidateAttr {
+    /// The type, NLA_F_NESTED set on nests: the kernel's strict
+    /// validation refuses a nest without it.
+    fn kind_bits(&self) -> u16 {
+        match self {
+            ExplainCandidateAttr::Spid(_) => explain_candidate_attr::SPID,
+            ExplainCandidateAttr::Reqid(_) => explain_candidate_attr::REQID,
+            ExplainCandidateAttr::Why(_) => explain_candidate_attr::WHY,
+            ExplainCandidateAttr::Reason(_) => explain_candidate_attr::REASON,
+            ExplainCandidateAttr::Other(nla) => nla.kind(),
+        }
+    }
+
+    fn payload(&self) -> Vec<u8> {
+        match self {
+            ExplainCandidateAttr::Spid(v) => v.to_ne_bytes().to_vec(),
+            ExplainCandidateAttr::Reqid(v) => v.to_ne_bytes().to_vec(),
+            ExplainCandidateAttr::Why(v) => vec![*v],
+            ExplainCandidateAttr::Reason(v) => [v.as_bytes(), &[0]].concat(),
+            ExplainCandidateAttr::Other(nla) => other_payload(nla),
+        }
+    }
+}
+
+impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for ExplainCandidateAttr {
+    fn parse(buf: &NlaBuffer<&'a T>) -> Result<Self, DecodeError> {
+        let v = buf.value();
+        Ok(match buf.kind() {
+            explain_candidate_attr::SPID => ExplainCandidateAttr::Spid(u32::from_ne_bytes(fixed("explain-candidate.spid", v)?)),
+            explain_candidate_attr::REQID => ExplainCandidateAttr::Reqid(u32::from_ne_bytes(fixed("explain-candidate.reqid", v)?)),
+            explain_candidate_attr::WHY => ExplainCandidateAttr::Why(fixed::<1>("explain-candidate.why", v)?[0]),
+            explain_candidate_attr::REASON => ExplainCandidateAttr::Reason(string(v)),
+            _ => ExplainCandidateAttr::Other(DefaultNla::parse(buf)?),
+        })
+    }
+}

@@ -11,7 +11,7 @@ mod reply;
 mod request;
 mod split;
 
-pub use attrs::{MapAttr, SelectorAttr, StatsAttr};
+pub use attrs::{ExplainAttr, ExplainCandidateAttr, MapAttr, SelectorAttr, StatsAttr};
 #[cfg(test)]
 pub use codec::nlas;
 pub use codec::{AF_INET, AF_INET6};
