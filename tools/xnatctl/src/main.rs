@@ -39,6 +39,8 @@ mod nl;
 mod output;
 mod print;
 mod proto;
+mod spd;
+mod vici;
 
 use args::{Options, Parsed};
 use cli::Command;
