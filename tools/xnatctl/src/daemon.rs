@@ -3,7 +3,7 @@
 //! over vici, whatever reqid it assigned them.
 //!
 //! At start-up and on each reconnection it reconciles: charon's installed
-//! children (`list-sas`) and trap policies (`list-pols`, their reqid from
+//! children (`list-sas`) and trap policies (`list-policies`, their reqid from
 //! the SPD), then the kernel's named mappings that no line names any
 //! more.  Then it waits for child-updown and child-rekey events; no
 //! polling.  Its only state is the configuration: the mappings are the
@@ -348,7 +348,7 @@ fn reconcile(kernel: &mut nl::Conn, lines: &[ChildLine], socket: &str) -> anyhow
     let mut query = vici::Client::connect(socket)?;
     let sas = query.stream("list-sas", "list-sa", &[("noblock", "yes")])?;
     let mut children: Vec<Child> = sas.iter().flat_map(children_of_listing).collect();
-    let pols = query.stream("list-pols", "list-policy", &[("trap", "yes")])?;
+    let pols = query.stream("list-policies", "list-policy", &[("trap", "yes")])?;
     let traps: Vec<(String, Section)> = pols
         .iter()
         .flat_map(traps_of_listing)
