@@ -33,9 +33,11 @@ pub struct Settings {
 }
 
 /// Waits between reconnections to charon, doubling from the first to
-/// the last.
+/// the last: short, since a connection attempt to a local socket costs
+/// next to nothing, and children that come back under new reqids are
+/// only bound once the daemon is connected again.
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
-const BACKOFF_LAST: Duration = Duration::from_secs(30);
+const BACKOFF_LAST: Duration = Duration::from_secs(5);
 /// After an event, how long the daemon waits for more before it acts:
 /// the events of a burst (charon restarting, thousands of children
 /// coming up) then go to the kernel together (see `nl::request_each`).
