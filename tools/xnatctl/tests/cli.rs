@@ -166,6 +166,27 @@ fn inbound_without_from_is_refused_locally() {
     );
 }
 
+/// A name the kernel would refuse is refused before anything is sent.
+#[test]
+fn bad_names_are_refused_locally() {
+    let long = "n".repeat(64);
+    for (args, want) in [
+        (
+            format!("map reqid=3 name {long} to 10.3.0.1"),
+            format!("xnatctl: name '{long}' must have 1 to 63 bytes, not 64\n"),
+        ),
+        (
+            "map reqid=3 name #net to 10.3.0.1".to_string(),
+            "xnatctl: name '#net' starts with '#'\n".to_string(),
+        ),
+    ] {
+        let (code, out, err) = xnatctl(&args);
+        assert_eq!((code, out.as_str()), (2, ""), "{args}");
+        assert!(err.starts_with(&want), "{args}: {err}");
+        assert!(err.contains("usage: xnatctl map spid=N|reqid=N [name NAME]"), "{err}");
+    }
+}
+
 /// A remote prefix without its alias's counterpart, or of another
 /// length, and a zone without remote are refused before anything is sent.
 #[test]
@@ -428,6 +449,7 @@ fn completion_scripts() {
             for word in [
                 "spid",
                 "reqid",
+                "name",
                 "from",
                 "to",
                 "remote",
