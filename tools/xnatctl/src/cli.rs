@@ -55,6 +55,10 @@ pub enum Command {
     Explain {
         flow: crate::explain::Flow,
     },
+    /// Keep the child-keyed mappings bound to strongSwan's children.
+    Daemon(crate::daemon::Settings),
+    /// libreswan's updown hook.
+    Updown(crate::updown::Settings),
 }
 
 /// The shells `xnatctl completion` writes a script for.

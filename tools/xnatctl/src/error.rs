@@ -63,6 +63,8 @@ fn what(cmd: &Command) -> String {
         Command::Batch { .. } => "cannot apply the batch file".into(),
         Command::Completion { .. } => "cannot print the completion script".into(),
         Command::Explain { flow } => format!("cannot explain the flow from {} to {}", flow.src, flow.dst),
+        Command::Daemon(_) => "daemon".into(),
+        Command::Updown(_) => "updown".into(),
     }
 }
 

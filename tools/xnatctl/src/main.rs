@@ -13,6 +13,8 @@
 //!     xnatctl completion bash|zsh|fish
 //!     xnatctl [-j [-p]] explain from ADDR to ADDR [udp|tcp|icmp|proto N]
 //!                 [sport N] [dport N] [type N] [code N]
+//!     xnatctl daemon [--config-dir DIR] [--vici PATH]
+//!     xnatctl updown [--config-dir DIR] [--chain SCRIPT [ARGS]...]
 //!
 //! Options anywhere (`args::Options`): -j (JSON), -p (JSON pretty-printed),
 //! -s (show: selectors and counters), -t (monitor: timestamps), -n NETNS
@@ -20,7 +22,9 @@
 //!
 //! `args` reads the command line, `cli` is the grammar of a command's
 //! words, `run` below does what they ask, with `monitor`, `files` (restore
-//! and -f) and `completions` for the commands that are more than a request.
+//! and -f) and `completions` for the commands that are more than a request;
+//! `daemon` (with `vici`, `spd`) and `updown` bind the child-keyed
+//! configuration of `childconf` to the IKE daemon's children.
 
 use std::process::ExitCode;
 
@@ -31,8 +35,10 @@ mod uapi;
 
 mod args;
 mod batch;
+mod childconf;
 mod cli;
 mod completions;
+mod daemon;
 mod error;
 mod explain;
 mod files;
@@ -42,6 +48,9 @@ mod nl;
 mod output;
 mod print;
 mod proto;
+mod spd;
+mod updown;
+mod vici;
 
 use args::{Options, Parsed};
 use cli::Command;
@@ -131,6 +140,8 @@ fn run(cmd: &Command, opts: &Options) -> Result<(), Error> {
         Command::Batch { file } => files::apply_batch(file, opts),
         Command::Completion { shell } => completions::print(*shell),
         Command::Explain { flow } => explain::run(&mut open(opts)?, flow, opts),
+        Command::Daemon(settings) => daemon::run(settings, opts),
+        Command::Updown(settings) => updown::run(settings, opts),
     }
 }
 
