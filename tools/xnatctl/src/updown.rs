@@ -41,6 +41,25 @@ pub enum Step {
     Nothing,
 }
 
+/// The highest reqid libreswan takes as it is: one it picks itself is
+/// above, a base of four (its `gen_reqid()`).
+const MANUAL_REQID_MAX: u32 = 0x3fff;
+
+/// The reqid of the templates of pluto's out policy, from the base reqid
+/// of the connection (PLUTO_SA_REQID) and the SA's protocols
+/// (PLUTO_SA_TYPE): of a base libreswan picked, its ESP SA takes base + 1
+/// and IPComp base + 2 (`reqid_esp()`, `reqid_ipcomp()`), AH the base.  A
+/// mapping by the ESP reqid binds an ESP+IPComp policy too, whose
+/// templates have both.
+fn kernel_reqid(base: u32, sa_type: Option<&str>) -> u32 {
+    let ah_only = sa_type.is_some_and(|t| t.contains("AH") && !t.contains("ESP"));
+    if base <= MANUAL_REQID_MAX || ah_only {
+        base
+    } else {
+        base.wrapping_add(1)
+    }
+}
+
 /// The step that the PLUTO_* variables (`var` reads one) describe.
 /// PLUTO_SA_REQID is libreswan's name (PLUTO_REQID is taken too).
 pub fn step(var: impl Fn(&str) -> Option<String>) -> Result<Step, String> {
@@ -52,9 +71,10 @@ pub fn step(var: impl Fn(&str) -> Option<String>) -> Result<Step, String> {
             let reqid = var("PLUTO_SA_REQID")
                 .or_else(|| var("PLUTO_REQID"))
                 .ok_or("PLUTO_SA_REQID is not set")?;
-            let reqid = reqid
+            let reqid: u32 = reqid
                 .parse()
                 .map_err(|_| format!("PLUTO_SA_REQID '{reqid}' is not a number"))?;
+            let reqid = kernel_reqid(reqid, var("PLUTO_SA_TYPE").as_deref());
             let list = |name| var(name).into_iter().filter(|v| !v.is_empty()).collect();
             let vips = var("PLUTO_MY_SOURCEIP")
                 .iter()
@@ -200,7 +220,7 @@ mod tests {
                 Ok(Step::Map {
                     connection: "office".into(),
                     state: ChildState {
-                        reqid: 16388,
+                        reqid: 16389,
                         vips: vec!["10.3.0.1".parse().expect("address")],
                         local_ts: vec!["10.3.0.1/32".into()],
                         remote_ts: vec!["10.0.0.0/8".into()],
@@ -209,6 +229,24 @@ mod tests {
                 "{verb}"
             );
         }
+    }
+
+    #[test]
+    fn the_reqid_is_that_of_the_esp_templates() {
+        let reqid = |base: &str, sa_type: Option<&str>| {
+            let mut vars = vec![("PLUTO_VERB", "up-client"), ("PLUTO_CONNECTION", "c"), ("PLUTO_SA_REQID", base)];
+            vars.extend(sa_type.map(|t| ("PLUTO_SA_TYPE", t)));
+            match step_of(&vars) {
+                Ok(Step::Map { state, .. }) => state.reqid,
+                other => panic!("{other:?}"),
+            }
+        };
+        // One pluto picked: ESP is base + 1, AH the base.
+        assert_eq!(reqid("16392", None), 16393);
+        assert_eq!(reqid("16392", Some("ESP")), 16393);
+        assert_eq!(reqid("16392", Some("AH")), 16392);
+        // One pinned in ipsec.conf (reqid=): as it is.
+        assert_eq!(reqid("100", Some("ESP")), 100);
     }
 
     #[test]
