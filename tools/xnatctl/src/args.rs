@@ -9,9 +9,12 @@ use std::ffi::OsString;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
-use crate::cli::{self, Command};
+use std::path::PathBuf;
 
-const MAP_USAGE: &str = "xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+use crate::cli::{self, Command};
+use crate::{childconf, daemon, updown, vici};
+
+const MAP_USAGE: &str = "xnatctl map spid=N|reqid=N [name NAME] [from PREFIX] to ADDR|PREFIX \
                          [remote ALIAS is PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]";
 const UNMAP_USAGE: &str = "xnatctl unmap spid=N|reqid=N";
 const SHOW_USAGE: &str = "xnatctl [-j [-p]] [-s] show [spid=N|reqid=N]";
@@ -20,6 +23,9 @@ const MONITOR_USAGE: &str = "xnatctl [-j [-p]] [-t] monitor [count N]";
 const SAVE_USAGE: &str = "xnatctl save";
 const RESTORE_USAGE: &str = "xnatctl restore [FILE]";
 const COMPLETION_USAGE: &str = "xnatctl completion bash|zsh|fish";
+const DAEMON_USAGE: &str = "xnatctl [-n NETNS] daemon [--config-dir DIR] [--vici PATH]";
+const UPDOWN_USAGE: &str =
+    "xnatctl [-n NETNS] updown [--config-dir DIR] [--chain SCRIPT [ARGS]...]";
 const USAGE: &str = "xnatctl [-n NETNS] [-j [-p]] [-s] [-t] <COMMAND> [WORDS]...\n       \
                      xnatctl [-n NETNS] -f FILE\n       \
                      xnatctl completion bash|zsh|fish";
@@ -36,6 +42,10 @@ the tunnel only, and they reach the same host part in from.
 that overlaps their own as ALIAS: their flows to ALIAS go to the same host part
 in PREFIX, sources mapped as usual; 'zone N' puts those flows in conntrack
 zone N, so that two sites with the same LAN keep identical flows apart.
+'name NAME' names the mapping after the IKE child it is kept for
+(CONN/CHILD): a named map deletes the other mapping of that name, in the
+same change, and one that the key's policies cannot carry is installed
+inactive with a warning instead of refused.
 While the policy's SA is being negotiated, a new flow is refused with EAGAIN
 (pending eagain, the default), silently dropped (pending drop), or queued
 until the SA is installed (pending hold; at most hold-packets packets, default
@@ -44,6 +54,7 @@ until the SA is installed (pending hold; at most hold-packets packets, default
 Examples:
   xnatctl map spid=305 to 10.20.30.2
   xnatctl map reqid=7 to 10.20.30.2
+  xnatctl map reqid=7 name home/net to 10.20.30.2
   xnatctl map spid=305 to 2001:db8::2 replace
   xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24
   xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 inbound replace
@@ -62,8 +73,8 @@ Examples:
   xnatctl -f changes.txt
   xnatctl completion bash >/usr/share/bash-completion/completions/xnatctl
 
-save prints the mappings as lines 'map spid=N|reqid=N [from PREFIX] to
-ADDR|PREFIX [remote ALIAS is PREFIX] [zone N] [inbound] pending MODE
+save prints the mappings as lines 'map spid=N|reqid=N [name NAME] [from
+PREFIX] to ADDR|PREFIX [remote ALIAS is PREFIX] [zone N] [inbound] pending MODE
 [hold-packets N hold-bytes N]'; restore makes the
 mappings of such a file (blank lines and # comments allowed) the namespace's
 whole set, and -f applies a file of map, unmap and flush lines; both in one
@@ -145,6 +156,13 @@ enum Sub {
     /// the remote prefix, for two sites with the same LAN behind one mapped
     /// prefix; a zone a raw-table rule set stands.
     ///
+    /// `name NAME` (1-63 bytes, no white space, not starting with '#') names the
+    /// mapping after the IKE child it is kept for (strongSwan's CONN/CHILD,
+    /// libreswan's connection), as a daemon does.  A named map deletes the
+    /// other mapping of that name in the same change (the child came back under
+    /// another reqid); one whose key's policies exist but cannot carry it is
+    /// installed inactive, its reason printed as a warning, instead of refused.
+    ///
     /// While the policy's SA is being negotiated, a new flow is refused with EAGAIN
     /// (pending eagain, the default), silently dropped (pending drop), or queued
     /// and sent once the SA is installed (pending hold).  The hold queue takes at
@@ -194,7 +212,7 @@ enum Sub {
     },
     /// Print a line per mapping event (map, unmap, sa) until interrupted, or after N events
     ///
-    /// `map KEY TARGET [remote ALIAS is PREFIX] [zone N] [inbound] STATE [policies N,...] pending MODE [hold-packets N
+    /// `map KEY [name NAME] TARGET [remote ALIAS is PREFIX] [zone N] [inbound] STATE [policies N,...] pending MODE [hold-packets N
     /// hold-bytes N] [selector SELECTOR] [reason "..."]` when a mapping is
     /// created, replaced, activated or deactivated (KEY `spid N` or `reqid N`,
     /// TARGET `to ADDR` or `from PREFIX to PREFIX`); `unmap KEY` when it is
@@ -255,6 +273,47 @@ enum Sub {
         #[arg(value_enum, value_name = "SHELL")]
         shell: cli::Shell,
     },
+    /// Keep the mappings of /etc/xfrm-nat.d bound to strongSwan's children (vici)
+    ///
+    /// Runs until killed.  Each line `map child=CONN/CHILD WORDS` of the files
+    /// DIR/*.conf (WORDS those of map after the key; `to vip` the virtual IP of
+    /// the child's IKE SA) is mapped with the child's reqid, whatever charon
+    /// assigned, and named CONN/CHILD: at start-up for the installed children
+    /// and trap policies, then on each child-updown and child-rekey event.  A
+    /// child going down keeps its mapping; a named mapping that no line names
+    /// is deleted at start-up and on SIGHUP, which also reads the files again.
+    /// If charon goes away, the daemon reconnects and reconciles; the mappings
+    /// stay in the kernel meanwhile.  One log line per action on stderr.
+    #[command(override_usage = DAEMON_USAGE)]
+    Daemon {
+        /// The directory of the *.conf files
+        #[arg(long, value_name = "DIR", default_value = childconf::DEFAULT_DIR, value_hint = clap::ValueHint::DirPath)]
+        config_dir: PathBuf,
+        /// charon's vici socket
+        #[arg(long, value_name = "PATH", default_value = vici::DEFAULT_SOCKET, value_hint = clap::ValueHint::FilePath)]
+        vici: String,
+    },
+    /// libreswan's leftupdown= hook: map the connection's line of /etc/xfrm-nat.d
+    ///
+    /// Reads PLUTO_VERB, PLUTO_CONNECTION, PLUTO_SA_REQID, PLUTO_MY_SOURCEIP
+    /// (`to vip`), PLUTO_MY_CLIENT and PLUTO_PEER_CLIENT.  On route-* and
+    /// up-* verbs it maps the line `map child=CONN ...` of the connection
+    /// (or of its template) with the connection's reqid, named after the
+    /// connection; on down-* and unroute-* it keeps the mapping.  Then it
+    /// runs the --chain script (libreswan's /usr/libexec/ipsec/_updown) with
+    /// the same environment and ARGS; the first failure is the exit status.
+    #[command(override_usage = UPDOWN_USAGE)]
+    Updown {
+        /// The directory of the *.conf files
+        #[arg(long, value_name = "DIR", default_value = childconf::DEFAULT_DIR, value_hint = clap::ValueHint::DirPath)]
+        config_dir: PathBuf,
+        /// The updown script to run after, with the same environment
+        #[arg(long, value_name = "SCRIPT", value_hint = clap::ValueHint::FilePath)]
+        chain: Option<String>,
+        /// The arguments of the chained script
+        #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true, requires = "chain")]
+        args: Vec<String>,
+    },
 }
 
 impl Sub {
@@ -269,6 +328,8 @@ impl Sub {
             Sub::Save { .. } => "save",
             Sub::Restore { .. } => "restore",
             Sub::Completion { .. } => "completion",
+            Sub::Daemon { .. } => "daemon",
+            Sub::Updown { .. } => "updown",
         }
     }
 
@@ -283,7 +344,7 @@ impl Sub {
             | Sub::Monitor { words }
             | Sub::Save { words }
             | Sub::Restore { words } => words,
-            Sub::Completion { .. } => &[],
+            Sub::Completion { .. } | Sub::Daemon { .. } | Sub::Updown { .. } => &[],
         }
     }
 
@@ -297,6 +358,8 @@ impl Sub {
             Sub::Save { .. } => SAVE_USAGE,
             Sub::Restore { .. } => RESTORE_USAGE,
             Sub::Completion { .. } => COMPLETION_USAGE,
+            Sub::Daemon { .. } => DAEMON_USAGE,
+            Sub::Updown { .. } => UPDOWN_USAGE,
         }
     }
 
@@ -311,6 +374,19 @@ impl Sub {
             Sub::Save { .. } => cli::parse_save(words),
             Sub::Restore { .. } => cli::parse_restore(words),
             Sub::Completion { shell } => Ok(Command::Completion { shell: *shell }),
+            Sub::Daemon { config_dir, vici } => Ok(Command::Daemon(daemon::Settings {
+                config_dir: config_dir.clone(),
+                vici: vici.clone(),
+            })),
+            Sub::Updown {
+                config_dir,
+                chain,
+                args,
+            } => Ok(Command::Updown(updown::Settings {
+                config_dir: config_dir.clone(),
+                chain: chain.clone(),
+                args: args.clone(),
+            })),
         }
     }
 }
@@ -606,7 +682,7 @@ mod tests {
         assert_eq!(
             usage_error("map spid 305 to 1.2.3.4 --replace").0,
             "unknown keyword '--replace' for 'map' \
-             (expected: spid, reqid, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)"
+             (expected: spid, reqid, name, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)"
         );
         assert_eq!(
             usage_error("flush -x").0,

@@ -11,6 +11,8 @@
 //!     xnatctl restore [FILE]
 //!     xnatctl -f FILE
 //!     xnatctl completion bash|zsh|fish
+//!     xnatctl daemon [--config-dir DIR] [--vici PATH]
+//!     xnatctl updown [--config-dir DIR] [--chain SCRIPT [ARGS]...]
 //!
 //! Options anywhere (`args::Options`): -j (JSON), -p (JSON pretty-printed),
 //! -s (show: selectors and counters), -t (monitor: timestamps), -n NETNS
@@ -18,7 +20,9 @@
 //!
 //! `args` reads the command line, `cli` is the grammar of a command's
 //! words, `run` below does what they ask, with `monitor`, `files` (restore
-//! and -f) and `completions` for the commands that are more than a request.
+//! and -f) and `completions` for the commands that are more than a request;
+//! `daemon` (with `vici`, `spd`) and `updown` bind the child-keyed
+//! configuration of `childconf` to the IKE daemon's children.
 
 use std::process::ExitCode;
 
@@ -29,8 +33,10 @@ mod uapi;
 
 mod args;
 mod batch;
+mod childconf;
 mod cli;
 mod completions;
+mod daemon;
 mod error;
 mod files;
 mod monitor;
@@ -39,6 +45,9 @@ mod nl;
 mod output;
 mod print;
 mod proto;
+mod spd;
+mod updown;
+mod vici;
 
 use args::{Options, Parsed};
 use cli::Command;
@@ -95,15 +104,30 @@ fn save(opts: &Options) -> Result<(), Error> {
     print::print_out(text.as_bytes()).map_err(print::print_error)
 }
 
+/// `map`: map-new.  The kernel installs a named mapping that its key's
+/// policies cannot carry rather than refuse it (a daemon's mapping stays
+/// visible in `show`); it is read back, and its reason told as a warning.
+fn map(mapping: &proto::Mapping, replace: bool, opts: &Options) -> Result<(), Error> {
+    let mut conn = open(opts)?;
+    conn.request(&Request::MapNew {
+        mapping: mapping.clone(),
+        replace,
+    })?;
+    let Some(name) = &mapping.name else {
+        return Ok(());
+    };
+    let key = mapping.key;
+    for m in mappings(conn.request(&Request::MapGet { key })?)? {
+        if let Some(reason) = m.reason {
+            eprintln!("xnatctl: warning: {key} {name}: inactive: {reason}");
+        }
+    }
+    Ok(())
+}
+
 fn run(cmd: &Command, opts: &Options) -> Result<(), Error> {
     match cmd {
-        Command::Map { mapping, replace } => request(
-            opts,
-            &Request::MapNew {
-                mapping: mapping.clone(),
-                replace: *replace,
-            },
-        ),
+        Command::Map { mapping, replace } => map(mapping, *replace, opts),
         Command::Unmap { key } => request(opts, &Request::MapDel { key: *key }),
         Command::Flush => request(opts, &Request::Flush),
         Command::Show { key } => show(*key, opts),
@@ -112,6 +136,8 @@ fn run(cmd: &Command, opts: &Options) -> Result<(), Error> {
         Command::Restore { file } => files::restore(file, opts),
         Command::Batch { file } => files::apply_batch(file, opts),
         Command::Completion { shell } => completions::print(*shell),
+        Command::Daemon(settings) => daemon::run(settings, opts),
+        Command::Updown(settings) => updown::run(settings, opts),
     }
 }
 
