@@ -213,6 +213,6 @@ assert_eq "$reqid1" "$UP_REQID" "pluto's reqid of $CONN, second time up"
 assert_eq "$TO" "$(office_sources)" "sources seen by the office host"
 
 phase "only ESP and IKE on the WAN"
-log "the updown verbs pluto ran, in order: $(grep -ao "PLUTO_VERB='[a-z0-9-]*'" "$XNAT_TMP/home/pluto.log" | cut -d"'" -f2 | tr '\n' ' ')"
+log "the updown verbs pluto ran, in order: $(grep -ao "executing [a-z0-9-]*: 2>&1 PLUTO_VERB" "$XNAT_TMP/home/pluto.log" | cut -d' ' -f2 | tr -d : | tr '\n' ' ')"
 capture_stop wan
 wan_only_ike_esp wan "$TO"
