@@ -221,9 +221,10 @@ host_test() {
 # policies, if_id, marks, precedence, conntrack entries, DNAT, routes, the
 # tunnel's own route), inbound mappings in both families (65: the
 # destination NAT that the secpath decides), a mapping's name moving to
-# another reqid (70: two keys changed in one snapshot), and explain in both
+# another reqid (70: two keys changed in one snapshot), explain in both
 # families (71: its reading of the SPD and SAD, which it walks itself,
-# against the packet path's verdicts).
+# against the packet path's verdicts), and libreswan 4.10's updown hook
+# driving a mapping by name (73, IPv4: the virtual IP of its mode config).
 lts_vm_tests=(00-boot 01-module-load 10-howto-ipv4 10-howto-ipv6 12-fail-closed-ipv4
 	16-ynl 17-unload-live 18-policy-lifecycle 20-sa-pending-ipv4 22-monitor 25-hold-ipv4
 	27-hold-unload 30-rmmod-race 31-bindings-outlive-mapping-ipv4 33-namespace-limits
@@ -231,7 +232,8 @@ lts_vm_tests=(00-boot 01-module-load 10-howto-ipv4 10-howto-ipv6 12-fail-closed-
 	52-reqid-follow-ipv4 54-ike-bypass-ipv4 55-xfrm-interface-ipv4 56-mark-policy-ipv4
 	57-priority-unbound-ipv4 58-preexisting-flow-ipv4 59-dnat-ipv4 60-route-flush-ipv4
 	62-acquire-expiry 63-acquire-after-ready-ipv4 64-nonblock-overflow-ipv4 65-inbound-ipv4
-	65-inbound-ipv6 70-mapping-name-ipv4 71-explain-ipv4 71-explain-ipv6)
+	65-inbound-ipv6 70-mapping-name-ipv4 71-explain-ipv4 71-explain-ipv6
+	73-libreswan-updown-ipv4)
 
 stage_vm_test() {
 	if ! need_kdir; then

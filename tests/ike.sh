@@ -102,7 +102,7 @@ first_flow_hold() {
 # refused).  For a libreswan whose trap policy has no reqid (4.10, Debian
 # 12's), see libreswan_trap_without_reqid.
 ike_restart_scenario() {
-	local daemon=$1 fam=$2 mode=${3:-eagain} idx1 idx2 reqid flows plain others
+	local daemon=$1 fam=$2 mode=${3:-eagain} idx1 idx2 reqid flows
 	case $mode in eagain | hold) ;; *) fail "ike_restart_scenario: mode eagain or hold" ;; esac
 	howto_setup "$fam"
 	ike_topology_flush
@@ -162,12 +162,21 @@ ike_restart_scenario() {
 	assert_eq inactive "$(key_field "spid=$idx1" state)" "the spid mapping of the old index, at the end"
 
 	capture_stop wan
-	plain=$(capture_count wan "host $OFFICE_HOST or host $MAPPED or host $LAN_HOST")
-	[ "$plain" = 0 ] || fail "plaintext on the WAN: $(capture_show wan "host $OFFICE_HOST or host $MAPPED or host $LAN_HOST" | head -n 20)"
-	others=$(capture_count wan "not ($IKE_WAN_TRAFFIC)")
+	wan_only_ike_esp wan "$MAPPED"
+}
+
+# wan_only_ike_esp CAPTURE MAPPED: the capture CAPTURE of the WAN has no
+# packet of the office host, of MAPPED or of the LAN host in the clear,
+# nothing but $IKE_WAN_TRAFFIC, and ESP to the office gateway (8 packets at
+# least).
+wan_only_ike_esp() {
+	local cap=$1 plain_filter="host $OFFICE_HOST or host $2 or host $LAN_HOST" plain others
+	plain=$(capture_count "$cap" "$plain_filter")
+	[ "$plain" = 0 ] || fail "plaintext on the WAN: $(capture_show "$cap" "$plain_filter" | head -n 20)"
+	others=$(capture_count "$cap" "not ($IKE_WAN_TRAFFIC)")
 	[ "$others" = 0 ] ||
-		fail "$others packet(s) on the WAN other than ESP and IKE: $(capture_show wan "not ($IKE_WAN_TRAFFIC)" | head -n 20)"
-	assert_ge 8 "$(capture_count wan "esp and src host $HOME_WAN and dst host $GW_WAN")" "ESP packets to the office gateway"
+		fail "$others packet(s) on the WAN other than ESP and IKE: $(capture_show "$cap" "not ($IKE_WAN_TRAFFIC)" | head -n 20)"
+	assert_ge 8 "$(capture_count "$cap" "esp and src host $HOME_WAN and dst host $GW_WAN")" "ESP packets to the office gateway"
 }
 
 # libreswan_trap_without_reqid INDEX WHEN: libreswan 4.10's on-demand trap

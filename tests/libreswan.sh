@@ -29,13 +29,31 @@ require_libreswan() {
 # REQID when given (ipsec.conf's reqid=).  A second call with the same NAME
 # starts it again on the same files: a daemon restart.  Its pid in
 # pluto_pid[NAME].
-declare -gA pluto_pid=()
 pluto_start() {
-	local ns=$1 name=$2 dir=$XNAT_TMP/$2 peer reqid=${8:+reqid=$8}
+	local reqid=${8:+reqid=$8}
+	pluto_run "$1" "$2" <<EOF
+	left=$3
+	leftsubnet=$5
+	right=$4
+	rightsubnet=$6
+	leftupdown=%disabled
+	$reqid
+	auto=$7
+EOF
+}
+
+# pluto_run NS NAME < CONN: pluto NAME in NS, its connection "tunnel" the
+# lines of CONN, indented or not (the addresses, subnets, updown and auto=) besides what every
+# test's has (IKEv2, the PSK of @NAME and its peer, the proposals).  As
+# pluto_start, which runs through it.
+declare -gA pluto_pid=()
+pluto_run() {
+	local ns=$1 name=$2 dir=$XNAT_TMP/$2 peer
 	[ "$name" = home ] && peer=office || peer=home
 	mkdir -p "$dir/run" "$dir/nss"
 	rm -f "$dir/run/pluto.ctl" "$dir/run/pluto.pid"
-	cat >"$dir/ipsec.conf" <<EOF
+	{
+		cat <<EOF
 config setup
 	logfile=$dir/pluto.log
 	logappend=yes
@@ -48,20 +66,16 @@ conn tunnel
 	ikev2=insist
 	authby=secret
 	type=tunnel
-	left=$3
 	leftid=@$name
-	leftsubnet=$5
-	right=$4
 	rightid=@$peer
-	rightsubnet=$6
 	ike=aes128-sha2_256;modp2048
 	esp=aes_gcm128
 	retransmit-timeout=60s
 	retransmit-interval=1000
-	leftupdown=%disabled
-	$reqid
-	auto=$7
 EOF
+		# ipsec.conf's conn lines are indented.
+		sed 's/^[[:space:]]*/\t/'
+	} >"$dir/ipsec.conf"
 
 	printf '@%s @%s : PSK "xfrm-nat-test-secret"\n' "$name" "$peer" >"$dir/ipsec.secrets"
 	chmod 600 "$dir/ipsec.secrets"
