@@ -72,13 +72,6 @@ policy_reqid() {
 has_policy() { [ -n "$(policy_reqid "$1")" ]; }
 no_policy() { [ -z "$(policy_reqid "$1")" ]; }
 
-# charon_pol_reqid CONN/CHILD: the reqid of the child's trap policy as
-# `swanctl --list-pols` on the home box reports it.
-charon_pol_reqid() {
-	swanctl_home --list-pols 2>/dev/null |
-		awk -v name="$1," '$1 == name {for (i = 1; i < NF; i++) if ($i == "reqid") {print $(i + 1); exit}}'
-}
-
 # charon_sa_reqid CONN CHILD: the reqid of the installed CHILD_SA CHILD of
 # the IKE_SA CONN as `swanctl --list-sas` on the home box reports it.
 charon_sa_reqid() {

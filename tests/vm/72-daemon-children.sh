@@ -8,8 +8,8 @@
 #   lab/wide    10.20.50.0/24 === 172.16.0.0/16   map child=lab/wide from 192.168.1.0/24 to 10.20.60.0/24
 #
 #   - At start-up the daemon binds office/net and lab/dmz to the reqids
-#     charon allocated (as `ip xfrm policy` and `swanctl --list-pols` and,
-#     once up, `--list-sas` report them); the first datagram from the LAN to
+#     charon allocated (as `ip xfrm policy` and, once up, `swanctl
+#     --list-sas` report them); the first datagram from the LAN to
 #     each far end is held while charon negotiates, and each far host sees
 #     its connection's address; the WAN carries only IKE and ESP.
 #   - A rekey of office/net under a steady flow: a new SA of the same reqid,
@@ -38,10 +38,10 @@ wait_for 60 "charon's three trap policies on the home box" \
 	eval 'has_policy "$MAPPED/32" -a -n "$(policy_reqid "$LAB_MAPPED/32")" -a -n "$(policy_reqid "$WIDE_TS")"'
 office_reqid=$(policy_reqid "$MAPPED/32") lab_reqid=$(policy_reqid "$LAB_MAPPED/32") wide_reqid=$(policy_reqid "$WIDE_TS")
 log "reqids charon allocated: office/net $office_reqid, lab/dmz $lab_reqid, lab/wide $wide_reqid"
-swanctl_home --list-pols
-assert_eq "$office_reqid $lab_reqid $wide_reqid" \
-	"$(charon_pol_reqid office/net) $(charon_pol_reqid lab/dmz) $(charon_pol_reqid lab/wide)" \
-	"the trap policies' reqids, swanctl --list-pols"
+# swanctl --list-pols of strongSwan 5.9 shows no reqid: the CHILD_SAs'
+# reqids are compared once they are up (--list-sas).
+pols=$(swanctl_home --list-pols 2>/dev/null)
+for child in office/net lab/dmz lab/wide; do assert_contains "$pols" "$child, TUNNEL" "swanctl --list-pols"; done
 [ "$office_reqid" != "$lab_reqid" ] && [ "$lab_reqid" != "$wide_reqid" ] && [ "$office_reqid" != "$wide_reqid" ] ||
 	fail "charon gave two children the same reqid: $office_reqid $lab_reqid $wide_reqid"
 load_module
