@@ -130,8 +130,12 @@ daemon_alive() {
 	kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon exited; its log: $(cat "$XNAT_TMP/daemon.log")"
 }
 
-# daemon_logged TEXT: the daemon's log has a line containing TEXT.
-daemon_logged() { grep -qF -- "$1" "$XNAT_TMP/daemon.log"; }
+# daemon_said BEGIN END: the daemon's log has a line that begins with BEGIN
+# and ends with END (`home/net: reqid 3, to 10.3.0.1` `: mapped`).
+daemon_said() {
+	awk -v b="$1" -v e="$2" 'index($0, b) == 1 && substr($0, length($0) - length(e) + 1) == e {found = 1}
+		END {exit !found}' "$XNAT_TMP/daemon.log"
+}
 daemon_log_lines() { wc -l <"$XNAT_TMP/daemon.log"; }
 
 # named_fields NAME FIELD...: as key_fields, of the mapping named NAME

@@ -56,8 +56,8 @@ daemon_start
 assert_named_bound office/net "$MAPPED" "$MAPPED/32"
 assert_named_bound lab/dmz "$LAB_MAPPED" "$LAB_MAPPED/32"
 xnat show
-wait_for 10 "the daemon to log office/net's mapping" daemon_logged "office/net: reqid $office_reqid"
-wait_for 10 "the daemon to log lab/dmz's mapping" daemon_logged "lab/dmz: reqid $lab_reqid"
+wait_for 10 "the daemon to log office/net's mapping" daemon_said "office/net: reqid $office_reqid, to $MAPPED" ": mapped"
+wait_for 10 "the daemon to log lab/dmz's mapping" daemon_said "lab/dmz: reqid $lab_reqid, to $LAB_MAPPED" ": mapped"
 
 phase "traffic through each connection, NATed to its address, the first datagram held through the negotiation"
 first_datagram lan "$OFFICE_HOST" office
@@ -104,7 +104,7 @@ assert_eq 0 "$(named_fields lab/wide flows)" "lab/wide: flows"
 show=$(xnat show)
 assert_match "$show" "reqid=$wide_reqid +lab/wide" "xnatctl show: the name next to the key"
 assert_contains "$show" "$reason" "xnatctl show"
-wait_for 10 "the daemon to log lab/wide's refusal" daemon_logged "lab/wide: reqid $wide_reqid: inactive: $reason"
+wait_for 10 "the daemon to log lab/wide's refusal" daemon_said "lab/wide: reqid $wide_reqid, from $LAN_NET to $WIDE_TO" ": inactive: $reason"
 
 phase "config: lab/wide's line removed, SIGHUP: its mapping goes, the others stay"
 daemon_config "map child=office/net to $MAPPED pending hold" "map child=lab/dmz to $LAB_MAPPED pending hold"

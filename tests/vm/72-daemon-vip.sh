@@ -57,7 +57,7 @@ assert_eq "$VIP_A" "$(home_vip)" "the IKE_SA's vip, swanctl --list-sas"
 reqid_a=$(policy_reqid "$VIP_A/32")
 assert_eq "$reqid_a" "$(charon_sa_reqid road net)" "the CHILD_SA's reqid, swanctl --list-sas"
 assert_named_bound road/net "$VIP_A" "$VIP_A/32"
-wait_for 10 "the daemon to log road/net's mapping" daemon_logged "road/net: reqid $reqid_a, to $VIP_A"
+wait_for 10 "the daemon to log road/net's mapping" daemon_said "road/net: reqid $reqid_a, to $VIP_A" ": mapped"
 xnat show
 exchange lan udp vip-a
 exchange lan tcp vip-a-tcp
@@ -81,7 +81,7 @@ assert_eq "$VIP_B" "$(home_vip)" "the IKE_SA's vip, swanctl --list-sas"
 reqid_b=$(policy_reqid "$VIP_B/32")
 log "road/net: reqid $reqid_a with $VIP_A, reqid $reqid_b with $VIP_B"
 assert_named_bound road/net "$VIP_B" "$VIP_B/32"
-wait_for 10 "the daemon to log road/net's new vip" daemon_logged "road/net: reqid $reqid_b, to $VIP_B"
+wait_for 10 "the daemon to log road/net's new vip" daemon_said "road/net: reqid $reqid_b, to $VIP_B" ": mapped"
 xnat show
 exchange lan udp vip-b
 exchange lan tcp vip-b-tcp
