@@ -110,6 +110,7 @@ daemon_config() {
 daemon_start() {
 	[ -n "$XNAT_D" ] || fail "daemon_start: no daemon_config"
 	touch "$XNAT_TMP/daemon.log"
+	daemon_log_mark
 	ip netns exec home "$XNAT_CTL" daemon --config-dir "$XNAT_D" --vici "$XNAT_TMP/home/charon.vici" \
 		>>"$XNAT_TMP/daemon.log" 2>&1 &
 	daemon_pid=$!
@@ -130,13 +131,19 @@ daemon_alive() {
 	kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon exited; its log: $(cat "$XNAT_TMP/daemon.log")"
 }
 
-# daemon_said BEGIN END: the daemon's log has a line that begins with BEGIN
-# and ends with END (`home/net: reqid 3, to 10.3.0.1` `: mapped`).
+# daemon_said BEGIN END: the daemon's log, from line daemon_log_from on
+# (daemon_start and daemon_log_mark set it), has a line that begins with
+# BEGIN and ends with END (`home/net: reqid 3, to 10.3.0.1` `: mapped`).
+daemon_log_from=1
 daemon_said() {
-	awk -v b="$1" -v e="$2" 'index($0, b) == 1 && substr($0, length($0) - length(e) + 1) == e {found = 1}
-		END {exit !found}' "$XNAT_TMP/daemon.log"
+	tail -n +"$daemon_log_from" "$XNAT_TMP/daemon.log" |
+		awk -v b="$1" -v e="$2" 'index($0, b) == 1 && substr($0, length($0) - length(e) + 1) == e {found = 1}
+			END {exit !found}'
 }
-daemon_log_lines() { wc -l <"$XNAT_TMP/daemon.log"; }
+# daemon_log_mark: daemon_said looks only at what the daemon logs from now.
+daemon_log_mark() { daemon_log_from=$(($(wc -l <"$XNAT_TMP/daemon.log") + 1)); }
+# daemon_log_since_mark: what the daemon logged since daemon_log_mark.
+daemon_log_since_mark() { tail -n +"$daemon_log_from" "$XNAT_TMP/daemon.log"; }
 
 # named_fields NAME FIELD...: as key_fields, of the mapping named NAME
 # (`xnatctl -j show`'s "name"); nothing if no mapping has the name, a

@@ -78,7 +78,7 @@ old_spi=$(home_out_spis "$office_reqid")
 [ -n "$old_spi" ] || fail "no SA of reqid $office_reqid: $(run_in home ip xfrm state)"
 lan_flow rekey
 wait_for 60 "the steady flow at the office" office_from_ge "$MAPPED" rekey 5
-log_lines=$(daemon_log_lines)
+daemon_log_mark
 out=$(swanctl_home --rekey --ike office --child net 2>&1) || fail "swanctl --rekey: $out"
 wait_for 60 "a new SA of reqid $office_reqid, the old one gone" home_out_spi_new "$office_reqid" "$old_spi"
 new_spi=$(home_out_spis "$office_reqid")
@@ -90,9 +90,8 @@ kill "$flow" 2>/dev/null || true
 assert_eq "$office_reqid" "$(charon_sa_reqid office net)" "office/net's reqid after the rekey, swanctl --list-sas"
 assert_named_bound office/net "$MAPPED" "$MAPPED/32"
 assert_eq "$MAPPED" "$(sources_of office rekey)" "sources of the steady flow at the office"
-wait_for 10 "the daemon to log office/net's child-rekey" \
-	eval '[ "$(tail -n +$((log_lines + 1)) "$XNAT_TMP/daemon.log" | grep -c "^office/net: ")" -ge 1 ]'
-tail -n +$((log_lines + 1)) "$XNAT_TMP/daemon.log" | sed 's/^/#   daemon: /'
+wait_for 10 "the daemon to log office/net's child-rekey" daemon_said "office/net: reqid $office_reqid, to $MAPPED" ": mapped"
+daemon_log_since_mark | sed 's/^/#   daemon: /'
 
 phase "lab/wide: its to prefix lies outside its local_ts: inactive, with the reason, in the daemon's log and in show"
 wide_idx=$(trap_index "$WIDE_TS")
@@ -104,6 +103,7 @@ assert_eq 0 "$(named_fields lab/wide flows)" "lab/wide: flows"
 show=$(xnat show)
 assert_match "$show" "reqid=$wide_reqid +lab/wide" "xnatctl show: the name next to the key"
 assert_contains "$show" "$reason" "xnatctl show"
+daemon_log_from=1
 wait_for 10 "the daemon to log lab/wide's refusal" daemon_said "lab/wide: reqid $wide_reqid, from $LAN_NET to $WIDE_TO" ": inactive: $reason"
 
 phase "config: lab/wide's line removed, SIGHUP: its mapping goes, the others stay"

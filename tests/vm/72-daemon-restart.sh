@@ -51,11 +51,9 @@ daemon_stop
 n0=$(office_from "$MAPPED" steady)
 wait_for 30 "the steady flow to go on with the daemon stopped" office_from_ge "$MAPPED" steady $((n0 + 10))
 assert_eq "active $reqid1 $MAPPED" "$(named_fields office/net state reqid addr)" "office/net with the daemon stopped"
-log_lines=$(daemon_log_lines)
 daemon_start
-# The daemon is up when it has read the config and reconciled: the mapping
-# it would bind is already there, and stays as it was.
-sleep 3
+# At start-up it reconciles: the mapping it binds is the one already there.
+wait_for 30 "the daemon to map office/net at start-up" daemon_said "office/net: reqid $reqid1, to $MAPPED" ": mapped"
 daemon_alive
 assert_eq "$before" "$(named_fields office/net reqid addr policies pending)" \
 	"office/net after the daemon's restart: reqid, address, policies, pending mode"
@@ -63,7 +61,7 @@ assert_ge "$flows0" "$(named_fields office/net flows)" "office/net's flows after
 assert_eq active "$(named_fields office/net state)" "office/net's state after the daemon's restart"
 n0=$(office_from "$MAPPED" steady)
 wait_for 30 "the steady flow to go on after the daemon's restart" office_from_ge "$MAPPED" steady $((n0 + 10))
-tail -n +$((log_lines + 1)) "$XNAT_TMP/daemon.log" | sed 's/^/#   daemon: /'
+daemon_log_since_mark | sed 's/^/#   daemon: /'
 
 phase "charon restarts: the mapping stays while it is down, then binds the new reqid"
 charon_stop home
@@ -77,11 +75,16 @@ sleep 2
 assert_eq "$n0" "$(office_from "$MAPPED" steady)" "datagrams of the steady flow at the office while charon is stopped"
 assert_ge $((drops + 10)) "$(named_fields office/net fail_closed_drops)" "office/net's fail-closed drops over 2 s with charon stopped"
 daemon_alive
+daemon_log_mark
 charon_launch home home
 wait_for 60 "charon's trap policy after its restart" has_policy "$MAPPED/32"
 reqid2=$(policy_reqid "$MAPPED/32")
 log "office/net's reqid: $reqid1 before charon's restart, $reqid2 after"
+# The kernel rebinds a reqid that charon gives again by itself: the proof
+# that the daemon found charon again is its log.
+wait_for 60 "the daemon to map office/net after charon's restart" daemon_said "office/net: reqid $reqid2, to $MAPPED" ": mapped"
 assert_named_bound office/net "$MAPPED" "$MAPPED/32"
+daemon_log_since_mark | sed 's/^/#   daemon: /'
 # The steady flow's own packets meet the new trap policy and start the
 # negotiation; its conntrack entry, bound before the restart, goes on.
 wait_for 90 "the steady flow to go on through the new CHILD_SA" office_from_ge "$MAPPED" steady $((n0 + 5))
