@@ -11,6 +11,8 @@ pub(crate) mod addr;
 pub(crate) mod fmt;
 #[path = "logic/src/hold.rs"]
 pub(crate) mod hold;
+#[path = "logic/src/name.rs"]
+pub(crate) mod name;
 #[path = "logic/src/nla.rs"]
 pub(crate) mod nla;
 #[path = "logic/src/policy.rs"]

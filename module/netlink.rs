@@ -99,6 +99,8 @@ impl genetlink::Family for XfrmNat {
                     remote_alias: value(info, map::REMOTE_ALIAS),
                     remote_prefix_len: value(info, map::REMOTE_PREFIX_LEN),
                     zone: value(info, map::ZONE),
+                    // Its bytes, NUL included: the logic checks the text.
+                    name: info.attr_bytes(map::NAME.id),
                 })
                 .and_then(|r| request::check_zone(r, conntrack::ZONES));
                 let replace = value(info, map::REPLACE).is_some();
@@ -240,6 +242,9 @@ fn put_mapping(a: &mut Attrs<'_>, e: &Entry<'_, Shared>) -> Result {
         if r.zone != 0 {
             put(a, map::ZONE, r.zone)?;
         }
+    }
+    if let Some(name) = &m.name {
+        put(a, map::NAME, name)?;
     }
     if let Some(h) = &hold {
         put(a, map::HOLD_PACKETS, h.limits.packets)?;

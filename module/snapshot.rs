@@ -84,6 +84,7 @@ pub(crate) fn mapping_for(
         pending: req.pending,
         inbound: req.inbound,
         remote: req.remote,
+        name: req.name,
         stats: shared_for(net, req, old)?,
     })
 }
@@ -101,5 +102,6 @@ pub(crate) fn request_of(m: &Mapping<Shared>) -> MapRequest {
         hold,
         inbound: m.inbound,
         remote: m.remote,
+        name: m.name,
     }
 }

@@ -52,7 +52,7 @@ fn contents(n: u32) -> (Vec<BenchMapping>, Vec<SeenPolicy>) {
         // Half by spid, half by reqid (one policy each, as a reqid of an
         // IKE child with one remote subnet).
         let key = if i % 2 == 0 { MapKey::Spid(index) } else { MapKey::Reqid(1 + i) };
-        ms.push(Mapping { key, family: Family::V4, nat, nat_len: 32, from: None, pending: Default::default(), inbound: false, remote: None, stats: Arc::new([0; 2]) });
+        ms.push(Mapping { key, family: Family::V4, nat, nat_len: 32, from: None, pending: Default::default(), inbound: false, remote: None, name: None, stats: Arc::new([0; 2]) });
     }
     (ms, ps)
 }
@@ -138,7 +138,7 @@ fn one_mapping_edits() -> Result<(), AllocError> {
         let nat = Addr::v4([100, 127, 0, 1]);
         let dest = DestSelector { prefixlen_s: 32, daddr: Addr::v4([12, 0, 0, 0]), prefixlen_d: 24, ..Default::default() };
         let p = SeenPolicy { index: 7993, family: Family::V4, selector: Selector { saddr: nat, dest }, priority: 0, reqids: Reqids::new([7993]) };
-        let m = Mapping { key: MapKey::Spid(7993), family: Family::V4, nat, nat_len: 32, from: None, pending: Default::default(), inbound: false, remote: None, stats: Arc::new([0; 2]) };
+        let m = Mapping { key: MapKey::Spid(7993), family: Family::V4, nat, nat_len: 32, from: None, pending: Default::default(), inbound: false, remote: None, name: None, stats: Arc::new([0; 2]) };
         let best = |f: &mut dyn FnMut() -> Result<Table<Arc<[u64; 2]>>, AllocError>| -> Result<f64, AllocError> {
             let mut best = f64::MAX;
             for _ in 0..5 {

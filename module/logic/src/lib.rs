@@ -18,6 +18,7 @@ extern crate std;
 pub mod addr;
 pub mod fmt;
 pub mod hold;
+pub mod name;
 pub mod nla;
 pub mod policy;
 pub mod request;

@@ -6,6 +6,7 @@ use core::fmt;
 
 use super::addr::{self, Addr, Family};
 use super::hold::HoldLimits;
+pub use super::name::MapName;
 pub use super::policy::XFRM_POLICY_OUT;
 use super::policy::Unfit;
 pub use super::table::{MapKey, PendingMode, Remote};
@@ -123,6 +124,10 @@ pub enum Refusal {
     ZoneWithoutRemote,
     /// A zone where the kernel keeps none.
     NoZones,
+    /// A name attribute that is no name ([`MapName`]'s rules).
+    BadName,
+    /// A map-set request gives the name of an earlier entry.
+    DuplicateName,
 }
 
 impl Refusal {
@@ -209,6 +214,8 @@ impl fmt::Display for Refusal {
             Self::AliasOverlap(key) => write!(f, "the remote alias overlaps that of {key}"),
             Self::ZoneWithoutRemote => write!(f, "a zone needs a remote prefix (remote ALIAS is PREFIX)"),
             Self::NoZones => write!(f, "this kernel keeps no conntrack zones (CONFIG_NF_CONNTRACK_ZONES)"),
+            Self::BadName => write!(f, "bad name: 1-63 UTF-8 bytes, no space or control char, no leading #"),
+            Self::DuplicateName => write!(f, "an earlier entry has the same name"),
         }
     }
 }
@@ -244,6 +251,8 @@ pub struct MapRequest {
     pub inbound: bool,
     /// The remote prefix, and the alias local hosts address it by.
     pub remote: Option<Remote>,
+    /// The IKE child the mapping is kept for.
+    pub name: Option<MapName>,
 }
 
 /// The attributes of a map-new request, as received.
@@ -277,6 +286,8 @@ pub struct MapAttrs<'a> {
     pub remote_prefix_len: Option<u8>,
     /// `zone`.
     pub zone: Option<u16>,
+    /// `name`, its NUL included.
+    pub name: Option<&'a [u8]>,
 }
 
 /// The attributes of one `mapping` entry of a map-set request (the payload
@@ -304,6 +315,7 @@ pub fn map_entry_attrs(entry: &[u8]) -> Result<MapAttrs<'_>, Refusal> {
             map_attr::REMOTE_ALIAS => a.remote_alias.replace(v).is_none(),
             map_attr::REMOTE_PREFIX_LEN => a.remote_prefix_len.replace(nla::u8_of(v).ok_or(bad)?).is_none(),
             map_attr::ZONE => a.zone.replace(nla::u16_of(v).ok_or(bad)?).is_none(),
+            map_attr::NAME => a.name.replace(v).is_none(),
             _ => false,
         };
         if !fresh {
@@ -355,6 +367,7 @@ pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
         remote_alias,
         remote_prefix_len,
         zone,
+        name,
     } = a;
     let key = map_key(spid, reqid)?;
     let (family, nat, nat_len) = prefix(addr.ok_or(Refusal::Missing("addr"))?, prefix_len)?;
@@ -404,7 +417,8 @@ pub fn map_request(a: MapAttrs<'_>) -> Result<MapRequest, Refusal> {
     if zone.is_some() && remote.is_none() {
         return Err(Refusal::ZoneWithoutRemote);
     }
-    Ok(MapRequest { key, family, nat, nat_len, from, pending, hold, inbound, remote })
+    let name = name.map(|n| MapName::from_wire(n).map_err(|_| Refusal::BadName)).transpose()?;
+    Ok(MapRequest { key, family, nat, nat_len, from, pending, hold, inbound, remote, name })
 }
 
 /// Refuses `req` if it asks for a conntrack zone and the kernel keeps none

@@ -30,6 +30,7 @@ use core::fmt;
 use core::sync::atomic::{AtomicU64, Ordering};
 
 use super::addr::{Addr, Family};
+use super::name::MapName;
 use super::policy::{self, PolicyInfo, Rival, SeenPolicy, Unfit};
 use super::selector::{DestSelector, Flow, Selector};
 use super::vec::{self, AllocError, Vec};
@@ -173,6 +174,8 @@ pub struct Mapping<S> {
     /// mapping translates only flows towards the alias
     /// ([`Table::alias_mapping`]).
     pub remote: Option<Remote>,
+    /// The IKE child the mapping is kept for, which a daemon finds it by.
+    pub name: Option<MapName>,
     /// Counters, shared by all snapshots that hold this mapping.
     pub stats: S,
 }

@@ -39,7 +39,9 @@ pub const MAX_HOLD_BYTES_TOTAL_DEFAULT: u64 = 268435456;
 pub mod cmd {
     /// Create a mapping.  Fails with EEXIST if one exists for the key,
     /// unless the replace flag is given.  Fails if policies of the key
-    /// exist but none can carry the mapping's flows.
+    /// exist but none can carry the mapping's flows, unless it carries a
+    /// name: then it is installed inactive, with the reason.  With a
+    /// name, also deletes the other mapping of that name, atomically.
     pub const MAP_NEW: u8 = 1;
     /// Delete the mapping of a spid or reqid (ENOENT if there is none).
     pub const MAP_DEL: u8 = 2;
@@ -62,7 +64,8 @@ pub mod cmd {
     /// refuses the request, and the extack message starts with "entry N: "
     /// (N counts mapping attributes from 1).  A mapping whose key,
     /// address, prefix, from, inbound flag, remote prefixes, zone,
-    /// pending mode and hold limits stay the same keeps its counters and hold queue.  Duplicate keys are refused.
+    /// pending mode and hold limits stay the same keeps its counters and
+    /// hold queue.  Duplicate keys and duplicate names are refused.
     pub const MAP_SET: u8 = 8;
     /// Highest command value.
     pub const MAX: u8 = 8;
@@ -198,7 +201,8 @@ pub mod map_attr {
     /// In map-set: one mapping of the new set, with the attributes of a
     /// map-new request (spid or reqid, addr, and optionally prefix-len,
     /// from, from-prefix-len, pending, hold-packets, hold-bytes,
-    /// inbound, remote, remote-alias, remote-prefix-len, zone).
+    /// inbound, remote, remote-alias, remote-prefix-len, zone,
+    /// name).
     /// Repeated, once per mapping.
     pub const MAPPING: u16 = 11;
     /// Key: the reqid of the templates of the outbound policies to bind
@@ -270,8 +274,21 @@ pub mod map_attr {
     /// kernel built without CONFIG_NF_CONNTRACK_ZONES, which would
     /// ignore the zone, refuses it with EOPNOTSUPP.
     pub const ZONE: u16 = 22;
+    /// The name of the IKE child that a daemon keeps the mapping for
+    /// (strongSwan's CONNECTION/CHILD, libreswan's connection name):
+    /// 1 to 63 bytes, no whitespace.  A map-new carrying a name deletes,
+    /// in the same atomic change, any other mapping of the namespace
+    /// with that name (the child came back under another key): the
+    /// packet path sees the old mapping or the new one, never neither
+    /// or both, and the deleted key is announced in a map-del-ntf.  A
+    /// named mapping whose key's policies exist but none can carry its
+    /// flows is not refused, unlike an unnamed one: it is installed
+    /// inactive, with the reason, so that the refusal stays visible
+    /// where the mapping is listed.  Names are unique in a namespace;
+    /// map-set refuses a duplicate.
+    pub const NAME: u16 = 23;
     /// Highest attribute type.
-    pub const MAX: u16 = 22;
+    pub const MAX: u16 = 23;
 }
 
 /// Whether the mapped policy exists, so that the mapping translates.
@@ -352,6 +369,7 @@ pub mod map_checks {
     pub const REMOTE_ALIAS_MIN_LEN: u16 = 4;
     pub const REMOTE_ALIAS_MAX_LEN: u16 = 16;
     pub const ZONE_MIN: u16 = 1;
+    pub const NAME_MAX_LEN: u16 = 63;
 }
 
 /// Validation of the attributes of `map` that requests carry.
@@ -464,12 +482,21 @@ pub mod map_policy {
             max_len: None,
         },
     };
+    pub const NAME: super::AttrPolicy = super::AttrPolicy {
+        attr: super::map_attr::NAME,
+        kind: super::AttrKind::String,
+        checks: super::Checks {
+            range: None,
+            min_len: None,
+            max_len: Some(super::map_checks::NAME_MAX_LEN),
+        },
+    };
 }
 
 /// Validation of the attributes of `map-entry` that requests carry.
 pub mod map_entry_policy {
     /// Every attribute of the set: the policy of a nest of it.
-    pub const ALL: [super::AttrPolicy; 14] = [
+    pub const ALL: [super::AttrPolicy; 15] = [
         super::map_policy::SPID,
         super::map_policy::REQID,
         super::map_policy::ADDR,
@@ -484,6 +511,7 @@ pub mod map_entry_policy {
         super::map_policy::REMOTE_ALIAS,
         super::map_policy::REMOTE_PREFIX_LEN,
         super::map_policy::ZONE,
+        super::map_policy::NAME,
     ];
 }
 
@@ -567,7 +595,9 @@ pub struct OpSpec {
 pub enum Op {
     /// Create a mapping.  Fails with EEXIST if one exists for the key,
     /// unless the replace flag is given.  Fails if policies of the key
-    /// exist but none can carry the mapping's flows.
+    /// exist but none can carry the mapping's flows, unless it carries a
+    /// name: then it is installed inactive, with the reason.  With a
+    /// name, also deletes the other mapping of that name, atomically.
     MapNew,
     /// Delete the mapping of a spid or reqid (ENOENT if there is none).
     MapDel,
@@ -582,7 +612,8 @@ pub enum Op {
     /// refuses the request, and the extack message starts with "entry N: "
     /// (N counts mapping attributes from 1).  A mapping whose key,
     /// address, prefix, from, inbound flag, remote prefixes, zone,
-    /// pending mode and hold limits stay the same keeps its counters and hold queue.  Duplicate keys are refused.
+    /// pending mode and hold limits stay the same keeps its counters and
+    /// hold queue.  Duplicate keys and duplicate names are refused.
     MapSet,
 }
 
@@ -609,6 +640,7 @@ pub const OPS: [OpSpec; 5] = [
             map_policy::REMOTE_ALIAS,
             map_policy::REMOTE_PREFIX_LEN,
             map_policy::ZONE,
+            map_policy::NAME,
         ]),
         dump_attrs: None,
     },
@@ -919,4 +951,5 @@ pub mod map {
     pub const REMOTE_ALIAS: super::Attr<super::kind::Binary> = super::Attr::new(super::map_attr::REMOTE_ALIAS);
     pub const REMOTE_PREFIX_LEN: super::Attr<super::kind::U8> = super::Attr::new(super::map_attr::REMOTE_PREFIX_LEN);
     pub const ZONE: super::Attr<super::kind::U16> = super::Attr::new(super::map_attr::ZONE);
+    pub const NAME: super::Attr<super::kind::String> = super::Attr::new(super::map_attr::NAME);
 }

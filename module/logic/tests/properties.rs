@@ -363,7 +363,7 @@ fn make_mapping(key: MapKey, s: MappingSpec) -> Mapping<u64> {
     // Every other prefix mapping admits inbound flows too: they change
     // nothing the outbound properties look at.
     let inbound = from.is_some() && s.nat % 2 == 1;
-    Mapping { key, family: s.family, nat, nat_len, from, pending: s.pending, inbound, remote: None, stats: key.cursor() }
+    Mapping { key, family: s.family, nat, nat_len, from, pending: s.pending, inbound, remote: None, name: None, stats: key.cursor() }
 }
 
 /// A key not in `used`, near `k`.
@@ -720,6 +720,7 @@ impl Attrs {
             remote_alias: None,
             remote_prefix_len: None,
             zone: None,
+            name: None,
         }
     }
 }
@@ -877,6 +878,7 @@ fn map_request() -> impl Strategy<Value = MapRequest> {
                 hold: if pending == PendingMode::Hold { HoldLimits { packets, bytes } } else { HoldLimits::DEFAULT },
                 inbound: from.is_some() && raw[15] % 2 == 1,
                 remote: None,
+                name: None,
             }
         })
 }
@@ -1316,7 +1318,7 @@ proptest! {
     fn splice_like_reference(req in map_request(), host in any::<[u8; 16]>(), inside in any::<bool>()) {
         let host = addr_of(req.family, host);
         prop_assert_eq!(req.nat.splice(req.nat_len, &host), splice(req.family, &req.nat, &host, usize::from(req.nat_len)));
-        let m = Mapping { key: req.key, family: req.family, nat: req.nat, nat_len: req.nat_len, from: req.from, pending: req.pending, inbound: req.inbound, remote: None, stats: 0u64 };
+        let m = Mapping { key: req.key, family: req.family, nat: req.nat, nat_len: req.nat_len, from: req.from, pending: req.pending, inbound: req.inbound, remote: None, name: None, stats: 0u64 };
         let saddr = match req.from {
             Some(f) if inside => splice(req.family, &f, &host, usize::from(req.nat_len)),
             _ => host,
@@ -1515,7 +1517,7 @@ fn empty_table() {
     assert!(t.by_nat_addr(Family::V6, &Addr::default(), &Flow::default()).is_none());
     assert!(!t.binds_policy(1) && t.bound_policies().next().is_none());
     let keys: BTreeSet<MapKey> = [MapKey::Reqid(9), MapKey::Spid(9), MapKey::Spid(1), MapKey::Reqid(1)].into();
-    let ms = keys.iter().map(|&key| Mapping { key, family: Family::V4, nat: Addr::default(), nat_len: 32, from: None, pending: PendingMode::Eagain, inbound: false, remote: None, stats: key.cursor() });
+    let ms = keys.iter().map(|&key| Mapping { key, family: Family::V4, nat: Addr::default(), nat_len: 32, from: None, pending: PendingMode::Eagain, inbound: false, remote: None, name: None, stats: key.cursor() });
     let t = Table::build(ms.collect(), &[]).unwrap();
     assert_eq!(t.mappings().iter().map(|m| m.key).collect::<Vec<_>>(), keys.into_iter().collect::<Vec<_>>());
 }

@@ -47,6 +47,7 @@ fn map_request_ok() {
         hold: HoldLimits::DEFAULT,
         inbound: false,
         remote: None,
+        name: None,
     };
     assert_eq!(r, want);
     let r = req(Some(305), Some(&V4), Some(1)).unwrap();
@@ -61,6 +62,50 @@ fn map_request_ok() {
     // The full length given explicitly is a single address.
     let r = request::map_request(MapAttrs { reqid: Some(7), addr: Some(&V4), prefix_len: Some(32), ..MapAttrs::default() }).unwrap();
     assert_eq!(r, MapRequest { key: MapKey::Reqid(7), ..want });
+}
+
+/// A name is the text before the attribute's NUL, by xnatctl's rules, so
+/// that `save` writes it as one word that `restore` reads back.
+#[test]
+fn map_request_name() {
+    let named = |name: &[u8]| request::map_request(MapAttrs { reqid: Some(3), addr: Some(&V4), name: Some(name), ..MapAttrs::default() });
+    let longest = [b'c'; 63];
+    for (wire, want) in [
+        (&b"home/net\0"[..], "home/net"),
+        (b"home/net", "home/net"),
+        (b"home/net\0\0\0", "home/net"),
+        ("bureau/réseau\0".as_bytes(), "bureau/réseau"),
+        (&longest[..], "c".repeat(63).leak()),
+    ] {
+        let r = named(wire).unwrap();
+        assert_eq!(r.name.map(|n| n.to_string()).as_deref(), Some(want), "{wire:?}");
+        assert_eq!(r.name.unwrap().as_bytes(), want.as_bytes());
+    }
+    let too_long = [b'c'; 64];
+    for wire in [&b"\0"[..], b"", b"home net\0", b"home\tnet\0", b"home\x7fnet\0", b"#net\0", b"\xff\xfe\0", &too_long[..],
+        "a\u{a0}b\0".as_bytes()]
+    {
+        assert_eq!(named(wire), Err(Refusal::BadName), "{wire:?}");
+    }
+    assert_eq!(named(b"home/net\0").unwrap().key, MapKey::Reqid(3));
+    // Both refusals whole in an extack, even after map-set's "entry N: ".
+    for r in [Refusal::BadName, Refusal::DuplicateName] {
+        let t = whole(r);
+        assert!(t.len() + "entry 65536: ".len() <= 80, "{t}");
+        assert_eq!(r.errno(), 22);
+    }
+    assert_eq!(whole(Refusal::DuplicateName), "an earlier entry has the same name");
+    // A map-set entry takes it too, once.
+    let mut e = Vec::new();
+    for (kind, v) in [(12u16, &3u32.to_ne_bytes()[..]), (2, &V4[..]), (23, b"home/net\0\0\0\0")] {
+        e.extend_from_slice(&(4 + v.len() as u16).to_ne_bytes());
+        e.extend_from_slice(&kind.to_ne_bytes());
+        e.extend_from_slice(v);
+    }
+    let r = request::map_entry_attrs(&e).and_then(request::map_request).unwrap();
+    assert_eq!(r.name.unwrap().as_str(), "home/net");
+    let twice = [&e[..], &e[e.len() - 16..]].concat();
+    assert_eq!(request::map_entry_attrs(&twice).err(), Some(Refusal::BadEntryAttr(23)));
 }
 
 #[test]

@@ -44,7 +44,7 @@ fn with_priority(p: SeenPolicy, priority: u32) -> SeenPolicy {
 
 fn mapping(key: MapKey, family: Family, nat: Addr) -> Mapping<Arc<()>> {
     let nat_len = family.max_prefix();
-    Mapping { key, family, nat, nat_len, from: None, pending: Default::default(), inbound: false, remote: None, stats: Arc::new(()) }
+    Mapping { key, family, nat, nat_len, from: None, pending: Default::default(), inbound: false, remote: None, name: None, stats: Arc::new(()) }
 }
 
 /// A 1:1 prefix mapping of `from`/`len` into `nat`/`len`.
@@ -603,7 +603,7 @@ fn lookup_agrees_with_a_linear_scan_on_many_mappings() {
 }
 
 #[test]
-fn memory_per_mapping_is_at_most_304_bytes() {
+fn memory_per_mapping_is_at_most_368_bytes() {
     // A mapping in the snapshot (in the module, the counters' handle, the
     // optional hold queue's and zone template's), its status (bindings and inactive
     // reason), one binding with its index entries (8 bytes by destination,
@@ -621,14 +621,17 @@ fn memory_per_mapping_is_at_most_304_bytes() {
     // longer; a remote prefix, its alias and its conntrack zone (twice
     // NAT), 38 bytes kept in place rather than behind a pointer that the
     // packet path would follow, and the zone's template made the mapping
-    // 48 longer: 304 in all.
+    // 48 longer: 304 in all.  The name of the IKE child a daemon keeps the
+    // mapping for, up to 63 bytes kept inline (a pointer would need an
+    // allocation per mapping, and its free, in every snapshot), 64 more:
+    // 368.
     let mapping = std::mem::size_of::<Mapping<(Arc<()>, Option<Arc<()>>, Option<Arc<()>>)>>();
     let status = 8 + std::mem::size_of::<Option<Inactive>>();
     let binding = std::mem::size_of::<logic::table::Binding>();
     let stats = std::mem::size_of::<logic::stats::Stats>();
     let counters = [8, 16, 32, 64, 96, 128].into_iter().find(|&s| s >= 8 + stats).unwrap();
     let per_mapping = mapping + status + binding + 8 + 4 + 4 + 8 + 4 + counters;
-    assert!(per_mapping <= 304, "{per_mapping} bytes per mapping: {mapping} + {status} + {binding} + 28 + {counters}");
+    assert!(per_mapping <= 368, "{per_mapping} bytes per mapping: {mapping} + {status} + {binding} + 28 + {counters}");
     assert_eq!(std::mem::size_of::<PolicyInfo>(), 36);
 }
 

@@ -83,7 +83,7 @@ fn request_attributes_are_the_specs() {
     let new = op(Op::MapNew).do_attrs.unwrap();
     let mut want =
         vec![SPID, ADDR, REPLACE, PENDING, HOLD_PACKETS, HOLD_BYTES, REQID, PREFIX_LEN, FROM, FROM_PREFIX_LEN, INBOUND, REMOTE, REMOTE_ALIAS,
-            REMOTE_PREFIX_LEN, ZONE];
+            REMOTE_PREFIX_LEN, ZONE, NAME];
     want.sort_unstable();
     assert_eq!(types(new), want);
     assert_eq!(types(op(Op::MapDel).do_attrs.unwrap()), [SPID, REQID]);
@@ -115,6 +115,7 @@ fn the_core_reads_every_entry_attribute_the_policy_lets_through() {
             AttrKind::U32 => &[1, 0, 0, 0],
             AttrKind::Binary => &[10, 0, 0, 1],
             AttrKind::Flag => &[],
+            AttrKind::String => b"home/net\0",
             k => panic!("unexpected kind {k:?}"),
         };
         let mut nla = Vec::new();

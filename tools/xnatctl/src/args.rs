@@ -11,7 +11,7 @@ use clap::{CommandFactory, Parser, Subcommand};
 
 use crate::cli::{self, Command};
 
-const MAP_USAGE: &str = "xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+const MAP_USAGE: &str = "xnatctl map spid=N|reqid=N [name NAME] [from PREFIX] to ADDR|PREFIX \
                          [remote ALIAS is PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]";
 const UNMAP_USAGE: &str = "xnatctl unmap spid=N|reqid=N";
 const SHOW_USAGE: &str = "xnatctl [-j [-p]] [-s] show [spid=N|reqid=N]";
@@ -36,6 +36,10 @@ the tunnel only, and they reach the same host part in from.
 that overlaps their own as ALIAS: their flows to ALIAS go to the same host part
 in PREFIX, sources mapped as usual; 'zone N' puts those flows in conntrack
 zone N, so that two sites with the same LAN keep identical flows apart.
+'name NAME' names the mapping after the IKE child it is kept for
+(CONN/CHILD): a named map deletes the other mapping of that name, in the
+same change, and one that the key's policies cannot carry is installed
+inactive with a warning instead of refused.
 While the policy's SA is being negotiated, a new flow is refused with EAGAIN
 (pending eagain, the default), silently dropped (pending drop), or queued
 until the SA is installed (pending hold; at most hold-packets packets, default
@@ -44,6 +48,7 @@ until the SA is installed (pending hold; at most hold-packets packets, default
 Examples:
   xnatctl map spid=305 to 10.20.30.2
   xnatctl map reqid=7 to 10.20.30.2
+  xnatctl map reqid=7 name home/net to 10.20.30.2
   xnatctl map spid=305 to 2001:db8::2 replace
   xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24
   xnatctl map reqid 7 from 192.168.1.0/24 to 10.20.30.0/24 inbound replace
@@ -62,8 +67,8 @@ Examples:
   xnatctl -f changes.txt
   xnatctl completion bash >/usr/share/bash-completion/completions/xnatctl
 
-save prints the mappings as lines 'map spid=N|reqid=N [from PREFIX] to
-ADDR|PREFIX [remote ALIAS is PREFIX] [zone N] [inbound] pending MODE
+save prints the mappings as lines 'map spid=N|reqid=N [name NAME] [from
+PREFIX] to ADDR|PREFIX [remote ALIAS is PREFIX] [zone N] [inbound] pending MODE
 [hold-packets N hold-bytes N]'; restore makes the
 mappings of such a file (blank lines and # comments allowed) the namespace's
 whole set, and -f applies a file of map, unmap and flush lines; both in one
@@ -145,6 +150,13 @@ enum Sub {
     /// the remote prefix, for two sites with the same LAN behind one mapped
     /// prefix; a zone a raw-table rule set stands.
     ///
+    /// `name NAME` (1-63 bytes, no white space, not starting with '#') names the
+    /// mapping after the IKE child it is kept for (strongSwan's CONN/CHILD,
+    /// libreswan's connection), as a daemon does.  A named map deletes the
+    /// other mapping of that name in the same change (the child came back under
+    /// another reqid); one whose key's policies exist but cannot carry it is
+    /// installed inactive, its reason printed as a warning, instead of refused.
+    ///
     /// While the policy's SA is being negotiated, a new flow is refused with EAGAIN
     /// (pending eagain, the default), silently dropped (pending drop), or queued
     /// and sent once the SA is installed (pending hold).  The hold queue takes at
@@ -194,7 +206,7 @@ enum Sub {
     },
     /// Print a line per mapping event (map, unmap, sa) until interrupted, or after N events
     ///
-    /// `map KEY TARGET [remote ALIAS is PREFIX] [zone N] [inbound] STATE [policies N,...] pending MODE [hold-packets N
+    /// `map KEY [name NAME] TARGET [remote ALIAS is PREFIX] [zone N] [inbound] STATE [policies N,...] pending MODE [hold-packets N
     /// hold-bytes N] [selector SELECTOR] [reason "..."]` when a mapping is
     /// created, replaced, activated or deactivated (KEY `spid N` or `reqid N`,
     /// TARGET `to ADDR` or `from PREFIX to PREFIX`); `unmap KEY` when it is
@@ -606,7 +618,7 @@ mod tests {
         assert_eq!(
             usage_error("map spid 305 to 1.2.3.4 --replace").0,
             "unknown keyword '--replace' for 'map' \
-             (expected: spid, reqid, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)"
+             (expected: spid, reqid, name, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)"
         );
         assert_eq!(
             usage_error("flush -x").0,

@@ -1,6 +1,6 @@
 //! Files: the restore format that `save` prints and `restore` reads
-//! (`map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [remote ALIAS is
-//! PREFIX] [zone N] [inbound] [pending MODE] [hold-packets N] [hold-bytes N]`
+//! (`map spid=N|reqid=N [name NAME] [from PREFIX] to ADDR|PREFIX [remote
+//! ALIAS is PREFIX] [zone N] [inbound] [pending MODE] [hold-packets N] [hold-bytes N]`
 //! lines), the batch files of `-f` (`map [... replace]`, `unmap`, `flush`
 //! lines), and what a batch does to a set of mappings.  No socket here: all
 //! of it is unit-tested on text.
@@ -65,6 +65,7 @@ fn command_lines(name: &str, text: &[u8]) -> Result<Vec<(usize, Vec<String>)>, U
 pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, Mapping)>, UsageError> {
     let mut mappings = Vec::new();
     let mut lines_of: HashMap<Key, usize> = HashMap::new();
+    let mut lines_of_name: HashMap<String, usize> = HashMap::new();
     for (line, words) in command_lines(name, text)? {
         let (command, rest) = words.split_first().expect("a command line has words");
         if command != "map" {
@@ -91,6 +92,17 @@ pub fn parse_restore(name: &str, text: &[u8]) -> Result<Vec<(usize, Mapping)>, U
                 line,
                 format!("{} is mapped twice (lines {first} and {line})", mapping.key),
             ));
+        }
+        // The kernel refuses a set with a name twice too; told here with
+        // both lines.
+        if let Some(child) = &mapping.name {
+            if let Some(first) = lines_of_name.insert(child.clone(), line) {
+                return Err(at(
+                    name,
+                    line,
+                    format!("name {child} is given twice (lines {first} and {line})"),
+                ));
+            }
         }
         mappings.push((line, mapping));
     }
@@ -140,8 +152,9 @@ pub enum Origin {
 /// The set that results from applying the batch `cmds` to `current` (the
 /// namespace's set as dumped), in order, as map-new, map-del and flush
 /// would one after the other: sorted by key, each mapping with its
-/// origin.  A `map` without `replace` of a mapped key, or an `unmap` of
-/// an unmapped one, is an error `FILE:LINE: ...`, as the kernel would
+/// origin.  A named `map` removes the other mapping of its name.  A `map`
+/// without `replace` of a mapped key, or an `unmap` of an unmapped one, is
+/// an error `FILE:LINE: ...`, as the kernel would
 /// refuse it.
 pub fn apply(
     name: &str,
@@ -167,6 +180,11 @@ pub fn apply(
                              add 'replace' to change it"
                         ));
                     }
+                }
+                // As map-new does: the mapping of the same name under
+                // another key goes, the child having a new key now.
+                if let Some(child) = &mapping.name {
+                    set.retain(|k, (_, m)| *k == key || m.name.as_ref() != Some(child));
                 }
                 set.insert(key, (Origin::Line(*line), mapping.clone()));
             }
@@ -200,8 +218,8 @@ pub fn locate_refusal(name: &str, extack: &str, origins: &[Origin]) -> Option<St
 }
 
 /// The line of the restore format that recreates `m`:
-/// `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [remote ALIAS is
-/// PREFIX] [zone N] [inbound] [pending MODE] [hold-packets N]
+/// `map spid=N|reqid=N [name NAME] [from PREFIX] to ADDR|PREFIX [remote
+/// ALIAS is PREFIX] [zone N] [inbound] [pending MODE] [hold-packets N]
 /// [hold-bytes N]`.  An error for a mapping that
 /// `restore` could not recreate: one without an address, or in a pending
 /// mode this xnatctl does not know.
@@ -210,9 +228,10 @@ pub fn restore_line(m: &Mapping) -> Result<String, String> {
         .target
         .ok_or_else(|| format!("the kernel reported {} without an address", m.key))?;
     let mut line = format!(
-        "map {}={} {target}{}",
+        "map {}={}{} {target}{}",
         m.key.keyword(),
         m.key.value(),
+        m.name_words(),
         m.extra_words()
     );
     if let Some(mode) = m.pending {
@@ -374,11 +393,19 @@ map spid=25 to 10.1.1.25 pending=eagain #";
             (
                 "map spid=305 to 10.20.30.2 bogus",
                 "x.conf:1: unknown keyword 'bogus' for 'map' \
-                 (expected: spid, reqid, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)",
+                 (expected: spid, reqid, name, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)",
             ),
             (
                 "map spid=9 to 10.9.0.9\n\nmap spid=305 to 10.20.30.2\nmap spid 9 to 10.9.0.10",
                 "x.conf:4: spid 9 is mapped twice (lines 1 and 4)",
+            ),
+            (
+                "map reqid=3 name home/net to 10.3.0.1\nmap reqid=5 name home/net to 10.3.0.2",
+                "x.conf:2: name home/net is given twice (lines 1 and 2)",
+            ),
+            (
+                "map reqid=3 name #net to 10.3.0.1",
+                "x.conf:1: missing value for 'name'",
             ),
         ] {
             assert_eq!(restore_err(text), want, "{text:?}");
@@ -555,6 +582,38 @@ map reqid 21 zone 3 remote 10.99.1.0/24 to 10.20.31.0/24 is 192.168.1.0/24 from 
         assert_eq!(got[1], (Origin::Line(2), mapping(305, "10.20.30.3")));
     }
 
+    /// A named map takes the name from the mapping that had it, as
+    /// map-new does in the kernel: the child came back under another key.
+    #[test]
+    fn batch_moves_a_name() {
+        let named = |key, to| Mapping {
+            name: Some("home/net".into()),
+            ..Mapping::new(key, crate::proto::Target::addr(to))
+        };
+        let current = vec![named(Key::Reqid(3), "10.3.0.1"), mapping(9, "10.9.0.9")];
+        let got = apply(
+            "cmds",
+            current.clone(),
+            &batch("map reqid=5 name home/net to 10.3.0.2"),
+        )
+        .unwrap();
+        assert_eq!(
+            got,
+            [
+                (Origin::Kept { key: Key::Spid(9) }, mapping(9, "10.9.0.9")),
+                (Origin::Line(1), named(Key::Reqid(5), "10.3.0.2")),
+            ]
+        );
+        // Under the same key it is a replace as any other.
+        let got = apply(
+            "cmds",
+            current,
+            &batch("map reqid=3 name home/net to 10.3.0.2 replace"),
+        )
+        .unwrap();
+        assert_eq!(got[1], (Origin::Line(1), named(Key::Reqid(3), "10.3.0.2")));
+    }
+
     #[test]
     fn batch_refused_by_the_set() {
         for (text, want) in [
@@ -687,7 +746,8 @@ map reqid 21 zone 3 remote 10.99.1.0/24 to 10.20.31.0/24 is 192.168.1.0/24 from 
         let host = reported(&map_line(
             "inbound reqid=12 from 192.168.1.7 to 10.20.30.7 pending drop",
         ));
-        let reqid = reported(&map_line("reqid=2 to 10.20.30.2 pending drop"));
+        // A daemon's mapping, named after its IKE child.
+        let reqid = reported(&map_line("reqid=2 to 10.20.30.2 pending drop name home/net"));
         // Twice NAT, the words in another order than save's.
         let twice = reported(&map_line(
             "zone 11 reqid=21 remote 10.99.1.0/24 from 192.168.1.0/24 inbound \
@@ -709,7 +769,7 @@ map reqid 21 zone 3 remote 10.99.1.0/24 to 10.20.31.0/24 is 192.168.1.0/24 from 
              map spid=9 to 10.9.0.9 pending eagain\n\
              map spid=305 to 10.20.30.2 pending drop\n\
              map spid=313 to 2001:db8::2 pending hold hold-packets 500 hold-bytes 1048576\n\
-             map reqid=2 to 10.20.30.2 pending drop\n\
+             map reqid=2 name home/net to 10.20.30.2 pending drop\n\
              map reqid=3 from fd00:1::/64 to fd00:2::/64 inbound pending hold hold-packets 20\n\
              map reqid=7 from 192.168.1.0/24 to 10.20.30.0/24 pending eagain\n\
              map reqid=12 from 192.168.1.7 to 10.20.30.7 inbound pending drop\n\

@@ -1,6 +1,6 @@
 //! The keyword grammar of xnatctl's commands
-//! (`spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [remote ALIAS is PREFIX
-//! [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N]
+//! (`spid=N|reqid=N [name NAME] [from PREFIX] to ADDR|PREFIX [remote ALIAS
+//! is PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N]
 //! [hold-bytes N] [replace]`).
 //!
 //! `args` hands over the words after the subcommand, even those starting
@@ -189,6 +189,8 @@ impl Keyword {
 
 const SPID: Keyword = Keyword::valued("spid");
 const REQID: Keyword = Keyword::valued("reqid");
+/// The IKE child's name the mapping is kept for; a daemon gives it.
+const NAME: Keyword = Keyword::valued("name");
 const FROM: Keyword = Keyword::valued("from");
 const TO: Keyword = Keyword::valued("to");
 const REPLACE: Keyword = Keyword::flag("replace");
@@ -212,9 +214,10 @@ const COUNT: Keyword = Keyword::valued("count");
 
 /// The keywords of each command that takes some, in the order messages
 /// list them.
-const MAP_KEYWORDS: [Keyword; 12] = [
+const MAP_KEYWORDS: [Keyword; 13] = [
     SPID,
     REQID,
+    NAME,
     FROM,
     TO,
     REMOTE,
@@ -539,9 +542,35 @@ fn required<'a>(
     }
 }
 
-/// `map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX [remote ALIAS is
-/// PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N]
-/// [hold-bytes N] [replace]`; the hold limits only with `pending hold`,
+/// A mapping's name as the kernel takes it (`map_checks::NAME_MAX_LEN`
+/// and the rest of its rules): 1 to 63 bytes, no white space or control
+/// character (a name is one word of the grammar, printed as it is), and
+/// not starting with `#` (which would start a comment in a restore file).
+pub fn check_name(name: &str) -> Result<(), UsageError> {
+    let max = usize::from(map_checks::NAME_MAX_LEN);
+    if name.is_empty() || name.len() > max {
+        return usage(format!(
+            "name '{}' must have 1 to {max} bytes, not {}",
+            shown(name),
+            name.len()
+        ));
+    }
+    if name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return usage(format!(
+            "name '{}' has a space or control character",
+            shown(name).escape_debug()
+        ));
+    }
+    if name.starts_with('#') {
+        return usage(format!("name '{}' starts with '#'", shown(name)));
+    }
+    Ok(())
+}
+
+/// `map spid=N|reqid=N [name NAME] [from PREFIX] to ADDR|PREFIX [remote
+/// ALIAS is PREFIX [zone N]] [inbound] [pending eagain|drop|hold]
+/// [hold-packets N] [hold-bytes N] [replace]`, the words in any order; the
+/// hold limits only with `pending hold`,
 /// inbound only with from, zone only with remote.
 pub fn parse_map(words: &[String]) -> Result<Command, UsageError> {
     let (mapping, replace) = parse_mapping(words)?;
@@ -577,6 +606,10 @@ pub fn parse_mapping(words: &[String]) -> Result<(Mapping, bool), UsageError> {
         (map_checks::HOLD_BYTES_MIN, map_checks::HOLD_BYTES_MAX),
         pending,
     )?;
+    let name = kv.get(NAME.name).cloned();
+    if let Some(name) = &name {
+        check_name(name)?;
+    }
     let mapping = Mapping {
         key,
         target: Some(target),
@@ -586,6 +619,7 @@ pub fn parse_mapping(words: &[String]) -> Result<(Mapping, bool), UsageError> {
         inbound,
         remote,
         zone,
+        name,
     };
     Ok((mapping, kv.contains_key(REPLACE.name)))
 }
@@ -687,6 +721,57 @@ mod tests {
             addr: addr.parse().unwrap(),
             len,
         }
+    }
+
+    #[test]
+    fn map_name() {
+        let want = Command::Map {
+            mapping: Mapping {
+                name: Some("home/net".into()),
+                ..Mapping::new(Key::Reqid(3), Target::addr("10.3.0.1"))
+            },
+            replace: false,
+        };
+        for words in [
+            "reqid=3 name home/net to 10.3.0.1",
+            "reqid 3 to 10.3.0.1 name=home/net",
+            "name home/net reqid=3 to 10.3.0.1",
+        ] {
+            assert_eq!(parse_map(&w(words)).unwrap(), want, "{words}");
+        }
+        // 63 bytes is the kernel's most; any non-space text, UTF-8 too.
+        let longest = "c".repeat(63);
+        for name in [longest.as_str(), "office-lan", "bureau/réseau", "a"] {
+            let words = [w("reqid=3 to 10.3.0.1 name"), vec![name.to_string()]].concat();
+            let Command::Map { mapping, .. } = parse_map(&words).unwrap() else {
+                panic!("not a map")
+            };
+            assert_eq!(mapping.name.as_deref(), Some(name));
+        }
+        let too_long = "c".repeat(64);
+        for (name, msg) in [
+            (too_long.as_str(), format!("name '{too_long}' must have 1 to 63 bytes, not 64")),
+            ("home net", "name 'home net' has a space or control character".into()),
+            ("home\tnet", "name 'home\\tnet' has a space or control character".into()),
+            ("a\0b", "name 'a\\0b' has a space or control character".into()),
+            ("#net", "name '#net' starts with '#'".into()),
+        ] {
+            let words = [w("reqid=3 to 10.3.0.1 name"), vec![name.to_string()]].concat();
+            assert_eq!(err(parse_map(&words)), msg, "{name:?}");
+        }
+        assert_eq!(
+            err(parse_map(&w("reqid=3 to 10.3.0.1 name="))),
+            "missing value for 'name'"
+        );
+        assert_eq!(
+            err(parse_map(&w("reqid=3 name a to 10.3.0.1 name b"))),
+            "'name' given more than once"
+        );
+        // A name is no key: unmap and show take none.
+        assert_eq!(
+            err(parse_unmap(&w("name home/net"))),
+            "unknown keyword 'name' for 'unmap' (expected: spid, reqid)"
+        );
     }
 
     #[test]
@@ -1023,7 +1108,7 @@ mod tests {
             (
                 "spid=305 from to 10.20.30.2",
                 "unknown keyword '10.20.30.2' for 'map' \
-                 (expected: spid, reqid, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)",
+                 (expected: spid, reqid, name, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)",
             ),
             (
                 "spid=305 to 224.0.0.0/4 from 10.0.0.0/4",
@@ -1045,6 +1130,7 @@ mod tests {
             [
                 "spid",
                 "reqid",
+                "name",
                 "from",
                 "to",
                 "remote",
@@ -1079,6 +1165,7 @@ mod tests {
                 inbound: false,
                 remote: None,
                 zone: None,
+                name: None,
             },
             replace,
         };
@@ -1161,6 +1248,7 @@ mod tests {
                 inbound: false,
                 remote: None,
                 zone: None,
+                name: None,
             },
             replace,
         };
@@ -1273,7 +1361,7 @@ mod tests {
         assert_eq!(
             err(parse_map(&w("spid=305 to 10.20.30.2 bogus"))),
             "unknown keyword 'bogus' for 'map' \
-             (expected: spid, reqid, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)"
+             (expected: spid, reqid, name, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)"
         );
         assert_eq!(err(parse_map(&w("spid=305 to"))), "missing value for 'to'");
         assert_eq!(
@@ -1435,14 +1523,14 @@ mod tests {
                 parse_map(std::slice::from_ref(&long)),
                 format!(
                     "unknown keyword '{short}' for 'map' \
-                     (expected: spid, reqid, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)"
+                     (expected: spid, reqid, name, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)"
                 ),
             ),
             (
                 parse_map(&[format!("{long}=1")]),
                 format!(
                     "unknown keyword '{short}' for 'map' \
-                     (expected: spid, reqid, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)"
+                     (expected: spid, reqid, name, from, to, remote, is, zone, inbound, pending, hold-packets, hold-bytes, replace)"
                 ),
             ),
             (

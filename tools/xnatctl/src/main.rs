@@ -39,6 +39,8 @@ mod nl;
 mod output;
 mod print;
 mod proto;
+mod spd;
+mod vici;
 
 use args::{Options, Parsed};
 use cli::Command;
@@ -95,15 +97,30 @@ fn save(opts: &Options) -> Result<(), Error> {
     print::print_out(text.as_bytes()).map_err(print::print_error)
 }
 
+/// `map`: map-new.  The kernel installs a named mapping that its key's
+/// policies cannot carry rather than refuse it (a daemon's mapping stays
+/// visible in `show`); it is read back, and its reason told as a warning.
+fn map(mapping: &proto::Mapping, replace: bool, opts: &Options) -> Result<(), Error> {
+    let mut conn = open(opts)?;
+    conn.request(&Request::MapNew {
+        mapping: mapping.clone(),
+        replace,
+    })?;
+    let Some(name) = &mapping.name else {
+        return Ok(());
+    };
+    let key = mapping.key;
+    for m in mappings(conn.request(&Request::MapGet { key })?)? {
+        if let Some(reason) = m.reason {
+            eprintln!("xnatctl: warning: {key} {name}: inactive: {reason}");
+        }
+    }
+    Ok(())
+}
+
 fn run(cmd: &Command, opts: &Options) -> Result<(), Error> {
     match cmd {
-        Command::Map { mapping, replace } => request(
-            opts,
-            &Request::MapNew {
-                mapping: mapping.clone(),
-                replace: *replace,
-            },
-        ),
+        Command::Map { mapping, replace } => map(mapping, *replace, opts),
         Command::Unmap { key } => request(opts, &Request::MapDel { key: *key }),
         Command::Flush => request(opts, &Request::Flush),
         Command::Show { key } => show(*key, opts),

@@ -4,7 +4,7 @@ use std::os::fd::AsRawFd;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, Context};
-use netlink_packet_core::{ParseableParametrized, NLM_F_DUMP_INTR};
+use netlink_packet_core::{NetlinkHeader, ParseableParametrized, NLM_F_DUMP_INTR};
 use netlink_packet_generic::GenlHeader;
 use netlink_sys::{protocols::NETLINK_GENERIC, Socket, SocketAddr};
 
@@ -95,12 +95,7 @@ impl Conn {
             interrupted: false,
         };
         loop {
-            let buf = self
-                .recv_datagram()
-                .context("cannot receive from the kernel")?;
-            for raw in split_messages(&buf).context("bad reply from the kernel")? {
-                let (header, reply) =
-                    parse_message::<F>(raw).context("bad reply from the kernel")?;
+            for (header, reply) in self.recv_replies::<F>()? {
                 if header.sequence_number != seq {
                     continue; // not ours (e.g. a notification)
                 }
@@ -114,6 +109,21 @@ impl Conn {
                 }
             }
         }
+    }
+
+    /// The messages of the next datagram, decoded.
+    fn recv_replies<F>(&self) -> Result<Vec<(NetlinkHeader, Reply<F>)>, Error>
+    where
+        F: ParseableParametrized<[u8], GenlHeader> + std::fmt::Debug,
+    {
+        let buf = self
+            .recv_datagram()
+            .context("cannot receive from the kernel")?;
+        let mut replies = Vec::new();
+        for raw in split_messages(&buf).context("bad reply from the kernel")? {
+            replies.push(parse_message::<F>(raw).context("bad reply from the kernel")?);
+        }
+        Ok(replies)
     }
 
     /// Receive one datagram.  The buffer is larger than any the kernel
@@ -207,6 +217,72 @@ impl Conn {
             );
         }
         Ok(ex.msgs)
+    }
+
+    /// Send `reqs` (requests answered by an acknowledgement only), many
+    /// in one datagram: netlink hands the kernel each message of it in
+    /// turn, and answers each with its own acknowledgement or error.  A
+    /// burst of changes then costs a few system calls rather than two per
+    /// change, and each still succeeds or fails on its own.  The outcome
+    /// of each request, in order.
+    pub fn request_each(&mut self, reqs: &[Request]) -> Vec<Result<(), Error>> {
+        // Few enough that their acknowledgements (with an extack each on
+        // failure) fit the receive buffer while the kernel works through
+        // the datagram.
+        const PER_DATAGRAM: usize = 128;
+        let mut outcomes = Vec::with_capacity(reqs.len());
+        for chunk in reqs.chunks(PER_DATAGRAM) {
+            let first = self.seq.wrapping_add(1);
+            let mut bytes = Vec::new();
+            for req in chunk {
+                let seq = self.next_seq();
+                bytes.extend(req.encode(self.family.id, seq));
+            }
+            let mut answers: Vec<Option<Result<(), Error>>> = chunk.iter().map(|_| None).collect();
+            if let Err(e) = self.send_and_collect(&bytes, first, &mut answers) {
+                let text = match e {
+                    Error::Other(e) => format!("{e:#}"),
+                    e => format!("{e:?}"),
+                };
+                for slot in answers.iter_mut().filter(|a| a.is_none()) {
+                    *slot = Some(Err(anyhow!("{text}").into()));
+                }
+            }
+            outcomes.extend(answers.into_iter().map(|a| {
+                a.unwrap_or_else(|| Err(anyhow!("the kernel did not answer").into()))
+            }));
+        }
+        outcomes
+    }
+
+    /// Send the requests `bytes`, numbered from `first`, and fill each
+    /// slot of `answers` with the kernel's answer to its request.
+    fn send_and_collect(
+        &mut self,
+        bytes: &[u8],
+        first: u32,
+        answers: &mut [Option<Result<(), Error>>],
+    ) -> Result<(), Error> {
+        let _ = self.make_room(bytes.len());
+        self.sock
+            .send(bytes, 0)
+            .context("cannot send to the kernel")?;
+        let mut pending = answers.len();
+        while pending > 0 {
+            for (header, reply) in self.recv_replies::<XnatMsg>()? {
+                let at = header.sequence_number.wrapping_sub(first) as usize;
+                let Some(slot) = answers.get_mut(at).filter(|s| s.is_none()) else {
+                    continue; // not ours, or answered already
+                };
+                *slot = match reply {
+                    Reply::Ack => Some(Ok(())),
+                    Reply::Error { errno, extack } => Some(Err(Error::Kernel { errno, extack })),
+                    Reply::Msg(_) | Reply::Done | Reply::Other => continue,
+                };
+                pending -= 1;
+            }
+        }
+        Ok(())
     }
 
     /// All mappings, from a dump that no change interrupted (NLM_F_DUMP_INTR):

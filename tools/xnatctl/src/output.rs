@@ -304,6 +304,9 @@ pub fn format_table(
     detail_ends.push(0);
     for m in maps {
         write!(cells, "{}", m.mapping.key).unwrap();
+        if let Some(name) = &m.mapping.name {
+            write!(cells, " {name}").unwrap();
+        }
         ends.push(cells.len());
         write_address(&mut cells, &m.mapping);
         ends.push(cells.len());
@@ -431,6 +434,8 @@ impl From<&Selector> for JsonSelector {
 struct JsonMapping {
     spid: Option<u32>,
     reqid: Option<u32>,
+    /// The IKE child's name, which a daemon gave it.
+    name: Option<String>,
     addr: Option<String>,
     prefix_len: Option<u8>,
     from: Option<String>,
@@ -465,6 +470,7 @@ impl From<&ReportedMapping> for JsonMapping {
         JsonMapping {
             spid,
             reqid,
+            name: m.name.clone(),
             addr: m.target.map(|t| t.to.addr.to_string()),
             prefix_len: m.target.and_then(|t| t.prefix_len_attr()),
             from: m.target.and_then(|t| t.from).map(|f| f.addr.to_string()),
@@ -494,7 +500,8 @@ pub fn format_json(maps: &[ReportedMapping], style: JsonStyle) -> serde_json::Re
 
 /// The line `monitor` prints for an event:
 /// `map spid 305 to 10.20.30.2 active policies 305 pending eagain selector
-/// ...`, `unmap reqid 7`, or `sa pending spid 305` / `sa established spid
+/// ...` (`map reqid 3 name home/net to ...` for a named mapping),
+/// `unmap reqid 7`, or `sa pending spid 305` / `sa established spid
 /// 305` (the index of the policy whose SA it is, whatever the key of its
 /// mapping).  The target is written as `map` takes it (`from P to P` for a
 /// prefix mapping, then the remote prefix, zone and inbound flag where
@@ -512,8 +519,9 @@ pub fn format_event(ev: &Event, ifname: impl Fn(i32) -> String) -> String {
                 .target
                 .map_or_else(|| "to -".to_string(), |t| t.to_string());
             let mut out = format!(
-                "map {} {target}{} {}",
+                "map {}{} {target}{} {}",
                 m.key,
+                m.name_words(),
                 m.extra_words(),
                 state_name(r.state)
             );
@@ -771,6 +779,40 @@ mod tests {
         }
     }
 
+    /// A daemon's mapping: its name next to the key in show's KEY cell,
+    /// in -j's "name", and after the key in monitor's line, as `map`
+    /// takes it; an inactive one with the kernel's reason.
+    #[test]
+    fn named_mapping() {
+        let r = ReportedMapping {
+            mapping: Mapping {
+                name: Some("office/lan".into()),
+                ..Mapping::new(Key::Reqid(5), lan_target())
+            },
+            state: Some(map_state::INACTIVE),
+            reason: Some("policy 42 selects src 10.1.0.0/16, not 10.20.30.0/24".into()),
+            ..ReportedMapping::new(Key::Reqid(5))
+        };
+        assert_eq!(
+            format_table(std::slice::from_ref(&r), Detail::Brief, noif),
+            "\
+KEY                 ADDRESS                               STATE     PENDING  POLICIES  FLOWS
+reqid 5 office/lan  from 192.168.1.0/24 to 10.20.30.0/24  inactive  -        -             -
+    reason \"policy 42 selects src 10.1.0.0/16, not 10.20.30.0/24\"
+"
+        );
+        let j = format_json(std::slice::from_ref(&r), JsonStyle::Compact).unwrap();
+        assert!(
+            j.starts_with("[{\"spid\":null,\"reqid\":5,\"name\":\"office/lan\",\"addr\""),
+            "{j}"
+        );
+        assert_eq!(
+            format_event(&Event::Map(Box::new(r)), noif),
+            "map reqid 5 name office/lan from 192.168.1.0/24 to 10.20.30.0/24 inactive \
+             reason \"policy 42 selects src 10.1.0.0/16, not 10.20.30.0/24\"\n"
+        );
+    }
+
     /// A twice-NAT mapping in show's ADDRESS cell, in map's own words, and
     /// in -j: the real prefix's address in "remote", as "from" has it.
     #[test]
@@ -934,7 +976,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
     fn json() {
         let j = format_json(&sample(), JsonStyle::Compact).unwrap();
         let want = concat!(
-            "[{\"spid\":305,\"reqid\":null,\"addr\":\"10.20.30.2\",\"prefix_len\":null,\"from\":null,",
+            "[{\"spid\":305,\"reqid\":null,\"name\":null,\"addr\":\"10.20.30.2\",\"prefix_len\":null,\"from\":null,",
             "\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[305],",
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",\"prefixlen_s\":32,",
@@ -944,7 +986,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"stale_entries\":0,\"pending_refused\":3,",
             "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"inbound_flows\":0,\"inbound_refused\":0,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
-            "\"hold_queued\":0}},{\"spid\":313,\"reqid\":null,\"addr\":\"10.20.30.3\",",
+            "\"hold_queued\":0}},{\"spid\":313,\"reqid\":null,\"name\":null,\"addr\":\"10.20.30.3\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",",
             "\"reason\":null,\"pending\":\"hold\",\"hold_packets\":100,\"hold_bytes\":262144,",
             "\"policies\":[313],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.3\",",
@@ -954,7 +996,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"stale_entries\":0,\"pending_refused\":0,",
             "\"pending_drops\":0,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"inbound_flows\":0,\"inbound_refused\":0,\"held\":57,\"released\":50,",
             "\"hold_overflow_drops\":4,\"hold_timeout_drops\":2,\"hold_error_drops\":1,",
-            "\"hold_queued\":0}},{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
+            "\"hold_queued\":0}},{\"spid\":1009,\"reqid\":null,\"name\":null,\"addr\":\"2001:db8::2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[],\"selector\":null,",
@@ -963,7 +1005,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"pending_refused\":0,\"pending_drops\":1234567,\"pending_nonblock_held\":0,\"pending_nonblock_drops\":0,\"inbound_flows\":0,\"inbound_refused\":0,",
             "\"held\":0,\"released\":0,\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,",
             "\"hold_error_drops\":0,\"hold_queued\":0}},{\"spid\":1017,\"reqid\":null,",
-            "\"addr\":\"192.0.2.7\",\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,",
+            "\"name\":null,\"addr\":\"192.0.2.7\",\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,",
             "\"state\":\"inactive\",\"reason\":null,\"pending\":null,\"hold_packets\":null,",
             "\"hold_bytes\":null,\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
             "\"declined\":null,\"fail_closed_drops\":null,",
@@ -971,7 +1013,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"inbound_flows\":null,\"inbound_refused\":null,\"held\":null,\"released\":null,",
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}},{\"spid\":null,\"reqid\":7,",
-            "\"addr\":\"10.20.30.0\",\"prefix_len\":24,\"from\":\"192.168.1.0\",",
+            "\"name\":null,\"addr\":\"10.20.30.0\",\"prefix_len\":24,\"from\":\"192.168.1.0\",",
             "\"from_prefix_len\":24,\"inbound\":true,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",\"reason\":null,\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[321,337],",
             "\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.0\",\"prefixlen_s\":24,",
@@ -981,7 +1023,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"stale_entries\":1,\"pending_refused\":1,",
             "\"pending_drops\":0,\"pending_nonblock_held\":2,\"pending_nonblock_drops\":0,\"inbound_flows\":5,\"inbound_refused\":1,\"held\":0,\"released\":0,",
             "\"hold_overflow_drops\":0,\"hold_timeout_drops\":0,\"hold_error_drops\":0,",
-            "\"hold_queued\":0}},{\"spid\":null,\"reqid\":9,\"addr\":\"10.20.30.9\",",
+            "\"hold_queued\":0}},{\"spid\":null,\"reqid\":9,\"name\":null,\"addr\":\"10.20.30.9\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":\"no IPv4 out policy with a template of reqid 9\",\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",
@@ -1049,6 +1091,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
         let mut want = vec![
             "spid",
             "reqid",
+            "name",
             "addr",
             "prefix_len",
             "from",
@@ -1117,7 +1160,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             .map(|e| format_event_json(e, None, JsonStyle::Compact).unwrap())
             .collect();
         let want = concat!(
-            "{\"event\":\"map\",\"mapping\":{\"spid\":305,\"reqid\":null,\"addr\":\"10.20.30.2\",",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":305,\"reqid\":null,\"name\":null,\"addr\":\"10.20.30.2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",",
             "\"reason\":null,\"pending\":\"drop\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.2\",",
@@ -1129,7 +1172,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"pending_refused\":3,\"pending_drops\":4294967301,",
             "\"pending_nonblock_held\":null,\"pending_nonblock_drops\":null,\"inbound_flows\":null,\"inbound_refused\":null,\"held\":0,\"released\":0,\"hold_overflow_drops\":0,",
             "\"hold_timeout_drops\":0,\"hold_error_drops\":0,\"hold_queued\":0}}}\n",
-            "{\"event\":\"map\",\"mapping\":{\"spid\":1009,\"reqid\":null,\"addr\":\"2001:db8::2\",",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":1009,\"reqid\":null,\"name\":null,\"addr\":\"2001:db8::2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"eagain\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[],\"selector\":null,\"stats\":{\"flows\":null,",
@@ -1139,7 +1182,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"hold_overflow_drops\":null,\"hold_timeout_drops\":null,",
             "\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
             "{\"event\":\"unmap\",\"spid\":305}\n",
-            "{\"event\":\"map\",\"mapping\":{\"spid\":313,\"reqid\":null,\"addr\":\"2001:db8::2\",",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":313,\"reqid\":null,\"name\":null,\"addr\":\"2001:db8::2\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":null,\"pending\":\"hold\",\"hold_packets\":500,\"hold_bytes\":1048576,",
             "\"policies\":[],\"selector\":null,",
@@ -1151,7 +1194,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"pending\"}\n",
             "{\"event\":\"sa\",\"spid\":313,\"sa_state\":\"established\"}\n",
             "{\"event\":\"sa\",\"spid\":305,\"sa_state\":\"unknown(7)\"}\n",
-            "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":7,\"addr\":\"10.20.30.0\",",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":7,\"name\":null,\"addr\":\"10.20.30.0\",",
             "\"prefix_len\":24,\"from\":\"192.168.1.0\",\"from_prefix_len\":24,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"active\",",
             "\"reason\":null,\"pending\":\"eagain\",\"hold_packets\":null,\"hold_bytes\":null,",
             "\"policies\":[321,337],\"selector\":{\"family\":\"inet\",\"src\":\"10.20.30.0\",",
@@ -1162,7 +1205,7 @@ reqid 9    10.20.30.9                                    inactive  eagain       
             "\"pending_refused\":null,\"pending_drops\":null,\"pending_nonblock_held\":2,\"pending_nonblock_drops\":null,\"inbound_flows\":null,\"inbound_refused\":null,",
             "\"held\":null,\"released\":null,\"hold_overflow_drops\":null,",
             "\"hold_timeout_drops\":null,\"hold_error_drops\":null,\"hold_queued\":null}}}\n",
-            "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":9,\"addr\":\"fd00:2::9\",",
+            "{\"event\":\"map\",\"mapping\":{\"spid\":null,\"reqid\":9,\"name\":null,\"addr\":\"fd00:2::9\",",
             "\"prefix_len\":null,\"from\":null,\"from_prefix_len\":null,\"inbound\":false,\"remote\":null,\"remote_alias\":null,\"remote_prefix_len\":null,\"zone\":null,\"state\":\"inactive\",",
             "\"reason\":\"no IPv4 out policy with a template of reqid 9\",\"pending\":\"eagain\",",
             "\"hold_packets\":null,\"hold_bytes\":null,\"policies\":[],\"selector\":null,",

@@ -24,7 +24,7 @@ fn wrong_direction_is_refused_locally() {
         err,
         "xnatctl: spid 306 is not an outbound policy index (306 & 7 = 2, fwd); \
          only out policies (index & 7 == 1) can be mapped\n\
-         usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+         usage: xnatctl map spid=N|reqid=N [name NAME] [from PREFIX] to ADDR|PREFIX \
          [remote ALIAS is PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]\n"
     );
 }
@@ -197,7 +197,7 @@ fn help_shows_the_grammar() {
     assert_eq!(code, 0);
     assert!(
         out.contains(
-            "Usage: xnatctl map spid=N|reqid=N [from PREFIX] to ADDR|PREFIX \
+            "Usage: xnatctl map spid=N|reqid=N [name NAME] [from PREFIX] to ADDR|PREFIX \
              [remote ALIAS is PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]"
         ),
         "{out}"

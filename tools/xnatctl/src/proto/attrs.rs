@@ -176,7 +176,8 @@ pub enum MapAttr {
     /// In map-set: one mapping of the new set, with the attributes of a
     /// map-new request (spid or reqid, addr, and optionally prefix-len,
     /// from, from-prefix-len, pending, hold-packets, hold-bytes,
-    /// inbound, remote, remote-alias, remote-prefix-len, zone).
+    /// inbound, remote, remote-alias, remote-prefix-len, zone,
+    /// name).
     /// Repeated, once per mapping.
     Mapping(Vec<MapAttr>),
     /// Key: the reqid of the templates of the outbound policies to bind
@@ -248,6 +249,19 @@ pub enum MapAttr {
     /// kernel built without CONFIG_NF_CONNTRACK_ZONES, which would
     /// ignore the zone, refuses it with EOPNOTSUPP.
     Zone(u16),
+    /// The name of the IKE child that a daemon keeps the mapping for
+    /// (strongSwan's CONNECTION/CHILD, libreswan's connection name):
+    /// 1 to 63 bytes, no whitespace.  A map-new carrying a name deletes,
+    /// in the same atomic change, any other mapping of the namespace
+    /// with that name (the child came back under another key): the
+    /// packet path sees the old mapping or the new one, never neither
+    /// or both, and the deleted key is announced in a map-del-ntf.  A
+    /// named mapping whose key's policies exist but none can carry its
+    /// flows is not refused, unlike an unnamed one: it is installed
+    /// inactive, with the reason, so that the refusal stays visible
+    /// where the mapping is listed.  Names are unique in a namespace;
+    /// map-set refuses a duplicate.
+    Name(String),
     Other(DefaultNla),
 }
 
@@ -280,6 +294,7 @@ impl MapAttr {
             MapAttr::RemoteAlias(_) => map_attr::REMOTE_ALIAS,
             MapAttr::RemotePrefixLen(_) => map_attr::REMOTE_PREFIX_LEN,
             MapAttr::Zone(_) => map_attr::ZONE,
+            MapAttr::Name(_) => map_attr::NAME,
             MapAttr::Other(nla) => nla.kind(),
         }
     }
@@ -308,6 +323,7 @@ impl MapAttr {
             MapAttr::RemoteAlias(v) => ip_bytes(v),
             MapAttr::RemotePrefixLen(v) => vec![*v],
             MapAttr::Zone(v) => v.to_ne_bytes().to_vec(),
+            MapAttr::Name(v) => [v.as_bytes(), &[0]].concat(),
             MapAttr::Other(nla) => other_payload(nla),
         }
     }
@@ -339,6 +355,7 @@ impl<'a, T: AsRef<[u8]> + ?Sized> Parseable<NlaBuffer<&'a T>> for MapAttr {
             map_attr::REMOTE_ALIAS => MapAttr::RemoteAlias(ip("remote-alias", v)?),
             map_attr::REMOTE_PREFIX_LEN => MapAttr::RemotePrefixLen(fixed::<1>("remote-prefix-len", v)?[0]),
             map_attr::ZONE => MapAttr::Zone(u16::from_ne_bytes(fixed("zone", v)?)),
+            map_attr::NAME => MapAttr::Name(string(v)),
             _ => MapAttr::Other(DefaultNla::parse(buf)?),
         })
     }

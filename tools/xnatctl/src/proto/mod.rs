@@ -71,6 +71,7 @@ pub mod tests {
             inbound: false,
             remote: None,
             zone: None,
+            name: None,
         }
     }
 
@@ -315,6 +316,7 @@ pub mod tests {
                     inbound: false,
                     remote: None,
                     zone: None,
+                    name: None,
                 },
                 replace: false,
             };
@@ -346,6 +348,7 @@ pub mod tests {
                 inbound: false,
                 remote: None,
                 zone: None,
+                name: None,
             },
             replace: true,
         };
@@ -372,6 +375,7 @@ pub mod tests {
                 inbound: false,
                 remote: None,
                 zone: None,
+                name: None,
             },
             replace: true,
         };
@@ -398,6 +402,7 @@ pub mod tests {
                 inbound: false,
                 remote: None,
                 zone: None,
+                name: None,
             },
             replace: false,
         };
@@ -484,6 +489,7 @@ pub mod tests {
                 inbound: false,
                 remote: None,
                 zone: None,
+                name: None,
             },
         ];
         let req = Request::MapSet {
@@ -567,6 +573,7 @@ pub mod tests {
                 inbound: false,
                 remote: None,
                 zone: None,
+                name: None,
             })
             .collect();
         let b = Request::MapSet { mappings }.encode(30, 1);
@@ -721,6 +728,7 @@ pub mod tests {
             MapAttr::RemoteAlias("10.99.1.0".parse().unwrap()),
             MapAttr::RemotePrefixLen(24),
             MapAttr::Zone(11),
+            MapAttr::Name("home/net".into()),
             MapAttr::Selector(sel),
             MapAttr::Stats(stats),
             MapAttr::Mapping(vec![
@@ -1191,6 +1199,35 @@ pub mod tests {
         put(&mut half, map_attr::REMOTE_ALIAS, &[10, 99, 1, 0]);
         put(&mut half, map_attr::REMOTE_PREFIX_LEN, &[24]);
         assert_eq!(decode(&half).mapping.remote, None);
+    }
+
+    /// The name goes last, NUL-terminated as the kernel's NLA_NUL_STRING
+    /// wants it, in map-new and in a map-set entry; a reply carrying it
+    /// decodes to the named mapping.
+    #[test]
+    fn map_new_name_bytes() {
+        assert_eq!(map_attr::NAME, 23);
+        let named = Mapping {
+            name: Some("home/net".into()),
+            ..Mapping::new(Key::Reqid(7), lan_target())
+        };
+        let b = Request::MapNew {
+            mapping: named.clone(),
+            replace: false,
+        }
+        .encode(30, 5);
+        let mut want = Vec::new();
+        put_reqid_lan(&mut want);
+        put(&mut want, map_attr::NAME, b"home/net\0");
+        assert_eq!(&b[20..], &want[..]);
+        assert_eq!(decode(&want).mapping, named);
+        let b = Request::MapSet {
+            mappings: vec![named.clone()],
+        }
+        .encode(30, 6);
+        let entry = &decode_map_set(&b)[0];
+        assert_eq!(entry.last(), Some(&MapAttr::Name("home/net".into())));
+        assert_eq!(decode(&sample_reqid_mapping_attrs()).mapping.name, None);
     }
 
     #[test]

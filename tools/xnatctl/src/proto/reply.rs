@@ -62,6 +62,7 @@ impl ReportedMapping {
                 inbound: false,
                 remote: None,
                 zone: None,
+                name: None,
             },
             state: None,
             reason: None,
@@ -101,6 +102,7 @@ impl ReportedMapping {
                 MapAttr::RemoteAlias(a) => remote_alias = Some(*a),
                 MapAttr::RemotePrefixLen(n) => remote_prefix_len = Some(*n),
                 MapAttr::Zone(n) => m.zone = Some(*n),
+                MapAttr::Name(n) => m.name = Some(n.clone()),
                 MapAttr::Replace
                 | MapAttr::SaState(_)
                 | MapAttr::Mapping(_)

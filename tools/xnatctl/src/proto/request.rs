@@ -229,6 +229,7 @@ impl Mapping {
             inbound: false,
             remote: None,
             zone: None,
+            name: None,
         }
     }
 }
@@ -267,6 +268,10 @@ pub struct Mapping {
     /// The conntrack zone of the flows with the remote site (with
     /// `remote` only); None: the default zone.
     pub zone: Option<u16>,
+    /// The name of the IKE child the mapping is kept for (`CONN/CHILD`),
+    /// by which a daemon finds it again under the child's next reqid;
+    /// checked by [`crate::cli::check_name`] where a user gives it.
+    pub name: Option<String>,
 }
 
 impl Mapping {
@@ -291,9 +296,17 @@ impl Mapping {
 }
 
 impl Mapping {
+    /// ` name NAME` for a named mapping, as `map` takes it; else empty.
+    pub fn name_words(&self) -> String {
+        self.name
+            .as_ref()
+            .map_or_else(String::new, |name| format!(" name {name}"))
+    }
+
     /// The attributes of the mapping: the key, the target, then pending,
     /// the hold limits where given, the inbound flag if set, the remote
-    /// prefix (real), its alias and their length, and the zone; `replace`
+    /// prefix (real), its alias and their length, the zone and the name;
+    /// `replace`
     /// (map-new's) goes after the target.
     fn attrs(&self, replace: bool) -> Vec<MapAttr> {
         let mut attrs = vec![self.key.attr()];
@@ -317,6 +330,7 @@ impl Mapping {
             attrs.push(MapAttr::RemotePrefixLen(remote.len));
         }
         attrs.extend(self.zone.map(MapAttr::Zone));
+        attrs.extend(self.name.clone().map(MapAttr::Name));
         attrs
     }
 }
