@@ -9,7 +9,10 @@ use std::ffi::OsString;
 
 use clap::{CommandFactory, Parser, Subcommand};
 
+use std::path::PathBuf;
+
 use crate::cli::{self, Command};
+use crate::{childconf, daemon, updown, vici};
 
 const MAP_USAGE: &str = "xnatctl map spid=N|reqid=N [name NAME] [from PREFIX] to ADDR|PREFIX \
                          [remote ALIAS is PREFIX [zone N]] [inbound] [pending eagain|drop|hold] [hold-packets N] [hold-bytes N] [replace]";
@@ -20,6 +23,9 @@ const MONITOR_USAGE: &str = "xnatctl [-j [-p]] [-t] monitor [count N]";
 const SAVE_USAGE: &str = "xnatctl save";
 const RESTORE_USAGE: &str = "xnatctl restore [FILE]";
 const COMPLETION_USAGE: &str = "xnatctl completion bash|zsh|fish";
+const DAEMON_USAGE: &str = "xnatctl [-n NETNS] daemon [--config-dir DIR] [--vici PATH]";
+const UPDOWN_USAGE: &str =
+    "xnatctl [-n NETNS] updown [--config-dir DIR] [--chain SCRIPT [ARGS]...]";
 const USAGE: &str = "xnatctl [-n NETNS] [-j [-p]] [-s] [-t] <COMMAND> [WORDS]...\n       \
                      xnatctl [-n NETNS] -f FILE\n       \
                      xnatctl completion bash|zsh|fish";
@@ -267,6 +273,47 @@ enum Sub {
         #[arg(value_enum, value_name = "SHELL")]
         shell: cli::Shell,
     },
+    /// Keep the mappings of /etc/xfrm-nat.d bound to strongSwan's children (vici)
+    ///
+    /// Runs until killed.  Each line `map child=CONN/CHILD WORDS` of the files
+    /// DIR/*.conf (WORDS those of map after the key; `to vip` the virtual IP of
+    /// the child's IKE SA) is mapped with the child's reqid, whatever charon
+    /// assigned, and named CONN/CHILD: at start-up for the installed children
+    /// and trap policies, then on each child-updown and child-rekey event.  A
+    /// child going down keeps its mapping; a named mapping that no line names
+    /// is deleted at start-up and on SIGHUP, which also reads the files again.
+    /// If charon goes away, the daemon reconnects and reconciles; the mappings
+    /// stay in the kernel meanwhile.  One log line per action on stderr.
+    #[command(override_usage = DAEMON_USAGE)]
+    Daemon {
+        /// The directory of the *.conf files
+        #[arg(long, value_name = "DIR", default_value = childconf::DEFAULT_DIR, value_hint = clap::ValueHint::DirPath)]
+        config_dir: PathBuf,
+        /// charon's vici socket
+        #[arg(long, value_name = "PATH", default_value = vici::DEFAULT_SOCKET, value_hint = clap::ValueHint::FilePath)]
+        vici: String,
+    },
+    /// libreswan's leftupdown= hook: map the connection's line of /etc/xfrm-nat.d
+    ///
+    /// Reads PLUTO_VERB, PLUTO_CONNECTION, PLUTO_SA_REQID, PLUTO_MY_SOURCEIP
+    /// (`to vip`), PLUTO_MY_CLIENT and PLUTO_PEER_CLIENT.  On route-* and
+    /// up-* verbs it maps the line `map child=CONN ...` of the connection
+    /// (or of its template) with the connection's reqid, named after the
+    /// connection; on down-* and unroute-* it keeps the mapping.  Then it
+    /// runs the --chain script (libreswan's /usr/libexec/ipsec/_updown) with
+    /// the same environment and ARGS; the first failure is the exit status.
+    #[command(override_usage = UPDOWN_USAGE)]
+    Updown {
+        /// The directory of the *.conf files
+        #[arg(long, value_name = "DIR", default_value = childconf::DEFAULT_DIR, value_hint = clap::ValueHint::DirPath)]
+        config_dir: PathBuf,
+        /// The updown script to run after, with the same environment
+        #[arg(long, value_name = "SCRIPT", value_hint = clap::ValueHint::FilePath)]
+        chain: Option<String>,
+        /// The arguments of the chained script
+        #[arg(value_name = "ARGS", trailing_var_arg = true, allow_hyphen_values = true, requires = "chain")]
+        args: Vec<String>,
+    },
 }
 
 impl Sub {
@@ -281,6 +328,8 @@ impl Sub {
             Sub::Save { .. } => "save",
             Sub::Restore { .. } => "restore",
             Sub::Completion { .. } => "completion",
+            Sub::Daemon { .. } => "daemon",
+            Sub::Updown { .. } => "updown",
         }
     }
 
@@ -295,7 +344,7 @@ impl Sub {
             | Sub::Monitor { words }
             | Sub::Save { words }
             | Sub::Restore { words } => words,
-            Sub::Completion { .. } => &[],
+            Sub::Completion { .. } | Sub::Daemon { .. } | Sub::Updown { .. } => &[],
         }
     }
 
@@ -309,6 +358,8 @@ impl Sub {
             Sub::Save { .. } => SAVE_USAGE,
             Sub::Restore { .. } => RESTORE_USAGE,
             Sub::Completion { .. } => COMPLETION_USAGE,
+            Sub::Daemon { .. } => DAEMON_USAGE,
+            Sub::Updown { .. } => UPDOWN_USAGE,
         }
     }
 
@@ -323,6 +374,19 @@ impl Sub {
             Sub::Save { .. } => cli::parse_save(words),
             Sub::Restore { .. } => cli::parse_restore(words),
             Sub::Completion { shell } => Ok(Command::Completion { shell: *shell }),
+            Sub::Daemon { config_dir, vici } => Ok(Command::Daemon(daemon::Settings {
+                config_dir: config_dir.clone(),
+                vici: vici.clone(),
+            })),
+            Sub::Updown {
+                config_dir,
+                chain,
+                args,
+            } => Ok(Command::Updown(updown::Settings {
+                config_dir: config_dir.clone(),
+                chain: chain.clone(),
+                args: args.clone(),
+            })),
         }
     }
 }

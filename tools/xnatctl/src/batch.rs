@@ -31,7 +31,7 @@ pub fn display_name(file: &str) -> &str {
     }
 }
 
-fn at(name: &str, line: usize, msg: impl Display) -> UsageError {
+pub fn at(name: &str, line: usize, msg: impl Display) -> UsageError {
     UsageError(format!("{name}:{line}: {msg}"))
 }
 
@@ -46,7 +46,7 @@ fn words(line: &str) -> Vec<String> {
 /// The lines of `text` that hold a command, numbered from 1, as words
 /// (the first the command).  Lines end with `\n`; a `\r` before it is
 /// white space, so CRLF files read the same.
-fn command_lines(name: &str, text: &[u8]) -> Result<Vec<(usize, Vec<String>)>, UsageError> {
+pub fn command_lines(name: &str, text: &[u8]) -> Result<Vec<(usize, Vec<String>)>, UsageError> {
     let mut out = Vec::new();
     for (i, line) in text.split(|b| *b == b'\n').enumerate() {
         let number = i + 1;

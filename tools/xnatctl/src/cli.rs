@@ -51,6 +51,10 @@ pub enum Command {
     Completion {
         shell: Shell,
     },
+    /// Keep the child-keyed mappings bound to strongSwan's children.
+    Daemon(crate::daemon::Settings),
+    /// libreswan's updown hook.
+    Updown(crate::updown::Settings),
 }
 
 /// The shells `xnatctl completion` writes a script for.

@@ -62,6 +62,8 @@ fn what(cmd: &Command) -> String {
         Command::Restore { .. } => "cannot restore mappings".into(),
         Command::Batch { .. } => "cannot apply the batch file".into(),
         Command::Completion { .. } => "cannot print the completion script".into(),
+        Command::Daemon(_) => "daemon".into(),
+        Command::Updown(_) => "updown".into(),
     }
 }
 

@@ -11,6 +11,8 @@
 //!     xnatctl restore [FILE]
 //!     xnatctl -f FILE
 //!     xnatctl completion bash|zsh|fish
+//!     xnatctl daemon [--config-dir DIR] [--vici PATH]
+//!     xnatctl updown [--config-dir DIR] [--chain SCRIPT [ARGS]...]
 //!
 //! Options anywhere (`args::Options`): -j (JSON), -p (JSON pretty-printed),
 //! -s (show: selectors and counters), -t (monitor: timestamps), -n NETNS
@@ -18,7 +20,9 @@
 //!
 //! `args` reads the command line, `cli` is the grammar of a command's
 //! words, `run` below does what they ask, with `monitor`, `files` (restore
-//! and -f) and `completions` for the commands that are more than a request.
+//! and -f) and `completions` for the commands that are more than a request;
+//! `daemon` (with `vici`, `spd`) and `updown` bind the child-keyed
+//! configuration of `childconf` to the IKE daemon's children.
 
 use std::process::ExitCode;
 
@@ -29,8 +33,10 @@ mod uapi;
 
 mod args;
 mod batch;
+mod childconf;
 mod cli;
 mod completions;
+mod daemon;
 mod error;
 mod files;
 mod monitor;
@@ -40,6 +46,7 @@ mod output;
 mod print;
 mod proto;
 mod spd;
+mod updown;
 mod vici;
 
 use args::{Options, Parsed};
@@ -129,6 +136,8 @@ fn run(cmd: &Command, opts: &Options) -> Result<(), Error> {
         Command::Restore { file } => files::restore(file, opts),
         Command::Batch { file } => files::apply_batch(file, opts),
         Command::Completion { shell } => completions::print(*shell),
+        Command::Daemon(settings) => daemon::run(settings, opts),
+        Command::Updown(settings) => updown::run(settings, opts),
     }
 }
 

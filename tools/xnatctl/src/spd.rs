@@ -105,7 +105,8 @@ pub fn parse_policy(payload: &[u8]) -> Option<OutPolicy> {
 /// The outbound policies of the SPD of the current network namespace.
 pub fn out_policies() -> anyhow::Result<Vec<OutPolicy>> {
     let mut sock = Socket::new(NETLINK_XFRM).context("cannot open an xfrm netlink socket")?;
-    sock.bind_auto().context("cannot bind the xfrm netlink socket")?;
+    sock.bind_auto()
+        .context("cannot bind the xfrm netlink socket")?;
     sock.connect(&SocketAddr::new(0, 0))
         .context("cannot connect the xfrm netlink socket")?;
     let mut req = Vec::with_capacity(NLMSG_HDR_LEN);
@@ -114,7 +115,8 @@ pub fn out_policies() -> anyhow::Result<Vec<OutPolicy>> {
     req.extend_from_slice(&(NLM_F_REQUEST | NLM_F_DUMP).to_ne_bytes());
     req.extend_from_slice(&1u32.to_ne_bytes());
     req.extend_from_slice(&0u32.to_ne_bytes());
-    sock.send(&req, 0).context("cannot ask the kernel for its policies")?;
+    sock.send(&req, 0)
+        .context("cannot ask the kernel for its policies")?;
     let mut policies = Vec::new();
     loop {
         let (buf, _) = sock

@@ -207,7 +207,8 @@ pub struct Client {
 
 impl Client {
     pub fn connect(path: &str) -> anyhow::Result<Client> {
-        let stream = UnixStream::connect(path).with_context(|| format!("cannot connect to {path}"))?;
+        let stream =
+            UnixStream::connect(path).with_context(|| format!("cannot connect to {path}"))?;
         Ok(Client { stream })
     }
 
@@ -237,7 +238,10 @@ impl Client {
         self.read_full(&mut len, false)?;
         let len = u32::from_be_bytes(len) as usize;
         if len > PACKET_MAX {
-            return Err(io::Error::new(io::ErrorKind::InvalidData, "vici packet too long"));
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                "vici packet too long",
+            ));
         }
         let mut body = vec![0u8; len];
         self.read_full(&mut body, true)?;
@@ -260,7 +264,9 @@ impl Client {
     }
 
     fn send(&mut self, bytes: &[u8]) -> anyhow::Result<()> {
-        self.stream.write_all(bytes).context("cannot write to charon")
+        self.stream
+            .write_all(bytes)
+            .context("cannot write to charon")
     }
 
     /// Ask charon to send the events `name`.
@@ -334,7 +340,8 @@ pub mod tests {
         }
 
         fn value(&mut self, value: &str) {
-            self.0.extend_from_slice(&(value.len() as u16).to_be_bytes());
+            self.0
+                .extend_from_slice(&(value.len() as u16).to_be_bytes());
             self.0.extend_from_slice(value.as_bytes());
         }
 
@@ -382,7 +389,12 @@ pub mod tests {
         let ike = m.section("home").expect("ike section");
         assert_eq!(ike.list("local-vips"), ["10.3.0.1"]);
         assert!(ike.list("remote-vips").is_empty());
-        let (name, child) = ike.section("child-sas").expect("children").sections().next().expect("child");
+        let (name, child) = ike
+            .section("child-sas")
+            .expect("children")
+            .sections()
+            .next()
+            .expect("child");
         assert_eq!(name, "net-7");
         assert_eq!(child.str("reqid"), Some("3"));
         assert_eq!(child.list("local-ts").len(), 2);
