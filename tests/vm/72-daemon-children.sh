@@ -101,7 +101,7 @@ assert_eq "inactive $wide_reqid" "$(named_fields lab/wide state reqid)" "lab/wid
 assert_eq "$reason" "$(named_fields lab/wide reason)" "lab/wide: reason"
 assert_eq 0 "$(named_fields lab/wide flows)" "lab/wide: flows"
 show=$(xnat show)
-assert_match "$show" "reqid=$wide_reqid +lab/wide" "xnatctl show: the name next to the key"
+assert_match "$show" "reqid $wide_reqid +lab/wide" "xnatctl show: the name next to the key"
 assert_contains "$show" "$reason" "xnatctl show"
 daemon_log_from=1
 wait_for 10 "the daemon to log lab/wide's refusal" daemon_said "lab/wide: reqid $wide_reqid, from $LAN_NET to $WIDE_TO" ": inactive: $reason"
