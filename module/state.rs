@@ -294,11 +294,39 @@ enum Announce {
     /// no other: the request changed no other mapping (map or unmap of one
     /// key, see [`Table::with_one`]), so the snapshots are not compared.
     OnlyKey(MapKey),
+    /// A named map that took the name from the mapping of `from`, which
+    /// it deleted: both keys, and no other.
+    Renamed { from: MapKey, to: MapKey },
+}
+
+/// The key of the mapping other than `req`'s own that has `req`'s name,
+/// which a map-new of `req` deletes: the child it was kept for came back
+/// under another key.  Names are unique, so there is at most one.
+fn same_name(cur: &Snapshot, req: &MapRequest) -> Option<MapKey> {
+    let name = req.name?;
+    cur.entries().find(|e| e.key != req.key && e.name == Some(name)).map(|e| e.key)
 }
 
 /// Whether `new` differs from `old` in what users see of it.
 fn differs(old: &MapEntry<'_, Shared>, new: &MapEntry<'_, Shared>) -> bool {
     request_of(old) != request_of(new) || !old.same_binding(new)
+}
+
+/// Refuses a map-set whose entries (`(entry number, request)`) give a
+/// name twice, naming the later entry.  Sorted by name, in O(n log n): a
+/// set may have 65536 entries.
+fn check_unique_names(entries: &[(usize, MapRequest)]) -> Result<(), ChangeError> {
+    let mut named = KVVec::new();
+    for (i, r) in entries {
+        if let Some(name) = &r.name {
+            named.push((name.as_bytes(), *i), GFP_KERNEL_ACCOUNT)?;
+        }
+    }
+    named.sort_unstable();
+    match named.windows(2).find(|w| w[0].0 == w[1].0) {
+        Some(w) => Err(ChangeError::RefusedEntry(w[1].1, Refusal::DuplicateName)),
+        None => Ok(()),
+    }
 }
 
 impl Entry<NetState> {
@@ -344,15 +372,22 @@ impl Entry<NetState> {
         let mut deleted = KVec::new();
         let mut changed = KVec::new();
         let mut unbound = KVec::new();
-        if let Announce::OnlyKey(key) = announce {
-            match (cur.get(key), next.get(key)) {
-                (_, Some(_)) => changed.push(key, GFP_KERNEL)?,
-                (Some(_), None) => deleted.push(key, GFP_KERNEL)?,
-                (None, None) => (),
-            }
-            for b in cur.get(key).iter().flat_map(|e| e.bindings) {
-                if !next.binds_policy(b.index) {
-                    unbound.push(b.index, GFP_KERNEL)?;
+        let keys = match announce {
+            Announce::Changes => None,
+            Announce::OnlyKey(key) => Some([Some(key), None]),
+            Announce::Renamed { from, to } => Some([Some(from), Some(to)]),
+        };
+        if let Some(keys) = keys {
+            for key in keys.into_iter().flatten() {
+                match (cur.get(key), next.get(key)) {
+                    (_, Some(_)) => changed.push(key, GFP_KERNEL)?,
+                    (Some(_), None) => deleted.push(key, GFP_KERNEL)?,
+                    (None, None) => (),
+                }
+                for b in cur.get(key).iter().flat_map(|e| e.bindings) {
+                    if !next.binds_policy(b.index) {
+                        unbound.push(b.index, GFP_KERNEL)?;
+                    }
                 }
             }
         } else {
@@ -395,7 +430,10 @@ impl Entry<NetState> {
     }
 
     /// Creates or replaces the mapping of `req.key`.  Refused if policies
-    /// of the key exist but none can carry the mapping's flows.
+    /// of the key exist but none can carry the mapping's flows, unless it
+    /// has a name: then it is installed inactive, so that the refusal of a
+    /// daemon's mapping stays visible in `show`.  A named one deletes the
+    /// other mapping of its name in the same snapshot.
     pub(crate) fn map(&self, req: MapRequest, replace: bool, notify: Notify) -> Result<(), ChangeError> {
         let mut w = self.mappings.lock();
         let empty = Table::empty();
@@ -404,7 +442,8 @@ impl Entry<NetState> {
         if old.is_some() && !replace {
             return Err(Refusal::Exists(req.key).into());
         }
-        let others = cur.mappings().iter().filter(|m| m.key != req.key);
+        let renamed = same_name(cur, &req);
+        let others = cur.mappings().iter().filter(|m| m.key != req.key && Some(m.key) != renamed);
         let held = others
             .clone()
             .filter_map(|m| m.stats.hold.as_ref())
@@ -415,16 +454,25 @@ impl Entry<NetState> {
         // The other mappings' bindings are current (SPD changes resync
         // them), so only the new one's policies are looked for.
         let spd = SpdWalk::of(self.net(), self, core::slice::from_ref(&new))?;
-        let mut next = cur.with_one(req.key, Some(new), &spd.named)?;
+        let mut next = match renamed {
+            Some(from) => cur.with_one(from, None, &[])?.with_one(req.key, Some(new), &spd.named)?,
+            None => cur.with_one(req.key, Some(new), &spd.named)?,
+        };
         next.judge_sole(&spd.rivals, Some(req.key), spd.generation);
         if let Some(Inactive::Unfit(why)) = next.get(req.key).and_then(|e| e.inactive) {
-            return Err(Refusal::Unfit(why).into());
+            if req.name.is_none() {
+                return Err(Refusal::Unfit(why).into());
+            }
         }
         // The others' aliases do not overlap: an overlap is with this one.
         if let Some((a, b)) = next.alias_overlap() {
             return Err(Refusal::AliasOverlap(if a == req.key { b } else { a }).into());
         }
-        self.commit(&mut w, next, notify, Announce::OnlyKey(req.key))
+        let announce = match renamed {
+            Some(from) => Announce::Renamed { from, to: req.key },
+            None => Announce::OnlyKey(req.key),
+        };
+        self.commit(&mut w, next, notify, announce)
     }
 
     /// Replaces the whole mapping set with `reqs`, in one snapshot (map-set
@@ -451,6 +499,7 @@ impl Entry<NetState> {
         if let Some(w) = entries.windows(2).find(|w| w[0].1.key == w[1].1.key) {
             return Err(ChangeError::RefusedEntry(w[1].0, Refusal::Duplicate(w[1].1.key)));
         }
+        check_unique_names(&entries)?;
 
         let mut w = self.mappings.lock();
         let empty = Table::empty();
@@ -461,8 +510,9 @@ impl Entry<NetState> {
         }
         let next = self.build(next)?;
         // Entries are in key order, as the table is: the first refused wins.
+        // A named one is installed inactive instead, as by map-new.
         for ((i, _), e) in entries.iter().zip(next.entries()) {
-            if let Some(Inactive::Unfit(why)) = e.inactive {
+            if let (Some(Inactive::Unfit(why)), None) = (e.inactive, e.name) {
                 return Err(ChangeError::RefusedEntry(*i, Refusal::Unfit(why)));
             }
         }

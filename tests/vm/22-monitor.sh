@@ -42,5 +42,5 @@ jpoke() { ctl map spid=313 to 2001:db8::2 replace && ! kill -0 "$mon" 2>/dev/nul
 wait_for 60 "the JSON monitor to end after one event" jpoke
 wait "$mon" || fail "monitor count 1 failed: $(cat "$XNAT_TMP/monitor.json")"
 assert_eq 1 "$(wc -l <"$XNAT_TMP/monitor.json")" "JSON lines"
-assert_contains "$(cat "$XNAT_TMP/monitor.json")" '{"event":"map","mapping":{"spid":313,"reqid":null,"addr":"2001:db8::2",' "JSON event"
+assert_contains "$(cat "$XNAT_TMP/monitor.json")" '{"event":"map","mapping":{"spid":313,"reqid":null,"name":null,"addr":"2001:db8::2",' "JSON event"
 assert_contains "$(cat "$XNAT_TMP/monitor.json")" '"state":"inactive","reason":"no out policy with index 313","pending":"eagain",' "JSON event's state"
