@@ -204,8 +204,14 @@ install-tools: cli
 	install -D -m 0644 tools/systemd/xfrm-nat.conf $(DESTDIR)$(DOCDIR)/xfrm-nat.conf.example
 	install -D -m 0644 tools/systemd/modules-load.conf $(DESTDIR)$(DOCDIR)/modules-load.d-xfrm-nat.conf
 	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
-	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@MODPROBE@|$(MODPROBE)|g' \
-		tools/systemd/xfrm-nat.service.in >$(DESTDIR)$(UNITDIR)/xfrm-nat.service
+	for unit in xfrm-nat xfrm-nat-daemon; do \
+		sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@MODPROBE@|$(MODPROBE)|g' \
+			tools/systemd/$$unit.service.in >$(DESTDIR)$(UNITDIR)/$$unit.service || exit 1; \
+	done
+	install -D -m 0644 Documentation/examples/swanctl.conf $(DESTDIR)$(DOCDIR)/examples/swanctl.conf
+	install -D -m 0644 Documentation/examples/strongswan.conf $(DESTDIR)$(DOCDIR)/examples/xfrm-nat.d/strongswan.conf
+	install -D -m 0644 Documentation/examples/ipsec.conf $(DESTDIR)$(DOCDIR)/examples/ipsec.conf
+	install -D -m 0644 Documentation/examples/libreswan.conf $(DESTDIR)$(DOCDIR)/examples/xfrm-nat.d/libreswan.conf
 	$(CLI_BIN) completion bash >$(DESTDIR)$(BASHCOMPDIR)/xnatctl
 	$(CLI_BIN) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_xnatctl
 	$(CLI_BIN) completion fish >$(DESTDIR)$(FISHCOMPDIR)/xnatctl.fish
@@ -219,7 +225,8 @@ uninstall:
 	rm -f $(DESTDIR)/lib/modules/$(KVER)/updates/xfrm_nat.ko
 	if [ -z "$(DESTDIR)" ]; then depmod -a $(KVER); fi
 	rm -f $(DESTDIR)$(SBINDIR)/xnatctl $(DESTDIR)$(MANDIR)/man8/xnatctl.8 \
-		$(DESTDIR)$(UNITDIR)/xfrm-nat.service $(DESTDIR)$(BASHCOMPDIR)/xnatctl \
+		$(DESTDIR)$(UNITDIR)/xfrm-nat.service $(DESTDIR)$(UNITDIR)/xfrm-nat-daemon.service \
+		$(DESTDIR)$(BASHCOMPDIR)/xnatctl \
 		$(DESTDIR)$(ZSHCOMPDIR)/_xnatctl $(DESTDIR)$(FISHCOMPDIR)/xnatctl.fish
 	rm -rf $(DESTDIR)$(DOCDIR)
 

@@ -34,9 +34,14 @@ expected() {
 	cat <<-LIST
 	etc/xfrm-nat.conf
 	lib/modules/$kver/updates/xfrm_nat.ko
+	usr/local/lib/systemd/system/xfrm-nat-daemon.service
 	usr/local/lib/systemd/system/xfrm-nat.service
 	usr/local/sbin/xnatctl
 	usr/local/share/bash-completion/completions/xnatctl
+	usr/local/share/doc/xfrm-nat/examples/ipsec.conf
+	usr/local/share/doc/xfrm-nat/examples/swanctl.conf
+	usr/local/share/doc/xfrm-nat/examples/xfrm-nat.d/libreswan.conf
+	usr/local/share/doc/xfrm-nat/examples/xfrm-nat.d/strongswan.conf
 	usr/local/share/doc/xfrm-nat/modules-load.d-xfrm-nat.conf
 	usr/local/share/doc/xfrm-nat/xfrm-nat.conf.example
 	usr/local/share/doc/xfrm-nat/xfrm_nat.rst
@@ -64,7 +69,9 @@ layout)
 	[ "${vermagic%% *}" = "$kver" ] || fail "installed module's vermagic '$vermagic' is not for $kver"
 	modinfo -F alias "$ko" | grep -qx 'net-pf-16-proto-16-family-xfrm_nat' || fail "installed module lacks the family alias"
 	unit=$stage/usr/local/lib/systemd/system/xfrm-nat.service
-	! grep -n '@[A-Z]*@' "$unit" || fail "placeholders left in the unit"
+	! grep -n '@[A-Z]*@' "$unit" "${unit%.service}-daemon.service" || fail "placeholders left in a unit"
+	grep -qx 'ExecStart=/usr/local/sbin/xnatctl daemon --config-dir /etc/xfrm-nat.d' \
+		"${unit%.service}-daemon.service" || fail "daemon unit's ExecStart"
 	grep -qx 'ExecStart=/usr/local/sbin/xnatctl restore /etc/xfrm-nat.conf' "$unit" || fail "unit's ExecStart"
 	"$stage/usr/local/sbin/xnatctl" --version | grep -q "$version" || fail "installed xnatctl --version"
 	for f in bash-completion/completions/xnatctl zsh/site-functions/_xnatctl fish/vendor_completions.d/xnatctl.fish; do
@@ -82,9 +89,12 @@ unit)
 	tmp=$out/unit && rm -rf "$tmp" && mkdir -p "$tmp"
 	# verify checks that ExecStart= binaries exist and that the
 	# Documentation= man page opens: point both at the stage.
-	sed "s|/usr/local/sbin/|$stage/usr/local/sbin/|g" \
-		"$stage/usr/local/lib/systemd/system/xfrm-nat.service" >"$tmp/xfrm-nat.service"
-	MANPATH=$stage/usr/local/share/man: systemd-analyze verify "$tmp/xfrm-nat.service" 2>&1 | tee "$tmp/verify.log"
+	for unit in xfrm-nat xfrm-nat-daemon; do
+		sed "s|/usr/local/sbin/|$stage/usr/local/sbin/|g" \
+			"$stage/usr/local/lib/systemd/system/$unit.service" >"$tmp/$unit.service"
+	done
+	MANPATH=$stage/usr/local/share/man: systemd-analyze verify "$tmp/xfrm-nat.service" \
+		"$tmp/xfrm-nat-daemon.service" 2>&1 | tee "$tmp/verify.log"
 	[ "${PIPESTATUS[0]}" = 0 ] || fail "systemd-analyze verify failed"
 	[ ! -s "$tmp/verify.log" ] || fail "systemd-analyze verify complained (above)"
 	echo "ok: systemd-analyze verify"

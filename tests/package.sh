@@ -80,7 +80,7 @@ install)
 	vermagic=$(in_root modinfo -k "$krel" -F vermagic xfrm_nat)
 	[ "${vermagic%% *}" = "$krel" ] || fail "the installed module's vermagic is '$vermagic'"
 	in_root /usr/sbin/xnatctl --version | grep -q "$upstream" || fail "/usr/sbin/xnatctl --version is not $upstream"
-	for f in /usr/lib/systemd/system/xfrm-nat.service /usr/share/man/man8/xnatctl.8.gz /etc/xfrm-nat.conf \
+	for f in /usr/lib/systemd/system/xfrm-nat.service /usr/lib/systemd/system/xfrm-nat-daemon.service /usr/share/man/man8/xnatctl.8.gz /etc/xfrm-nat.conf \
 		/usr/share/bash-completion/completions/xnatctl; do
 		in_root test -e "$f" || fail "the packages did not install $f"
 	done
