@@ -3,7 +3,7 @@
 //! over vici, whatever reqid it assigned them.
 //!
 //! At start-up and on each reconnection it reconciles: charon's installed
-//! children (`list-sas`) and trap policies (`list-pols`, their reqid from
+//! children (`list-sas`) and trap policies (`list-policies`, their reqid from
 //! the SPD), then the kernel's named mappings that no line names any
 //! more.  Then it waits for child-updown and child-rekey events; no
 //! polling.  Its only state is the configuration: the mappings are the
@@ -33,9 +33,11 @@ pub struct Settings {
 }
 
 /// Waits between reconnections to charon, doubling from the first to
-/// the last.
+/// the last: short, since a connection attempt to a local socket costs
+/// next to nothing, and children that come back under new reqids are
+/// only bound once the daemon is connected again.
 const BACKOFF_FIRST: Duration = Duration::from_secs(1);
-const BACKOFF_LAST: Duration = Duration::from_secs(30);
+const BACKOFF_LAST: Duration = Duration::from_secs(5);
 /// After an event, how long the daemon waits for more before it acts:
 /// the events of a burst (charon restarting, thousands of children
 /// coming up) then go to the kernel together (see `nl::request_each`).
@@ -348,7 +350,7 @@ fn reconcile(kernel: &mut nl::Conn, lines: &[ChildLine], socket: &str) -> anyhow
     let mut query = vici::Client::connect(socket)?;
     let sas = query.stream("list-sas", "list-sa", &[("noblock", "yes")])?;
     let mut children: Vec<Child> = sas.iter().flat_map(children_of_listing).collect();
-    let pols = query.stream("list-pols", "list-policy", &[("trap", "yes")])?;
+    let pols = query.stream("list-policies", "list-policy", &[("trap", "yes")])?;
     let traps: Vec<(String, Section)> = pols
         .iter()
         .flat_map(traps_of_listing)

@@ -1,7 +1,7 @@
 //! The reqids of the kernel's outbound IPsec policies, by selector, from
 //! a dump of the SPD (what `ip xfrm policy` lists).
 //!
-//! strongSwan's `list-pols` reports a trap policy's traffic selectors but
+//! strongSwan's `list-policies` reports a trap policy's traffic selectors but
 //! not its reqid, which the daemon needs as the mapping's key; charon
 //! installed the trap's policies with it, so the SPD has it.
 

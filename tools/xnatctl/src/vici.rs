@@ -1,6 +1,6 @@
 //! A blocking client of strongSwan's vici protocol, as much of it as the
 //! daemon needs: named commands, streamed listings (`list-sas`,
-//! `list-pols`) and event registration.
+//! `list-policies`) and event registration.
 //!
 //! The wire format (strongSwan's src/libcharon/plugins/vici/README.md):
 //! a packet is a 32-bit big-endian length, then a type byte, then for the
@@ -286,7 +286,7 @@ impl Client {
     }
 
     /// Run the command `cmd` whose results charon streams as events
-    /// `event` (list-sas: list-sa, list-pols: list-policy); their messages.
+    /// `event` (list-sas: list-sa, list-policies: list-policy); their messages.
     pub fn stream(
         &mut self,
         cmd: &str,
@@ -416,11 +416,11 @@ pub mod tests {
 
     #[test]
     fn encodes_a_named_request() {
-        let p = encode_packet(packet::CMD_REQUEST, "list-pols", &[("trap", "yes")]);
+        let p = encode_packet(packet::CMD_REQUEST, "list-policies", &[("trap", "yes")]);
         assert_eq!(&p[..4], &((p.len() - 4) as u32).to_be_bytes());
         assert_eq!(p[4], packet::CMD_REQUEST);
-        assert_eq!(&p[6..15], b"list-pols");
-        let m = decode_message(&p[15..]).expect("decodes");
+        assert_eq!(&p[6..19], b"list-policies");
+        let m = decode_message(&p[19..]).expect("decodes");
         assert_eq!(m.str("trap"), Some("yes"));
     }
 
