@@ -127,6 +127,12 @@ daemon_stop() {
 	daemon_pid=
 }
 
+# daemon_reload: SIGHUP, the daemon reads its config again.
+daemon_reload() {
+	daemon_alive
+	kill -HUP "$daemon_pid"
+}
+
 daemon_alive() {
 	kill -0 "$daemon_pid" 2>/dev/null || fail "the daemon exited; its log: $(cat "$XNAT_TMP/daemon.log")"
 }
@@ -142,6 +148,8 @@ daemon_said() {
 }
 # daemon_log_mark: daemon_said looks only at what the daemon logs from now.
 daemon_log_mark() { daemon_log_from=$(($(wc -l <"$XNAT_TMP/daemon.log") + 1)); }
+# daemon_log_rewind: daemon_said looks at the whole log again.
+daemon_log_rewind() { daemon_log_from=1; }
 # daemon_log_since_mark: what the daemon logged since daemon_log_mark.
 daemon_log_since_mark() { tail -n +"$daemon_log_from" "$XNAT_TMP/daemon.log"; }
 

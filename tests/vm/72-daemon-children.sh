@@ -103,12 +103,12 @@ assert_eq 0 "$(named_fields lab/wide flows)" "lab/wide: flows"
 show=$(xnat show)
 assert_match "$show" "reqid $wide_reqid +lab/wide" "xnatctl show: the name next to the key"
 assert_contains "$show" "$reason" "xnatctl show"
-daemon_log_from=1
+daemon_log_rewind
 wait_for 10 "the daemon to log lab/wide's refusal" daemon_said "lab/wide: reqid $wide_reqid, from $LAN_NET to $WIDE_TO" ": inactive: $reason"
 
 phase "config: lab/wide's line removed, SIGHUP: its mapping goes, the others stay"
 daemon_config "map child=office/net to $MAPPED pending hold" "map child=lab/dmz to $LAB_MAPPED pending hold"
-kill -HUP "$daemon_pid"
+daemon_reload
 wait_for 30 "lab/wide's mapping to go" eval '[ -z "$(named_fields lab/wide state)" ]'
 daemon_alive
 assert_named_bound office/net "$MAPPED" "$MAPPED/32"
