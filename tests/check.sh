@@ -223,8 +223,11 @@ host_test() {
 # destination NAT that the secpath decides), a mapping's name moving to
 # another reqid (70: two keys changed in one snapshot), explain in both
 # families (71: its reading of the SPD and SAD, which it walks itself,
-# against the packet path's verdicts), and libreswan 4.10's updown hook
-# driving a mapping by name (73, IPv4: the virtual IP of its mode config).
+# against the packet path's verdicts), `xnatctl daemon` with Debian 12's
+# strongSwan (72-daemon-vip: vici as strongSwan 5.9 speaks it; the other
+# 72-daemon tests take 4-5 min under TCG, Debian 13's kernel runs them),
+# and libreswan 4.10's updown hook driving a mapping by name (73, IPv4: the
+# virtual IP of its mode config).
 lts_vm_tests=(00-boot 01-module-load 10-howto-ipv4 10-howto-ipv6 12-fail-closed-ipv4
 	16-ynl 17-unload-live 18-policy-lifecycle 20-sa-pending-ipv4 22-monitor 25-hold-ipv4
 	27-hold-unload 30-rmmod-race 31-bindings-outlive-mapping-ipv4 33-namespace-limits
@@ -233,7 +236,7 @@ lts_vm_tests=(00-boot 01-module-load 10-howto-ipv4 10-howto-ipv6 12-fail-closed-
 	57-priority-unbound-ipv4 58-preexisting-flow-ipv4 59-dnat-ipv4 60-route-flush-ipv4
 	62-acquire-expiry 63-acquire-after-ready-ipv4 64-nonblock-overflow-ipv4 65-inbound-ipv4
 	65-inbound-ipv6 70-mapping-name-ipv4 71-explain-ipv4 71-explain-ipv6
-	73-libreswan-updown-ipv4)
+	72-daemon-vip 73-libreswan-updown-ipv4)
 
 stage_vm_test() {
 	if ! need_kdir; then

@@ -14,15 +14,14 @@ ike_topology_flush() {
 	done
 }
 
-# charon_start NS NAME LOCAL REMOTE LOCAL_TS REMOTE_TS START_ACTION [REQID]:
-# charon in NS, its files in $XNAT_TMP/NAME (a second call with the same NAME
-# starts it again on the same files: a daemon restart); one connection
-# "tunnel" with one CHILD_SA "net", pinned to REQID when given (swanctl.conf's
-# reqid; else charon allocates one).  Its pid in charon_pid[NAME].
+# charon_launch NS NAME: charon in NS with the connections of
+# $XNAT_TMP/NAME/swanctl.conf, which the caller wrote; its other files in
+# $XNAT_TMP/NAME (a second call with the same NAME starts it again on the
+# same files: a daemon restart).  Its pid in charon_pid[NAME].
 declare -gA charon_pid=()
-charon_start() {
-	local ns=$1 name=$2 dir=$XNAT_TMP/$2 reqid=${8:+reqid = $8}
-	mkdir -p "$dir"
+charon_launch() {
+	local ns=$1 name=$2 dir=$XNAT_TMP/$2
+	[ -f "$dir/swanctl.conf" ] || fail "charon_launch: no $dir/swanctl.conf"
 	rm -f "$dir/charon.vici"
 	cat >"$dir/strongswan.conf" <<-EOF2
 	charon {
@@ -42,6 +41,23 @@ charon_start() {
 			knl = 2 } }
 	}
 	EOF2
+	# A private /run per daemon: charon's pid file is fixed at /run/charon.pid.
+	# Not through run_in: $! is then charon itself (ip, unshare and sh exec).
+	ip netns exec "$ns" unshare -m sh -c "mount -t tmpfs tmpfs /run && \
+		STRONGSWAN_CONF=$dir/strongswan.conf exec /usr/lib/ipsec/charon" >>"$dir/stdout" 2>&1 &
+	charon_pid[$name]=$!
+	on_exit "kill $!"
+	wait_for 60 "charon ($name) to listen on vici" test -S "$dir/charon.vici"
+	swanctl --load-all --uri "unix://$dir/charon.vici" --file "$dir/swanctl.conf" >"$dir/load.log" 2>&1 ||
+		fail "swanctl --load-all ($name): $(cat "$dir/load.log")"
+}
+
+# charon_start NS NAME LOCAL REMOTE LOCAL_TS REMOTE_TS START_ACTION [REQID]:
+# charon_launch with one connection "tunnel" with one CHILD_SA "net", pinned
+# to REQID when given (swanctl.conf's reqid; else charon allocates one).
+charon_start() {
+	local name=$2 dir=$XNAT_TMP/$2 reqid=${8:+reqid = $8}
+	mkdir -p "$dir"
 	cat >"$dir/swanctl.conf" <<-EOF2
 	connections {
 		tunnel {
@@ -66,15 +82,7 @@ charon_start() {
 	}
 	secrets { ike-1 { secret = xfrm-nat-test-secret } }
 	EOF2
-	# A private /run per daemon: charon's pid file is fixed at /run/charon.pid.
-	# Not through run_in: $! is then charon itself (ip, unshare and sh exec).
-	ip netns exec "$ns" unshare -m sh -c "mount -t tmpfs tmpfs /run && \
-		STRONGSWAN_CONF=$dir/strongswan.conf exec /usr/lib/ipsec/charon" >>"$dir/stdout" 2>&1 &
-	charon_pid[$name]=$!
-	on_exit "kill $!"
-	wait_for 60 "charon ($name) to listen on vici" test -S "$dir/charon.vici"
-	swanctl --load-all --uri "unix://$dir/charon.vici" --file "$dir/swanctl.conf" >"$dir/load.log" 2>&1 ||
-		fail "swanctl --load-all ($name): $(cat "$dir/load.log")"
+	charon_launch "$1" "$name"
 }
 
 # charon_stop NAME: stop charon as a service stop does (SIGTERM) and wait for
