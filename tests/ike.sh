@@ -8,11 +8,14 @@
 IKE_REQID=7
 
 # What the WAN may carry while an IKE daemon runs, stops and starts: ESP,
-# IKE (UDP 500 and 4500), neighbour discovery, and an ICMP port unreachable
+# IKE (UDP 500 and 4500), neighbour discovery, link-local IPv6 multicast
+# (MLD reports, whose hop-by-hop header hides them from 'icmp6', when an
+# interface comes up), and an ICMP port unreachable
 # that quotes an IKE datagram: a daemon that stops sends its deletes, and the
 # peer's answer can arrive after the socket closed.  A pcap-filter
 # expression; the quoted datagram's ports follow a 20-byte IPv4 header.
 IKE_WAN_TRAFFIC='esp or udp port 500 or udp port 4500 or arp or icmp6 or
+ (src net fe80::/10 and dst net ff02::/16) or
  (icmp[icmptype] == icmp-unreach and icmp[icmpcode] == 3 and icmp[17] == 17 and
   (icmp[28:2] == 500 or icmp[28:2] == 4500 or icmp[30:2] == 500 or icmp[30:2] == 4500))'
 
