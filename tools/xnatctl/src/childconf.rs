@@ -222,9 +222,15 @@ pub fn load_dir(dir: &Path) -> Result<Vec<ChildLine>, UsageError> {
     Ok(lines)
 }
 
-/// The line of `child`, if the configuration has one.
+/// The line of `child`, if the configuration has one: of its
+/// `CONNECTION/CHILD`, for the mapping of one peer's instance of it too,
+/// `CONNECTION/CHILD@VIP` (see the daemon's `instance_name`).
 pub fn line_of<'a>(lines: &'a [ChildLine], child: &str) -> Option<&'a ChildLine> {
-    lines.iter().find(|l| l.child == child)
+    let base = match child.rsplit_once('@') {
+        Some((base, vip)) if vip.parse::<IpAddr>().is_ok() => base,
+        _ => child,
+    };
+    lines.iter().find(|l| l.child == child || l.child == base)
 }
 
 /// An address as a number, with its family's width in bits.

@@ -99,6 +99,18 @@ fn child_name<'a>(section_name: &'a str, section: &'a Section) -> &'a str {
     section.str("name").unwrap_or(section_name)
 }
 
+/// The name of a child's mapping: `CONNECTION/CHILD`, and for an IKE SA
+/// to which this end gave a virtual IP (a responder that road warriors
+/// share one connection of) `CONNECTION/CHILD@VIP`, its first remote
+/// virtual IP, so that each peer's child has a mapping of its own, under
+/// a name that stays while the pool leases the peer that address.
+fn instance_name(conn: &str, child: &str, ike: &Section) -> String {
+    match ike.list("remote-vips").iter().find_map(|v| v.parse::<std::net::IpAddr>().ok()) {
+        Some(vip) => format!("{conn}/{child}@{vip}"),
+        None => format!("{conn}/{child}"),
+    }
+}
+
 /// The state of `child` of the IKE SA `ike`.
 fn child_state(ike: &Section, child: &Section) -> ChildState {
     ChildState {
@@ -130,7 +142,7 @@ fn children_of<'a>(
             let Some(child) = pick(section) else {
                 continue;
             };
-            let name = format!("{conn}/{}", child_name(section_name, child));
+            let name = instance_name(conn, child_name(section_name, child), ike);
             out.push((name, ike, child));
         }
     }
@@ -550,6 +562,30 @@ mod tests {
             }]
         );
         assert!(updates_of_event("ike-updown", &msg).is_empty());
+    }
+
+    #[test]
+    fn a_responders_children_are_named_after_the_peers_virtual_ips() {
+        let mut b = Builder::default();
+        b.kv("up", "yes");
+        for (id, vip, reqid) in [("1", "10.3.0.1", "5"), ("2", "10.3.0.2", "6")] {
+            b.begin("rw")
+                .kv("uniqueid", id)
+                .list("remote-vips", &[vip])
+                .begin("child-sas")
+                .begin("net-1")
+                .kv("name", "net")
+                .kv("reqid", reqid)
+                .end()
+                .end()
+                .end();
+        }
+        let msg = decode_message(&b.0).expect("decodes");
+        let names: Vec<String> = children_of_listing(&msg).into_iter().map(|c| c.name).collect();
+        assert_eq!(names, ["rw/net@10.3.0.1", "rw/net@10.3.0.2"]);
+        // Both are the line of rw/net.
+        let lines = childconf::parse_file("t.conf", b"map child=rw/net to 192.0.2.1\n").expect("parses");
+        assert!(names.iter().all(|n| childconf::line_of(&lines, n).is_some()));
     }
 
     #[test]
