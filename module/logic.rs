@@ -15,6 +15,8 @@ pub(crate) mod fmt;
 pub(crate) mod hold;
 #[path = "logic/src/name.rs"]
 pub(crate) mod name;
+#[path = "logic/src/htrie.rs"]
+pub(crate) mod htrie;
 #[path = "logic/src/nla.rs"]
 pub(crate) mod nla;
 #[path = "logic/src/pmap.rs"]

@@ -19,6 +19,7 @@ pub mod addr;
 pub mod explain;
 pub mod fmt;
 pub mod hold;
+pub mod htrie;
 pub mod name;
 pub mod nla;
 pub mod pmap;

@@ -38,6 +38,7 @@ use super::addr::{Addr, Family};
 use super::name::MapName;
 use super::policy::{self, PolicyInfo, Rival, SeenPolicy, Unfit};
 use super::selector::{DestSelector, Flow, Selector};
+use super::htrie::HashTrie;
 use super::pmap::{self, PMap};
 use super::rc::{self, Rc};
 use super::vec::{self, AllocError, Vec};
@@ -367,6 +368,24 @@ type DestKey = (Family, Reverse<u8>, u32, u32, MapKey, u32);
 /// prefix length, mapping key.
 type AddrKey = (Family, Addr, u8, MapKey);
 
+/// An entry of the destination index: its key, the mapping, and the
+/// binding's position in it.
+type DestEntry<S> = (DestKey, Rc<Item<S>>, u32);
+
+/// The hash the destination index files `k` under: that of its masked
+/// destination, mixed with its family and prefix length, so that each
+/// group of the index spreads over the whole trie.
+fn trie_hash(k: &DestKey) -> u32 {
+    let (family, Reverse(len), hash, ..) = *k;
+    let group = (u32::from(len) << 1 | u32::from(family == Family::V6)).wrapping_mul(0x9e37_79b1);
+    hash ^ group.rotate_left(16)
+}
+
+/// `trie` with binding `i` of `item` under `k`, in the order of the keys.
+fn with_dest<S>(trie: &HashTrie<DestEntry<S>>, k: DestKey, item: &Rc<Item<S>>, i: usize) -> Result<HashTrie<DestEntry<S>>, AllocError> {
+    trie.insert(trie_hash(&k), (k, item.clone(), i as u32), |e| e.0 == k, |e| k < e.0)
+}
+
 /// The lowest key, to start a range of an index at.
 const LOWEST_KEY: MapKey = MapKey::Spid(0);
 
@@ -390,7 +409,7 @@ fn dest_hash(a: &Addr) -> u32 {
 pub struct Table<S> {
     by_key: PMap<MapKey, Rc<Item<S>>>,
     /// Per binding: the mapping, and the binding's position in it.
-    by_dest: PMap<DestKey, (Rc<Item<S>>, u32)>,
+    by_dest: HashTrie<DestEntry<S>>,
     /// How many bindings have each (family, destination prefix length):
     /// the groups of the destination index, longest prefix first.
     dest_lens: PMap<(Family, Reverse<u8>), u32>,
@@ -585,7 +604,7 @@ impl<S> Table<S> {
     pub fn empty() -> Self {
         Self {
             by_key: PMap::new(),
-            by_dest: PMap::new(),
+            by_dest: HashTrie::new(),
             dest_lens: PMap::new(),
             by_nat: PMap::new(),
             nat_lens: PMap::new(),
@@ -639,13 +658,13 @@ impl<S> Table<S> {
     /// sorted, then made a balanced tree, in O(n log n).
     fn of_items(items: &[Rc<Item<S>>]) -> Result<Self, AllocError> {
         let mut by_key = vec::with_capacity(items.len())?;
-        let mut by_dest = Vec::new();
         let mut by_nat = vec::with_capacity(items.len())?;
         let mut nat_lens: Vec<((Family, u8), u32)> = Vec::new();
         let mut dest_lens: Vec<((Family, Reverse<u8>), u32)> = Vec::new();
         let mut by_policy = Vec::new();
         let mut by_alias = Vec::new();
         let mut by_name = Vec::new();
+        let mut by_dest = HashTrie::new();
         let (mut inbound, mut zones) = (0, 0);
         for item in items {
             let m = &item.mapping;
@@ -653,7 +672,7 @@ impl<S> Table<S> {
             for (i, b) in item.bindings.iter().enumerate() {
                 let k = dest_key(m, b);
                 count(&mut dest_lens, (k.0, k.1))?;
-                vec::push(&mut by_dest, (k, (item.clone(), i as u32)))?;
+                by_dest = with_dest(&by_dest, k, item, i)?;
                 vec::push(&mut by_policy, ((b.index, m.key), ()))?;
             }
             vec::push(&mut by_nat, (nat_key(m), item.clone()))?;
@@ -667,7 +686,6 @@ impl<S> Table<S> {
             inbound += u32::from(m.inbound);
             zones += u32::from(m.remote.is_some_and(|r| r.zone != 0));
         }
-        by_dest.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         by_nat.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         nat_lens.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         dest_lens.sort_unstable_by(|a, b| a.0.cmp(&b.0));
@@ -678,7 +696,7 @@ impl<S> Table<S> {
         by_name.sort_unstable_by(|a, b| a.cmp(b));
         Ok(Self {
             by_key: PMap::from_sorted(&by_key)?,
-            by_dest: PMap::from_sorted(&by_dest)?,
+            by_dest,
             by_nat: PMap::from_sorted(&by_nat)?,
             nat_lens: PMap::from_sorted(&nat_lens)?,
             dest_lens: PMap::from_sorted(&dest_lens)?,
@@ -717,7 +735,7 @@ impl<S> Table<S> {
         let mut t = self.clone();
         for (i, b) in item.bindings.iter().enumerate() {
             let k = dest_key(m, b);
-            t.by_dest = t.by_dest.insert(k, (item.clone(), i as u32))?;
+            t.by_dest = with_dest(&t.by_dest, k, &item, i)?;
             t.dest_lens = counted(&t.dest_lens, (k.0, k.1), 1)?;
             t.by_policy = t.by_policy.insert((b.index, m.key), ())?;
         }
@@ -741,7 +759,7 @@ impl<S> Table<S> {
         let mut t = self.clone();
         for b in item.bindings.iter() {
             let k = dest_key(m, b);
-            t.by_dest = t.by_dest.remove(&k)?;
+            t.by_dest = t.by_dest.remove(trie_hash(&k), |e| e.0 == k)?;
             t.dest_lens = counted(&t.dest_lens, (k.0, k.1), -1)?;
             t.by_policy = t.by_policy.remove(&(b.index, m.key))?;
         }
@@ -774,9 +792,11 @@ impl<S> Table<S> {
         let groups = self.dest_lens.iter_from(&(family, Reverse(u8::MAX))).take_while(|((f, _), _)| *f == family);
         for (&(_, Reverse(len)), _) in groups {
             let hash = dest_hash(&flow.daddr.masked(len));
-            for (k, (item, i)) in self.by_dest.iter_from(&(family, Reverse(len), hash, 0, LOWEST_KEY, 0)) {
+            let group = (family, Reverse(len), hash, 0, LOWEST_KEY, 0);
+            for (k, item, i) in self.by_dest.get(trie_hash(&group)) {
+                // Another group's entries may share the trie's hash.
                 if (k.0, k.1, k.2) != (family, Reverse(len), hash) {
-                    break;
+                    continue;
                 }
                 let Some(b) = item.bindings.get(*i as usize) else { continue };
                 let m = &item.mapping;
@@ -1149,7 +1169,7 @@ impl<S> Table<S> {
         };
         let by_key = slab_size(PMap::<MapKey, Rc<Item<S>>>::entry_size());
         let by_nat = slab_size(PMap::<AddrKey, Rc<Item<S>>>::entry_size());
-        let by_dest = slab_size(PMap::<DestKey, (Rc<Item<S>>, u32)>::entry_size());
+        let by_dest = HashTrie::<DestEntry<S>>::leaf_size();
         let by_policy = slab_size(PMap::<(u32, MapKey), ()>::entry_size());
         item + vectors + by_key + by_nat + bindings * (by_dest + by_policy)
     }

@@ -29,6 +29,7 @@ fn mapping(key: MapKey, nat: &str) -> Mapping<Arc<()>> {
         pending: Default::default(),
         inbound: false,
         remote: None,
+        name: None,
         stats: Arc::new(()),
     }
 }
