@@ -626,50 +626,12 @@ const size_t *xnat_layout(size_t *len)
 	return xnat_layout_table;
 }
 
-/* The SAs that the templates of outbound main policy @index (mark 0,
- * if_id 0) would give a flow from @saddr to @daddr, looked up as
- * xfrm_tmpl_resolve_one() does, but with xfrm_stateonly_find(): it makes
- * no larval state, so no ACQUIRE is sent, and only valid SAs count.
- * Writes the SPIs of the SAs found (host order, outermost first) to
- * @spis, room for @max; returns how many, -ENOENT if the policy is gone,
- * -EAGAIN if a template that is not optional has no valid SA (the packet
- * path would find it pending), or -EADDRNOTAVAIL if a tunnel template
- * lacks an endpoint (it would come from the route, not looked up here). */
-int xnat_policy_sas(struct net *net, u32 index, const xfrm_address_t *saddr,
-		    const xfrm_address_t *daddr, u16 family, u32 *spis, int max)
+void xnat_xfrm_pol_put(struct xfrm_policy *xp)
 {
-	const struct xfrm_mark mark = {};
-	xfrm_address_t s = *saddr, d = *daddr;
-	struct xfrm_policy *pol;
-	int err = 0, n = 0, i;
+	xfrm_pol_put(xp);
+}
 
-	pol = xfrm_policy_byid(net, &mark, 0, XFRM_POLICY_TYPE_MAIN, XFRM_POLICY_OUT, index, 0, &err);
-	if (!pol)
-		return -ENOENT;
-	for (i = 0; i < pol->xfrm_nr && !err; i++) {
-		const struct xfrm_tmpl *t = &pol->xfrm_vec[i];
-		struct xfrm_state *x;
-
-		if (t->mode == XFRM_MODE_TUNNEL || t->mode == XFRM_MODE_BEET) {
-			/* The next (inner) template sees this tunnel's ends. */
-			family = t->encap_family;
-			s = t->saddr;
-			d = t->id.daddr;
-			if (xfrm_addr_any(&s, family) || xfrm_addr_any(&d, family)) {
-				err = -EADDRNOTAVAIL;
-				break;
-			}
-		}
-		x = xfrm_stateonly_find(net, 0, 0, &d, &s, family, t->mode, t->id.proto, t->reqid);
-		if (!x) {
-			if (!t->optional)
-				err = -EAGAIN;
-			continue;
-		}
-		if (n < max)
-			spis[n++] = ntohl(x->id.spi);
-		xfrm_state_put(x);
-	}
-	xfrm_pol_put(pol);
-	return err ? err : n;
+void xnat_xfrm_state_put(struct xfrm_state *x)
+{
+	xfrm_state_put(x);
 }

@@ -137,7 +137,7 @@ unsigned long xnat_param_max_hold_bytes_total(void);
  */
 const size_t *xnat_layout(size_t *len);
 
-int xnat_policy_sas(struct net *net, u32 index, const xfrm_address_t *saddr,
-		    const xfrm_address_t *daddr, u16 family, u32 *spis, int max);
+void xnat_xfrm_pol_put(struct xfrm_policy *xp);
+void xnat_xfrm_state_put(struct xfrm_state *x);
 
 #endif

@@ -208,27 +208,133 @@ pub enum PolicySas {
     Unresolved,
 }
 
+/// A reference to a policy that `xfrm_policy_byid()` took, dropped with
+/// this.
+///
+/// # Invariants
+///
+/// `ptr` is a live policy, on which this owns one reference.
+struct HeldPolicy(core::ptr::NonNull<bindings::xfrm_policy>);
+
+impl HeldPolicy {
+    /// The outbound main policy of `index` with mark 0 and if_id 0.
+    fn out_main(net: &Net, index: u32) -> Option<Self> {
+        let mark = bindings::xfrm_mark::default();
+        let mut err = 0;
+        // SAFETY: `net` is live; `mark` and `err` are locals valid for the
+        // call.  Without `delete`, the lookup takes a reference on the
+        // policy it returns, and changes nothing.
+        let ptr = unsafe {
+            bindings::xfrm_policy_byid(
+                net.as_ptr(),
+                &mark,
+                0,
+                bindings::XFRM_POLICY_TYPE_MAIN as u8,
+                XFRM_POLICY_OUT as i32,
+                index,
+                0,
+                &mut err,
+            )
+        };
+        // INVARIANT: A non-null result is a live policy with a reference
+        // for the caller.
+        core::ptr::NonNull::new(ptr).map(Self)
+    }
+
+    fn policy(&self) -> &Policy {
+        // SAFETY: Live while `self` holds its reference (type invariant),
+        // which outlives the borrow; `Policy` is a transparent wrapper.
+        // INVARIANT: Likewise.
+        unsafe { &*self.0.as_ptr().cast::<Policy>() }
+    }
+}
+
+impl Drop for HeldPolicy {
+    fn drop(&mut self) {
+        // SAFETY: The reference this owns (type invariant), given back once.
+        unsafe { bindings::xnat_xfrm_pol_put(self.0.as_ptr()) };
+    }
+}
+
+/// What a template asks of an SA, from a copy of its fields.
+struct TemplateKey {
+    mode: u8,
+    proto: u8,
+    reqid: u32,
+    optional: bool,
+    encap_family: u16,
+    saddr: bindings::xfrm_address_t,
+    daddr: bindings::xfrm_address_t,
+}
+
+impl TemplateKey {
+    /// # Safety
+    ///
+    /// `t` is a template of a live policy (`Policy::templates`).
+    unsafe fn of(t: *const bindings::xfrm_tmpl) -> Self {
+        // SAFETY: The caller's promise; a template is fixed once its policy
+        // is inserted but for a migration's endpoints, which decide this one
+        // look only.
+        unsafe {
+            Self {
+                mode: read_once(&raw const (*t).mode),
+                proto: read_once(&raw const (*t).id.proto),
+                reqid: read_once(&raw const (*t).reqid),
+                optional: read_once(&raw const (*t).optional) != 0,
+                encap_family: read_once(&raw const (*t).encap_family),
+                saddr: read_once(&raw const (*t).saddr),
+                daddr: read_once(&raw const (*t).id.daddr),
+            }
+        }
+    }
+}
+
 /// The SAs that outbound main policy `index` (mark 0, if_id 0) would give
 /// a flow of `family` from `saddr` to `daddr`, found as the SPD lookup
-/// resolves templates (`xfrm_tmpl_resolve_one()`), but without its side
-/// effect: a template without an SA makes no larval state, so no ACQUIRE
-/// is sent.  Takes the SPD's and SAD's locks, so not from inside a walk.
+/// resolves templates (`xfrm_tmpl_resolve_one()`), but with
+/// `xfrm_stateonly_find()`: a template without an SA makes no larval
+/// state, so no ACQUIRE is sent, and only valid SAs count.  Takes the
+/// SPD's and SAD's locks, so not from inside a walk.
 pub fn policy_sas(net: &Net, index: u32, family: Family, saddr: &Addr, daddr: &Addr) -> PolicySas {
+    let Some(held) = HeldPolicy::out_main(net, index) else { return PolicySas::Gone };
     let address = |a: &Addr| bindings::xfrm_address_t { a6: a.ne_words() };
-    let (s, d) = (address(saddr), address(daddr));
+    let (mut af, mut s, mut d) = (family.af(), address(saddr), address(daddr));
     let mut spis = [0u32; MAX_TEMPLATES];
-    // SAFETY: `net` is live; the addresses and `spis` are locals valid for
-    // the call, `spis` with room for the count passed.  The helper takes
-    // and drops its own references on the policy and the states.
-    let n = unsafe {
-        bindings::xnat_policy_sas(net.as_ptr(), index, &s, &d, family.af(), spis.as_mut_ptr(), MAX_TEMPLATES as i32)
-    };
-    match usize::try_from(n) {
-        Ok(count) => PolicySas::Ready { spis, count: count.min(MAX_TEMPLATES) },
-        Err(_) if n == -(bindings::EAGAIN as i32) => PolicySas::Pending,
-        Err(_) if n == -(bindings::ENOENT as i32) => PolicySas::Gone,
-        Err(_) => PolicySas::Unresolved,
+    let mut count = 0;
+    for t in held.policy().templates() {
+        // SAFETY: A template of the policy `held` keeps live.
+        let key = unsafe { TemplateKey::of(t) };
+        if u32::from(key.mode) == bindings::XFRM_MODE_TUNNEL || u32::from(key.mode) == bindings::XFRM_MODE_BEET {
+            // The next (inner) template sees this tunnel's ends; without
+            // both, they would come from the route, which is not looked up.
+            (af, s, d) = (key.encap_family, key.saddr, key.daddr);
+            if addr_of(&s).0 == [0; 16] || addr_of(&d).0 == [0; 16] {
+                return PolicySas::Unresolved;
+            }
+        }
+        // SAFETY: `net` is live; the addresses are locals valid for the
+        // call, which only reads them (its prototype lacks the `const`).  A
+        // non-null result carries a reference for the caller.
+        let x = unsafe {
+            bindings::xfrm_stateonly_find(net.as_ptr(), 0, 0, &mut d, &mut s, af, key.mode, key.proto, key.reqid)
+        };
+        let Some(x) = core::ptr::NonNull::new(x) else {
+            if key.optional {
+                continue;
+            }
+            return PolicySas::Pending;
+        };
+        // SAFETY: The state is live while the reference the lookup took is
+        // held; the SPI is fixed once the state is inserted.
+        let spi = unsafe { read_once(&raw const (*x.as_ptr()).id.spi) };
+        // SAFETY: The reference the lookup took, given back once.
+        unsafe { bindings::xnat_xfrm_state_put(x.as_ptr()) };
+        if let Some(slot) = spis.get_mut(count) {
+            *slot = u32::from_be(spi);
+            count += 1;
+        }
     }
+    PolicySas::Ready { spis, count }
 }
 
 /// A selector of a family xfrm_nat knows, from a copy [`read_once`] made.
