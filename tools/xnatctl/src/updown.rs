@@ -14,7 +14,7 @@ use crate::childconf::{self, ChildState};
 use crate::cli::Command;
 use crate::error::Error;
 use crate::proto::Request;
-use crate::{daemon, mappings, open};
+use crate::{daemon, mappings, open, spd};
 
 /// What `xnatctl updown` was given.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,11 @@ pub enum Step {
     /// came up (up-*): map it with this state.
     Map {
         connection: String,
+        /// With PLUTO_SA_REQID as the reqid, which `act` checks
+        /// against the SPD ([`reqid_in_spd`]).
         state: ChildState,
+        /// Whether the SA has ESP (PLUTO_SA_TYPE is not AH alone).
+        esp: bool,
     },
     /// The connection goes down or is unrouted: its mapping stays, so
     /// that fail-closed keeps its flows from leaving in the clear.
@@ -45,19 +49,24 @@ pub enum Step {
 /// above, a base of four (its `gen_reqid()`).
 const MANUAL_REQID_MAX: u32 = 0x3fff;
 
-/// The reqid of the templates of pluto's out policy, from the base reqid
-/// of the connection (PLUTO_SA_REQID) and the SA's protocols
-/// (PLUTO_SA_TYPE): of a base libreswan picked, its ESP SA takes base + 1
-/// and IPComp base + 2 (`reqid_esp()`, `reqid_ipcomp()`), AH the base.  A
-/// mapping by the ESP reqid binds an ESP+IPComp policy too, whose
-/// templates have both.
-fn kernel_reqid(base: u32, sa_type: Option<&str>) -> u32 {
-    let ah_only = sa_type.is_some_and(|t| t.contains("AH") && !t.contains("ESP"));
-    if base <= MANUAL_REQID_MAX || ah_only {
-        base
-    } else {
-        base.wrapping_add(1)
-    }
+/// The reqids pluto's out policy may have, most likely first:
+/// PLUTO_SA_REQID itself (libreswan 5 gives the ESP SA's), then, for a
+/// reqid pluto picked, the base's ESP reqid, base + 1 (libreswan 4 gives
+/// the connection's base, and its `reqid_esp()` adds one; AH alone keeps
+/// the base).
+fn candidate_reqids(given: u32, esp: bool) -> impl Iterator<Item = u32> {
+    let plus_one = (esp && given > MANUAL_REQID_MAX).then(|| given.wrapping_add(1));
+    core::iter::once(given).chain(plus_one)
+}
+
+/// Of the candidates, the first that a template of an out policy of the
+/// SPD has; else PLUTO_SA_REQID as it is (no policy has either yet, e.g.
+/// libreswan 4's trap, whose template has reqid 0: the up step that
+/// follows maps again).
+fn reqid_in_spd(given: u32, esp: bool, policies: &[spd::OutPolicy]) -> u32 {
+    candidate_reqids(given, esp)
+        .find(|r| policies.iter().any(|p| p.reqids.contains(r)))
+        .unwrap_or(given)
 }
 
 /// The step that the PLUTO_* variables (`var` reads one) describe.
@@ -74,7 +83,7 @@ pub fn step(var: impl Fn(&str) -> Option<String>) -> Result<Step, String> {
             let reqid: u32 = reqid
                 .parse()
                 .map_err(|_| format!("PLUTO_SA_REQID '{reqid}' is not a number"))?;
-            let reqid = kernel_reqid(reqid, var("PLUTO_SA_TYPE").as_deref());
+            let esp = !var("PLUTO_SA_TYPE").is_some_and(|t| t.contains("AH") && !t.contains("ESP"));
             let list = |name| var(name).into_iter().filter(|v| !v.is_empty()).collect();
             let vips = var("PLUTO_MY_SOURCEIP")
                 .iter()
@@ -83,6 +92,7 @@ pub fn step(var: impl Fn(&str) -> Option<String>) -> Result<Step, String> {
                 .collect();
             Ok(Step::Map {
                 connection: connection()?,
+                esp,
                 state: ChildState {
                     reqid,
                     vips,
@@ -117,7 +127,15 @@ fn act(settings: &Settings, opts: &Options, step: Step) -> Result<Option<String>
         Step::Keep { connection } => {
             return Ok(Some(format!("{connection}: down; its mapping stays")))
         }
-        Step::Map { connection, state } => (connection, state),
+        Step::Map { connection, mut state, esp } => {
+            // The SPD tells which reqid pluto's policy has; without it,
+            // PLUTO_SA_REQID as it is.
+            match spd::out_policies() {
+                Ok(policies) => state.reqid = reqid_in_spd(state.reqid, esp, &policies),
+                Err(e) => eprintln!("{connection}: warning: cannot read the SPD ({e:#}): reqid {} as pluto gave it", state.reqid),
+            }
+            (connection, state)
+        }
     };
     let lines = childconf::load_dir(&settings.config_dir)?;
     let Some(line) = line_of(&lines, &connection) else {
@@ -219,8 +237,9 @@ mod tests {
                 s,
                 Ok(Step::Map {
                     connection: "office".into(),
+                    esp: true,
                     state: ChildState {
-                        reqid: 16389,
+                        reqid: 16388,
                         vips: vec!["10.3.0.1".parse().expect("address")],
                         local_ts: vec!["10.3.0.1/32".into()],
                         remote_ts: vec!["10.0.0.0/8".into()],
@@ -232,21 +251,22 @@ mod tests {
     }
 
     #[test]
-    fn the_reqid_is_that_of_the_esp_templates() {
-        let reqid = |base: &str, sa_type: Option<&str>| {
-            let mut vars = vec![("PLUTO_VERB", "up-client"), ("PLUTO_CONNECTION", "c"), ("PLUTO_SA_REQID", base)];
-            vars.extend(sa_type.map(|t| ("PLUTO_SA_TYPE", t)));
-            match step_of(&vars) {
-                Ok(Step::Map { state, .. }) => state.reqid,
-                other => panic!("{other:?}"),
-            }
+    fn the_reqid_is_the_one_pluto_s_policy_has() {
+        let prefix = |a: &str, len| crate::proto::Prefix { addr: a.parse().expect("address"), len };
+        let policy = |reqid: u32| spd::OutPolicy {
+            src: prefix("10.20.30.3", 32),
+            dst: prefix("10.0.0.0", 8),
+            reqids: vec![reqid],
         };
-        // One pluto picked: ESP is base + 1, AH the base.
-        assert_eq!(reqid("16392", None), 16393);
-        assert_eq!(reqid("16392", Some("ESP")), 16393);
-        assert_eq!(reqid("16392", Some("AH")), 16392);
-        // One pinned in ipsec.conf (reqid=): as it is.
-        assert_eq!(reqid("100", Some("ESP")), 100);
+        // libreswan 5 gives the ESP SA's reqid: as it is.
+        assert_eq!(reqid_in_spd(16393, true, &[policy(16389), policy(16393)]), 16393);
+        // libreswan 4 gives the base of one it picked: ESP is base + 1.
+        assert_eq!(reqid_in_spd(16392, true, &[policy(16389), policy(16393)]), 16393);
+        // AH alone keeps the base; a pinned one is as it is.
+        assert_eq!(reqid_in_spd(16392, false, &[policy(16393)]), 16392);
+        assert_eq!(reqid_in_spd(100, true, &[policy(101)]), 100);
+        // No policy has either yet (libreswan 4's trap, reqid 0).
+        assert_eq!(reqid_in_spd(16392, true, &[policy(0)]), 16392);
     }
 
     #[test]
