@@ -7,21 +7,23 @@
 //! spid mapping has at most one binding, a reqid mapping one per outbound
 //! policy with a template of that reqid.  Writers compute them from an SPD
 //! walk ([`Table::build`]); a writer that changes one mapping walks for
-//! that key only and keeps the others' ([`Table::with_one`]).
+//! that key only (from the SPD index, [`super::spd`]) and keeps the
+//! others' ([`Table::with_one`]).
 //!
-//! Every index is a persistent map ([`PMap`]): a new snapshot shares all
-//! but O(log n) nodes of each index with the one it replaces, so changing
-//! one mapping of n costs O(log n) time and memory, however many there
-//! are, and readers of the old snapshot are not disturbed.  A mapping and
-//! its bindings are one shared allocation ([`Item`]) that the indexes
-//! point to.  The indexes:
+//! Every index is persistent, a search tree ([`PMap`]) or a hash trie
+//! ([`HashTrie`]): a new snapshot shares all but O(log n) nodes of each
+//! index with the one it replaces, so changing one mapping of n costs
+//! O(log n) time and memory, however many there are, and readers of the
+//! old snapshot are not disturbed.  A mapping and its bindings are one
+//! shared allocation ([`Item`]) that the indexes point to.  The indexes:
 //!
-//! * by key, for writers and dumps;
-//! * the *destination index*, for the packet path: the bindings by
-//!   (family, destination prefix length of their policy's selector,
-//!   longest first, 32-bit hash of the masked destination, then the
-//!   tie-breaks of [`Table::lookup`]).  A lookup does one descent per
-//!   prefix length in use (at most 33 for IPv4, 129 for IPv6);
+//! * by key, for writers and dumps, and by name;
+//! * the *destination index*, for the packet path: a hash trie of the
+//!   bindings by a hash of (family, destination prefix length of their
+//!   policy's selector, masked destination), each leaf sorted by the
+//!   tie-breaks of [`Table::lookup`], with the prefix lengths in use.  A
+//!   lookup searches it once per prefix length in use (at most 33 for
+//!   IPv4, 129 for IPv6), longest first;
 //! * the *address index*: the mappings by translated address or prefix,
 //!   to find the mapping behind a NATed conntrack entry (replies, inbound
 //!   flows, the fail-closed path), with the prefix lengths in use;
