@@ -279,14 +279,6 @@ impl<K: Ord, V> PMap<K, V> {
         walk(&self.root, &mut out);
         out
     }
-
-    /// The depth of the tree: how many nodes the longest descent visits.
-    pub fn depth(&self) -> usize {
-        fn depth<K, V>(t: &Link<K, V>) -> usize {
-            t.as_deref().map_or(0, |n| 1 + depth(&n.left).max(depth(&n.right)))
-        }
-        depth(&self.root)
-    }
 }
 
 /// An in-order walk of a [`PMap`]: each step is one descent from the root,

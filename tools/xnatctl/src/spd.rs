@@ -6,6 +6,7 @@
 //! installed the trap's policies with it, so the SPD has it.
 
 use anyhow::{bail, Context};
+use netlink_packet_core::{NLMSG_DONE, NLMSG_ERROR, NLM_F_DUMP, NLM_F_REQUEST};
 use netlink_sys::{protocols::NETLINK_XFRM, Socket, SocketAddr};
 
 use crate::proto::Prefix;
@@ -15,10 +16,6 @@ const XFRM_MSG_NEWPOLICY: u16 = 19;
 const XFRMA_TMPL: u16 = 5;
 const XFRM_POLICY_OUT: u8 = 1;
 const NLMSG_HDR_LEN: usize = 16;
-const NLMSG_ERROR: u16 = 2;
-const NLMSG_DONE: u16 = 3;
-const NLM_F_REQUEST: u16 = 1;
-const NLM_F_DUMP: u16 = 0x300;
 
 /// Layout of struct xfrm_userpolicy_info (uapi linux/xfrm.h): the
 /// selector (daddr, saddr, ports, family, prefix lengths) at its start,
